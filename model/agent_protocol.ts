@@ -1,0 +1,130 @@
+/**
+ * Messages between the controller and a node agent over the agent's WebSocket
+ * (`/agent/v1/connect`). Every message is one JSON text frame with a `type`.
+ *
+ * The agent dials the controller with `Authorization: Bearer <node token>` and
+ * `X-Milpa-Node: <node name>`; the controller never dials the agent. On every
+ * (re)connect the controller sends the whole desired pod (`apply`), and the agent
+ * converges to it idempotently: applying the same desired pod twice changes nothing.
+ */
+import type { PodSpec, UnitStatus } from "./pod.ts";
+
+/** Version of this protocol; the agent sends it in `hello`. */
+export const AGENT_PROTOCOL_VERSION = 1;
+
+/** The pod a node should run, as the controller sends it. */
+export interface DesiredPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** The full pod spec; secrets already resolved into env values. */
+  spec: PodSpec;
+  /** Extra environment for every unit (MILPA_POD_NAME, MILPA_POD_IP, MILPA_NODE_NAME, ...). */
+  env: Record<string, string>;
+}
+
+/** Controller → agent: run exactly this pod (or nothing when `pod` is null). Acked by `applied`. */
+export interface ApplyMessage {
+  type: "apply";
+  /** Correlates the agent's `applied` answer. */
+  id: number;
+  pod: DesiredPod | null;
+}
+
+/** Controller → agent: the last lines of a unit's log. Answered by `logs.result`. */
+export interface LogsRequestMessage {
+  type: "logs";
+  id: number;
+  unit: string;
+  /** Lines from the end; 0 or absent means all kept lines. */
+  lines?: number;
+  /** Keep sending new lines as `logs.data` until `logs.cancel`. */
+  follow?: boolean;
+}
+
+/** Controller → agent: stop a follow stream. */
+export interface LogsCancelMessage {
+  type: "logs.cancel";
+  id: number;
+}
+
+/** Everything the controller sends. */
+export type ControllerMessage = ApplyMessage | LogsRequestMessage | LogsCancelMessage;
+
+/** Agent → controller: first frame after connecting. */
+export interface HelloMessage {
+  type: "hello";
+  node: string;
+  protocolVersion: number;
+  /** UID of the pod the agent is running, if any (lets a restarted controller re-attach). */
+  podUid?: string;
+  /** Process id of the agent, for diagnostics. */
+  pid?: number;
+}
+
+/** Agent → controller: the pod's unit statuses; sent on every change and every heartbeat. */
+export interface StatusMessage {
+  type: "status";
+  /** UID of the pod these statuses belong to; absent when the node runs nothing. */
+  podUid?: string;
+  unitStatuses: UnitStatus[];
+  initUnitStatuses: UnitStatus[];
+  podIP?: string;
+}
+
+/** Agent → controller: result of an `apply`. */
+export interface AppliedMessage {
+  type: "applied";
+  id: number;
+  error?: string;
+}
+
+/** Agent → controller: answer to `logs` (the whole answer when not following). */
+export interface LogsResultMessage {
+  type: "logs.result";
+  id: number;
+  text?: string;
+  error?: string;
+}
+
+/** Agent → controller: new log text of a followed unit. */
+export interface LogsDataMessage {
+  type: "logs.data";
+  id: number;
+  text: string;
+}
+
+/** Agent → controller: a followed log ended (unit gone or agent stopping). */
+export interface LogsEndMessage {
+  type: "logs.end";
+  id: number;
+}
+
+/** Everything an agent sends. */
+export type AgentMessage =
+  | HelloMessage
+  | StatusMessage
+  | AppliedMessage
+  | LogsResultMessage
+  | LogsDataMessage
+  | LogsEndMessage;
+
+/** How often an agent sends a status heartbeat, in milliseconds. */
+export const AGENT_HEARTBEAT_MS = 10_000;
+
+/** The agent's configuration file (`agent.json`, `/etc/milpa/agent.json` on cloud nodes). */
+export interface AgentConfig {
+  /** Base URL of the controller API, e.g. "http://127.0.0.1:54555". */
+  controllerURL: string;
+  nodeName: string;
+  /** Per-node bearer token. */
+  token: string;
+  /** PEM CA certificate to trust for an https controller URL. */
+  caCertificate?: string;
+  /** Directory for unit working directories, logs and volumes. @default "/var/lib/milpa" */
+  dataDir?: string;
+  /** The node's (and so the pod's) IP address, when the cloud knows it up front. */
+  podIP?: string;
+  /** Agent's own log file; stderr when absent. */
+  logFile?: string;
+}

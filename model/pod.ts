@@ -1,0 +1,190 @@
+/** The Pod kind: units (containers) that run together on one right-sized node. */
+import type { MilpaObject, ObjectMeta } from "./meta.ts";
+
+/** Pod phases, desired (spec.phase) and observed (status.phase). */
+export type PodPhase =
+  | "Waiting"
+  | "Dispatching"
+  | "Running"
+  | "Succeeded"
+  | "Failed"
+  | "Terminated";
+
+/** Phases after which a pod never runs again. */
+export const TERMINAL_POD_PHASES: readonly PodPhase[] = ["Succeeded", "Failed", "Terminated"];
+
+/** True for Succeeded, Failed and Terminated. */
+export function isTerminalPodPhase(phase: PodPhase | undefined): boolean {
+  return phase !== undefined && TERMINAL_POD_PHASES.includes(phase);
+}
+
+/** When the node agent restarts a unit that exited. */
+export type RestartPolicy = "Always" | "OnFailure" | "Never";
+
+/** An environment variable of a unit. */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+/** A port a unit listens on. */
+export interface UnitPort {
+  name?: string;
+  containerPort: number;
+  protocol?: "TCP" | "UDP";
+}
+
+/** Where a pod volume appears inside a unit. */
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+}
+
+/** A readiness probe (Kubernetes semantics). */
+export interface Probe {
+  httpGet?: { path?: string; port: number; scheme?: "HTTP" | "HTTPS" };
+  tcpSocket?: { port: number };
+  exec?: { command: string[] };
+  /** @default 0 */
+  initialDelaySeconds?: number;
+  /** @default 1 */
+  timeoutSeconds?: number;
+  /** @default 10 */
+  periodSeconds?: number;
+  /** @default 1 */
+  successThreshold?: number;
+  /** @default 3 */
+  failureThreshold?: number;
+}
+
+/** One process of a pod (a container in Kubernetes terms). */
+export interface Unit {
+  name: string;
+  /** Container image; a unit needs an image, a command, or both. */
+  image?: string;
+  /** Replaces the image ENTRYPOINT; for host units, the program and its first arguments. */
+  command?: string[];
+  /** Replaces the image CMD; appended to command. */
+  args?: string[];
+  env?: EnvVar[];
+  workingDir?: string;
+  ports?: UnitPort[];
+  volumeMounts?: VolumeMount[];
+  readinessProbe?: Probe;
+}
+
+/** Resources a pod needs; the instance selector turns them into an instance type. */
+export interface ResourceSpec {
+  /** vCPUs, e.g. "2", "0.5" or "500m". */
+  cpu?: string;
+  /** Memory, e.g. "0.4Gi", "512Mi". */
+  memory?: string;
+  /** GPU count, optionally followed by a type: "1", "1 nvidia-tesla-t4". */
+  gpu?: string;
+  /** Root volume size; @default nodes.defaultVolumeSize */
+  volumeSize?: string;
+  /** Never pick a burstable (t2/t3) type. */
+  dedicatedCPU?: boolean;
+  /** T2/T3 unlimited credits; unset lets the selector decide. */
+  sustainedCPU?: boolean;
+  /** No public IP on the node. */
+  privateIPOnly?: boolean;
+}
+
+/** A pod volume. Only emptyDir exists today. */
+export interface Volume {
+  name: string;
+  emptyDir?: { medium?: "" | "Memory"; sizeLimit?: string };
+}
+
+/** Desired state of a pod. */
+export interface PodSpec {
+  /** Desired phase: Running for live pods, Terminated once deletion was asked for. @default "Running" */
+  phase?: PodPhase;
+  /** @default "Always" */
+  restartPolicy?: RestartPolicy;
+  units: Unit[];
+  initUnits?: Unit[];
+  /** Explicit instance type; wins over resources. Filled by the selector on create. */
+  instanceType?: string;
+  resources?: ResourceSpec;
+  /** @default {policy: "Never"} */
+  spot?: { policy: "Always" | "Never" };
+  placement?: { availabilityZone?: string };
+  volumes?: Volume[];
+  imagePullSecrets?: string[];
+}
+
+/** Why a unit is not running yet. */
+export interface UnitStateWaiting {
+  reason: string;
+  startFailure?: boolean;
+}
+
+/** A running unit. */
+export interface UnitStateRunning {
+  startedAt: string;
+}
+
+/** A unit that exited and will not be restarted (or not yet). */
+export interface UnitStateTerminated {
+  exitCode: number;
+  finishedAt: string;
+  startedAt?: string;
+  reason?: string;
+  message?: string;
+}
+
+/** Exactly one of waiting, running or terminated is set. */
+export interface UnitState {
+  waiting?: UnitStateWaiting;
+  running?: UnitStateRunning;
+  terminated?: UnitStateTerminated;
+}
+
+/** Observed state of one unit, reported by the node agent. */
+export interface UnitStatus {
+  name: string;
+  state: UnitState;
+  lastState?: UnitState;
+  restartCount: number;
+  image?: string;
+  ready?: boolean;
+}
+
+/** A network address of a pod or node. */
+export interface NetworkAddress {
+  type: "PublicIP" | "PrivateIP" | "PodIP" | "PublicDNS" | "PrivateDNS";
+  address: string;
+}
+
+/** Observed state of a pod, written only by its actor. */
+export interface PodStatus {
+  phase: PodPhase;
+  lastPhaseChange?: string;
+  /** The first time every unit was ready. */
+  readyTime?: string;
+  boundNodeName?: string;
+  boundInstanceID?: string;
+  addresses?: NetworkAddress[];
+  startFailures?: number;
+  unitStatuses?: UnitStatus[];
+  initUnitStatuses?: UnitStatus[];
+  /** Why the pod is in its phase, when that is not obvious. */
+  message?: string;
+  reason?: string;
+}
+
+/** A pod: units that run together on their own node. */
+export interface Pod extends MilpaObject {
+  kind: "Pod";
+  metadata: ObjectMeta;
+  spec: PodSpec;
+  status?: PodStatus;
+}
+
+/** The units of a pod: init units first, in order, then units. */
+export function allUnits(spec: PodSpec): Unit[] {
+  return [...(spec.initUnits ?? []), ...spec.units];
+}
