@@ -1,0 +1,254 @@
+/**
+ * The controller's side of node agent connections. Transports (the WebSocket endpoint,
+ * or the simulator in-process) attach a connection per node; actors use the hub to send
+ * desired pods and ask for logs, and subscribe to what agents report.
+ */
+import type {
+  AgentMessage,
+  ControllerMessage,
+  DesiredPod,
+  StatusMessage,
+} from "../model/agent_protocol.ts";
+import { UnavailableError } from "../model/errors.ts";
+
+/** Something that carries controller messages to one agent. */
+export interface AgentConnection {
+  send(msg: ControllerMessage): void;
+  close(reason?: string): void;
+}
+
+/** What the hub tells its subscribers. */
+export type HubEvent =
+  | { type: "connected"; node: string; podUid?: string }
+  | { type: "disconnected"; node: string }
+  | { type: "status"; node: string; status: StatusMessage };
+
+/** The transport's handle on an attached connection. */
+export interface AttachedAgent {
+  /** Feed every message the agent sent. */
+  receive(msg: AgentMessage): void;
+  /** Call once when the connection closed. */
+  closed(): void;
+}
+
+interface Pending {
+  resolve: (v: string) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface Follow {
+  onText: (text: string) => void;
+  onEnd: (error?: string) => void;
+}
+
+interface Link {
+  conn: AgentConnection;
+  pending: Map<number, Pending>;
+  follows: Map<number, Follow>;
+}
+
+/** How long the hub waits for an agent's answer, in milliseconds. */
+export const AGENT_REPLY_TIMEOUT_MS = 30_000;
+
+/** Registry of connected agents. */
+export class AgentHub {
+  #links = new Map<string, Link>();
+  #last = new Map<string, StatusMessage>();
+  #subs = new Set<(e: HubEvent) => void>();
+  #waiters = new Map<string, Set<() => void>>();
+  #nextId = 1;
+
+  /** Registers a new connection for a node, replacing (and closing) an older one. */
+  attach(node: string, conn: AgentConnection): AttachedAgent {
+    const old = this.#links.get(node);
+    if (old) this.#drop(node, old, "replaced by a newer connection");
+    const link: Link = { conn, pending: new Map(), follows: new Map() };
+    this.#links.set(node, link);
+    return {
+      receive: (msg) => this.#receive(node, link, msg),
+      closed: () => {
+        if (this.#links.get(node) === link) {
+          this.#drop(node, link);
+          this.#emit({ type: "disconnected", node });
+        }
+      },
+    };
+  }
+
+  /** Whether a node's agent is connected now. */
+  isConnected(node: string): boolean {
+    return this.#links.has(node);
+  }
+
+  /** The last status a node's agent reported, if any. */
+  lastStatus(node: string): StatusMessage | undefined {
+    return this.#last.get(node);
+  }
+
+  /** Resolves once the node's agent is connected; UnavailableError after `timeoutMs`. */
+  waitConnected(node: string, timeoutMs: number): Promise<void> {
+    if (this.#links.has(node)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const set = this.#waiters.get(node) ?? new Set();
+      this.#waiters.set(node, set);
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        set.delete(done);
+        reject(
+          new UnavailableError(`node ${node}: agent did not connect within ${timeoutMs / 1000}s`),
+        );
+      }, timeoutMs);
+      set.add(done);
+    });
+  }
+
+  /** Sends the desired pod (null: run nothing) and waits for the agent to apply it. */
+  async apply(node: string, pod: DesiredPod | null): Promise<void> {
+    await this.#request(node, (id) => ({ type: "apply", id, pod }));
+  }
+
+  /** The last `lines` lines (all kept lines when absent) of a unit's log. */
+  logs(node: string, unit: string, lines?: number): Promise<string> {
+    return this.#request(node, (id) => ({ type: "logs", id, unit, lines }));
+  }
+
+  /**
+   * Streams a unit's log: `onText` gets the last `lines` lines, then new text;
+   * `onEnd` fires once when the stream ends. Returns a function that cancels it.
+   */
+  followLogs(
+    node: string,
+    unit: string,
+    lines: number | undefined,
+    onText: (text: string) => void,
+    onEnd: (error?: string) => void,
+  ): () => void {
+    const link = this.#links.get(node);
+    if (!link) {
+      onEnd(`node ${node} is not connected`);
+      return () => {};
+    }
+    const id = this.#nextId++;
+    link.follows.set(id, { onText, onEnd });
+    link.conn.send({ type: "logs", id, unit, lines, follow: true });
+    return () => {
+      if (link.follows.delete(id)) {
+        try {
+          link.conn.send({ type: "logs.cancel", id });
+        } catch { /* connection already gone */ }
+      }
+    };
+  }
+
+  /** Calls `fn` for every hub event; returns the function that stops it. */
+  subscribe(fn: (e: HubEvent) => void): () => void {
+    this.#subs.add(fn);
+    return () => this.#subs.delete(fn);
+  }
+
+  /** Nodes with a connected agent. */
+  connectedNodes(): string[] {
+    return [...this.#links.keys()];
+  }
+
+  /** Closes every connection. */
+  closeAll(): void {
+    for (const [node, link] of this.#links) this.#drop(node, link, "controller stopping");
+  }
+
+  #request(node: string, make: (id: number) => ControllerMessage): Promise<string> {
+    const link = this.#links.get(node);
+    if (!link) return Promise.reject(new UnavailableError(`node ${node} is not connected`));
+    const id = this.#nextId++;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        link.pending.delete(id);
+        reject(
+          new UnavailableError(
+            `node ${node} did not answer within ${AGENT_REPLY_TIMEOUT_MS / 1000}s`,
+          ),
+        );
+      }, AGENT_REPLY_TIMEOUT_MS);
+      link.pending.set(id, { resolve, reject, timer });
+      try {
+        link.conn.send(make(id));
+      } catch (e) {
+        clearTimeout(timer);
+        link.pending.delete(id);
+        reject(new UnavailableError(`node ${node}: cannot send: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  #receive(node: string, link: Link, msg: AgentMessage): void {
+    switch (msg.type) {
+      case "hello":
+        for (const w of [...this.#waiters.get(node) ?? []]) w();
+        this.#emit({ type: "connected", node, podUid: msg.podUid });
+        return;
+      case "status":
+        this.#last.set(node, msg);
+        this.#emit({ type: "status", node, status: msg });
+        return;
+      case "applied":
+      case "logs.result": {
+        const f = link.follows.get(msg.id);
+        if (f && msg.type === "logs.result") {
+          // The first answer of a followed log: the tail so far, or why there is none.
+          if (msg.error) {
+            link.follows.delete(msg.id);
+            f.onEnd(msg.error);
+          } else if (msg.text) f.onText(msg.text);
+          return;
+        }
+        const p = link.pending.get(msg.id);
+        if (!p) return;
+        link.pending.delete(msg.id);
+        clearTimeout(p.timer);
+        if (msg.error) p.reject(new UnavailableError(msg.error));
+        else p.resolve(msg.type === "logs.result" ? msg.text ?? "" : "");
+        return;
+      }
+      case "logs.data":
+        link.follows.get(msg.id)?.onText(msg.text);
+        return;
+      case "logs.end": {
+        const f = link.follows.get(msg.id);
+        link.follows.delete(msg.id);
+        f?.onEnd();
+        return;
+      }
+    }
+  }
+
+  #drop(node: string, link: Link, reason?: string): void {
+    this.#links.delete(node);
+    for (const p of link.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new UnavailableError(`node ${node} disconnected`));
+    }
+    link.pending.clear();
+    for (const f of link.follows.values()) f.onEnd(`node ${node} disconnected`);
+    link.follows.clear();
+    if (reason) {
+      try {
+        link.conn.close(reason);
+      } catch { /* already closed */ }
+    }
+  }
+
+  #emit(e: HubEvent): void {
+    for (const fn of this.#subs) {
+      try {
+        fn(e);
+      } catch (err) {
+        console.error("hub subscriber failed:", err);
+      }
+    }
+  }
+}

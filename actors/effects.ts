@@ -1,0 +1,79 @@
+/** The effects pod and node actors invoke: dispatching a pod to its agent, booting a node. */
+import type { CloudProvider } from "../cloud/provider.ts";
+import type { DesiredPod } from "../model/agent_protocol.ts";
+import { CapacityError, NotFoundError } from "../model/errors.ts";
+import type { NetworkAddress, Pod } from "../model/pod.ts";
+import type { ObjectStore } from "../store/object_store.ts";
+import type { AgentHub } from "./agent_hub.ts";
+import type { LaunchResult, NodeInput } from "./node_machine.ts";
+import type { BoundNode, DispatchResult } from "./pod_machine.ts";
+
+/** The address units of a pod on this node listen on. */
+export function podIP(addresses: NetworkAddress[]): string | undefined {
+  return (addresses.find((a) => a.type === "PodIP") ??
+    addresses.find((a) => a.type === "PrivateIP") ??
+    addresses.find((a) => a.type === "PublicIP"))?.address;
+}
+
+/** Builds what the agent of `node` should run for `pod`. */
+export function desiredPod(pod: Pod, node: BoundNode, clusterName: string): DesiredPod {
+  const ip = podIP(node.addresses) ?? "";
+  return {
+    namespace: pod.metadata.namespace ?? "default",
+    name: pod.metadata.name,
+    uid: pod.metadata.uid!,
+    spec: pod.spec,
+    env: {
+      MILPA_POD_NAME: pod.metadata.name,
+      MILPA_POD_NAMESPACE: pod.metadata.namespace ?? "default",
+      MILPA_POD_IP: ip,
+      MILPA_NODE_NAME: node.name,
+      MILPA_CLUSTER_NAME: clusterName,
+    },
+  };
+}
+
+/** Hands a pod to its node's agent, waiting up to `connectTimeoutMs` for the agent. */
+export async function dispatchPod(
+  deps: { store: ObjectStore; hub: AgentHub; clusterName: string; connectTimeoutMs: number },
+  input: { namespace: string; name: string; node: BoundNode },
+): Promise<DispatchResult> {
+  const pod = await deps.store.get<Pod>("pods", input.namespace, input.name);
+  if (!pod) throw new NotFoundError(`pod ${input.namespace}/${input.name} is gone`);
+  await deps.hub.waitConnected(input.node.name, deps.connectTimeoutMs);
+  await deps.hub.apply(input.node.name, desiredPod(pod, input.node, deps.clusterName));
+  return {
+    units: pod.spec.units.map((u) => u.name),
+    initUnits: (pod.spec.initUnits ?? []).map((u) => u.name),
+  };
+}
+
+/** Boots a node's instance through the cloud provider (idempotent by node name). */
+export async function launchNode(
+  deps: {
+    cloud: CloudProvider;
+    controllerURL: string;
+    nodeToken: (node: string) => Promise<string>;
+  },
+  input: NodeInput,
+): Promise<LaunchResult> {
+  const instance = await deps.cloud.launch({
+    clientToken: input.name,
+    nodeName: input.name,
+    instanceType: input.instanceType,
+    spot: input.spot,
+    privateIPOnly: input.privateIPOnly,
+    volumeSizeGiB: input.volumeSizeGiB,
+    agent: {
+      controllerURL: deps.controllerURL,
+      nodeName: input.name,
+      token: await deps.nodeToken(input.name),
+    },
+  });
+  return { instanceId: instance.id, addresses: instance.addresses };
+}
+
+/** Whether a launch error means the type cannot be had now. */
+export function isCapacityError(e: unknown): boolean {
+  return e instanceof CapacityError;
+}

@@ -1,0 +1,14 @@
+/** System ids of actors: stable names the supervisor routes events by. */
+
+/** The node pool's system id. */
+export const POOL_ID = "nodepool";
+
+/** System id of a pod actor. */
+export function podId(namespace: string, name: string): string {
+  return `pod/${namespace}/${name}`;
+}
+
+/** System id of a node actor. */
+export function nodeId(name: string): string {
+  return `node/${name}`;
+}

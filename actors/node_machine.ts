@@ -1,0 +1,279 @@
+/**
+ * The node actor: Creating → Created → Available → Claimed → Cleaning → Terminating →
+ * Terminated. Nodes are single-use: a node that ran a pod is terminated; only an unused
+ * node goes back to Available.
+ *
+ * Deadlines (boot timeout, heartbeats) are epoch milliseconds in context, re-armed by
+ * invoked timers, because XState does not restore `after` timers from a snapshot.
+ */
+import { assign, fromCallback, fromPromise, setup } from "xstate";
+import type { SnapshotFrom } from "xstate";
+import type { Clock } from "../model/clock.ts";
+import { isoTime } from "../model/clock.ts";
+import type { NodePhase, NodeStatus } from "../model/node.ts";
+import type { NetworkAddress } from "../model/pod.ts";
+import type { EventInput } from "../store/events.ts";
+import { POOL_ID } from "./ids.ts";
+
+/** What a node actor starts from. */
+export interface NodeInput {
+  name: string;
+  instanceType: string;
+  spot: boolean;
+  privateIPOnly: boolean;
+  volumeSizeGiB: number;
+  /** The pod (`namespace/name`) the node is booted for; absent for standby nodes. */
+  boundPod?: string;
+}
+
+/** Node actor state kept in its snapshot. */
+export interface NodeContext extends NodeInput {
+  instanceId?: string;
+  addresses: NetworkAddress[];
+  agentConnected: boolean;
+  /** Epoch ms by which the agent must have connected. */
+  bootDeadline?: number;
+  lastHeartbeat?: number;
+  message?: string;
+  lastPhaseChange: number;
+  /** Set when the launch failed for lack of capacity. */
+  capacityError?: boolean;
+}
+
+/** What a launch produced. */
+export interface LaunchResult {
+  instanceId: string;
+  addresses: NetworkAddress[];
+}
+
+/** Events a node actor understands. */
+export type NodeEvent =
+  | { type: "AGENT_CONNECTED" }
+  | { type: "AGENT_DISCONNECTED" }
+  | { type: "HEARTBEAT" }
+  | { type: "BIND"; pod: string | undefined }
+  | { type: "CLAIM"; pod: string }
+  | { type: "RELEASE"; used: boolean }
+  | { type: "TERMINATE"; reason: string }
+  | { type: "TICK"; since: number };
+
+/** Effects the node machine needs. */
+export interface NodeDeps {
+  clock: Clock;
+  send: (to: string, event: { type: string; [k: string]: unknown }) => void;
+  /** Boots (or finds, by client token) the node's instance. */
+  launch: (input: NodeInput) => Promise<LaunchResult>;
+  /** Terminates an instance; safe to repeat. */
+  terminate: (instanceId: string) => Promise<void>;
+  /** Whether an error means "no capacity for this type now". */
+  isCapacityError: (e: unknown) => boolean;
+  event: (e: EventInput) => void;
+  bootTimeoutMs: number;
+  healthyTimeoutMs: number;
+  watchdogPeriodMs: number;
+  /** Whether the node's agent is connected right now (checked after launch). */
+  isConnected: (node: string) => boolean;
+}
+
+/** Builds the node machine around its effects. */
+export function createNodeMachine(deps: NodeDeps) {
+  const involved = (c: NodeContext) => ({ kind: "Node", name: c.name });
+  return setup({
+    types: {} as { context: NodeContext; input: NodeInput; events: NodeEvent },
+    actors: {
+      launch: fromPromise<LaunchResult, NodeInput>(({ input }) => deps.launch(input)),
+      terminate: fromPromise<void, { instanceId?: string }>(async ({ input }) => {
+        if (!input.instanceId) return;
+        for (let delay = 1000;; delay = Math.min(delay * 2, 30_000)) {
+          try {
+            return await deps.terminate(input.instanceId);
+          } catch (e) {
+            console.error(`terminate ${input.instanceId} failed, retrying in ${delay / 1000}s:`, e);
+            await new Promise((r) => setTimeout(r, delay));
+          }
+        }
+      }),
+      watchdog: fromCallback<NodeEvent, { periodMs: number }>(({ sendBack, input }) => {
+        const since = deps.clock.now();
+        const t = setInterval(() => sendBack({ type: "TICK", since }), input.periodMs);
+        return () => clearInterval(t);
+      }),
+    },
+    guards: {
+      connected: ({ context }) => context.agentConnected || deps.isConnected(context.name),
+      bootTimedOut: ({ context }) =>
+        context.bootDeadline !== undefined && deps.clock.now() > context.bootDeadline,
+      heartbeatLost: ({ context, event }) =>
+        event.type === "TICK" && !deps.isConnected(context.name) &&
+        deps.clock.now() - Math.max(context.lastHeartbeat ?? 0, event.since) >
+          deps.healthyTimeoutMs,
+      used: ({ event }) => event.type === "RELEASE" && event.used,
+    },
+    actions: {
+      markPhaseChange: assign({ lastPhaseChange: () => deps.clock.now() }),
+      assignLaunched: assign(({ event }) => {
+        const r = (event as unknown as { output: LaunchResult }).output;
+        return { instanceId: r.instanceId, addresses: r.addresses };
+      }),
+      armBoot: assign({
+        bootDeadline: ({ context }) =>
+          context.bootDeadline ?? deps.clock.now() + deps.bootTimeoutMs,
+      }),
+      noteConnected: assign({ agentConnected: true, lastHeartbeat: () => deps.clock.now() }),
+      noteDisconnected: assign({ agentConnected: false }),
+      noteHeartbeat: assign({ lastHeartbeat: () => deps.clock.now() }),
+      bind: assign({ boundPod: ({ event }) => event.type === "BIND" ? event.pod : undefined }),
+      claim: assign({ boundPod: ({ event }) => event.type === "CLAIM" ? event.pod : undefined }),
+      unbind: assign({ boundPod: undefined }),
+      noteLaunchError: assign(({ event }) => {
+        const error = (event as unknown as { error: unknown }).error;
+        return {
+          message: `launch failed: ${(error as Error)?.message ?? error}`,
+          capacityError: deps.isCapacityError(error),
+        };
+      }),
+      noteReason: assign({
+        message: ({ event, context }) =>
+          event.type === "TERMINATE" ? event.reason : context.message,
+      }),
+      noteBootTimeout: assign({
+        message: () => `agent did not connect within ${deps.bootTimeoutMs / 1000}s of boot`,
+      }),
+      noteHeartbeatLost: assign({
+        message: () => `no heartbeat for ${deps.healthyTimeoutMs / 1000}s`,
+      }),
+      tellPoolAvailable: ({ context }) =>
+        deps.send(POOL_ID, {
+          type: "NODE_AVAILABLE",
+          node: context.name,
+          pod: context.boundPod,
+          instanceId: context.instanceId,
+          addresses: context.addresses,
+        }),
+      tellPoolGone: ({ context }) =>
+        deps.send(POOL_ID, {
+          type: "NODE_GONE",
+          node: context.name,
+          pod: context.boundPod,
+          reason: context.message,
+          capacityError: context.capacityError ?? false,
+        }),
+      reportCreated: ({ context }) =>
+        deps.event({
+          involvedObject: involved(context),
+          status: "node-created",
+          source: "node-controller",
+          message: `Instance ${context.instanceId} (${context.instanceType}) launched`,
+        }),
+      reportTerminating: ({ context }) =>
+        deps.event({
+          involvedObject: involved(context),
+          status: "node-terminating",
+          source: "node-controller",
+          message: `Terminating instance ${context.instanceId ?? "(none)"}${
+            context.message ? `: ${context.message}` : ""
+          }`,
+          type: context.message ? "Warning" : "Normal",
+        }),
+    },
+  }).createMachine({
+    id: "node",
+    initial: "Creating",
+    context: ({ input }) => ({
+      ...input,
+      addresses: [],
+      agentConnected: false,
+      lastPhaseChange: deps.clock.now(),
+    }),
+    on: {
+      AGENT_CONNECTED: { actions: "noteConnected" },
+      AGENT_DISCONNECTED: { actions: "noteDisconnected" },
+      HEARTBEAT: { actions: "noteHeartbeat" },
+    },
+    states: {
+      Creating: {
+        entry: "markPhaseChange",
+        invoke: {
+          src: "launch",
+          input: ({ context }) => ({
+            name: context.name,
+            instanceType: context.instanceType,
+            spot: context.spot,
+            privateIPOnly: context.privateIPOnly,
+            volumeSizeGiB: context.volumeSizeGiB,
+            boundPod: context.boundPod,
+          }),
+          onDone: { target: "Created", actions: ["assignLaunched", "reportCreated"] },
+          onError: { target: "Terminating", actions: "noteLaunchError" },
+        },
+        on: {
+          BIND: { actions: "bind" },
+          TERMINATE: { target: "Terminating", actions: "noteReason" },
+        },
+      },
+      Created: {
+        entry: ["markPhaseChange", "armBoot"],
+        always: { guard: "connected", target: "Available", actions: "noteConnected" },
+        invoke: { src: "watchdog", input: () => ({ periodMs: deps.watchdogPeriodMs }) },
+        on: {
+          AGENT_CONNECTED: { target: "Available", actions: "noteConnected" },
+          BIND: { actions: "bind" },
+          TICK: { guard: "bootTimedOut", target: "Terminating", actions: "noteBootTimeout" },
+          TERMINATE: { target: "Terminating", actions: "noteReason" },
+        },
+      },
+      Available: {
+        entry: ["markPhaseChange", "tellPoolAvailable"],
+        invoke: { src: "watchdog", input: () => ({ periodMs: deps.watchdogPeriodMs }) },
+        on: {
+          CLAIM: { target: "Claimed", actions: "claim" },
+          BIND: { actions: "bind" },
+          TICK: { guard: "heartbeatLost", target: "Terminating", actions: "noteHeartbeatLost" },
+          TERMINATE: { target: "Terminating", actions: "noteReason" },
+        },
+      },
+      Claimed: {
+        entry: "markPhaseChange",
+        on: {
+          RELEASE: [
+            { guard: "used", target: "Cleaning" },
+            { target: "Available", actions: "unbind" },
+          ],
+          TERMINATE: { target: "Terminating", actions: "noteReason" },
+        },
+      },
+      Cleaning: {
+        entry: "markPhaseChange",
+        always: { target: "Terminating" },
+      },
+      Terminating: {
+        entry: ["markPhaseChange", "reportTerminating"],
+        invoke: {
+          src: "terminate",
+          input: ({ context }) => ({ instanceId: context.instanceId }),
+          onDone: { target: "Terminated" },
+        },
+      },
+      Terminated: {
+        type: "final",
+        entry: ["markPhaseChange", "tellPoolGone"],
+      },
+    },
+  });
+}
+
+/** The node machine type. */
+export type NodeMachine = ReturnType<typeof createNodeMachine>;
+
+/** The node's status, derived from its actor's snapshot. */
+export function nodeStatusOf(snapshot: SnapshotFrom<NodeMachine>): NodeStatus {
+  const c = snapshot.context;
+  return {
+    phase: snapshot.value as NodePhase,
+    ...(c.instanceId ? { instanceID: c.instanceId } : {}),
+    addresses: c.addresses,
+    ...(c.boundPod ? { boundPodName: c.boundPod } : {}),
+    ...(c.message ? { message: c.message } : {}),
+    lastPhaseChange: isoTime(c.lastPhaseChange),
+  };
+}

@@ -1,0 +1,369 @@
+/**
+ * The node pool: the one place that binds pods to nodes. It boots a right-sized node
+ * per waiting pod, keeps `nodes.standbyNodes` warm, hands Available nodes to the pods
+ * they were booted for and terminates nodes nobody needs.
+ *
+ * Bindings live in node objects (`status.boundPodName`), written before a node boots,
+ * so the pool rebuilds its view from the store after a restart. Events are processed
+ * one at a time in arrival order.
+ */
+import { fromPromise, setup } from "xstate";
+import type { Clock } from "../model/clock.ts";
+import { isoTime } from "../model/clock.ts";
+import type { StandbyNodes } from "../model/config.ts";
+import { API_VERSION, parseObjectKey } from "../model/meta.ts";
+import type { Node, NodePhase } from "../model/node.ts";
+import type { NetworkAddress, Pod } from "../model/pod.ts";
+import { isTerminalPodPhase } from "../model/pod.ts";
+import { volumeGiB } from "../model/quantity.ts";
+import type { EventInput } from "../store/events.ts";
+import type { ObjectStore } from "../store/object_store.ts";
+import { nodeId, podId } from "./ids.ts";
+import type { NodeInput } from "./node_machine.ts";
+
+/** How long a (type, spot) stays unavailable after a capacity error. */
+export const UNAVAILABLE_MS = 10 * 60 * 1000;
+
+/** Most nodes the pool boots in one reconcile pass. */
+export const MAX_BOOTS_PER_PASS = 10;
+
+/** Events the pool understands. */
+export type PoolEvent =
+  | { type: "POD_WAITING"; pod: string }
+  | { type: "POD_RELEASED"; pod: string; node?: string }
+  | {
+    type: "NODE_AVAILABLE";
+    node: string;
+    pod?: string;
+    instanceId?: string;
+    addresses?: NetworkAddress[];
+  }
+  | { type: "NODE_GONE"; node: string; pod?: string; reason?: string; capacityError?: boolean }
+  | { type: "RECONCILE" };
+
+interface NodeView {
+  name: string;
+  phase: NodePhase;
+  instanceType: string;
+  spot: boolean;
+  privateIPOnly: boolean;
+  boundPod?: string;
+  instanceId?: string;
+  addresses: NetworkAddress[];
+}
+
+/** What the pool needs from the rest of the controller. */
+export interface PoolDeps {
+  store: ObjectStore;
+  clock: Clock;
+  send: (to: string, event: { type: string; [k: string]: unknown }) => void;
+  /** Starts the actor of a node whose object was just stored. */
+  spawnNode: (input: NodeInput) => void;
+  event: (e: EventInput) => void;
+  standbyNodes: StandbyNodes[];
+  defaultVolumeSize: string;
+}
+
+const LIVE: NodePhase[] = ["Creating", "Created", "Available"];
+
+/** The pool's decision logic; the pool machine feeds it events one at a time. */
+export class NodePool {
+  readonly nodes = new Map<string, NodeView>();
+  readonly waiting = new Set<string>();
+  readonly #unavailable = new Map<string, number>();
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: PoolDeps) {}
+
+  /** Rebuilds the view from node and pod objects, before any queued event is handled. */
+  load(): Promise<void> {
+    const p = this.#queue.then(() => this.#load());
+    this.#queue = p.catch((e) => console.error("node pool: load failed:", e));
+    return p;
+  }
+
+  async #load(): Promise<void> {
+    this.nodes.clear();
+    for (const n of await this.deps.store.list<Node>("nodes")) {
+      const phase = n.status?.phase ?? "Creating";
+      if (phase === "Terminated") continue;
+      this.nodes.set(n.metadata.name, {
+        name: n.metadata.name,
+        phase,
+        instanceType: n.spec.instanceType,
+        spot: n.spec.spot ?? false,
+        privateIPOnly: n.spec.resources?.privateIPOnly ?? false,
+        boundPod: n.status?.boundPodName,
+        instanceId: n.status?.instanceID,
+        addresses: n.status?.addresses ?? [],
+      });
+    }
+    for (const p of await this.deps.store.list<Pod>("pods")) {
+      if (p.status?.phase === "Waiting" && p.spec.phase !== "Terminated") {
+        this.waiting.add(`${p.metadata.namespace}/${p.metadata.name}`);
+      }
+    }
+  }
+
+  /** Queues an event; events are handled one at a time, in order. */
+  enqueue(event: PoolEvent): Promise<void> {
+    this.#queue = this.#queue.then(() => this.handle(event)).catch((e) =>
+      console.error(`node pool: ${event.type} failed:`, e)
+    );
+    return this.#queue;
+  }
+
+  /** Handles one event. */
+  async handle(event: PoolEvent): Promise<void> {
+    switch (event.type) {
+      case "POD_WAITING":
+        return await this.#podWaiting(event.pod);
+      case "POD_RELEASED":
+        return this.#podReleased(event.pod, event.node);
+      case "NODE_AVAILABLE":
+        return await this.#nodeAvailable(event);
+      case "NODE_GONE":
+        return await this.#nodeGone(event);
+      case "RECONCILE":
+        return await this.reconcile();
+    }
+  }
+
+  async #podWaiting(pod: string): Promise<void> {
+    this.waiting.add(pod);
+    if (this.#nodeOf(pod)) {
+      const n = this.#nodeOf(pod)!;
+      if (n.phase === "Available") this.#claim(n, pod);
+      return;
+    }
+    const want = await this.#requirements(pod);
+    if (!want) return;
+    const spare = this.#findSpare(want);
+    if (spare) {
+      spare.boundPod = pod;
+      this.deps.send(nodeId(spare.name), { type: "BIND", pod });
+      if (spare.phase === "Available") this.#claim(spare, pod);
+      return;
+    }
+    await this.#boot(want, pod);
+  }
+
+  #podReleased(pod: string, node?: string): void {
+    this.waiting.delete(pod);
+    const n = node ? this.nodes.get(node) : this.#nodeOf(pod);
+    if (!n || n.boundPod !== pod) return;
+    if (n.phase === "Claimed") {
+      // Single-use: a node that ran a pod is cleaned and terminated.
+      this.nodes.delete(n.name);
+      this.deps.send(nodeId(n.name), { type: "RELEASE", used: true });
+      return;
+    }
+    // Booted for this pod but never used: reuse it for another pod or a standby slot.
+    n.boundPod = undefined;
+    this.deps.send(nodeId(n.name), { type: "BIND", pod: undefined });
+    this.#placeSpare(n);
+  }
+
+  async #nodeAvailable(e: Extract<PoolEvent, { type: "NODE_AVAILABLE" }>): Promise<void> {
+    const n = this.nodes.get(e.node);
+    if (!n) return;
+    n.phase = "Available";
+    n.instanceId = e.instanceId ?? n.instanceId;
+    n.addresses = e.addresses ?? n.addresses;
+    if (n.boundPod && this.waiting.has(n.boundPod)) return this.#claim(n, n.boundPod);
+    if (n.boundPod) {
+      n.boundPod = undefined;
+      this.deps.send(nodeId(n.name), { type: "BIND", pod: undefined });
+    }
+    await this.#placeSpareAsync(n);
+  }
+
+  async #nodeGone(e: Extract<PoolEvent, { type: "NODE_GONE" }>): Promise<void> {
+    const n = this.nodes.get(e.node);
+    this.nodes.delete(e.node);
+    if (e.capacityError && n) this.#markUnavailable(n.instanceType, n.spot);
+    const pod = n?.boundPod ?? e.pod;
+    if (!pod) return;
+    if (n?.phase === "Claimed") {
+      this.deps.send(podId(...splitKey(pod)), {
+        type: "NODE_LOST",
+        reason: `node ${e.node} went away${e.reason ? `: ${e.reason}` : ""}`,
+      });
+      return;
+    }
+    if (this.waiting.has(pod)) {
+      const want = await this.#requirements(pod);
+      if (want) await this.#boot(want, pod);
+    }
+  }
+
+  /** Periodic pass: nodes for pods that lack one, standby pools, and surplus nodes. */
+  async reconcile(): Promise<void> {
+    let boots = 0;
+    for (const pod of [...this.waiting]) {
+      if (boots >= MAX_BOOTS_PER_PASS) break;
+      if (this.#nodeOf(pod)) continue;
+      const want = await this.#requirements(pod);
+      if (want && await this.#boot(want, pod)) boots++;
+    }
+    const spare = [...this.nodes.values()].filter((n) => !n.boundPod && LIVE.includes(n.phase));
+    const keep = new Set<string>();
+    for (const s of this.deps.standbyNodes) {
+      const matching = spare.filter((n) =>
+        !keep.has(n.name) && n.instanceType === s.instanceType && n.spot === (s.spot ?? false)
+      ).slice(0, s.count);
+      for (const n of matching) keep.add(n.name);
+      for (let i = matching.length; i < s.count && boots < MAX_BOOTS_PER_PASS; i++) {
+        const want = { instanceType: s.instanceType, spot: s.spot ?? false, privateIPOnly: false };
+        if (await this.#boot({ ...want, volumeSizeGiB: volumeGiB(this.deps.defaultVolumeSize) })) {
+          boots++;
+        }
+      }
+    }
+    for (const n of spare) {
+      if (!keep.has(n.name) && n.phase === "Available") this.#terminate(n, "not needed");
+    }
+  }
+
+  #claim(n: NodeView, pod: string): void {
+    this.waiting.delete(pod);
+    n.phase = "Claimed";
+    n.boundPod = pod;
+    this.deps.send(nodeId(n.name), { type: "CLAIM", pod });
+    this.deps.send(podId(...splitKey(pod)), {
+      type: "NODE_BOUND",
+      node: { name: n.name, instanceId: n.instanceId, addresses: n.addresses },
+    });
+  }
+
+  #placeSpare(n: NodeView): void {
+    void this.#placeSpareAsync(n);
+  }
+
+  /** Gives an unbound node to a waiting pod that fits it, keeps it on standby, or ends it. */
+  async #placeSpareAsync(n: NodeView): Promise<void> {
+    for (const pod of this.waiting) {
+      if (this.#nodeOf(pod)) continue;
+      const want = await this.#requirements(pod);
+      if (want && matches(n, want)) {
+        n.boundPod = pod;
+        this.deps.send(nodeId(n.name), { type: "BIND", pod });
+        if (n.phase === "Available") this.#claim(n, pod);
+        return;
+      }
+    }
+    if (n.phase !== "Available") return; // a booting spare is placed when it comes up
+    const standby = this.deps.standbyNodes.find((s) =>
+      s.instanceType === n.instanceType && (s.spot ?? false) === n.spot
+    );
+    const have = [...this.nodes.values()].filter((o) =>
+      !o.boundPod && o.phase === "Available" && o.instanceType === n.instanceType &&
+      o.spot === n.spot
+    );
+    if (!standby || have.indexOf(n) >= standby.count) this.#terminate(n, "not needed");
+  }
+
+  #terminate(n: NodeView, reason: string): void {
+    this.nodes.delete(n.name);
+    this.deps.send(nodeId(n.name), { type: "TERMINATE", reason });
+  }
+
+  #nodeOf(pod: string): NodeView | undefined {
+    for (const n of this.nodes.values()) {
+      if (n.boundPod === pod && (LIVE.includes(n.phase) || n.phase === "Claimed")) return n;
+    }
+    return undefined;
+  }
+
+  #findSpare(want: Requirements): NodeView | undefined {
+    const spare = [...this.nodes.values()].filter((n) =>
+      !n.boundPod && LIVE.includes(n.phase) && matches(n, want)
+    );
+    return spare.find((n) => n.phase === "Available") ?? spare[0];
+  }
+
+  async #requirements(pod: string): Promise<Requirements | undefined> {
+    const { namespace, name } = parseObjectKey(pod);
+    const p = await this.deps.store.get<Pod>("pods", namespace, name);
+    if (!p || p.spec.phase === "Terminated" || isTerminalPodPhase(p.status?.phase)) {
+      this.waiting.delete(pod);
+      return undefined;
+    }
+    return {
+      instanceType: p.spec.instanceType!,
+      spot: p.spec.spot?.policy === "Always",
+      privateIPOnly: p.spec.resources?.privateIPOnly ?? false,
+      volumeSizeGiB: volumeGiB(p.spec.resources?.volumeSize ?? this.deps.defaultVolumeSize),
+    };
+  }
+
+  /** Stores a node object (the intent) and starts its actor. False if the type is unavailable. */
+  async #boot(want: Requirements, pod?: string): Promise<boolean> {
+    const until = this.#unavailable.get(`${want.instanceType}/${want.spot}`);
+    if (until && until > this.deps.clock.now()) return false;
+    const name = crypto.randomUUID();
+    const node: Node = {
+      kind: "Node",
+      apiVersion: API_VERSION,
+      metadata: { name, labels: {} },
+      spec: {
+        instanceType: want.instanceType,
+        spot: want.spot,
+        resources: { privateIPOnly: want.privateIPOnly, volumeSize: `${want.volumeSizeGiB}Gi` },
+      },
+      status: {
+        phase: "Creating",
+        addresses: [],
+        lastPhaseChange: isoTime(this.deps.clock.now()),
+        ...(pod ? { boundPodName: pod } : {}),
+      },
+    };
+    await this.deps.store.create(node);
+    this.nodes.set(name, { name, phase: "Creating", ...want, boundPod: pod, addresses: [] });
+    this.deps.spawnNode({ name, ...want, boundPod: pod });
+    return true;
+  }
+
+  #markUnavailable(instanceType: string, spot: boolean): void {
+    this.#unavailable.set(`${instanceType}/${spot}`, this.deps.clock.now() + UNAVAILABLE_MS);
+  }
+}
+
+interface Requirements {
+  instanceType: string;
+  spot: boolean;
+  privateIPOnly: boolean;
+  volumeSizeGiB: number;
+}
+
+function matches(n: NodeView, want: Omit<Requirements, "volumeSizeGiB">): boolean {
+  return n.instanceType === want.instanceType && n.spot === want.spot &&
+    n.privateIPOnly === want.privateIPOnly;
+}
+
+function splitKey(key: string): [string, string] {
+  const { namespace, name } = parseObjectKey(key);
+  return [namespace ?? "default", name];
+}
+
+/** The pool actor: Loading (rebuilding its view from the store) → Ready. */
+export function createPoolMachine(pool: NodePool) {
+  return setup({
+    types: {} as { events: PoolEvent },
+    actors: { load: fromPromise(() => pool.load()) },
+    actions: { handle: ({ event }) => void pool.enqueue(event) },
+  }).createMachine({
+    id: "nodepool",
+    initial: "Loading",
+    states: {
+      Loading: {
+        invoke: { src: "load", onDone: "Ready", onError: "Failed" },
+        on: { "*": { actions: "handle" } },
+      },
+      Ready: {
+        on: { "*": { actions: "handle" } },
+      },
+      Failed: {},
+    },
+  });
+}

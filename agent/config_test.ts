@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { ValidationError } from "../model/errors.ts";
+import { checkAgentConfig, DEFAULT_DATA_DIR, loadAgentConfig } from "./config.ts";
+
+Deno.test("checkAgentConfig() fills the default dataDir", () => {
+  const config = checkAgentConfig({
+    controllerURL: "http://127.0.0.1:1",
+    nodeName: "n",
+    token: "t",
+  });
+  assert.equal(config.dataDir, DEFAULT_DATA_DIR);
+});
+
+Deno.test("checkAgentConfig() reports every bad field at once", () => {
+  assert.throws(
+    () => checkAgentConfig({ controllerURL: "ftp://x", token: 5, podIP: "" }),
+    (err) =>
+      err instanceof ValidationError &&
+      err.fields.map((f) => f.field).join(",") === "nodeName,token,controllerURL,podIP" &&
+      err.message.startsWith("Invalid agent config: nodeName is required; token must be"),
+  );
+  assert.throws(() => checkAgentConfig([]), /must be a JSON object/);
+});
+
+Deno.test("loadAgentConfig() names the file it cannot read or parse", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      loadAgentConfig(`${dir}/missing.json`),
+      /Cannot read agent config ".*missing.json": no such file/,
+    );
+    await Deno.writeTextFile(`${dir}/bad.json`, "{");
+    await assert.rejects(loadAgentConfig(`${dir}/bad.json`), /Cannot parse agent config/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

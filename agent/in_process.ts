@@ -1,0 +1,73 @@
+/**
+ * Connects a real NodeAgent to a controller's AgentHub inside one process, with no network:
+ * what the simulated cloud uses to give each simulated node a working agent. Messages
+ * cross in microtasks in both directions, as they would over a socket.
+ */
+import type { AgentHub } from "../actors/agent_hub.ts";
+import type { AgentMessage } from "../model/agent_protocol.ts";
+import { NodeAgent } from "./agent.ts";
+import type { Clock } from "./clock.ts";
+import type { UnitRuntime } from "./unit_runtime.ts";
+
+/** What an in-process node needs. */
+export interface InProcessAgentOptions {
+  nodeName: string;
+  podIP?: string;
+  dataDir: string;
+  runtime: UnitRuntime;
+  clock?: Clock;
+}
+
+/** An agent attached to a hub in-process. */
+export interface InProcessAgent {
+  agent: NodeAgent;
+  /** Disconnects (units keep running), as a network failure would. */
+  disconnect(): void;
+  /** Reconnects after a disconnect, as the real agent's dialer would. */
+  reconnect(): void;
+  /** Disconnects and stops every unit. */
+  stop(): Promise<void>;
+}
+
+/** Starts an agent for `nodeName` and connects it to `hub`. */
+export function connectInProcess(hub: AgentHub, opts: InProcessAgentOptions): InProcessAgent {
+  let attached: ReturnType<AgentHub["attach"]> | undefined;
+  const agent = new NodeAgent({
+    nodeName: opts.nodeName,
+    dataDir: opts.dataDir,
+    podIP: opts.podIP,
+    runtime: opts.runtime,
+    clock: opts.clock,
+    stopGraceMs: 0,
+    send: (msg: AgentMessage) => {
+      const to = attached;
+      queueMicrotask(() => to?.receive(msg));
+    },
+  });
+  const connect = () => {
+    attached = hub.attach(opts.nodeName, {
+      send: (msg) => queueMicrotask(() => void agent.handle(msg)),
+      close: () => {
+        attached = undefined;
+        agent.disconnected();
+      },
+    });
+    agent.connected();
+  };
+  const disconnect = () => {
+    const a = attached;
+    attached = undefined;
+    agent.disconnected();
+    a?.closed();
+  };
+  connect();
+  return {
+    agent,
+    disconnect,
+    reconnect: connect,
+    async stop() {
+      disconnect();
+      await agent.stop(0);
+    },
+  };
+}

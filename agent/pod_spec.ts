@@ -1,0 +1,108 @@
+/** Pure helpers about a desired pod: checking it, comparing unit definitions, unit env. */
+import type { DesiredPod } from "../model/agent_protocol.ts";
+import { type FieldError, ValidationError } from "../model/errors.ts";
+import type { Unit } from "../model/pod.ts";
+
+/** PATH of a unit after the directory of the agent's own `deno`. */
+export const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Unit names double as file names (`logs/<unit>.log`, `units/<unit>/`), so they must be safe. */
+const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/** The program and arguments of a unit: command followed by args. */
+export function unitArgv(unit: Unit): string[] {
+  return [...(unit.command ?? []), ...(unit.args ?? [])];
+}
+
+/**
+ * The parts of a unit whose change restarts it (name, image, command, args, env, workingDir,
+ * ports, volumeMounts), as a canonical string. Missing lists equal empty ones.
+ */
+export function unitKey(unit: Unit): string {
+  return JSON.stringify([
+    unit.name,
+    unit.image ?? "",
+    unit.command ?? [],
+    unit.args ?? [],
+    (unit.env ?? []).map((e) => [e.name, e.value ?? ""]),
+    unit.workingDir ?? "",
+    (unit.ports ?? []).map((p) => [p.name ?? "", p.containerPort, p.protocol ?? "TCP"]),
+    (unit.volumeMounts ?? []).map((m) => [m.name, m.mountPath]),
+  ]);
+}
+
+/** True when two unit lists define the same units in the same order. */
+export function sameUnits(a: Unit[] = [], b: Unit[] = []): boolean {
+  return a.length === b.length && a.every((unit, i) => unitKey(unit) === unitKey(b[i]));
+}
+
+/** Environment every unit starts from; the pod's env and then the unit's own env override it. */
+export interface BaseEnv {
+  PATH: string;
+  HOME: string;
+}
+
+/**
+ * A unit's full environment: PATH, HOME and HOSTNAME (the pod name, at most 63 characters),
+ * overridden by the pod's env (MILPA_POD_NAME...), overridden by the unit's env values.
+ */
+export function unitEnv(unit: Unit, pod: DesiredPod, base: BaseEnv): Record<string, string> {
+  const env: Record<string, string> = { ...base, HOSTNAME: pod.name.slice(0, 63), ...pod.env };
+  for (const e of unit.env ?? []) env[e.name] = e.value ?? "";
+  return env;
+}
+
+/** The directory of the running `deno` followed by {@linkcode HOST_PATH}. */
+export function defaultUnitPath(): string {
+  try {
+    const exec = Deno.execPath();
+    const dir = exec.slice(0, exec.lastIndexOf("/"));
+    return dir ? `${dir}:${HOST_PATH}` : HOST_PATH;
+  } catch {
+    return HOST_PATH;
+  }
+}
+
+/** Throws a ValidationError naming every problem that keeps the agent from running `pod`. */
+export function checkDesiredPod(pod: DesiredPod): void {
+  const errors: FieldError[] = [];
+  if (typeof pod?.uid !== "string" || pod.uid === "") {
+    errors.push({ field: "uid", message: "must be a non-empty string", value: pod?.uid });
+  }
+  if (!Array.isArray(pod?.spec?.units)) {
+    errors.push({ field: "spec.units", message: "must be a list", value: pod?.spec?.units });
+  }
+  const seen = new Set<string>();
+  const lists = [["spec.initUnits", pod?.spec?.initUnits ?? []], [
+    "spec.units",
+    pod?.spec?.units ?? [],
+  ]];
+  for (const [field, units] of lists as [string, Unit[]][]) {
+    if (!Array.isArray(units)) continue;
+    units.forEach((unit, i) => {
+      const at = `${field}[${i}]`;
+      if (typeof unit?.name !== "string" || !UNIT_NAME.test(unit.name)) {
+        errors.push({
+          field: `${at}.name`,
+          message: "must be letters, digits, '.', '_' or '-', starting with a letter or digit",
+          value: unit?.name,
+        });
+      } else if (seen.has(unit.name)) {
+        errors.push({ field: `${at}.name`, message: "is used by another unit", value: unit.name });
+      } else {
+        seen.add(unit.name);
+      }
+      for (const list of ["command", "args"] as const) {
+        const v = unit?.[list];
+        if (v !== undefined && (!Array.isArray(v) || v.some((s) => typeof s !== "string"))) {
+          errors.push({ field: `${at}.${list}`, message: "must be a list of strings", value: v });
+        }
+      }
+    });
+  }
+  if (errors.length) {
+    const name = `${pod?.namespace ?? ""}/${pod?.name ?? ""}`;
+    const detail = errors.map((e) => `${e.field} ${e.message}`).join("; ");
+    throw new ValidationError(`Cannot run pod "${name}": ${detail}`, errors);
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * One unit's life on the node: start it, watch it exit, restart it per the restart policy with
+ * backoff, and keep its UnitStatus (states and reasons as itzo reported them).
+ */
+import type { RestartPolicy, Unit, UnitState, UnitStatus } from "../model/pod.ts";
+import { RestartBackoff } from "./backoff.ts";
+import type { Clock, TimerId } from "./clock.ts";
+import type { UnitLog } from "./logs.ts";
+import { unitArgv } from "./pod_spec.ts";
+import {
+  type RunningUnit,
+  type UnitExit,
+  type UnitRuntime,
+  UnitStartError,
+} from "./unit_runtime.ts";
+
+/** How a unit's supervision ended: exited 0 for good, failed for good, or stopped by us. */
+export type UnitOutcome = "succeeded" | "failed" | "stopped";
+
+/** Options of {@linkcode UnitSupervisor}. */
+export interface UnitSupervisorOptions {
+  unit: Unit;
+  /** Init units treat restart policy Always as OnFailure. */
+  init: boolean;
+  /** The pod's current restart policy (read at every exit). */
+  policy: () => RestartPolicy;
+  runtime: UnitRuntime;
+  clock: Clock;
+  log: UnitLog;
+  cwd: string;
+  /** The unit's environment (read at every start). */
+  env: () => Record<string, string>;
+  onChange: () => void;
+  /** The agent's own log. */
+  report?: (message: string) => void;
+  /** Restart count and last state inherited from the unit's previous definition. */
+  previous?: { restartCount: number; lastState?: UnitState };
+}
+
+/** The status of a unit that has not started: `waiting{reason: "Unit waiting"}`. */
+export function waitingStatus(unit: Unit): UnitStatus {
+  const status: UnitStatus = {
+    name: unit.name,
+    state: { waiting: { reason: "Unit waiting" } },
+    restartCount: 0,
+  };
+  if (unit.image) status.image = unit.image;
+  status.ready = false;
+  return status;
+}
+
+/** Runs and restarts one unit. */
+export class UnitSupervisor {
+  readonly unit: Unit;
+  /** Settles once the unit will not run again. */
+  readonly finished: Promise<UnitOutcome>;
+  #o: UnitSupervisorOptions;
+  #status: UnitStatus;
+  #backoff: RestartBackoff;
+  #resolve!: (outcome: UnitOutcome) => void;
+  #started = false;
+  #stopped = false;
+  #timer?: TimerId;
+  #run?: { unit: RunningUnit; handled: Promise<void> };
+
+  constructor(options: UnitSupervisorOptions) {
+    this.#o = options;
+    this.unit = options.unit;
+    this.#status = waitingStatus(options.unit);
+    if (options.previous) {
+      this.#status.restartCount = options.previous.restartCount;
+      if (options.previous.lastState) this.#status.lastState = options.previous.lastState;
+    }
+    this.#backoff = new RestartBackoff(options.clock);
+    this.finished = new Promise((resolve) => this.#resolve = resolve);
+  }
+
+  /** A copy of the unit's status. */
+  get status(): UnitStatus {
+    return structuredClone(this.#status);
+  }
+
+  /** True once start() was called. */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Starts the unit (once; later calls and calls after stop() do nothing). */
+  start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    this.#launch();
+  }
+
+  /** Stops the unit for good: cancels a pending restart, stops a running process. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const run = this.#run;
+    if (run) {
+      await run.unit.stop(graceMs);
+      await run.handled;
+    }
+    this.#resolve("stopped");
+  }
+
+  #launch(): void {
+    if (this.#stopped) return;
+    const { unit, log, clock } = this.#o;
+    const out = log.sink("stdout");
+    const err = log.sink("stderr");
+    let running: RunningUnit;
+    try {
+      running = this.#o.runtime.start({
+        name: unit.name,
+        argv: unitArgv(unit),
+        image: unit.image,
+        volumeMounts: unit.volumeMounts,
+        env: this.#o.env(),
+        cwd: this.#o.cwd,
+        onStdout: (chunk) => out.write(chunk),
+        onStderr: (chunk) => err.write(chunk),
+      });
+    } catch (e) {
+      const reason = e instanceof UnitStartError
+        ? e.message
+        : `cannot start: ${e instanceof Error ? e.message : String(e)}`;
+      this.#o.report?.(`unit "${unit.name}" failed to start: ${reason}`);
+      this.#set({ waiting: { reason, startFailure: true } });
+      this.#resolve("failed");
+      return;
+    }
+    const startedAt = new Date(clock.now()).toISOString();
+    this.#backoff.started();
+    const handled = running.exited.then((exit) => {
+      out.end();
+      err.end();
+      this.#exited(exit, startedAt);
+    });
+    this.#run = { unit: running, handled };
+    this.#set({ running: { startedAt } });
+  }
+
+  #exited(exit: UnitExit, startedAt: string): void {
+    this.#run = undefined;
+    const { unit, clock } = this.#o;
+    const terminated: UnitState["terminated"] = {
+      exitCode: exit.code,
+      finishedAt: new Date(clock.now()).toISOString(),
+      startedAt,
+    };
+    if (exit.signal) terminated.reason = `Killed by ${exit.signal}`;
+    if (this.#stopped) {
+      this.#set({ terminated });
+      return;
+    }
+    let policy = this.#o.policy();
+    if (this.#o.init && policy === "Always") policy = "OnFailure";
+    if (policy === "Never" || (policy === "OnFailure" && exit.code === 0)) {
+      this.#o.report?.(`unit "${unit.name}" exited with code ${exit.code}`);
+      this.#set({ terminated });
+      this.#resolve(exit.code === 0 ? "succeeded" : "failed");
+      return;
+    }
+    const delay = this.#backoff.exited(exit.code);
+    this.#o.report?.(
+      `unit "${unit.name}" exited with code ${exit.code}; restarting in ${delay / 1000} s`,
+    );
+    this.#status.lastState = { terminated };
+    this.#status.restartCount++;
+    this.#set({ waiting: { reason: `Waiting for unit restart, last exit code: ${exit.code}` } });
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#launch();
+    }, delay);
+  }
+
+  #set(state: UnitState): void {
+    this.#status.state = state;
+    this.#status.ready = state.running !== undefined;
+    this.#o.onChange();
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The agent's connection to the controller: a WebSocket to `/agent/v1/connect`, redialled
+ * forever with jittered backoff. Units keep running while it is down.
+ */
+import type { AgentMessage, ControllerMessage } from "../model/agent_protocol.ts";
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
+
+/** What the connection drives; {@linkcode NodeAgent} is one. */
+export interface AgentEndpoint {
+  connected(): void;
+  disconnected(): void;
+  handle(msg: ControllerMessage): Promise<void> | void;
+}
+
+/** Options of {@linkcode ControllerLink}. */
+export interface ControllerLinkOptions {
+  /** Base URL of the controller API (http or https). */
+  controllerURL: string;
+  nodeName: string;
+  token: string;
+  /** PEM CA certificate to trust for an https controller. */
+  caCertificate?: string;
+  /** The agent's own log. */
+  log?: (message: string) => void;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Random numbers in [0, 1) for jitter. @default Math.random */
+  random?: () => number;
+  /** First redial delay. @default 500 */
+  minDelayMs?: number;
+  /** Largest redial delay. @default 5000 */
+  maxDelayMs?: number;
+}
+
+/** The agent connection URL for a controller base URL: http→ws, https→wss, plus the path. */
+export function agentConnectURL(controllerURL: string): string {
+  const url = new URL(controllerURL);
+  url.protocol = url.protocol === "https:"
+    ? "wss:"
+    : url.protocol === "http:"
+    ? "ws:"
+    : url.protocol;
+  url.pathname = url.pathname.replace(/\/+$/, "") + "/agent/v1/connect";
+  url.search = "";
+  url.hash = "";
+  return url.href;
+}
+
+/**
+ * Delay before redial number `attempt` (0 for the first): min doubling to max, then jittered
+ * to between half and all of that.
+ */
+export function redialDelay(
+  attempt: number,
+  random: () => number,
+  minMs = 500,
+  maxMs = 5000,
+): number {
+  const base = Math.min(minMs * 2 ** Math.min(attempt, 30), maxMs);
+  return Math.round(base / 2 + random() * base / 2);
+}
+
+const MESSAGE_TYPES = new Set(["apply", "logs", "logs.cancel"]);
+
+/** Parses a controller frame; throws with a short reason when it is not a controller message. */
+export function parseControllerMessage(data: unknown): ControllerMessage {
+  if (typeof data !== "string") throw new Error("not a text frame");
+  const msg = JSON.parse(data);
+  if (typeof msg !== "object" || msg === null || !MESSAGE_TYPES.has(msg.type)) {
+    throw new Error(`unknown message type ${JSON.stringify(msg?.type)}`);
+  }
+  if (typeof msg.id !== "number") throw new Error(`${msg.type} message without a numeric id`);
+  return msg as ControllerMessage;
+}
+
+/** Keeps one WebSocket to the controller open and wires it to an endpoint. */
+export class ControllerLink {
+  #o: ControllerLinkOptions;
+  #clock: Clock;
+  #log: (message: string) => void;
+  #endpoint?: AgentEndpoint;
+  #ws?: WebSocket;
+  #open = false;
+  #attempt = 0;
+  #timer?: TimerId;
+  #closed = false;
+  #client?: Deno.HttpClient;
+  /** Last connection error logged; the same error is logged once per outage. */
+  #lastError?: string;
+
+  constructor(options: ControllerLinkOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** Sends a message if connected; drops it otherwise (the next connect resends status). */
+  readonly send = (msg: AgentMessage): void => {
+    if (this.#open && this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(msg));
+  };
+
+  /** Starts dialling; the endpoint hears connected()/disconnected() and every message. */
+  start(endpoint: AgentEndpoint): void {
+    this.#endpoint = endpoint;
+    if (this.#o.caCertificate && !this.#client) {
+      this.#client = Deno.createHttpClient({ caCerts: [this.#o.caCertificate] });
+    }
+    this.#dial();
+  }
+
+  /** Stops redialling and closes the socket; resolves once it is closed. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const ws = this.#ws;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      const closed = new Promise<void>((resolve) => ws.addEventListener("close", () => resolve()));
+      ws.close(1000, "agent stopping");
+      await closed;
+    }
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  #dial(): void {
+    if (this.#closed) return;
+    const url = agentConnectURL(this.#o.controllerURL);
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, {
+        headers: { "Authorization": `Bearer ${this.#o.token}`, "X-Milpa-Node": this.#o.nodeName },
+        client: this.#client,
+      });
+    } catch (err) {
+      this.#log(`cannot connect to ${url}: ${err instanceof Error ? err.message : err}`);
+      this.#redial();
+      return;
+    }
+    this.#ws = ws;
+    ws.onopen = () => {
+      this.#open = true;
+      this.#attempt = 0;
+      this.#lastError = undefined;
+      this.#log(`connected to ${url}`);
+      this.#endpoint?.connected();
+    };
+    ws.onmessage = (event) => this.#receive(event.data);
+    ws.onerror = (event) => {
+      const message = (event as ErrorEvent).message;
+      if (message && message !== this.#lastError) this.#log(`connection to ${url}: ${message}`);
+      this.#lastError = message;
+    };
+    ws.onclose = (event) => {
+      if (this.#ws !== ws) return;
+      this.#ws = undefined;
+      const wasOpen = this.#open;
+      this.#open = false;
+      if (wasOpen) {
+        this.#log(
+          `disconnected from ${url} (code ${event.code}${event.reason ? `: ${event.reason}` : ""})`,
+        );
+        this.#endpoint?.disconnected();
+      }
+      this.#redial();
+    };
+  }
+
+  #receive(data: unknown): void {
+    let msg: ControllerMessage;
+    try {
+      msg = parseControllerMessage(data);
+    } catch (err) {
+      this.#log(`ignoring a bad message: ${err instanceof Error ? err.message : err}`);
+      return;
+    }
+    Promise.resolve(this.#endpoint?.handle(msg)).catch((err) =>
+      this.#log(
+        `handling ${msg.type} ${msg.id} failed: ${err instanceof Error ? err.message : err}`,
+      )
+    );
+  }
+
+  #redial(): void {
+    if (this.#closed || this.#timer !== undefined) return;
+    const { random = Math.random, minDelayMs = 500, maxDelayMs = 5000 } = this.#o;
+    const delay = redialDelay(this.#attempt++, random, minDelayMs, maxDelayMs);
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#dial();
+    }, delay);
+  }
+}

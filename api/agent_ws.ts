@@ -1,0 +1,52 @@
+/**
+ * `GET /agent/v1/connect`: where node agents dial in. The agent authenticates with its
+ * per-node token (`Authorization: Bearer`, `X-Milpa-Node`) before the upgrade; after
+ * that every frame is one JSON message of `model/agent_protocol.ts`.
+ */
+import { Hono } from "hono";
+import { upgradeWebSocket } from "hono/deno";
+import type { AgentHub, AttachedAgent } from "../actors/agent_hub.ts";
+import { UnauthorizedError } from "../model/errors.ts";
+import type { AgentMessage } from "../model/agent_protocol.ts";
+
+/** The agent connection route. */
+export function agentRoutes(deps: {
+  hub: AgentHub;
+  verifyNodeToken: (node: string, token: string) => Promise<boolean>;
+}): Hono {
+  const app = new Hono();
+  app.get(
+    "/agent/v1/connect",
+    async (c, next) => {
+      const node = c.req.header("X-Milpa-Node") ?? "";
+      const auth = c.req.header("Authorization") ?? "";
+      const token = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+      if (!node || !token || !(await deps.verifyNodeToken(node, token))) {
+        throw new UnauthorizedError("agent connection refused: unknown node or wrong token");
+      }
+      await next();
+    },
+    upgradeWebSocket((c) => {
+      const node = c.req.header("X-Milpa-Node")!;
+      let attached: AttachedAgent | undefined;
+      return {
+        onOpen: (_evt, ws) => {
+          attached = deps.hub.attach(node, {
+            send: (msg) => ws.send(JSON.stringify(msg)),
+            close: (reason) => ws.close(1000, reason?.slice(0, 120)),
+          });
+        },
+        onMessage: (evt) => {
+          try {
+            attached?.receive(JSON.parse(String(evt.data)) as AgentMessage);
+          } catch (e) {
+            console.error(`node ${node}: bad message:`, e);
+          }
+        },
+        onClose: () => attached?.closed(),
+        onError: () => attached?.closed(),
+      };
+    }),
+  );
+  return app;
+}

@@ -1,0 +1,168 @@
+/**
+ * Assembles a controller: store, cloud, agent hub, supervisor and HTTP API. `main.ts`
+ * calls it with the real pieces; tests call it with `:memory:` KV and the sim provider.
+ */
+import { AgentHub } from "../actors/agent_hub.ts";
+import { Supervisor, type Timings } from "../actors/supervisor.ts";
+import { loadCatalog } from "../cloud/catalog.ts";
+import { LocalProvider } from "../cloud/local/local_provider.ts";
+import type { CloudProvider } from "../cloud/provider.ts";
+import type { Clock } from "../model/clock.ts";
+import { systemClock } from "../model/clock.ts";
+import type { ServerConfig } from "../model/config.ts";
+import { ActorStore } from "../store/actor_store.ts";
+import { getOrCreateMeta, randomToken } from "../store/meta_store.ts";
+import { ObjectStore } from "../store/object_store.ts";
+import { createApp } from "./app.ts";
+
+/** How to start a controller. */
+export interface ControllerOptions {
+  config: ServerConfig;
+  kv: Deno.Kv;
+  /** State directory (`MILPA_HOME`); the local cloud keeps its instances under it. */
+  home: string;
+  /** `host:port` to listen on; port 0 picks a free port. */
+  listen: string;
+  /** A ready cloud provider; by default the one the config names. */
+  cloud?: (ctx: { controllerId: string; hub: AgentHub; controllerURL: string }) => CloudProvider;
+  clock?: Clock;
+  timings?: Partial<Timings>;
+  /** Extra work after the supervisor started but before the API listens. */
+  hub?: AgentHub;
+}
+
+/** A running controller. */
+export interface Controller {
+  url: string;
+  token: string;
+  controllerId: string;
+  store: ObjectStore;
+  hub: AgentHub;
+  supervisor: Supervisor;
+  cloud: CloudProvider;
+  /** Stops serving and every actor; agents keep running. Closes the KV database. */
+  close(): Promise<void>;
+}
+
+/** A 26-character lowercase base32 id from 16 random bytes, as Milpa's controllerID. */
+export function newControllerId(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let bits = 0, value = 0, out = "";
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  return out;
+}
+
+async function hmacHex(secret: string, data: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const sig = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data));
+  return Array.from(new Uint8Array(sig), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Starts a controller and resolves once it is serving. */
+export async function startController(opts: ControllerOptions): Promise<Controller> {
+  const clock = opts.clock ?? systemClock;
+  const store = new ObjectStore(opts.kv, clock);
+  const actorStore = new ActorStore(store);
+  const controllerId = await getOrCreateMeta(opts.kv, "controllerID", newControllerId);
+  const token = await getOrCreateMeta(opts.kv, "apiToken", () => randomToken());
+  const agentSecret = await getOrCreateMeta(opts.kv, "agentSecret", () => randomToken());
+  const nodeToken = (node: string) => hmacHex(agentSecret, `node:${node}`);
+  const [hostname, portText] = splitHostPort(opts.listen);
+  const hub = opts.hub ?? new AgentHub();
+
+  // Listen first (port 0 resolves to a real port) but refuse work until the actors are back.
+  let ready = false;
+  let handler: (req: Request) => Response | Promise<Response> = () =>
+    new Response("starting", { status: 503 });
+  const server = Deno.serve(
+    { hostname, port: Number(portText), onListen: () => {} },
+    (req) => handler(req),
+  );
+  const addr = server.addr as Deno.NetAddr;
+  const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
+  const cloud = opts.cloud?.({ controllerId, hub, controllerURL: url }) ??
+    defaultCloud(opts.config, opts.home, controllerId);
+  const supervisor = new Supervisor({
+    store,
+    actorStore,
+    cloud,
+    hub,
+    clock,
+    config: opts.config,
+    controllerURL: url,
+    nodeToken,
+    timings: opts.timings,
+  });
+  try {
+    await supervisor.start();
+  } catch (e) {
+    await server.shutdown();
+    throw e;
+  }
+  const app = createApp({
+    store,
+    clock,
+    config: opts.config,
+    catalog: loadCatalog(),
+    hub,
+    token,
+    verifyNodeToken: async (node, t) => t === await nodeToken(node),
+    cloudName: cloud.name,
+  });
+  handler = app.fetch;
+  ready = true;
+  return {
+    url,
+    token,
+    controllerId,
+    store,
+    hub,
+    supervisor,
+    cloud,
+    async close() {
+      if (!ready) return;
+      ready = false;
+      await supervisor.stop();
+      hub.closeAll();
+      await server.shutdown();
+      await cloud.close();
+      opts.kv.close();
+    },
+  };
+}
+
+function defaultCloud(config: ServerConfig, home: string, controllerId: string): CloudProvider {
+  if (config.cloud.aws) {
+    throw new Error(
+      "cloud.aws is not available in this version; remove it to use the embedded local cloud",
+    );
+  }
+  return new LocalProvider({
+    home: `${home}/local`,
+    controllerId,
+    addressRange: config.cloud.local?.addressRange,
+    agentCommand: config.cloud.local?.agentCommand,
+  });
+}
+
+function splitHostPort(listen: string): [string, string] {
+  const i = listen.lastIndexOf(":");
+  if (i < 0) throw new Error(`MILPA_LISTEN must be host:port, not "${listen}"`);
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ""), listen.slice(i + 1)];
+}

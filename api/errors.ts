@@ -1,0 +1,77 @@
+/** The one table from error classes to HTTP status, and the Status body every error becomes. */
+import {
+  AlreadyExistsError,
+  BadRequestError,
+  CapacityError,
+  ConflictError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+  ValidationError,
+} from "../model/errors.ts";
+import { API_VERSION } from "../model/meta.ts";
+
+/** A Kubernetes-style Status describing a failure. */
+export interface StatusBody {
+  kind: "Status";
+  apiVersion: string;
+  status: "Failure";
+  code: number;
+  reason: string;
+  message: string;
+  details?: {
+    kind?: string;
+    name?: string;
+    index?: number;
+    causes?: { field: string; message: string; value?: unknown }[];
+  };
+}
+
+const TABLE: [new (...a: never[]) => Error, number, string][] = [
+  [ValidationError, 422, "Invalid"],
+  [BadRequestError, 400, "BadRequest"],
+  [UnauthorizedError, 401, "Unauthorized"],
+  [NotFoundError, 404, "NotFound"],
+  [AlreadyExistsError, 409, "AlreadyExists"],
+  [ConflictError, 409, "Conflict"],
+  [CapacityError, 503, "ServiceUnavailable"],
+  [UnavailableError, 503, "ServiceUnavailable"],
+];
+
+/** An error raised while handling item `index` of a batch. */
+export class BatchItemError extends Error {
+  constructor(
+    readonly index: number,
+    readonly kind: string,
+    readonly objName: string,
+    readonly inner: unknown,
+  ) {
+    super((inner as Error)?.message ?? String(inner));
+    this.name = "BatchItemError";
+  }
+}
+
+/** The HTTP status and Status body for any thrown value. */
+export function toStatus(err: unknown): StatusBody {
+  let details: StatusBody["details"] | undefined;
+  if (err instanceof BatchItemError) {
+    details = { index: err.index, kind: err.kind, name: err.objName };
+    err = err.inner;
+  }
+  const row = TABLE.find(([cls]) => err instanceof cls);
+  const [code, reason] = row ? [row[1], row[2]] : [500, "InternalError"];
+  if (!row) console.error("internal error:", err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ValidationError && err.fields.length > 0) {
+    details = { ...details, causes: err.fields };
+  }
+  return {
+    kind: "Status",
+    apiVersion: API_VERSION,
+    status: "Failure",
+    code,
+    reason,
+    message,
+    ...(details ? { details } : {}),
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * What create, update and delete mean for each kind, as store writes. Everything here is
+ * decided before anything is written, so a batch either fully applies or not at all.
+ */
+import { selectInstanceType } from "../cloud/instance_selector.ts";
+import type { InstanceType } from "../cloud/catalog.ts";
+import type { Clock } from "../model/clock.ts";
+import { isoTime } from "../model/clock.ts";
+import type { ServerConfig } from "../model/config.ts";
+import { applyDefaults } from "../model/defaults.ts";
+import { BadRequestError, ValidationError } from "../model/errors.ts";
+import type { FieldError } from "../model/errors.ts";
+import { findKind } from "../model/kinds.ts";
+import type { MilpaObject } from "../model/meta.ts";
+import type { Node } from "../model/node.ts";
+import type { Pod } from "../model/pod.ts";
+import { isTerminalPodPhase } from "../model/pod.ts";
+import { validateObject } from "../model/validation.ts";
+import type { BatchOp, ObjectStore } from "../store/object_store.ts";
+
+/** What the registry needs. */
+export interface RegistryDeps {
+  store: ObjectStore;
+  clock: Clock;
+  config: ServerConfig;
+  catalog: InstanceType[];
+}
+
+/** One planned write and what it means for the user. */
+export interface Plan {
+  op?: BatchOp;
+  action: "created" | "updated" | "unchanged" | "deleted";
+  object: MilpaObject;
+}
+
+/** Pod spec fields that cannot change once the pod exists (its node is already chosen). */
+const IMMUTABLE_POD_FIELDS = [
+  "instanceType",
+  "resources",
+  "spot",
+  "placement",
+  "restartPolicy",
+  "volumes",
+] as const;
+
+function strip(obj: MilpaObject): MilpaObject {
+  const {
+    uid: _u,
+    resourceVersion: _r,
+    creationTimestamp: _c,
+    deletionTimestamp: _d,
+    generation: _g,
+    ...metadata
+  } = obj.metadata;
+  const { status: _s, ...rest } = obj;
+  return { ...rest, metadata };
+}
+
+/** Validates, defaults and completes an object as it will be created. */
+export function prepareNew(raw: unknown, deps: RegistryDeps): MilpaObject {
+  const obj = strip(applyDefaults(validateObject(raw)));
+  if (obj.kind === "Pod") return preparePod(obj as Pod, deps);
+  return obj;
+}
+
+function preparePod(pod: Pod, deps: RegistryDeps): Pod {
+  if (pod.spec.phase && pod.spec.phase !== "Running") {
+    throw new ValidationError(
+      `Pod "${pod.metadata.name}" is invalid: spec.phase: must be Running on create`,
+      [
+        { field: "spec.phase", message: "must be Running on create", value: pod.spec.phase },
+      ],
+    );
+  }
+  let sel;
+  try {
+    sel = selectInstanceType(pod.spec, {
+      catalog: deps.catalog,
+      defaultInstanceType: deps.config.nodes.defaultInstanceType,
+      instanceFamilies: deps.config.nodes.instanceFamilies,
+    });
+  } catch (e) {
+    if (e instanceof ValidationError) {
+      throw new ValidationError(
+        `Cannot create pod "${pod.metadata.name}": ${e.message}`,
+        e.fields,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  const resources = pod.spec.resources ?? {};
+  return {
+    ...pod,
+    spec: {
+      ...pod.spec,
+      phase: "Running",
+      instanceType: sel.instanceType,
+      ...(sel.sustainedCPU !== undefined || pod.spec.resources
+        ? {
+          resources: {
+            ...resources,
+            ...(sel.sustainedCPU !== undefined ? { sustainedCPU: sel.sustainedCPU } : {}),
+          },
+        }
+        : {}),
+    },
+    status: { phase: "Waiting", lastPhaseChange: isoTime(deps.clock.now()) },
+  };
+}
+
+/** Plans a create: AlreadyExists unless the existing object is a finished pod, which is replaced. */
+export function planCreate(next: MilpaObject, current: MilpaObject | null): Plan {
+  if (current) {
+    if (current.kind === "Pod" && isTerminalPodPhase((current as Pod).status?.phase)) {
+      return {
+        op: { op: "replace", object: next, previous: current },
+        action: "created",
+        object: next,
+      };
+    }
+    return { op: { op: "create", object: next }, action: "created", object: next }; // commit reports AlreadyExists
+  }
+  return { op: { op: "create", object: next }, action: "created", object: next };
+}
+
+/** Plans an update: labels, annotations and spec are replaced; status and identity are kept. */
+export function planUpdate(next: MilpaObject, current: MilpaObject, rv?: string): Plan {
+  if (current.kind === "Node") throw new BadRequestError("nodes cannot be updated");
+  if (current.kind === "Pod") checkPodUpdate(next as Pod, current as Pod);
+  const merged: MilpaObject = {
+    ...current,
+    metadata: {
+      ...current.metadata,
+      labels: next.metadata.labels ?? {},
+      annotations: next.metadata.annotations,
+      resourceVersion: rv ?? current.metadata.resourceVersion,
+    },
+    spec: next.kind === "Pod"
+      ? {
+        ...next.spec,
+        phase: (current as Pod).spec.phase,
+        instanceType: (current as Pod).spec.instanceType,
+        resources: current.spec.resources,
+      }
+      : next.spec,
+  };
+  if (merged.metadata.annotations === undefined) delete merged.metadata.annotations;
+  const same =
+    JSON.stringify([merged.metadata.labels, merged.metadata.annotations, merged.spec]) ===
+      JSON.stringify([current.metadata.labels, current.metadata.annotations, current.spec]);
+  if (same && !rv) return { action: "unchanged", object: current };
+  return {
+    op: { op: "update", object: merged },
+    action: same ? "unchanged" : "updated",
+    object: merged,
+  };
+}
+
+function checkPodUpdate(next: Pod, current: Pod): void {
+  if (isTerminalPodPhase(current.status?.phase) || current.spec.phase === "Terminated") {
+    throw new ValidationError(`Pod "${current.metadata.name}" has ended and cannot be updated`, [
+      { field: "spec", message: "the pod has ended" },
+    ]);
+  }
+  const fields: FieldError[] = [];
+  for (const f of IMMUTABLE_POD_FIELDS) {
+    if (f === "instanceType" && next.spec.instanceType === undefined) continue;
+    if (f === "resources") continue; // compared below, ignoring the selector's sustainedCPU
+    const a = JSON.stringify(next.spec[f] ?? null);
+    const b = JSON.stringify(current.spec[f] ?? null);
+    if (a !== b) {
+      fields.push({
+        field: `spec.${f}`,
+        message: "cannot change once the pod exists",
+        value: next.spec[f],
+      });
+    }
+  }
+  const { sustainedCPU: _a, ...nr } = next.spec.resources ?? {};
+  const { sustainedCPU: _b, ...cr } = current.spec.resources ?? {};
+  if (JSON.stringify(nr) !== JSON.stringify(cr)) {
+    fields.push({
+      field: "spec.resources",
+      message: "cannot change once the pod exists",
+      value: next.spec.resources,
+    });
+  }
+  if (fields.length) {
+    throw new ValidationError(
+      `Pod "${current.metadata.name}" is invalid: ${
+        fields.map((f) => `${f.field}: ${f.message}`).join("; ")
+      }`,
+      fields,
+    );
+  }
+}
+
+/** Plans a delete: live pods are asked to terminate, nodes to shut down, the rest removed. */
+export function planDelete(current: MilpaObject, clock: Clock): Plan {
+  if (current.kind === "Pod") {
+    const pod = current as Pod;
+    if (isTerminalPodPhase(pod.status?.phase)) {
+      return { op: { op: "delete", object: pod }, action: "deleted", object: pod };
+    }
+    if (pod.spec.phase === "Terminated") return { action: "deleted", object: pod };
+    const next: Pod = {
+      ...pod,
+      metadata: { ...pod.metadata, deletionTimestamp: isoTime(clock.now()) },
+      spec: { ...pod.spec, phase: "Terminated" },
+    };
+    return { op: { op: "update", object: next }, action: "deleted", object: next };
+  }
+  if (current.kind === "Node") {
+    const node = current as Node;
+    if (node.spec.terminate) return { action: "deleted", object: node };
+    const next: Node = { ...node, spec: { ...node.spec, terminate: true } };
+    return { op: { op: "update", object: next }, action: "deleted", object: next };
+  }
+  return { op: { op: "delete", object: current }, action: "deleted", object: current };
+}
+
+/** The kind and identity a raw manifest names, for looking up the current object. */
+export function identify(raw: unknown): { kind: string; namespace?: string; name: string } {
+  const o = raw as MilpaObject;
+  const k = findKind(String(o?.kind ?? ""));
+  if (!k) throw new BadRequestError(`unknown kind "${o?.kind}"`);
+  return {
+    kind: k.kind,
+    namespace: k.namespaced ? o.metadata?.namespace ?? "default" : undefined,
+    name: String(o.metadata?.name ?? ""),
+  };
+}

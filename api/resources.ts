@@ -1,0 +1,255 @@
+/** Routes for objects: get, list, watch, create, update, delete, and all-or-nothing batches. */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import { BadRequestError, NotFoundError } from "../model/errors.ts";
+import type { KindInfo } from "../model/kinds.ts";
+import { findKind, KINDS } from "../model/kinds.ts";
+import { API_VERSION } from "../model/meta.ts";
+import type { MilpaObject } from "../model/meta.ts";
+import { matchesSelector, parseSelectorString } from "../model/selector.ts";
+import type { LabelSelector } from "../model/selector_types.ts";
+import type { WatchEvent } from "../store/object_store.ts";
+import { BatchItemError } from "./errors.ts";
+import type { Plan, RegistryDeps } from "./registry.ts";
+import { identify, planCreate, planDelete, planUpdate, prepareNew } from "./registry.ts";
+
+/** Operations a batch can do. */
+export type BatchOperation = "create" | "update" | "apply" | "delete";
+
+function kindFrom(c: Context): KindInfo {
+  const plural = c.req.param("plural") ?? "";
+  const k = findKind(plural);
+  if (!k || k.plural !== plural) {
+    throw new NotFoundError(
+      `the server does not know "${plural}"; known: ${KINDS.map((k) => k.plural).join(", ")}`,
+    );
+  }
+  return k;
+}
+
+async function body(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch (e) {
+    throw new BadRequestError(`request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function selectorFrom(c: Context): LabelSelector | undefined {
+  const s = c.req.query("labelSelector");
+  return s ? parseSelectorString(s) : undefined;
+}
+
+/** Plans and commits a batch; returns what happened to each item. */
+export async function runBatch(
+  deps: RegistryDeps,
+  operation: BatchOperation,
+  items: unknown[],
+): Promise<{ kind: string; namespace?: string; name: string; action: Plan["action"] }[]> {
+  const plans: Plan[] = [];
+  for (const [index, raw] of items.entries()) {
+    let id: { kind: string; namespace?: string; name: string } | undefined;
+    try {
+      id = identify(raw);
+      const current = id.name ? await deps.store.get(id.kind, id.namespace, id.name) : null;
+      if (operation === "delete") {
+        if (!current) {
+          throw new NotFoundError(`${findKind(id.kind)!.plural} "${id.name}" not found`);
+        }
+        plans.push(planDelete(current, deps.clock));
+        continue;
+      }
+      const next = prepareNew(raw, deps);
+      if (operation === "create" || (operation === "apply" && !current)) {
+        plans.push(planCreate(next, current));
+      } else {
+        if (!current) {
+          throw new NotFoundError(`${findKind(id.kind)!.plural} "${id.name}" not found`);
+        }
+        const rv = (raw as MilpaObject).metadata?.resourceVersion;
+        plans.push(planUpdate(next, current, rv));
+      }
+    } catch (e) {
+      throw new BatchItemError(
+        index,
+        id?.kind ?? String((raw as MilpaObject)?.kind ?? ""),
+        id?.name ?? "",
+        e,
+      );
+    }
+  }
+  const ops = plans.flatMap((p) => p.op ? [p.op] : []);
+  try {
+    if (ops.length) await deps.store.commit(ops);
+  } catch (e) {
+    // Name the item the store refused, when it can be told.
+    const msg = (e as Error).message;
+    const index = plans.findIndex((p) => p.op && msg.includes(`"${p.object.metadata.name}"`));
+    if (index >= 0) {
+      throw new BatchItemError(
+        index,
+        plans[index].object.kind,
+        plans[index].object.metadata.name,
+        e,
+      );
+    }
+    throw e;
+  }
+  return plans.map((p) => ({
+    kind: p.object.kind,
+    ...(p.object.metadata.namespace ? { namespace: p.object.metadata.namespace } : {}),
+    name: p.object.metadata.name,
+    action: p.action,
+  }));
+}
+
+/** The object routes. */
+export function resourceRoutes(deps: RegistryDeps): Hono {
+  const app = new Hono();
+
+  const list = async (c: Context, namespace?: string) => {
+    const k = kindFrom(c);
+    const selector = selectorFrom(c);
+    if (c.req.query("watch") === "true" || c.req.query("watch") === "1") {
+      return watch(c, k, namespace, selector);
+    }
+    const items = await deps.store.list(k, { namespace, selector });
+    return c.json({ kind: `${k.kind}List`, apiVersion: API_VERSION, metadata: {}, items });
+  };
+
+  const watch = (
+    c: Context,
+    k: KindInfo,
+    namespace: string | undefined,
+    selector?: LabelSelector,
+  ) =>
+    streamSSE(c, async (stream) => {
+      const queue: WatchEvent[] = [];
+      let wake: (() => void) | undefined;
+      const matches = (o: MilpaObject) =>
+        o.kind === k.kind &&
+        (namespace === undefined || (o.metadata.namespace ?? "") === namespace) &&
+        (!selector || matchesSelector(selector, o.metadata.labels ?? {}));
+      const stop = deps.store.watch((e) => {
+        if (!matches(e.object)) return;
+        queue.push(e);
+        wake?.();
+      });
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+        wake?.();
+      });
+      try {
+        for (const o of await deps.store.list(k, { namespace, selector })) {
+          await stream.writeSSE({ event: "ADDED", data: JSON.stringify(o) });
+        }
+        while (open) {
+          while (queue.length && open) {
+            const e = queue.shift()!;
+            await stream.writeSSE({ event: e.type, data: JSON.stringify(e.object) });
+          }
+          if (!open) break;
+          await new Promise<void>((r) => {
+            wake = r;
+            setTimeout(r, 15_000);
+          });
+          wake = undefined;
+          if (!queue.length && open) await stream.write(": keepalive\n\n");
+        }
+      } finally {
+        stop();
+      }
+    });
+
+  const getOne = async (c: Context, namespace?: string) => {
+    const k = kindFrom(c);
+    return c.json(
+      await deps.store.mustGet(k, k.namespaced ? namespace : undefined, c.req.param("name")!),
+    );
+  };
+
+  const create = async (c: Context, namespace?: string) => {
+    const k = kindFrom(c);
+    const raw = await body(c) as MilpaObject;
+    checkTarget(k, raw, namespace);
+    await runBatch(deps, "create", [raw]).catch(unwrap);
+    const id = identify(raw);
+    return c.json(await deps.store.mustGet(k, id.namespace, id.name), 201);
+  };
+
+  const update = async (c: Context, namespace?: string) => {
+    const k = kindFrom(c);
+    const raw = await body(c) as MilpaObject;
+    checkTarget(k, raw, namespace, c.req.param("name"));
+    await runBatch(deps, "update", [raw]).catch(unwrap);
+    return c.json(
+      await deps.store.mustGet(k, k.namespaced ? namespace : undefined, c.req.param("name")!),
+    );
+  };
+
+  const remove = async (c: Context, namespace?: string) => {
+    const k = kindFrom(c);
+    if (!k.writable && k.kind !== "Node") {
+      throw new BadRequestError(`${k.plural} cannot be deleted`);
+    }
+    const current = await deps.store.mustGet(
+      k,
+      k.namespaced ? namespace : undefined,
+      c.req.param("name")!,
+    );
+    const plan = planDelete(current, deps.clock);
+    if (plan.op) await deps.store.commit([plan.op]);
+    return c.json(plan.object);
+  };
+
+  app.get("/api/v1/namespaces/:ns/:plural", (c) => list(c, c.req.param("ns")));
+  app.get("/api/v1/namespaces/:ns/:plural/:name", (c) => getOne(c, c.req.param("ns")));
+  app.post("/api/v1/namespaces/:ns/:plural", (c) => create(c, c.req.param("ns")));
+  app.put("/api/v1/namespaces/:ns/:plural/:name", (c) => update(c, c.req.param("ns")));
+  app.delete("/api/v1/namespaces/:ns/:plural/:name", (c) => remove(c, c.req.param("ns")));
+  app.post("/api/v1/batch", async (c) => {
+    const b = await body(c) as { operation?: string; items?: unknown[] };
+    if (!["create", "update", "apply", "delete"].includes(b?.operation ?? "")) {
+      throw new BadRequestError(
+        `operation must be create, update, apply or delete, not "${b?.operation}"`,
+      );
+    }
+    if (!Array.isArray(b.items)) throw new BadRequestError("items must be a list of objects");
+    return c.json({ items: await runBatch(deps, b.operation as BatchOperation, b.items) });
+  });
+  app.get("/api/v1/:plural", (c) => list(c, undefined));
+  app.get("/api/v1/:plural/:name", (c) => {
+    const k = kindFrom(c);
+    if (k.namespaced) {
+      throw new NotFoundError(
+        `${k.plural} are namespaced: use /api/v1/namespaces/<ns>/${k.plural}/<name>`,
+      );
+    }
+    return getOne(c);
+  });
+  app.delete("/api/v1/:plural/:name", (c) => remove(c));
+  return app;
+}
+
+function checkTarget(k: KindInfo, raw: MilpaObject, namespace?: string, name?: string): void {
+  if (!raw || typeof raw !== "object") throw new BadRequestError("request body must be an object");
+  if (raw.kind !== k.kind) {
+    throw new BadRequestError(`body has kind "${raw.kind}", the URL says ${k.kind}`);
+  }
+  if (namespace && raw.metadata?.namespace && raw.metadata.namespace !== namespace) {
+    throw new BadRequestError(
+      `body has namespace "${raw.metadata.namespace}", the URL says "${namespace}"`,
+    );
+  }
+  if (namespace && raw.metadata) raw.metadata.namespace = namespace;
+  if (name && raw.metadata?.name !== name) {
+    throw new BadRequestError(`body has name "${raw.metadata?.name}", the URL says "${name}"`);
+  }
+}
+
+/** Single-object routes report errors without the batch wrapper. */
+function unwrap(e: unknown): never {
+  throw e instanceof BatchItemError ? e.inner : e;
+}

@@ -1,0 +1,212 @@
+/**
+ * The HTTP client for the controller API (docs/api.md). Error answers become ApiError
+ * carrying the Status; a controller that does not answer becomes UnreachableError.
+ */
+import type { KindInfo } from "../model/kinds.ts";
+import type { MilpaObject, ObjectList } from "../model/meta.ts";
+import type { ClientConfig } from "./config.ts";
+import { ApiError, type Status, UnreachableError } from "./errors.ts";
+import { readSse } from "./sse.ts";
+
+/** Operations of `POST /api/v1/batch`. */
+export type BatchOperation = "create" | "update" | "apply" | "delete";
+
+/** One line of a batch answer. */
+export interface BatchResultItem {
+  kind: string;
+  namespace?: string;
+  name: string;
+  action: "created" | "updated" | "unchanged" | "deleted";
+}
+
+/** One change seen by a watch. */
+export interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED" | string;
+  object: MilpaObject;
+}
+
+/** Where to list: one namespace, or every namespace when `namespace` is undefined. */
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+}
+
+/** Options of `GET .../pods/{name}/log`. */
+export interface LogOptions {
+  unit?: string;
+  lines?: number;
+  follow?: boolean;
+}
+
+type Query = Record<string, string | undefined>;
+
+/** The path of a kind's collection, or of one object when `name` is given. */
+export function objectPath(kind: KindInfo, namespace?: string, name?: string): string {
+  let path = kind.namespaced && namespace
+    ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/${kind.plural}`
+    : `/api/v1/${kind.plural}`;
+  if (name !== undefined) path += `/${encodeURIComponent(name)}`;
+  return path;
+}
+
+/** A Status for an answer whose body is not one (a proxy page, an empty body). */
+function syntheticStatus(res: Response, text: string): Status {
+  return {
+    kind: "Status",
+    code: res.status,
+    reason: res.statusText || "Error",
+    message: text.trim().slice(0, 500) || `the controller answered ${res.status} ${res.statusText}`,
+  };
+}
+
+/** Talks to one controller with one token. */
+export class MilpaClient {
+  constructor(readonly config: ClientConfig, private readonly fetchFn: typeof fetch = fetch) {}
+
+  /** Sends a request; resolves with an ok Response, or throws ApiError / UnreachableError. */
+  async request(
+    method: string,
+    path: string,
+    options: { query?: Query; body?: unknown } = {},
+  ): Promise<Response> {
+    const url = new URL(this.config.endpoint + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, v);
+    }
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.config.token}` };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    let res: Response;
+    try {
+      res = await this.fetchFn(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    } catch (err) {
+      throw new UnreachableError(this.config.endpoint, { cause: err });
+    }
+    if (res.ok) return res;
+    throw await this.#errorFrom(res);
+  }
+
+  async #errorFrom(res: Response): Promise<ApiError> {
+    const text = await res.text();
+    let status: Status;
+    try {
+      const body = JSON.parse(text);
+      status = body?.kind === "Status" && typeof body.message === "string"
+        ? { ...body, code: typeof body.code === "number" ? body.code : res.status }
+        : syntheticStatus(res, text);
+    } catch {
+      status = syntheticStatus(res, text);
+    }
+    if (res.status === 401) {
+      return new ApiError(
+        { ...status, message: `Unauthorized: ${status.message}` },
+        undefined,
+        `the controller at ${this.config.endpoint} did not accept the token from ` +
+          `${this.config.tokenSource}; restarting the controller may have replaced it`,
+      );
+    }
+    return new ApiError(status);
+  }
+
+  async #json<T>(method: string, path: string, options?: { query?: Query; body?: unknown }) {
+    const res = await this.request(method, path, options);
+    return await res.json() as T;
+  }
+
+  /** Lists a kind. */
+  list(kind: KindInfo, options: ListOptions = {}): Promise<ObjectList> {
+    return this.#json("GET", objectPath(kind, options.namespace), {
+      query: { labelSelector: options.labelSelector },
+    });
+  }
+
+  /** Reads one object; a 404 says `pods "x" not found`. */
+  async get(kind: KindInfo, namespace: string | undefined, name: string): Promise<MilpaObject> {
+    try {
+      return await this.#json("GET", objectPath(kind, namespace, name));
+    } catch (err) {
+      throw notFoundAsKubectl(err, kind, name);
+    }
+  }
+
+  /** Replaces labels, annotations and spec of one object. */
+  update(kind: KindInfo, namespace: string | undefined, obj: MilpaObject): Promise<MilpaObject> {
+    return this.#json("PUT", objectPath(kind, namespace, obj.metadata.name), { body: obj });
+  }
+
+  /** Deletes (or asks to terminate) one object. */
+  async delete(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    cascade: boolean,
+  ): Promise<MilpaObject> {
+    try {
+      return await this.#json("DELETE", objectPath(kind, namespace, name), {
+        query: { cascade: String(cascade) },
+      });
+    } catch (err) {
+      throw notFoundAsKubectl(err, kind, name);
+    }
+  }
+
+  /** Sends every item in one all-or-nothing batch. */
+  async batch(
+    operation: BatchOperation,
+    items: unknown[],
+    cascade = true,
+  ): Promise<BatchResultItem[]> {
+    const answer = await this.#json<{ items?: BatchResultItem[] }>("POST", "/api/v1/batch", {
+      body: { operation, items, cascade },
+    });
+    return answer.items ?? [];
+  }
+
+  /** The log text of a pod's unit, as a byte stream (open-ended when following). */
+  async logs(
+    namespace: string,
+    pod: string,
+    options: LogOptions = {},
+  ): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.request(
+      "GET",
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`,
+      {
+        query: {
+          unit: options.unit,
+          lines: options.lines === undefined ? undefined : String(options.lines),
+          follow: options.follow ? "true" : undefined,
+        },
+      },
+    );
+    return res.body ?? new ReadableStream({ start: (c) => c.close() });
+  }
+
+  /** Watches a kind: one ADDED per existing object, then every change, until the server ends. */
+  async *watch(kind: KindInfo, options: ListOptions = {}): AsyncGenerator<WatchEvent> {
+    const res = await this.request("GET", objectPath(kind, options.namespace), {
+      query: { labelSelector: options.labelSelector, watch: "true" },
+    });
+    if (!res.body) return;
+    for await (const message of readSse(res.body)) {
+      const object = JSON.parse(message.data);
+      if (object?.kind === "Status") throw new ApiError(object as Status);
+      yield { type: message.event, object };
+    }
+  }
+
+  /** The controller's version object. */
+  version(): Promise<Record<string, unknown>> {
+    return this.#json("GET", "/version");
+  }
+}
+
+function notFoundAsKubectl(err: unknown, kind: KindInfo, name: string): unknown {
+  if (err instanceof ApiError && err.code === 404) {
+    return new ApiError({ ...err.status, message: `${kind.plural} "${name}" not found` });
+  }
+  return err;
+}

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { findKind } from "../model/kinds.ts";
+import { MilpaClient, objectPath } from "./client.ts";
+import { ApiError, UnreachableError } from "./errors.ts";
+
+const pods = findKind("po")!;
+const nodes = findKind("no")!;
+
+interface Seen {
+  method: string;
+  url: URL;
+  auth: string | null;
+  body?: unknown;
+}
+
+function clientWith(answer: (seen: Seen) => Response | Promise<Response>) {
+  const seen: Seen[] = [];
+  const fakeFetch = async (input: URL | RequestInfo, init?: RequestInit) => {
+    const s: Seen = {
+      method: init?.method ?? "GET",
+      url: new URL(String(input)),
+      auth: new Headers(init?.headers).get("authorization"),
+      body: init?.body ? JSON.parse(String(init.body)) : undefined,
+    };
+    seen.push(s);
+    return await answer(s);
+  };
+  const client = new MilpaClient(
+    { endpoint: "http://milpa:1", token: "tok", tokenSource: "/mh/client.yaml" },
+    fakeFetch as typeof fetch,
+  );
+  return { client, seen };
+}
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+
+Deno.test("objectPath() builds namespaced, all-namespace and cluster paths", () => {
+  assert.equal(objectPath(pods, "default"), "/api/v1/namespaces/default/pods");
+  assert.equal(objectPath(pods, "default", "a b"), "/api/v1/namespaces/default/pods/a%20b");
+  assert.equal(objectPath(pods, undefined), "/api/v1/pods");
+  assert.equal(objectPath(nodes, "default", "n1"), "/api/v1/nodes/n1");
+});
+
+Deno.test("MilpaClient.list() sends the token and the label selector", async () => {
+  const { client, seen } = clientWith(() => json({ kind: "PodList", items: [] }));
+  await client.list(pods, { namespace: "web", labelSelector: "app=web,tier!=db" });
+  assert.equal(seen[0].url.pathname, "/api/v1/namespaces/web/pods");
+  assert.equal(seen[0].url.searchParams.get("labelSelector"), "app=web,tier!=db");
+  assert.equal(seen[0].auth, "Bearer tok");
+});
+
+Deno.test("MilpaClient.get() turns a 404 into kubectl's not-found message", async () => {
+  const { client } = clientWith(() =>
+    json({ kind: "Status", code: 404, reason: "NotFound", message: "no such pod" }, 404)
+  );
+  await assert.rejects(client.get(pods, "default", "x"), (err: unknown) => {
+    assert.ok(err instanceof ApiError);
+    assert.equal(err.message, 'pods "x" not found');
+    assert.equal(err.code, 404);
+    return true;
+  });
+});
+
+Deno.test("MilpaClient turns a non-Status error body into a Status", async () => {
+  const { client } = clientWith(() => new Response("<html>bad gateway</html>", { status: 502 }));
+  await assert.rejects(client.list(pods), (err: unknown) => {
+    assert.ok(err instanceof ApiError);
+    assert.equal(err.code, 502);
+    assert.equal(err.message, "<html>bad gateway</html>");
+    return true;
+  });
+});
+
+Deno.test("MilpaClient explains a 401 with where the token came from", async () => {
+  const { client } = clientWith(() =>
+    json({ kind: "Status", code: 401, reason: "Unauthorized", message: "bad token" }, 401)
+  );
+  await assert.rejects(client.list(pods), (err: unknown) => {
+    assert.ok(err instanceof ApiError);
+    assert.equal(err.message, "Unauthorized: bad token");
+    assert.match(err.hint!, /http:\/\/milpa:1 did not accept the token from \/mh\/client\.yaml/);
+    return true;
+  });
+});
+
+Deno.test("MilpaClient throws UnreachableError when fetch fails", async () => {
+  const { client } = clientWith(() => {
+    throw new TypeError("error sending request: Connection refused");
+  });
+  await assert.rejects(client.version(), UnreachableError);
+});
+
+Deno.test("MilpaClient.delete() passes cascade", async () => {
+  const { client, seen } = clientWith(() => json({ kind: "Pod" }));
+  await client.delete(pods, "default", "web", false);
+  assert.equal(seen[0].method, "DELETE");
+  assert.equal(seen[0].url.pathname, "/api/v1/namespaces/default/pods/web");
+  assert.equal(seen[0].url.searchParams.get("cascade"), "false");
+});
+
+Deno.test("MilpaClient.batch() posts operation, items and cascade in one request", async () => {
+  const { client, seen } = clientWith(() =>
+    json({ items: [{ kind: "Pod", namespace: "default", name: "a", action: "created" }] })
+  );
+  const items = await client.batch("create", [{ kind: "Pod" }]);
+  assert.deepEqual(seen[0].body, { operation: "create", items: [{ kind: "Pod" }], cascade: true });
+  assert.equal(seen[0].url.pathname, "/api/v1/batch");
+  assert.equal(items[0].action, "created");
+});
+
+Deno.test("MilpaClient.logs() passes unit, lines and follow", async () => {
+  const { client, seen } = clientWith(() => new Response("line 1\n"));
+  const body = await client.logs("default", "web", { unit: "u", lines: 5, follow: true });
+  assert.equal(await new Response(body).text(), "line 1\n");
+  assert.equal(seen[0].url.pathname, "/api/v1/namespaces/default/pods/web/log");
+  assert.equal(seen[0].url.search, "?unit=u&lines=5&follow=true");
+});
+
+Deno.test("MilpaClient.watch() yields typed events from the SSE stream", async () => {
+  const { client, seen } = clientWith(() =>
+    new Response(
+      'event: ADDED\ndata: {"kind":"Pod","metadata":{"name":"a"}}\n\n: keepalive\n\n' +
+        'event: DELETED\ndata: {"kind":"Pod","metadata":{"name":"a"}}\n\n',
+      { headers: { "content-type": "text/event-stream" } },
+    )
+  );
+  const events = [];
+  for await (const e of client.watch(pods, { namespace: "default" })) events.push(e.type);
+  assert.deepEqual(events, ["ADDED", "DELETED"]);
+  assert.equal(seen[0].url.searchParams.get("watch"), "true");
+});

@@ -1,0 +1,132 @@
+/**
+ * The CLI's error classes, the one table that maps them to exit codes, and the one
+ * error printer. Commands throw; only `run()` catches, prints and turns errors into codes.
+ */
+import { BadRequestError, type FieldError, MilpaError } from "../model/errors.ts";
+import type { Output } from "./context.ts";
+
+/** A Kubernetes-style Status object, as every API error body is (docs/api.md "Errors"). */
+export interface Status {
+  kind: "Status";
+  apiVersion?: string;
+  status?: string;
+  code: number;
+  reason: string;
+  message: string;
+  details?: {
+    kind?: string;
+    name?: string;
+    /** Position of the offending item in a batch request. */
+    index?: number;
+    causes?: FieldError[];
+  };
+}
+
+/** Base class of CLI errors; `hint` is printed on its own line after the message. */
+export class CliError extends MilpaError {
+  constructor(message: string, readonly hint?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Bad flags or arguments, or an unknown kind. */
+export class UsageError extends CliError {}
+
+/** A manifest file that cannot be read or parsed; nothing was sent. */
+export class ManifestError extends CliError {}
+
+/** No controller endpoint or token could be found, or client.yaml is broken. */
+export class ConfigError extends CliError {}
+
+/** The controller did not answer at all (connection refused, DNS failure, ...). */
+export class UnreachableError extends CliError {
+  constructor(readonly endpoint: string, options?: ErrorOptions) {
+    super(
+      `cannot reach the Milpa controller at ${endpoint}: is it running? ` +
+        "(start it with `deno task start`)",
+      undefined,
+      options,
+    );
+  }
+}
+
+/** The controller answered with an error Status. `context` names what the error is about. */
+export class ApiError extends CliError {
+  constructor(readonly status: Status, readonly context?: string, hint?: string) {
+    super(context ? `${context}: ${status.message}` : status.message, hint);
+  }
+
+  /** HTTP status code of the answer. */
+  get code(): number {
+    return this.status.code;
+  }
+
+  /** The same error, with `context` (a file and document, an object) in front of the message. */
+  withContext(context: string): ApiError {
+    return new ApiError(this.status, context, this.hint);
+  }
+}
+
+/** Several independent failures of one command (e.g. two of three names not found). */
+export class CommandErrors extends CliError {
+  constructor(readonly errors: Error[]) {
+    super(errors.map((e) => e.message).join("; "));
+  }
+}
+
+/** Process exit codes. */
+export const EXIT = {
+  ok: 0,
+  /** The controller answered with an error (4xx/5xx). */
+  api: 1,
+  /** Bad flags, unknown kind, unreadable or malformed file. */
+  usage: 2,
+  /** The controller cannot be reached, or no client config was found. */
+  unreachable: 3,
+} as const;
+
+// deno-lint-ignore no-explicit-any
+type ErrorClass = abstract new (...args: any[]) => Error;
+
+/** The one error → exit-code table; the first matching class wins. Anything else exits 1. */
+const EXIT_CODES: ReadonlyArray<readonly [ErrorClass, number]> = [
+  [ApiError, EXIT.api],
+  [UsageError, EXIT.usage],
+  [ManifestError, EXIT.usage],
+  [BadRequestError, EXIT.usage],
+  [ConfigError, EXIT.unreachable],
+  [UnreachableError, EXIT.unreachable],
+];
+
+/** The exit code for an error; for CommandErrors, the code of its first error. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CommandErrors) {
+    return err.errors.length ? exitCodeFor(err.errors[0]) : EXIT.api;
+  }
+  for (const [cls, code] of EXIT_CODES) {
+    if (err instanceof cls) return code;
+  }
+  return EXIT.api;
+}
+
+/** The text the error printer writes for an error: `Error: ...` lines, causes, hint. */
+export function formatError(err: unknown): string {
+  if (err instanceof CommandErrors) return err.errors.map(formatError).join("");
+  const message = err instanceof Error ? err.message : String(err);
+  let text = `Error: ${message}\n`;
+  if (err instanceof ApiError) {
+    for (const cause of err.status.details?.causes ?? []) {
+      text += cause.field ? `  * ${cause.field}: ${cause.message}\n` : `  * ${cause.message}\n`;
+    }
+  }
+  if (err instanceof CliError && err.hint) {
+    text += err.hint.split("\n").map((line) => `  ${line}\n`).join("");
+  }
+  return text;
+}
+
+/** The one error printer: writes the error to `stderr` and returns the exit code for it. */
+export function reportError(err: unknown, stderr: Output): number {
+  stderr.write(formatError(err));
+  return exitCodeFor(err);
+}

@@ -1,0 +1,68 @@
+/**
+ * The one flag table: every option milpactl knows, defined once. Commands pick the flags
+ * they take from here, so a flag means the same thing and parses the same way everywhere.
+ */
+import { InvalidArgumentError, Option } from "commander";
+
+/** Output formats of `get -o`. */
+export const OUTPUT_FORMATS = ["json", "yaml", "wide"] as const;
+
+/** A value of `-o/--output`. */
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** Options every command inherits from the root command. */
+export interface GlobalOptions {
+  endpoint?: string;
+  token?: string;
+  /** Absent when not given; commands fall back to "default". */
+  namespace?: string;
+}
+
+function parseBool(value: string): boolean {
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new InvalidArgumentError('expected "true" or "false".');
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number.");
+  return Number(value);
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Factories for every flag (an Option belongs to one command, so each use builds a new one). */
+export const FLAGS = {
+  endpoint: () =>
+    new Option(
+      "--endpoint <url>",
+      "controller URL (default: $MILPA_ENDPOINT, then client.yaml)",
+    ),
+  token: () => new Option("--token <token>", "API token (default: $MILPA_TOKEN, then client.yaml)"),
+  namespace: () => new Option("-n, --namespace <namespace>", 'namespace (default: "default")'),
+  output: () =>
+    new Option("-o, --output <format>", "output format: json, yaml or wide").choices(
+      OUTPUT_FORMATS,
+    ),
+  selector: () => new Option("-l, --selector <selector>", "label selector, e.g. app=web,tier!=db"),
+  allNamespaces: () => new Option("-A, --all-namespaces", "list across every namespace"),
+  watch: () => new Option("-w, --watch", "after listing, print changes as they happen"),
+  showLabels: () => new Option("--show-labels", "add a LABELS column"),
+  filename: () =>
+    new Option(
+      "-f, --filename <file>",
+      "manifest file (YAML or JSON, several documents allowed; - for stdin); repeatable",
+    ).argParser(collect),
+  cascade: () =>
+    new Option("--cascade <bool>", "also delete the objects this one owns")
+      .argParser(parseBool)
+      .default(true),
+  unit: () => new Option("-u, --unit <unit>", "unit to show (needed when the pod has several)"),
+  follow: () => new Option("-f, --follow", "keep streaming new lines until Ctrl-C"),
+  lines: () => new Option("--lines <n>", "only the last n lines").argParser(parseCount),
+  replicas: () =>
+    new Option("--replicas <n>", "desired number of replicas").argParser(parseCount)
+      .makeOptionMandatory(),
+};

@@ -1,0 +1,96 @@
+/** The milpactl command tree and `run()`, which turns every outcome into an exit code. */
+import { Command, CommanderError } from "commander";
+import { applyCommand } from "./commands/apply.ts";
+import { createCommand } from "./commands/create.ts";
+import { deleteCommand } from "./commands/delete.ts";
+import { describeCommand } from "./commands/describe.ts";
+import { getCommand } from "./commands/get.ts";
+import { logsCommand } from "./commands/logs.ts";
+import { scaleCommand } from "./commands/scale.ts";
+import { CLIENT_VERSION, examples } from "./commands/shared.ts";
+import { updateCommand } from "./commands/update.ts";
+import { versionCommand } from "./commands/version.ts";
+import type { CliContext } from "./context.ts";
+import { EXIT, reportError, UsageError } from "./errors.ts";
+import { FLAGS } from "./flags.ts";
+
+const COMMANDS = [
+  getCommand,
+  describeCommand,
+  createCommand,
+  applyCommand,
+  updateCommand,
+  deleteCommand,
+  scaleCommand,
+  logsCommand,
+  versionCommand,
+];
+
+/** Builds the root command with every subcommand; nothing runs until it parses. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("milpactl")
+    .description(
+      "Control a Milpa controller: every pod runs on its own right-sized node.\n\n" +
+        "The controller is found through --endpoint/--token, then MILPA_ENDPOINT/MILPA_TOKEN, " +
+        "then $MILPA_HOME/client.yaml, ./.milpa/client.yaml or ~/.milpa/client.yaml " +
+        "(written by the controller when it starts: `deno task start`).\n\n" +
+        "Exit codes: 0 ok, 1 the controller answered with an error, 2 bad usage or manifest, " +
+        "3 controller unreachable or not configured.",
+    )
+    .addOption(FLAGS.endpoint())
+    .addOption(FLAGS.token())
+    .addOption(FLAGS.namespace())
+    .version(`milpactl version ${CLIENT_VERSION}`, "--version", "print the client version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => ctx.stdout.write(text),
+      writeErr: (text) => ctx.stderr.write(text),
+      outputError: () => {}, // run() prints usage errors through the one error printer.
+    })
+    .showSuggestionAfterError()
+    .addHelpText(
+      "after",
+      examples([
+        ["milpactl get pods", "list pods"],
+        ["milpactl create -f helloworld-pod.yml", "create the objects in a file"],
+        ["milpactl logs helloworld -u helloserver", "print a unit's log"],
+        ["milpactl delete pod helloworld", "terminate a pod"],
+        ["milpactl get --help", "help on one command"],
+      ]),
+    );
+  for (const make of COMMANDS) {
+    const cmd = make(ctx);
+    cmd.copyInheritedSettings(program);
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+/** Turns a commander parse failure into an exit code, printing it like every other error. */
+function commanderExit(err: CommanderError, program: Command, args: string[], ctx: CliContext) {
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.ok;
+  // Help was printed to stderr because no command was given.
+  if (err.code === "commander.help") return EXIT.usage;
+  const command = args.find((a) => program.commands.some((c) => c.name() === a));
+  return reportError(
+    new UsageError(
+      err.message.replace(/^error: /, ""),
+      `run 'milpactl ${command ? command + " " : ""}--help' for usage`,
+    ),
+    ctx.stderr,
+  );
+}
+
+/** Runs milpactl with `args` (without the program name); resolves with the exit code. */
+export async function run(args: string[], ctx: CliContext): Promise<number> {
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return commanderExit(err, program, args, ctx);
+    // The reader went away (`milpactl get pods | head`): not a failure of ours.
+    if (err instanceof Deno.errors.BrokenPipe) return EXIT.ok;
+    return reportError(err, ctx.stderr);
+  }
+}

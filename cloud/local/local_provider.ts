@@ -1,0 +1,234 @@
+/**
+ * The embedded local cloud: a node is a real agent process on this machine.
+ *
+ * Each instance has a directory `<home>/instances/<id>/` holding `instance.json` (the
+ * record, written before the agent starts), `agent.json` (the agent's config), the agent's
+ * log and its data. The instance id is derived from the controller id and the client
+ * token, so a repeated launch finds the first one. Agents run detached in their own
+ * session, so they and their units outlive a controller crash, as real machines would;
+ * terminating an instance kills the agent's whole process group.
+ */
+import { CapacityError } from "../../model/errors.ts";
+import type { AgentConfig } from "../../model/agent_protocol.ts";
+import type { CloudProvider, Instance, LaunchRequest } from "../provider.ts";
+import { allocate } from "./addresses.ts";
+
+/** How to run the local cloud. */
+export interface LocalProviderOptions {
+  /** Directory for instance records: `$MILPA_HOME/local`. */
+  home: string;
+  controllerId: string;
+  /** Addresses for nodes. @default "127.77.0.0/16" */
+  addressRange?: string;
+  /** Command that starts an agent; `--config <file>` is appended. */
+  agentCommand?: string[];
+  /** Grace period between SIGTERM and SIGKILL on terminate. @default 5000 */
+  terminateGraceMs?: number;
+}
+
+/** The record of one local instance. */
+interface InstanceRecord {
+  id: string;
+  clientToken: string;
+  controllerId: string;
+  nodeName: string;
+  instanceType: string;
+  spot: boolean;
+  address: string;
+  pid?: number;
+  launchedAt: number;
+}
+
+/** The default agent command: this checkout's agent under the running Deno. */
+export function defaultAgentCommand(): string[] {
+  const root = new URL("../../", import.meta.url);
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--no-prompt",
+    "--config",
+    new URL("deno.json", root).pathname,
+    new URL("agent/main.ts", root).pathname,
+  ];
+}
+
+async function sha256Hex(s: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Whether `pid` is alive and is the agent started with `configPath`. */
+async function isAgent(pid: number | undefined, configPath: string): Promise<boolean> {
+  if (!pid) return false;
+  try {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && cmdline.split("\0").includes(configPath);
+  } catch {
+    return false;
+  }
+}
+
+function processGroupAlive(pgid: number): boolean {
+  try {
+    Deno.kill(-pgid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A cloud whose nodes are agent processes on this machine. */
+export class LocalProvider implements CloudProvider {
+  readonly name = "local";
+  readonly #dir: string;
+  readonly #range: string;
+  readonly #command: string[];
+  readonly #grace: number;
+  #lock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: LocalProviderOptions) {
+    this.#dir = `${options.home}/instances`;
+    this.#range = options.addressRange ?? "127.77.0.0/16";
+    this.#command = options.agentCommand ?? defaultAgentCommand();
+    this.#grace = options.terminateGraceMs ?? 5000;
+  }
+
+  /** Starts (or finds) the agent process of a node. */
+  launch(req: LaunchRequest): Promise<Instance> {
+    return this.#serial(() => this.#launch(req));
+  }
+
+  async #launch(req: LaunchRequest): Promise<Instance> {
+    const id = `i-${
+      (await sha256Hex(`${this.options.controllerId}/${req.clientToken}`)).slice(0, 17)
+    }`;
+    const dir = `${this.#dir}/${id}`;
+    let rec = await this.#read(id);
+    if (!rec) {
+      await Deno.mkdir(`${dir}/data`, { recursive: true });
+      const used = (await this.#records()).map((r) => r.address);
+      let address: string;
+      try {
+        address = allocate(this.#range, used);
+      } catch (e) {
+        throw new CapacityError(`local cloud: ${(e as Error).message}`);
+      }
+      const agent: AgentConfig = {
+        ...req.agent,
+        dataDir: `${dir}/data`,
+        podIP: address,
+        logFile: `${dir}/agent.log`,
+      };
+      await Deno.writeTextFile(`${dir}/agent.json`, JSON.stringify(agent, null, 2), {
+        mode: 0o600,
+      });
+      rec = {
+        id,
+        clientToken: req.clientToken,
+        controllerId: this.options.controllerId,
+        nodeName: req.nodeName,
+        instanceType: req.instanceType,
+        spot: req.spot,
+        address,
+        launchedAt: Date.now(),
+      };
+      await this.#write(rec);
+    }
+    if (!(await isAgent(rec.pid, `${dir}/agent.json`))) {
+      const child = new Deno.Command(this.#command[0], {
+        args: [...this.#command.slice(1), "--config", `${dir}/agent.json`],
+        cwd: dir,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+      child.unref();
+      child.status.catch(() => {});
+      rec.pid = child.pid;
+      await this.#write(rec);
+    }
+    return toInstance(rec);
+  }
+
+  /** Kills the agent and its units (the whole process group) and removes the instance. */
+  async terminate(instanceId: string): Promise<void> {
+    const rec = await this.#read(instanceId);
+    if (!rec) return;
+    if (rec.pid && processGroupAlive(rec.pid)) {
+      try {
+        Deno.kill(-rec.pid, "SIGTERM");
+      } catch { /* gone meanwhile */ }
+      const deadline = Date.now() + this.#grace;
+      while (processGroupAlive(rec.pid) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (processGroupAlive(rec.pid)) {
+        try {
+          Deno.kill(-rec.pid, "SIGKILL");
+        } catch { /* gone meanwhile */ }
+      }
+    }
+    await Deno.remove(`${this.#dir}/${instanceId}`, { recursive: true }).catch(() => {});
+  }
+
+  /** Instances of this controller whose directory still exists. */
+  async listInstances(): Promise<Instance[]> {
+    return (await this.#records()).filter((r) => r.controllerId === this.options.controllerId).map(
+      toInstance,
+    );
+  }
+
+  /** Nothing to release: agents keep running. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async #records(): Promise<InstanceRecord[]> {
+    const out: InstanceRecord[] = [];
+    try {
+      for await (const e of Deno.readDir(this.#dir)) {
+        const r = e.isDirectory ? await this.#read(e.name) : undefined;
+        if (r) out.push(r);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    return out;
+  }
+
+  async #read(id: string): Promise<InstanceRecord | undefined> {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${this.#dir}/${id}/instance.json`));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #write(rec: InstanceRecord): Promise<void> {
+    const path = `${this.#dir}/${rec.id}/instance.json`;
+    await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(rec, null, 2));
+    await Deno.rename(`${path}.tmp`, path);
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#lock.then(fn);
+    this.#lock = p.catch(() => {});
+    return p;
+  }
+}
+
+function toInstance(r: InstanceRecord): Instance {
+  return {
+    id: r.id,
+    nodeName: r.nodeName,
+    instanceType: r.instanceType,
+    state: "running",
+    spot: r.spot,
+    addresses: [{ type: "PrivateIP", address: r.address }],
+    launchedAt: r.launchedAt,
+  };
+}

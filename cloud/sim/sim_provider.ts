@@ -1,0 +1,103 @@
+/**
+ * The in-process simulated cloud: no processes, no network. Instances appear after a
+ * scriptable latency; launches fail on demand; every call is recorded. The node's agent is
+ * started through an injected hook, so tests and benchmarks can run the real agent logic
+ * on a fake unit runtime (see `agent/in_process.ts`).
+ */
+import type { CloudProvider, Instance, LaunchRequest } from "../provider.ts";
+
+/** A recorded provider call. */
+export interface SimCall {
+  method: "launch" | "terminate" | "listInstances";
+  arg?: unknown;
+}
+
+/** How the simulated cloud behaves. */
+export interface SimOptions {
+  /** Milliseconds a launch takes. @default 0 */
+  launchLatencyMs?: number;
+  /** Starts the instance's agent; the returned function stops it (on terminate). */
+  startAgent?: (instance: Instance, req: LaunchRequest) => (() => void) | void;
+  /** Return an error to make a launch fail. */
+  failLaunch?: (req: LaunchRequest) => Error | undefined;
+}
+
+/** A simulated cloud provider. */
+export class SimProvider implements CloudProvider {
+  readonly name = "sim";
+  readonly calls: SimCall[] = [];
+  readonly instances = new Map<string, Instance>();
+  #byToken = new Map<string, string>();
+  #stops = new Map<string, () => void>();
+  #next = 1;
+
+  constructor(private options: SimOptions = {}) {}
+
+  /** Changes behaviour from now on (latency, failures). */
+  configure(options: Partial<SimOptions>): void {
+    this.options = { ...this.options, ...options };
+  }
+
+  /** Boots a simulated instance; idempotent by client token. */
+  async launch(req: LaunchRequest): Promise<Instance> {
+    this.calls.push({ method: "launch", arg: req });
+    const existing = this.#byToken.get(req.clientToken);
+    if (existing) return this.instances.get(existing)!;
+    const err = this.options.failLaunch?.(req);
+    if (err) throw err;
+    if (this.options.launchLatencyMs) {
+      await new Promise((r) => setTimeout(r, this.options.launchLatencyMs));
+    }
+    const n = this.#next++;
+    const instance: Instance = {
+      id: `i-sim${n.toString(16).padStart(13, "0")}`,
+      nodeName: req.nodeName,
+      instanceType: req.instanceType,
+      state: "running",
+      spot: req.spot,
+      addresses: [{
+        type: "PrivateIP",
+        address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+      }],
+      launchedAt: Date.now(),
+    };
+    this.instances.set(instance.id, instance);
+    this.#byToken.set(req.clientToken, instance.id);
+    const stop = this.options.startAgent?.(instance, req);
+    if (stop) this.#stops.set(instance.id, stop);
+    return instance;
+  }
+
+  /** Terminates a simulated instance and stops its agent; repeating is harmless. */
+  terminate(instanceId: string): Promise<void> {
+    this.calls.push({ method: "terminate", arg: instanceId });
+    const inst = this.instances.get(instanceId);
+    if (inst && inst.state !== "terminated") {
+      inst.state = "terminated";
+      this.#stops.get(instanceId)?.();
+      this.#stops.delete(instanceId);
+    }
+    return Promise.resolve();
+  }
+
+  /** Instances not terminated. */
+  listInstances(): Promise<Instance[]> {
+    this.calls.push({ method: "listInstances" });
+    return Promise.resolve([...this.instances.values()].filter((i) => i.state !== "terminated"));
+  }
+
+  /** Stops every simulated agent. */
+  close(): Promise<void> {
+    for (const stop of this.#stops.values()) stop();
+    this.#stops.clear();
+    return Promise.resolve();
+  }
+
+  /** Forgets all instances and calls. */
+  reset(): void {
+    void this.close();
+    this.instances.clear();
+    this.#byToken.clear();
+    this.calls.length = 0;
+  }
+}

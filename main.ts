@@ -1,0 +1,100 @@
+/**
+ * The Milpa controller: `deno task start [--config server.yml]`.
+ *
+ * Composition root: load config → open KV → build the cloud provider → start the root
+ * supervisor → serve the API. State lives in MILPA_HOME (default ./.milpa); on first
+ * start the controller writes $MILPA_HOME/client.yaml for milpactl.
+ */
+import { parse as parseYaml } from "yaml";
+import { startController } from "./api/controller.ts";
+import { resolveConfig } from "./model/config.ts";
+import { MilpaError, ValidationError } from "./model/errors.ts";
+
+const USAGE = `Usage: deno task start [--config FILE]
+
+Starts the Milpa controller. With no --config it runs the embedded local cloud, where
+each node is an agent process on this machine.
+
+Options:
+  --config FILE   server.yml (see docs/configuration.md)
+  -h, --help      this help
+
+Environment:
+  MILPA_HOME      state directory (default ./.milpa)
+  MILPA_LISTEN    API address host:port (default 127.0.0.1:54555)
+  MILPA_KV        Deno KV location: a file path or a KV Connect URL (default $MILPA_HOME/state.kv)`;
+
+async function loadConfigFile(path: string | undefined) {
+  if (!path) return resolveConfig({});
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new MilpaError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ValidationError(`${path} is not valid YAML: ${(e as Error).message}`);
+  }
+  return resolveConfig(raw, path);
+}
+
+function parseArgs(args: string[]): { config?: string; help: boolean } {
+  const out: { config?: string; help: boolean } = { help: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-h" || a === "--help") out.help = true;
+    else if (a === "--config") out.config = args[++i];
+    else if (a.startsWith("--config=")) out.config = a.slice("--config=".length);
+    else throw new MilpaError(`unknown argument "${a}"\n\n${USAGE}`);
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(Deno.args);
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const config = await loadConfigFile(args.config);
+  const home = Deno.env.get("MILPA_HOME") ?? "./.milpa";
+  await Deno.mkdir(home, { recursive: true, mode: 0o700 });
+  const kv = await Deno.openKv(Deno.env.get("MILPA_KV") ?? `${home}/state.kv`);
+  const controller = await startController({
+    config,
+    kv,
+    home,
+    listen: Deno.env.get("MILPA_LISTEN") ?? "127.0.0.1:54555",
+  });
+  const clientConfig =
+    `# written by the Milpa controller; milpactl reads it\nendpoint: ${controller.url}\ntoken: ${controller.token}\n`;
+  await Deno.writeTextFile(`${home}/client.yaml`, clientConfig, { mode: 0o600 });
+  console.log(
+    `Milpa controller ${controller.controllerId} listening on ${controller.url} ` +
+      `(cloud: ${controller.cloud.name}, cluster: ${config.clusterName}, state: ${home})`,
+  );
+  console.log(`milpactl finds it through ${home}/client.yaml`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+      console.log("stopping the controller (nodes keep running)...");
+      controller.close().then(resolve, resolve);
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  return 0;
+}
+
+if (import.meta.main) {
+  main().then((code) => {
+    if (code !== 0) Deno.exitCode = code;
+  }, (e) => {
+    console.error(`Error: ${e instanceof Error ? e.message : e}`);
+    Deno.exitCode = 1;
+  });
+}

@@ -1,0 +1,176 @@
+/**
+ * server.yml: the controller's configuration, in the shape of Milpa's (reference §10).
+ * One type, one defaults object, one merge order: defaults ← file ← environment ← flags.
+ */
+import { z } from "zod";
+import { ValidationError } from "./errors.ts";
+import type { FieldError } from "./errors.ts";
+
+/** A standby pool entry: keep `count` unbound nodes of this type booted. */
+export interface StandbyNodes {
+  instanceType: string;
+  count: number;
+  spot?: boolean;
+}
+
+/** The embedded local cloud: each node is an agent process on this machine. */
+export interface LocalCloudConfig {
+  /**
+   * Addresses for nodes when they share the host network (no root): a loopback range.
+   * @default "127.77.0.0/16"
+   */
+  addressRange?: string;
+  /** How to start an agent; the agent.json path is appended. @default deno run -A agent/main.ts --config */
+  agentCommand?: string[];
+}
+
+/** Where nodes run. Exactly one provider; none means `local`. */
+export interface CloudConfig {
+  local?: LocalCloudConfig;
+  // deno-lint-ignore no-explicit-any
+  aws?: Record<string, any>;
+}
+
+/** Node settings. */
+export interface NodesConfig {
+  /** @default "t3.nano" */
+  defaultInstanceType: string;
+  /** @default "5Gi" */
+  defaultVolumeSize: string;
+  /** @default [] */
+  standbyNodes: StandbyNodes[];
+  /** Instance families the selector considers. @default current Intel families */
+  instanceFamilies: string[];
+  /** Seconds a booting node may take before it is terminated. @default 300 */
+  bootTimeout: number;
+  /** Seconds without a heartbeat before a node counts as lost. @default 90 */
+  healthyTimeout: number;
+}
+
+/** The controller's configuration. */
+export interface ServerConfig {
+  apiVersion?: string;
+  kind?: string;
+  /** @default "milpa" */
+  clusterName: string;
+  cloud: CloudConfig;
+  nodes: NodesConfig;
+  serviceDiscovery: { ttl: number };
+}
+
+/** Families the instance selector considers unless the config says otherwise. */
+export const DEFAULT_FAMILIES = [
+  "t3",
+  "m5",
+  "m6i",
+  "m7i",
+  "c5",
+  "c6i",
+  "c7i",
+  "r5",
+  "r6i",
+  "r7i",
+  "g4dn",
+  "g5",
+  "p3",
+];
+
+/** The configuration with no file: the embedded local cloud. */
+export function defaultConfig(): ServerConfig {
+  return {
+    clusterName: "milpa",
+    cloud: { local: {} },
+    nodes: {
+      defaultInstanceType: "t3.nano",
+      defaultVolumeSize: "5Gi",
+      standbyNodes: [],
+      instanceFamilies: [...DEFAULT_FAMILIES],
+      bootTimeout: 300,
+      healthyTimeout: 90,
+    },
+    serviceDiscovery: { ttl: 30 },
+  };
+}
+
+const dns952 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+const schema = z.strictObject({
+  apiVersion: z.literal("v1").optional(),
+  kind: z.literal("serverConfig").optional(),
+  clusterName: z.string().max(40).regex(
+    dns952,
+    "must be a DNS-952 label (lowercase letters, digits, '-')",
+  )
+    .optional(),
+  cloud: z.strictObject({
+    local: z.strictObject({
+      addressRange: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, "must be an IPv4 CIDR")
+        .optional(),
+      agentCommand: z.array(z.string()).min(1).optional(),
+    }).nullable().optional(),
+    aws: z.record(z.string(), z.unknown()).optional(),
+  }).optional(),
+  nodes: z.strictObject({
+    defaultInstanceType: z.string().min(1).optional(),
+    defaultVolumeSize: z.string().regex(
+      /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/,
+      "must be a quantity such as 5Gi",
+    )
+      .optional(),
+    standbyNodes: z.array(z.strictObject({
+      instanceType: z.string().min(1),
+      count: z.number().int().min(0),
+      spot: z.boolean().optional(),
+    })).optional(),
+    instanceFamilies: z.array(z.string().min(1)).min(1).optional(),
+    bootTimeout: z.number().int().min(10).optional(),
+    healthyTimeout: z.number().int().min(10).optional(),
+  }).optional(),
+  serviceDiscovery: z.strictObject({ ttl: z.number().int().min(0).max(86400).optional() })
+    .optional(),
+});
+
+/** Turns zod issues into field errors with dotted paths. */
+function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((i) => {
+    const path = i.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`).join("")
+      .replace(/^\./, "");
+    if (i.code === "unrecognized_keys") {
+      return { field: [path, ...i.keys].filter(Boolean).join("."), message: "unknown field" };
+    }
+    return { field: path, message: i.message };
+  });
+}
+
+/** Validates a parsed server.yml and merges it over the defaults; reports every bad field. */
+export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig {
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const fields = fieldErrors(parsed.error);
+    throw new ValidationError(
+      `${source} is invalid: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`,
+      fields,
+    );
+  }
+  const d = defaultConfig();
+  const f = parsed.data;
+  if (f.cloud?.aws && f.cloud.local) {
+    throw new ValidationError(
+      `${source} is invalid: cloud: configure exactly one of local and aws`,
+      [
+        { field: "cloud", message: "configure exactly one of local and aws" },
+      ],
+    );
+  }
+  return {
+    ...(f.apiVersion ? { apiVersion: f.apiVersion } : {}),
+    clusterName: f.clusterName ?? d.clusterName,
+    cloud: f.cloud?.aws ? { aws: f.cloud.aws } : { local: { ...(f.cloud?.local ?? {}) } },
+    nodes: { ...d.nodes, ...stripUndefined(f.nodes ?? {}) } as NodesConfig,
+    serviceDiscovery: { ttl: f.serviceDiscovery?.ttl ?? d.serviceDiscovery.ttl },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,341 @@
+/**
+ * Objects in Deno KV with optimistic concurrency, label lists and an in-process watch.
+ *
+ * Layout: `["o", plural, namespace, name]` holds an object (namespace "" for
+ * cluster-scoped kinds); `["l", plural, labelKey, labelValue, namespace, name]` indexes
+ * labels. An object's resourceVersion is the KV versionstamp of its last write, so a
+ * write carrying a stale resourceVersion fails with ConflictError instead of being lost.
+ */
+import type { Clock } from "../model/clock.ts";
+import { isoTime, systemClock } from "../model/clock.ts";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+} from "../model/errors.ts";
+import type { KindInfo } from "../model/kinds.ts";
+import { kindOrThrow } from "../model/kinds.ts";
+import type { MilpaObject } from "../model/meta.ts";
+import { matchesSelector, normalizeSelector } from "../model/selector.ts";
+import type { LabelSelector } from "../model/selector_types.ts";
+
+/** Largest object Deno KV can hold in one value, less room for the key. */
+export const MAX_OBJECT_BYTES = 60_000;
+
+/** What happened to an object. */
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** One change, delivered to watchers after it was committed. */
+export interface WatchEvent {
+  type: WatchEventType;
+  object: MilpaObject;
+}
+
+/** A callback for changes. */
+export type WatchListener = (event: WatchEvent) => void;
+
+/** One write of a batch. */
+export type BatchOp =
+  | { op: "create"; object: MilpaObject }
+  | { op: "update"; object: MilpaObject }
+  | { op: "delete"; object: MilpaObject }
+  /** Overwrites `previous` (which must still be current) with a brand-new object. */
+  | { op: "replace"; object: MilpaObject; previous: MilpaObject };
+
+/** Options of list(). */
+export interface ListOptions {
+  namespace?: string;
+  selector?: LabelSelector;
+}
+
+type KindArg = KindInfo | string;
+
+function info(kind: KindArg): KindInfo {
+  return typeof kind === "string" ? kindOrThrow(kind) : kind;
+}
+
+function nsOf(k: KindInfo, namespace: string | undefined): string {
+  return k.namespaced ? namespace ?? "default" : "";
+}
+
+function objKey(k: KindInfo, namespace: string | undefined, name: string): Deno.KvKey {
+  return ["o", k.plural, nsOf(k, namespace), name];
+}
+
+function labelKeys(k: KindInfo, obj: MilpaObject): Deno.KvKey[] {
+  const ns = nsOf(k, obj.metadata.namespace);
+  return Object.entries(obj.metadata.labels ?? {}).map(([lk, lv]) => [
+    "l",
+    k.plural,
+    lk,
+    lv,
+    ns,
+    obj.metadata.name,
+  ]);
+}
+
+function describe(k: KindInfo, obj: Pick<MilpaObject, "metadata">): string {
+  return `${k.plural} "${obj.metadata.name}"`;
+}
+
+/** Stored form: without resourceVersion, which the versionstamp supplies on read. */
+function toStored(obj: MilpaObject): MilpaObject {
+  const { resourceVersion: _rv, ...metadata } = obj.metadata;
+  const stored = { ...obj, metadata };
+  const size = new TextEncoder().encode(JSON.stringify(stored)).length;
+  if (size > MAX_OBJECT_BYTES) {
+    throw new ValidationError(
+      `${obj.kind} "${obj.metadata.name}" is too large: ${size} bytes (max ${MAX_OBJECT_BYTES})`,
+      [{ field: "", message: `object is ${size} bytes, more than ${MAX_OBJECT_BYTES}` }],
+    );
+  }
+  return stored;
+}
+
+function withVersion(obj: MilpaObject, versionstamp: string): MilpaObject {
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: versionstamp } };
+}
+
+function specChanged(a: MilpaObject, b: MilpaObject): boolean {
+  return JSON.stringify(a.spec ?? null) !== JSON.stringify(b.spec ?? null);
+}
+
+/** Objects of every kind, kept in one Deno KV database. */
+export class ObjectStore {
+  #listeners = new Set<WatchListener>();
+
+  constructor(readonly kv: Deno.Kv, private readonly clock: Clock = systemClock) {}
+
+  /** The object, or null when there is none. */
+  async get<T extends MilpaObject = MilpaObject>(
+    kind: KindArg,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | null> {
+    const e = await this.kv.get<MilpaObject>(objKey(info(kind), namespace, name));
+    return e.value ? withVersion(e.value, e.versionstamp!) as T : null;
+  }
+
+  /** Like get(), but throws NotFoundError. */
+  async mustGet<T extends MilpaObject = MilpaObject>(
+    kind: KindArg,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T> {
+    const k = info(kind);
+    const obj = await this.get<T>(k, namespace, name);
+    if (!obj) throw new NotFoundError(`${k.plural} "${name}" not found`);
+    return obj;
+  }
+
+  /** Objects of a kind, optionally in one namespace and matching a label selector, by name. */
+  async list<T extends MilpaObject = MilpaObject>(
+    kind: KindArg,
+    opts: ListOptions = {},
+  ): Promise<T[]> {
+    const k = info(kind);
+    const ns = opts.namespace === undefined ? undefined : nsOf(k, opts.namespace);
+    const sel = opts.selector ? normalizeSelector(opts.selector) : undefined;
+    const firstLabel = sel ? Object.entries(sel.matchLabels ?? {})[0] : undefined;
+    const out: T[] = [];
+    if (firstLabel) {
+      // Narrow by the label index, then check the whole selector on each object.
+      const keys: Deno.KvKey[] = [];
+      const prefix: Deno.KvKey = ["l", k.plural, firstLabel[0], firstLabel[1]];
+      for await (const e of this.kv.list({ prefix: ns === undefined ? prefix : [...prefix, ns] })) {
+        const [, , , , ens, ename] = e.key as string[];
+        keys.push(["o", k.plural, ens, ename]);
+      }
+      for (let i = 0; i < keys.length; i += 10) {
+        for (const e of await this.kv.getMany<MilpaObject[]>(keys.slice(i, i + 10))) {
+          if (e.value) out.push(withVersion(e.value, e.versionstamp!) as T);
+        }
+      }
+    } else {
+      const prefix = ns === undefined ? ["o", k.plural] : ["o", k.plural, ns];
+      for await (const e of this.kv.list<MilpaObject>({ prefix })) {
+        out.push(withVersion(e.value, e.versionstamp) as T);
+      }
+    }
+    const matching = sel ? out.filter((o) => matchesSelector(sel, o.metadata.labels ?? {})) : out;
+    return matching.sort((a, b) =>
+      (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
+      a.metadata.name.localeCompare(b.metadata.name)
+    );
+  }
+
+  /** Creates an object; fills uid, creationTimestamp and generation. AlreadyExistsError if taken. */
+  async create<T extends MilpaObject>(obj: T): Promise<T> {
+    const [done] = await this.commit([{ op: "create", object: obj }]);
+    return done as T;
+  }
+
+  /**
+   * Replaces an object. With `metadata.resourceVersion` set, the write fails with
+   * ConflictError if the stored object changed since; without it, it overwrites.
+   */
+  async update<T extends MilpaObject>(obj: T): Promise<T> {
+    const [done] = await this.commit([{ op: "update", object: obj }]);
+    return done as T;
+  }
+
+  /**
+   * Read-modify-write with retries: `fn` gets the current object and returns the new one,
+   * or null to leave it alone. Returns the stored result (or the unchanged object).
+   */
+  async mutate<T extends MilpaObject>(
+    kind: KindArg,
+    namespace: string | undefined,
+    name: string,
+    fn: (current: T) => T | null,
+  ): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      const current = await this.mustGet<T>(kind, namespace, name);
+      const next = fn(structuredClone(current));
+      if (!next) return current;
+      try {
+        return await this.update({
+          ...next,
+          metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion },
+        });
+      } catch (e) {
+        if (!(e instanceof ConflictError) || attempt > 50) throw e;
+      }
+    }
+  }
+
+  /** Removes an object. With a resourceVersion, only if it is still that version. */
+  async delete(
+    kind: KindArg,
+    namespace: string | undefined,
+    name: string,
+    resourceVersion?: string,
+  ): Promise<MilpaObject> {
+    const k = info(kind);
+    const current = await this.mustGet(k, namespace, name);
+    const obj = resourceVersion
+      ? { ...current, metadata: { ...current.metadata, resourceVersion } }
+      : current;
+    const [done] = await this.commit([{ op: "delete", object: obj }]);
+    return done;
+  }
+
+  /**
+   * Applies several writes in one transaction: all of them or none. Creates check that the
+   * name is free; updates and deletes check the object's resourceVersion when it is given
+   * (else the version just read). Throws AlreadyExistsError, NotFoundError or ConflictError.
+   */
+  async commit(ops: BatchOp[]): Promise<MilpaObject[]> {
+    const now = isoTime(this.clock.now());
+    const atomic = this.kv.atomic();
+    const results: { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject }[] = [];
+    const keys = ops.map((o) => {
+      const k = info(o.object.kind);
+      return objKey(k, o.object.metadata.namespace, o.object.metadata.name);
+    });
+    const seen = new Set<string>();
+    for (const key of keys) {
+      const s = JSON.stringify(key);
+      if (seen.has(s)) {
+        throw new ConflictError(`the same object appears twice: ${key.slice(1).join("/")}`);
+      }
+      seen.add(s);
+    }
+    const currents: Deno.KvEntryMaybe<MilpaObject>[] = [];
+    for (let i = 0; i < keys.length; i += 10) {
+      currents.push(...await this.kv.getMany<MilpaObject[]>(keys.slice(i, i + 10)));
+    }
+    ops.forEach((o, i) => {
+      const k = info(o.object.kind);
+      const cur = currents[i];
+      const key = keys[i];
+      if (o.op === "create" || o.op === "replace") {
+        if (o.op === "create" && cur.value) {
+          throw new AlreadyExistsError(`${describe(k, o.object)} already exists`);
+        }
+        if (o.op === "replace" && cur.versionstamp !== o.previous.metadata.resourceVersion) {
+          throw new ConflictError(
+            `${describe(k, o.object)} changed while it was being replaced; retry`,
+          );
+        }
+        const object: MilpaObject = {
+          ...o.object,
+          metadata: {
+            ...o.object.metadata,
+            namespace: k.namespaced ? nsOf(k, o.object.metadata.namespace) : undefined,
+            uid: o.object.metadata.uid ?? crypto.randomUUID(),
+            creationTimestamp: o.object.metadata.creationTimestamp ?? now,
+            generation: 1,
+          },
+        };
+        if (!k.namespaced) delete object.metadata.namespace;
+        atomic.check({ key, versionstamp: cur.versionstamp }).set(key, toStored(object));
+        if (cur.value) { for (const lk of labelKeys(k, cur.value)) atomic.delete(lk); }
+        for (const lk of labelKeys(k, object)) atomic.set(lk, null);
+        const replaced = cur.value ? withVersion(cur.value, cur.versionstamp!) : undefined;
+        results.push({ type: "ADDED", object, replaced });
+        return;
+      }
+      if (!cur.value) throw new NotFoundError(`${describe(k, o.object)} not found`);
+      const rv = o.object.metadata.resourceVersion;
+      if (rv && rv !== cur.versionstamp) {
+        throw new ConflictError(
+          `${
+            describe(k, o.object)
+          } was changed by someone else (resourceVersion ${rv} is stale, now ${cur.versionstamp}); read it again and retry`,
+        );
+      }
+      atomic.check({ key, versionstamp: cur.versionstamp });
+      for (const lk of labelKeys(k, cur.value)) atomic.delete(lk);
+      if (o.op === "delete") {
+        atomic.delete(key);
+        results.push({ type: "DELETED", object: withVersion(cur.value, cur.versionstamp) });
+        return;
+      }
+      const object: MilpaObject = {
+        ...o.object,
+        metadata: {
+          ...o.object.metadata,
+          uid: cur.value.metadata.uid,
+          creationTimestamp: cur.value.metadata.creationTimestamp,
+          generation: (cur.value.metadata.generation ?? 1) +
+            (specChanged(cur.value, o.object) ? 1 : 0),
+        },
+      };
+      atomic.set(key, toStored(object));
+      for (const lk of labelKeys(k, object)) atomic.set(lk, null);
+      results.push({ type: "MODIFIED", object });
+    });
+    const res = await atomic.commit();
+    if (!res.ok) {
+      throw new ConflictError("the objects changed while they were being written; retry");
+    }
+    const out = results.map((r) =>
+      r.type === "DELETED" ? r.object : withVersion(r.object, res.versionstamp)
+    );
+    out.forEach((object, i) => {
+      const replaced = results[i].replaced;
+      if (replaced) this.emit({ type: "DELETED", object: replaced });
+      this.emit({ type: results[i].type, object });
+    });
+    return out;
+  }
+
+  /** Calls `listener` after every committed change; returns the function that stops it. */
+  watch(listener: WatchListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Tells watchers about a change committed outside commit() (actor status writes). */
+  emit(event: WatchEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(event);
+      } catch (e) {
+        console.error("watch listener failed:", e);
+      }
+    }
+  }
+}
