@@ -113,6 +113,15 @@ export class NodePool {
     return this.#queue;
   }
 
+  /** Resolves when every queued event was handled. */
+  async drain(): Promise<void> {
+    let q;
+    do {
+      q = this.#queue;
+      await q;
+    } while (q !== this.#queue);
+  }
+
   /** Handles one event. */
   async handle(event: PoolEvent): Promise<void> {
     switch (event.type) {
@@ -180,11 +189,12 @@ export class NodePool {
 
   async #nodeGone(e: Extract<PoolEvent, { type: "NODE_GONE" }>): Promise<void> {
     const n = this.nodes.get(e.node);
+    if (!n) return; // released or terminated by the pool itself: nothing depends on it
     this.nodes.delete(e.node);
-    if (e.capacityError && n) this.#markUnavailable(n.instanceType, n.spot);
-    const pod = n?.boundPod ?? e.pod;
+    if (e.capacityError) this.#markUnavailable(n.instanceType, n.spot);
+    const pod = n.boundPod;
     if (!pod) return;
-    if (n?.phase === "Claimed") {
+    if (n.phase === "Claimed") {
       this.deps.send(podId(...splitKey(pod)), {
         type: "NODE_LOST",
         reason: `node ${e.node} went away${e.reason ? `: ${e.reason}` : ""}`,

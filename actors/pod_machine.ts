@@ -118,6 +118,8 @@ export function createPodMachine(deps: PodDeps) {
         context.restartPolicy !== "Never" && context.startFailures <= ALLOWED_START_FAILURES,
       observedSucceeded: ({ context }) => context.observed?.phase === "Succeeded",
       observedFailed: ({ context }) => context.observed?.phase === "Failed",
+      observedStartFailure: ({ context }) =>
+        context.observed?.phase === "Failed" && context.observed.startFailure,
       statusTimedOut: ({ context, event }) =>
         event.type === "TICK" &&
         deps.clock.now() - Math.max(context.lastStatusAt ?? 0, event.since) > deps.healthyTimeoutMs,
@@ -264,6 +266,7 @@ export function createPodMachine(deps: PodDeps) {
         invoke: { src: "watchdog", input: () => ({ periodMs: deps.watchdogPeriodMs }) },
         always: [
           { guard: "observedSucceeded", target: "Succeeded" },
+          { guard: "observedStartFailure", target: "Failing", actions: "countStartFailure" },
           { guard: "observedFailed", target: "Failing", actions: "noteFailure" },
         ],
         initial: "Applied",

@@ -82,6 +82,7 @@ export class Supervisor {
   #unsubscribe: (() => void)[] = [];
   #timers: ReturnType<typeof setInterval>[] = [];
   #stopping = false;
+  readonly #tasks = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: SupervisorDeps) {
     const c = deps.config.nodes;
@@ -163,7 +164,9 @@ export class Supervisor {
       setInterval(() => this.send(POOL_ID, { type: "RECONCILE" }), this.#timings.reconcilePeriodMs),
     );
     this.#timers.push(setInterval(() => {
-      purgeExpired(store, this.deps.clock).catch((e) => console.error("purge failed:", e));
+      this.#track(
+        purgeExpired(store, this.deps.clock).catch((e) => console.error("purge failed:", e)),
+      );
     }, this.#timings.purgePeriodMs));
   }
 
@@ -172,13 +175,35 @@ export class Supervisor {
     this.#stopping = true;
     for (const u of this.#unsubscribe) u();
     for (const t of this.#timers) clearInterval(t);
-    await this.#persister.flush();
     for (const e of this.#actors.values()) e.ref.stop();
     this.#actors.clear();
+    await Promise.all(this.#tasks);
+    await this.pool.drain();
+    await this.#persister.flush();
+  }
+
+  /** Waits `ms`, or less if the supervisor stops meanwhile. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      const i = setInterval(() => this.#stopping && done(), 100);
+      function done() {
+        clearTimeout(t);
+        clearInterval(i);
+        resolve();
+      }
+    });
+  }
+
+  /** Keeps a background task so that stop() can wait for it. */
+  #track(p: Promise<unknown>): void {
+    this.#tasks.add(p);
+    p.finally(() => this.#tasks.delete(p));
   }
 
   /** Delivers an event to an actor by system id, after the current call stack. */
   send(systemId: string, event: AnyEvent): void {
+    if (this.#stopping) return;
     queueMicrotask(() => {
       const e = this.#actors.get(systemId);
       if (e) e.ref.send(event);
@@ -244,9 +269,9 @@ export class Supervisor {
     ref.subscribe({
       next: (snap) => {
         if (kind !== "pool") this.#persister.schedule(id, () => this.#persistable(kind, ref, snap));
-        if (kind === "node" && snap.status === "done") void this.#nodeDone(id, ref);
+        if (kind === "node" && snap.status === "done") this.#track(this.#nodeDone(id, ref));
       },
-      error: (err) => void this.#restart(id, entry, err),
+      error: (err) => this.#track(this.#restart(id, entry, err)),
     });
     this.deps.onActor?.(id, ref);
     ref.start();
@@ -297,7 +322,7 @@ export class Supervisor {
       }; restarting from its last snapshot in ${delay / 1000}s`,
       type: "Warning",
     });
-    await new Promise((r) => setTimeout(r, delay));
+    await this.#sleep(delay);
     if (this.#stopping || this.#actors.get(id) !== entry) return;
     await this.#persister.flush();
     const snapshot = await this.deps.actorStore.load(id) as Snapshot<unknown> | undefined;
@@ -328,10 +353,12 @@ export class Supervisor {
           }
           entry.ref.stop();
           this.#actors.delete(id);
-          void this.#persister.cancel(id).then(() => {
-            // A pod re-created under the same name already has a new actor: keep its snapshot.
-            if (!this.#actors.has(id)) return this.deps.actorStore.remove(id);
-          });
+          this.#track(
+            this.#persister.cancel(id).then(() => {
+              // A pod re-created under the same name already has a new actor: keep its snapshot.
+              if (!this.#actors.has(id)) return this.deps.actorStore.remove(id);
+            }),
+          );
         }
         return;
       }

@@ -23,14 +23,17 @@ export interface InProcessAgent {
   agent: NodeAgent;
   /** Disconnects (units keep running), as a network failure would. */
   disconnect(): void;
-  /** Reconnects after a disconnect, as the real agent's dialer would. */
-  reconnect(): void;
+  /** Reconnects after a disconnect (to another hub, e.g. a restarted controller's). */
+  reconnect(hub?: AgentHub): void;
   /** Disconnects and stops every unit. */
   stop(): Promise<void>;
 }
 
 /** Starts an agent for `nodeName` and connects it to `hub`. */
-export function connectInProcess(hub: AgentHub, opts: InProcessAgentOptions): InProcessAgent {
+export function connectInProcess(
+  hub: AgentHub,
+  opts: InProcessAgentOptions,
+): InProcessAgent {
   let attached: ReturnType<AgentHub["attach"]> | undefined;
   const agent = new NodeAgent({
     nodeName: opts.nodeName,
@@ -44,7 +47,8 @@ export function connectInProcess(hub: AgentHub, opts: InProcessAgentOptions): In
       queueMicrotask(() => to?.receive(msg));
     },
   });
-  const connect = () => {
+  const connect = (to: AgentHub = hub) => {
+    hub = to;
     attached = hub.attach(opts.nodeName, {
       send: (msg) => queueMicrotask(() => void agent.handle(msg)),
       close: () => {

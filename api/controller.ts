@@ -40,8 +40,8 @@ export interface Controller {
   hub: AgentHub;
   supervisor: Supervisor;
   cloud: CloudProvider;
-  /** Stops serving and every actor; agents keep running. Closes the KV database. */
-  close(): Promise<void>;
+  /** Stops serving and every actor; agents keep running. Closes the KV database unless `keepKv`. */
+  close(opts?: { keepKv?: boolean }): Promise<void>;
 }
 
 /** A 26-character lowercase base32 id from 16 random bytes, as Milpa's controllerID. */
@@ -135,14 +135,14 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     hub,
     supervisor,
     cloud,
-    async close() {
+    async close(o = {}) {
       if (!ready) return;
       ready = false;
       await supervisor.stop();
       hub.closeAll();
       await server.shutdown();
       await cloud.close();
-      opts.kv.close();
+      if (!o.keepKv) opts.kv.close();
     },
   };
 }

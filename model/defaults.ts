@@ -19,19 +19,21 @@ export const DEFAULT_MAX_SURGE: IntOrPercent = "25%";
 /** maxUnavailable of a rolling update when neither place sets it. */
 export const DEFAULT_MAX_UNAVAILABLE: IntOrPercent = "25%";
 
-/** A copy of `obj` with every default filled in; `obj` itself is not changed. Idempotent. */
+/**
+ * A copy of `obj` with every default filled in; `obj` itself is not changed. Idempotent.
+ * Expects an object that passed validateObject (a spec, and a template for workloads).
+ */
 export function applyDefaults<T extends MilpaObject>(obj: T): T {
   const out = structuredClone(obj);
   if (findKind(out.kind)?.namespaced) out.metadata.namespace ??= DEFAULT_NAMESPACE;
   out.metadata.labels ??= {};
   switch (out.kind) {
     case "Pod":
-      out.spec ??= {};
       out.spec.phase ??= "Running";
       defaultPodSpec(out.spec);
       break;
     case "Service":
-      defaultServiceSpec(out.spec ??= {});
+      defaultServiceSpec(out.spec);
       break;
     case "ReplicaSet":
       defaultReplicaSetSpec(out.spec);

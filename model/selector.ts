@@ -83,28 +83,20 @@ export function parseSelectorString(s: string): NormalizedSelector {
   if (s.trim() === "") return sel;
   for (const part of splitRequirements(s).map((p) => p.trim())) {
     const parsed = parseRequirement(part);
-    if (typeof parsed === "string") {
-      const message = `invalid label selector ${JSON.stringify(s)}: ${
-        JSON.stringify(part)
-      } ${parsed}`;
-      throw new ValidationError(message, [{
-        field: "labelSelector",
-        message: parsed,
-        value: part,
-      }]);
-    }
-    const { requirement: r, equality } = parsed;
-    const value = r.values?.[0];
-    if (
-      equality && r.operator === "In" && value !== undefined &&
-      !Object.hasOwn(sel.matchLabels, r.key)
-    ) {
-      sel.matchLabels[r.key] = value;
+    if (typeof parsed === "string") throw badSelector(s, part, parsed);
+    const { requirement, label } = parsed;
+    if (label !== undefined && !Object.hasOwn(sel.matchLabels, requirement.key)) {
+      sel.matchLabels[requirement.key] = label;
     } else {
-      sel.matchExpressions.push(r);
+      sel.matchExpressions.push(requirement);
     }
   }
   return sel;
+}
+
+function badSelector(s: string, part: string, problem: string): ValidationError {
+  const message = `invalid label selector ${JSON.stringify(s)}: ${JSON.stringify(part)} ${problem}`;
+  return new ValidationError(message, [{ field: "labelSelector", message: problem, value: part }]);
 }
 
 /** Splits on the commas that are not inside parentheses. */
@@ -128,33 +120,33 @@ const SET_REQUIREMENT = /^(\S+)\s+(in|notin)\s*\((.*)\)$/;
 const EQUALITY_REQUIREMENT = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/;
 const EXISTENCE_REQUIREMENT = /^(!?)\s*([^=!\s(),]+)$/;
 
-/** One requirement of `-l` syntax, or what is wrong with it. `equality` marks `k=v` forms. */
+/**
+ * One requirement of `-l` syntax, or what is wrong with it. `label` is the value of an
+ * `app=web` form, which can go in matchLabels.
+ */
 function parseRequirement(
   part: string,
-): { requirement: LabelSelectorRequirement; equality: boolean } | string {
-  let requirement: LabelSelectorRequirement;
-  let equality = false;
+): { requirement: LabelSelectorRequirement; label?: string } | string {
+  let parsed: { requirement: LabelSelectorRequirement; label?: string };
   let match: RegExpExecArray | null;
   if ((match = SET_REQUIREMENT.exec(part))) {
     const values = match[3].split(",").map((v) => v.trim());
     if (values.length === 1 && values[0] === "") return "needs at least one value in ( )";
-    requirement = { key: match[1], operator: match[2] === "in" ? "In" : "NotIn", values };
+    const operator = match[2] === "in" ? "In" : "NotIn";
+    parsed = { requirement: { key: match[1], operator, values } };
   } else if ((match = EQUALITY_REQUIREMENT.exec(part))) {
-    requirement = {
-      key: match[1],
-      operator: match[2] === "!=" ? "NotIn" : "In",
-      values: [match[3]],
-    };
-    equality = true;
+    const [, key, operator, value] = match;
+    parsed = operator === "!="
+      ? { requirement: { key, operator: "NotIn", values: [value] } }
+      : { requirement: { key, operator: "In", values: [value] }, label: value };
   } else if ((match = EXISTENCE_REQUIREMENT.exec(part))) {
-    requirement = { key: match[2], operator: match[1] ? "DoesNotExist" : "Exists" };
+    parsed = { requirement: { key: match[2], operator: match[1] ? "DoesNotExist" : "Exists" } };
   } else {
     return "is not a requirement such as app=web, app!=web, app in (a,b), app or !app";
   }
-  const problem = labelKeyProblem(requirement.key) ??
-    requirement.values?.map(labelValueProblem).find((p) => p);
-  if (problem) return `has an ${problem}`;
-  return { requirement, equality };
+  const { key, values = [] } = parsed.requirement;
+  const problem = labelKeyProblem(key) ?? values.map(labelValueProblem).find((p) => p);
+  return problem ? `has an ${problem}` : parsed;
 }
 
 /** The `-l` form of a selector: `app=web,tier!=db,env in (a,b),x,!y`; "" when empty. */

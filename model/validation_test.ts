@@ -223,12 +223,12 @@ Deno.test("validateObject() lists every bad field in one message", () => {
   - {name: b}`));
   assert.equal(
     e.message,
-    'Pod "web" is invalid: spec.units[1]: a unit needs an image or a command; ' +
-      'spec.resources.memory: invalid quantity "lots"',
+    'Pod "web" is invalid: spec.resources.memory: invalid quantity "lots"; ' +
+      "spec.units[1]: a unit needs an image or a command",
   );
   assert.deepEqual(e.fields, [
-    { field: "spec.units[1]", message: "a unit needs an image or a command" },
     { field: "spec.resources.memory", message: 'invalid quantity "lots"', value: "lots" },
+    { field: "spec.units[1]", message: "a unit needs an image or a command" },
   ]);
 });
 

@@ -23,6 +23,9 @@ import type { LabelSelector } from "../model/selector_types.ts";
 /** Largest object Deno KV can hold in one value, less room for the key. */
 export const MAX_OBJECT_BYTES = 60_000;
 
+/** Most objects one transaction writes (Deno KV allows 100 checks per atomic operation). */
+export const MAX_BATCH = 100;
+
 /** What happened to an object. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 
@@ -227,6 +230,12 @@ export class ObjectStore {
    * (else the version just read). Throws AlreadyExistsError, NotFoundError or ConflictError.
    */
   async commit(ops: BatchOp[]): Promise<MilpaObject[]> {
+    if (ops.length > MAX_BATCH) {
+      throw new ValidationError(
+        `too many objects in one request: ${ops.length} (at most ${MAX_BATCH} are written together)`,
+        [{ field: "items", message: `at most ${MAX_BATCH} objects`, value: ops.length }],
+      );
+    }
     const now = isoTime(this.clock.now());
     const atomic = this.kv.atomic();
     const results: { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject }[] = [];

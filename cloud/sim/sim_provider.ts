@@ -86,16 +86,15 @@ export class SimProvider implements CloudProvider {
     return Promise.resolve([...this.instances.values()].filter((i) => i.state !== "terminated"));
   }
 
-  /** Stops every simulated agent. */
+  /** Releases nothing: simulated instances keep running, as real ones outlive a controller. */
   close(): Promise<void> {
-    for (const stop of this.#stops.values()) stop();
-    this.#stops.clear();
     return Promise.resolve();
   }
 
-  /** Forgets all instances and calls. */
+  /** Stops every simulated agent and forgets all instances and calls. */
   reset(): void {
-    void this.close();
+    for (const stop of this.#stops.values()) stop();
+    this.#stops.clear();
     this.instances.clear();
     this.#byToken.clear();
     this.calls.length = 0;

@@ -106,17 +106,20 @@ function unitsWithPaths(spec: ManifestPodSpec): { path: PathSegment[]; unit: Uni
   );
 }
 
-/** A pod spec; rules: unit names unique across units and initUnits, mounts name a volume. */
+/**
+ * A pod spec; rules: unit names unique across units and initUnits, mounts name a volume.
+ * Problems come out in shape order: settings and resources first, then units, then volumes.
+ */
 export const podSpec: z.ZodType<ManifestPodSpec> = z.strictObject({
   phase: z.enum(["Waiting", "Dispatching", "Running", "Succeeded", "Failed", "Terminated"])
     .optional(),
   restartPolicy: z.enum(["Always", "OnFailure", "Never"]).optional(),
-  units: z.array(unit).optional(),
-  initUnits: z.array(unit).optional(),
   instanceType: nonEmptyString.optional(),
   resources: resources.optional(),
   spot: z.strictObject({ policy: z.enum(["Always", "Never"]) }).optional(),
   placement: z.strictObject({ availabilityZone: nonEmptyString.optional() }).optional(),
+  initUnits: z.array(unit).optional(),
+  units: z.array(unit).optional(),
   volumes: z.array(volume).optional(),
   imagePullSecrets: z.array(nonEmptyString).optional(),
 }).check(

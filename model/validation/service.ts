@@ -7,7 +7,7 @@ import { duplicates, formatted, positiveInt } from "./common.ts";
 import { dns1123LabelProblem, dns952LabelProblem } from "./formats.ts";
 import { type Report, rule } from "./issues.ts";
 
-/** The port Milpa's own node agent used; services may not open it over TCP. */
+/** The TCP port Milpa keeps for itself (its node agent's port); services may not open it. */
 export const MILPA_RESERVED_PORT = 6421;
 
 /** The service name Milpa registers itself under. */

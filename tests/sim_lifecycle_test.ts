@@ -1,0 +1,178 @@
+/** Pod and node lifecycle through the real API and actors, on the simulated cloud. */
+import assert from "node:assert/strict";
+import type { Node } from "../model/node.ts";
+import type { Pod } from "../model/pod.ts";
+import { podManifest, startSimCluster } from "./support/sim_cluster.ts";
+
+const fast = { watchdogPeriodMs: 50, purgePeriodMs: 100, reconcilePeriodMs: 100 };
+
+Deno.test("a created pod gets its own right-sized node and runs", async () => {
+  const c = await startSimCluster({ timings: fast });
+  try {
+    const res = await c.api("POST", "/api/v1/namespaces/default/pods", {
+      ...podManifest("web"),
+      spec: { units: [{ name: "main", command: ["serve"] }], resources: { memory: "0.4Gi" } },
+    });
+    assert.equal(res.status, 201);
+    const created = await res.json() as Pod;
+    assert.equal(created.spec.instanceType, "t3.nano");
+    assert.equal(created.status?.phase, "Waiting");
+    const pod = await c.waitForPod("web", "Running");
+    const nodes = await c.controller.store.list<Node>("nodes");
+    assert.equal(nodes.length, 1);
+    assert.equal(nodes[0].status?.phase, "Claimed");
+    assert.equal(nodes[0].spec.instanceType, "t3.nano");
+    assert.equal(nodes[0].status?.boundPodName, "default/web");
+    assert.equal(pod.status?.boundNodeName, nodes[0].metadata.name);
+    assert.ok(pod.status?.unitStatuses?.[0].state.running, "unit is running");
+    assert.equal(c.sim.calls.filter((x) => x.method === "launch").length, 1);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("deleting a pod terminates it and its node", async () => {
+  const c = await startSimCluster({ timings: fast });
+  try {
+    await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("web"));
+    await c.waitForPod("web", "Running");
+    const del = await c.api("DELETE", "/api/v1/namespaces/default/pods/web");
+    assert.equal(del.status, 200);
+    await c.waitForPod("web", "Terminated");
+    await c.waitUntil(
+      async () => (await c.controller.store.list("nodes")).length === 0,
+      "no nodes",
+    );
+    assert.equal(c.sim.calls.filter((x) => x.method === "terminate").length, 1);
+    // A second delete of a finished pod removes it at once.
+    assert.equal((await c.api("DELETE", "/api/v1/namespaces/default/pods/web")).status, 200);
+    assert.equal((await c.api("GET", "/api/v1/namespaces/default/pods/web")).status, 404);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a pod whose units exit 0 ends Succeeded and its node goes", async () => {
+  const c = await startSimCluster({
+    timings: fast,
+    script: () => ({ exitAfterMs: 20, exitCode: 0 }),
+  });
+  try {
+    await c.api(
+      "POST",
+      "/api/v1/namespaces/default/pods",
+      podManifest("job", { restartPolicy: "Never" }),
+    );
+    const pod = await c.waitForPod("job", "Succeeded");
+    assert.equal(pod.status?.unitStatuses?.[0].state.terminated?.exitCode, 0);
+    await c.waitUntil(
+      async () => (await c.controller.store.list("nodes")).length === 0,
+      "no nodes",
+    );
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a unit exiting 1 under Never fails the pod for good", async () => {
+  const c = await startSimCluster({
+    timings: fast,
+    script: () => ({ exitAfterMs: 20, exitCode: 1 }),
+  });
+  try {
+    await c.api(
+      "POST",
+      "/api/v1/namespaces/default/pods",
+      podManifest("job", { restartPolicy: "Never" }),
+    );
+    const pod = await c.waitForPod("job", "Failed");
+    assert.equal(pod.status?.unitStatuses?.[0].state.terminated?.exitCode, 1);
+    assert.match(pod.status?.message ?? "", /exited with code 1/);
+    await c.waitUntil(
+      async () => (await c.controller.store.list("nodes")).length === 0,
+      "no nodes",
+    );
+    assert.equal(c.sim.calls.filter((x) => x.method === "launch").length, 1, "not retried");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a start failure is retried on fresh nodes, three attempts in all", async () => {
+  const c = await startSimCluster({
+    timings: fast,
+    script: () => ({ startError: 'exec "nope": not found' }),
+  });
+  try {
+    await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("bad"));
+    const pod = await c.waitForPod("bad", "Failed");
+    assert.equal(pod.status?.startFailures, 3);
+    assert.match(pod.status?.message ?? "", /not found/);
+    assert.equal(c.sim.calls.filter((x) => x.method === "launch").length, 3);
+    await c.waitUntil(
+      async () => (await c.controller.store.list("nodes")).length === 0,
+      "no nodes",
+    );
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("standby nodes are kept warm and a fitting pod takes one", async () => {
+  const c = await startSimCluster({
+    timings: fast,
+    config: { nodes: { standbyNodes: [{ instanceType: "t3.nano", count: 2 }] } },
+  });
+  try {
+    const standby = (n: number) =>
+      c.waitUntil(async () => {
+        const nodes = await c.controller.store.list<Node>("nodes");
+        const avail = nodes.filter((x) =>
+          x.status?.phase === "Available" && !x.status.boundPodName
+        );
+        return avail.length === n ? avail : undefined;
+      }, `${n} standby nodes`);
+    const [first] = await standby(2);
+    await c.api(
+      "POST",
+      "/api/v1/namespaces/default/pods",
+      podManifest("web", { instanceType: "t3.nano" }),
+    );
+    const pod = await c.waitForPod("web", "Running");
+    assert.ok(
+      (await standby(2)).every((n) => n.metadata.name !== pod.status?.boundNodeName),
+      "the pool boots a replacement standby node",
+    );
+    assert.ok([first.metadata.name].length === 1);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a restarted controller re-attaches to running agents without relaunching", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const c1 = await startSimCluster({ timings: fast, kv });
+  await c1.api(
+    "POST",
+    "/api/v1/namespaces/default/pods",
+    podManifest("web", { restartPolicy: "Never" }),
+  );
+  const before = await c1.waitForPod("web", "Running");
+  const runtime = [...c1.runtimes.values()][0];
+  await c1.close({ stopAgents: false, keepKv: true });
+  const c2 = await startSimCluster({ timings: fast, kv, agents: c1.agents, runtimes: c1.runtimes });
+  try {
+    assert.equal(
+      (await c2.controller.store.get("pods", "default", "web"))?.status?.phase,
+      "Running",
+    );
+    // The unit ends after the restart: the new controller hears it through the same agent.
+    runtime.exit("main", 0);
+    const after = await c2.waitForPod("web", "Succeeded");
+    assert.equal(after.status?.boundNodeName, before.status?.boundNodeName);
+    assert.equal(c2.sim.calls.filter((x) => x.method === "launch").length, 0, "no new node");
+    assert.equal(runtime.launchCount("main"), 1, "unit not restarted");
+  } finally {
+    await c2.close();
+  }
+});
