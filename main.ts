@@ -60,8 +60,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = await loadConfigFile(args.config);
-  const home = Deno.env.get("MILPA_HOME") ?? "./.milpa";
-  await Deno.mkdir(home, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(Deno.env.get("MILPA_HOME") ?? "./.milpa", { recursive: true, mode: 0o700 });
+  const home = await Deno.realPath(Deno.env.get("MILPA_HOME") ?? "./.milpa");
   const kv = await Deno.openKv(Deno.env.get("MILPA_KV") ?? `${home}/state.kv`);
   const controller = await startController({
     config,

@@ -20,13 +20,6 @@ interface GetOptions {
   showLabels?: boolean;
 }
 
-/** The kubectl message for an empty list, written to stderr. */
-function noResources(kind: KindInfo, namespace: string | undefined): string {
-  return kind.namespaced && namespace
-    ? `No resources found in ${namespace} namespace.\n`
-    : "No resources found.\n";
-}
-
 async function getByName(
   client: MilpaClient,
   kind: KindInfo,
@@ -113,10 +106,9 @@ async function runGet(
 
   if (opts.output === "json" || opts.output === "yaml") {
     if (machineValue !== undefined) ctx.stdout.write(formatObject(machineValue, opts.output));
-  } else if (objects.length) {
+  } else if (objects.length || !names.length) {
+    // An empty list prints the header alone, as Milpa's milpactl did.
     ctx.stdout.write(renderTable(kind.kind, objects, table));
-  } else if (!names.length) {
-    ctx.stderr.write(noResources(kind, namespace));
   }
   if (errors.length) throw errors.length === 1 ? errors[0] : new CommandErrors(errors);
 }

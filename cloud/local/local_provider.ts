@@ -90,7 +90,8 @@ export class LocalProvider implements CloudProvider {
   #lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: LocalProviderOptions) {
-    this.#dir = `${options.home}/instances`;
+    const home = options.home.startsWith("/") ? options.home : `${Deno.cwd()}/${options.home}`;
+    this.#dir = `${home}/instances`;
     this.#range = options.addressRange ?? "127.77.0.0/16";
     this.#command = options.agentCommand ?? defaultAgentCommand();
     this.#grace = options.terminateGraceMs ?? 5000;

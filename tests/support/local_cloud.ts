@@ -1,0 +1,238 @@
+/**
+ * A real controller subprocess on the embedded local cloud, driven the way a user drives
+ * it: `deno run -A main.ts` with its own MILPA_HOME and port, and `milpactl` as a
+ * subprocess. Cleans up every process it started (controller by pid, node agents by the
+ * process groups recorded in their instance files) and its temp directory.
+ */
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CONFIG = `${ROOT}deno.json`;
+
+/** Output of one milpactl run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of a local cloud. */
+export interface LocalCloudOptions {
+  /** server.yml text. */
+  serverYml?: string;
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+let nextRange = 0;
+
+/** A controller on the local cloud, for one test. */
+export class LocalCloud {
+  #controller?: Deno.ChildProcess;
+  #log?: Deno.FsFile;
+  private constructor(readonly home: string, readonly port: number, readonly config: string) {}
+
+  /** Creates a home directory and starts the controller. */
+  static async start(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
+    const home = await Deno.makeTempDir({ prefix: "milpa-e2e-" });
+    // Each test cloud gets its own loopback range so that leftovers never collide.
+    const range = `127.${80 + (Deno.pid % 40)}.${(nextRange++ % 250) + 1}.0/24`;
+    const config = `${home}/server.yml`;
+    await Deno.writeTextFile(
+      config,
+      opts.serverYml ?? `clusterName: e2e\ncloud:\n  local:\n    addressRange: ${range}\n`,
+    );
+    const cloud = new LocalCloud(home, await freePort(), config);
+    await cloud.startController();
+    return cloud;
+  }
+
+  /** The controller's log so far. */
+  async controllerLog(): Promise<string> {
+    return await Deno.readTextFile(`${this.home}/controller.log`).catch(() => "");
+  }
+
+  /** Starts (or restarts) the controller and waits until it serves. */
+  async startController(): Promise<void> {
+    this.#log = await Deno.open(`${this.home}/controller.log`, {
+      append: true,
+      create: true,
+      write: true,
+    });
+    this.#controller = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", CONFIG, `${ROOT}main.ts`, "--config", this.config],
+      env: { MILPA_HOME: this.home, MILPA_LISTEN: `127.0.0.1:${this.port}`, NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    void this.#pump(this.#controller);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${this.port}/healthz`);
+        await r.body?.cancel();
+        if (r.ok && await Deno.stat(`${this.home}/client.yaml`).catch(() => null)) return;
+      } catch { /* not up yet */ }
+      if (Date.now() > deadline) {
+        throw new Error(`controller did not start:\n${await this.controllerLog()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async #pump(child: Deno.ChildProcess): Promise<void> {
+    const log = this.#log!;
+    const copy = async (s: ReadableStream<Uint8Array>) => {
+      for await (const chunk of s) await log.write(chunk).catch(() => {});
+    };
+    await Promise.all([copy(child.stdout), copy(child.stderr)]).catch(() => {});
+  }
+
+  /** Kills the controller with SIGKILL (agents keep running). */
+  async killController(): Promise<void> {
+    const c = this.#controller;
+    if (!c) return;
+    this.#controller = undefined;
+    try {
+      c.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await c.status;
+  }
+
+  /** Stops the controller with SIGTERM and waits for it. */
+  async stopController(): Promise<void> {
+    const c = this.#controller;
+    if (!c) return;
+    this.#controller = undefined;
+    try {
+      c.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await c.status;
+  }
+
+  /** Runs milpactl with this cloud's MILPA_HOME. */
+  async milpactl(...args: string[]): Promise<CliResult> {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", CONFIG, `${ROOT}cli/milpactl.ts`, ...args],
+      env: { MILPA_HOME: this.home, NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  }
+
+  /** Like milpactl(), but throws unless it exits 0. */
+  async ok(...args: string[]): Promise<string> {
+    const r = await this.milpactl(...args);
+    if (r.code !== 0) {
+      throw new Error(`milpactl ${args.join(" ")} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+    }
+    return r.stdout;
+  }
+
+  /** The object as JSON. */
+  async getJson<T = Record<string, unknown>>(kind: string, name?: string): Promise<T> {
+    return JSON.parse(await this.ok("get", kind, ...(name ? [name] : []), "-o", "json")) as T;
+  }
+
+  /** Polls `check` every 100 ms until it returns a value. */
+  async eventually<T>(
+    check: () => Promise<T | undefined | false>,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (;;) {
+      try {
+        const v = await check();
+        if (v !== undefined && v !== false) return v as T;
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}${last ? `: ${last}` : ""}\n${await this.controllerLog()}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Pids of the live agent processes of this cloud. */
+  async agentPids(): Promise<number[]> {
+    const pids: number[] = [];
+    const dir = `${this.home}/local/instances`;
+    try {
+      for await (const e of Deno.readDir(dir)) {
+        try {
+          const rec = JSON.parse(await Deno.readTextFile(`${dir}/${e.name}/instance.json`));
+          if (rec.pid && alive(rec.pid)) pids.push(rec.pid);
+        } catch { /* being written or removed */ }
+      }
+    } catch { /* no instances yet */ }
+    return pids;
+  }
+
+  /** The agents and every process of their process groups (their units). */
+  async nodeProcesses(): Promise<number[]> {
+    const groups = new Set(await this.agentPids());
+    const out: number[] = [];
+    for await (const e of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
+        const pgid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+        if (groups.has(pgid)) out.push(Number(e.name));
+      } catch { /* gone */ }
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Every process whose environment or command line mentions this cloud's home. */
+  async processesOfHome(): Promise<number[]> {
+    const out: number[] = [];
+    for await (const e of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+      try {
+        const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
+        const env = await Deno.readTextFile(`/proc/${e.name}/environ`).catch(() => "");
+        if (cmd.includes(this.home) || env.includes(this.home)) out.push(Number(e.name));
+      } catch { /* gone */ }
+    }
+    return out;
+  }
+
+  /** Stops the controller and kills every agent and unit it left, then removes the home. */
+  async close(): Promise<void> {
+    await this.stopController();
+    for (const pid of await this.agentPids()) {
+      try {
+        Deno.kill(-pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    for (const pid of await this.processesOfHome()) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    this.#log?.close();
+    await Deno.remove(this.home, { recursive: true }).catch(() => {});
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
