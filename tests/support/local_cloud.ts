@@ -20,7 +20,7 @@ export interface LocalCloudOptions {
   serverYml?: string;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -45,7 +45,7 @@ export class LocalCloud {
       config,
       opts.serverYml ?? `clusterName: e2e\ncloud:\n  local:\n    addressRange: ${range}\n`,
     );
-    const cloud = new LocalCloud(home, await freePort(), config);
+    const cloud = new LocalCloud(home, freePort(), config);
     await cloud.startController();
     return cloud;
   }
