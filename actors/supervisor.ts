@@ -261,6 +261,7 @@ export class Supervisor {
     uid?: string,
     generation?: number,
   ): void {
+    if (this.#stopping) return;
     const prev = this.#actors.get(id);
     if (prev) prev.ref.stop();
     const ref = createActor(logic, { input, snapshot, id }) as AnyActorRef;

@@ -125,14 +125,14 @@ Deno.test("milpactl get -ojson pod NAME prints the object indented by 4, in eith
   });
 });
 
-Deno.test("milpactl get -l passes the selector, and an empty list says so on stderr", async () => {
+Deno.test("milpactl get -l passes the selector, and an empty list prints the header alone", async () => {
   await withController({
     "GET /api/v1/namespaces/web/pods": () => json(podList()),
   }, async (ws, controller) => {
     const r = await ws.run(["get", "po", "-n", "web", "-l", "app=web,tier!=db"]);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, "");
-    assert.equal(r.stderr, "No resources found in web namespace.\n");
+    assert.match(r.stdout, /^NAME\s+UNITS\s+RUNNING\s+STATUS\s+RESTARTS\s+NODE\s+IP\s+AGE\n$/);
+    assert.equal(r.stderr, "");
     assert.equal(controller.received[0].query.get("labelSelector"), "app=web,tier!=db");
   });
 });

@@ -153,12 +153,11 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
         timeoutMs,
       ),
     async close(o = {}) {
-      if (o.stopAgents !== false) {
-        for (const a of agents.values()) await a.stop();
-      } else {
-        for (const a of agents.values()) a.disconnect();
-      }
       await controller.close({ keepKv: o.keepKv });
+      for (const a of agents.values()) {
+        if (o.stopAgents !== false) await a.stop();
+        else a.disconnect();
+      }
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
