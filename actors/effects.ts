@@ -3,6 +3,9 @@ import type { CloudProvider } from "../cloud/provider.ts";
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import { CapacityError, NotFoundError } from "../model/errors.ts";
 import type { NetworkAddress, Pod } from "../model/pod.ts";
+import { allUnits } from "../model/pod.ts";
+import { parseObjectKey } from "../model/meta.ts";
+import { saveLog } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
 import type { LaunchResult, NodeInput } from "./node_machine.ts";
@@ -76,4 +79,42 @@ export async function launchNode(
 /** Whether a launch error means the type cannot be had now. */
 export function isCapacityError(e: unknown): boolean {
   return e instanceof CapacityError;
+}
+
+/** How long cleaning a node waits for its agent to hand over logs. */
+export const SAVE_LOGS_TIMEOUT_MS = 5_000;
+
+/**
+ * Saves the log of every unit of the pod a node ran, before the node is terminated.
+ * Best effort: a unit whose log cannot be read (agent gone, timeout) is skipped.
+ */
+export async function saveNodeLogs(
+  deps: { store: ObjectStore; hub: AgentHub; now: () => number },
+  node: string,
+  podKey: string | undefined,
+): Promise<void> {
+  if (!podKey || !deps.hub.isConnected(node)) return;
+  const { namespace = "default", name } = parseObjectKey(podKey);
+  const pod = await deps.store.get<Pod>("pods", namespace, name);
+  if (!pod) return;
+  await Promise.all(
+    allUnits(pod.spec).map(async (u) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<undefined>((r) =>
+        timer = setTimeout(() => r(undefined), SAVE_LOGS_TIMEOUT_MS)
+      );
+      const text = await Promise.race([
+        deps.hub.logs(node, u.name).catch(() => undefined),
+        timeout,
+      ]);
+      clearTimeout(timer);
+      if (text === undefined) return;
+      await saveLog(
+        deps.store.kv,
+        { namespace, pod: name, uid: pod.metadata.uid!, unit: u.name },
+        text,
+        deps.now(),
+      );
+    }),
+  );
 }

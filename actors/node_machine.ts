@@ -65,6 +65,8 @@ export interface NodeDeps {
   launch: (input: NodeInput) => Promise<LaunchResult>;
   /** Terminates an instance; safe to repeat. */
   terminate: (instanceId: string) => Promise<void>;
+  /** Keeps what is worth keeping from a used node (its pod's logs) before it goes. */
+  clean: (input: { name: string; boundPod?: string }) => Promise<void>;
   /** Whether an error means "no capacity for this type now". */
   isCapacityError: (e: unknown) => boolean;
   event: (e: EventInput) => void;
@@ -82,6 +84,9 @@ export function createNodeMachine(deps: NodeDeps) {
     types: {} as { context: NodeContext; input: NodeInput; events: NodeEvent },
     actors: {
       launch: fromPromise<LaunchResult, NodeInput>(({ input }) => deps.launch(input)),
+      clean: fromPromise<void, { name: string; boundPod?: string }>(({ input }) =>
+        deps.clean(input)
+      ),
       terminate: fromPromise<void, { instanceId?: string }>(async ({ input }) => {
         if (!input.instanceId) return;
         for (let delay = 1000;; delay = Math.min(delay * 2, 30_000)) {
@@ -244,7 +249,13 @@ export function createNodeMachine(deps: NodeDeps) {
       },
       Cleaning: {
         entry: "markPhaseChange",
-        always: { target: "Terminating" },
+        invoke: {
+          src: "clean",
+          input: ({ context }) => ({ name: context.name, boundPod: context.boundPod }),
+          onDone: "Terminating",
+          onError: "Terminating",
+        },
+        on: { TERMINATE: { target: "Terminating", actions: "noteReason" } },
       },
       Terminating: {
         entry: ["markPhaseChange", "reportTerminating"],

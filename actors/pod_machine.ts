@@ -192,6 +192,29 @@ export function createPodMachine(deps: PodDeps) {
             : `no status from node ${context.node?.name} in ${deps.healthyTimeoutMs / 1000}s`,
       }),
       noteDeleted: assign({ message: undefined }),
+      // Units still running when the pod ends are stopped with their node (SIGTERM).
+      finalizeUnits: assign(({ context }) => {
+        const finishedAt = isoTime(deps.clock.now());
+        const end = (s: UnitStatus): UnitStatus =>
+          s.state.terminated ? s : {
+            ...s,
+            lastState: s.state,
+            ready: false,
+            state: {
+              terminated: {
+                exitCode: 143,
+                reason: "PodTerminated",
+                message: "stopped with the pod's node",
+                finishedAt,
+                ...(s.state.running ? { startedAt: s.state.running.startedAt } : {}),
+              },
+            },
+          };
+        return {
+          unitStatuses: context.unitStatuses.map(end),
+          initUnitStatuses: context.initUnitStatuses.map(end),
+        };
+      }),
       reportRunning: ({ context }) =>
         deps.event({
           involvedObject: involved(context),
@@ -303,7 +326,10 @@ export function createPodMachine(deps: PodDeps) {
       },
       Failed: {
         tags: ["terminal"],
-        entry: ["markPhaseChange", { type: "reportEnd", params: { phase: "Failed" } }],
+        entry: ["markPhaseChange", "finalizeUnits", {
+          type: "reportEnd",
+          params: { phase: "Failed" },
+        }],
       },
       Succeeded: {
         tags: ["terminal"],

@@ -20,7 +20,7 @@ import { purgeExpired, recordEvent } from "../store/events.ts";
 import type { EventInput } from "../store/events.ts";
 import type { ObjectStore, WatchEvent } from "../store/object_store.ts";
 import type { AgentHub, HubEvent } from "./agent_hub.ts";
-import { dispatchPod, isCapacityError, launchNode } from "./effects.ts";
+import { dispatchPod, isCapacityError, launchNode, saveNodeLogs } from "./effects.ts";
 import { nodeId, podId, POOL_ID } from "./ids.ts";
 import {
   createNodeMachine,
@@ -118,6 +118,12 @@ export class Supervisor {
       event,
       launch: (input) => launchNode(deps, input),
       terminate: (id) => deps.cloud.terminate(id),
+      clean: ({ name, boundPod }) =>
+        saveNodeLogs(
+          { store: deps.store, hub: deps.hub, now: () => deps.clock.now() },
+          name,
+          boundPod,
+        ),
       isCapacityError,
       isConnected: (node) => deps.hub.isConnected(node),
       bootTimeoutMs: this.#timings.bootTimeoutMs,

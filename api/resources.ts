@@ -115,6 +115,10 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
       return watch(c, k, namespace, selector);
     }
     const items = await deps.store.list(k, { namespace, selector });
+    if (k.kind === "Event") {
+      const t = (o: MilpaObject) => o.metadata.creationTimestamp ?? "";
+      items.sort((a, b) => t(a).localeCompare(t(b)));
+    }
     return c.json({ kind: `${k.kind}List`, apiVersion: API_VERSION, metadata: {}, items });
   };
 

@@ -147,6 +147,11 @@ Deno.test("restart policies: OnFailure backs off, Never fails, exit 0 succeeds; 
       async () => await phase("done-onfailure") === "Succeeded",
       "OnFailure exit 0",
     );
+    await cloud.eventually(async () => {
+      const nodes = await cloud.getJson<List<Node>>("nodes");
+      return !nodes.items.some((n) => n.status?.boundPodName === "default/done");
+    }, "done's node gone");
+    assert.equal((await cloud.ok("logs", "done")).trim(), "finished");
 
     // OnFailure: restarted after 1 s, 2 s, 4 s...; RESTARTS counts up while the pod runs.
     const flaky = await cloud.eventually(
