@@ -61,6 +61,8 @@ Deno.test("the helloworld walkthrough works on the local cloud", async () => {
     );
     await cloud.eventually(async () => (await cloud.agentPids()).length === 0, "agents gone");
     assert.match(await cloud.ok("get", "pod", "helloworld"), /Pod Terminated/);
+    // The log was saved when the node was cleaned: it outlives the node.
+    assert.match(await cloud.ok("logs", "helloworld"), /GET \//);
   } finally {
     await cloud.close();
   }
