@@ -7,7 +7,14 @@
  * snapshot and then converges with the store, the cloud and the agents (level-based).
  * A failed actor is restarted from its last snapshot with capped backoff.
  */
-import { type AnyActorRef, createActor, type Snapshot, type SnapshotFrom } from "xstate";
+import {
+  type Actor,
+  type AnyActorRef,
+  createActor,
+  type Snapshot,
+  type SnapshotFrom,
+  waitFor,
+} from "xstate";
 import type { CloudProvider } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
@@ -30,6 +37,7 @@ import {
 } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
+import { createSupervisorMachine } from "./supervisor_machine.ts";
 import { createPodMachine, type PodInput, type PodMachine, podStatusOf } from "./pod_machine.ts";
 
 /** Intervals and timeouts; tests shorten them. */
@@ -79,6 +87,7 @@ export class Supervisor {
   readonly #podMachine: PodMachine;
   readonly #nodeMachine: NodeMachine;
   readonly pool: NodePool;
+  readonly #root: Actor<ReturnType<typeof createSupervisorMachine>>;
   #unsubscribe: (() => void)[] = [];
   #timers: ReturnType<typeof setInterval>[] = [];
   #stopping = false;
@@ -96,6 +105,10 @@ export class Supervisor {
       ...deps.timings,
     };
     this.#persister = new Persister(deps.actorStore);
+    this.#root = createActor(
+      createSupervisorMachine({ restore: () => this.#restore(), shutdown: () => this.#shutdown() }),
+      { systemId: "supervisor" },
+    );
     const send = (to: string, event: AnyEvent) => this.send(to, event);
     const event = (e: EventInput) => void recordEvent(deps.store, deps.clock, e);
     this.#podMachine = createPodMachine({
@@ -141,8 +154,16 @@ export class Supervisor {
     });
   }
 
-  /** Restores every actor, then starts routing store and agent events and the periodic passes. */
+  /** Starts the root actor: restores every actor, then routes store and agent events. */
   async start(): Promise<void> {
+    this.#root.start();
+    const snap = await waitFor(this.#root, (s) => s.status === "done" || s.value === "Supervising");
+    if (snap.value === "Failed") {
+      throw new Error(`the controller could not restore its actors: ${snap.context.error}`);
+    }
+  }
+
+  async #restore(): Promise<void> {
     const { store, actorStore } = this.deps;
     const snapshots = await actorStore.loadAll();
     const known = new Set<string>([POOL_ID]);
@@ -178,6 +199,12 @@ export class Supervisor {
 
   /** Stops routing and every actor; waits for pending snapshot writes. Agents keep running. */
   async stop(): Promise<void> {
+    if (this.#root.getSnapshot().status === "done") return;
+    this.#root.send({ type: "STOP" });
+    await waitFor(this.#root, (s) => s.status === "done");
+  }
+
+  async #shutdown(): Promise<void> {
     this.#stopping = true;
     for (const u of this.#unsubscribe) u();
     for (const t of this.#timers) clearInterval(t);
@@ -219,6 +246,11 @@ export class Supervisor {
   /** The live actor with this system id. */
   actor(systemId: string): AnyActorRef | undefined {
     return this.#actors.get(systemId)?.ref;
+  }
+
+  /** The root supervisor actor. */
+  get root(): AnyActorRef {
+    return this.#root;
   }
 
   /** System ids of live actors, by kind. */
@@ -282,6 +314,10 @@ export class Supervisor {
     });
     this.deps.onActor?.(id, ref);
     ref.start();
+    // A node restored in its final state (the controller died while removing it).
+    if (kind === "node" && ref.getSnapshot().status === "done") {
+      this.#track(this.#nodeDone(id, ref));
+    }
   }
 
   #persistable(kind: Kind, ref: AnyActorRef, snap: Snapshot<unknown>) {
