@@ -25,20 +25,16 @@ import { volumeGiB } from "../model/quantity.ts";
 import type { ActorStore } from "../store/actor_store.ts";
 import { purgeExpired, recordEvent } from "../store/events.ts";
 import type { EventInput } from "../store/events.ts";
-import type { ObjectStore, WatchEvent } from "../store/object_store.ts";
-import type { AgentHub, HubEvent } from "./agent_hub.ts";
-import { dispatchPod, isCapacityError, launchNode, saveNodeLogs } from "./effects.ts";
+import type { ObjectStore } from "../store/object_store.ts";
+import type { AgentHub } from "./agent_hub.ts";
 import { nodeId, podId, POOL_ID } from "./ids.ts";
-import {
-  createNodeMachine,
-  type NodeInput,
-  type NodeMachine,
-  nodeStatusOf,
-} from "./node_machine.ts";
+import { type NodeInput, type NodeMachine, nodeStatusOf } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
+import { nodeMachineFor, podMachineFor } from "./machines.ts";
 import { Persister } from "./persister.ts";
+import { routeHubEvent, routeStoreEvent, type RouteTarget } from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
-import { createPodMachine, type PodInput, type PodMachine, podStatusOf } from "./pod_machine.ts";
+import { type PodInput, type PodMachine, podStatusOf } from "./pod_machine.ts";
 
 /** Intervals and timeouts; tests shorten them. */
 export interface Timings {
@@ -69,7 +65,8 @@ export interface SupervisorDeps {
 
 type Kind = "pod" | "node" | "pool";
 
-interface Entry {
+/** A live actor and what the supervisor knows of it. */
+export interface Entry {
   kind: Kind;
   ref: AnyActorRef;
   uid?: string;
@@ -111,38 +108,8 @@ export class Supervisor {
     );
     const send = (to: string, event: AnyEvent) => this.send(to, event);
     const event = (e: EventInput) => void recordEvent(deps.store, deps.clock, e);
-    this.#podMachine = createPodMachine({
-      clock: deps.clock,
-      send,
-      event,
-      dispatch: (input) =>
-        dispatchPod({
-          store: deps.store,
-          hub: deps.hub,
-          clusterName: deps.config.clusterName,
-          connectTimeoutMs: this.#timings.dispatchConnectTimeoutMs,
-        }, input),
-      healthyTimeoutMs: this.#timings.healthyTimeoutMs,
-      watchdogPeriodMs: this.#timings.watchdogPeriodMs,
-    });
-    this.#nodeMachine = createNodeMachine({
-      clock: deps.clock,
-      send,
-      event,
-      launch: (input) => launchNode(deps, input),
-      terminate: (id) => deps.cloud.terminate(id),
-      clean: ({ name, boundPod }) =>
-        saveNodeLogs(
-          { store: deps.store, hub: deps.hub, now: () => deps.clock.now() },
-          name,
-          boundPod,
-        ),
-      isCapacityError,
-      isConnected: (node) => deps.hub.isConnected(node),
-      bootTimeoutMs: this.#timings.bootTimeoutMs,
-      healthyTimeoutMs: this.#timings.healthyTimeoutMs,
-      watchdogPeriodMs: this.#timings.watchdogPeriodMs,
-    });
+    this.#podMachine = podMachineFor(deps, this.#timings, send, event);
+    this.#nodeMachine = nodeMachineFor(deps, this.#timings, send, event);
     this.pool = new NodePool({
       store: deps.store,
       clock: deps.clock,
@@ -185,8 +152,9 @@ export class Supervisor {
       this.#spawnNode(nodeInputOf(node, this.deps.config.nodes.defaultVolumeSize), snap);
     }
     for (const id of snapshots.keys()) if (!known.has(id)) await actorStore.remove(id);
-    this.#unsubscribe.push(store.watch((e) => this.#onStore(e)));
-    this.#unsubscribe.push(this.deps.hub.subscribe((e) => this.#onHub(e)));
+    const routes = this.#routes();
+    this.#unsubscribe.push(store.watch((e) => routeStoreEvent(routes, e)));
+    this.#unsubscribe.push(this.deps.hub.subscribe((e) => routeHubEvent(routes, e)));
     this.#timers.push(
       setInterval(() => this.send(POOL_ID, { type: "RECONCILE" }), this.#timings.reconcilePeriodMs),
     );
@@ -380,82 +348,24 @@ export class Supervisor {
     }
   }
 
-  #onStore(e: WatchEvent): void {
-    const o = e.object;
-    if (o.kind === "Pod") {
-      const pod = o as Pod;
-      const id = podId(pod.metadata.namespace!, pod.metadata.name);
-      const entry = this.#actors.get(id);
-      if (e.type === "DELETED") {
-        if (entry && entry.uid === pod.metadata.uid) {
-          if (!entry.ref.getSnapshot().hasTag("terminal")) {
-            this.send(POOL_ID, {
-              type: "POD_RELEASED",
-              pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
-            });
-          }
-          entry.ref.stop();
-          this.#actors.delete(id);
-          this.#track(
-            this.#persister.cancel(id).then(() => {
-              // A pod re-created under the same name already has a new actor: keep its snapshot.
-              if (!this.#actors.has(id)) return this.deps.actorStore.remove(id);
-            }),
-          );
-        }
-        return;
-      }
-      if (!entry || entry.uid !== pod.metadata.uid) {
-        if (e.type === "ADDED" && !isTerminalPodPhase(pod.status?.phase)) this.#spawnPod(pod);
-        return;
-      }
-      if (pod.spec.phase === "Terminated") this.send(id, { type: "DELETE" });
-      else if ((pod.metadata.generation ?? 0) > (entry.generation ?? 0)) {
-        entry.generation = pod.metadata.generation;
-        this.send(id, { type: "SPEC_UPDATED" });
-      }
-      return;
-    }
-    if (o.kind === "Node" && e.type === "MODIFIED" && (o as Node).spec.terminate) {
-      this.send(nodeId(o.metadata.name), {
-        type: "TERMINATE",
-        reason: "termination was requested",
-      });
-    }
+  /** What the routing functions may do to this supervisor. */
+  #routes(): RouteTarget {
+    return {
+      send: (id, ev) => this.send(id, ev),
+      entry: (id) => this.#actors.get(id),
+      spawnPod: (pod) => this.#spawnPod(pod),
+      forget: (id) => {
+        this.#actors.get(id)?.ref.stop();
+        this.#actors.delete(id);
+        this.#track(
+          this.#persister.cancel(id).then(() => {
+            // A pod re-created under the same name already has a new actor: keep its snapshot.
+            if (!this.#actors.has(id)) return this.deps.actorStore.remove(id);
+          }),
+        );
+      },
+    };
   }
-
-  #onHub(e: HubEvent): void {
-    const node = this.#actors.get(nodeId(e.node));
-    const boundPod = node
-      ? (node.ref.getSnapshot() as SnapshotFrom<NodeMachine>).context.boundPod
-      : undefined;
-    const pod = boundPod ? podId(...splitKey(boundPod)) : undefined;
-    switch (e.type) {
-      case "connected":
-        this.send(nodeId(e.node), { type: "AGENT_CONNECTED" });
-        if (pod) this.send(pod, { type: "AGENT_CONNECTED" });
-        return;
-      case "disconnected":
-        this.send(nodeId(e.node), { type: "AGENT_DISCONNECTED" });
-        return;
-      case "status":
-        this.send(nodeId(e.node), { type: "HEARTBEAT" });
-        if (pod) {
-          this.send(pod, {
-            type: "AGENT_STATUS",
-            podUid: e.status.podUid,
-            unitStatuses: e.status.unitStatuses,
-            initUnitStatuses: e.status.initUnitStatuses,
-          });
-        }
-        return;
-    }
-  }
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf("/");
-  return [key.slice(0, i), key.slice(i + 1)];
 }
 
 /** The input a node actor starts from, rebuilt from its object. */

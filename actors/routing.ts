@@ -1,0 +1,91 @@
+/**
+ * Routing: what a change in the store, or a message from an agent, means for which actor.
+ * Events are hints; actors re-read what they need.
+ */
+import type { SnapshotFrom } from "xstate";
+import type { Node } from "../model/node.ts";
+import type { Pod } from "../model/pod.ts";
+import { isTerminalPodPhase } from "../model/pod.ts";
+import type { WatchEvent } from "../store/object_store.ts";
+import type { HubEvent } from "./agent_hub.ts";
+import { nodeId, podId, POOL_ID } from "./ids.ts";
+import type { NodeMachine } from "./node_machine.ts";
+import type { Entry } from "./supervisor.ts";
+
+/** What routing may do to the supervisor. */
+export interface RouteTarget {
+  send(systemId: string, event: { type: string; [k: string]: unknown }): void;
+  entry(systemId: string): Entry | undefined;
+  spawnPod(pod: Pod): void;
+  /** Stops an actor and drops its snapshot. */
+  forget(systemId: string): void;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf("/");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+/** Pods: new → actor; spec.phase Terminated → DELETE; spec changed → SPEC_UPDATED; removed → forget. Nodes: spec.terminate → TERMINATE. */
+export function routeStoreEvent(t: RouteTarget, e: WatchEvent): void {
+  const o = e.object;
+  if (o.kind === "Pod") {
+    const pod = o as Pod;
+    const id = podId(pod.metadata.namespace!, pod.metadata.name);
+    const entry = t.entry(id);
+    if (e.type === "DELETED") {
+      if (entry && entry.uid === pod.metadata.uid) {
+        if (!entry.ref.getSnapshot().hasTag("terminal")) {
+          t.send(POOL_ID, {
+            type: "POD_RELEASED",
+            pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
+          });
+        }
+        t.forget(id);
+      }
+      return;
+    }
+    if (!entry || entry.uid !== pod.metadata.uid) {
+      if (e.type === "ADDED" && !isTerminalPodPhase(pod.status?.phase)) t.spawnPod(pod);
+      return;
+    }
+    if (pod.spec.phase === "Terminated") t.send(id, { type: "DELETE" });
+    else if ((pod.metadata.generation ?? 0) > (entry.generation ?? 0)) {
+      entry.generation = pod.metadata.generation;
+      t.send(id, { type: "SPEC_UPDATED" });
+    }
+    return;
+  }
+  if (o.kind === "Node" && e.type === "MODIFIED" && (o as Node).spec.terminate) {
+    t.send(nodeId(o.metadata.name), { type: "TERMINATE", reason: "termination was requested" });
+  }
+}
+
+/** Agent connects, disconnects and statuses go to the node's actor and to its pod's actor. */
+export function routeHubEvent(t: RouteTarget, e: HubEvent): void {
+  const node = t.entry(nodeId(e.node));
+  const boundPod = node
+    ? (node.ref.getSnapshot() as SnapshotFrom<NodeMachine>).context.boundPod
+    : undefined;
+  const pod = boundPod ? podId(...splitKey(boundPod)) : undefined;
+  switch (e.type) {
+    case "connected":
+      t.send(nodeId(e.node), { type: "AGENT_CONNECTED" });
+      if (pod) t.send(pod, { type: "AGENT_CONNECTED" });
+      return;
+    case "disconnected":
+      t.send(nodeId(e.node), { type: "AGENT_DISCONNECTED" });
+      return;
+    case "status":
+      t.send(nodeId(e.node), { type: "HEARTBEAT" });
+      if (pod) {
+        t.send(pod, {
+          type: "AGENT_STATUS",
+          podUid: e.status.podUid,
+          unitStatuses: e.status.unitStatuses,
+          initUnitStatuses: e.status.initUnitStatuses,
+        });
+      }
+      return;
+  }
+}
