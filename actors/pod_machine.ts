@@ -340,10 +340,12 @@ export function createPodMachine(deps: PodDeps) {
       },
       Terminated: {
         tags: ["terminal"],
-        entry: ["markPhaseChange", "releaseNode", {
-          type: "reportEnd",
-          params: { phase: "Terminated" },
-        }],
+        entry: [
+          "markPhaseChange",
+          "releaseNode",
+          "finalizeUnits",
+          { type: "reportEnd", params: { phase: "Terminated" } },
+        ],
       },
     },
   });

@@ -176,3 +176,30 @@ Deno.test("a restarted controller re-attaches to running agents without relaunch
     await c2.close();
   }
 });
+
+Deno.test("a deleted pod's units show as terminated, and its events tell the story", async () => {
+  const c = await startSimCluster({ timings: fast });
+  try {
+    await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("web"));
+    await c.waitForPod("web", "Running");
+    await c.api("DELETE", "/api/v1/namespaces/default/pods/web");
+    const pod = await c.waitForPod("web", "Terminated");
+    const t = pod.status?.unitStatuses?.[0].state.terminated;
+    assert.equal(t?.reason, "PodTerminated");
+    assert.ok(
+      pod.status?.unitStatuses?.[0].lastState?.running,
+      "the running state is kept as lastState",
+    );
+    const events = await c.waitUntil(async () => {
+      const r = await c.api("GET", "/api/v1/namespaces/default/events");
+      const list = await r.json() as {
+        items: { status: string; involvedObject: { name: string } }[];
+      };
+      const mine = list.items.filter((e) => e.involvedObject.name === "web").map((e) => e.status);
+      return mine.includes("pod-terminated") ? mine : undefined;
+    }, "pod events");
+    assert.deepEqual(events, ["pod-running", "pod-terminated"]);
+  } finally {
+    await c.close();
+  }
+});
