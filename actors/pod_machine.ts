@@ -93,6 +93,13 @@ export interface PodDeps {
 
 const key = (c: PodInput) => `${c.namespace}/${c.name}`;
 
+/** What the dispatcher needs: the pod and its node. */
+const dispatchInput = ({ context }: { context: PodContext }) => ({
+  namespace: context.namespace,
+  name: context.name,
+  node: context.node!,
+});
+
 /** Builds the pod machine around its effects. */
 export function createPodMachine(deps: PodDeps) {
   const involved = (c: PodContext) => ({
@@ -270,11 +277,7 @@ export function createPodMachine(deps: PodDeps) {
         entry: "markPhaseChange",
         invoke: {
           src: "dispatch",
-          input: ({ context }) => ({
-            namespace: context.namespace,
-            name: context.name,
-            node: context.node!,
-          }),
+          input: dispatchInput,
           onDone: { target: "Running", actions: "assignDispatched" },
           onError: { target: "Failing", actions: "countStartFailure" },
         },
@@ -300,11 +303,7 @@ export function createPodMachine(deps: PodDeps) {
           Reapplying: {
             invoke: {
               src: "dispatch",
-              input: ({ context }) => ({
-                namespace: context.namespace,
-                name: context.name,
-                node: context.node!,
-              }),
+              input: dispatchInput,
               onDone: { target: "Applied", actions: "assignDispatched" },
               onError: { target: "Applied" },
             },
