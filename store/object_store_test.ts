@@ -1,0 +1,638 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../model/clock.ts";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  NotFoundError,
+  ValidationError,
+} from "../model/errors.ts";
+import type { MilpaObject } from "../model/meta.ts";
+import type { WatchEvent } from "./object_store.ts";
+import { MAX_BATCH, MAX_OBJECT_BYTES, ObjectStore } from "./object_store.ts";
+
+/** Runs `fn` with a fresh store on an in-memory KV, closed afterwards. */
+async function withStore(
+  fn: (store: ObjectStore, clock: ManualClock) => Promise<void>,
+  kv?: Deno.Kv,
+): Promise<void> {
+  const db = kv ?? await Deno.openKv(":memory:");
+  const clock = new ManualClock();
+  try {
+    await fn(new ObjectStore(db, clock), clock);
+  } finally {
+    db.close();
+  }
+}
+
+function pod(
+  name: string,
+  opts: { namespace?: string; labels?: Record<string, string>; image?: string } = {},
+): MilpaObject {
+  return {
+    kind: "Pod",
+    apiVersion: "v1",
+    metadata: {
+      name,
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      ...(opts.labels ? { labels: opts.labels } : {}),
+    },
+    spec: { units: [{ name: "main", image: opts.image ?? "nginx" }] },
+  };
+}
+
+function node(name: string): MilpaObject {
+  return {
+    kind: "Node",
+    apiVersion: "v1",
+    metadata: { name },
+    spec: { instanceType: "t3.nano" },
+  };
+}
+
+async function kvKeys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Deno.KvKey[]> {
+  const out: Deno.KvKey[] = [];
+  for await (const e of kv.list({ prefix })) out.push(e.key);
+  return out;
+}
+
+function names(objs: MilpaObject[]): string[] {
+  return objs.map((o) => o.metadata.name);
+}
+
+Deno.test("ObjectStore.create() fills uid, creationTimestamp, generation, namespace and resourceVersion", async () => {
+  await withStore(async (store, clock) => {
+    const created = await store.create(pod("web"));
+    assert.match(created.metadata.uid!, /^[0-9a-f-]{36}$/);
+    assert.equal(created.metadata.creationTimestamp, new Date(clock.now()).toISOString());
+    assert.equal(created.metadata.generation, 1);
+    assert.equal(created.metadata.namespace, "default");
+    assert.ok(created.metadata.resourceVersion);
+    const stored = await store.get("pods", "default", "web");
+    assert.deepEqual(stored, created);
+  });
+});
+
+Deno.test("ObjectStore.create() of a name that is taken fails with AlreadyExistsError", async () => {
+  await withStore(async (store) => {
+    const first = await store.create(pod("web"));
+    await assert.rejects(store.create(pod("web", { image: "httpd" })), AlreadyExistsError);
+    assert.deepEqual(await store.get("pods", "default", "web"), first);
+  });
+});
+
+Deno.test("ObjectStore.get() returns null and mustGet() throws NotFoundError for a missing object", async () => {
+  await withStore(async (store) => {
+    assert.equal(await store.get("pods", "default", "nope"), null);
+    await assert.rejects(store.mustGet("pods", "default", "nope"), NotFoundError);
+    await store.create(pod("web", { namespace: "team-a" }));
+    assert.equal(await store.get("pods", "default", "web"), null);
+    assert.equal((await store.mustGet("pods", "team-a", "web")).metadata.name, "web");
+  });
+});
+
+Deno.test("ObjectStore.get() accepts a kind's name, plural or alias", async () => {
+  await withStore(async (store) => {
+    await store.create(pod("web"));
+    for (const kind of ["Pod", "pods", "pod", "po"]) {
+      assert.equal((await store.get(kind, "default", "web"))?.metadata.name, "web");
+    }
+  });
+});
+
+Deno.test("ObjectStore keys namespaced objects by namespace and cluster-scoped ones by name only", async () => {
+  const kv = await Deno.openKv(":memory:");
+  await withStore(async (store) => {
+    await store.create(pod("web"));
+    await store.create(pod("web", { namespace: "team-a" }));
+    const n = await store.create({
+      ...node("node-1"),
+      metadata: { name: "node-1", namespace: "x" },
+    });
+    assert.equal(n.metadata.namespace, undefined);
+    assert.deepEqual(await kvKeys(kv, ["o"]), [
+      ["o", "nodes", "", "node-1"],
+      ["o", "pods", "default", "web"],
+      ["o", "pods", "team-a", "web"],
+    ]);
+    // The namespace argument means nothing for a cluster-scoped kind.
+    assert.equal((await store.get("nodes", "anything", "node-1"))?.metadata.name, "node-1");
+    assert.equal((await store.get("nodes", undefined, "node-1"))?.metadata.name, "node-1");
+  }, kv);
+});
+
+Deno.test("ObjectStore.list() returns one kind, sorted by namespace then name", async () => {
+  await withStore(async (store) => {
+    for (const n of ["c", "a", "b"]) await store.create(pod(n));
+    await store.create(pod("a", { namespace: "team-a" }));
+    await store.create(node("node-1"));
+    assert.deepEqual(
+      (await store.list("pods")).map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
+      ["default/a", "default/b", "default/c", "team-a/a"],
+    );
+    assert.deepEqual(names(await store.list("nodes")), ["node-1"]);
+    assert.deepEqual(await store.list("services"), []);
+  });
+});
+
+Deno.test("ObjectStore.list() with a namespace returns only that namespace", async () => {
+  await withStore(async (store) => {
+    await store.create(pod("a"));
+    await store.create(pod("b", { namespace: "team-a" }));
+    await store.create(pod("c", { namespace: "team-ab" }));
+    assert.deepEqual(names(await store.list("pods", { namespace: "team-a" })), ["b"]);
+    assert.deepEqual(names(await store.list("pods", { namespace: "default" })), ["a"]);
+    assert.deepEqual(await store.list("pods", { namespace: "none" }), []);
+  });
+});
+
+Deno.test("ObjectStore.list() with an equality selector uses the label index and checks every label", async () => {
+  const kv = await Deno.openKv(":memory:");
+  await withStore(async (store) => {
+    await store.create(pod("web-2", { labels: { app: "web", tier: "fe" } }));
+    await store.create(pod("web-1", { labels: { app: "web", tier: "be" } }));
+    await store.create(pod("api", { labels: { app: "api", tier: "fe" } }));
+    await store.create(pod("web-3", { namespace: "team-a", labels: { app: "web" } }));
+    await store.create(pod("bare"));
+    assert.deepEqual(await kvKeys(kv, ["l", "pods", "app", "web"]), [
+      ["l", "pods", "app", "web", "default", "web-1"],
+      ["l", "pods", "app", "web", "default", "web-2"],
+      ["l", "pods", "app", "web", "team-a", "web-3"],
+    ]);
+    assert.deepEqual(names(await store.list("pods", { selector: { app: "web" } })), [
+      "web-1",
+      "web-2",
+      "web-3",
+    ]);
+    assert.deepEqual(
+      names(await store.list("pods", { namespace: "default", selector: { app: "web" } })),
+      ["web-1", "web-2"],
+    );
+    assert.deepEqual(
+      names(await store.list("pods", { selector: { matchLabels: { app: "web", tier: "fe" } } })),
+      ["web-2"],
+    );
+    assert.deepEqual(await store.list("pods", { selector: { app: "db" } }), []);
+  }, kv);
+});
+
+Deno.test("ObjectStore.list() with a set-based selector filters every object", async () => {
+  await withStore(async (store) => {
+    await store.create(pod("a", { labels: { env: "prod" } }));
+    await store.create(pod("b", { labels: { env: "dev" } }));
+    await store.create(pod("c", { labels: { env: "test" } }));
+    await store.create(pod("d"));
+    const sel = (operator: "In" | "NotIn" | "Exists" | "DoesNotExist", values?: string[]) => ({
+      matchExpressions: [{ key: "env", operator, values }],
+    });
+    assert.deepEqual(names(await store.list("pods", { selector: sel("In", ["prod", "dev"]) })), [
+      "a",
+      "b",
+    ]);
+    assert.deepEqual(names(await store.list("pods", { selector: sel("NotIn", ["prod"]) })), [
+      "b",
+      "c",
+      "d",
+    ]);
+    assert.deepEqual(names(await store.list("pods", { selector: sel("Exists") })), [
+      "a",
+      "b",
+      "c",
+    ]);
+    assert.deepEqual(names(await store.list("pods", { selector: sel("DoesNotExist") })), ["d"]);
+  });
+});
+
+Deno.test("ObjectStore.update() with a stale resourceVersion fails with ConflictError and writes nothing", async () => {
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web", { labels: { app: "web" } }));
+    const v2 = await store.update({ ...v1, metadata: { ...v1.metadata, labels: { app: "v2" } } });
+    assert.notEqual(v2.metadata.resourceVersion, v1.metadata.resourceVersion);
+    await assert.rejects(
+      store.update({ ...v1, spec: { units: [{ name: "main", image: "httpd" }] } }),
+      ConflictError,
+    );
+    assert.deepEqual(await store.get("pods", "default", "web"), v2);
+  });
+});
+
+Deno.test("ObjectStore.update() without a resourceVersion overwrites the current object", async () => {
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web"));
+    await store.update({ ...v1, metadata: { ...v1.metadata, labels: { a: "1" } } });
+    const { resourceVersion: _, ...meta } = v1.metadata;
+    const v3 = await store.update({ ...v1, metadata: { ...meta, labels: { a: "3" } } });
+    assert.deepEqual(v3.metadata.labels, { a: "3" });
+    assert.deepEqual(await store.get("pods", "default", "web"), v3);
+  });
+});
+
+Deno.test("ObjectStore.update() of a missing object fails with NotFoundError", async () => {
+  await withStore(async (store) => {
+    await assert.rejects(store.update(pod("ghost")), NotFoundError);
+    assert.equal(await store.get("pods", "default", "ghost"), null);
+  });
+});
+
+Deno.test("ObjectStore.update() keeps uid and creationTimestamp whatever the caller sends", async () => {
+  await withStore(async (store, clock) => {
+    const v1 = await store.create(pod("web"));
+    clock.advance(60_000);
+    const v2 = await store.update({
+      ...v1,
+      metadata: { ...v1.metadata, uid: "forged", creationTimestamp: "1999-01-01T00:00:00.000Z" },
+    });
+    assert.equal(v2.metadata.uid, v1.metadata.uid);
+    assert.equal(v2.metadata.creationTimestamp, v1.metadata.creationTimestamp);
+  });
+});
+
+Deno.test("ObjectStore.update() increments generation only when spec changes", async () => {
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web"));
+    const labels = await store.update({ ...v1, metadata: { ...v1.metadata, labels: { a: "b" } } });
+    assert.equal(labels.metadata.generation, 1);
+    const status = await store.update({ ...labels, status: { phase: "Running" } });
+    assert.equal(status.metadata.generation, 1);
+    const spec = await store.update({ ...status, spec: { units: [{ name: "m", image: "x" }] } });
+    assert.equal(spec.metadata.generation, 2);
+    const same = await store.update({ ...spec, status: { phase: "Failed" } });
+    assert.equal(same.metadata.generation, 2);
+  });
+});
+
+Deno.test("ObjectStore label index follows label changes and deletes, leaving no stale entries", async () => {
+  const kv = await Deno.openKv(":memory:");
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web", { labels: { app: "web", tier: "fe" } }));
+    const v2 = await store.update({
+      ...v1,
+      metadata: { ...v1.metadata, labels: { app: "api", tier: "fe" } },
+    });
+    assert.deepEqual(await kvKeys(kv, ["l"]), [
+      ["l", "pods", "app", "api", "default", "web"],
+      ["l", "pods", "tier", "fe", "default", "web"],
+    ]);
+    assert.deepEqual(await store.list("pods", { selector: { app: "web" } }), []);
+    assert.deepEqual(names(await store.list("pods", { selector: { app: "api" } })), ["web"]);
+    assert.deepEqual(names(await store.list("pods", { selector: { tier: "fe" } })), ["web"]);
+    await store.update({ ...v2, metadata: { ...v2.metadata, labels: {} } });
+    assert.deepEqual(await kvKeys(kv, ["l"]), []);
+    const v4 = await store.mustGet("pods", "default", "web");
+    await store.update({ ...v4, metadata: { ...v4.metadata, labels: { app: "back" } } });
+    await store.delete("pods", "default", "web");
+    assert.deepEqual(await kvKeys(kv, ["l"]), []);
+    assert.deepEqual(await store.list("pods", { selector: { app: "back" } }), []);
+  }, kv);
+});
+
+Deno.test("ObjectStore.mutate() applies fn to the current object and stores the result", async () => {
+  await withStore(async (store) => {
+    await store.create(pod("web"));
+    const out = await store.mutate("pods", "default", "web", (p) => {
+      p.metadata.labels = { touched: "yes" };
+      return p;
+    });
+    assert.deepEqual(out.metadata.labels, { touched: "yes" });
+    assert.deepEqual(await store.get("pods", "default", "web"), out);
+  });
+});
+
+Deno.test("ObjectStore.mutate() returning null leaves the object alone", async () => {
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web"));
+    const events: WatchEvent[] = [];
+    store.watch((e) => events.push(e));
+    assert.deepEqual(await store.mutate("pods", "default", "web", () => null), v1);
+    assert.deepEqual(await store.get("pods", "default", "web"), v1);
+    assert.deepEqual(events, []);
+  });
+});
+
+Deno.test("ObjectStore.mutate() of a missing object fails with NotFoundError", async () => {
+  await withStore(async (store) => {
+    await assert.rejects(store.mutate("pods", "default", "nope", (p) => p), NotFoundError);
+  });
+});
+
+Deno.test("ObjectStore.mutate() retries when the object changes between its read and its write", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const other = new ObjectStore(kv);
+  let interfered = false;
+  // A KV whose first read of the pod is followed by another writer's change.
+  const racyKv = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "get") {
+        return async (key: Deno.KvKey) => {
+          const entry = await target.get(key);
+          if (!interfered && key[0] === "o") {
+            interfered = true;
+            await other.mutate("pods", "default", "web", (p) => {
+              p.metadata.labels = { ...p.metadata.labels, other: "yes" };
+              return p;
+            });
+          }
+          return entry;
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  try {
+    await other.create(pod("web"));
+    const store = new ObjectStore(racyKv);
+    const seen: (Record<string, string> | undefined)[] = [];
+    const out = await store.mutate("pods", "default", "web", (p) => {
+      seen.push(p.metadata.labels);
+      p.metadata.labels = { ...p.metadata.labels, mine: "yes" };
+      return p;
+    });
+    assert.equal(seen.length, 2);
+    assert.equal(seen[0], undefined);
+    assert.deepEqual(seen[1], { other: "yes" });
+    assert.deepEqual(out.metadata.labels, { other: "yes", mine: "yes" });
+    assert.deepEqual(
+      (await other.mustGet("pods", "default", "web")).metadata.labels,
+      { other: "yes", mine: "yes" },
+    );
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("ObjectStore.delete() without a resourceVersion removes the object and returns it", async () => {
+  const kv = await Deno.openKv(":memory:");
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web", { labels: { app: "web" } }));
+    assert.deepEqual(await store.delete("pods", "default", "web"), v1);
+    assert.equal(await store.get("pods", "default", "web"), null);
+    assert.deepEqual(await kvKeys(kv, []), []);
+    await assert.rejects(store.delete("pods", "default", "web"), NotFoundError);
+  }, kv);
+});
+
+Deno.test("ObjectStore.delete() with a resourceVersion removes only that version", async () => {
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web"));
+    const v2 = await store.update({ ...v1, metadata: { ...v1.metadata, labels: { a: "b" } } });
+    await assert.rejects(
+      store.delete("pods", "default", "web", v1.metadata.resourceVersion),
+      ConflictError,
+    );
+    assert.deepEqual(await store.get("pods", "default", "web"), v2);
+    await store.delete("pods", "default", "web", v2.metadata.resourceVersion);
+    assert.equal(await store.get("pods", "default", "web"), null);
+  });
+});
+
+Deno.test("ObjectStore.commit() writes several objects in one transaction with one resourceVersion", async () => {
+  await withStore(async (store) => {
+    const old = await store.create(pod("old"));
+    const out = await store.commit([
+      { op: "create", object: pod("a") },
+      { op: "create", object: pod("b", { namespace: "team-a" }) },
+      { op: "update", object: { ...old, metadata: { ...old.metadata, labels: { x: "y" } } } },
+    ]);
+    assert.deepEqual(names(out), ["a", "b", "old"]);
+    assert.equal(new Set(out.map((o) => o.metadata.resourceVersion)).size, 1);
+    assert.deepEqual(names(await store.list("pods")), ["a", "old", "b"]);
+  });
+});
+
+Deno.test("ObjectStore.commit() writes nothing when one operation fails", async () => {
+  await withStore(async (store) => {
+    const taken = await store.create(pod("taken"));
+    const moved = await store.update({ ...taken, metadata: { ...taken.metadata, labels: {} } });
+    await assert.rejects(
+      store.commit([{ op: "create", object: pod("a") }, { op: "create", object: pod("taken") }]),
+      AlreadyExistsError,
+    );
+    await assert.rejects(
+      store.commit([{ op: "create", object: pod("a") }, { op: "update", object: taken }]),
+      ConflictError,
+    );
+    await assert.rejects(
+      store.commit([{ op: "create", object: pod("a") }, { op: "delete", object: pod("ghost") }]),
+      NotFoundError,
+    );
+    assert.deepEqual(await store.list("pods"), [moved]);
+  });
+});
+
+Deno.test("ObjectStore.commit() rejects the same object twice and writes nothing", async () => {
+  await withStore(async (store) => {
+    await assert.rejects(
+      store.commit([
+        { op: "create", object: pod("a") },
+        { op: "create", object: pod("b") },
+        { op: "create", object: pod("a", { namespace: "default", image: "httpd" }) },
+      ]),
+      ConflictError,
+    );
+    assert.deepEqual(await store.list("pods"), []);
+    // The same name in another namespace, or of another kind, is another object.
+    await store.commit([
+      { op: "create", object: pod("a") },
+      { op: "create", object: pod("a", { namespace: "team-a" }) },
+      { op: "create", object: node("a") },
+    ]);
+  });
+});
+
+Deno.test("ObjectStore.commit() of more than MAX_BATCH operations fails with ValidationError", async () => {
+  await withStore(async (store) => {
+    const ops = Array.from(
+      { length: MAX_BATCH + 1 },
+      (_, i) => ({ op: "create" as const, object: pod(`p${i}`) }),
+    );
+    await assert.rejects(store.commit(ops), ValidationError);
+    assert.deepEqual(await store.list("pods"), []);
+    await store.commit(ops.slice(0, MAX_BATCH));
+    assert.equal((await store.list("pods")).length, MAX_BATCH);
+  });
+});
+
+Deno.test("ObjectStore.commit() 'replace' overwrites the current object with a new one", async () => {
+  const kv = await Deno.openKv(":memory:");
+  await withStore(async (store, clock) => {
+    const first = await store.create(pod("web", { labels: { gen: "one" } }));
+    const mod = await store.update({ ...first, spec: { units: [{ name: "m", image: "x" }] } });
+    assert.equal(mod.metadata.generation, 2);
+    clock.advance(1000);
+    const [second] = await store.commit([{
+      op: "replace",
+      object: pod("web", { labels: { gen: "two" } }),
+      previous: mod,
+    }]);
+    assert.notEqual(second.metadata.uid, first.metadata.uid);
+    assert.equal(second.metadata.generation, 1);
+    assert.equal(second.metadata.creationTimestamp, new Date(clock.now()).toISOString());
+    assert.deepEqual(await store.get("pods", "default", "web"), second);
+    assert.deepEqual(await kvKeys(kv, ["l"]), [["l", "pods", "gen", "two", "default", "web"]]);
+  }, kv);
+});
+
+Deno.test("ObjectStore.commit() 'replace' of a previous that moved on fails with ConflictError", async () => {
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web"));
+    const v2 = await store.update({ ...v1, status: { phase: "Failed" } });
+    await assert.rejects(
+      store.commit([{ op: "replace", object: pod("web", { image: "new" }), previous: v1 }]),
+      ConflictError,
+    );
+    assert.deepEqual(await store.get("pods", "default", "web"), v2);
+  });
+});
+
+Deno.test("ObjectStore.watch() gets ADDED, MODIFIED and DELETED after each commit", async () => {
+  await withStore(async (store) => {
+    const events: WatchEvent[] = [];
+    store.watch((e) => events.push(e));
+    const v1 = await store.create(pod("web"));
+    assert.deepEqual(events, [{ type: "ADDED", object: v1 }]);
+    const v2 = await store.update({ ...v1, metadata: { ...v1.metadata, labels: { a: "b" } } });
+    assert.deepEqual(events[1], { type: "MODIFIED", object: v2 });
+    await store.delete("pods", "default", "web");
+    assert.deepEqual(events[2], { type: "DELETED", object: v2 });
+    assert.equal(events.length, 3);
+  });
+});
+
+Deno.test("ObjectStore.watch() gets nothing for a commit that failed", async () => {
+  await withStore(async (store) => {
+    await store.create(pod("taken"));
+    const events: WatchEvent[] = [];
+    store.watch((e) => events.push(e));
+    await assert.rejects(
+      store.commit([{ op: "create", object: pod("a") }, { op: "create", object: pod("taken") }]),
+    );
+    assert.deepEqual(events, []);
+  });
+});
+
+Deno.test("ObjectStore.watch() gets DELETED for the old object then ADDED for the new on replace", async () => {
+  await withStore(async (store) => {
+    const old = await store.create(pod("web"));
+    const events: WatchEvent[] = [];
+    store.watch((e) => events.push(e));
+    const [fresh] = await store.commit([{ op: "replace", object: pod("web"), previous: old }]);
+    assert.deepEqual(events, [
+      { type: "DELETED", object: old },
+      { type: "ADDED", object: fresh },
+    ]);
+  });
+});
+
+Deno.test("ObjectStore.watch() returns a function that stops the listener", async () => {
+  await withStore(async (store) => {
+    const events: WatchEvent[] = [];
+    const stop = store.watch((e) => events.push(e));
+    await store.create(pod("a"));
+    stop();
+    await store.create(pod("b"));
+    assert.deepEqual(events.map((e) => e.object.metadata.name), ["a"]);
+  });
+});
+
+Deno.test("ObjectStore.watch() keeps calling other listeners when one throws", async () => {
+  await withStore(async (store) => {
+    const logged: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      const before: string[] = [];
+      const after: string[] = [];
+      store.watch((e) => before.push(e.type));
+      store.watch(() => {
+        throw new Error("listener broke");
+      });
+      store.watch((e) => after.push(e.type));
+      const created = await store.create(pod("a"));
+      await store.delete("pods", "default", "a");
+      assert.equal(created.metadata.name, "a");
+      assert.deepEqual(before, ["ADDED", "DELETED"]);
+      assert.deepEqual(after, ["ADDED", "DELETED"]);
+      assert.equal(logged.length, 2);
+    } finally {
+      console.error = original;
+    }
+  });
+});
+
+Deno.test("ObjectStore refuses an object over MAX_OBJECT_BYTES with ValidationError", async () => {
+  await withStore(async (store) => {
+    const big = (o: MilpaObject): MilpaObject => ({
+      ...o,
+      metadata: { ...o.metadata, annotations: { blob: "x".repeat(MAX_OBJECT_BYTES) } },
+    });
+    await assert.rejects(store.create(big(pod("web"))), (e) => {
+      assert.ok(e instanceof ValidationError);
+      assert.match(e.message, /too large/);
+      return true;
+    });
+    assert.equal(await store.get("pods", "default", "web"), null);
+    const small = await store.create(pod("web"));
+    await assert.rejects(store.update(big(small)), ValidationError);
+    assert.deepEqual(await store.get("pods", "default", "web"), small);
+  });
+});
+
+Deno.test({
+  name:
+    "ObjectStore.commit() of objects too large together for one KV transaction fails with ValidationError",
+  // BUG: each object is under MAX_OBJECT_BYTES, but Deno KV refuses an atomic operation whose
+  // mutations total more than 819 200 bytes (or more than 1000 mutations). commit() only counts
+  // operations (MAX_BATCH), so 17 objects of 50 KB make kv.atomic().commit() throw a plain
+  // TypeError ("Total mutation size too large"), which the API answers as 500 InternalError.
+  // Expected: a ValidationError (422) saying the batch is too large, nothing written.
+  ignore: true,
+  fn: async () => {
+    await withStore(async (store) => {
+      const ops = Array.from({ length: 17 }, (_, i) => {
+        const p = pod(`p${i}`);
+        p.metadata.annotations = { blob: "x".repeat(50_000) };
+        return { op: "create" as const, object: p };
+      });
+      await assert.rejects(store.commit(ops), ValidationError);
+      assert.deepEqual(await store.list("pods"), []);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "ObjectStore.commit() of MAX_BATCH labelled objects fails with ValidationError, not a KV error",
+  // BUG: every label is one more KV mutation (two on update); 100 creates with 10 labels each are
+  // 1100 mutations, over Deno KV's 1000, so kv.atomic().commit() throws a TypeError ("Too many
+  // mutations") that the API answers as 500. Expected: ValidationError before anything is sent.
+  ignore: true,
+  fn: async () => {
+    await withStore(async (store) => {
+      const labels = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`l${i}`, "v"]));
+      const ops = Array.from(
+        { length: MAX_BATCH },
+        (_, i) => ({ op: "create" as const, object: pod(`p${i}`, { labels }) }),
+      );
+      await assert.rejects(store.commit(ops), ValidationError);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "ObjectStore.update() of a namespaced object without metadata.namespace keeps its namespace",
+  // BUG: update() writes to the "default" key when metadata.namespace is absent (like create()),
+  // but unlike create() it stores the object without metadata.namespace, so it reads back
+  // with no namespace and a namespaced watch filter ((namespace ?? "") === "default") drops it.
+  // Expected: namespace "default" filled in as on create.
+  ignore: true,
+  fn: async () => {
+    await withStore(async (store) => {
+      const v1 = await store.create(pod("web"));
+      const { namespace: _, ...meta } = v1.metadata;
+      await store.update({ ...v1, metadata: { ...meta, labels: { a: "b" } } });
+      const got = await store.mustGet("pods", "default", "web");
+      assert.equal(got.metadata.namespace, "default");
+    });
+  },
+});
