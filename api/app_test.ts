@@ -393,11 +393,6 @@ Deno.test("API GET of a list with a labelSelector returns only matching objects"
 
 Deno.test({
   name: "API GET with a malformed labelSelector answers 400 BadRequest",
-  // BUG: api/resources.ts:41 passes the query to parseSelectorString(), whose ValidationError
-  // becomes 422 Invalid. docs/api.md lists "bad query" under 400 BadRequest, and a bad `lines`
-  // query of the log route is 400. Expected: 400 BadRequest naming the selector. Fix: catch
-  // the ValidationError in selectorFrom() and throw a BadRequestError with its message.
-  ignore: true,
   fn: async () => {
     await withApi(async ({ call }) => {
       const path = `${PODS}?labelSelector=${encodeURIComponent("app in (a")}`;
@@ -585,11 +580,6 @@ Deno.test("API DELETE of an event answers 400: events are not the user's to dele
 
 Deno.test({
   name: "API DELETE /api/v1/pods/{name} answers 404 like GET: pods are namespaced",
-  // BUG: api/resources.ts:236 registers DELETE /api/v1/:plural/:name for every kind, without
-  // the namespaced check its GET twin (api/resources.ts:227-235) makes, so DELETE
-  // /api/v1/pods/x silently terminates default/x while GET /api/v1/pods/x answers 404.
-  // Expected: 404 NotFound with the same "namespaced" hint. Fix: apply the same check there.
-  ignore: true,
   fn: async () => {
     await withApi(async (api) => {
       await createPod(api, podManifest("x"));
@@ -696,14 +686,6 @@ Deno.test("API POST /api/v1/batch apply creates, then reports unchanged, then up
 
 Deno.test({
   name: "API POST /api/v1/batch apply of a pod that has ended re-creates it, as create does",
-  // BUG: runBatch() (api/resources.ts:64-71) sends apply of an existing object to planUpdate(),
-  // whose checkPodUpdate() (api/registry.ts:160-162) refuses any pod that has ended, even with an
-  // identical manifest. So for the 3 minutes a finished pod stays visible, `milpactl apply -f`
-  // of its file fails with 422 "has ended and cannot be updated", while `milpactl create -f`
-  // of the same file replaces it (planCreate). Expected: apply treats a finished pod as absent
-  // and re-creates it (action "created", new uid). Fix: in runBatch(), plan apply with
-  // planCreate() when the current object is a pod in a terminal phase.
-  ignore: true,
   fn: async () => {
     await withApi(async (api) => {
       const old = await createPod(api, podManifest("job"));
@@ -805,13 +787,6 @@ Deno.test("API POST /api/v1/batch with a bad operation or items answers 400 BadR
 Deno.test({
   name:
     "API POST /api/v1/batch names the right index when the refused item shares its name with another",
-  // BUG: api/resources.ts:88 finds the item the store refused by searching the store's error
-  // message for `"<name>"`, so when an earlier item has the same name (another namespace or
-  // kind) details.index points at that earlier item. Here item 1 (default/web, which exists)
-  // is refused but the answer says index 0 (team-a/web, which is new).
-  // Expected: details.index 1. Fix: have ObjectStore.commit() throw errors that carry the
-  // index of the failing op, and map op index to item index in runBatch().
-  ignore: true,
   fn: async () => {
     await withApi(async (api) => {
       await createPod(api, podManifest("web"));
@@ -830,12 +805,6 @@ Deno.test({
 
 Deno.test({
   name: "API POST /api/v1/batch with the same object twice names the second one's index",
-  // BUG: ObjectStore.commit() (store/object_store.ts:250) refuses a duplicate with the message
-  // `the same object appears twice: pods/default/web`, which has no quoted name, so
-  // runBatch() cannot attribute it and the Status (409 Conflict) carries no details.index,
-  // unlike every other batch error (docs/api.md: "On error the Status carries details.index").
-  // Expected: details.index 1 (and arguably 422 Invalid, since retrying cannot help).
-  ignore: true,
   fn: async () => {
     await withApi(async ({ call, store }) => {
       const res = await call("POST", "/api/v1/batch", {
@@ -955,13 +924,6 @@ Deno.test({
 
 Deno.test({
   name: "API watch keeps at most one keepalive timer pending, however many events it sends",
-  // BUG: api/resources.ts:158-160 waits for the next event with
-  // `new Promise((r) => { wake = r; setTimeout(r, 15_000); })` and never clears the timer, so
-  // every event a watcher receives leaves a 15 s timer behind (thousands under load), and a
-  // cancelled watch keeps the process alive for up to 15 s (a script that watches, cancels and
-  // closes its KV exits 15 s late). Here 5 events leave 5 or 6 timers pending. Expected: at
-  // most one. Fix: keep the timer id, clearTimeout() it when woken and in the finally block.
-  ignore: true,
   fn: async () => {
     const realSetTimeout = globalThis.setTimeout;
     const realClearTimeout = globalThis.clearTimeout;

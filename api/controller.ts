@@ -13,7 +13,9 @@ import type { ServerConfig } from "../model/config.ts";
 import { ActorStore } from "../store/actor_store.ts";
 import { getOrCreateMeta, randomToken } from "../store/meta_store.ts";
 import { ObjectStore } from "../store/object_store.ts";
+import { UnavailableError } from "../model/errors.ts";
 import { createApp } from "./app.ts";
+import { toStatus } from "./errors.ts";
 
 /** How to start a controller. */
 export interface ControllerOptions {
@@ -88,7 +90,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   // Listen first (port 0 resolves to a real port) but refuse work until the actors are back.
   let ready = false;
   let handler: (req: Request) => Response | Promise<Response> = () =>
-    new Response("starting", { status: 503 });
+    Response.json(toStatus(new UnavailableError("the controller is starting; retry in a moment")), {
+      status: 503,
+    });
   const server = Deno.serve(
     { hostname, port: Number(portText), onListen: () => {} },
     (req) => handler(req),

@@ -57,13 +57,17 @@ function strip(obj: MilpaObject): MilpaObject {
 }
 
 /** Validates, defaults and completes an object as it will be created. */
-export function prepareNew(raw: unknown, deps: RegistryDeps): MilpaObject {
+export function prepareNew(
+  raw: unknown,
+  deps: RegistryDeps,
+  verb: "create" | "update" = "create",
+): MilpaObject {
   const obj = strip(applyDefaults(validateObject(raw)));
-  if (obj.kind === "Pod") return preparePod(obj as Pod, deps);
+  if (obj.kind === "Pod") return preparePod(obj as Pod, deps, verb);
   return obj;
 }
 
-function preparePod(pod: Pod, deps: RegistryDeps): Pod {
+function preparePod(pod: Pod, deps: RegistryDeps, verb: "create" | "update"): Pod {
   if (pod.spec.phase && pod.spec.phase !== "Running") {
     throw new ValidationError(
       `Pod "${pod.metadata.name}" is invalid: spec.phase: must be Running on create`,
@@ -82,7 +86,7 @@ function preparePod(pod: Pod, deps: RegistryDeps): Pod {
   } catch (e) {
     if (e instanceof ValidationError) {
       throw new ValidationError(
-        `Cannot create pod "${pod.metadata.name}": ${e.message}`,
+        `Cannot ${verb} pod "${pod.metadata.name}": ${e.message}`,
         e.fields,
         { cause: e },
       );

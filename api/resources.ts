@@ -9,7 +9,9 @@ import { API_VERSION } from "../model/meta.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import { matchesSelector, parseSelectorString } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
-import type { WatchEvent } from "../store/object_store.ts";
+import type { Pod } from "../model/pod.ts";
+import { isTerminalPodPhase } from "../model/pod.ts";
+import { opIndexOf, type WatchEvent } from "../store/object_store.ts";
 import { BatchItemError } from "./errors.ts";
 import type { Plan, RegistryDeps } from "./registry.ts";
 import { identify, planCreate, planDelete, planUpdate, prepareNew } from "./registry.ts";
@@ -17,9 +19,21 @@ import { identify, planCreate, planDelete, planUpdate, prepareNew } from "./regi
 /** Operations a batch can do. */
 export type BatchOperation = "create" | "update" | "apply" | "delete";
 
+/** Refuses a cluster-scoped path for a namespaced kind. */
+function clusterScoped(k: KindInfo): void {
+  if (k.namespaced) {
+    throw new NotFoundError(
+      `${k.plural} are namespaced: use /api/v1/namespaces/<ns>/${k.plural}/<name>`,
+    );
+  }
+}
+
 function kindFrom(c: Context): KindInfo {
   const plural = c.req.param("plural") ?? "";
   const k = findKind(plural);
+  if (k && !k.namespaced && c.req.param("ns") !== undefined) {
+    throw new NotFoundError(`${k.plural} are not namespaced: use /api/v1/${k.plural}`);
+  }
   if (!k || k.plural !== plural) {
     throw new NotFoundError(
       `the server does not know "${plural}"; known: ${KINDS.map((k) => k.plural).join(", ")}`,
@@ -38,7 +52,11 @@ async function body(c: Context): Promise<unknown> {
 
 function selectorFrom(c: Context): LabelSelector | undefined {
   const s = c.req.query("labelSelector");
-  return s ? parseSelectorString(s) : undefined;
+  try {
+    return s ? parseSelectorString(s) : undefined;
+  } catch (e) {
+    throw new BadRequestError(`bad labelSelector: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** Plans and commits a batch; returns what happened to each item. */
@@ -60,8 +78,12 @@ export async function runBatch(
         plans.push(planDelete(current, deps.clock));
         continue;
       }
-      const next = prepareNew(raw, deps);
-      if (operation === "create" || (operation === "apply" && !current)) {
+      const replacesFinished = current?.kind === "Pod" &&
+        isTerminalPodPhase((current as Pod).status?.phase);
+      const creating = operation === "create" ||
+        (operation === "apply" && (!current || replacesFinished));
+      const next = prepareNew(raw, deps, creating ? "create" : "update");
+      if (creating) {
         plans.push(planCreate(next, current));
       } else {
         if (!current) {
@@ -79,20 +101,15 @@ export async function runBatch(
       );
     }
   }
-  const ops = plans.flatMap((p) => p.op ? [p.op] : []);
+  const withOps = plans.map((p, index) => ({ p, index })).filter(({ p }) => p.op);
   try {
-    if (ops.length) await deps.store.commit(ops);
+    if (withOps.length) await deps.store.commit(withOps.map(({ p }) => p.op!));
   } catch (e) {
-    // Name the item the store refused, when it can be told.
-    const msg = (e as Error).message;
-    const index = plans.findIndex((p) => p.op && msg.includes(`"${p.object.metadata.name}"`));
-    if (index >= 0) {
-      throw new BatchItemError(
-        index,
-        plans[index].object.kind,
-        plans[index].object.metadata.name,
-        e,
-      );
+    // Name the item the store refused.
+    const at = opIndexOf(e);
+    const item = at === undefined ? undefined : withOps[at];
+    if (item) {
+      throw new BatchItemError(item.index, item.p.object.kind, item.p.object.metadata.name, e);
     }
     throw e;
   }
@@ -146,8 +163,20 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
         wake?.();
       });
       try {
+        const listed = new Map<string, string | undefined>();
         for (const o of await deps.store.list(k, { namespace, selector })) {
+          listed.set(`${o.metadata.namespace}/${o.metadata.name}`, o.metadata.resourceVersion);
           await stream.writeSSE({ event: "ADDED", data: JSON.stringify(o) });
+        }
+        // Changes that happened while listing and are already in the list are not repeated.
+        for (let i = queue.length - 1; i >= 0; i--) {
+          const o = queue[i].object;
+          const rv = listed.get(`${o.metadata.namespace}/${o.metadata.name}`);
+          if (
+            queue[i].type !== "DELETED" && rv !== undefined && rv === o.metadata.resourceVersion
+          ) {
+            queue.splice(i, 1);
+          }
         }
         while (open) {
           while (queue.length && open) {
@@ -155,10 +184,12 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
             await stream.writeSSE({ event: e.type, data: JSON.stringify(e.object) });
           }
           if (!open) break;
+          let timer: ReturnType<typeof setTimeout> | undefined;
           await new Promise<void>((r) => {
             wake = r;
-            setTimeout(r, 15_000);
+            timer = setTimeout(r, 15_000);
           });
+          clearTimeout(timer);
           wake = undefined;
           if (!queue.length && open) await stream.write(": keepalive\n\n");
         }
@@ -225,15 +256,13 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
   });
   app.get("/api/v1/:plural", (c) => list(c, undefined));
   app.get("/api/v1/:plural/:name", (c) => {
-    const k = kindFrom(c);
-    if (k.namespaced) {
-      throw new NotFoundError(
-        `${k.plural} are namespaced: use /api/v1/namespaces/<ns>/${k.plural}/<name>`,
-      );
-    }
+    clusterScoped(kindFrom(c));
     return getOne(c);
   });
-  app.delete("/api/v1/:plural/:name", (c) => remove(c));
+  app.delete("/api/v1/:plural/:name", (c) => {
+    clusterScoped(kindFrom(c));
+    return remove(c);
+  });
   return app;
 }
 

@@ -10,7 +10,8 @@ import { kindOrThrow } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { ObjectStore } from "./object_store.ts";
 
-const CHUNK = 60_000;
+/** Characters per KV value: V8 may store a string at 2 bytes a character, and a value holds 64 KiB. */
+const CHUNK = 30_000;
 
 interface Head {
   v?: string;

@@ -36,7 +36,7 @@ export async function recordEvent(
     kind: "Event",
     apiVersion: API_VERSION,
     metadata: {
-      name: `${input.involvedObject.name}.${now.toString(16)}${crypto.randomUUID().slice(0, 4)}`,
+      name: `${input.involvedObject.name}.${now.toString(16)}${crypto.randomUUID().slice(0, 8)}`,
       namespace: input.involvedObject.namespace ?? "default",
       creationTimestamp: isoTime(now),
     },

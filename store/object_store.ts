@@ -104,6 +104,40 @@ function specChanged(a: MilpaObject, b: MilpaObject): boolean {
   return JSON.stringify(a.spec ?? null) !== JSON.stringify(b.spec ?? null);
 }
 
+/** The batch position an error from commit() is about, if it is about one operation. */
+export function opIndexOf(e: unknown): number | undefined {
+  return (e as { opIndex?: number })?.opIndex;
+}
+
+function atOp(index: number, e: unknown): unknown {
+  if (e && typeof e === "object") (e as { opIndex?: number }).opIndex = index;
+  return e;
+}
+
+/** Deno KV's limits of one transaction: 1,000 mutations and 819,200 bytes of keys and values. */
+class TxBudget {
+  static readonly MUTATIONS = 1000;
+  static readonly BYTES = 800_000;
+  mutations = 0;
+  bytes = 0;
+
+  add(key: Deno.KvKey, value: unknown): void {
+    this.mutations++;
+    this.bytes +=
+      new TextEncoder().encode(JSON.stringify(key) + JSON.stringify(value ?? null)).length;
+  }
+
+  check(): void {
+    if (this.mutations > TxBudget.MUTATIONS || this.bytes > TxBudget.BYTES) {
+      throw new ValidationError(
+        `the request is too large to write at once (${this.mutations} writes, ${this.bytes} bytes; ` +
+          `at most ${TxBudget.MUTATIONS} writes and ${TxBudget.BYTES} bytes): split it into smaller files`,
+        [{ field: "items", message: "too large for one transaction" }],
+      );
+    }
+  }
+}
+
 /** Objects of every kind, kept in one Deno KV database. */
 export class ObjectStore {
   #listeners = new Set<WatchListener>();
@@ -238,84 +272,43 @@ export class ObjectStore {
     }
     const now = isoTime(this.clock.now());
     const atomic = this.kv.atomic();
+    const budget = new TxBudget();
     const results: { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject }[] = [];
     const keys = ops.map((o) => {
       const k = info(o.object.kind);
       return objKey(k, o.object.metadata.namespace, o.object.metadata.name);
     });
     const seen = new Set<string>();
-    for (const key of keys) {
+    keys.forEach((key, i) => {
       const s = JSON.stringify(key);
       if (seen.has(s)) {
-        throw new ConflictError(`the same object appears twice: ${key.slice(1).join("/")}`);
+        throw atOp(
+          i,
+          new ValidationError(`the same object appears twice: ${key.slice(1).join("/")}`),
+        );
       }
       seen.add(s);
-    }
+    });
     const currents: Deno.KvEntryMaybe<MilpaObject>[] = [];
     for (let i = 0; i < keys.length; i += 10) {
       currents.push(...await this.kv.getMany<MilpaObject[]>(keys.slice(i, i + 10)));
     }
+    const set = (key: Deno.KvKey, value: unknown) => {
+      budget.add(key, value);
+      atomic.set(key, value);
+    };
+    const del = (key: Deno.KvKey) => {
+      budget.add(key, null);
+      atomic.delete(key);
+    };
     ops.forEach((o, i) => {
-      const k = info(o.object.kind);
-      const cur = currents[i];
-      const key = keys[i];
-      if (o.op === "create" || o.op === "replace") {
-        if (o.op === "create" && cur.value) {
-          throw new AlreadyExistsError(`${describe(k, o.object)} already exists`);
-        }
-        if (o.op === "replace" && cur.versionstamp !== o.previous.metadata.resourceVersion) {
-          throw new ConflictError(
-            `${describe(k, o.object)} changed while it was being replaced; retry`,
-          );
-        }
-        const object: MilpaObject = {
-          ...o.object,
-          metadata: {
-            ...o.object.metadata,
-            namespace: k.namespaced ? nsOf(k, o.object.metadata.namespace) : undefined,
-            uid: o.object.metadata.uid ?? crypto.randomUUID(),
-            creationTimestamp: o.object.metadata.creationTimestamp ?? now,
-            generation: 1,
-          },
-        };
-        if (!k.namespaced) delete object.metadata.namespace;
-        atomic.check({ key, versionstamp: cur.versionstamp }).set(key, toStored(object));
-        if (cur.value) { for (const lk of labelKeys(k, cur.value)) atomic.delete(lk); }
-        for (const lk of labelKeys(k, object)) atomic.set(lk, null);
-        const replaced = cur.value ? withVersion(cur.value, cur.versionstamp!) : undefined;
-        results.push({ type: "ADDED", object, replaced });
-        return;
+      try {
+        results.push(this.#plan(o, keys[i], currents[i], now, atomic, set, del));
+      } catch (e) {
+        throw atOp(i, e);
       }
-      if (!cur.value) throw new NotFoundError(`${describe(k, o.object)} not found`);
-      const rv = o.object.metadata.resourceVersion;
-      if (rv && rv !== cur.versionstamp) {
-        throw new ConflictError(
-          `${
-            describe(k, o.object)
-          } was changed by someone else (resourceVersion ${rv} is stale, now ${cur.versionstamp}); read it again and retry`,
-        );
-      }
-      atomic.check({ key, versionstamp: cur.versionstamp });
-      for (const lk of labelKeys(k, cur.value)) atomic.delete(lk);
-      if (o.op === "delete") {
-        atomic.delete(key);
-        results.push({ type: "DELETED", object: withVersion(cur.value, cur.versionstamp) });
-        return;
-      }
-      const object: MilpaObject = {
-        ...o.object,
-        metadata: {
-          ...o.object.metadata,
-          uid: cur.value.metadata.uid,
-          creationTimestamp: cur.value.metadata.creationTimestamp,
-          generation: (cur.value.metadata.generation ?? 1) +
-            (specChanged(cur.value, o.object) ? 1 : 0),
-        },
-      };
-      atomic.set(key, toStored(object));
-      for (const lk of labelKeys(k, object)) atomic.set(lk, null);
-      results.push({ type: "MODIFIED", object });
     });
+    budget.check();
     const res = await atomic.commit();
     if (!res.ok) {
       throw new ConflictError("the objects changed while they were being written; retry");
@@ -329,6 +322,74 @@ export class ObjectStore {
       this.emit({ type: results[i].type, object });
     });
     return out;
+  }
+
+  /** Adds one operation's checks and writes to a transaction; returns its watch event. */
+  #plan(
+    o: BatchOp,
+    key: Deno.KvKey,
+    cur: Deno.KvEntryMaybe<MilpaObject>,
+    now: string,
+    atomic: Deno.AtomicOperation,
+    set: (key: Deno.KvKey, value: unknown) => void,
+    del: (key: Deno.KvKey) => void,
+  ): { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject } {
+    const k = info(o.object.kind);
+    if (o.op === "create" || o.op === "replace") {
+      if (o.op === "create" && cur.value) {
+        throw new AlreadyExistsError(`${describe(k, o.object)} already exists`);
+      }
+      if (o.op === "replace" && cur.versionstamp !== o.previous.metadata.resourceVersion) {
+        throw new ConflictError(
+          `${describe(k, o.object)} changed while it was being replaced; retry`,
+        );
+      }
+      const object: MilpaObject = {
+        ...o.object,
+        metadata: {
+          ...o.object.metadata,
+          namespace: k.namespaced ? nsOf(k, o.object.metadata.namespace) : undefined,
+          uid: o.object.metadata.uid ?? crypto.randomUUID(),
+          creationTimestamp: o.object.metadata.creationTimestamp ?? now,
+          generation: 1,
+        },
+      };
+      if (!k.namespaced) delete object.metadata.namespace;
+      atomic.check({ key, versionstamp: cur.versionstamp });
+      set(key, toStored(object));
+      if (cur.value) { for (const lk of labelKeys(k, cur.value)) del(lk); }
+      for (const lk of labelKeys(k, object)) set(lk, null);
+      const replaced = cur.value ? withVersion(cur.value, cur.versionstamp!) : undefined;
+      return { type: "ADDED", object, replaced };
+    }
+    if (!cur.value) throw new NotFoundError(`${describe(k, o.object)} not found`);
+    const rv = o.object.metadata.resourceVersion;
+    if (rv && rv !== cur.versionstamp) {
+      throw new ConflictError(
+        `${describe(k, o.object)} was changed by someone else (resourceVersion ${rv} is stale, ` +
+          `now ${cur.versionstamp}); read it again and retry`,
+      );
+    }
+    atomic.check({ key, versionstamp: cur.versionstamp });
+    for (const lk of labelKeys(k, cur.value)) del(lk);
+    if (o.op === "delete") {
+      del(key);
+      return { type: "DELETED", object: withVersion(cur.value, cur.versionstamp) };
+    }
+    const object: MilpaObject = {
+      ...o.object,
+      metadata: {
+        ...o.object.metadata,
+        ...(k.namespaced ? { namespace: nsOf(k, o.object.metadata.namespace) } : {}),
+        uid: cur.value.metadata.uid,
+        creationTimestamp: cur.value.metadata.creationTimestamp,
+        generation: (cur.value.metadata.generation ?? 1) +
+          (specChanged(cur.value, o.object) ? 1 : 0),
+      },
+    };
+    set(key, toStored(object));
+    for (const lk of labelKeys(k, object)) set(lk, null);
+    return { type: "MODIFIED", object };
   }
 
   /** Calls `listener` after every committed change; returns the function that stops it. */
