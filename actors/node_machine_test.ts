@@ -1,0 +1,478 @@
+/** The node machine on fake effects: launch, clean and terminate the test settles, a manual clock. */
+import assert from "node:assert/strict";
+import { type Actor, createActor, type InspectionEvent, waitFor } from "xstate";
+import { ManualClock } from "../model/clock.ts";
+import { CapacityError } from "../model/errors.ts";
+import type { EventInput } from "../store/events.ts";
+import { isCapacityError } from "./effects.ts";
+import { POOL_ID } from "./ids.ts";
+import {
+  createNodeMachine,
+  type LaunchResult,
+  type NodeInput,
+  type NodeMachine,
+  nodeStatusOf,
+} from "./node_machine.ts";
+
+type Sent = { to: string; event: { type: string; [k: string]: unknown } };
+type Deferred<T, I> = PromiseWithResolvers<T> & { input: I };
+
+const INPUT: NodeInput = {
+  name: "n1",
+  instanceType: "t3.nano",
+  spot: false,
+  privateIPOnly: false,
+  volumeSizeGiB: 8,
+  boundPod: "default/web",
+};
+const LAUNCHED: LaunchResult = {
+  instanceId: "i-1",
+  addresses: [{ type: "PrivateIP", address: "10.0.0.2" }],
+};
+const AT = "2026-01-01T00:00:00.000Z";
+
+/** Fake effects and the node actors started on them. */
+class Harness {
+  readonly clock = new ManualClock();
+  readonly sent: Sent[] = [];
+  readonly launches: Deferred<LaunchResult, NodeInput>[] = [];
+  readonly cleans: Deferred<void, { name: string; boundPod?: string }>[] = [];
+  readonly terminated: string[] = [];
+  readonly events: EventInput[] = [];
+  readonly actors: Actor<NodeMachine>[] = [];
+  connected = false;
+  /** What terminate() does after recording the call. */
+  terminate: (id: string) => Promise<void> = () => Promise.resolve();
+  readonly machine: NodeMachine;
+  #tickWaiters: (() => void)[] = [];
+
+  constructor(
+    t: { bootTimeoutMs?: number; healthyTimeoutMs?: number; watchdogPeriodMs?: number } = {},
+  ) {
+    this.machine = createNodeMachine({
+      clock: this.clock,
+      send: (to, event) => this.sent.push({ to, event }),
+      launch: (input) => {
+        const d = { ...Promise.withResolvers<LaunchResult>(), input };
+        this.launches.push(d);
+        return d.promise;
+      },
+      terminate: (id) => {
+        this.terminated.push(id);
+        return this.terminate(id);
+      },
+      clean: (input) => {
+        const d = { ...Promise.withResolvers<void>(), input };
+        this.cleans.push(d);
+        return d.promise;
+      },
+      isCapacityError,
+      event: (e) => this.events.push(e),
+      bootTimeoutMs: t.bootTimeoutMs ?? 300_000,
+      healthyTimeoutMs: t.healthyTimeoutMs ?? 90_000,
+      watchdogPeriodMs: t.watchdogPeriodMs ?? 60_000,
+      isConnected: () => this.connected,
+    });
+  }
+
+  start(input: NodeInput = INPUT, snapshot?: unknown): Actor<NodeMachine> {
+    const actor = createActor(this.machine, {
+      input,
+      ...(snapshot ? { snapshot: snapshot as never } : {}),
+      inspect: (e: InspectionEvent) => {
+        if (e.type === "@xstate.snapshot" && e.event.type === "TICK") {
+          for (const w of this.#tickWaiters.splice(0)) w();
+        }
+      },
+    });
+    this.actors.push(actor);
+    return actor.start();
+  }
+
+  /** Resolves after the next watchdog tick was handled. */
+  nextTick(): Promise<void> {
+    return new Promise((r) => this.#tickWaiters.push(r));
+  }
+
+  toPool(): Sent["event"][] {
+    return this.sent.filter((s) => s.to === POOL_ID).map((s) => s.event);
+  }
+
+  stop(): void {
+    for (const a of this.actors) a.stop();
+  }
+}
+
+async function withHarness(
+  fn: (h: Harness) => Promise<void>,
+  t?: ConstructorParameters<typeof Harness>[0],
+): Promise<void> {
+  const h = new Harness(t);
+  try {
+    await fn(h);
+  } finally {
+    h.stop();
+  }
+}
+
+const phase = (a: Actor<NodeMachine>) => a.getSnapshot().value;
+
+function until(a: Actor<NodeMachine>, state: string) {
+  return waitFor(a, (s) => s.value === state, { timeout: 2_000 });
+}
+
+/** Launches the node and connects its agent: Available. */
+async function available(h: Harness, a: Actor<NodeMachine>): Promise<void> {
+  h.launches[0].resolve(LAUNCHED);
+  await until(a, "Created");
+  a.send({ type: "AGENT_CONNECTED" });
+  assert.equal(phase(a), "Available");
+}
+
+async function claimed(h: Harness, a: Actor<NodeMachine>): Promise<void> {
+  await available(h, a);
+  a.send({ type: "CLAIM", pod: "default/web" });
+  assert.equal(phase(a), "Claimed");
+}
+
+Deno.test("node machine launches in Creating and is Created once the launch resolved", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    assert.equal(phase(a), "Creating");
+    assert.deepEqual(h.launches.map((l) => l.input), [INPUT]);
+    h.clock.advance(1_000);
+    h.launches[0].resolve(LAUNCHED);
+    const s = await until(a, "Created");
+    assert.equal(s.context.instanceId, "i-1");
+    assert.deepEqual(s.context.addresses, LAUNCHED.addresses);
+    assert.equal(s.context.bootDeadline, h.clock.now() + 300_000);
+    assert.deepEqual(h.events.map((e) => [e.status, e.message]), [
+      ["node-created", "Instance i-1 (t3.nano) launched"],
+    ]);
+    assert.deepEqual(h.toPool(), []);
+  });
+});
+
+Deno.test("node machine on a CapacityError terminates and tells the pool, capacityError set", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    h.launches[0].reject(new CapacityError("no t3.nano in us-east-1a"));
+    const s = await until(a, "Terminated");
+    assert.equal(s.status, "done");
+    assert.equal(s.context.message, "launch failed: no t3.nano in us-east-1a");
+    assert.equal(s.context.capacityError, true);
+    assert.deepEqual(h.terminated, [], "no instance, nothing to terminate");
+    assert.deepEqual(h.toPool(), [{
+      type: "NODE_GONE",
+      node: "n1",
+      pod: "default/web",
+      reason: "launch failed: no t3.nano in us-east-1a",
+      capacityError: true,
+    }]);
+    assert.equal(nodeStatusOf(s).message, "launch failed: no t3.nano in us-east-1a");
+  });
+});
+
+Deno.test("node machine on another launch error terminates with capacityError false", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    h.launches[0].reject(new Error("boom"));
+    const s = await until(a, "Terminated");
+    assert.equal(s.context.capacityError, false);
+    assert.equal(h.toPool()[0].capacityError, false);
+    assert.equal(h.toPool()[0].reason, "launch failed: boom");
+  });
+});
+
+Deno.test("node machine AGENT_CONNECTED after the launch makes it Available and tells the pool", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await available(h, a);
+    assert.deepEqual(h.toPool(), [{
+      type: "NODE_AVAILABLE",
+      node: "n1",
+      pod: "default/web",
+      instanceId: "i-1",
+      addresses: LAUNCHED.addresses,
+    }]);
+    assert.equal(a.getSnapshot().context.agentConnected, true);
+  });
+});
+
+Deno.test("node machine AGENT_CONNECTED before the launch finished makes it Available once launched", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    a.send({ type: "AGENT_CONNECTED" });
+    assert.equal(phase(a), "Creating");
+    h.launches[0].resolve(LAUNCHED);
+    await until(a, "Available");
+    assert.equal(h.toPool()[0].type, "NODE_AVAILABLE");
+    assert.equal(h.toPool()[0].instanceId, "i-1");
+  });
+});
+
+Deno.test("node machine whose agent the hub already has goes Available when launched", async () => {
+  await withHarness(async (h) => {
+    h.connected = true;
+    const a = h.start();
+    h.launches[0].resolve(LAUNCHED);
+    await until(a, "Available");
+  });
+});
+
+Deno.test("node machine BIND changes the pod it is booted for", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    a.send({ type: "BIND", pod: "default/other" });
+    assert.equal(a.getSnapshot().context.boundPod, "default/other");
+    h.launches[0].resolve(LAUNCHED);
+    await until(a, "Created");
+    a.send({ type: "BIND", pod: undefined });
+    assert.equal(a.getSnapshot().context.boundPod, undefined);
+    assert.equal(nodeStatusOf(a.getSnapshot()).boundPodName, undefined);
+  });
+});
+
+Deno.test("node machine CLAIM makes an Available node Claimed by the pod", async () => {
+  await withHarness(async (h) => {
+    const a = h.start({ ...INPUT, boundPod: undefined });
+    await available(h, a);
+    a.send({ type: "CLAIM", pod: "default/web" });
+    assert.equal(phase(a), "Claimed");
+    assert.equal(nodeStatusOf(a.getSnapshot()).boundPodName, "default/web");
+  });
+});
+
+Deno.test("node machine RELEASE of a used node cleans, terminates once and ends Terminated", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await claimed(h, a);
+    a.send({ type: "RELEASE", used: true });
+    assert.equal(phase(a), "Cleaning");
+    assert.deepEqual(h.cleans.map((c) => c.input), [{ name: "n1", boundPod: "default/web" }]);
+    assert.deepEqual(h.terminated, [], "nothing is terminated before the logs are saved");
+    h.cleans[0].resolve();
+    const s = await until(a, "Terminated");
+    assert.equal(s.status, "done");
+    assert.deepEqual(h.terminated, ["i-1"]);
+    assert.equal(s.context.message, undefined);
+    assert.deepEqual(h.toPool().at(-1), {
+      type: "NODE_GONE",
+      node: "n1",
+      pod: "default/web",
+      reason: undefined,
+      capacityError: false,
+    });
+    const terminating = h.events.find((e) => e.status === "node-terminating")!;
+    assert.equal(terminating.message, "Terminating instance i-1");
+    assert.equal(terminating.type, "Normal");
+  });
+});
+
+Deno.test("node machine terminates a used node even when cleaning failed", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await claimed(h, a);
+    a.send({ type: "RELEASE", used: true });
+    h.cleans[0].reject(new Error("agent gone"));
+    await until(a, "Terminated");
+    assert.deepEqual(h.terminated, ["i-1"]);
+  });
+});
+
+Deno.test("node machine RELEASE of an unused node makes it Available again, unbound", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await claimed(h, a);
+    a.send({ type: "RELEASE", used: false });
+    assert.equal(phase(a), "Available");
+    assert.equal(a.getSnapshot().context.boundPod, undefined);
+    assert.deepEqual(h.toPool().at(-1), {
+      type: "NODE_AVAILABLE",
+      node: "n1",
+      pod: undefined,
+      instanceId: "i-1",
+      addresses: LAUNCHED.addresses,
+    });
+    assert.deepEqual(h.cleans, []);
+  });
+});
+
+for (const from of ["Created", "Available", "Claimed", "Cleaning"] as const) {
+  Deno.test(`node machine TERMINATE in ${from} terminates the instance`, async () => {
+    await withHarness(async (h) => {
+      const a = h.start();
+      h.launches[0].resolve(LAUNCHED);
+      await until(a, "Created");
+      if (from !== "Created") a.send({ type: "AGENT_CONNECTED" });
+      if (from === "Claimed" || from === "Cleaning") a.send({ type: "CLAIM", pod: "default/web" });
+      if (from === "Cleaning") a.send({ type: "RELEASE", used: true });
+      assert.equal(phase(a), from);
+      a.send({ type: "TERMINATE", reason: "termination was requested" });
+      const s = await until(a, "Terminated");
+      assert.deepEqual(h.terminated, ["i-1"]);
+      assert.equal(s.context.message, "termination was requested");
+      assert.equal(h.toPool().at(-1)?.reason, "termination was requested");
+      const terminating = h.events.find((e) => e.status === "node-terminating")!;
+      assert.equal(terminating.message, "Terminating instance i-1: termination was requested");
+      assert.equal(terminating.type, "Warning");
+    });
+  });
+}
+
+Deno.test("node machine TERMINATE in Creating whose launch fails ends Terminated, nothing to terminate", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    a.send({ type: "TERMINATE", reason: "not needed" });
+    h.launches[0].reject(new Error("boom"));
+    const s = await until(a, "Terminated");
+    assert.equal(s.status, "done");
+    assert.deepEqual(h.terminated, []);
+    assert.equal(h.toPool().at(-1)?.type, "NODE_GONE");
+  });
+});
+
+// BUG: TERMINATE in Creating (actors/node_machine.ts:216) goes straight to Terminating and
+// stops the launch it invoked; with no instanceId yet, terminate is skipped (line 91), so the
+// instance the in-flight launch still creates is never terminated, and nothing lists orphans
+// (no caller of listInstances). Expected: once the launch resolves, terminate("i-1") is
+// called; actual: the node is Terminated at once and terminate is never called.
+// Fix: in Creating, note the TERMINATE (e.g. `terminateRequested` in context) and keep the
+// launch; on its onDone go to Terminating when it is set.
+Deno.test({
+  name: "node machine TERMINATE while launching terminates the instance the launch made",
+  ignore: true,
+  fn: async () => {
+    await withHarness(async (h) => {
+      const a = h.start();
+      a.send({ type: "TERMINATE", reason: "termination was requested" });
+      h.launches[0].resolve(LAUNCHED);
+      await h.launches[0].promise;
+      await until(a, "Terminated");
+      assert.deepEqual(h.terminated, ["i-1"]);
+    });
+  },
+});
+
+Deno.test("node machine retries a failed terminate until it succeeds", async () => {
+  await withHarness(async (h) => {
+    const errors: unknown[] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => errors.push(args);
+    try {
+      let calls = 0;
+      h.terminate = () =>
+        ++calls === 1 ? Promise.reject(new Error("throttled")) : Promise.resolve();
+      const a = h.start();
+      await claimed(h, a);
+      a.send({ type: "TERMINATE", reason: "test" });
+      await until(a, "Terminated");
+      assert.deepEqual(h.terminated, ["i-1", "i-1"]);
+      assert.equal(errors.length, 1);
+    } finally {
+      console.error = consoleError;
+    }
+  });
+});
+
+Deno.test("node machine terminates a node whose agent does not connect within the boot timeout", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    h.launches[0].resolve(LAUNCHED);
+    await until(a, "Created");
+    h.clock.advance(1_000);
+    await h.nextTick();
+    assert.equal(phase(a), "Created", "exactly the timeout is not yet too long");
+    h.clock.advance(1);
+    const s = await until(a, "Terminated");
+    assert.equal(s.context.message, "agent did not connect within 1s of boot");
+    assert.deepEqual(h.terminated, ["i-1"]);
+    assert.equal(h.toPool().at(-1)?.type, "NODE_GONE");
+  }, { bootTimeoutMs: 1_000, watchdogPeriodMs: 5 });
+});
+
+Deno.test("node machine terminates an Available node whose agent is gone and sent no heartbeat", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await available(h, a);
+    h.clock.advance(800);
+    a.send({ type: "HEARTBEAT" });
+    h.clock.advance(800);
+    await h.nextTick();
+    assert.equal(phase(a), "Available", "a heartbeat 800 ms ago is recent enough");
+    h.clock.advance(201);
+    const s = await until(a, "Terminated");
+    assert.equal(s.context.message, "no heartbeat for 1s");
+    assert.deepEqual(h.terminated, ["i-1"]);
+  }, { healthyTimeoutMs: 1_000, watchdogPeriodMs: 5 });
+});
+
+Deno.test("node machine keeps an Available node whose agent is connected, heartbeats or not", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await available(h, a);
+    h.connected = true;
+    h.clock.advance(10_000);
+    await h.nextTick();
+    assert.equal(phase(a), "Available");
+  }, { healthyTimeoutMs: 1_000, watchdogPeriodMs: 5 });
+});
+
+Deno.test("nodeStatusOf() derives phase, instance, addresses, bound pod and message", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    assert.deepEqual(nodeStatusOf(a.getSnapshot()), {
+      phase: "Creating",
+      addresses: [],
+      boundPodName: "default/web",
+      lastPhaseChange: AT,
+    });
+    h.clock.advance(1_000);
+    await claimed(h, a);
+    assert.deepEqual(nodeStatusOf(a.getSnapshot()), {
+      phase: "Claimed",
+      instanceID: "i-1",
+      addresses: LAUNCHED.addresses,
+      boundPodName: "default/web",
+      lastPhaseChange: "2026-01-01T00:00:01.000Z",
+    });
+    a.send({ type: "TERMINATE", reason: "bye" });
+    const s = await until(a, "Terminated");
+    assert.equal(nodeStatusOf(s).phase, "Terminated");
+    assert.equal(nodeStatusOf(s).message, "bye");
+  });
+});
+
+Deno.test("node machine restored from a persisted Available snapshot re-sends nothing", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await available(h, a);
+    const persisted = JSON.parse(JSON.stringify(a.getPersistedSnapshot()));
+    a.stop();
+    const sent = h.sent.length;
+    const b = h.start(INPUT, persisted);
+    assert.equal(phase(b), "Available");
+    assert.equal(b.getSnapshot().context.instanceId, "i-1");
+    assert.equal(h.sent.length, sent);
+    assert.equal(h.launches.length, 1);
+  });
+});
+
+Deno.test("node machine restored while Creating launches again; its boot deadline survives a restore", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    const creating = JSON.parse(JSON.stringify(a.getPersistedSnapshot()));
+    a.stop();
+    const b = h.start(INPUT, creating);
+    assert.equal(h.launches.length, 2, "the launch (idempotent by client token) runs again");
+    h.launches[1].resolve(LAUNCHED);
+    await until(b, "Created");
+    const created = JSON.parse(JSON.stringify(b.getPersistedSnapshot()));
+    b.stop();
+    // The controller was down for longer than the boot timeout.
+    h.clock.advance(1_001);
+    const c = h.start(INPUT, created);
+    await until(c, "Terminated");
+    assert.equal(c.getSnapshot().context.message, "agent did not connect within 1s of boot");
+  }, { bootTimeoutMs: 1_000, watchdogPeriodMs: 5 });
+});

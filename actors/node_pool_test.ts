@@ -1,0 +1,538 @@
+/** The node pool's decisions, on a real ObjectStore (`:memory:` KV) with recorded sends and spawns. */
+import assert from "node:assert/strict";
+import { createActor, waitFor } from "xstate";
+import { ManualClock } from "../model/clock.ts";
+import type { StandbyNodes } from "../model/config.ts";
+import type { Node, NodePhase } from "../model/node.ts";
+import type { Pod, PodPhase, PodSpec } from "../model/pod.ts";
+import { ObjectStore } from "../store/object_store.ts";
+import type { NodeInput } from "./node_machine.ts";
+import {
+  createPoolMachine,
+  MAX_BOOTS_PER_PASS,
+  NodePool,
+  type PoolEvent,
+  UNAVAILABLE_MS,
+} from "./node_pool.ts";
+
+type Sent = { to: string; event: { type: string; [k: string]: unknown } };
+
+const ADDRS = [{ type: "PrivateIP" as const, address: "10.0.0.9" }];
+
+/** A pool with its store, clock and what it sent and spawned. */
+class Harness {
+  readonly sent: Sent[] = [];
+  readonly spawned: NodeInput[] = [];
+  readonly pool: NodePool;
+  #waiters: { match: (s: Sent) => boolean; resolve: () => void }[] = [];
+
+  constructor(readonly store: ObjectStore, readonly clock: ManualClock, standby: StandbyNodes[]) {
+    this.pool = new NodePool({
+      store,
+      clock,
+      send: (to, event) => {
+        const s = { to, event };
+        this.sent.push(s);
+        for (const w of this.#waiters.filter((w) => w.match(s))) {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      },
+      spawnNode: (input) => this.spawned.push(input),
+      event: () => {},
+      standbyNodes: standby,
+      defaultVolumeSize: "8Gi",
+    });
+  }
+
+  /** Handles events one after another and waits until the pool is idle. */
+  async handle(...events: PoolEvent[]): Promise<void> {
+    for (const e of events) void this.pool.enqueue(e);
+    await this.pool.drain();
+  }
+
+  /** Resolves once the pool sent a message that `match`es (at once if it already did). */
+  sentWhere(match: (s: Sent) => boolean, what: string): Promise<void> {
+    if (this.sent.some(match)) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 2_000);
+    this.#waiters.push({
+      match,
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    });
+    return promise;
+  }
+
+  to(target: string): Sent["event"][] {
+    return this.sent.filter((s) => s.to === target).map((s) => s.event);
+  }
+
+  ofType(type: string): Sent[] {
+    return this.sent.filter((s) => s.event.type === type);
+  }
+
+  nodes(): Promise<Node[]> {
+    return this.store.list<Node>("nodes");
+  }
+
+  async addPod(
+    name: string,
+    spec: Partial<PodSpec> = {},
+    phase: PodPhase = "Waiting",
+  ): Promise<string> {
+    await this.store.create<Pod>({
+      kind: "Pod",
+      apiVersion: "v1",
+      metadata: { name, namespace: "default" },
+      spec: { units: [{ name: "main", image: "nginx" }], instanceType: "t3.nano", ...spec },
+      status: { phase },
+    });
+    return `default/${name}`;
+  }
+
+  /** Stores a node object as its actor would have left it. */
+  async addNode(
+    name: string,
+    phase: NodePhase,
+    opts: { instanceType?: string; spot?: boolean; boundPod?: string } = {},
+  ): Promise<void> {
+    await this.store.create<Node>({
+      kind: "Node",
+      apiVersion: "v1",
+      metadata: { name },
+      spec: { instanceType: opts.instanceType ?? "t3.nano", spot: opts.spot ?? false },
+      status: {
+        phase,
+        instanceID: `i-${name}`,
+        addresses: ADDRS,
+        ...(opts.boundPod ? { boundPodName: opts.boundPod } : {}),
+      },
+    });
+  }
+}
+
+async function withPool(
+  fn: (h: Harness) => Promise<void>,
+  standby: StandbyNodes[] = [],
+): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new ManualClock();
+  const h = new Harness(new ObjectStore(kv, clock), clock, standby);
+  try {
+    await fn(h);
+  } finally {
+    await h.pool.drain();
+    kv.close();
+  }
+}
+
+Deno.test("NodePool gives a waiting pod a new node object bound to it and spawns its actor once", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web", { instanceType: "c5.large" });
+    await h.handle({ type: "POD_WAITING", pod });
+    const nodes = await h.nodes();
+    assert.equal(nodes.length, 1);
+    const n = nodes[0];
+    assert.equal(n.spec.instanceType, "c5.large");
+    assert.equal(n.spec.spot, false);
+    assert.deepEqual(n.spec.resources, { privateIPOnly: false, volumeSize: "8Gi" });
+    assert.equal(n.status?.phase, "Creating");
+    assert.equal(n.status?.boundPodName, pod);
+    assert.deepEqual(h.spawned, [{
+      name: n.metadata.name,
+      instanceType: "c5.large",
+      spot: false,
+      privateIPOnly: false,
+      volumeSizeGiB: 8,
+      boundPod: pod,
+    }]);
+    assert.ok(h.pool.waiting.has(pod));
+    // Asking again while the node boots boots nothing more.
+    await h.handle({ type: "POD_WAITING", pod });
+    assert.equal(h.spawned.length, 1);
+    assert.equal((await h.nodes()).length, 1);
+  });
+});
+
+Deno.test("NodePool boots the node a pod asks for: spot, private IP only, volume size", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web", {
+      spot: { policy: "Always" },
+      resources: { privateIPOnly: true, volumeSize: "20Gi" },
+    });
+    await h.handle({ type: "POD_WAITING", pod });
+    const [n] = await h.nodes();
+    assert.equal(n.spec.spot, true);
+    assert.deepEqual(n.spec.resources, { privateIPOnly: true, volumeSize: "20Gi" });
+    assert.equal(h.spawned[0].spot, true);
+    assert.equal(h.spawned[0].privateIPOnly, true);
+    assert.equal(h.spawned[0].volumeSizeGiB, 20);
+  });
+});
+
+Deno.test("NodePool boots nothing for a pod that is gone or finished", async () => {
+  await withPool(async (h) => {
+    const done = await h.addPod("done", {}, "Succeeded");
+    const deleting = await h.addPod("deleting", { phase: "Terminated" });
+    await h.handle(
+      { type: "POD_WAITING", pod: "default/missing" },
+      { type: "POD_WAITING", pod: done },
+      { type: "POD_WAITING", pod: deleting },
+    );
+    assert.deepEqual(h.spawned, []);
+    assert.deepEqual([...h.pool.waiting], []);
+  });
+});
+
+Deno.test("NodePool claims an Available node for the pod it was booted for", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const name = h.spawned[0].name;
+    await h.handle({
+      type: "NODE_AVAILABLE",
+      node: name,
+      pod,
+      instanceId: "i-1",
+      addresses: ADDRS,
+    });
+    assert.deepEqual(h.to(`node/${name}`), [{ type: "CLAIM", pod }]);
+    assert.deepEqual(h.to("pod/default/web"), [{
+      type: "NODE_BOUND",
+      node: { name, instanceId: "i-1", addresses: ADDRS },
+    }]);
+    assert.ok(!h.pool.waiting.has(pod));
+    assert.equal(h.pool.nodes.get(name)?.phase, "Claimed");
+  });
+});
+
+Deno.test("NodePool gives a waiting pod a fitting standby node instead of booting one", async () => {
+  await withPool(async (h) => {
+    await h.addNode("standby", "Available");
+    await h.pool.load();
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    assert.deepEqual(h.spawned, []);
+    assert.deepEqual(h.to("node/standby"), [{ type: "BIND", pod }, { type: "CLAIM", pod }]);
+    assert.deepEqual(h.to("pod/default/web"), [{
+      type: "NODE_BOUND",
+      node: { name: "standby", instanceId: "i-standby", addresses: ADDRS },
+    }]);
+  });
+});
+
+Deno.test("NodePool binds a booting standby node and claims it once it is Available", async () => {
+  await withPool(async (h) => {
+    await h.addNode("standby", "Creating");
+    await h.pool.load();
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    assert.deepEqual(h.spawned, []);
+    assert.deepEqual(h.to("node/standby"), [{ type: "BIND", pod }]);
+    await h.handle({ type: "NODE_AVAILABLE", node: "standby", pod, instanceId: "i-s" });
+    assert.deepEqual(h.to("node/standby").at(-1), { type: "CLAIM", pod });
+    assert.equal(h.to("pod/default/web")[0].type, "NODE_BOUND");
+  });
+});
+
+Deno.test("NodePool boots a new node when no standby node fits the pod", async () => {
+  await withPool(async (h) => {
+    await h.addNode("big", "Available", { instanceType: "m5.large" });
+    await h.addNode("spot", "Available", { spot: true });
+    await h.pool.load();
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    assert.equal(h.spawned.length, 1);
+    assert.deepEqual(h.to("node/big"), []);
+    assert.deepEqual(h.to("node/spot"), []);
+  });
+});
+
+Deno.test("NodePool releases a claimed node as used when its pod lets go", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const name = h.spawned[0].name;
+    await h.handle({ type: "NODE_AVAILABLE", node: name, pod, instanceId: "i-1" });
+    await h.handle({ type: "POD_RELEASED", pod, node: name });
+    assert.deepEqual(h.to(`node/${name}`).at(-1), { type: "RELEASE", used: true });
+    assert.ok(!h.pool.nodes.has(name));
+    // A second release (the pod machine repeating itself) changes nothing.
+    await h.handle({ type: "POD_RELEASED", pod, node: name });
+    assert.equal(h.ofType("RELEASE").length, 1);
+  });
+});
+
+Deno.test("NodePool terminates a node released before it came up, once it is Available", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const name = h.spawned[0].name;
+    await h.handle({ type: "POD_RELEASED", pod });
+    assert.deepEqual(h.to(`node/${name}`), [{ type: "BIND", pod: undefined }]);
+    assert.ok(!h.pool.waiting.has(pod));
+    await h.handle({ type: "NODE_AVAILABLE", node: name, instanceId: "i-1" });
+    assert.deepEqual(h.to(`node/${name}`).at(-1), { type: "TERMINATE", reason: "not needed" });
+    assert.ok(!h.pool.nodes.has(name));
+    assert.deepEqual(h.to("pod/default/web"), []);
+  });
+});
+
+Deno.test("NodePool keeps a node released before it came up as standby when the config wants one", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const name = h.spawned[0].name;
+    await h.handle({ type: "POD_RELEASED", pod });
+    await h.handle({ type: "NODE_AVAILABLE", node: name, instanceId: "i-1" });
+    assert.equal(h.ofType("TERMINATE").length, 0);
+    assert.equal(h.pool.nodes.get(name)?.phase, "Available");
+    assert.equal(h.pool.nodes.get(name)?.boundPod, undefined);
+    // It now counts as the standby node: reconcile boots no other.
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 1);
+  }, [{ instanceType: "t3.nano", count: 1 }]);
+});
+
+Deno.test("NodePool gives a node released before it came up to another waiting pod that fits", async () => {
+  await withPool(async (h) => {
+    const a = await h.addPod("a");
+    await h.handle({ type: "POD_WAITING", pod: a });
+    const name = h.spawned[0].name;
+    const b = await h.addPod("b");
+    await h.pool.load(); // b is Waiting in the store and has no node yet
+    await h.handle({ type: "POD_RELEASED", pod: a, node: name });
+    await bindSent(h, name, b);
+    assert.equal(h.pool.nodes.get(name)?.boundPod, b);
+    await h.handle({ type: "NODE_AVAILABLE", node: name, instanceId: "i-1" });
+    assert.deepEqual(h.to(`node/${name}`).at(-1), { type: "CLAIM", pod: b });
+    assert.equal(h.to("pod/default/b")[0].type, "NODE_BOUND");
+    assert.equal(h.spawned.length, 1);
+  });
+});
+
+/** Resolves once the pool bound `pod` to `node` (sent it BIND pod). */
+function bindSent(h: Harness, node: string, pod: string): Promise<void> {
+  return h.sentWhere(
+    (s) => s.to === `node/${node}` && s.event.type === "BIND" && s.event.pod === pod,
+    `BIND ${pod} to ${node}`,
+  );
+}
+
+// BUG: NodePool.#podReleased (actors/node_pool.ts:173) places the released node with
+// `#placeSpare`, which starts #placeSpareAsync without awaiting it (line 250), so the
+// placement runs outside the one-at-a-time queue: drain() resolves before the node is given
+// to the waiting pod, and a POD_WAITING handled meanwhile can bind the same node first.
+// Expected: BIND b sent once drain() resolved; actual: only BIND undefined so far.
+// Fix: make #podReleased async and `await this.#placeSpareAsync(n)`.
+Deno.test({
+  name: "NodePool has placed a released node when drain() resolves",
+  ignore: true,
+  fn: async () => {
+    await withPool(async (h) => {
+      const a = await h.addPod("a");
+      await h.handle({ type: "POD_WAITING", pod: a });
+      const name = h.spawned[0].name;
+      const b = await h.addPod("b");
+      await h.pool.load();
+      await h.handle({ type: "POD_RELEASED", pod: a, node: name });
+      assert.deepEqual(h.to(`node/${name}`), [{ type: "BIND", pod: undefined }, {
+        type: "BIND",
+        pod: b,
+      }]);
+      await bindSent(h, name, b); // let the stray placement finish before the KV closes
+    });
+  },
+});
+
+Deno.test("NodePool tells the pod its claimed node went away", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const name = h.spawned[0].name;
+    await h.handle({ type: "NODE_AVAILABLE", node: name, instanceId: "i-1" });
+    await h.handle({ type: "NODE_GONE", node: name, pod, reason: "no heartbeat for 90s" });
+    assert.deepEqual(h.to("pod/default/web").at(-1), {
+      type: "NODE_LOST",
+      reason: `node ${name} went away: no heartbeat for 90s`,
+    });
+    assert.ok(!h.pool.nodes.has(name));
+    assert.equal(h.spawned.length, 1, "the pod machine asks again for a node itself");
+  });
+});
+
+Deno.test("NodePool boots a new node when the one booting for a waiting pod is gone", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const first = h.spawned[0].name;
+    await h.handle({ type: "NODE_GONE", node: first, pod, reason: "launch failed: boom" });
+    assert.equal(h.spawned.length, 2);
+    assert.notEqual(h.spawned[1].name, first);
+    assert.equal(h.spawned[1].boundPod, pod);
+    assert.ok(!h.pool.nodes.has(first));
+    assert.deepEqual(h.to("pod/default/web"), []);
+  });
+});
+
+Deno.test("NodePool boots no node of a type that had a capacity error, for UNAVAILABLE_MS", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const first = h.spawned[0].name;
+    await h.handle({ type: "NODE_GONE", node: first, pod, capacityError: true });
+    assert.equal(h.spawned.length, 1, "no boot right after the capacity error");
+    assert.ok(h.pool.waiting.has(pod), "the pod still waits");
+    // Spot capacity is a different pool of capacity.
+    const spot = await h.addPod("spot", { spot: { policy: "Always" } });
+    await h.handle({ type: "POD_WAITING", pod: spot });
+    assert.equal(h.spawned.length, 2);
+    assert.equal(h.spawned[1].spot, true);
+
+    h.clock.advance(UNAVAILABLE_MS - 1);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 2);
+    h.clock.advance(1);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 3);
+    assert.equal(h.spawned[2].boundPod, pod);
+  });
+});
+
+Deno.test("NodePool reconcile boots standby nodes up to each count, unbound", async () => {
+  await withPool(async (h) => {
+    await h.handle({ type: "RECONCILE" });
+    assert.deepEqual(
+      h.spawned.map((s) => [s.instanceType, s.spot, s.boundPod, s.volumeSizeGiB]),
+      [
+        ["t3.nano", false, undefined, 8],
+        ["t3.nano", false, undefined, 8],
+        ["c5.large", true, undefined, 8],
+      ],
+    );
+    const nodes = await h.nodes();
+    assert.equal(nodes.length, 3);
+    assert.ok(nodes.every((n) => n.status?.boundPodName === undefined));
+    // Booting standby nodes count: the next pass boots nothing.
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 3);
+  }, [{ instanceType: "t3.nano", count: 2 }, { instanceType: "c5.large", spot: true, count: 1 }]);
+});
+
+Deno.test("NodePool reconcile terminates unbound Available nodes beyond the standby counts", async () => {
+  await withPool(async (h) => {
+    for (const n of ["a", "b", "c"]) await h.addNode(n, "Available");
+    await h.addNode("other", "Available", { instanceType: "m5.large" });
+    await h.addNode("booting", "Creating", { instanceType: "m5.large" });
+    await h.addNode("bound", "Available", { instanceType: "m5.large", boundPod: "default/x" });
+    await h.addNode("claimed", "Claimed", { boundPod: "default/y" });
+    await h.pool.load();
+    await h.handle({ type: "RECONCILE" });
+    assert.deepEqual(
+      h.ofType("TERMINATE").map((s) => s.to).sort(),
+      ["node/c", "node/other"],
+    );
+    assert.deepEqual(h.spawned, []);
+    assert.deepEqual([...h.pool.nodes.keys()].sort(), ["a", "b", "booting", "bound", "claimed"]);
+  }, [{ instanceType: "t3.nano", count: 2 }]);
+});
+
+Deno.test("NodePool reconcile boots at most MAX_BOOTS_PER_PASS standby nodes per pass", async () => {
+  await withPool(async (h) => {
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, MAX_BOOTS_PER_PASS);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, MAX_BOOTS_PER_PASS + 5);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, MAX_BOOTS_PER_PASS + 5);
+  }, [{ instanceType: "t3.nano", count: MAX_BOOTS_PER_PASS + 5 }]);
+});
+
+Deno.test("NodePool reconcile boots nodes for waiting pods without one, at most MAX_BOOTS_PER_PASS per pass", async () => {
+  await withPool(async (h) => {
+    for (let i = 0; i < MAX_BOOTS_PER_PASS + 2; i++) await h.addPod(`p${i}`);
+    await h.pool.load();
+    assert.equal(h.pool.waiting.size, MAX_BOOTS_PER_PASS + 2);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, MAX_BOOTS_PER_PASS);
+    assert.ok(h.spawned.every((s) => s.boundPod?.startsWith("default/p")));
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, MAX_BOOTS_PER_PASS + 2);
+    assert.equal(new Set(h.spawned.map((s) => s.boundPod)).size, MAX_BOOTS_PER_PASS + 2);
+  });
+});
+
+// BUG: NodePool.reconcile (actors/node_pool.ts:213-217) boots a node for every waiting pod
+// without one and never looks for a fitting spare, unlike #podWaiting. After a restart,
+// restored pod actors do not repeat POD_WAITING, so their only path is reconcile, and an
+// Available standby node stands idle while a new node boots. Expected: the standby node is
+// bound and claimed, nothing boots; actual: one spawn and no CLAIM.
+// Fix: in the waiting loop, try `#findSpare(want)` (bind, and claim if Available) before #boot.
+Deno.test({
+  name: "NodePool reconcile gives a waiting pod a fitting standby node instead of booting one",
+  ignore: true,
+  fn: async () => {
+    await withPool(async (h) => {
+      await h.addNode("standby", "Available");
+      const pod = await h.addPod("web");
+      await h.pool.load();
+      await h.handle({ type: "RECONCILE" });
+      assert.deepEqual(h.spawned, []);
+      assert.deepEqual(h.to("node/standby").at(-1), { type: "CLAIM", pod });
+    });
+  },
+});
+
+Deno.test("NodePool.load() rebuilds its view from node objects and Waiting pods", async () => {
+  await withPool(async (h) => {
+    await h.addNode("creating", "Creating", { boundPod: "default/web" });
+    await h.addNode("claimed", "Claimed", {
+      instanceType: "c5.large",
+      spot: true,
+      boundPod: "default/job",
+    });
+    await h.addNode("standby", "Available");
+    await h.addNode("gone", "Terminated");
+    await h.addPod("web");
+    await h.addPod("job", {}, "Running");
+    await h.addPod("deleting", { phase: "Terminated" });
+    await h.pool.load();
+    assert.deepEqual([...h.pool.nodes.keys()].sort(), ["claimed", "creating", "standby"]);
+    assert.deepEqual(h.pool.nodes.get("claimed"), {
+      name: "claimed",
+      phase: "Claimed",
+      instanceType: "c5.large",
+      spot: true,
+      privateIPOnly: false,
+      boundPod: "default/job",
+      instanceId: "i-claimed",
+      addresses: ADDRS,
+    });
+    assert.deepEqual([...h.pool.waiting], ["default/web"]);
+    // The rebuilt view drives decisions: the booting node is claimed for its pod.
+    await h.handle({ type: "NODE_AVAILABLE", node: "creating", instanceId: "i-creating" });
+    assert.deepEqual(h.to("node/creating"), [{ type: "CLAIM", pod: "default/web" }]);
+    assert.deepEqual(h.spawned, []);
+  });
+});
+
+Deno.test("pool machine loads, then handles the events that arrived meanwhile, in order", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    const actor = createActor(createPoolMachine(h.pool));
+    try {
+      actor.start();
+      assert.equal(actor.getSnapshot().value, "Loading");
+      actor.send({ type: "POD_WAITING", pod });
+      await waitFor(actor, (s) => s.value === "Ready", { timeout: 2_000 });
+      await h.pool.drain();
+      assert.equal(h.spawned.length, 1);
+      assert.equal(h.spawned[0].boundPod, pod);
+    } finally {
+      actor.stop();
+    }
+  });
+});

@@ -1,0 +1,264 @@
+/** LocalProvider specifics: agent.json, address allocation, process groups, relaunch. */
+import assert from "node:assert/strict";
+import { CapacityError } from "../../model/errors.ts";
+import { launchRequest } from "../provider_contract.ts";
+import { LocalProvider, type LocalProviderOptions } from "./local_provider.ts";
+
+/**
+ * A stand-in agent that keeps `--config <file>` in its cmdline and, on SIGTERM, kills and
+ * reaps its child and exits (see provider_contract_test.ts).
+ */
+const STAND_IN = [
+  "sh",
+  "-c",
+  "trap 'kill $! 2>/dev/null; wait; exit 0' TERM; sleep 300 & wait; : \"$@\"",
+  "stand-in",
+];
+
+let range = 100;
+
+interface Fixture {
+  home: string;
+  options: LocalProviderOptions;
+  provider: LocalProvider;
+}
+
+/** Runs `fn` with a provider on a temp home; terminates every instance and removes the home after. */
+async function withProvider(
+  fn: (f: Fixture) => Promise<void>,
+  overrides: Partial<LocalProviderOptions> = {},
+): Promise<void> {
+  const home = await Deno.makeTempDir({ prefix: "milpa-local-" });
+  const options: LocalProviderOptions = {
+    home,
+    controllerId: "ctl",
+    addressRange: `127.99.${++range}.0/24`,
+    agentCommand: STAND_IN,
+    terminateGraceMs: 500,
+    ...overrides,
+  };
+  const provider = new LocalProvider(options);
+  try {
+    await fn({ home, options, provider });
+  } finally {
+    await provider.close();
+    for (const id of await instanceIds(home)) await provider.terminate(id);
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+async function instanceIds(home: string): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(`${home}/instances`)) out.push(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out;
+}
+
+function dirOf(home: string, id: string): string {
+  return `${home}/instances/${id}`;
+}
+
+async function pidOf(home: string, id: string): Promise<number> {
+  const rec = JSON.parse(await Deno.readTextFile(`${dirOf(home, id)}/instance.json`));
+  assert.equal(typeof rec.pid, "number", "the record holds the agent's pid");
+  return rec.pid;
+}
+
+/** The process state letter from /proc (R, S, Z, ...), or undefined when there is no such process. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+function isGone(pid: number): boolean {
+  const s = procState(pid);
+  return s === undefined || s === "Z";
+}
+
+function cmdline(pid: number): string[] {
+  return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((s) => s !== "");
+}
+
+/** Polls a condition about another process (nothing to await there) until it holds. */
+async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("LocalProvider.launch() writes agent.json with the controller URL, node name, token, data dir, pod IP and log file", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const req = launchRequest("node-a", {
+      agent: {
+        controllerURL: "http://127.0.0.1:54555",
+        nodeName: "node-a",
+        token: "secret-a",
+        caCertificate: "PEM",
+      },
+    });
+    const i = await provider.launch(req);
+    const dir = dirOf(home, i.id);
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/agent.json`));
+    assert.deepEqual(config, {
+      controllerURL: "http://127.0.0.1:54555",
+      nodeName: "node-a",
+      token: "secret-a",
+      caCertificate: "PEM",
+      dataDir: `${dir}/data`,
+      podIP: i.addresses[0].address,
+      logFile: `${dir}/agent.log`,
+    });
+    assert.equal((await Deno.stat(`${dir}/agent.json`)).mode! & 0o777, 0o600);
+    assert.ok((await Deno.stat(`${dir}/data`)).isDirectory);
+    assert.deepEqual(i.addresses, [{ type: "PrivateIP", address: config.podIP }]);
+    assert.match(i.id, /^i-[0-9a-f]{17}$/);
+
+    const pid = await pidOf(home, i.id);
+    assert.deepEqual(cmdline(pid).slice(-2), ["--config", `${dir}/agent.json`]);
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), dir);
+  });
+});
+
+Deno.test("LocalProvider.launch() allocates addresses lowest first and reuses a terminated instance's", async () => {
+  await withProvider(async ({ options, provider }) => {
+    const net = options.addressRange!.replace(/\.0\/24$/, "");
+    const a = await provider.launch(launchRequest("node-a"));
+    const b = await provider.launch(launchRequest("node-b"));
+    const c = await provider.launch(launchRequest("node-c"));
+    assert.deepEqual(
+      [a, b, c].map((i) => i.addresses[0].address),
+      [`${net}.2`, `${net}.3`, `${net}.4`],
+    );
+    await provider.terminate(b.id);
+    const d = await provider.launch(launchRequest("node-d"));
+    assert.equal(d.addresses[0].address, `${net}.3`);
+    const e = await provider.launch(launchRequest("node-e"));
+    assert.equal(e.addresses[0].address, `${net}.5`);
+  });
+});
+
+Deno.test("LocalProvider.launch() throws CapacityError when the address range is full", async () => {
+  // A /30 has one usable node address: network, gateway (.1) and broadcast are skipped.
+  await withProvider(async ({ provider }) => {
+    const a = await provider.launch(launchRequest("node-a"));
+    assert.equal(a.addresses[0].address, "127.99.250.2");
+    await assert.rejects(() => provider.launch(launchRequest("node-b")), CapacityError);
+    await provider.terminate(a.id);
+    const b = await provider.launch(launchRequest("node-b"));
+    assert.equal(b.addresses[0].address, "127.99.250.2");
+  }, { addressRange: "127.99.250.0/30" });
+});
+
+// BUG: LocalProvider.#launch (cloud/local/local_provider.ts:112) creates
+// `<home>/instances/<id>/data` before it allocates an address (line 116), so a launch refused
+// for lack of addresses leaves an empty instance directory behind, one per refused node,
+// never removed. Expected: only the live instance's directory; actual: a second,
+// record-less one. Fix: allocate first, or remove the directory when allocation throws.
+Deno.test({
+  name: "LocalProvider.launch() refused for lack of addresses leaves no instance directory",
+  ignore: true,
+  fn: async () => {
+    await withProvider(async ({ home, provider }) => {
+      const a = await provider.launch(launchRequest("node-a"));
+      await assert.rejects(() => provider.launch(launchRequest("node-b")), CapacityError);
+      assert.deepEqual(await instanceIds(home), [a.id]);
+    }, { addressRange: "127.99.251.0/30" });
+  },
+});
+
+Deno.test("LocalProvider ids depend on the controller id, and listInstances() lists only this controller's", async () => {
+  await withProvider(async ({ options, provider }) => {
+    const other = new LocalProvider({ ...options, controllerId: "other" });
+    const mine = await provider.launch(launchRequest("node-a"));
+    const theirs = await other.launch(launchRequest("node-a"));
+    assert.notEqual(theirs.id, mine.id);
+    assert.notEqual(theirs.addresses[0].address, mine.addresses[0].address);
+    assert.deepEqual((await provider.listInstances()).map((i) => i.id), [mine.id]);
+    assert.deepEqual((await other.listInstances()).map((i) => i.id), [theirs.id]);
+    await other.close();
+  });
+});
+
+Deno.test("LocalProvider.terminate() kills the whole process group: a child ignoring SIGTERM is SIGKILLed after the grace", async () => {
+  // The agent's child ignores SIGTERM (inherited across exec) and writes its pid to child.pid.
+  const stubborn = [
+    "sh",
+    "-c",
+    'sh -c "trap \'\' TERM; exec sleep 300" & echo $! > child.pid; wait; : "$@"',
+    "stubborn",
+  ];
+  await withProvider(async ({ home, provider }) => {
+    const i = await provider.launch(launchRequest("node-a"));
+    const leader = await pidOf(home, i.id);
+    const pidFile = `${dirOf(home, i.id)}/child.pid`;
+    let child = 0;
+    await until(() => {
+      try {
+        child = Number(Deno.readTextFileSync(pidFile).trim());
+        // Once it runs sleep, the child has set SIGTERM to ignored.
+        return child > 0 && cmdline(child)[0] === "sleep";
+      } catch {
+        return false;
+      }
+    }, "the child to ignore SIGTERM");
+    assert.notEqual(child, leader);
+
+    const started = performance.now();
+    await provider.terminate(i.id);
+    const took = performance.now() - started;
+
+    assert.ok(took >= 500, `terminate waited the 500 ms grace before SIGKILL (took ${took} ms)`);
+    assert.ok(isGone(leader), "the agent is gone");
+    await until(() => isGone(child), "the child to be killed");
+    await assert.rejects(() => Deno.stat(dirOf(home, i.id)), Deno.errors.NotFound);
+    assert.deepEqual(await provider.listInstances(), []);
+  }, { agentCommand: stubborn });
+});
+
+Deno.test("LocalProvider.terminate() returns once the agent exited, without waiting the whole grace", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const i = await provider.launch(launchRequest("node-a"));
+    const pid = await pidOf(home, i.id);
+    const started = performance.now();
+    await provider.terminate(i.id);
+    const took = performance.now() - started;
+    assert.ok(took < 5_000, `took ${took} ms of a 10 s grace`);
+    assert.ok(isGone(pid));
+  }, { terminateGraceMs: 10_000 });
+});
+
+Deno.test("LocalProvider.launch() repeated while the agent runs starts no second process", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const i = await provider.launch(launchRequest("node-a"));
+    const pid = await pidOf(home, i.id);
+    await provider.launch(launchRequest("node-a"));
+    assert.equal(await pidOf(home, i.id), pid);
+    assert.ok(!isGone(pid));
+  });
+});
+
+Deno.test("LocalProvider.launch() repeated after the agent process died restarts it, same instance", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const first = await provider.launch(launchRequest("node-a"));
+    const dead = await pidOf(home, first.id);
+    Deno.kill(-dead, "SIGTERM");
+    await until(() => isGone(dead), "the agent to die");
+
+    const again = await provider.launch(launchRequest("node-a"));
+    assert.equal(again.id, first.id);
+    assert.deepEqual(again.addresses, first.addresses);
+    const pid = await pidOf(home, first.id);
+    assert.notEqual(pid, dead);
+    assert.ok(!isGone(pid), "the new agent runs");
+    assert.ok(cmdline(pid).includes(`${dirOf(home, first.id)}/agent.json`));
+  });
+});
