@@ -186,6 +186,7 @@ export class AgentHub {
   }
 
   #receive(node: string, link: Link, msg: AgentMessage): void {
+    if (this.#links.get(node) !== link) return; // from a connection that was replaced
     switch (msg.type) {
       case "hello":
         for (const w of [...this.#waiters.get(node) ?? []]) w();

@@ -38,6 +38,8 @@ export interface NodeContext extends NodeInput {
   lastPhaseChange: number;
   /** Set when the launch failed for lack of capacity. */
   capacityError?: boolean;
+  /** Set when termination was asked for while the launch was still running. */
+  terminateRequested?: boolean;
 }
 
 /** What a launch produced. */
@@ -113,6 +115,7 @@ export function createNodeMachine(deps: NodeDeps) {
         deps.clock.now() - Math.max(context.lastHeartbeat ?? 0, event.since) >
           deps.healthyTimeoutMs,
       used: ({ event }) => event.type === "RELEASE" && event.used,
+      terminateRequested: ({ context }) => context.terminateRequested === true,
     },
     actions: {
       markPhaseChange: assign({ lastPhaseChange: () => deps.clock.now() }),
@@ -137,6 +140,7 @@ export function createNodeMachine(deps: NodeDeps) {
           capacityError: deps.isCapacityError(error),
         };
       }),
+      requestTermination: assign({ terminateRequested: true }),
       noteReason: assign({
         message: ({ event, context }) =>
           event.type === "TERMINATE" ? event.reason : context.message,
@@ -208,12 +212,16 @@ export function createNodeMachine(deps: NodeDeps) {
             volumeSizeGiB: context.volumeSizeGiB,
             boundPod: context.boundPod,
           }),
-          onDone: { target: "Created", actions: ["assignLaunched", "reportCreated"] },
+          onDone: [
+            // Termination asked for mid-launch: let the launch finish, then end what it made.
+            { guard: "terminateRequested", target: "Terminating", actions: "assignLaunched" },
+            { target: "Created", actions: ["assignLaunched", "reportCreated"] },
+          ],
           onError: { target: "Terminating", actions: "noteLaunchError" },
         },
         on: {
           BIND: { actions: "bind" },
-          TERMINATE: { target: "Terminating", actions: "noteReason" },
+          TERMINATE: { actions: ["noteReason", "requestTermination"] },
         },
       },
       Created: {

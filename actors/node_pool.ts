@@ -128,7 +128,7 @@ export class NodePool {
       case "POD_WAITING":
         return await this.#podWaiting(event.pod);
       case "POD_RELEASED":
-        return this.#podReleased(event.pod, event.node);
+        return await this.#podReleased(event.pod, event.node);
       case "NODE_AVAILABLE":
         return await this.#nodeAvailable(event);
       case "NODE_GONE":
@@ -148,16 +148,11 @@ export class NodePool {
     const want = await this.#requirements(pod);
     if (!want) return;
     const spare = this.#findSpare(want);
-    if (spare) {
-      spare.boundPod = pod;
-      this.deps.send(nodeId(spare.name), { type: "BIND", pod });
-      if (spare.phase === "Available") this.#claim(spare, pod);
-      return;
-    }
-    await this.#boot(want, pod);
+    if (spare) this.#bind(spare, pod);
+    else await this.#boot(want, pod);
   }
 
-  #podReleased(pod: string, node?: string): void {
+  async #podReleased(pod: string, node?: string): Promise<void> {
     this.waiting.delete(pod);
     const n = node ? this.nodes.get(node) : this.#nodeOf(pod);
     if (!n || n.boundPod !== pod) return;
@@ -170,7 +165,7 @@ export class NodePool {
     // Booted for this pod but never used: reuse it for another pod or a standby slot.
     n.boundPod = undefined;
     this.deps.send(nodeId(n.name), { type: "BIND", pod: undefined });
-    this.#placeSpare(n);
+    await this.#placeSpare(n);
   }
 
   async #nodeAvailable(e: Extract<PoolEvent, { type: "NODE_AVAILABLE" }>): Promise<void> {
@@ -184,7 +179,7 @@ export class NodePool {
       n.boundPod = undefined;
       this.deps.send(nodeId(n.name), { type: "BIND", pod: undefined });
     }
-    await this.#placeSpareAsync(n);
+    await this.#placeSpare(n);
   }
 
   async #nodeGone(e: Extract<PoolEvent, { type: "NODE_GONE" }>): Promise<void> {
@@ -214,7 +209,10 @@ export class NodePool {
       if (boots >= MAX_BOOTS_PER_PASS) break;
       if (this.#nodeOf(pod)) continue;
       const want = await this.#requirements(pod);
-      if (want && await this.#boot(want, pod)) boots++;
+      if (!want) continue;
+      const spare = this.#findSpare(want);
+      if (spare) this.#bind(spare, pod);
+      else if (await this.#boot(want, pod)) boots++;
     }
     const spare = [...this.nodes.values()].filter((n) => !n.boundPod && LIVE.includes(n.phase));
     const keep = new Set<string>();
@@ -235,6 +233,13 @@ export class NodePool {
     }
   }
 
+  /** Gives an unbound node to a pod: claimed now if it is up, else when it comes up. */
+  #bind(n: NodeView, pod: string): void {
+    n.boundPod = pod;
+    this.deps.send(nodeId(n.name), { type: "BIND", pod });
+    if (n.phase === "Available") this.#claim(n, pod);
+  }
+
   #claim(n: NodeView, pod: string): void {
     this.waiting.delete(pod);
     n.phase = "Claimed";
@@ -246,21 +251,12 @@ export class NodePool {
     });
   }
 
-  #placeSpare(n: NodeView): void {
-    void this.#placeSpareAsync(n);
-  }
-
   /** Gives an unbound node to a waiting pod that fits it, keeps it on standby, or ends it. */
-  async #placeSpareAsync(n: NodeView): Promise<void> {
+  async #placeSpare(n: NodeView): Promise<void> {
     for (const pod of this.waiting) {
       if (this.#nodeOf(pod)) continue;
       const want = await this.#requirements(pod);
-      if (want && matches(n, want)) {
-        n.boundPod = pod;
-        this.deps.send(nodeId(n.name), { type: "BIND", pod });
-        if (n.phase === "Available") this.#claim(n, pod);
-        return;
-      }
+      if (want && matches(n, want)) return this.#bind(n, pod);
     }
     if (n.phase !== "Available") return; // a booting spare is placed when it comes up
     const standby = this.deps.standbyNodes.find((s) =>

@@ -322,15 +322,8 @@ function bindSent(h: Harness, node: string, pod: string): Promise<void> {
   );
 }
 
-// BUG: NodePool.#podReleased (actors/node_pool.ts:173) places the released node with
-// `#placeSpare`, which starts #placeSpareAsync without awaiting it (line 250), so the
-// placement runs outside the one-at-a-time queue: drain() resolves before the node is given
-// to the waiting pod, and a POD_WAITING handled meanwhile can bind the same node first.
-// Expected: BIND b sent once drain() resolved; actual: only BIND undefined so far.
-// Fix: make #podReleased async and `await this.#placeSpareAsync(n)`.
 Deno.test({
   name: "NodePool has placed a released node when drain() resolves",
-  ignore: true,
   fn: async () => {
     await withPool(async (h) => {
       const a = await h.addPod("a");
@@ -465,15 +458,8 @@ Deno.test("NodePool reconcile boots nodes for waiting pods without one, at most 
   });
 });
 
-// BUG: NodePool.reconcile (actors/node_pool.ts:213-217) boots a node for every waiting pod
-// without one and never looks for a fitting spare, unlike #podWaiting. After a restart,
-// restored pod actors do not repeat POD_WAITING, so their only path is reconcile, and an
-// Available standby node stands idle while a new node boots. Expected: the standby node is
-// bound and claimed, nothing boots; actual: one spawn and no CLAIM.
-// Fix: in the waiting loop, try `#findSpare(want)` (bind, and claim if Available) before #boot.
 Deno.test({
   name: "NodePool reconcile gives a waiting pod a fitting standby node instead of booting one",
-  ignore: true,
   fn: async () => {
     await withPool(async (h) => {
       await h.addNode("standby", "Available");

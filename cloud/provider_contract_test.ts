@@ -48,13 +48,8 @@ providerContract("LocalProvider", async () => {
   };
 });
 
-// BUG: SimProvider.launch (cloud/sim/sim_provider.ts:44) looks the client token up before
-// its latency await (line 49) and records it only after it, so concurrent launches with one
-// token each make an instance. Expected one instance (one id) for both calls; actual two.
-// Fix: keep a map token → pending launch promise, set before the await, and return it.
 Deno.test({
   name: "SimProvider with launch latency makes one instance for concurrent launches with one token",
-  ignore: true,
   fn: async () => {
     const sim = new SimProvider({ launchLatencyMs: 5 });
     try {

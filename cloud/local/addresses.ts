@@ -2,8 +2,9 @@
 
 /** An IPv4 address as a 32-bit number. */
 export function ipToNumber(ip: string): number {
-  const parts = ip.split(".").map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+  const raw = ip.split(".");
+  const parts = raw.map(Number);
+  if (raw.length !== 4 || raw.some((p) => !/^\d{1,3}$/.test(p)) || parts.some((p) => p > 255)) {
     throw new Error(`invalid IPv4 address "${ip}"`);
   }
   return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];

@@ -109,7 +109,6 @@ export class LocalProvider implements CloudProvider {
     const dir = `${this.#dir}/${id}`;
     let rec = await this.#read(id);
     if (!rec) {
-      await Deno.mkdir(`${dir}/data`, { recursive: true });
       const used = (await this.#records()).map((r) => r.address);
       let address: string;
       try {
@@ -117,6 +116,7 @@ export class LocalProvider implements CloudProvider {
       } catch (e) {
         throw new CapacityError(`local cloud: ${(e as Error).message}`);
       }
+      await Deno.mkdir(`${dir}/data`, { recursive: true });
       const agent: AgentConfig = {
         ...req.agent,
         dataDir: `${dir}/data`,

@@ -158,14 +158,8 @@ Deno.test("LocalProvider.launch() throws CapacityError when the address range is
   }, { addressRange: "127.99.250.0/30" });
 });
 
-// BUG: LocalProvider.#launch (cloud/local/local_provider.ts:112) creates
-// `<home>/instances/<id>/data` before it allocates an address (line 116), so a launch refused
-// for lack of addresses leaves an empty instance directory behind, one per refused node,
-// never removed. Expected: only the live instance's directory; actual: a second,
-// record-less one. Fix: allocate first, or remove the directory when allocation throws.
 Deno.test({
   name: "LocalProvider.launch() refused for lack of addresses leaves no instance directory",
-  ignore: true,
   fn: async () => {
     await withProvider(async ({ home, provider }) => {
       const a = await provider.launch(launchRequest("node-a"));

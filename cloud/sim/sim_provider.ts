@@ -27,7 +27,7 @@ export class SimProvider implements CloudProvider {
   readonly name = "sim";
   readonly calls: SimCall[] = [];
   readonly instances = new Map<string, Instance>();
-  #byToken = new Map<string, string>();
+  #byToken = new Map<string, Promise<Instance>>();
   #stops = new Map<string, () => void>();
   #next = 1;
 
@@ -38,11 +38,19 @@ export class SimProvider implements CloudProvider {
     this.options = { ...this.options, ...options };
   }
 
-  /** Boots a simulated instance; idempotent by client token. */
-  async launch(req: LaunchRequest): Promise<Instance> {
+  /** Boots a simulated instance; idempotent by client token, also for concurrent launches. */
+  launch(req: LaunchRequest): Promise<Instance> {
     this.calls.push({ method: "launch", arg: req });
-    const existing = this.#byToken.get(req.clientToken);
-    if (existing) return this.instances.get(existing)!;
+    const pending = this.#byToken.get(req.clientToken);
+    if (pending) return pending;
+    const launching = this.#launch(req);
+    this.#byToken.set(req.clientToken, launching);
+    // A failed launch may be tried again with the same token.
+    launching.catch(() => this.#byToken.delete(req.clientToken));
+    return launching;
+  }
+
+  async #launch(req: LaunchRequest): Promise<Instance> {
     const err = this.options.failLaunch?.(req);
     if (err) throw err;
     if (this.options.launchLatencyMs) {
@@ -62,7 +70,6 @@ export class SimProvider implements CloudProvider {
       launchedAt: Date.now(),
     };
     this.instances.set(instance.id, instance);
-    this.#byToken.set(req.clientToken, instance.id);
     const stop = this.options.startAgent?.(instance, req);
     if (stop) this.#stops.set(instance.id, stop);
     return instance;
