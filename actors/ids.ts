@@ -12,3 +12,13 @@ export function podId(namespace: string, name: string): string {
 export function nodeId(name: string): string {
   return `node/${name}`;
 }
+
+/** System id of a ReplicaSet actor. */
+export function replicaSetId(namespace: string, name: string): string {
+  return `replicaset/${namespace}/${name}`;
+}
+
+/** System id of a Deployment actor. */
+export function deploymentId(namespace: string, name: string): string {
+  return `deployment/${namespace}/${name}`;
+}

@@ -1,49 +1,179 @@
-/** The pod and node machines, wired to the controller's store, hub and cloud. */
+/**
+ * The kinds the supervisor runs actors for, each with its machine wired to the controller's
+ * store, hub and cloud: how to name its actor, start one from an object, and derive the
+ * object's status from a snapshot.
+ */
+import type { AnyStateMachine, SnapshotFrom } from "xstate";
+import type { MilpaObject } from "../model/meta.ts";
+import type { Node } from "../model/node.ts";
+import type { Pod } from "../model/pod.ts";
+import { isTerminalPodPhase } from "../model/pod.ts";
+import { volumeGiB } from "../model/quantity.ts";
 import type { EventInput } from "../store/events.ts";
+import { reconcileDeployment } from "./deployment_reconcile.ts";
 import { dispatchPod, isCapacityError, launchNode, saveNodeLogs } from "./effects.ts";
-import { createNodeMachine } from "./node_machine.ts";
-import { createPodMachine } from "./pod_machine.ts";
+import { deploymentId, nodeId, podId, replicaSetId } from "./ids.ts";
+import {
+  createNodeMachine,
+  type NodeInput,
+  type NodeMachine,
+  nodeStatusOf,
+} from "./node_machine.ts";
+import { createPodMachine, type PodMachine, podStatusOf } from "./pod_machine.ts";
+import { createReconcilerMachine, type ReconcilerContext } from "./reconciler_machine.ts";
+import { reconcileReplicaSet } from "./replicaset_reconcile.ts";
 import type { SupervisorDeps, Timings } from "./supervisor.ts";
 
 type Send = (to: string, event: { type: string; [k: string]: unknown }) => void;
 type Record = (e: EventInput) => void;
 
-/** The pod machine with its real effects. */
-export function podMachineFor(deps: SupervisorDeps, t: Timings, send: Send, event: Record) {
-  return createPodMachine({
-    clock: deps.clock,
-    send,
-    event,
-    dispatch: (input) =>
-      dispatchPod({
-        store: deps.store,
-        hub: deps.hub,
-        clusterName: deps.config.clusterName,
-        connectTimeoutMs: t.dispatchConnectTimeoutMs,
-      }, input),
-    healthyTimeoutMs: t.healthyTimeoutMs,
-    watchdogPeriodMs: t.watchdogPeriodMs,
-  });
+/** A kind of object the supervisor keeps one actor per object for. */
+export interface ManagedKind {
+  /** Actor kind, the first segment of system ids. */
+  name: "pod" | "node" | "replicaset" | "deployment";
+  /** The object kind it owns. */
+  objectKind: string;
+  machine: AnyStateMachine;
+  /** The system id of an object's actor. */
+  idOf(namespace: string | undefined, name: string): string;
+  /** The input a fresh actor starts from. */
+  inputOf(obj: MilpaObject): unknown;
+  /** Whether an object without an actor should get one (finished pods do not). */
+  wantsActor(obj: MilpaObject): boolean;
+  /** The object's status, derived from a snapshot. */
+  statusOf(snapshot: unknown): unknown;
+  /** The uid in a persisted snapshot, to tell it belongs to this object (and not a namesake). */
+  uidOf(snapshot: unknown): string | undefined;
 }
 
-/** The node machine with its real effects. */
-export function nodeMachineFor(deps: SupervisorDeps, t: Timings, send: Send, event: Record) {
-  return createNodeMachine({
-    clock: deps.clock,
-    send,
-    event,
-    launch: (input) => launchNode(deps, input),
-    terminate: (id) => deps.cloud.terminate(id),
-    clean: ({ name, boundPod }) =>
-      saveNodeLogs(
-        { store: deps.store, hub: deps.hub, now: () => deps.clock.now() },
-        name,
-        boundPod,
-      ),
-    isCapacityError,
-    isConnected: (node) => deps.hub.isConnected(node),
-    bootTimeoutMs: t.bootTimeoutMs,
-    healthyTimeoutMs: t.healthyTimeoutMs,
-    watchdogPeriodMs: t.watchdogPeriodMs,
+const ctx = <C>(s: unknown) => (s as { context: C }).context;
+
+/** The input a node actor starts from, rebuilt from its object. */
+export function nodeInputOf(node: Node, defaultVolumeSize: string): NodeInput {
+  return {
+    name: node.metadata.name,
+    instanceType: node.spec.instanceType,
+    spot: node.spec.spot ?? false,
+    privateIPOnly: node.spec.resources?.privateIPOnly ?? false,
+    volumeSizeGiB: volumeGiB(node.spec.resources?.volumeSize ?? defaultVolumeSize),
+    boundPod: node.status?.boundPodName,
+  };
+}
+
+/** Every managed kind, wired to `deps`. */
+export function managedKinds(
+  deps: SupervisorDeps,
+  t: Timings,
+  send: Send,
+  event: Record,
+): ManagedKind[] {
+  const pod: ManagedKind = {
+    name: "pod",
+    objectKind: "Pod",
+    machine: createPodMachine({
+      clock: deps.clock,
+      send,
+      event,
+      dispatch: (input) =>
+        dispatchPod({
+          store: deps.store,
+          hub: deps.hub,
+          clusterName: deps.config.clusterName,
+          connectTimeoutMs: t.dispatchConnectTimeoutMs,
+        }, input),
+      healthyTimeoutMs: t.healthyTimeoutMs,
+      watchdogPeriodMs: t.watchdogPeriodMs,
+    }),
+    idOf: (ns, name) => podId(ns ?? "default", name),
+    inputOf: (o) => ({
+      namespace: o.metadata.namespace ?? "default",
+      name: o.metadata.name,
+      uid: o.metadata.uid!,
+      restartPolicy: (o as Pod).spec.restartPolicy ?? "Always",
+    }),
+    wantsActor: (o) => !isTerminalPodPhase((o as Pod).status?.phase),
+    statusOf: (s) => podStatusOf(s as SnapshotFrom<PodMachine>),
+    uidOf: (s) => ctx<{ uid?: string }>(s)?.uid,
+  };
+  const node: ManagedKind = {
+    name: "node",
+    objectKind: "Node",
+    machine: createNodeMachine({
+      clock: deps.clock,
+      send,
+      event,
+      launch: (input) => launchNode(deps, input),
+      terminate: (id) => deps.cloud.terminate(id),
+      clean: ({ name, boundPod }) =>
+        saveNodeLogs(
+          { store: deps.store, hub: deps.hub, now: () => deps.clock.now() },
+          name,
+          boundPod,
+        ),
+      isCapacityError,
+      isConnected: (n) => deps.hub.isConnected(n),
+      bootTimeoutMs: t.bootTimeoutMs,
+      healthyTimeoutMs: t.healthyTimeoutMs,
+      watchdogPeriodMs: t.watchdogPeriodMs,
+    }),
+    idOf: (_ns, name) => nodeId(name),
+    inputOf: (o) => nodeInputOf(o as Node, deps.config.nodes.defaultVolumeSize),
+    wantsActor: () => true,
+    statusOf: (s) => nodeStatusOf(s as SnapshotFrom<NodeMachine>),
+    // Node names are UUIDs chosen by the pool: the name is the identity.
+    uidOf: (s) => ctx<{ name?: string }>(s)?.name,
+  };
+  const reconciler = (
+    name: "replicaset" | "deployment",
+    objectKind: string,
+    idOf: (ns: string, n: string) => string,
+    machine: AnyStateMachine,
+  ): ManagedKind => ({
+    name,
+    objectKind,
+    machine,
+    idOf: (ns, n) => idOf(ns ?? "default", n),
+    inputOf: (o) => ({
+      namespace: o.metadata.namespace ?? "default",
+      name: o.metadata.name,
+      uid: o.metadata.uid!,
+    }),
+    wantsActor: () => true,
+    statusOf: (s) => ctx<ReconcilerContext<unknown, unknown>>(s).status ?? {},
+    uidOf: (s) => ctx<{ uid?: string }>(s)?.uid,
   });
+  const replicaset = reconciler(
+    "replicaset",
+    "ReplicaSet",
+    replicaSetId,
+    createReconcilerMachine({
+      id: "replicaset",
+      restStates: ["Converging", "Settled"],
+      clock: deps.clock,
+      reconcile: (input) =>
+        reconcileReplicaSet({
+          store: deps.store,
+          clock: deps.clock,
+          config: deps.config,
+          catalog: deps.catalog,
+          event,
+        }, input),
+    }),
+  );
+  const deployment = reconciler(
+    "deployment",
+    "Deployment",
+    deploymentId,
+    createReconcilerMachine({
+      id: "deployment",
+      restStates: ["Progressing", "Complete", "Paused", "Stalled"],
+      clock: deps.clock,
+      reconcile: (input) =>
+        reconcileDeployment(
+          { store: deps.store, clock: deps.clock, event },
+          input as Parameters<typeof reconcileDeployment>[1],
+        ),
+    }),
+  );
+  return [pod, node, replicaset, deployment];
 }

@@ -57,6 +57,10 @@ export interface PodContext extends PodInput {
   message?: string;
   lastPhaseChange: number;
   readyTime?: number;
+  /** Whether every unit is running and ready now. */
+  ready?: boolean;
+  /** When `ready` last changed (epoch ms). */
+  readyChangedAt?: number;
   lastStatusAt?: number;
 }
 
@@ -139,6 +143,8 @@ export function createPodMachine(deps: PodDeps) {
       releaseNode: ({ context }) =>
         deps.send(POOL_ID, { type: "POD_RELEASED", pod: key(context), node: context.node?.name }),
       clearNode: assign({
+        ready: false,
+        readyChangedAt: () => deps.clock.now(),
         node: undefined,
         unitStatuses: [],
         initUnitStatuses: [],
@@ -171,15 +177,19 @@ export function createPodMachine(deps: PodDeps) {
           event.unitStatuses,
         );
         const started = allUnitsStarted(event.initUnitStatuses, event.unitStatuses);
-        const ready = observed.phase === "Running" &&
-          event.unitStatuses.length > 0 && event.unitStatuses.every((s) => s.state.running);
+        // Ready: running, and passing its readiness probe when it has one (the agent decides).
+        const ready = observed.phase === "Running" && event.unitStatuses.length > 0 &&
+          event.unitStatuses.every((s) => s.state.running && s.ready !== false);
+        const now = deps.clock.now();
         return {
           unitStatuses: event.unitStatuses,
           initUnitStatuses: event.initUnitStatuses,
           observed,
-          lastStatusAt: deps.clock.now(),
+          lastStatusAt: now,
           startFailures: started ? 0 : context.startFailures,
-          readyTime: context.readyTime ?? (ready ? deps.clock.now() : undefined),
+          readyTime: context.readyTime ?? (ready ? now : undefined),
+          ready,
+          readyChangedAt: ready === context.ready ? context.readyChangedAt : now,
         };
       }),
       countStartFailure: assign({
@@ -369,6 +379,15 @@ export function podStatusOf(snapshot: SnapshotFrom<PodMachine>): PodStatus {
     phase,
     lastPhaseChange: isoTime(c.lastPhaseChange),
     ...(c.readyTime ? { readyTime: isoTime(c.readyTime) } : {}),
+    ...(c.readyChangedAt
+      ? {
+        conditions: [{
+          type: "Ready" as const,
+          status: c.ready && phase === "Running" ? "True" as const : "False" as const,
+          lastTransitionTime: isoTime(c.readyChangedAt),
+        }],
+      }
+      : {}),
     ...(c.node ? { boundNodeName: c.node.name } : {}),
     ...(c.node?.instanceId ? { boundInstanceID: c.node.instanceId } : {}),
     ...(addresses.length ? { addresses } : {}),

@@ -508,6 +508,11 @@ Deno.test("podStatusOf() derives phase, node, addresses, start failures, unit st
       phase: "Running",
       lastPhaseChange: AT,
       readyTime: "2026-01-01T00:00:02.000Z",
+      conditions: [{
+        type: "Ready",
+        status: "True",
+        lastTransitionTime: "2026-01-01T00:00:02.000Z",
+      }],
       boundNodeName: "n1",
       boundInstanceID: "i-n1",
       addresses: [{ type: "PrivateIP", address: "10.0.0.2" }],
@@ -520,6 +525,12 @@ Deno.test("podStatusOf() derives phase, node, addresses, start failures, unit st
     a.send(agentStatus([waiting(), running("side")], [exited(0, "setup")]));
     a.send(agentStatus([running(), running("side")], [exited(0, "setup")]));
     assert.equal(podStatusOf(a.getSnapshot()).readyTime, "2026-01-01T00:00:02.000Z");
+    // The Ready condition follows readiness: it changed twice since.
+    assert.deepEqual(podStatusOf(a.getSnapshot()).conditions, [
+      { type: "Ready", status: "True", lastTransitionTime: "2026-01-01T00:00:04.000Z" },
+    ]);
+    a.send(agentStatus([{ ...running(), ready: false }, running("side")], [exited(0, "setup")]));
+    assert.equal(podStatusOf(a.getSnapshot()).conditions?.[0].status, "False");
   });
 });
 

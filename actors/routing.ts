@@ -3,12 +3,14 @@
  * Events are hints; actors re-read what they need.
  */
 import type { SnapshotFrom } from "xstate";
+import type { MilpaObject } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
+import { controllerOf } from "../model/workload.ts";
 import type { WatchEvent } from "../store/object_store.ts";
 import type { HubEvent } from "./agent_hub.ts";
-import { nodeId, podId, POOL_ID } from "./ids.ts";
+import { deploymentId, nodeId, podId, POOL_ID, replicaSetId } from "./ids.ts";
 import type { NodeMachine } from "./node_machine.ts";
 import type { Entry } from "./supervisor.ts";
 
@@ -16,9 +18,12 @@ import type { Entry } from "./supervisor.ts";
 export interface RouteTarget {
   send(systemId: string, event: { type: string; [k: string]: unknown }): void;
   entry(systemId: string): Entry | undefined;
-  spawnPod(pod: Pod): void;
+  /** Starts the actor of a new object. */
+  spawn(obj: MilpaObject): void;
   /** Stops an actor and drops its snapshot. */
   forget(systemId: string): void;
+  /** Deletes what lost its owner. */
+  collectGarbage(): void;
 }
 
 function splitKey(key: string): [string, string] {
@@ -26,39 +31,86 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
-/** Pods: new → actor; spec.phase Terminated → DELETE; spec changed → SPEC_UPDATED; removed → forget. Nodes: spec.terminate → TERMINATE. */
-export function routeStoreEvent(t: RouteTarget, e: WatchEvent): void {
+const OWNER_ID: Record<string, (ns: string, name: string) => string> = {
+  ReplicaSet: replicaSetId,
+  Deployment: deploymentId,
+};
+
+/** Tells an object's controlling owner (ReplicaSet, Deployment) to look again. */
+function nudgeOwner(t: RouteTarget, o: MilpaObject): void {
+  const owner = controllerOf(o);
+  const id = owner && OWNER_ID[owner.kind]?.(o.metadata.namespace ?? "default", owner.name);
+  if (id && t.entry(id)?.uid === owner!.uid) t.send(id, { type: "CHANGED" });
+}
+
+/** A ReplicaSet or Deployment: new → actor; spec changed → CHANGED; removed → forget and collect. */
+function routeWorkload(t: RouteTarget, e: WatchEvent, id: string): void {
   const o = e.object;
-  if (o.kind === "Pod") {
-    const pod = o as Pod;
-    const id = podId(pod.metadata.namespace!, pod.metadata.name);
-    const entry = t.entry(id);
-    if (e.type === "DELETED") {
-      if (entry && entry.uid === pod.metadata.uid) {
-        if (!entry.ref.getSnapshot().hasTag("terminal")) {
-          t.send(POOL_ID, {
-            type: "POD_RELEASED",
-            pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
-          });
-        }
-        t.forget(id);
+  const entry = t.entry(id);
+  if (e.type === "DELETED") {
+    if (entry?.uid === o.metadata.uid) t.forget(id);
+    t.collectGarbage();
+    return;
+  }
+  if (!entry || entry.uid !== o.metadata.uid) {
+    if (e.type === "ADDED") t.spawn(o);
+    return;
+  }
+  if ((o.metadata.generation ?? 0) > (entry.generation ?? 0)) {
+    entry.generation = o.metadata.generation;
+    t.send(id, { type: "CHANGED" });
+  }
+}
+
+function routePod(t: RouteTarget, e: WatchEvent): void {
+  const pod = e.object as Pod;
+  const id = podId(pod.metadata.namespace!, pod.metadata.name);
+  const entry = t.entry(id);
+  if (e.type === "DELETED") {
+    if (entry && entry.uid === pod.metadata.uid) {
+      if (!entry.ref.getSnapshot().hasTag("terminal")) {
+        t.send(POOL_ID, {
+          type: "POD_RELEASED",
+          pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
+        });
       }
-      return;
-    }
-    if (!entry || entry.uid !== pod.metadata.uid) {
-      if (e.type === "ADDED" && !isTerminalPodPhase(pod.status?.phase)) t.spawnPod(pod);
-      return;
-    }
-    if (pod.spec.phase === "Terminated") t.send(id, { type: "DELETE" });
-    else if ((pod.metadata.generation ?? 0) > (entry.generation ?? 0)) {
-      entry.generation = pod.metadata.generation;
-      t.send(id, { type: "SPEC_UPDATED" });
+      t.forget(id);
     }
     return;
   }
-  if (o.kind === "Node" && e.type === "MODIFIED" && (o as Node).spec.terminate) {
-    t.send(nodeId(o.metadata.name), { type: "TERMINATE", reason: "termination was requested" });
+  if (!entry || entry.uid !== pod.metadata.uid) {
+    if (e.type === "ADDED" && !isTerminalPodPhase(pod.status?.phase)) t.spawn(pod);
+    return;
   }
+  if (pod.spec.phase === "Terminated") t.send(id, { type: "DELETE" });
+  else if ((pod.metadata.generation ?? 0) > (entry.generation ?? 0)) {
+    entry.generation = pod.metadata.generation;
+    t.send(id, { type: "SPEC_UPDATED" });
+  }
+}
+
+/** Routes one store change. Every change to an owned object also nudges its owner. */
+export function routeStoreEvent(t: RouteTarget, e: WatchEvent): void {
+  const o = e.object;
+  switch (o.kind) {
+    case "Pod":
+      routePod(t, e);
+      break;
+    case "ReplicaSet":
+      routeWorkload(t, e, replicaSetId(o.metadata.namespace!, o.metadata.name));
+      break;
+    case "Deployment":
+      routeWorkload(t, e, deploymentId(o.metadata.namespace!, o.metadata.name));
+      break;
+    case "Node":
+      if (e.type === "MODIFIED" && (o as Node).spec.terminate) {
+        t.send(nodeId(o.metadata.name), { type: "TERMINATE", reason: "termination was requested" });
+      }
+      return;
+    default:
+      return;
+  }
+  nudgeOwner(t, o);
 }
 
 /** Agent connects, disconnects and statuses go to the node's actor and to its pod's actor. */

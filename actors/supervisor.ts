@@ -12,29 +12,27 @@ import {
   type AnyActorRef,
   createActor,
   type Snapshot,
-  type SnapshotFrom,
   waitFor,
 } from "xstate";
 import type { CloudProvider } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
-import type { Node } from "../model/node.ts";
+import type { InstanceType } from "../cloud/catalog.ts";
+import type { MilpaObject } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
-import { isTerminalPodPhase } from "../model/pod.ts";
-import { volumeGiB } from "../model/quantity.ts";
 import type { ActorStore } from "../store/actor_store.ts";
 import { purgeExpired, recordEvent } from "../store/events.ts";
 import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
-import { nodeId, podId, POOL_ID } from "./ids.ts";
-import { type NodeInput, type NodeMachine, nodeStatusOf } from "./node_machine.ts";
+import { collectGarbage } from "./garbage_collector.ts";
+import { POOL_ID } from "./ids.ts";
+import { type ManagedKind, managedKinds } from "./machines.ts";
+import type { NodeInput } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
-import { nodeMachineFor, podMachineFor } from "./machines.ts";
 import { Persister } from "./persister.ts";
 import { routeHubEvent, routeStoreEvent, type RouteTarget } from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
-import { type PodInput, type PodMachine, podStatusOf } from "./pod_machine.ts";
 
 /** Intervals and timeouts; tests shorten them. */
 export interface Timings {
@@ -58,17 +56,21 @@ export interface SupervisorDeps {
   controllerURL: string;
   /** The bearer token of a node's agent. */
   nodeToken: (node: string) => Promise<string>;
+  /** Instance types, for the pods ReplicaSets create. */
+  catalog: InstanceType[];
   timings?: Partial<Timings>;
   /** Called with every actor created or restored (inspection, visualization). */
   onActor?: (systemId: string, ref: AnyActorRef) => void;
 }
 
-type Kind = "pod" | "node" | "pool";
+type Kind = ManagedKind["name"] | "pool";
 
 /** A live actor and what the supervisor knows of it. */
 export interface Entry {
   kind: Kind;
   ref: AnyActorRef;
+  namespace?: string;
+  name?: string;
   uid?: string;
   generation?: number;
   restarts: number;
@@ -81,8 +83,7 @@ export class Supervisor {
   readonly #actors = new Map<string, Entry>();
   readonly #persister: Persister;
   readonly #timings: Timings;
-  readonly #podMachine: PodMachine;
-  readonly #nodeMachine: NodeMachine;
+  readonly #kinds: Map<string, ManagedKind>;
   readonly pool: NodePool;
   readonly #root: Actor<ReturnType<typeof createSupervisorMachine>>;
   #unsubscribe: (() => void)[] = [];
@@ -108,8 +109,7 @@ export class Supervisor {
     );
     const send = (to: string, event: AnyEvent) => this.send(to, event);
     const event = (e: EventInput) => void recordEvent(deps.store, deps.clock, e);
-    this.#podMachine = podMachineFor(deps, this.#timings, send, event);
-    this.#nodeMachine = nodeMachineFor(deps, this.#timings, send, event);
+    this.#kinds = new Map(managedKinds(deps, this.#timings, send, event).map((k) => [k.name, k]));
     this.pool = new NodePool({
       store: deps.store,
       clock: deps.clock,
@@ -135,21 +135,16 @@ export class Supervisor {
     const snapshots = await actorStore.loadAll();
     const known = new Set<string>([POOL_ID]);
     this.#start(POOL_ID, "pool", createPoolMachine(this.pool), undefined, undefined);
-    for (const pod of await store.list<Pod>("pods")) {
-      const id = podId(pod.metadata.namespace!, pod.metadata.name);
-      const snap = snapshots.get(id) as SnapshotFrom<PodMachine> | undefined;
-      known.add(id);
-      if (snap && snap.context?.uid === pod.metadata.uid) {
-        this.#spawnPod(pod, snap);
-      } else if (!isTerminalPodPhase(pod.status?.phase)) {
-        this.#spawnPod(pod);
+    for (const kind of this.#kinds.values()) {
+      for (const obj of await store.list(kind.objectKind)) {
+        const id = kind.idOf(obj.metadata.namespace, obj.metadata.name);
+        known.add(id);
+        const snap = snapshots.get(id) as Snapshot<unknown> | undefined;
+        const mine = snap &&
+          kind.uidOf(snap) === (kind.name === "node" ? obj.metadata.name : obj.metadata.uid);
+        if (mine) this.spawnFor(obj, snap);
+        else if (kind.wantsActor(obj)) this.spawnFor(obj);
       }
-    }
-    for (const node of await store.list<Node>("nodes")) {
-      const id = nodeId(node.metadata.name);
-      known.add(id);
-      const snap = snapshots.get(id) as SnapshotFrom<NodeMachine> | undefined;
-      this.#spawnNode(nodeInputOf(node, this.deps.config.nodes.defaultVolumeSize), snap);
     }
     for (const id of snapshots.keys()) if (!known.has(id)) await actorStore.remove(id);
     const routes = this.#routes();
@@ -162,6 +157,7 @@ export class Supervisor {
       this.#track(
         purgeExpired(store, this.deps.clock).catch((e) => console.error("purge failed:", e)),
       );
+      this.collectGarbage();
     }, this.#timings.purgePeriodMs));
   }
 
@@ -233,28 +229,38 @@ export class Supervisor {
     return this.#persister.flush();
   }
 
-  #spawnPod(pod: Pod, snapshot?: Snapshot<unknown>): void {
-    const input: PodInput = {
-      namespace: pod.metadata.namespace ?? "default",
-      name: pod.metadata.name,
-      uid: pod.metadata.uid!,
-      restartPolicy: pod.spec.restartPolicy ?? "Always",
-    };
-    const id = podId(input.namespace, input.name);
-    this.#start(
-      id,
-      "pod",
-      this.#podMachine,
-      input,
-      snapshot,
-      pod.metadata.uid,
-      pod.metadata.generation,
+  /** Starts (or restores) the actor of an object of a managed kind. */
+  spawnFor(obj: MilpaObject, snapshot?: Snapshot<unknown>): void {
+    const kind = [...this.#kinds.values()].find((k) => k.objectKind === obj.kind);
+    if (!kind) return;
+    const id = kind.idOf(obj.metadata.namespace, obj.metadata.name);
+    this.#start(id, kind.name, kind.machine, kind.inputOf(obj), snapshot, obj);
+    if (obj.kind === "Pod" && (obj as Pod).spec.phase === "Terminated") {
+      this.send(id, { type: "DELETE" });
+    }
+  }
+
+  /** Deletes what lost its owner (in the background). */
+  collectGarbage(): void {
+    if (this.#stopping) return;
+    this.#track(
+      collectGarbage(this.deps.store, this.deps.clock).catch((e) =>
+        console.error("garbage collection failed:", e)
+      ),
     );
-    if (pod.spec.phase === "Terminated") this.send(id, { type: "DELETE" });
   }
 
   #spawnNode(input: NodeInput, snapshot?: Snapshot<unknown>): void {
-    this.#start(nodeId(input.name), "node", this.#nodeMachine, input, snapshot);
+    const kind = this.#kinds.get("node")!;
+    this.#start(
+      kind.idOf(undefined, input.name),
+      "node",
+      kind.machine,
+      input,
+      snapshot,
+      undefined,
+      input.name,
+    );
   }
 
   #start(
@@ -264,56 +270,58 @@ export class Supervisor {
     logic: any,
     input: unknown,
     snapshot: Snapshot<unknown> | undefined,
-    uid?: string,
-    generation?: number,
+    obj?: MilpaObject,
+    nodeName?: string,
   ): void {
     if (this.#stopping) return;
     const prev = this.#actors.get(id);
     if (prev) prev.ref.stop();
     const ref = createActor(logic, { input, snapshot, id }) as AnyActorRef;
-    const entry: Entry = { kind, ref, uid, generation, restarts: prev?.restarts ?? 0 };
+    const entry: Entry = {
+      kind,
+      ref,
+      namespace: obj?.metadata.namespace,
+      name: obj?.metadata.name ?? nodeName,
+      uid: obj?.metadata.uid,
+      generation: obj?.metadata.generation,
+      restarts: prev?.restarts ?? 0,
+    };
     this.#actors.set(id, entry);
     ref.subscribe({
       next: (snap) => {
-        if (kind !== "pool") this.#persister.schedule(id, () => this.#persistable(kind, ref, snap));
-        if (kind === "node" && snap.status === "done") this.#track(this.#nodeDone(id, ref));
+        if (kind !== "pool") this.#persister.schedule(id, () => this.#persistable(entry, snap));
+        if (snap.status === "done") this.#track(this.#done(id, entry));
       },
       error: (err) => this.#track(this.#restart(id, entry, err)),
     });
     this.deps.onActor?.(id, ref);
     ref.start();
-    // A node restored in its final state (the controller died while removing it).
-    if (kind === "node" && ref.getSnapshot().status === "done") {
-      this.#track(this.#nodeDone(id, ref));
-    }
+    // Restored in its final state (the controller died while removing it).
+    if (ref.getSnapshot().status === "done") this.#track(this.#done(id, entry));
   }
 
-  #persistable(kind: Kind, ref: AnyActorRef, snap: Snapshot<unknown>) {
-    const snapshot = ref.getPersistedSnapshot();
-    if (kind === "pod") {
-      const s = snap as SnapshotFrom<PodMachine>;
-      return {
-        snapshot,
-        owned: {
-          kind: "Pod",
-          namespace: s.context.namespace,
-          name: s.context.name,
-          status: podStatusOf(s),
-        },
-      };
-    }
-    const s = snap as SnapshotFrom<NodeMachine>;
-    return { snapshot, owned: { kind: "Node", name: s.context.name, status: nodeStatusOf(s) } };
+  #persistable(entry: Entry, snap: Snapshot<unknown>) {
+    const snapshot = entry.ref.getPersistedSnapshot();
+    const kind = this.#kinds.get(entry.kind)!;
+    return {
+      snapshot,
+      owned: {
+        kind: kind.objectKind,
+        namespace: entry.namespace,
+        name: entry.name!,
+        status: kind.statusOf(snap),
+      },
+    };
   }
 
-  async #nodeDone(id: string, ref: AnyActorRef): Promise<void> {
-    const name = (ref.getSnapshot() as SnapshotFrom<NodeMachine>).context.name;
+  /** An actor reached its final state: a node is removed, a reconciler's object is gone. */
+  async #done(id: string, entry: Entry): Promise<void> {
     await this.#persister.flush();
-    if (this.#actors.get(id)?.ref === ref) this.#actors.delete(id);
+    if (this.#actors.get(id) === entry) this.#actors.delete(id);
     await this.deps.actorStore.remove(id);
-    try {
-      await this.deps.store.delete("nodes", undefined, name);
-    } catch { /* already gone */ }
+    if (entry.kind === "node") {
+      await this.deps.store.delete("nodes", undefined, entry.name!).catch(() => {});
+    }
   }
 
   async #restart(id: string, entry: Entry, err: unknown): Promise<void> {
@@ -321,11 +329,13 @@ export class Supervisor {
     entry.restarts++;
     const delay = Math.min(1000 * 2 ** (entry.restarts - 1), 60_000);
     console.error(`actor ${id} failed (restart ${entry.restarts} in ${delay / 1000}s):`, err);
-    const [kind, ...rest] = id.split("/");
+    const kind = this.#kinds.get(entry.kind);
     void recordEvent(this.deps.store, this.deps.clock, {
-      involvedObject: kind === "pod"
-        ? { kind: "Pod", namespace: rest[0], name: rest[1] }
-        : { kind: "Node", name: rest[0] },
+      involvedObject: {
+        kind: kind?.objectKind ?? entry.kind,
+        name: entry.name ?? id,
+        ...(entry.namespace ? { namespace: entry.namespace } : {}),
+      },
       status: "actor-restarted",
       source: "supervisor",
       message: `actor failed: ${
@@ -334,18 +344,11 @@ export class Supervisor {
       type: "Warning",
     });
     await this.#sleep(delay);
-    if (this.#stopping || this.#actors.get(id) !== entry) return;
+    if (this.#stopping || this.#actors.get(id) !== entry || !kind) return;
     await this.#persister.flush();
     const snapshot = await this.deps.actorStore.load(id) as Snapshot<unknown> | undefined;
-    if (entry.kind === "pod") {
-      const pod = await this.deps.store.get<Pod>("pods", rest[0], rest[1]);
-      if (pod) this.#spawnPod(pod, snapshot);
-    } else if (entry.kind === "node") {
-      const node = await this.deps.store.get<Node>("nodes", undefined, rest[0]);
-      if (node) {
-        this.#spawnNode(nodeInputOf(node, this.deps.config.nodes.defaultVolumeSize), snapshot);
-      }
-    }
+    const obj = await this.deps.store.get(kind.objectKind, entry.namespace, entry.name!);
+    if (obj) this.spawnFor(obj, snapshot);
   }
 
   /** What the routing functions may do to this supervisor. */
@@ -353,7 +356,8 @@ export class Supervisor {
     return {
       send: (id, ev) => this.send(id, ev),
       entry: (id) => this.#actors.get(id),
-      spawnPod: (pod) => this.#spawnPod(pod),
+      spawn: (obj) => this.spawnFor(obj),
+      collectGarbage: () => this.collectGarbage(),
       forget: (id) => {
         this.#actors.get(id)?.ref.stop();
         this.#actors.delete(id);
@@ -366,16 +370,4 @@ export class Supervisor {
       },
     };
   }
-}
-
-/** The input a node actor starts from, rebuilt from its object. */
-function nodeInputOf(node: Node, defaultVolumeSize: string): NodeInput {
-  return {
-    name: node.metadata.name,
-    instanceType: node.spec.instanceType,
-    spot: node.spec.spot ?? false,
-    privateIPOnly: node.spec.resources?.privateIPOnly ?? false,
-    volumeSizeGiB: volumeGiB(node.spec.resources?.volumeSize ?? defaultVolumeSize),
-    boundPod: node.status?.boundPodName,
-  };
 }

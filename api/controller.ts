@@ -102,7 +102,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
   const cloud = opts.cloud?.({ controllerId, hub, controllerURL: url }) ??
     defaultCloud(opts.config, opts.home, controllerId);
+  const catalog = loadCatalog();
   const supervisor = new Supervisor({
+    catalog,
     store,
     actorStore,
     cloud,
@@ -123,7 +125,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     store,
     clock,
     config: opts.config,
-    catalog: loadCatalog(),
+    catalog,
     hub,
     token,
     verifyNodeToken: async (node, t) => t === await nodeToken(node),

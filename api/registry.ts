@@ -2,7 +2,7 @@
  * What create, update and delete mean for each kind, as store writes. Everything here is
  * decided before anything is written, so a batch either fully applies or not at all.
  */
-import { selectInstanceType } from "../cloud/instance_selector.ts";
+import { withInstanceType } from "../cloud/instance_selector.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
@@ -13,7 +13,9 @@ import type { FieldError } from "../model/errors.ts";
 import { findKind } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
-import type { Pod } from "../model/pod.ts";
+import type { Deployment, ReplicaSet } from "../model/deployment.ts";
+import type { Pod, PodSpec } from "../model/pod.ts";
+import { requestTermination } from "../model/workload.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import { validateObject } from "../model/validation.ts";
 import type { BatchOp, ObjectStore } from "../store/object_store.ts";
@@ -64,53 +66,64 @@ export function prepareNew(
 ): MilpaObject {
   const obj = strip(applyDefaults(validateObject(raw)));
   if (obj.kind === "Pod") return preparePod(obj as Pod, deps, verb);
+  if (obj.kind === "ReplicaSet" || obj.kind === "Deployment") {
+    checkTemplate(obj as ReplicaSet | Deployment, deps, verb);
+  }
   return obj;
+}
+
+function selectorOptions(deps: RegistryDeps) {
+  return {
+    catalog: deps.catalog,
+    defaultInstanceType: deps.config.nodes.defaultInstanceType,
+    instanceFamilies: deps.config.nodes.instanceFamilies,
+  };
+}
+
+/** Runs the instance selector; its errors name the object and the field path `prefix`. */
+function chooseInstanceType(
+  spec: PodSpec,
+  deps: RegistryDeps,
+  what: string,
+  prefix: string,
+): PodSpec {
+  try {
+    return withInstanceType(spec, selectorOptions(deps));
+  } catch (e) {
+    if (e instanceof ValidationError) {
+      throw new ValidationError(
+        `${what}: ${e.message}`,
+        e.fields.map((f) => ({ ...f, field: f.field.replace(/^spec\./, `${prefix}.`) })),
+        { cause: e },
+      );
+    }
+    throw e;
+  }
 }
 
 function preparePod(pod: Pod, deps: RegistryDeps, verb: "create" | "update"): Pod {
   if (pod.spec.phase && pod.spec.phase !== "Running") {
     throw new ValidationError(
       `Pod "${pod.metadata.name}" is invalid: spec.phase: must be Running on create`,
-      [
-        { field: "spec.phase", message: "must be Running on create", value: pod.spec.phase },
-      ],
+      [{ field: "spec.phase", message: "must be Running on create", value: pod.spec.phase }],
     );
   }
-  let sel;
-  try {
-    sel = selectInstanceType(pod.spec, {
-      catalog: deps.catalog,
-      defaultInstanceType: deps.config.nodes.defaultInstanceType,
-      instanceFamilies: deps.config.nodes.instanceFamilies,
-    });
-  } catch (e) {
-    if (e instanceof ValidationError) {
-      throw new ValidationError(
-        `Cannot ${verb} pod "${pod.metadata.name}": ${e.message}`,
-        e.fields,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
-  const resources = pod.spec.resources ?? {};
+  const spec = chooseInstanceType(pod.spec, deps, `Cannot ${verb} pod "${pod.metadata.name}"`, "spec");
   return {
     ...pod,
-    spec: {
-      ...pod.spec,
-      phase: "Running",
-      instanceType: sel.instanceType,
-      ...(sel.sustainedCPU !== undefined || pod.spec.resources
-        ? {
-          resources: {
-            ...resources,
-            ...(sel.sustainedCPU !== undefined ? { sustainedCPU: sel.sustainedCPU } : {}),
-          },
-        }
-        : {}),
-    },
+    spec: { ...spec, phase: "Running" },
     status: { phase: "Waiting", lastPhaseChange: isoTime(deps.clock.now()) },
   };
+}
+
+/** A workload's template must make pods that fit an instance type; checked now, not at scale-up. */
+function checkTemplate(obj: ReplicaSet | Deployment, deps: RegistryDeps, verb: string): void {
+  chooseInstanceType(
+    obj.spec.template.spec,
+    deps,
+    `Cannot ${verb} ${obj.kind.toLowerCase()} "${obj.metadata.name}"`,
+    "spec.template.spec",
+  );
 }
 
 /** Plans a create: AlreadyExists unless the existing object is a finished pod, which is replaced. */
@@ -208,11 +221,7 @@ export function planDelete(current: MilpaObject, clock: Clock): Plan {
       return { op: { op: "delete", object: pod }, action: "deleted", object: pod };
     }
     if (pod.spec.phase === "Terminated") return { action: "deleted", object: pod };
-    const next: Pod = {
-      ...pod,
-      metadata: { ...pod.metadata, deletionTimestamp: isoTime(clock.now()) },
-      spec: { ...pod.spec, phase: "Terminated" },
-    };
+    const next = requestTermination(pod, clock.now());
     return { op: { op: "update", object: next }, action: "deleted", object: next };
   }
   if (current.kind === "Node") {

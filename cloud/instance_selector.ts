@@ -182,3 +182,19 @@ function withSustained(instanceType: string, sustainedCPU: boolean | undefined):
 function invalid(message: string, field: string, value: unknown, why = message): ValidationError {
   return new ValidationError(message, [{ field, message: why, value }]);
 }
+
+/**
+ * The spec with `instanceType` chosen by the selector and `resources.sustainedCPU` filled in
+ * when the selector decided it; what a pod is stored with.
+ */
+export function withInstanceType(spec: PodSpec, opts: SelectorOptions): PodSpec {
+  const sel = selectInstanceType(spec, opts);
+  const out: PodSpec = { ...spec, instanceType: sel.instanceType };
+  if (spec.resources || sel.sustainedCPU !== undefined) {
+    out.resources = {
+      ...spec.resources,
+      ...(sel.sustainedCPU !== undefined ? { sustainedCPU: sel.sustainedCPU } : {}),
+    };
+  }
+  return out;
+}

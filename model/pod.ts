@@ -153,6 +153,13 @@ export interface UnitStatus {
   ready?: boolean;
 }
 
+/** A condition of a pod; only `Ready` exists. */
+export interface PodCondition {
+  type: "Ready";
+  status: "True" | "False";
+  lastTransitionTime: string;
+}
+
 /** A network address of a pod or node. */
 export interface NetworkAddress {
   type: "PublicIP" | "PrivateIP" | "PodIP" | "PublicDNS" | "PrivateDNS";
@@ -165,6 +172,8 @@ export interface PodStatus {
   lastPhaseChange?: string;
   /** The first time every unit was ready. */
   readyTime?: string;
+  /** `Ready`: every unit is running and passes its readiness probe (lastTransitionTime: since when). */
+  conditions?: PodCondition[];
   boundNodeName?: string;
   boundInstanceID?: string;
   addresses?: NetworkAddress[];

@@ -1,0 +1,164 @@
+/**
+ * A level-based reconciler as an XState machine, for kinds whose actor drives other
+ * objects towards a spec (ReplicaSet, Deployment, Service). Every pass reads the world and
+ * acts on the difference; events only say "look again". Changes that arrive during a pass
+ * make one more pass when it ends; a failed pass is retried with capped backoff.
+ *
+ * The machine rests in one of the kind's own states (e.g. `Settled`, `Converging` for a
+ * ReplicaSet), chosen by `classify`, and can be asked to look again at `recheckAt` (epoch
+ * ms, re-armed after a restore, since XState does not restore `after` timers).
+ */
+import { assign, fromCallback, fromPromise, setup } from "xstate";
+import type { AnyStateMachine } from "xstate";
+import type { Clock } from "../model/clock.ts";
+
+/** Who the actor reconciles. */
+export interface ReconcilerInput {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** What one pass found. */
+export interface PassResult<S, M> {
+  /** The object's status, as its actor publishes it. */
+  status: S;
+  /** Which rest state the actor is in now. */
+  state: string;
+  /** Look again at this time (epoch ms) even if nothing changes. */
+  recheckAt?: number;
+  /** Kept between passes (e.g. when progress was last made). */
+  memo?: M;
+}
+
+/** The reconciler's context, persisted in its snapshot. */
+export interface ReconcilerContext<S, M> extends ReconcilerInput {
+  status?: S;
+  memo?: M;
+  recheckAt?: number;
+  dirty: boolean;
+  failures: number;
+  lastError?: string;
+}
+
+/** How a kind's reconciler is built. */
+export interface ReconcilerSpec<S, M> {
+  /** Machine id: the kind, e.g. "replicaset". */
+  id: string;
+  /** The states a pass can end in; the first is where a new actor is drawn as heading. */
+  restStates: readonly string[];
+  /** One pass. Resolves undefined when the object is gone. */
+  reconcile: (
+    input: ReconcilerInput & { memo?: M; status?: S },
+  ) => Promise<PassResult<S, M> | undefined>;
+  clock: Clock;
+}
+
+/** Builds a reconciler machine for one kind. */
+export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, M>) {
+  const restStates = Object.fromEntries(spec.restStates.map((name) => [name, {
+    invoke: {
+      src: "timer",
+      input: ({ context }: { context: ReconcilerContext<S, M> }) => ({ at: context.recheckAt }),
+    },
+    on: { CHANGED: "Reconciling", RECHECK: "Reconciling" },
+  }]));
+  const targets = spec.restStates.map((name) => ({
+    guard: { type: "endedIn", params: { state: name } },
+    target: name,
+    actions: "record",
+  }));
+  return setup({
+    types: {} as {
+      context: ReconcilerContext<S, M>;
+      input: ReconcilerInput;
+      events: { type: "CHANGED" } | { type: "RECHECK" };
+    },
+    actors: {
+      pass: fromPromise<PassResult<S, M> | undefined, ReconcilerContext<S, M>>(({ input }) =>
+        spec.reconcile({
+          namespace: input.namespace,
+          name: input.name,
+          uid: input.uid,
+          memo: input.memo,
+          status: input.status,
+        })
+      ),
+      /** Sends RECHECK at an absolute time; nothing when there is none. */
+      timer: fromCallback<{ type: "RECHECK" }, { at?: number }>(({ sendBack, input }) => {
+        if (input.at === undefined) return;
+        const t = setTimeout(
+          () => sendBack({ type: "RECHECK" }),
+          Math.max(0, input.at - spec.clock.now()),
+        );
+        return () => clearTimeout(t);
+      }),
+      backoff: fromCallback<{ type: "RECHECK" }, { failures: number }>(({ sendBack, input }) => {
+        const t = setTimeout(
+          () => sendBack({ type: "RECHECK" }),
+          Math.min(500 * 2 ** Math.min(input.failures, 7), 60_000),
+        );
+        return () => clearTimeout(t);
+      }),
+    },
+    guards: {
+      endedIn: ({ event }, params: { state: string }) =>
+        (event as { output?: PassResult<S, M> }).output?.state === params.state,
+      dirty: ({ context }) => context.dirty,
+      gone: ({ event }) => (event as { output?: unknown }).output === undefined,
+    },
+    actions: {
+      markDirty: assign({ dirty: true }),
+      startPass: assign({ dirty: false }),
+      record: assign(({ event }) => {
+        const out = (event as unknown as { output: PassResult<S, M> }).output;
+        return {
+          status: out.status,
+          memo: out.memo,
+          recheckAt: out.recheckAt,
+          failures: 0,
+          lastError: undefined,
+        };
+      }),
+      noteError: assign(({ context, event }) => ({
+        failures: context.failures + 1,
+        lastError: String(
+          (event as { error?: Error }).error?.message ?? (event as { error?: unknown }).error,
+        ),
+      })),
+    },
+  }).createMachine({
+    id: spec.id,
+    // The rest states are the kind's own, so the config is assembled at run time.
+    initial: "Reconciling",
+    context: ({ input }: { input: ReconcilerInput }) => ({ ...input, dirty: false, failures: 0 }),
+    states: {
+      Reconciling: {
+        entry: "startPass",
+        invoke: {
+          src: "pass",
+          input: ({ context }: { context: ReconcilerContext<S, M> }) => context,
+          onDone: [
+            { guard: "gone", target: "Gone" },
+            { guard: "dirty", target: "Reconciling", reenter: true, actions: "record" },
+            ...targets,
+          ],
+          onError: { target: "Backoff", actions: "noteError" },
+        },
+        on: { CHANGED: { actions: "markDirty" }, RECHECK: { actions: "markDirty" } },
+      },
+      Backoff: {
+        invoke: {
+          src: "backoff",
+          input: ({ context }: { context: ReconcilerContext<S, M> }) => ({
+            failures: context.failures,
+          }),
+        },
+        on: { CHANGED: "Reconciling", RECHECK: "Reconciling" },
+      },
+      ...restStates,
+      /** The object is gone; the supervisor removes the actor. */
+      Gone: { type: "final" },
+    },
+  } as never) as unknown as AnyStateMachine;
+}

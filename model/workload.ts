@@ -1,0 +1,128 @@
+/**
+ * Rules shared by ReplicaSets and Deployments: pod-template hashes, generated names,
+ * when a pod counts as ready and available, and which pods go first when scaling down.
+ */
+import type { OwnerReference } from "./meta.ts";
+import type { Pod, PodPhase } from "./pod.ts";
+import { isTerminalPodPhase } from "./pod.ts";
+import type { PodTemplate } from "./deployment.ts";
+
+/** The label a Deployment puts on its ReplicaSets and their pods. */
+export const TEMPLATE_HASH_LABEL = "pod-template-hash";
+
+/** The annotation holding a ReplicaSet's revision number within its Deployment. */
+export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
+
+/** Characters of generated names: no vowels, so no words (as Milpa's and Kubernetes' names). */
+const SAFE = "bcdfghjklmnpqrstvwxz2456789";
+
+/** Keys sorted at every level, so equal templates serialize equally. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${
+      Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+        .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")
+    }}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** FNV-1a 32-bit. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** A stable 10-character hash of a pod template (its labels without the hash label, and spec). */
+export function podTemplateHash(template: PodTemplate): string {
+  const labels = { ...(template.metadata?.labels ?? {}) };
+  delete labels[TEMPLATE_HASH_LABEL];
+  const text = canonical({ ...template, metadata: { ...template.metadata, labels } });
+  let a = fnv1a(text);
+  let b = fnv1a(`${text}#`);
+  let out = "";
+  for (let i = 0; i < 10; i++) {
+    const src = i < 5 ? a : b;
+    out += SAFE[src % SAFE.length];
+    if (i < 5) a = Math.floor(a / SAFE.length);
+    else b = Math.floor(b / SAFE.length);
+  }
+  return out;
+}
+
+/** A random suffix of `n` safe characters for generated pod names. */
+export function randomSuffix(n = 5): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
+  return Array.from(bytes, (x) => SAFE[x % SAFE.length]).join("");
+}
+
+/** The owner reference that marks `owner` as the controller of an object. */
+export function controllerRef(
+  owner: { kind: string; metadata: { name: string; uid?: string } },
+): OwnerReference {
+  return {
+    apiVersion: "v1",
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** The controller owner reference of an object, if it has one. */
+export function controllerOf(
+  obj: { metadata: { ownerReferences?: OwnerReference[] } },
+): OwnerReference | undefined {
+  return obj.metadata.ownerReferences?.find((r) => r.controller);
+}
+
+/** The pod with termination asked for: `spec.phase` Terminated and a deletionTimestamp. */
+export function requestTermination(pod: Pod, now: number): Pod {
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, deletionTimestamp: new Date(now).toISOString() },
+    spec: { ...pod.spec, phase: "Terminated" },
+  };
+}
+
+/** A pod that is neither finished nor being deleted: it counts toward replicas. */
+export function isActivePod(pod: Pod): boolean {
+  return !isTerminalPodPhase(pod.status?.phase) && pod.spec.phase !== "Terminated";
+}
+
+/** Since when the pod has been ready (epoch ms), or undefined when it is not ready. */
+export function readySince(pod: Pod): number | undefined {
+  const c = pod.status?.conditions?.find((c) => c.type === "Ready");
+  return pod.status?.phase === "Running" && c?.status === "True" ? Date.parse(c.lastTransitionTime) : undefined;
+}
+
+/** Ready for at least `minReadySeconds` at `now`. */
+export function isPodAvailable(pod: Pod, minReadySeconds: number, now: number): boolean {
+  const since = readySince(pod);
+  return since !== undefined && now - since >= minReadySeconds * 1000;
+}
+
+const PHASE_RANK: Partial<Record<PodPhase, number>> = { Waiting: 0, Dispatching: 1, Running: 2 };
+
+/**
+ * Orders pods so that the ones to delete first come first, as Kubernetes does: no node
+ * before a node, earlier phase before later, not ready before ready, ready for less time
+ * before longer, more restarts before fewer, newer before older.
+ */
+export function deletionOrder(a: Pod, b: Pod): number {
+  const node = (p: Pod) => p.status?.boundNodeName ? 1 : 0;
+  const phase = (p: Pod) => PHASE_RANK[p.status?.phase ?? "Waiting"] ?? 0;
+  const ready = (p: Pod) => readySince(p) === undefined ? 0 : 1;
+  const restarts = (p: Pod) =>
+    (p.status?.unitStatuses ?? []).reduce((n, u) => n + (u.restartCount ?? 0), 0);
+  const created = (p: Pod) => Date.parse(p.metadata.creationTimestamp ?? "") || 0;
+  return node(a) - node(b) || phase(a) - phase(b) || ready(a) - ready(b) ||
+    (readySince(b) ?? 0) - (readySince(a) ?? 0) || restarts(b) - restarts(a) ||
+    created(b) - created(a);
+}
