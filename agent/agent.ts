@@ -14,6 +14,7 @@ import {
 } from "../model/agent_protocol.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { PodRunner } from "./pod_runner.ts";
+import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
 
 /** Options of {@linkcode NodeAgent}. */
@@ -21,9 +22,11 @@ export interface NodeAgentOptions {
   nodeName: string;
   /** Holds unit working directories and logs. */
   dataDir: string;
-  /** Reported in every status when known. */
+  /** Reported in every status when known; readiness probes target it (else 127.0.0.1). */
   podIP?: string;
   runtime: UnitRuntime;
+  /** Carries out readiness probe checks. @default new HostProber() */
+  prober?: Prober;
   /** @default systemClock */
   clock?: Clock;
   /** Delivers a message to the controller; only called between connected() and disconnected(). */
@@ -54,6 +57,8 @@ export class NodeAgent {
     this.runner = new PodRunner({
       dataDir: options.dataDir,
       runtime: options.runtime,
+      prober: options.prober,
+      podIP: options.podIP,
       clock: this.#clock,
       stopGraceMs: options.stopGraceMs,
       log: this.#log,

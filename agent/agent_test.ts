@@ -9,6 +9,7 @@ import {
 import type { Unit } from "../model/pod.ts";
 import { NodeAgent } from "./agent.ts";
 import { FakeClock, settle } from "./clock.ts";
+import { FakeProber } from "./fake_prober.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
 
 function desired(units: Unit[], uid = "uid-1"): DesiredPod {
@@ -26,6 +27,7 @@ const unit = (name: string): Unit => ({ name, command: ["serve", name] });
 async function harness() {
   const clock = new FakeClock();
   const runtime = new FakeRuntime({ clock });
+  const prober = new FakeProber();
   const dataDir = await Deno.makeTempDir();
   const sent: AgentMessage[] = [];
   const waiters = new Set<() => void>();
@@ -34,6 +36,7 @@ async function harness() {
     dataDir,
     podIP: "10.0.0.5",
     runtime,
+    prober,
     clock,
     send: (msg) => {
       sent.push(msg);
@@ -55,6 +58,7 @@ async function harness() {
   return {
     clock,
     runtime,
+    prober,
     agent,
     sent,
     next,
@@ -204,4 +208,23 @@ Deno.test("NodeAgent.stop() stops the units and refuses later applies", async ()
   assert.deepEqual(h.sent.at(-1), { type: "applied", id: 2, error: "the agent is stopping" });
   await settle();
   assert.equal(h.clock.pendingTimers, 0);
+});
+
+Deno.test("NodeAgent probes the pod IP and sends a status when a unit turns ready", async () => {
+  await using h = await harness();
+  h.agent.connected();
+  const probed: Unit = { ...unit("web"), readinessProbe: { tcpSocket: { port: 8080 } } };
+  await h.agent.handle({ type: "apply", id: 1, pod: desired([probed]) });
+  const running = await h.next(isStatus((m) => m.unitStatuses[0]?.state.running !== undefined));
+  assert.equal(running.unitStatuses[0].ready, false);
+  const from = h.sent.length;
+  await h.clock.advance(0);
+  const ready = await h.next(isStatus((m) => m.unitStatuses[0]?.ready === true), from);
+  assert.deepEqual(ready.unitStatuses[0], { ...running.unitStatuses[0], ready: true });
+  assert.deepEqual(h.prober.checks, [{
+    unit: "web",
+    type: "tcpSocket",
+    host: "10.0.0.5",
+    port: 8080,
+  }]);
 });

@@ -72,7 +72,8 @@ function checkLaunch(launch: UnitLaunch): void {
   }
 }
 
-function spawnProblem(err: unknown): string {
+/** Why `Deno.Command(...).spawn()` failed, in a few words ("not found"). */
+export function spawnProblem(err: unknown): string {
   if (err instanceof Deno.errors.NotFound) return "not found";
   if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
   return err instanceof Error ? err.message : String(err);

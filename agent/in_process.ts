@@ -7,6 +7,8 @@ import type { AgentHub } from "../actors/agent_hub.ts";
 import type { AgentMessage } from "../model/agent_protocol.ts";
 import { NodeAgent } from "./agent.ts";
 import type { Clock } from "./clock.ts";
+import { FakeProber } from "./fake_prober.ts";
+import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
 
 /** What an in-process node needs. */
@@ -15,6 +17,8 @@ export interface InProcessAgentOptions {
   podIP?: string;
   dataDir: string;
   runtime: UnitRuntime;
+  /** Readiness checks of the simulated node. @default a FakeProber: every check passes */
+  prober?: Prober;
   clock?: Clock;
 }
 
@@ -40,6 +44,7 @@ export function connectInProcess(
     dataDir: opts.dataDir,
     podIP: opts.podIP,
     runtime: opts.runtime,
+    prober: opts.prober ?? new FakeProber(),
     clock: opts.clock,
     stopGraceMs: 0,
     send: (msg: AgentMessage) => {

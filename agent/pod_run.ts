@@ -7,6 +7,7 @@ import type { Unit, UnitStatus } from "../model/pod.ts";
 import type { Clock } from "./clock.ts";
 import { UnitLog } from "./logs.ts";
 import { type BaseEnv, unitEnv, unitKey } from "./pod_spec.ts";
+import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
 import { UnitSupervisor, waitingStatus } from "./unit_supervisor.ts";
 
@@ -14,6 +15,9 @@ import { UnitSupervisor, waitingStatus } from "./unit_supervisor.ts";
 export interface PodContext {
   dataDir: string;
   runtime: UnitRuntime;
+  prober: Prober;
+  /** Host of httpGet and tcpSocket probes. */
+  podIP: string;
   clock: Clock;
   base: BaseEnv;
   onChange: () => void;
@@ -56,10 +60,17 @@ export class PodRun {
     this.#runInit().catch((err) => this.#ctx.log(`init units of ${podName(this.pod)}: ${err}`));
   }
 
-  /** Applies a new definition of the same pod (same uid and init units). */
+  /**
+   * Applies a new definition of the same pod (same uid and init units). A unit whose readiness
+   * probe alone changed keeps running and is probed anew.
+   */
   async update(pod: DesiredPod, graceMs: number): Promise<void> {
     this.pod = pod;
     const desired = new Map(pod.spec.units.map((u) => [u.name, u]));
+    for (const [name, sup] of this.#units) {
+      const want = desired.get(name);
+      if (want && unitKey(want) === unitKey(sup.unit)) sup.updateProbe(want);
+    }
     const outgoing = [...this.#units].filter(([name, sup]) => {
       const want = desired.get(name);
       return !want || unitKey(want) !== unitKey(sup.unit);
@@ -141,6 +152,8 @@ export class PodRun {
       init,
       policy: () => this.pod.spec.restartPolicy ?? "Always",
       runtime: ctx.runtime,
+      prober: ctx.prober,
+      podIP: ctx.podIP,
       clock: ctx.clock,
       log: this.logs.get(unit.name)!,
       cwd: unit.workingDir || unitDir(ctx.dataDir, unit),

@@ -1,7 +1,8 @@
 /**
  * Runs the one pod of a node. `apply()` converges idempotently to a desired pod: the same pod
  * twice changes nothing, a new uid (or changed init units) replaces everything, changed units
- * restart, removed units stop, added units start, and null stops everything.
+ * restart (a changed readiness probe alone is applied without a restart), removed units stop,
+ * added units start, and null stops everything.
  *
  * Applies run one at a time; while one runs, only the latest waiting apply is carried out.
  */
@@ -11,7 +12,12 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { UnitLog } from "./logs.ts";
 import { type PodContext, podName, PodRun } from "./pod_run.ts";
 import { checkDesiredPod, defaultUnitPath, sameUnits } from "./pod_spec.ts";
+import { HostProber } from "./host_prober.ts";
+import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
+
+/** Host of httpGet and tcpSocket readiness probes when the pod IP is unknown. */
+export const DEFAULT_PROBE_HOST = "127.0.0.1";
 
 /** Grace period between SIGTERM and SIGKILL when units stop. */
 export const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -21,9 +27,13 @@ export interface PodRunnerOptions {
   /** Holds `units/<unit>/` (default working directories) and `logs/<unit>.log`. */
   dataDir: string;
   runtime: UnitRuntime;
+  /** Carries out readiness probe checks. @default new HostProber() */
+  prober?: Prober;
+  /** The pod's address: host of httpGet and tcpSocket probes. @default DEFAULT_PROBE_HOST */
+  podIP?: string;
   /** @default systemClock */
   clock?: Clock;
-  /** Called whenever any status changes. */
+  /** Called whenever any status changes (readiness included). */
   onChange?: () => void;
   /** @default DEFAULT_STOP_GRACE_MS */
   stopGraceMs?: number;
@@ -55,6 +65,8 @@ export class PodRunner {
     this.#ctx = {
       dataDir: options.dataDir,
       runtime: options.runtime,
+      prober: options.prober ?? new HostProber(),
+      podIP: options.podIP || DEFAULT_PROBE_HOST,
       clock: options.clock ?? systemClock,
       base: { PATH: options.path ?? defaultUnitPath(), HOME: options.home ?? agentHome() },
       onChange: options.onChange ?? (() => {}),

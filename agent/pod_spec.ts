@@ -2,6 +2,7 @@
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import { type FieldError, ValidationError } from "../model/errors.ts";
 import type { Unit } from "../model/pod.ts";
+import { probeProblems } from "./probe.ts";
 
 /** PATH of a unit after the directory of the agent's own `deno`. */
 export const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -16,7 +17,8 @@ export function unitArgv(unit: Unit): string[] {
 
 /**
  * The parts of a unit whose change restarts it (name, image, command, args, env, workingDir,
- * ports, volumeMounts), as a canonical string. Missing lists equal empty ones.
+ * ports, volumeMounts), as a canonical string. Missing lists equal empty ones. A changed
+ * readinessProbe alone does not restart the unit.
  */
 export function unitKey(unit: Unit): string {
   return JSON.stringify([
@@ -96,6 +98,12 @@ export function checkDesiredPod(pod: DesiredPod): void {
         const v = unit?.[list];
         if (v !== undefined && (!Array.isArray(v) || v.some((s) => typeof s !== "string"))) {
           errors.push({ field: `${at}.${list}`, message: "must be a list of strings", value: v });
+        }
+      }
+      if (unit?.readinessProbe !== undefined) {
+        for (const e of probeProblems(unit.readinessProbe)) {
+          const field = e.field ? `${at}.readinessProbe.${e.field}` : `${at}.readinessProbe`;
+          errors.push({ ...e, field });
         }
       }
     });

@@ -1,12 +1,19 @@
 /**
  * One unit's life on the node: start it, watch it exit, restart it per the restart policy with
- * backoff, and keep its UnitStatus (states and reasons as itzo reported them).
+ * backoff, probe its readiness while it runs, and keep its UnitStatus (states and reasons as
+ * itzo reported them).
+ *
+ * `ready` is "running" for a unit without a readiness probe. With one, every run starts not
+ * ready and the probe decides (readiness.ts). Init units ignore readiness probes, as
+ * Kubernetes does not allow them there.
  */
 import type { RestartPolicy, Unit, UnitState, UnitStatus } from "../model/pod.ts";
 import { RestartBackoff } from "./backoff.ts";
 import type { Clock, TimerId } from "./clock.ts";
 import type { UnitLog } from "./logs.ts";
 import { unitArgv } from "./pod_spec.ts";
+import { probeKey, type Prober } from "./probe.ts";
+import { ReadinessWorker } from "./readiness.ts";
 import {
   type RunningUnit,
   type UnitExit,
@@ -25,6 +32,10 @@ export interface UnitSupervisorOptions {
   /** The pod's current restart policy (read at every exit). */
   policy: () => RestartPolicy;
   runtime: UnitRuntime;
+  /** Carries out readiness checks. */
+  prober: Prober;
+  /** Host of httpGet and tcpSocket probes (the pod IP). */
+  podIP: string;
   clock: Clock;
   log: UnitLog;
   cwd: string;
@@ -51,7 +62,7 @@ export function waitingStatus(unit: Unit): UnitStatus {
 
 /** Runs and restarts one unit. */
 export class UnitSupervisor {
-  readonly unit: Unit;
+  #unit: Unit;
   /** Settles once the unit will not run again. */
   readonly finished: Promise<UnitOutcome>;
   #o: UnitSupervisorOptions;
@@ -61,11 +72,17 @@ export class UnitSupervisor {
   #started = false;
   #stopped = false;
   #timer?: TimerId;
-  #run?: { unit: RunningUnit; handled: Promise<void> };
+  #run?: {
+    unit: RunningUnit;
+    handled: Promise<void>;
+    startedAt: number;
+    env: Record<string, string>;
+    readiness?: ReadinessWorker;
+  };
 
   constructor(options: UnitSupervisorOptions) {
     this.#o = options;
-    this.unit = options.unit;
+    this.#unit = options.unit;
     this.#status = waitingStatus(options.unit);
     if (options.previous) {
       this.#status.restartCount = options.previous.restartCount;
@@ -73,6 +90,11 @@ export class UnitSupervisor {
     }
     this.#backoff = new RestartBackoff(options.clock);
     this.finished = new Promise((resolve) => this.#resolve = resolve);
+  }
+
+  /** The unit's definition (the latest, after {@linkcode UnitSupervisor.updateProbe}). */
+  get unit(): Unit {
+    return this.#unit;
   }
 
   /** A copy of the unit's status. */
@@ -92,12 +114,28 @@ export class UnitSupervisor {
     this.#launch();
   }
 
-  /** Stops the unit for good: cancels a pending restart, stops a running process. */
+  /**
+   * Takes a definition of the unit that differs at most in its readiness probe, without a
+   * restart. A changed probe starts probing the current run afresh: not ready, the initial
+   * delay counted from the run's start. An unchanged probe changes nothing.
+   */
+  updateProbe(unit: Unit): void {
+    const changed = probeKey(unit.readinessProbe) !== probeKey(this.#unit.readinessProbe);
+    this.#unit = unit;
+    const run = this.#run;
+    if (!changed || !run || this.#stopped) return;
+    run.readiness?.stop();
+    run.readiness = this.#probe(run.startedAt, run.env);
+    this.#setReady(run.readiness?.ready ?? true);
+  }
+
+  /** Stops the unit for good: cancels a pending restart and probing, stops a running process. */
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     const run = this.#run;
+    run?.readiness?.stop();
     if (run) {
       await run.unit.stop(graceMs);
       await run.handled;
@@ -107,9 +145,11 @@ export class UnitSupervisor {
 
   #launch(): void {
     if (this.#stopped) return;
-    const { unit, log, clock } = this.#o;
+    const { log, clock } = this.#o;
+    const unit = this.#unit;
     const out = log.sink("stdout");
     const err = log.sink("stderr");
+    const env = this.#o.env();
     let running: RunningUnit;
     try {
       running = this.#o.runtime.start({
@@ -117,7 +157,7 @@ export class UnitSupervisor {
         argv: unitArgv(unit),
         image: unit.image,
         volumeMounts: unit.volumeMounts,
-        env: this.#o.env(),
+        env,
         cwd: this.#o.cwd,
         onStdout: (chunk) => out.write(chunk),
         onStderr: (chunk) => err.write(chunk),
@@ -131,20 +171,49 @@ export class UnitSupervisor {
       this.#resolve("failed");
       return;
     }
-    const startedAt = new Date(clock.now()).toISOString();
+    const startMs = clock.now();
+    const startedAt = new Date(startMs).toISOString();
     this.#backoff.started();
     const handled = running.exited.then((exit) => {
       out.end();
       err.end();
       this.#exited(exit, startedAt);
     });
-    this.#run = { unit: running, handled };
+    const readiness = this.#probe(startMs, env);
+    this.#run = { unit: running, handled, startedAt: startMs, env, readiness };
     this.#set({ running: { startedAt } });
   }
 
+  /** Starts probing the current run, when the unit has a probe that applies. */
+  #probe(startedAt: number, env: Record<string, string>): ReadinessWorker | undefined {
+    const unit = this.#unit;
+    const probe = unit.readinessProbe;
+    if (!probe || this.#o.init) return undefined;
+    const worker: ReadinessWorker = new ReadinessWorker({
+      unit: unit.name,
+      probe,
+      target: { host: this.#o.podIP, env, cwd: this.#o.cwd },
+      prober: this.#o.prober,
+      clock: this.#o.clock,
+      startedAt,
+      onChange: (ready, result) => {
+        if (this.#run?.readiness !== worker) return;
+        this.#o.report?.(
+          ready
+            ? `unit "${unit.name}" is ready`
+            : `unit "${unit.name}" is not ready: ${result.detail}`,
+        );
+        this.#setReady(ready);
+      },
+    });
+    return worker;
+  }
+
   #exited(exit: UnitExit, startedAt: string): void {
+    this.#run?.readiness?.stop();
     this.#run = undefined;
-    const { unit, clock } = this.#o;
+    const { clock } = this.#o;
+    const unit = this.#unit;
     const terminated: UnitState["terminated"] = {
       exitCode: exit.code,
       finishedAt: new Date(clock.now()).toISOString(),
@@ -178,7 +247,14 @@ export class UnitSupervisor {
 
   #set(state: UnitState): void {
     this.#status.state = state;
-    this.#status.ready = state.running !== undefined;
+    this.#status.ready = state.running !== undefined && (this.#run?.readiness?.ready ?? true);
+    this.#o.onChange();
+  }
+
+  /** Sets readiness while running; fires onChange only when it changed. */
+  #setReady(ready: boolean): void {
+    if (!this.#status.state.running || this.#status.ready === ready) return;
+    this.#status.ready = ready;
     this.#o.onChange();
   }
 }

@@ -7,6 +7,7 @@ import { toStatus } from "./errors.ts";
 import { logRoutes } from "./logs.ts";
 import type { RegistryDeps } from "./registry.ts";
 import { resourceRoutes } from "./resources.ts";
+import { workloadRoutes } from "./workloads.ts";
 
 /** Milpa's version. */
 export const VERSION = "0.1.0";
@@ -64,6 +65,7 @@ export function createApp(deps: ApiDeps): Hono {
       cloud: deps.cloudName,
     }));
   app.route("/", logRoutes(deps));
+  app.route("/", workloadRoutes(deps));
   app.route("/", resourceRoutes(deps));
   return app;
 }

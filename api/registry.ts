@@ -108,7 +108,12 @@ function preparePod(pod: Pod, deps: RegistryDeps, verb: "create" | "update"): Po
       [{ field: "spec.phase", message: "must be Running on create", value: pod.spec.phase }],
     );
   }
-  const spec = chooseInstanceType(pod.spec, deps, `Cannot ${verb} pod "${pod.metadata.name}"`, "spec");
+  const spec = chooseInstanceType(
+    pod.spec,
+    deps,
+    `Cannot ${verb} pod "${pod.metadata.name}"`,
+    "spec",
+  );
   return {
     ...pod,
     spec: { ...spec, phase: "Running" },

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import { BadRequestError, NotFoundError } from "../model/errors.ts";
+import { BadRequestError, ConflictError, NotFoundError } from "../model/errors.ts";
 import type { KindInfo } from "../model/kinds.ts";
 import { findKind, KINDS } from "../model/kinds.ts";
 import { API_VERSION } from "../model/meta.ts";
@@ -14,6 +14,7 @@ import { isTerminalPodPhase } from "../model/pod.ts";
 import { opIndexOf, type WatchEvent } from "../store/object_store.ts";
 import { BatchItemError } from "./errors.ts";
 import type { Plan, RegistryDeps } from "./registry.ts";
+import { orphanDependents } from "./workloads.ts";
 import { identify, planCreate, planDelete, planUpdate, prepareNew } from "./registry.ts";
 
 /** Operations a batch can do. */
@@ -59,12 +60,36 @@ function selectorFrom(c: Context): LabelSelector | undefined {
   }
 }
 
-/** Plans and commits a batch; returns what happened to each item. */
+type BatchResult = { kind: string; namespace?: string; name: string; action: Plan["action"] }[];
+
+/**
+ * Plans and commits a batch; returns what happened to each item. Actors write statuses all
+ * the time, so a commit that lost a race with one is planned again from fresh reads — unless
+ * the user pinned a resourceVersion, whose conflict is theirs to see.
+ */
 export async function runBatch(
   deps: RegistryDeps,
   operation: BatchOperation,
   items: unknown[],
-): Promise<{ kind: string; namespace?: string; name: string; action: Plan["action"] }[]> {
+  cascade = true,
+): Promise<BatchResult> {
+  const pinned = items.some((i) => (i as MilpaObject)?.metadata?.resourceVersion);
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await planAndCommit(deps, operation, items, cascade);
+    } catch (e) {
+      const inner = e instanceof BatchItemError ? e.inner : e;
+      if (!(inner instanceof ConflictError) || pinned || attempt >= 10) throw e;
+    }
+  }
+}
+
+async function planAndCommit(
+  deps: RegistryDeps,
+  operation: BatchOperation,
+  items: unknown[],
+  cascade: boolean,
+): Promise<BatchResult> {
   const plans: Plan[] = [];
   for (const [index, raw] of items.entries()) {
     let id: { kind: string; namespace?: string; name: string } | undefined;
@@ -75,6 +100,7 @@ export async function runBatch(
         if (!current) {
           throw new NotFoundError(`${findKind(id.kind)!.plural} "${id.name}" not found`);
         }
+        if (!cascade) await orphanDependents(deps.store, current);
         plans.push(planDelete(current, deps.clock));
         continue;
       }
@@ -234,9 +260,17 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
       k.namespaced ? namespace : undefined,
       c.req.param("name")!,
     );
-    const plan = planDelete(current, deps.clock);
-    if (plan.op) await deps.store.commit([plan.op]);
-    return c.json(plan.object);
+    if (c.req.query("cascade") === "false") await orphanDependents(deps.store, current);
+    for (let attempt = 1;; attempt++) {
+      const latest = await deps.store.mustGet(k, current.metadata.namespace, current.metadata.name);
+      const plan = planDelete(latest, deps.clock);
+      try {
+        if (plan.op) await deps.store.commit([plan.op]);
+        return c.json(plan.object);
+      } catch (e) {
+        if (!(e instanceof ConflictError) || attempt >= 10) throw e; // a status write won the race
+      }
+    }
   };
 
   app.get("/api/v1/namespaces/:ns/:plural", (c) => list(c, c.req.param("ns")));
@@ -245,14 +279,16 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
   app.put("/api/v1/namespaces/:ns/:plural/:name", (c) => update(c, c.req.param("ns")));
   app.delete("/api/v1/namespaces/:ns/:plural/:name", (c) => remove(c, c.req.param("ns")));
   app.post("/api/v1/batch", async (c) => {
-    const b = await body(c) as { operation?: string; items?: unknown[] };
+    const b = await body(c) as { operation?: string; items?: unknown[]; cascade?: boolean };
     if (!["create", "update", "apply", "delete"].includes(b?.operation ?? "")) {
       throw new BadRequestError(
         `operation must be create, update, apply or delete, not "${b?.operation}"`,
       );
     }
     if (!Array.isArray(b.items)) throw new BadRequestError("items must be a list of objects");
-    return c.json({ items: await runBatch(deps, b.operation as BatchOperation, b.items) });
+    return c.json({
+      items: await runBatch(deps, b.operation as BatchOperation, b.items, b.cascade !== false),
+    });
   });
   app.get("/api/v1/:plural", (c) => list(c, undefined));
   app.get("/api/v1/:plural/:name", (c) => {

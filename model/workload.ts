@@ -22,7 +22,9 @@ function canonical(v: unknown): string {
   if (v && typeof v === "object") {
     return `{${
       Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-        .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")
+        .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(
+          ",",
+        )
     }}`;
   }
   return JSON.stringify(v);
@@ -99,7 +101,9 @@ export function isActivePod(pod: Pod): boolean {
 /** Since when the pod has been ready (epoch ms), or undefined when it is not ready. */
 export function readySince(pod: Pod): number | undefined {
   const c = pod.status?.conditions?.find((c) => c.type === "Ready");
-  return pod.status?.phase === "Running" && c?.status === "True" ? Date.parse(c.lastTransitionTime) : undefined;
+  return pod.status?.phase === "Running" && c?.status === "True"
+    ? Date.parse(c.lastTransitionTime)
+    : undefined;
 }
 
 /** Ready for at least `minReadySeconds` at `now`. */
