@@ -29,7 +29,12 @@ export interface WatchEvent {
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  /** Aborts the request (and a watch's stream). */
+  signal?: AbortSignal;
 }
+
+/** How many times `modify()` tries when a status write keeps changing the object under it. */
+export const MODIFY_ATTEMPTS = 5;
 
 /** Options of `GET .../pods/{name}/log`. */
 export interface LogOptions {
@@ -39,6 +44,13 @@ export interface LogOptions {
 }
 
 type Query = Record<string, string | undefined>;
+
+/** Options of one request. */
+interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  signal?: AbortSignal;
+}
 
 /** The path of a kind's collection, or of one object when `name` is given. */
 export function objectPath(kind: KindInfo, namespace?: string, name?: string): string {
@@ -67,7 +79,7 @@ export class MilpaClient {
   async request(
     method: string,
     path: string,
-    options: { query?: Query; body?: unknown } = {},
+    options: RequestOptions = {},
   ): Promise<Response> {
     const url = new URL(this.config.endpoint + path);
     for (const [k, v] of Object.entries(options.query ?? {})) {
@@ -81,6 +93,7 @@ export class MilpaClient {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal,
       });
     } catch (err) {
       throw new UnreachableError(this.config.endpoint, { cause: err });
@@ -111,7 +124,7 @@ export class MilpaClient {
     return new ApiError(status);
   }
 
-  async #json<T>(method: string, path: string, options?: { query?: Query; body?: unknown }) {
+  async #json<T>(method: string, path: string, options?: RequestOptions) {
     const res = await this.request(method, path, options);
     return await res.json() as T;
   }
@@ -124,9 +137,14 @@ export class MilpaClient {
   }
 
   /** Reads one object; a 404 says `pods "x" not found`. */
-  async get(kind: KindInfo, namespace: string | undefined, name: string): Promise<MilpaObject> {
+  async get<T extends MilpaObject = MilpaObject>(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<T> {
     try {
-      return await this.#json("GET", objectPath(kind, namespace, name));
+      return await this.#json("GET", objectPath(kind, namespace, name), { signal });
     } catch (err) {
       throw notFoundAsKubectl(err, kind, name);
     }
@@ -135,6 +153,40 @@ export class MilpaClient {
   /** Replaces labels, annotations and spec of one object. */
   update(kind: KindInfo, namespace: string | undefined, obj: MilpaObject): Promise<MilpaObject> {
     return this.#json("PUT", objectPath(kind, namespace, obj.metadata.name), { body: obj });
+  }
+
+  /**
+   * Reads an object, applies `change` and PUTs the result back with the resourceVersion it
+   * read, so nobody's concurrent edit is lost. Controllers write status all the time, which
+   * also moves the resourceVersion on: on a 409 Conflict the object is read again and
+   * `change` applied again, up to MODIFY_ATTEMPTS times. `change` may throw to refuse.
+   */
+  async modify<T extends MilpaObject>(
+    kind: KindInfo,
+    namespace: string | undefined,
+    name: string,
+    change: (current: T) => T,
+  ): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      const next = change(await this.get<T>(kind, namespace, name));
+      try {
+        return await this.update(kind, namespace, next) as T;
+      } catch (err) {
+        const conflict = err instanceof ApiError && err.code === 409 &&
+          err.status.reason === "Conflict";
+        if (!conflict || attempt >= MODIFY_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /** Rolls a deployment back to revision `toRevision`, or to the previous one when absent. */
+  rollback(namespace: string, name: string, toRevision?: number): Promise<MilpaObject> {
+    return this.#json(
+      "POST",
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/deployments/` +
+        `${encodeURIComponent(name)}/rollback`,
+      { body: toRevision === undefined ? {} : { toRevision } },
+    );
   }
 
   /** Deletes (or asks to terminate) one object. */
@@ -189,6 +241,7 @@ export class MilpaClient {
   async *watch(kind: KindInfo, options: ListOptions = {}): AsyncGenerator<WatchEvent> {
     const res = await this.request("GET", objectPath(kind, options.namespace), {
       query: { labelSelector: options.labelSelector, watch: "true" },
+      signal: options.signal,
     });
     if (!res.body) return;
     for await (const message of readSse(res.body)) {

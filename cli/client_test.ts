@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { findKind } from "../model/kinds.ts";
-import { MilpaClient, objectPath } from "./client.ts";
+import { MilpaClient, MODIFY_ATTEMPTS, objectPath } from "./client.ts";
 import { ApiError, UnreachableError } from "./errors.ts";
 
 const pods = findKind("po")!;
@@ -132,4 +132,86 @@ Deno.test("MilpaClient.watch() yields typed events from the SSE stream", async (
   for await (const e of client.watch(pods, { namespace: "default" })) events.push(e.type);
   assert.deepEqual(events, ["ADDED", "DELETED"]);
   assert.equal(seen[0].url.searchParams.get("watch"), "true");
+});
+
+const deployments = findKind("deploy")!;
+const conflict = () =>
+  json({ kind: "Status", code: 409, reason: "Conflict", message: "changed; retry" }, 409);
+
+Deno.test("MilpaClient.modify() PUTs the change with the resourceVersion it read", async () => {
+  const { client, seen } = clientWith((s) =>
+    s.method === "GET"
+      ? json({ kind: "Deployment", metadata: { name: "web", resourceVersion: "7" }, spec: {} })
+      : json(s.body)
+  );
+  const out = await client.modify(deployments, "default", "web", (d) => ({
+    ...d,
+    spec: { replicas: 3 },
+  }));
+  assert.deepEqual(seen.map((s) => s.method), ["GET", "PUT"]);
+  assert.equal(seen[1].url.pathname, "/api/v1/namespaces/default/deployments/web");
+  assert.deepEqual(seen[1].body, {
+    kind: "Deployment",
+    metadata: { name: "web", resourceVersion: "7" },
+    spec: { replicas: 3 },
+  });
+  assert.deepEqual(out.spec, { replicas: 3 });
+});
+
+Deno.test("MilpaClient.modify() reads again and retries after a 409 Conflict", async () => {
+  let version = 0;
+  let puts = 0;
+  const { client, seen } = clientWith((s) => {
+    if (s.method === "GET") {
+      return json({
+        kind: "Deployment",
+        metadata: { name: "web", resourceVersion: `${++version}` },
+      });
+    }
+    return ++puts < 3 ? conflict() : json(s.body);
+  });
+  await client.modify(deployments, "default", "web", (d) => ({ ...d, spec: { paused: true } }));
+  assert.deepEqual(seen.map((s) => s.method), ["GET", "PUT", "GET", "PUT", "GET", "PUT"]);
+  assert.deepEqual(
+    seen.filter((s) => s.method === "PUT").map((s) =>
+      (s.body as { metadata: { resourceVersion: string } }).metadata.resourceVersion
+    ),
+    ["1", "2", "3"],
+  );
+});
+
+Deno.test("MilpaClient.modify() gives up after MODIFY_ATTEMPTS conflicts, and at once on others", async () => {
+  const always = clientWith((s) =>
+    s.method === "GET" ? json({ kind: "Deployment", metadata: { name: "web" } }) : conflict()
+  );
+  await assert.rejects(
+    always.client.modify(deployments, "default", "web", (d) => d),
+    (err: unknown) => err instanceof ApiError && err.code === 409,
+  );
+  assert.equal(always.seen.filter((s) => s.method === "PUT").length, MODIFY_ATTEMPTS);
+  const invalid = clientWith((s) =>
+    s.method === "GET"
+      ? json({ kind: "Deployment", metadata: { name: "web" } })
+      : json({ kind: "Status", code: 422, reason: "Invalid", message: "bad" }, 422)
+  );
+  await assert.rejects(invalid.client.modify(deployments, "default", "web", (d) => d), ApiError);
+  assert.equal(invalid.seen.length, 2);
+  const refused = clientWith(() => json({ kind: "Deployment", metadata: { name: "web" } }));
+  await assert.rejects(
+    refused.client.modify(deployments, "default", "web", () => {
+      throw new Error("no");
+    }),
+    /no/,
+  );
+  assert.deepEqual(refused.seen.map((s) => s.method), ["GET"]);
+});
+
+Deno.test("MilpaClient.rollback() posts toRevision, or an empty body for the previous one", async () => {
+  const { client, seen } = clientWith(() => json({ kind: "Deployment", metadata: { name: "w" } }));
+  await client.rollback("web", "backend", 2);
+  await client.rollback("web", "backend");
+  assert.equal(seen[0].method, "POST");
+  assert.equal(seen[0].url.pathname, "/api/v1/namespaces/web/deployments/backend/rollback");
+  assert.deepEqual(seen[0].body, { toRevision: 2 });
+  assert.deepEqual(seen[1].body, {});
 });

@@ -67,6 +67,12 @@ export class ApiError extends CliError {
   }
 }
 
+/**
+ * A rollout that failed or cannot be done as asked: a deployment past its progress deadline,
+ * a wait that timed out, pausing what is already paused. Nothing the controller refused.
+ */
+export class RolloutError extends CliError {}
+
 /** Several independent failures of one command (e.g. two of three names not found). */
 export class CommandErrors extends CliError {
   constructor(readonly errors: Error[]) {
@@ -77,7 +83,7 @@ export class CommandErrors extends CliError {
 /** Process exit codes. */
 export const EXIT = {
   ok: 0,
-  /** The controller answered with an error (4xx/5xx). */
+  /** The controller answered with an error (4xx/5xx), or a rollout failed or timed out. */
   api: 1,
   /** Bad flags, unknown kind, unreadable or malformed file. */
   usage: 2,
@@ -91,6 +97,7 @@ type ErrorClass = abstract new (...args: any[]) => Error;
 /** The one error → exit-code table; the first matching class wins. Anything else exits 1. */
 const EXIT_CODES: ReadonlyArray<readonly [ErrorClass, number]> = [
   [ApiError, EXIT.api],
+  [RolloutError, EXIT.api],
   [UsageError, EXIT.usage],
   [ManifestError, EXIT.usage],
   [BadRequestError, EXIT.usage],

@@ -9,6 +9,7 @@ import {
   formatError,
   ManifestError,
   reportError,
+  RolloutError,
   type Status,
   UnreachableError,
   UsageError,
@@ -32,6 +33,7 @@ const invalid: Status = {
 
 Deno.test("exitCodeFor() maps every error class through one table", () => {
   assert.equal(exitCodeFor(new ApiError(invalid)), 1);
+  assert.equal(exitCodeFor(new RolloutError("x")), 1);
   assert.equal(exitCodeFor(new UsageError("x")), 2);
   assert.equal(exitCodeFor(new ManifestError("x")), 2);
   assert.equal(exitCodeFor(new BadRequestError("x")), 2);

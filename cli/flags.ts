@@ -29,6 +29,22 @@ function parseCount(value: string): number {
   return Number(value);
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A Go-style duration (`90s`, `5m`, `1h30m`, `500ms`) in milliseconds; `0` means none.
+ * A number without a unit is refused, as in kubectl, so `--timeout 5` is not taken for ms.
+ */
+export function parseDuration(value: string): number {
+  const text = value.trim();
+  if (text === "0") return 0;
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (!parts.length || parts.map((p) => p[0]).join("") !== text) {
+    throw new InvalidArgumentError('expected a duration such as "90s", "5m" or "1h30m".');
+  }
+  return Math.round(parts.reduce((ms, p) => ms + Number(p[1]) * DURATION_UNITS[p[2]], 0));
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -62,6 +78,20 @@ export const FLAGS = {
   unit: () => new Option("-u, --unit <unit>", "unit to show (needed when the pod has several)"),
   follow: () => new Option("-f, --follow", "keep streaming new lines until Ctrl-C"),
   lines: () => new Option("--lines <n>", "only the last n lines").argParser(parseCount),
+  revision: () =>
+    new Option("--revision <n>", "show the pod template of this revision").argParser(parseCount),
+  toRevision: () =>
+    new Option("--to-revision <n>", "the revision to roll back to (default: the previous one)")
+      .argParser(parseCount),
+  timeout: () =>
+    new Option(
+      "--timeout <duration>",
+      "give up after this long, e.g. 90s or 5m (default: wait as long as it takes)",
+    ).argParser(parseDuration),
+  watchRollout: () =>
+    new Option("--watch <bool>", "keep watching until the rollout finishes; false: look once")
+      .argParser(parseBool)
+      .default(true),
   replicas: () =>
     new Option("--replicas <n>", "desired number of replicas").argParser(parseCount)
       .makeOptionMandatory(),

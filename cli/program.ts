@@ -6,6 +6,7 @@ import { deleteCommand } from "./commands/delete.ts";
 import { describeCommand } from "./commands/describe.ts";
 import { getCommand } from "./commands/get.ts";
 import { logsCommand } from "./commands/logs.ts";
+import { rolloutCommand } from "./commands/rollout.ts";
 import { scaleCommand } from "./commands/scale.ts";
 import { CLIENT_VERSION, examples } from "./commands/shared.ts";
 import { updateCommand } from "./commands/update.ts";
@@ -22,6 +23,7 @@ const COMMANDS = [
   updateCommand,
   deleteCommand,
   scaleCommand,
+  rolloutCommand,
   logsCommand,
   versionCommand,
 ];
@@ -55,15 +57,35 @@ export function buildProgram(ctx: CliContext): Command {
         ["milpactl create -f helloworld-pod.yml", "create the objects in a file"],
         ["milpactl logs helloworld -u helloserver", "print a unit's log"],
         ["milpactl delete pod helloworld", "terminate a pod"],
+        ["milpactl rollout status deploy/backend-deployment", "wait for a deployment's rollout"],
         ["milpactl get --help", "help on one command"],
       ]),
     );
   for (const make of COMMANDS) {
     const cmd = make(ctx);
-    cmd.copyInheritedSettings(program);
+    inheritSettings(cmd, program);
     program.addCommand(cmd);
   }
   return program;
+}
+
+/** Gives a command and its subcommands (rollout status, ...) the root's output and exit settings. */
+function inheritSettings(cmd: Command, parent: Command): void {
+  cmd.copyInheritedSettings(parent);
+  for (const sub of cmd.commands) inheritSettings(sub, cmd);
+}
+
+/** The command path the user typed (`rollout status`), for the usage hint. */
+function commandPath(program: Command, args: string[]): string {
+  const path: string[] = [];
+  let cmd = program;
+  for (const arg of args) {
+    const sub = cmd.commands.find((c) => c.name() === arg);
+    if (!sub) continue;
+    path.push(arg);
+    cmd = sub;
+  }
+  return path.join(" ");
 }
 
 /** Turns a commander parse failure into an exit code, printing it like every other error. */
@@ -71,7 +93,7 @@ function commanderExit(err: CommanderError, program: Command, args: string[], ct
   if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.ok;
   // Help was printed to stderr because no command was given.
   if (err.code === "commander.help") return EXIT.usage;
-  const command = args.find((a) => program.commands.some((c) => c.name() === a));
+  const command = commandPath(program, args);
   return reportError(
     new UsageError(
       err.message.replace(/^error: /, ""),

@@ -55,10 +55,11 @@ async function runScale(
   }
   const client = await connect(ctx, globals);
   for (const t of targets) {
-    const obj = await client.get(t.kind, t.namespace, t.name);
-    obj.spec = { ...obj.spec, replicas: opts.replicas };
-    // The read resourceVersion stays in: a concurrent change makes this fail with 409.
-    await client.update(t.kind, t.namespace, obj);
+    // Read, set, PUT with the read resourceVersion; a status write in between (409) is retried.
+    await client.modify(t.kind, t.namespace, t.name, (obj) => ({
+      ...obj,
+      spec: { ...obj.spec, replicas: opts.replicas },
+    }));
     ctx.stdout.write(`${t.kind.singular}/${t.name} scaled\n`);
   }
 }

@@ -1,16 +1,8 @@
 /** `describe`: a readable, multi-line view of one object and its events, like kubectl's. */
-import type { Deployment, PodTemplate, ReplicaSet } from "../../model/deployment.ts";
 import type { Event } from "../../model/event.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
-import type {
-  NetworkAddress,
-  Pod,
-  ResourceSpec,
-  Unit,
-  UnitState,
-  UnitStatus,
-} from "../../model/pod.ts";
+import type { NetworkAddress, Pod } from "../../model/pod.ts";
 import type { Service } from "../../model/service.ts";
 import { age } from "./age.ts";
 import {
@@ -23,6 +15,10 @@ import {
   podStatusString,
 } from "./fields.ts";
 import { clean, DescribeWriter, keyValues, timeWithAge } from "./describe_writer.ts";
+import { writeResources, writeUnits } from "./describe_units.ts";
+import { describeDeployment, describeReplicaSet, type Related } from "./describe_workloads.ts";
+
+export type { Related } from "./describe_workloads.ts";
 
 function writeMeta(w: DescribeWriter, obj: MilpaObject, now: number): void {
   w.field(0, "Name", obj.metadata.name);
@@ -40,89 +36,6 @@ function writeMeta(w: DescribeWriter, obj: MilpaObject, now: number): void {
 
 function formatAddresses(addresses: NetworkAddress[] | undefined): string[] {
   return (addresses ?? []).map((a) => `${a.type}: ${a.address}`);
-}
-
-function writeResources(w: DescribeWriter, level: number, resources: ResourceSpec | undefined) {
-  const entries = Object.entries(resources ?? {}).filter(([, v]) => v !== undefined);
-  if (!entries.length) return void w.field(level, "Resources", "<none>");
-  w.field(level, "Resources");
-  for (const [k, v] of entries) w.field(level + 1, k, String(v));
-}
-
-function writeState(w: DescribeWriter, level: number, key: string, state: UnitState | undefined) {
-  if (state?.running) {
-    w.field(level, key, "Running");
-    w.field(level + 1, "Started", state.running.startedAt);
-  } else if (state?.terminated) {
-    const t = state.terminated;
-    w.field(level, key, "Terminated");
-    w.field(level + 1, "Exit Code", t.exitCode);
-    if (t.reason) w.field(level + 1, "Reason", t.reason);
-    if (t.message) w.field(level + 1, "Message", t.message);
-    if (t.startedAt) w.field(level + 1, "Started", t.startedAt);
-    w.field(level + 1, "Finished", t.finishedAt);
-  } else if (state?.waiting) {
-    w.field(level, key, "Waiting");
-    w.field(level + 1, "Reason", state.waiting.reason || "<none>");
-    if (state.waiting.startFailure) w.field(level + 1, "Start Failure", "true");
-  } else {
-    w.field(level, key, "<unknown>");
-  }
-}
-
-function writeUnits(
-  w: DescribeWriter,
-  level: number,
-  key: string,
-  units: Unit[] | undefined,
-  statuses?: UnitStatus[],
-): void {
-  if (!units?.length) return void w.field(level, key, "<none>");
-  w.field(level, key);
-  for (const unit of units) {
-    const status = statuses?.find((s) => s.name === unit.name);
-    w.field(level + 1, unit.name);
-    w.field(level + 2, "Image", unit.image || "<none>");
-    if (unit.command?.length) w.field(level + 2, "Command", unit.command.join(" "));
-    if (unit.args?.length) w.field(level + 2, "Args", unit.args.join(" "));
-    if (unit.workingDir) w.field(level + 2, "Working Dir", unit.workingDir);
-    if (unit.ports?.length) {
-      w.field(
-        level + 2,
-        "Ports",
-        unit.ports.map((p) => `${p.containerPort}/${p.protocol ?? "TCP"}`).join(", "),
-      );
-    }
-    if (unit.env?.length) {
-      w.multi(
-        level + 2,
-        "Environment",
-        unit.env.map((e) =>
-          e.valueFrom?.secretKeyRef
-            ? `${e.name}=<secret ${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}>`
-            : `${e.name}=${e.value ?? ""}`
-        ),
-      );
-    }
-    if (status || statuses) {
-      writeState(w, level + 2, "State", status?.state);
-      if (status?.lastState && Object.keys(status.lastState).length) {
-        writeState(w, level + 2, "Last State", status.lastState);
-      }
-      if (status?.ready !== undefined) w.field(level + 2, "Ready", status.ready);
-      w.field(level + 2, "Restart Count", status?.restartCount ?? 0);
-    }
-  }
-}
-
-function writeTemplate(w: DescribeWriter, template: PodTemplate | undefined): void {
-  w.field(0, "Pod Template");
-  w.multi(1, "Labels", keyValues(template?.metadata?.labels));
-  const spec = template?.spec;
-  if (spec?.instanceType) w.field(1, "Instance Type", spec.instanceType);
-  writeResources(w, 1, spec?.resources);
-  if (spec?.initUnits?.length) writeUnits(w, 1, "Init Units", spec.initUnits);
-  writeUnits(w, 1, "Units", spec?.units);
 }
 
 function describePod(w: DescribeWriter, pod: Pod): void {
@@ -185,41 +98,6 @@ function describeService(w: DescribeWriter, svc: Service): void {
   w.field(0, "Ingress", formatIngress(svc));
 }
 
-function describeDeployment(w: DescribeWriter, d: Deployment): void {
-  const s = d.status ?? {};
-  w.field(
-    0,
-    "Replicas",
-    `${d.spec?.replicas ?? 1} desired | ${s.updatedReplicas ?? 0} updated | ` +
-      `${s.replicas ?? 0} total | ${s.availableReplicas ?? 0} available | ` +
-      `${s.unavailableReplicas ?? 0} unavailable`,
-  );
-  w.field(0, "Selector", formatSelector(d.spec?.selector));
-  const rolling = d.spec?.strategy?.rollingUpdate;
-  w.field(0, "Strategy", d.spec?.strategy?.type ?? "RollingUpdate");
-  w.field(0, "Max Surge", d.spec?.maxSurge ?? rolling?.maxSurge ?? "25%");
-  w.field(0, "Max Unavailable", d.spec?.maxUnavailable ?? rolling?.maxUnavailable ?? "25%");
-  w.field(0, "Min Ready Seconds", d.spec?.minReadySeconds ?? 0);
-  if (d.spec?.paused) w.field(0, "Paused", "true");
-  if (s.conditions?.length) {
-    w.field(0, "Conditions");
-    w.raw("  TYPE\tSTATUS\tREASON\tMESSAGE");
-    for (const c of s.conditions) {
-      w.raw(`  ${c.type}\t${c.status}\t${c.reason ?? ""}\t${clean(c.message ?? "")}`);
-    }
-  }
-  writeTemplate(w, d.spec?.template);
-}
-
-function describeReplicaSet(w: DescribeWriter, rs: ReplicaSet): void {
-  const s = rs.status;
-  w.field(0, "Replicas", `${s?.replicas ?? 0} current / ${rs.spec?.replicas ?? 1} desired`);
-  w.field(0, "Ready", s?.readyReplicas ?? 0);
-  w.field(0, "Available", s?.availableReplicas ?? 0);
-  w.field(0, "Selector", formatSelector(rs.spec?.selector));
-  writeTemplate(w, rs.spec?.template);
-}
-
 function describeEvent(w: DescribeWriter, ev: Event): void {
   const o = ev.involvedObject;
   w.field(0, "Involved Object", o ? `${o.kind}/${o.name}` : "<none>");
@@ -230,7 +108,7 @@ function describeEvent(w: DescribeWriter, ev: Event): void {
 }
 
 // deno-lint-ignore no-explicit-any
-const DESCRIBERS: Record<string, (w: DescribeWriter, obj: any) => void> = {
+const DESCRIBERS: Record<string, (w: DescribeWriter, obj: any, related: Related) => void> = {
   Pod: describePod,
   Node: describeNode,
   Service: describeService,
@@ -253,12 +131,18 @@ export function eventsFor(obj: MilpaObject, events: Event[]): Event[] {
 
 /**
  * The describe text of one object. `events` are the object's events, oldest first;
- * a string instead says why they could not be read.
+ * a string instead says why they could not be read. `related` adds a deployment's replica
+ * sets and a replica set's pods.
  */
-export function describeObject(obj: MilpaObject, events: Event[] | string, now: number): string {
+export function describeObject(
+  obj: MilpaObject,
+  events: Event[] | string,
+  now: number,
+  related: Related = {},
+): string {
   const w = new DescribeWriter();
   writeMeta(w, obj, now);
-  DESCRIBERS[obj.kind]?.(w, obj);
+  DESCRIBERS[obj.kind]?.(w, obj, related);
   if (obj.kind !== "Event") {
     if (typeof events === "string") {
       w.field(0, "Events", `<unavailable: ${events}>`);

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import type { ReplicaSet } from "../../model/deployment.ts";
 import type { Event } from "../../model/event.ts";
 import type { MilpaObject } from "../../model/meta.ts";
+import type { Pod } from "../../model/pod.ts";
+import { podTemplateHash } from "../../model/workload.ts";
 import { describeObject, eventsFor } from "./describe.ts";
+import { podsStatus } from "./describe_workloads.ts";
 
 const NOW = Date.parse("2024-05-01T12:00:00Z");
 
@@ -138,8 +142,7 @@ Deno.test("describeObject() shows a deployment's replicas and template", () => {
     text,
     /\nReplicas: +3 desired \| 3 updated \| 3 total \| 2 available \| 1 unavailable\n/,
   );
-  assert.match(text, /\nMax Surge: +1\n/);
-  assert.match(text, /\nMax Unavailable: +0\n/);
+  assert.match(text, /\nRollingUpdateStrategy: +0 max unavailable, 1 max surge\n/);
   assert.match(text, /\nPod Template:\n {2}Labels: +app=nginx\n/);
   assert.match(text, /\n {4}nginx:\n {6}Image: +nginx:1.25\n/);
 });
@@ -167,4 +170,125 @@ Deno.test("describeObject() shows a node's phase, instance and bound pod", () =>
   assert.match(text, /\nAddresses: +PublicIP: 1.2.3.4\n/);
   assert.match(text, /\nBound Pod: +default\/web\n/);
   assert.doesNotMatch(text, /Namespace:/);
+});
+
+function workload(kind: string, name: string, extra: Record<string, unknown> = {}): MilpaObject {
+  return {
+    kind,
+    apiVersion: "v1",
+    metadata: { name, namespace: "default", uid: `uid-${name}` },
+    ...extra,
+  } as MilpaObject;
+}
+
+const webTemplate = { metadata: { labels: { app: "web" } }, spec: { units: [] } };
+
+function ownedRS(name: string, hash: string, replicas: number, current: number): ReplicaSet {
+  return {
+    kind: "ReplicaSet",
+    apiVersion: "v1",
+    metadata: {
+      name,
+      namespace: "default",
+      uid: `uid-${name}`,
+      labels: { app: "web", "pod-template-hash": hash },
+      ownerReferences: [{ apiVersion: "v1", kind: "Deployment", name: "web", uid: "uid-web" }]
+        .map((r) => ({ ...r, controller: true })),
+    },
+    spec: { replicas, template: webTemplate },
+    status: { replicas: current },
+  };
+}
+
+Deno.test("describeObject() shows a deployment's strategy, conditions, replica sets and events", () => {
+  const web = workload("Deployment", "web", {
+    spec: {
+      replicas: 3,
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 2, maxUnavailable: "50%" } },
+      template: webTemplate,
+    },
+    status: {
+      conditions: [
+        { type: "Available", status: "True", reason: "MinimumReplicasAvailable" },
+        { type: "Progressing", status: "True", reason: "ReplicaSetUpdated" },
+      ],
+    },
+  });
+  const sets = [
+    ownedRS("web-old", "old", 1, 2),
+    ownedRS("web-older", "older", 0, 0),
+    ownedRS("web-new", podTemplateHash(webTemplate), 3, 2),
+  ];
+  const events = eventsFor(web, [
+    event("web", "2024-05-01T11:58:00Z", "ScalingReplicaSet", "Deployment"),
+    event("web-new", "2024-05-01T11:58:00Z", "SuccessfulCreate", "ReplicaSet"),
+  ]);
+  const text = describeObject(web, events, NOW, { replicaSets: sets });
+  assert.match(text, /\nRollingUpdateStrategy: +50% max unavailable, 2 max surge\n/);
+  assert.match(
+    text,
+    /\nConditions:\n {2}TYPE +STATUS +REASON +MESSAGE\n {2}Available +True +MinimumReplicasAvailable *\n {2}Progressing +True +ReplicaSetUpdated *\n/,
+  );
+  assert.match(text, /\nOldReplicaSets: +web-old \(2\/1 replicas created\)\n/);
+  assert.match(text, /\nNewReplicaSet: +web-new \(2\/3 replicas created\)\nEvents:\n/);
+  assert.match(text, /\n {2}2m +ScalingReplicaSet +pod-controller +ScalingReplicaSet happened\n$/);
+  assert.doesNotMatch(text, /SuccessfulCreate/);
+});
+
+Deno.test("describeObject() prefers Milpa's top-level maxSurge/maxUnavailable, none for Recreate", () => {
+  const spec = {
+    maxSurge: 1,
+    maxUnavailable: 0,
+    strategy: { rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
+    template: webTemplate,
+  };
+  const text = describeObject(workload("Deployment", "web", { spec }), [], NOW, {
+    replicaSets: "forbidden",
+  });
+  assert.match(text, /\nRollingUpdateStrategy: +0 max unavailable, 1 max surge\n/);
+  assert.match(text, /\nReplicaSets: +<unavailable: forbidden>\n/);
+  const recreate = describeObject(
+    workload("Deployment", "web", { spec: { ...spec, strategy: { type: "Recreate" } } }),
+    [],
+    NOW,
+  );
+  assert.match(recreate, /\nStrategy: +Recreate\n/);
+  assert.doesNotMatch(recreate, /RollingUpdateStrategy|ReplicaSet:/);
+});
+
+Deno.test("describeObject() counts a replica set's own pods by phase", () => {
+  const rs = ownedRS("web-new", "h", 3, 3);
+  const pod = (name: string, phase: string, owner = "uid-web-new") =>
+    workload("Pod", name, {
+      metadata: {
+        name,
+        namespace: "default",
+        ownerReferences: [{
+          apiVersion: "v1",
+          kind: "ReplicaSet",
+          name: "x",
+          uid: owner,
+          controller: true,
+        }],
+      },
+      spec: { units: [] },
+      status: { phase },
+    }) as Pod;
+  const pods = [
+    pod("a", "Running"),
+    pod("b", "Running"),
+    pod("c", "Dispatching"),
+    pod("d", "Failed"),
+    pod("e", "Running", "uid-other"),
+  ];
+  const text = describeObject(rs, [], NOW, { pods });
+  assert.match(
+    text,
+    /\nReplicas: +3 current \/ 3 desired\nPods Status: +2 Running \/ 1 Waiting \/ 0 Succeeded \/ 1 Failed\n/,
+  );
+  assert.equal(
+    podsStatus(rs, [...pods, pod("f", "Terminated")]),
+    "2 Running / 1 Waiting / 0 Succeeded / 1 Failed / 1 Terminated",
+  );
+  assert.doesNotMatch(describeObject(rs, [], NOW), /Pods Status/);
 });
