@@ -27,6 +27,9 @@ import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
 
+/** Why a revision was made; copied from the Deployment to its new ReplicaSet. */
+export const CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause";
+
 /** What a Deployment pass needs. */
 export interface DeploymentDeps {
   store: ObjectStore;
@@ -80,6 +83,7 @@ function newReplicaSet(
   revision: number,
   replicas: number,
 ): ReplicaSet {
+  const cause = d.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION];
   const sel = normalizeSelector(d.spec.selector ?? d.spec.template.metadata?.labels ?? {});
   const labels = { ...(d.spec.template.metadata?.labels ?? {}), [TEMPLATE_HASH_LABEL]: hash };
   return {
@@ -89,7 +93,10 @@ function newReplicaSet(
       name: `${d.metadata.name}-${hash}`,
       namespace: d.metadata.namespace,
       labels,
-      annotations: { [REVISION_ANNOTATION]: String(revision) },
+      annotations: {
+        [REVISION_ANNOTATION]: String(revision),
+        ...(cause ? { [CHANGE_CAUSE_ANNOTATION]: cause } : {}),
+      },
       ownerReferences: [controllerRef(d)],
     },
     spec: {
