@@ -4,6 +4,7 @@
  * is gone is asked to terminate. Level-based, so a crash half-way is finished by the next
  * pass. Objects orphaned on purpose (`--cascade=false`) have no owner reference left.
  */
+import type { ServiceNetworking } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { Deployment, ReplicaSet } from "../model/deployment.ts";
 import { NotFoundError } from "../model/errors.ts";
@@ -12,7 +13,11 @@ import { controllerOf, isActivePod, requestTermination } from "../model/workload
 import type { ObjectStore } from "../store/object_store.ts";
 
 /** Deletes what lost its owner; returns how many objects it deleted or terminated. */
-export async function collectGarbage(store: ObjectStore, clock: Clock): Promise<number> {
+export async function collectGarbage(
+  store: ObjectStore,
+  clock: Clock,
+  services?: ServiceNetworking,
+): Promise<number> {
   let n = 0;
   const uids = (objs: { metadata: { uid?: string } }[]) => new Set(objs.map((o) => o.metadata.uid));
   const ignoreGone = (e: unknown) => {
@@ -37,6 +42,22 @@ export async function collectGarbage(store: ObjectStore, clock: Clock): Promise<
         pod.metadata.name,
         (cur) => isActivePod(cur) ? requestTermination(cur, clock.now()) : null,
       ).catch(ignoreGone);
+      n++;
+    }
+  }
+  if (services) n += await collectServices(store, services);
+  return n;
+}
+
+/** Removes the cloud resources of Services that no longer exist (their actor did not finish). */
+async function collectServices(store: ObjectStore, services: ServiceNetworking): Promise<number> {
+  const live = new Set(
+    (await store.list("services")).map((s) => `${s.metadata.namespace}/${s.metadata.name}`),
+  );
+  let n = 0;
+  for (const key of await services.listServices()) {
+    if (!live.has(key)) {
+      await services.deleteService(key);
       n++;
     }
   }

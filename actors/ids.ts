@@ -22,3 +22,8 @@ export function replicaSetId(namespace: string, name: string): string {
 export function deploymentId(namespace: string, name: string): string {
   return `deployment/${namespace}/${name}`;
 }
+
+/** System id of a Service actor. */
+export function serviceId(namespace: string, name: string): string {
+  return `service/${namespace}/${name}`;
+}

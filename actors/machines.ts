@@ -12,7 +12,7 @@ import { volumeGiB } from "../model/quantity.ts";
 import type { EventInput } from "../store/events.ts";
 import { reconcileDeployment } from "./deployment_reconcile.ts";
 import { dispatchPod, isCapacityError, launchNode, saveNodeLogs } from "./effects.ts";
-import { deploymentId, nodeId, podId, replicaSetId } from "./ids.ts";
+import { deploymentId, nodeId, podId, replicaSetId, serviceId } from "./ids.ts";
 import {
   createNodeMachine,
   type NodeInput,
@@ -22,6 +22,7 @@ import {
 import { createPodMachine, type PodMachine, podStatusOf } from "./pod_machine.ts";
 import { createReconcilerMachine, type ReconcilerContext } from "./reconciler_machine.ts";
 import { reconcileReplicaSet } from "./replicaset_reconcile.ts";
+import { reconcileService } from "./service_reconcile.ts";
 import type { SupervisorDeps, Timings } from "./supervisor.ts";
 
 type Send = (to: string, event: { type: string; [k: string]: unknown }) => void;
@@ -30,7 +31,7 @@ type Record = (e: EventInput) => void;
 /** A kind of object the supervisor keeps one actor per object for. */
 export interface ManagedKind {
   /** Actor kind, the first segment of system ids. */
-  name: "pod" | "node" | "replicaset" | "deployment";
+  name: "pod" | "node" | "replicaset" | "deployment" | "service";
   /** The object kind it owns. */
   objectKind: string;
   machine: AnyStateMachine;
@@ -124,7 +125,7 @@ export function managedKinds(
     uidOf: (s) => ctx<{ name?: string }>(s)?.name,
   };
   const reconciler = (
-    name: "replicaset" | "deployment",
+    name: "replicaset" | "deployment" | "service",
     objectKind: string,
     idOf: (ns: string, n: string) => string,
     machine: AnyStateMachine,
@@ -175,5 +176,17 @@ export function managedKinds(
         ),
     }),
   );
-  return [pod, node, replicaset, deployment];
+  const service = reconciler(
+    "service",
+    "Service",
+    serviceId,
+    createReconcilerMachine({
+      id: "service",
+      restStates: ["Serving", "NoEndpoints"],
+      clock: deps.clock,
+      reconcile: (input) =>
+        reconcileService({ store: deps.store, cloud: deps.cloud, clock: deps.clock }, input),
+    }),
+  );
+  return [pod, node, replicaset, deployment, service];
 }

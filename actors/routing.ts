@@ -10,7 +10,7 @@ import { isTerminalPodPhase } from "../model/pod.ts";
 import { controllerOf } from "../model/workload.ts";
 import type { WatchEvent } from "../store/object_store.ts";
 import type { HubEvent } from "./agent_hub.ts";
-import { deploymentId, nodeId, podId, POOL_ID, replicaSetId } from "./ids.ts";
+import { deploymentId, nodeId, podId, POOL_ID, replicaSetId, serviceId } from "./ids.ts";
 import type { NodeMachine } from "./node_machine.ts";
 import type { Entry } from "./supervisor.ts";
 
@@ -24,6 +24,8 @@ export interface RouteTarget {
   forget(systemId: string): void;
   /** Deletes what lost its owner. */
   collectGarbage(): void;
+  /** System ids of the live actors of a kind. */
+  ids(kind: Entry["kind"]): string[];
 }
 
 function splitKey(key: string): [string, string] {
@@ -48,7 +50,11 @@ function routeWorkload(t: RouteTarget, e: WatchEvent, id: string): void {
   const o = e.object;
   const entry = t.entry(id);
   if (e.type === "DELETED") {
-    if (entry?.uid === o.metadata.uid) t.forget(id);
+    // A Service's actor cleans up its cloud resources itself when it sees the object gone.
+    if (entry?.uid === o.metadata.uid) {
+      if (o.kind === "Service") t.send(id, { type: "CHANGED" });
+      else t.forget(id);
+    }
     t.collectGarbage();
     return;
   }
@@ -89,13 +95,23 @@ function routePod(t: RouteTarget, e: WatchEvent): void {
   }
 }
 
+/** A pod changed: the services of its namespace look again (one may select it now, or did). */
+function nudgeServices(t: RouteTarget, pod: MilpaObject): void {
+  const prefix = `service/${pod.metadata.namespace}/`;
+  for (const id of t.ids("service")) if (id.startsWith(prefix)) t.send(id, { type: "CHANGED" });
+}
+
 /** Routes one store change. Every change to an owned object also nudges its owner. */
 export function routeStoreEvent(t: RouteTarget, e: WatchEvent): void {
   const o = e.object;
   switch (o.kind) {
     case "Pod":
       routePod(t, e);
+      nudgeServices(t, o);
       break;
+    case "Service":
+      routeWorkload(t, e, serviceId(o.metadata.namespace!, o.metadata.name));
+      return;
     case "ReplicaSet":
       routeWorkload(t, e, replicaSetId(o.metadata.namespace!, o.metadata.name));
       break;

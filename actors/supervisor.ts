@@ -238,7 +238,7 @@ export class Supervisor {
   collectGarbage(): void {
     if (this.#stopping) return;
     this.#track(
-      collectGarbage(this.deps.store, this.deps.clock).catch((e) =>
+      collectGarbage(this.deps.store, this.deps.clock, this.deps.cloud).catch((e) =>
         console.error("garbage collection failed:", e)
       ),
     );
@@ -351,6 +351,7 @@ export class Supervisor {
       send: (id, ev) => this.send(id, ev),
       entry: (id) => this.#actors.get(id),
       spawn: (obj) => this.spawnFor(obj),
+      ids: (kind) => this.actorIds(kind),
       collectGarbage: () => this.collectGarbage(),
       forget: (id) => {
         this.#actors.get(id)?.ref.stop();

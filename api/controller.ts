@@ -100,8 +100,31 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
-  const cloud = opts.cloud?.({ controllerId, hub, controllerURL: url }) ??
-    defaultCloud(opts.config, opts.home, controllerId);
+  let cloud: CloudProvider;
+  try {
+    cloud = opts.cloud?.({ controllerId, hub, controllerURL: url }) ??
+      await defaultCloud(opts.config, opts.home, controllerId);
+  } catch (e) {
+    await server.shutdown();
+    throw e;
+  }
+  // Nodes on their own network reach the controller at the cloud's address for them.
+  let agentServer: Deno.HttpServer | undefined;
+  let agentURL = url;
+  if (cloud.agentAddress) {
+    try {
+      agentServer = Deno.serve(
+        { hostname: cloud.agentAddress, port: addr.port, onListen: () => {} },
+        (req) => handler(req),
+      );
+    } catch (e) {
+      await server.shutdown();
+      await agentServer?.shutdown();
+      await cloud.close();
+      throw e;
+    }
+    agentURL = `http://${cloud.agentAddress}:${addr.port}`;
+  }
   const catalog = loadCatalog();
   const supervisor = new Supervisor({
     catalog,
@@ -111,7 +134,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     hub,
     clock,
     config: opts.config,
-    controllerURL: url,
+    controllerURL: agentURL,
     nodeToken,
     timings: opts.timings,
   });
@@ -119,6 +142,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     await supervisor.start();
   } catch (e) {
     await server.shutdown();
+    await agentServer?.shutdown();
+    await cloud.close();
     throw e;
   }
   const app = createApp({
@@ -147,23 +172,34 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       await supervisor.stop();
       hub.closeAll();
       await server.shutdown();
+      await agentServer?.shutdown();
       await cloud.close();
       if (!o.keepKv) opts.kv.close();
     },
   };
 }
 
-function defaultCloud(config: ServerConfig, home: string, controllerId: string): CloudProvider {
+function defaultCloud(
+  config: ServerConfig,
+  home: string,
+  controllerId: string,
+): Promise<CloudProvider> {
   if (config.cloud.aws) {
     throw new Error(
       "cloud.aws is not available in this version; remove it to use the embedded local cloud",
     );
   }
-  return new LocalProvider({
+  const local = config.cloud.local ?? {};
+  return LocalProvider.create({
     home: `${home}/local`,
     controllerId,
-    addressRange: config.cloud.local?.addressRange,
-    agentCommand: config.cloud.local?.agentCommand,
+    clusterName: config.clusterName,
+    ttl: config.serviceDiscovery.ttl,
+    network: local.network,
+    addressRange: local.addressRange,
+    bridge: local.bridge,
+    agentCommand: local.agentCommand,
+    log: (m) => console.error(`local cloud: ${m}`),
   });
 }
 

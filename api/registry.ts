@@ -3,6 +3,8 @@
  * decided before anything is written, so a batch either fully applies or not at all.
  */
 import { withInstanceType } from "../cloud/instance_selector.ts";
+import { validateLoadBalancerAnnotations } from "../cloud/local/lb_annotations.ts";
+import type { Service } from "../model/service.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
@@ -68,6 +70,17 @@ export function prepareNew(
   if (obj.kind === "Pod") return preparePod(obj as Pod, deps, verb);
   if (obj.kind === "ReplicaSet" || obj.kind === "Deployment") {
     checkTemplate(obj as ReplicaSet | Deployment, deps, verb);
+  }
+  if (obj.kind === "Service" && (obj as Service).spec.type === "LoadBalancer") {
+    const fields = validateLoadBalancerAnnotations(obj.metadata.annotations);
+    if (fields.length) {
+      throw new ValidationError(
+        `Service "${obj.metadata.name}" is invalid: ${
+          fields.map((f) => `${f.field}: ${f.message}`).join("; ")
+        }`,
+        fields,
+      );
+    }
   }
   return obj;
 }

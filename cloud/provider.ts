@@ -47,8 +47,77 @@ export interface Instance {
   launchedAt: number;
 }
 
+/** One ingress rule: open `port..port+portRangeSize-1` of `protocol` to `source`. */
+export interface IngressRule {
+  protocol: "TCP" | "UDP" | "ICMP";
+  /** The first port; for ICMP the ICMP type. */
+  port: number;
+  portRangeSize: number;
+  /** A CIDR, or "VPC" = the cluster's nodes. */
+  source: string;
+}
+
+/** A port a service names in DNS (SRV `_<name>._<protocol>`); `port` is the port on the node. */
+export interface ServiceDnsPort {
+  name?: string;
+  protocol: "TCP" | "UDP" | "ICMP";
+  port: number;
+}
+
+/** What a service's load balancer does. */
+export interface LoadBalancerSpec {
+  /** Listener `port` → backends' `nodePort` (TCP). */
+  listeners: { port: number; nodePort: number }[];
+  /** Who may connect to the listeners: CIDRs or "VPC". */
+  sourceRanges: string[];
+  /** The Service's annotations (health check, ...), already validated. */
+  annotations: Record<string, string>;
+}
+
+/** Where a load balancer can be reached, as `status.loadBalancer.ingress` says it. */
+export interface LoadBalancerIngress {
+  ip?: string;
+  hostname?: string;
+}
+
+/** A load balancer as it is now. */
+export interface LoadBalancerState {
+  ingress: LoadBalancerIngress[];
+  /** Where its connections to backends come from, to open the nodes' firewalls to it. */
+  backendSource: string;
+}
+
+/**
+ * What the cloud does for Services. `service` is the key `<namespace>/<name>`. Every method
+ * makes the cloud match what it is given (level-based, safe to repeat); `deleteService`
+ * removes all of it.
+ */
+export interface ServiceNetworking {
+  /**
+   * Makes `rules` the service's ingress rules on exactly `instances` (firewall or security
+   * group), adding and removing single rules as a diff; instances not listed lose them.
+   */
+  syncFirewall(service: string, rules: IngressRule[], instances: string[]): Promise<void>;
+  /** Makes the service's DNS records those of `ports` over `endpoints` (its ready pods). */
+  syncDns(
+    service: string,
+    ports: ServiceDnsPort[],
+    endpoints: { pod: string; address: string }[],
+  ): Promise<void>;
+  /** Creates or updates the service's load balancer over `backends` (it health-checks them). */
+  syncLoadBalancer(
+    service: string,
+    spec: LoadBalancerSpec,
+    backends: { id: string; address: string }[],
+  ): Promise<LoadBalancerState>;
+  /** Removes the service's rules, records and load balancer. Safe to repeat. */
+  deleteService(service: string): Promise<void>;
+  /** Services that have cloud resources now, so that those of deleted services can be removed. */
+  listServices(): Promise<string[]>;
+}
+
 /** A cloud that runs nodes. */
-export interface CloudProvider {
+export interface CloudProvider extends ServiceNetworking {
   /** Short provider name: "local", "sim", "aws". */
   readonly name: string;
 
@@ -70,4 +139,10 @@ export interface CloudProvider {
 
   /** Releases provider resources (timers, sockets). Instances keep running. */
   close(): Promise<void>;
+
+  /**
+   * The address nodes reach the controller at, when it is not the API's own address (the
+   * local cloud's bridge address); the controller then also listens there.
+   */
+  readonly agentAddress?: string;
 }

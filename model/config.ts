@@ -16,10 +16,17 @@ export interface StandbyNodes {
 /** The embedded local cloud: each node is an agent process on this machine. */
 export interface LocalCloudConfig {
   /**
-   * Addresses for nodes when they share the host network (no root): a loopback range.
-   * @default "127.77.0.0/16"
+   * How nodes are networked: `netns` gives each node its own network namespace on a bridge
+   * with an nftables firewall (needs root, `ip` and `nft`); `host` shares the host network
+   * on loopback addresses, with no isolation and no firewall. @default "auto" (netns when possible)
+   */
+  network?: "auto" | "netns" | "host";
+  /**
+   * Addresses for nodes. @default "198.18.0.0/15" with namespaces, "127.77.0.0/16" on the host network
    */
   addressRange?: string;
+  /** The bridge of namespaced nodes. @default "milpa0" */
+  bridge?: string;
   /** How to start an agent; the agent.json path is appended. @default deno run -A agent/main.ts --config */
   agentCommand?: string[];
 }
@@ -104,6 +111,12 @@ const schema = z.strictObject({
     .optional(),
   cloud: z.strictObject({
     local: z.strictObject({
+      network: z.enum(["auto", "netns", "host"]).optional(),
+      bridge: z.string().regex(
+        /^[a-zA-Z0-9_-]{1,15}$/,
+        "must be an interface name of at most 15 characters",
+      )
+        .optional(),
       addressRange: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, "must be an IPv4 CIDR")
         .optional(),
       agentCommand: z.array(z.string()).min(1).optional(),

@@ -34,3 +34,11 @@ export function allocate(cidr: string, used: Iterable<string>): string {
   for (let n = first; n <= last; n++) if (!taken.has(n)) return numberToIp(n);
   throw new Error(`address range ${cidr} is full`);
 }
+
+/** The highest address of the range not in `used` (load balancers take addresses from the top). */
+export function allocateFromTop(cidr: string, used: Iterable<string>): string {
+  const taken = new Set([...used].map(ipToNumber));
+  const { first, last } = hostRange(cidr);
+  for (let n = last; n >= first; n--) if (!taken.has(n)) return numberToIp(n);
+  throw new Error(`address range ${cidr} is full`);
+}

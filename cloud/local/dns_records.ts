@@ -165,6 +165,11 @@ export class DnsZone {
     this.#put(key, records);
   }
 
+  /** Keys of the services that have records. */
+  services(): string[] {
+    return [...this.#owners.keys()].filter((k) => !k.startsWith("#"));
+  }
+
   /** Removes everything service `key` contributed. */
   removeService(key: string): void {
     if (this.#remove(key)) this.#serial++;

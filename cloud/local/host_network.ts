@@ -25,6 +25,11 @@ export class HostNetwork implements NodeNetwork {
     return Promise.resolve();
   }
 
+  /** Nothing to do: every 127.x address is the host's already. */
+  syncHostAddresses(_addresses: string[]): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Records the node; its programs run as they are, so the prefix is `[]`. */
   attach(node: string): Promise<string[]> {
     if (!this.#nodes.has(node)) this.#nodes.set(node, new Map());

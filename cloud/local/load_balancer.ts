@@ -47,6 +47,8 @@ export interface LoadBalancerOptions {
   onHealthChange?: (backend: BackendHealth) => void;
   /** Replaces the TCP connect health check (for tests). */
   probe?: Probe;
+  /** Which client addresses may connect (the Service's sourceRanges); others are closed at once. */
+  allow?: (remoteAddress: string) => boolean;
 }
 
 /** A backend as the balancer reports it. */
@@ -73,6 +75,7 @@ export class TcpLoadBalancer {
   readonly #open = new Set<Deno.Conn>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #active = new Map<string, number>();
+  readonly #allow?: (remoteAddress: string) => boolean;
   #closed?: Promise<void>;
 
   private constructor(
@@ -86,6 +89,7 @@ export class TcpLoadBalancer {
       next: 0,
     }));
     this.#timeoutMs = options.healthCheck.timeoutMs;
+    this.#allow = options.allow;
     this.#log = options.log ?? (() => {});
     const onHealthChange = options.onHealthChange ?? (() => {});
     this.#checker = new HealthChecker(options.healthCheck, {
@@ -196,8 +200,12 @@ export class TcpLoadBalancer {
         await pause(100, closing);
         continue;
       }
+      const remote = (client.remoteAddr as Deno.NetAddr).hostname;
       if (closing.aborted) closeQuietly(client);
-      else this.#track(this.#handle(index, client));
+      else if (this.#allow && !this.#allow(remote)) {
+        this.#log(`refused ${remote}: not in the service's sourceRanges`);
+        closeQuietly(client);
+      } else this.#track(this.#handle(index, client));
     }
   }
 

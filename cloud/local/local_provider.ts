@@ -10,20 +10,56 @@
  */
 import { CapacityError } from "../../model/errors.ts";
 import type { AgentConfig } from "../../model/agent_protocol.ts";
-import type { CloudProvider, Instance, LaunchRequest } from "../provider.ts";
+import type {
+  CloudProvider,
+  IngressRule,
+  Instance,
+  LaunchRequest,
+  LoadBalancerSpec,
+  LoadBalancerState,
+  ServiceDnsPort,
+} from "../provider.ts";
 import { allocate } from "./addresses.ts";
+import { DnsZone } from "./dns_records.ts";
+import { DnsServer } from "./dns_server.ts";
+import { HostNetwork } from "./host_network.ts";
+import { LocalServices } from "./local_services.ts";
+import { createNodeNetwork, DEFAULT_HOST_RANGE, type NodeNetwork } from "./network.ts";
 
 /** How to run the local cloud. */
 export interface LocalProviderOptions {
   /** Directory for instance records: `$MILPA_HOME/local`. */
   home: string;
   controllerId: string;
-  /** Addresses for nodes. @default "127.77.0.0/16" */
+  /** Addresses for nodes on the host network (when no `network` is given). @default "127.77.0.0/16" */
   addressRange?: string;
   /** Command that starts an agent; `--config <file>` is appended. */
   agentCommand?: string[];
   /** Grace period between SIGTERM and SIGKILL on terminate. @default 5000 */
   terminateGraceMs?: number;
+  /** How nodes are networked. @default the host network over `addressRange` */
+  network?: NodeNetwork;
+  /** The cluster's DNS zone. @default a zone for cluster "milpa", served by nobody */
+  zone?: DnsZone;
+  /** Released on close(). */
+  dnsServer?: DnsServer;
+  /** Where provider messages go. */
+  log?: (message: string) => void;
+}
+
+/** What `LocalProvider.create` sets up from the configuration. */
+export interface LocalCloudSetup {
+  home: string;
+  controllerId: string;
+  clusterName: string;
+  /** DNS TTL of service records. */
+  ttl: number;
+  /** "auto" uses network namespaces when it can (root, Linux, ip, nft). @default "auto" */
+  network?: "auto" | "netns" | "host";
+  addressRange?: string;
+  bridge?: string;
+  agentCommand?: string[];
+  log?: (message: string) => void;
 }
 
 /** The record of one local instance. */
@@ -83,8 +119,10 @@ function processGroupAlive(pgid: number): boolean {
 /** A cloud whose nodes are agent processes on this machine. */
 export class LocalProvider implements CloudProvider {
   readonly name = "local";
+  readonly network: NodeNetwork;
+  readonly zone: DnsZone;
+  readonly #services: LocalServices;
   readonly #dir: string;
-  readonly #range: string;
   readonly #command: string[];
   readonly #grace: number;
   #lock: Promise<unknown> = Promise.resolve();
@@ -92,9 +130,61 @@ export class LocalProvider implements CloudProvider {
   constructor(private readonly options: LocalProviderOptions) {
     const home = options.home.startsWith("/") ? options.home : `${Deno.cwd()}/${options.home}`;
     this.#dir = `${home}/instances`;
-    this.#range = options.addressRange ?? "127.77.0.0/16";
+    this.network = options.network ??
+      new HostNetwork(options.addressRange ?? DEFAULT_HOST_RANGE, "no network was configured");
+    this.zone = options.zone ?? new DnsZone({ name: "milpa.local" });
+    this.#services = new LocalServices(this.network, this.zone, options.log);
     this.#command = options.agentCommand ?? defaultAgentCommand();
     this.#grace = options.terminateGraceMs ?? 5000;
+  }
+
+  /**
+   * Sets up the network (namespaces and a bridge as root, else the host network) and the
+   * DNS server for `<clusterName>.local` (on the bridge address, port 53; on the host
+   * network, 127.0.0.1 on a free port, which pods cannot use).
+   */
+  static async create(setup: LocalCloudSetup): Promise<LocalProvider> {
+    const log = setup.log ?? (() => {});
+    const network = await createNodeNetwork({
+      range: setup.addressRange,
+      bridge: setup.bridge,
+      forceHost: setup.network === "host",
+    });
+    if (setup.network === "netns" && network.kind !== "netns") {
+      throw new Error(`cloud.local.network is netns, but ${network.reason}`);
+    }
+    await network.setUp();
+    for (const w of network.warnings) log(`warning: ${w}`);
+    const zone = new DnsZone({
+      name: `${setup.clusterName}.local`,
+      ttl: setup.ttl,
+      nameserverAddress: network.gateway,
+    });
+    const dnsServer = await DnsServer.start({
+      hostname: network.gateway,
+      port: network.kind === "netns" ? 53 : 0,
+      zone,
+      log: (m) => log(`dns: ${m}`),
+    });
+    return new LocalProvider({
+      home: setup.home,
+      controllerId: setup.controllerId,
+      agentCommand: setup.agentCommand,
+      network,
+      zone,
+      dnsServer,
+      log,
+    });
+  }
+
+  /** Where nodes reach the controller: the bridge address (namespaces), else the API's own. */
+  get agentAddress(): string | undefined {
+    return this.network.kind === "netns" ? this.network.gateway : undefined;
+  }
+
+  /** Where the DNS server answers, when there is one. */
+  get dnsAddress(): { hostname: string; port: number } | undefined {
+    return this.options.dnsServer?.addr;
   }
 
   /** Starts (or finds) the agent process of a node. */
@@ -109,10 +199,14 @@ export class LocalProvider implements CloudProvider {
     const dir = `${this.#dir}/${id}`;
     let rec = await this.#read(id);
     if (!rec) {
-      const used = (await this.#records()).map((r) => r.address);
+      const used = [
+        ...(await this.#records()).map((r) => r.address),
+        this.network.gateway,
+        ...this.#services.lbAddresses(),
+      ];
       let address: string;
       try {
-        address = allocate(this.#range, used);
+        address = allocate(this.network.range, used);
       } catch (e) {
         throw new CapacityError(`local cloud: ${(e as Error).message}`);
       }
@@ -139,8 +233,14 @@ export class LocalProvider implements CloudProvider {
       await this.#write(rec);
     }
     if (!(await isAgent(rec.pid, `${dir}/agent.json`))) {
-      const child = new Deno.Command(this.#command[0], {
-        args: [...this.#command.slice(1), "--config", `${dir}/agent.json`],
+      const zone = this.zone.name;
+      const prefix = await this.network.attach(id, rec.address, {
+        nameserver: this.network.gateway,
+        search: [`default.${zone}`, zone],
+      });
+      const argv = [...prefix, ...this.#command, "--config", `${dir}/agent.json`];
+      const child = new Deno.Command(argv[0], {
+        args: argv.slice(1),
         cwd: dir,
         stdin: "null",
         stdout: "null",
@@ -173,7 +273,41 @@ export class LocalProvider implements CloudProvider {
         } catch { /* gone meanwhile */ }
       }
     }
+    await this.network.detach(instanceId);
     await Deno.remove(`${this.#dir}/${instanceId}`, { recursive: true }).catch(() => {});
+  }
+
+  /** Makes `rules` the service's rules on exactly `instances` (nftables in their namespaces). */
+  syncFirewall(service: string, rules: IngressRule[], instances: string[]): Promise<void> {
+    return this.#services.syncFirewall(service, rules, instances);
+  }
+
+  /** Makes the service's records in the zone those of `ports` over `endpoints`. */
+  syncDns(
+    service: string,
+    ports: ServiceDnsPort[],
+    endpoints: { pod: string; address: string }[],
+  ): Promise<void> {
+    return this.#services.syncDns(service, ports, endpoints);
+  }
+
+  /** Runs the service's load balancer in this process. */
+  syncLoadBalancer(
+    service: string,
+    spec: LoadBalancerSpec,
+    backends: { id: string; address: string }[],
+  ): Promise<LoadBalancerState> {
+    return this.#services.syncLoadBalancer(service, spec, backends);
+  }
+
+  /** Removes the service's rules, records and load balancer. */
+  deleteService(service: string): Promise<void> {
+    return this.#services.deleteService(service);
+  }
+
+  /** Services with rules, records or a load balancer. */
+  listServices(): Promise<string[]> {
+    return this.#services.listServices();
   }
 
   /** Instances of this controller whose directory still exists. */
@@ -183,9 +317,10 @@ export class LocalProvider implements CloudProvider {
     );
   }
 
-  /** Nothing to release: agents keep running. */
-  close(): Promise<void> {
-    return Promise.resolve();
+  /** Stops the load balancers and the DNS server; agents keep running. */
+  async close(): Promise<void> {
+    await this.#services.close();
+    await this.options.dnsServer?.close();
   }
 
   async #records(): Promise<InstanceRecord[]> {

@@ -105,7 +105,8 @@ export class NetnsNetwork implements NodeNetwork {
       throw new Error(`Cannot set up the node network: "${b}" exists and is not a bridge`);
     }
     const want = `${this.gateway}/${this.#info.prefix}`;
-    await this.#replaceAddress([], b, want);
+    // The /32s are load balancer addresses (syncHostAddresses): they stay.
+    await this.#replaceAddress([], b, want, (a) => a.prefixlen === 32);
     await run(["ip", "link", "set", b, "up"]);
     this.warnings.length = 0;
     const nf = await Deno.readTextFile("/proc/sys/net/bridge/bridge-nf-call-iptables")
@@ -240,18 +241,41 @@ export class NetnsNetwork implements NodeNetwork {
     await Deno.rename(`${dir}/resolv.conf.tmp`, `${dir}/resolv.conf`);
   }
 
-  /** Makes `want` the only IPv4 address of `dev`. */
-  async #replaceAddress(nsArgs: string[], dev: string, want: string): Promise<void> {
+  /** Makes `want` the only IPv4 address of `dev`, but for those `keep` says to keep. */
+  async #replaceAddress(
+    nsArgs: string[],
+    dev: string,
+    want: string,
+    keep: (a: { local: string; prefixlen: number }) => boolean = () => false,
+  ): Promise<void> {
     const [link] = JSON.parse(
       await run(["ip", ...nsArgs, "-j", "-4", "addr", "show", "dev", dev]),
     ) as IpAddr[];
     for (const a of link?.addr_info ?? []) {
       const have = `${a.local}/${a.prefixlen}`;
-      if (a.family === "inet" && have !== want) {
+      if (a.family === "inet" && have !== want && !keep(a)) {
         await run(["ip", ...nsArgs, "addr", "del", have, "dev", dev]);
       }
     }
     await run(["ip", ...nsArgs, "addr", "replace", want, "dev", dev]);
+  }
+
+  /** Adds and removes /32 addresses on the bridge until they are exactly `addresses`. */
+  async syncHostAddresses(addresses: string[]): Promise<void> {
+    await (this.#ready ?? this.setUp());
+    const b = this.#bridge;
+    const [link] = JSON.parse(await run(["ip", "-j", "-4", "addr", "show", "dev", b])) as IpAddr[];
+    const have = new Set(
+      (link?.addr_info ?? []).filter((a) => a.family === "inet" && a.prefixlen === 32).map((a) =>
+        a.local
+      ),
+    );
+    for (const a of addresses) {
+      if (!have.has(a)) await run(["ip", "addr", "add", `${a}/32`, "dev", b]);
+    }
+    for (const a of have) {
+      if (!addresses.includes(a)) await run(["ip", "addr", "del", `${a}/32`, "dev", b]);
+    }
   }
 
   /** The link `argv` shows, or undefined when it does not exist. */

@@ -8,15 +8,10 @@ import { HostNetwork } from "./host_network.ts";
 import { NetnsNetwork } from "./netns.ts";
 import { rangeInfo } from "./nftables.ts";
 
-/** One ingress rule: open `port..port+portRangeSize-1` of `protocol` to `source`. */
-export interface IngressRule {
-  protocol: "TCP" | "UDP" | "ICMP";
-  /** The first port; for ICMP the ICMP type. */
-  port: number;
-  portRangeSize: number;
-  /** A CIDR, or "VPC" = the other nodes (the range minus the gateway). */
-  source: string;
-}
+import type { IngressRule } from "../provider.ts";
+
+/** An ingress rule; "VPC" means the other nodes (the range minus the gateway). */
+export type { IngressRule };
 
 /** How nodes of the local cloud are networked. */
 export interface NodeNetwork {
@@ -57,6 +52,11 @@ export interface NodeNetwork {
   rules(node: string): Promise<Map<string, IngressRule[]>>;
   /** Nodes that have a network now (namespaces named by this network's prefix). */
   attached(): Promise<string[]>;
+  /**
+   * Makes `addresses` (load balancers') the host's extra addresses on the node network, so
+   * the host and the nodes reach them; no-op on the host network, where loopback needs none.
+   */
+  syncHostAddresses(addresses: string[]): Promise<void>;
 }
 
 /** Options of {@link createNodeNetwork}. */

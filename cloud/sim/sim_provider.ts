@@ -4,11 +4,37 @@
  * started through an injected hook, so tests and benchmarks can run the real agent logic
  * on a fake unit runtime (see `agent/in_process.ts`).
  */
-import type { CloudProvider, Instance, LaunchRequest } from "../provider.ts";
+import type {
+  CloudProvider,
+  IngressRule,
+  Instance,
+  LaunchRequest,
+  LoadBalancerSpec,
+  LoadBalancerState,
+  ServiceDnsPort,
+} from "../provider.ts";
+
+/** What the simulated cloud holds for one Service. */
+export interface SimService {
+  firewall?: { rules: IngressRule[]; instances: string[] };
+  dns?: { ports: ServiceDnsPort[]; endpoints: { pod: string; address: string }[] };
+  loadBalancer?: {
+    spec: LoadBalancerSpec;
+    backends: { id: string; address: string }[];
+    address: string;
+  };
+}
 
 /** A recorded provider call. */
 export interface SimCall {
-  method: "launch" | "terminate" | "listInstances";
+  method:
+    | "launch"
+    | "terminate"
+    | "listInstances"
+    | "syncFirewall"
+    | "syncDns"
+    | "syncLoadBalancer"
+    | "deleteService";
   arg?: unknown;
 }
 
@@ -27,6 +53,9 @@ export class SimProvider implements CloudProvider {
   readonly name = "sim";
   readonly calls: SimCall[] = [];
   readonly instances = new Map<string, Instance>();
+  /** What each service has in the simulated cloud, by `<namespace>/<name>`. */
+  readonly services = new Map<string, SimService>();
+  #nextLb = 1;
   #byToken = new Map<string, Promise<Instance>>();
   #stops = new Map<string, () => void>();
   #next = 1;
@@ -91,6 +120,54 @@ export class SimProvider implements CloudProvider {
   listInstances(): Promise<Instance[]> {
     this.calls.push({ method: "listInstances" });
     return Promise.resolve([...this.instances.values()].filter((i) => i.state !== "terminated"));
+  }
+
+  #service(key: string): SimService {
+    if (!this.services.has(key)) this.services.set(key, {});
+    return this.services.get(key)!;
+  }
+
+  /** Records the service's rules and the instances that carry them. */
+  syncFirewall(service: string, rules: IngressRule[], instances: string[]): Promise<void> {
+    this.calls.push({ method: "syncFirewall", arg: { service, rules, instances } });
+    this.#service(service).firewall = { rules: [...rules], instances: [...instances].sort() };
+    return Promise.resolve();
+  }
+
+  /** Records the service's DNS ports and endpoints. */
+  syncDns(
+    service: string,
+    ports: ServiceDnsPort[],
+    endpoints: { pod: string; address: string }[],
+  ): Promise<void> {
+    this.calls.push({ method: "syncDns", arg: { service, ports, endpoints } });
+    this.#service(service).dns = { ports: [...ports], endpoints: [...endpoints] };
+    return Promise.resolve();
+  }
+
+  /** Records the load balancer and gives it a simulated address. */
+  syncLoadBalancer(
+    service: string,
+    spec: LoadBalancerSpec,
+    backends: { id: string; address: string }[],
+  ): Promise<LoadBalancerState> {
+    this.calls.push({ method: "syncLoadBalancer", arg: { service, spec, backends } });
+    const s = this.#service(service);
+    const address = s.loadBalancer?.address ?? `10.255.0.${this.#nextLb++}`;
+    s.loadBalancer = { spec, backends: [...backends], address };
+    return Promise.resolve({ ingress: [{ ip: address }], backendSource: "10.255.0.0/24" });
+  }
+
+  /** Forgets everything of the service. */
+  deleteService(service: string): Promise<void> {
+    this.calls.push({ method: "deleteService", arg: service });
+    this.services.delete(service);
+    return Promise.resolve();
+  }
+
+  /** Services that have simulated resources. */
+  listServices(): Promise<string[]> {
+    return Promise.resolve([...this.services.keys()]);
   }
 
   /** Releases nothing: simulated instances keep running, as real ones outlive a controller. */
