@@ -8,6 +8,43 @@ import type { Pod } from "../model/pod.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
 
 const HELLO = new URL("../docs/tutorial-files/helloworld-pod.yml", import.meta.url).pathname;
+const SVC = new URL("../docs/tutorial-files/helloworld-svc.yml", import.meta.url).pathname;
+
+/**
+ * The body of GET http://ip:port/ on a new connection (as curl makes one; fetch would reuse a
+ * pooled connection, which a firewall lets through once established), or undefined when
+ * nothing answers within 1 s.
+ */
+async function curl(ip: string, port: number): Promise<string | undefined> {
+  const deadline = AbortSignal.timeout(1000);
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Promise.race([
+      Deno.connect({ hostname: ip, port }),
+      new Promise<never>((_, reject) =>
+        deadline.addEventListener("abort", () => reject(deadline.reason))
+      ),
+    ]);
+    await conn.write(new TextEncoder().encode(`GET / HTTP/1.0\r\nHost: ${ip}\r\n\r\n`));
+    const chunks: Uint8Array[] = [];
+    const reader = conn.readable.getReader();
+    deadline.addEventListener("abort", () => reader.cancel());
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    conn = undefined;
+    const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+    return text.startsWith("HTTP/1.") ? text.slice(text.indexOf("\r\n\r\n") + 4) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    try {
+      conn?.close();
+    } catch { /* closed */ }
+  }
+}
 
 type List<T> = { items: T[] };
 
@@ -39,12 +76,31 @@ Deno.test("the helloworld walkthrough works on the local cloud", async () => {
     assert.match(await cloud.ok("get", "nodes"), /Claimed\s+t3\.nano\s+i-[0-9a-f]{17}\s/);
 
     const ip = await podIP(cloud, "helloworld");
-    const body = await cloud.eventually(async () => {
-      const r = await fetch(`http://${ip}:8002/`);
-      return r.ok ? await r.text() : undefined;
-    }, "helloserver answers");
+    if (cloud.netns) {
+      // The node's firewall is closed until a Service opens the port.
+      await cloud.eventually(
+        async () => (await cloud.ok("logs", "helloworld")).includes("Listening on"),
+        "the server listens",
+      );
+      assert.equal(await curl(ip, 8002), undefined, "closed before the Service");
+      assert.equal((await cloud.ok("create", "-f", SVC)).trim(), "service/helloworld-svc created");
+    }
+    const t0 = Date.now();
+    const body = await cloud.eventually(() => curl(ip, 8002), "helloserver answers");
+    const opened = Date.now() - t0;
+    assert.ok(opened < 2000, `open within 2 s of the Service, took ${opened} ms`);
     assert.match(body, /^Hello Milpa from \S+ -\nEnv Vars:\n/);
     assert.match(body, /MILPA_POD_NAME=helloworld/);
+    if (cloud.netns) {
+      assert.match(
+        await cloud.ok("get", "svc"),
+        /helloworld-svc\s+8002\/TCP\s+0\.0\.0\.0\/0\s+<none>\s/,
+      );
+      await cloud.ok("delete", "svc", "helloworld-svc");
+      const t1 = Date.now();
+      await cloud.eventually(async () => await curl(ip, 8002) === undefined, "closed again");
+      assert.ok(Date.now() - t1 < 2000, "closed within 2 s of deleting the Service");
+    }
 
     const json = JSON.parse(await cloud.ok("get", "-ojson", "pod", "helloworld"));
     assert.equal(json.kind, "Pod");
@@ -102,13 +158,10 @@ Deno.test("kill -9 of the controller leaves the pod running on the same node and
       before.status?.unitStatuses?.[0].state.running?.startedAt,
     );
     assert.deepEqual(await cloud.nodeProcesses(), pidsBefore, "agent and unit processes survived");
+    if (cloud.netns) await cloud.ok("create", "-f", SVC);
     const ip = await podIP(cloud, "helloworld");
-    assert.equal(
-      (await fetch(`http://${ip}:8002/`).then((r) => r.text())).split("\n")[0].startsWith(
-        "Hello Milpa",
-      ),
-      true,
-    );
+    const body = await cloud.eventually(() => curl(ip, 8002), "helloserver answers");
+    assert.ok(body.startsWith("Hello Milpa"));
   } finally {
     await cloud.close();
   }

@@ -33,19 +33,36 @@ let nextRange = 0;
 export class LocalCloud {
   #controller?: Deno.ChildProcess;
   #log?: Deno.FsFile;
-  private constructor(readonly home: string, readonly port: number, readonly config: string) {}
+  private constructor(
+    readonly home: string,
+    readonly port: number,
+    readonly config: string,
+    /** The bridge of its namespaced nodes, when they have namespaces (root). */
+    readonly bridge?: string,
+  ) {}
+
+  /** Whether nodes have their own namespaces and firewalls here. */
+  get netns(): boolean {
+    return this.bridge !== undefined;
+  }
 
   /** Creates a home directory and starts the controller. */
   static async start(opts: LocalCloudOptions = {}): Promise<LocalCloud> {
     const home = await Deno.makeTempDir({ prefix: "milpa-e2e-" });
-    // Each test cloud gets its own loopback range so that leftovers never collide.
-    const range = `127.${80 + (Deno.pid % 40)}.${(nextRange++ % 250) + 1}.0/24`;
+    // Each test cloud gets its own bridge and range (namespaces as root, else loopback), so
+    // that it never collides with another test or a running controller.
+    const n = (Deno.pid + nextRange++) % 250 + 1;
+    const bridge = `me${crypto.randomUUID().slice(0, 6)}`;
+    const local = Deno.uid() === 0
+      ? `    network: netns\n    bridge: ${bridge}\n    addressRange: 10.251.${n}.0/24\n`
+      : `    network: host\n    addressRange: 127.${80 + (Deno.pid % 40)}.${n}.0/24\n`;
     const config = `${home}/server.yml`;
     await Deno.writeTextFile(
       config,
-      opts.serverYml ?? `clusterName: e2e\ncloud:\n  local:\n    addressRange: ${range}\n`,
+      opts.serverYml ?? `clusterName: e2e\ncloud:\n  local:\n${local}`,
     );
-    const cloud = new LocalCloud(home, freePort(), config);
+    const isRoot = Deno.uid() === 0 && !opts.serverYml;
+    const cloud = new LocalCloud(home, freePort(), config, isRoot ? bridge : undefined);
     await cloud.startController();
     return cloud;
   }
@@ -224,7 +241,22 @@ export class LocalCloud {
       } catch { /* gone */ }
     }
     this.#log?.close();
+    if (this.bridge) await this.#removeNetwork();
     await Deno.remove(this.home, { recursive: true }).catch(() => {});
+  }
+
+  /** Deletes the namespaces of instances left behind and the bridge. */
+  async #removeNetwork(): Promise<void> {
+    const quiet = (args: string[]) =>
+      new Deno.Command(args[0], { args: args.slice(1), stdout: "null", stderr: "null" }).output()
+        .catch(() => {});
+    try {
+      for await (const e of Deno.readDir(`${this.home}/local/instances`)) {
+        await quiet(["ip", "netns", "del", `milpa-${e.name}`]);
+        await Deno.remove(`/etc/netns/milpa-${e.name}`, { recursive: true }).catch(() => {});
+      }
+    } catch { /* no instances */ }
+    await quiet(["ip", "link", "del", this.bridge!]);
   }
 }
 

@@ -1,0 +1,122 @@
+/**
+ * One pass of a Service: its endpoints are the Running pods its selector matches. The cloud
+ * is made to match: firewall rules `ports × sourceRanges` on exactly those pods' nodes, DNS
+ * records for the ready ones, and for `type: LoadBalancer` a load balancer over them.
+ * A Service without `sourceRanges` opens its ports to the cluster's nodes only (`VPC`).
+ */
+import type { CloudProvider, IngressRule, LoadBalancerState } from "../cloud/provider.ts";
+import type { Clock } from "../model/clock.ts";
+import type { Pod } from "../model/pod.ts";
+import { matchesSelector } from "../model/selector.ts";
+import type { Service, ServiceStatus } from "../model/service.ts";
+import { readySince } from "../model/workload.ts";
+import type { ObjectStore } from "../store/object_store.ts";
+import { podIP } from "./effects.ts";
+import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
+
+/** How often a service looks again even when nothing told it to (label changes, lost events). */
+export const SERVICE_RECHECK_MS = 30_000;
+
+/** What a Service pass needs. */
+export interface ServiceDeps {
+  store: ObjectStore;
+  cloud: CloudProvider;
+  clock: Clock;
+}
+
+/** A pod a service sends traffic to. */
+interface Endpoint {
+  pod: string;
+  instanceId: string;
+  address: string;
+  ready: boolean;
+}
+
+/** The Running pods `svc` selects, with their nodes and addresses. */
+export async function endpointsOf(store: ObjectStore, svc: Service): Promise<Endpoint[]> {
+  const pods = await store.list<Pod>("pods", { namespace: svc.metadata.namespace });
+  const out: Endpoint[] = [];
+  for (const p of pods) {
+    if (!svc.spec.selector || !matchesSelector(svc.spec.selector, p.metadata.labels ?? {})) {
+      continue;
+    }
+    const address = podIP(p.status?.addresses ?? []);
+    if (
+      p.status?.phase !== "Running" || p.spec.phase === "Terminated" || !address ||
+      !p.status.boundInstanceID
+    ) {
+      continue;
+    }
+    out.push({
+      pod: p.metadata.name,
+      instanceId: p.status.boundInstanceID,
+      address,
+      ready: readySince(p) !== undefined,
+    });
+  }
+  return out.sort((a, b) => a.pod.localeCompare(b.pod));
+}
+
+/** The firewall rules of a service: every port (at its node port) to every source. */
+export function serviceRules(svc: Service, lb?: LoadBalancerState): IngressRule[] {
+  const sources = svc.spec.sourceRanges?.length ? svc.spec.sourceRanges : ["VPC"];
+  const rules: IngressRule[] = [];
+  for (const p of svc.spec.ports) {
+    const base = {
+      protocol: p.protocol ?? "TCP",
+      port: p.nodePort ?? p.port,
+      portRangeSize: p.portRangeSize ?? 1,
+    } as const;
+    for (const source of sources) rules.push({ ...base, source });
+    if (lb && !sources.includes(lb.backendSource)) {
+      rules.push({ ...base, source: lb.backendSource });
+    }
+  }
+  return rules;
+}
+
+/** One reconcile pass of Service `input`; removes its cloud resources once it is gone. */
+export async function reconcileService(
+  deps: ServiceDeps,
+  input: ReconcilerInput,
+): Promise<PassResult<ServiceStatus, never> | undefined> {
+  const key = `${input.namespace}/${input.name}`;
+  const svc = await deps.store.get<Service>("services", input.namespace, input.name);
+  if (!svc || svc.metadata.uid !== input.uid) {
+    // A new Service of the same name has its own actor, which owns the resources now.
+    if (!svc) await deps.cloud.deleteService(key);
+    return undefined;
+  }
+  const endpoints = await endpointsOf(deps.store, svc);
+  let lb: LoadBalancerState | undefined;
+  if (svc.spec.type === "LoadBalancer") {
+    lb = await deps.cloud.syncLoadBalancer(
+      key,
+      {
+        listeners: svc.spec.ports.map((p) => ({ port: p.port, nodePort: p.nodePort ?? p.port })),
+        sourceRanges: svc.spec.sourceRanges?.length ? svc.spec.sourceRanges : ["0.0.0.0/0"],
+        annotations: svc.metadata.annotations ?? {},
+      },
+      endpoints.map((e) => ({ id: e.pod, address: e.address })),
+    );
+  }
+  await deps.cloud.syncFirewall(key, serviceRules(svc, lb), [
+    ...new Set(endpoints.map((e) => e.instanceId)),
+  ]);
+  const ready = endpoints.filter((e) => e.ready);
+  await deps.cloud.syncDns(
+    key,
+    svc.spec.ports.map((p) => ({
+      name: p.name,
+      protocol: p.protocol ?? "TCP",
+      port: p.nodePort ?? p.port,
+    })),
+    ready.map((e) => ({ pod: e.pod, address: e.address })),
+  );
+  const status: ServiceStatus = lb ? { loadBalancer: { ingress: lb.ingress } } : {};
+  return {
+    status,
+    state: ready.length ? "Serving" : "NoEndpoints",
+    recheckAt: deps.clock.now() + SERVICE_RECHECK_MS,
+  };
+}
