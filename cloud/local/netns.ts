@@ -104,6 +104,10 @@ export class NetnsNetwork implements NodeNetwork {
     else if (link.linkinfo?.info_kind !== "bridge") {
       throw new Error(`Cannot set up the node network: "${b}" exists and is not a bridge`);
     }
+    // A bridge takes the lowest MAC of its ports unless it has its own: removing a node's veth
+    // could then change the gateway's MAC under the other nodes' ARP caches, cutting them off
+    // from the controller for tens of seconds. A fixed address keeps it stable.
+    await run(["ip", "link", "set", b, "address", bridgeMac(b)]);
     const want = `${this.gateway}/${this.#info.prefix}`;
     // The /32s are load balancer addresses (syncHostAddresses): they stay.
     await this.#replaceAddress([], b, want, (a) => a.prefixlen === 32);
@@ -299,4 +303,12 @@ export class NetnsNetwork implements NodeNetwork {
     });
     return p;
   }
+}
+
+/** A stable, locally administered unicast MAC address for a bridge, derived from its name. */
+export function bridgeMac(bridge: string): string {
+  let h = 0x811c9dc5;
+  for (const c of bridge) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  const bytes = [0x02, 0x6d, (h >>> 24) & 255, (h >>> 16) & 255, (h >>> 8) & 255, h & 255];
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
