@@ -250,3 +250,45 @@ async function unitPid(cloud: LocalCloud, pod: string): Promise<number> {
   }
   throw new Error(`no unit process of ${pod}`);
 }
+
+const hasRedis = await new Deno.Command("redis-server", { args: ["--version"], stdout: "null" })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "the two-tier example: an app finds Redis by DNS, behind a load balancer (needs redis-server)",
+  ignore: !root || !hasRedis,
+  async fn() {
+    const cloud = await LocalCloud.start();
+    try {
+      await cloud.ok(
+        "create",
+        "-f",
+        new URL("../docs/tutorial-files/two-tier.yml", import.meta.url).pathname,
+      );
+      const ip = await cloud.eventually(async () => {
+        const s = await cloud.getJson<Service>("svc", "counter-lb");
+        return s.status?.loadBalancer?.ingress?.[0]?.ip;
+      }, "an ingress address");
+      const first = await cloud.eventually(
+        async () => {
+          const b = await get(ip, 80);
+          return b?.startsWith("visit ") ? b : undefined;
+        },
+        "the app answers through the load balancer",
+        60_000,
+      );
+      const n = Number(first.split(" ")[1]);
+      const servers = new Set<string>();
+      for (let i = 1; i <= 20; i++) {
+        const b = (await get(ip, 80))!;
+        assert.match(b, /^visit \d+ served by counter-/);
+        assert.ok(Number(b.split(" ")[1]) > n, "the count lives in Redis and goes up");
+        servers.add(b.trim().split(" ").pop()!);
+      }
+      assert.ok(servers.size >= 2, `spread over the replicas: ${[...servers]}`);
+    } finally {
+      await cloud.close();
+    }
+  },
+});
