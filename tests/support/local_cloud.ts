@@ -159,6 +159,17 @@ export class LocalCloud {
     return JSON.parse(await this.ok("get", kind, ...(name ? [name] : []), "-o", "json")) as T;
   }
 
+  /** An authenticated API request to the controller (for tight polling; milpactl is slower). */
+  async api<T = unknown>(path: string): Promise<T> {
+    const cfg = await Deno.readTextFile(`${this.home}/client.yaml`);
+    const token = cfg.match(/token: (\S+)/)![1];
+    const r = await fetch(`http://127.0.0.1:${this.port}${path}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
+    return await r.json() as T;
+  }
+
   /** Polls `check` every 100 ms until it returns a value. */
   async eventually<T>(
     check: () => Promise<T | undefined | false>,
