@@ -55,6 +55,8 @@ export interface SupervisorDeps {
   timings?: Partial<Timings>;
   /** Called with every actor created or restored (inspection, visualization). */
   onActor?: (systemId: string, ref: AnyActorRef) => void;
+  /** XState inspection events of every actor, by system id (see `actors/inspection.ts`). */
+  inspect?: (systemId: string, event: InspectionEvent) => void;
 }
 
 type Kind = ManagedKind["name"] | "pool";
@@ -270,7 +272,13 @@ export class Supervisor {
     if (this.#stopping) return;
     const prev = this.#actors.get(id);
     if (prev) prev.ref.stop();
-    const ref = createActor(logic, { input, snapshot, id }) as AnyActorRef;
+    const inspect = this.deps.inspect;
+    const ref = createActor(logic, {
+      input,
+      snapshot,
+      id,
+      ...(inspect ? { inspect: (e: InspectionEvent) => inspect(id, e) } : {}),
+    }) as AnyActorRef;
     const entry: Entry = {
       kind,
       ref,
