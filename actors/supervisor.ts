@@ -7,7 +7,14 @@
  * snapshot and then converges with the store, the cloud and the agents (level-based).
  * A failed actor is restarted from its last snapshot with capped backoff.
  */
-import { type Actor, type AnyActorRef, createActor, type Snapshot, waitFor } from "xstate";
+import {
+  type Actor,
+  type AnyActorRef,
+  createActor,
+  type InspectionEvent,
+  type Snapshot,
+  waitFor,
+} from "xstate";
 import type { CloudProvider } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
