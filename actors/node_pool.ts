@@ -13,7 +13,8 @@ import { isoTime } from "../model/clock.ts";
 import type { StandbyNodes } from "../model/config.ts";
 import { API_VERSION, parseObjectKey } from "../model/meta.ts";
 import type { Node, NodePhase } from "../model/node.ts";
-import type { NetworkAddress, Pod } from "../model/pod.ts";
+import type { NetworkAddress, Pod, PodSpec } from "../model/pod.ts";
+import { INSTANCE_TYPE_ANNOTATION } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import { volumeGiB } from "../model/quantity.ts";
 import type { EventInput } from "../store/events.ts";
@@ -62,6 +63,8 @@ export interface PoolDeps {
   event: (e: EventInput) => void;
   standbyNodes: StandbyNodes[];
   defaultVolumeSize: string;
+  /** The cheapest type that fits `spec` apart from `exclude`, or undefined when none does. */
+  reselect?: (spec: PodSpec, exclude: Set<string>) => string | undefined;
 }
 
 const LIVE: NodePhase[] = ["Creating", "Created", "Available"];
@@ -295,18 +298,39 @@ export class NodePool {
       this.waiting.delete(pod);
       return undefined;
     }
+    const spot = p.spec.spot?.policy === "Always";
     return {
-      instanceType: p.spec.instanceType!,
-      spot: p.spec.spot?.policy === "Always",
+      instanceType: this.#fitting(p, spot),
+      spot,
       privateIPOnly: p.spec.resources?.privateIPOnly ?? false,
       volumeSizeGiB: volumeGiB(p.spec.resources?.volumeSize ?? this.deps.defaultVolumeSize),
     };
   }
 
+  #isUnavailable(instanceType: string, spot: boolean): boolean {
+    const until = this.#unavailable.get(`${instanceType}/${spot}`);
+    return until !== undefined && until > this.deps.clock.now();
+  }
+
+  /**
+   * The pod's instance type, or — when the selector chose it and it cannot be had now — the
+   * next cheapest type that fits (a type the user named is never replaced).
+   */
+  #fitting(p: Pod, spot: boolean): string {
+    const chosen = p.spec.instanceType!;
+    const selected = p.metadata.annotations?.[INSTANCE_TYPE_ANNOTATION] === "selected";
+    if (!selected || !this.deps.reselect || !this.#isUnavailable(chosen, spot)) return chosen;
+    const exclude = new Set(
+      [...this.#unavailable.entries()]
+        .filter(([key, until]) => key.endsWith(`/${spot}`) && until > this.deps.clock.now())
+        .map(([key]) => key.slice(0, key.lastIndexOf("/"))),
+    );
+    return this.deps.reselect(p.spec, exclude) ?? chosen;
+  }
+
   /** Stores a node object (the intent) and starts its actor. False if the type is unavailable. */
   async #boot(want: Requirements, pod?: string): Promise<boolean> {
-    const until = this.#unavailable.get(`${want.instanceType}/${want.spot}`);
-    if (until && until > this.deps.clock.now()) return false;
+    if (this.#isUnavailable(want.instanceType, want.spot)) return false;
     const name = crypto.randomUUID();
     const node: Node = {
       kind: "Node",

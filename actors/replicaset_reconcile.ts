@@ -21,6 +21,7 @@ import {
   randomSuffix,
   readySince,
   requestTermination,
+  withSelectedMark,
 } from "../model/workload.ts";
 import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
@@ -58,7 +59,9 @@ function newPod(rs: ReplicaSet, deps: ReplicaSetDeps): Pod {
       name: `${rs.metadata.name}-${randomSuffix()}`,
       namespace: rs.metadata.namespace,
       labels: { ...(t.metadata?.labels ?? {}) },
-      ...(t.metadata?.annotations ? { annotations: { ...t.metadata.annotations } } : {}),
+      ...(t.spec.instanceType
+        ? (t.metadata?.annotations ? { annotations: { ...t.metadata.annotations } } : {})
+        : { annotations: withSelectedMark({ annotations: t.metadata?.annotations }).annotations }),
       ownerReferences: [controllerRef(rs)],
     },
     spec,

@@ -97,7 +97,7 @@ export async function reconcileService(
         sourceRanges: svc.spec.sourceRanges?.length ? svc.spec.sourceRanges : ["0.0.0.0/0"],
         annotations: svc.metadata.annotations ?? {},
       },
-      endpoints.map((e) => ({ id: e.pod, address: e.address })),
+      endpoints.map((e) => ({ id: e.instanceId, address: e.address })),
     );
   }
   await deps.cloud.syncFirewall(key, serviceRules(svc, lb), [

@@ -19,6 +19,7 @@ import type { CloudProvider } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
+import { selectInstanceType } from "../cloud/instance_selector.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import type { ActorStore } from "../store/actor_store.ts";
@@ -27,6 +28,7 @@ import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
 import { collectGarbage } from "./garbage_collector.ts";
+import { InstanceCollector } from "./instance_collector.ts";
 import { POOL_ID } from "./ids.ts";
 import { type ManagedKind, managedKinds } from "./machines.ts";
 import type { NodeInput } from "./node_machine.ts";
@@ -43,6 +45,8 @@ export interface Timings {
   bootTimeoutMs: number;
   healthyTimeoutMs: number;
   dispatchConnectTimeoutMs: number;
+  /** Between garbage-collection passes over cloud instances (two passes end an orphan). */
+  instanceGcPeriodMs: number;
 }
 
 /** Everything the supervisor wires actors to. */
@@ -103,6 +107,7 @@ export class Supervisor {
       bootTimeoutMs: c.bootTimeout * 1000,
       healthyTimeoutMs: c.healthyTimeout * 1000,
       dispatchConnectTimeoutMs: 60_000,
+      instanceGcPeriodMs: 60_000,
       ...deps.timings,
     };
     this.#persister = new Persister(deps.actorStore);
@@ -121,6 +126,17 @@ export class Supervisor {
       spawnNode: (input) => this.#spawnNode(input),
       standbyNodes: c.standbyNodes,
       defaultVolumeSize: c.defaultVolumeSize,
+      reselect: (spec, exclude) => {
+        try {
+          return selectInstanceType({ ...spec, instanceType: undefined }, {
+            catalog: deps.catalog.filter((t) => !exclude.has(t.name)),
+            defaultInstanceType: c.defaultInstanceType,
+            instanceFamilies: c.instanceFamilies,
+          }).instanceType;
+        } catch {
+          return undefined; // nothing else fits: wait until the type is available again
+        }
+      },
     });
   }
 
@@ -156,6 +172,15 @@ export class Supervisor {
     this.#timers.push(
       setInterval(() => this.send(POOL_ID, { type: "RECONCILE" }), this.#timings.reconcilePeriodMs),
     );
+    const instances = new InstanceCollector({
+      store,
+      cloud: this.deps.cloud,
+      event: (e) => void recordEvent(store, this.deps.clock, e),
+    });
+    this.#timers.push(setInterval(() => {
+      if (this.#stopping) return;
+      this.#track(instances.pass().catch((e) => console.error("instance collection failed:", e)));
+    }, this.#timings.instanceGcPeriodMs));
     this.#timers.push(setInterval(() => {
       this.#track(
         purgeExpired(store, this.deps.clock).catch((e) => console.error("purge failed:", e)),

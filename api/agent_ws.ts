@@ -3,10 +3,11 @@
  * per-node token (`Authorization: Bearer`, `X-Milpa-Node`) before the upgrade; after
  * that every frame is one JSON message of `model/agent_protocol.ts`.
  */
-import { Hono } from "hono";
+import { type Context, Hono, type Next } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { AgentHub, AttachedAgent } from "../actors/agent_hub.ts";
 import { UnauthorizedError } from "../model/errors.ts";
+import { agentBundle } from "./agent_bundle.ts";
 import type { AgentMessage } from "../model/agent_protocol.ts";
 
 /** The agent connection route. */
@@ -15,17 +16,23 @@ export function agentRoutes(deps: {
   verifyNodeToken: (node: string, token: string) => Promise<boolean>;
 }): Hono {
   const app = new Hono();
+  const nodeAuth = async (c: Context, next: Next) => {
+    const node = c.req.header("X-Milpa-Node") ?? "";
+    const auth = c.req.header("Authorization") ?? "";
+    const token = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+    if (!node || !token || !(await deps.verifyNodeToken(node, token))) {
+      throw new UnauthorizedError("agent connection refused: unknown node or wrong token");
+    }
+    await next();
+  };
+  // The agent program, for cloud nodes to fetch at boot (their user-data says how).
+  app.get("/agent/v1/agent.js", nodeAuth, async (c) => {
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    return c.body(await agentBundle());
+  });
   app.get(
     "/agent/v1/connect",
-    async (c, next) => {
-      const node = c.req.header("X-Milpa-Node") ?? "";
-      const auth = c.req.header("Authorization") ?? "";
-      const token = auth.startsWith("Bearer ") ? auth.slice(7) : "";
-      if (!node || !token || !(await deps.verifyNodeToken(node, token))) {
-        throw new UnauthorizedError("agent connection refused: unknown node or wrong token");
-      }
-      await next();
-    },
+    nodeAuth,
     upgradeWebSocket((c) => {
       const node = c.req.header("X-Milpa-Node")!;
       let attached: AttachedAgent | undefined;

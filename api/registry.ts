@@ -17,7 +17,7 @@ import type { MilpaObject } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Deployment, ReplicaSet } from "../model/deployment.ts";
 import type { Pod, PodSpec } from "../model/pod.ts";
-import { requestTermination } from "../model/workload.ts";
+import { requestTermination, withSelectedMark } from "../model/workload.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import { validateObject } from "../model/validation.ts";
 import type { BatchOp, ObjectStore } from "../store/object_store.ts";
@@ -127,8 +127,10 @@ function preparePod(pod: Pod, deps: RegistryDeps, verb: "create" | "update"): Po
     `Cannot ${verb} pod "${pod.metadata.name}"`,
     "spec",
   );
+  const selected = !pod.spec.instanceType;
   return {
     ...pod,
+    metadata: selected ? withSelectedMark(pod.metadata) : pod.metadata,
     spec: { ...spec, phase: "Running" },
     status: { phase: "Waiting", lastPhaseChange: isoTime(deps.clock.now()) },
   };

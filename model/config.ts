@@ -31,11 +31,25 @@ export interface LocalCloudConfig {
   agentCommand?: string[];
 }
 
+/** AWS: nodes are EC2 instances (reference §10). */
+export interface AwsCloudConfig {
+  /** @default AWS_REGION, AWS_DEFAULT_REGION, else "us-east-1" */
+  region?: string;
+  /** With secretAccessKey; else the SDK's default credential chain. */
+  accessKeyID?: string;
+  secretAccessKey?: string;
+  /** "default" (the default VPC) or a VPC id. @default "default" */
+  vpcID?: string;
+  /** @default the first subnet of the VPC */
+  subnetID?: string;
+  /** Send EC2, Route 53 and ELB calls here instead (private regions, emulators). */
+  endpointURL?: string;
+}
+
 /** Where nodes run. Exactly one provider; none means `local`. */
 export interface CloudConfig {
   local?: LocalCloudConfig;
-  // deno-lint-ignore no-explicit-any
-  aws?: Record<string, any>;
+  aws?: AwsCloudConfig;
 }
 
 /** Node settings. */
@@ -52,6 +66,12 @@ export interface NodesConfig {
   bootTimeout: number;
   /** Seconds without a heartbeat before a node counts as lost. @default 90 */
   healthyTimeout: number;
+  /** Boot image of cloud nodes (an AMI id); wins over bootImageTags. */
+  bootImage?: string;
+  /** Pick the newest image whose name matches `name` (wildcards) owned by `owners`. */
+  bootImageTags?: { name?: string; owners?: string[] };
+  /** The URL nodes reach the controller at. @default the API's own URL */
+  controllerURL?: string;
 }
 
 /** The controller's configuration. */
@@ -121,7 +141,18 @@ const schema = z.strictObject({
         .optional(),
       agentCommand: z.array(z.string()).min(1).optional(),
     }).nullable().optional(),
-    aws: z.record(z.string(), z.unknown()).optional(),
+    aws: z.strictObject({
+      region: z.string().regex(
+        /^[a-z]{2}(-[a-z]+)+-[0-9]$/,
+        "must be an AWS region such as us-east-1",
+      )
+        .optional(),
+      accessKeyID: z.string().optional(),
+      secretAccessKey: z.string().optional(),
+      vpcID: z.string().optional(),
+      subnetID: z.string().optional(),
+      endpointURL: z.url("must be a URL such as http://127.0.0.1:5000").optional(),
+    }).optional(),
   }).optional(),
   nodes: z.strictObject({
     defaultInstanceType: z.string().min(1).optional(),
@@ -138,6 +169,15 @@ const schema = z.strictObject({
     instanceFamilies: z.array(z.string().min(1)).min(1).optional(),
     bootTimeout: z.number().int().min(10).optional(),
     healthyTimeout: z.number().int().min(10).optional(),
+    bootImage: z.string().regex(
+      /^ami-[0-9a-f]+$/,
+      "must be an AMI id such as ami-0123456789abcdef0",
+    ).optional(),
+    bootImageTags: z.strictObject({
+      name: z.string().min(1).optional(),
+      owners: z.array(z.string().min(1)).optional(),
+    }).optional(),
+    controllerURL: z.url("must be the URL nodes reach the controller at").optional(),
   }).optional(),
   serviceDiscovery: z.strictObject({ ttl: z.number().int().min(0).max(86400).optional() })
     .optional(),

@@ -10,6 +10,12 @@ export type PodPhase =
   | "Failed"
   | "Terminated";
 
+/**
+ * Set to "selected" on pods whose instance type the selector chose (rather than the user):
+ * when that type cannot be had, the next cheapest fit may be booted instead.
+ */
+export const INSTANCE_TYPE_ANNOTATION = "milpa.elotl.co/instance-type";
+
 /** Phases after which a pod never runs again. */
 export const TERMINAL_POD_PHASES: readonly PodPhase[] = ["Succeeded", "Failed", "Terminated"];
 

@@ -3,7 +3,9 @@
  * when a pod counts as ready and available, and which pods go first when scaling down.
  */
 import type { OwnerReference } from "./meta.ts";
+import type { ObjectMeta } from "./meta.ts";
 import type { Pod, PodPhase } from "./pod.ts";
+import { INSTANCE_TYPE_ANNOTATION } from "./pod.ts";
 import { isTerminalPodPhase } from "./pod.ts";
 import type { PodTemplate } from "./deployment.ts";
 
@@ -82,6 +84,11 @@ export function controllerOf(
   obj: { metadata: { ownerReferences?: OwnerReference[] } },
 ): OwnerReference | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller);
+}
+
+/** Metadata marked "instance type chosen by the selector" (see INSTANCE_TYPE_ANNOTATION). */
+export function withSelectedMark<M extends Partial<ObjectMeta>>(meta: M): M {
+  return { ...meta, annotations: { ...meta.annotations, [INSTANCE_TYPE_ANNOTATION]: "selected" } };
 }
 
 /** The pod with termination asked for: `spec.phase` Terminated and a deletionTimestamp. */

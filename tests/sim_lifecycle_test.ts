@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
+import { CapacityError } from "../model/errors.ts";
 import { podManifest, startSimCluster } from "./support/sim_cluster.ts";
 
 const fast = { watchdogPeriodMs: 50, purgePeriodMs: 100, reconcilePeriodMs: 100 };
@@ -199,6 +200,31 @@ Deno.test("a deleted pod's units show as terminated, and its events tell the sto
       return mine.includes("pod-terminated") ? mine : undefined;
     }, "pod events");
     assert.deepEqual(events, ["pod-running", "pod-terminated"]);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a type without capacity makes the pod try the next cheapest fit; a named type waits", async () => {
+  const c = await startSimCluster({ timings: fast });
+  try {
+    c.sim.configure({
+      failLaunch: (req) =>
+        req.instanceType === "t3.nano" ? new CapacityError("InsufficientInstanceCapacity") : undefined,
+    });
+    await c.api("POST", "/api/v1/namespaces/default/pods", {
+      ...podManifest("web"),
+      spec: { units: [{ name: "main", command: ["serve"] }], resources: { memory: "0.4Gi" } },
+    });
+    const pod = await c.waitForPod("web", "Running");
+    assert.equal(pod.spec.instanceType, "t3.nano", "the pod keeps what was chosen");
+    const node = await c.controller.store.get<Node>("nodes", undefined, pod.status!.boundNodeName!);
+    assert.equal(node?.spec.instanceType, "t3.micro", "the next cheapest type with 0.4Gi");
+
+    await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("named", { instanceType: "t3.nano" }));
+    await new Promise((r) => setTimeout(r, 300));
+    const named = await c.controller.store.get<Pod>("pods", "default", "named");
+    assert.equal(named?.status?.phase, "Waiting", "a type the user named is never replaced");
   } finally {
     await c.close();
   }

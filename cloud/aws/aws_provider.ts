@@ -1,0 +1,255 @@
+/**
+ * The AWS provider: a node is an EC2 instance of the selected type, tagged with the
+ * controller id and its node name, booted from the configured image with user-data that
+ * starts the agent. Launches are idempotent by node: an instance already tagged with the
+ * node's name is returned instead of launching again (and the ClientToken covers retries
+ * inside EC2), so a controller that died right after RunInstances never makes a second one.
+ * Services are handed to `ServiceNetworking` (security groups, Route 53, classic ELB).
+ */
+import type { RunInstancesCommandInput } from "@aws-sdk/client-ec2";
+import type {
+  CloudProvider,
+  IngressRule,
+  Instance,
+  InstanceState,
+  LaunchRequest,
+  LoadBalancerSpec,
+  LoadBalancerState,
+  ServiceDnsPort,
+  ServiceNetworking,
+} from "../provider.ts";
+import type { NetworkAddress } from "../../model/pod.ts";
+import { DescribeBatcher } from "./describe_batcher.ts";
+import { isInstanceNotFound, translate, withRetry } from "./errors.ts";
+import type { Ec2Api, Ec2Instance } from "./sdk.ts";
+import { cloudConfig } from "./user_data.ts";
+
+/** Tag holding the controller id on everything Milpa makes. */
+export const CONTROLLER_TAG = "MilpaControllerID";
+/** Tag holding a node's name on its instance. */
+export const NODE_TAG = "Node";
+
+/** Where nodes go. */
+export interface AwsPlacement {
+  subnetId: string;
+  /** The cluster security group every node gets. */
+  clusterGroupId: string;
+  /** The boot image (AMI id). */
+  imageId: string;
+}
+
+/** What the AWS provider is built from. */
+export interface AwsProviderOptions extends AwsPlacement {
+  ec2: Ec2Api;
+  services: ServiceNetworking;
+  controllerId: string;
+  /** How long a launch waits for the instance to run (to learn its addresses). @default 120000 */
+  runningTimeoutMs?: number;
+  /** Poll period while waiting. @default 2000 */
+  pollMs?: number;
+  /** Released on close() (SDK clients). */
+  close?: () => void;
+}
+
+function tag(i: Ec2Instance, key: string): string | undefined {
+  return i.Tags?.find((t) => t.Key === key)?.Value;
+}
+
+function stateOf(i: Ec2Instance): InstanceState {
+  const s = i.State?.Name;
+  return s === "running" ? "running" : s === "pending" ? "pending" : "terminated";
+}
+
+/** The addresses Milpa reports for an instance (pod status and node status). */
+export function addressesOf(i: Ec2Instance): NetworkAddress[] {
+  const out: NetworkAddress[] = [];
+  if (i.PrivateIpAddress) out.push({ type: "PrivateIP", address: i.PrivateIpAddress });
+  if (i.PublicIpAddress) out.push({ type: "PublicIP", address: i.PublicIpAddress });
+  if (i.PrivateDnsName) out.push({ type: "PrivateDNS", address: i.PrivateDnsName });
+  if (i.PublicDnsName) out.push({ type: "PublicDNS", address: i.PublicDnsName });
+  return out;
+}
+
+function toInstance(i: Ec2Instance): Instance {
+  return {
+    id: i.InstanceId!,
+    nodeName: tag(i, NODE_TAG) ?? "",
+    instanceType: i.InstanceType ?? "",
+    state: stateOf(i),
+    addresses: addressesOf(i),
+    spot: i.InstanceLifecycle === "spot",
+    launchedAt: i.LaunchTime ? new Date(i.LaunchTime).getTime() : 0,
+  };
+}
+
+const LIVE = ["pending", "running", "stopping", "stopped"];
+
+/** A cloud whose nodes are EC2 instances. */
+export class AwsProvider implements CloudProvider {
+  readonly name = "aws";
+  readonly #batcher: DescribeBatcher;
+
+  constructor(private readonly o: AwsProviderOptions) {
+    this.#batcher = new DescribeBatcher(o.ec2);
+  }
+
+  /** Launches (or finds) the node's instance and waits until it runs. */
+  async launch(req: LaunchRequest): Promise<Instance> {
+    const existing = await this.#byNode(req.nodeName);
+    const inst = existing ?? await this.#run(req);
+    return toInstance(await this.#waitRunning(inst));
+  }
+
+  async #byNode(node: string): Promise<Ec2Instance | undefined> {
+    const found = await withRetry(() =>
+      this.o.ec2.describeInstances({
+        Filters: [
+          { Name: `tag:${CONTROLLER_TAG}`, Values: [this.o.controllerId] },
+          { Name: `tag:${NODE_TAG}`, Values: [node] },
+          { Name: "instance-state-name", Values: LIVE },
+        ],
+      })
+    );
+    return found[0];
+  }
+
+  async #run(req: LaunchRequest): Promise<Ec2Instance> {
+    const input: RunInstancesCommandInput = {
+      ImageId: req.bootImage ?? this.o.imageId,
+      InstanceType: req.instanceType as RunInstancesCommandInput["InstanceType"],
+      MinCount: 1,
+      MaxCount: 1,
+      ClientToken: `${this.o.controllerId}-${req.clientToken}`.slice(0, 64),
+      UserData: btoa(cloudConfig(req.agent)),
+      NetworkInterfaces: [{
+        DeviceIndex: 0,
+        SubnetId: this.o.subnetId,
+        Groups: [this.o.clusterGroupId],
+        AssociatePublicIpAddress: !req.privateIPOnly,
+        DeleteOnTermination: true,
+      }],
+      BlockDeviceMappings: [{
+        DeviceName: "/dev/xvda",
+        Ebs: {
+          VolumeSize: Math.max(1, Math.ceil(req.volumeSizeGiB)),
+          VolumeType: "gp3",
+          DeleteOnTermination: true,
+        },
+      }],
+      TagSpecifications: [{
+        ResourceType: "instance",
+        Tags: [
+          { Key: CONTROLLER_TAG, Value: this.o.controllerId },
+          { Key: NODE_TAG, Value: req.nodeName },
+          { Key: "Name", Value: `Milpa Node ${this.o.controllerId} ${req.nodeName}` },
+        ],
+      }],
+      ...(req.spot
+        ? {
+          InstanceMarketOptions: {
+            MarketType: "spot",
+            SpotOptions: {
+              SpotInstanceType: "one-time",
+              InstanceInterruptionBehavior: "terminate",
+            },
+          },
+        }
+        : {}),
+      ...(req.availabilityZone ? { Placement: { AvailabilityZone: req.availabilityZone } } : {}),
+    };
+    try {
+      const [inst] = await withRetry(() => this.o.ec2.runInstances(input));
+      if (!inst) throw new Error("RunInstances returned no instance");
+      return inst;
+    } catch (e) {
+      throw translate(
+        e,
+        `launching a ${req.instanceType}${
+          req.spot ? " spot" : ""
+        } instance for node ${req.nodeName}`,
+      );
+    }
+  }
+
+  async #waitRunning(inst: Ec2Instance): Promise<Ec2Instance> {
+    const deadline = Date.now() + (this.o.runningTimeoutMs ?? 120_000);
+    let cur = inst;
+    while (stateOf(cur) === "pending" || !cur.PrivateIpAddress) {
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, this.o.pollMs ?? 2000));
+      cur = (await this.#batcher.get(inst.InstanceId!)) ?? cur;
+    }
+    if (stateOf(cur) === "terminated") {
+      throw translate(
+        new Error(
+          `instance ${cur.InstanceId} ended while booting (${
+            cur.StateReason?.Message ?? cur.State?.Name
+          })`,
+        ),
+        "launch",
+      );
+    }
+    return cur;
+  }
+
+  /** Terminates an instance; an unknown one is fine. */
+  async terminate(instanceId: string): Promise<void> {
+    try {
+      await withRetry(() => this.o.ec2.terminateInstances([instanceId]));
+    } catch (e) {
+      if (!isInstanceNotFound(e)) throw translate(e, `terminating ${instanceId}`);
+    }
+  }
+
+  /** Every live instance tagged with this controller's id. */
+  async listInstances(): Promise<Instance[]> {
+    const found = await withRetry(() =>
+      this.o.ec2.describeInstances({
+        Filters: [
+          { Name: `tag:${CONTROLLER_TAG}`, Values: [this.o.controllerId] },
+          { Name: "instance-state-name", Values: LIVE },
+        ],
+      })
+    );
+    return found.map(toInstance);
+  }
+
+  /** Security group rules of a service (see AwsServices). */
+  syncFirewall(service: string, rules: IngressRule[], instances: string[]): Promise<void> {
+    return this.o.services.syncFirewall(service, rules, instances);
+  }
+
+  /** Route 53 records of a service. */
+  syncDns(
+    service: string,
+    ports: ServiceDnsPort[],
+    endpoints: { pod: string; address: string }[],
+  ): Promise<void> {
+    return this.o.services.syncDns(service, ports, endpoints);
+  }
+
+  /** The classic ELB of a service; backends are identified by instance id. */
+  syncLoadBalancer(
+    service: string,
+    spec: LoadBalancerSpec,
+    backends: { id: string; address: string }[],
+  ): Promise<LoadBalancerState> {
+    return this.o.services.syncLoadBalancer(service, spec, backends);
+  }
+
+  /** Removes a service's groups, records and load balancer. */
+  deleteService(service: string): Promise<void> {
+    return this.o.services.deleteService(service);
+  }
+
+  /** Services with AWS resources of ours. */
+  listServices(): Promise<string[]> {
+    return this.o.services.listServices();
+  }
+
+  /** Releases the SDK clients; instances keep running. */
+  close(): Promise<void> {
+    this.o.close?.();
+    return Promise.resolve();
+  }
+}
