@@ -2,7 +2,13 @@
 import type { CloudProvider } from "../cloud/provider.ts";
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import { CapacityError, NotFoundError } from "../model/errors.ts";
-import type { NetworkAddress, Pod } from "../model/pod.ts";
+import type { NetworkAddress, Pod, PodSpec, Unit } from "../model/pod.ts";
+import {
+  credentialsOf,
+  decodeSecretValue,
+  type RegistryCredentials,
+  type Secret,
+} from "../model/secret.ts";
 import { allUnits } from "../model/pod.ts";
 import { parseObjectKey } from "../model/meta.ts";
 import { saveLog } from "../store/log_store.ts";
@@ -36,6 +42,62 @@ export function desiredPod(pod: Pod, node: BoundNode, clusterName: string): Desi
   };
 }
 
+/**
+ * The pod spec with every `env.valueFrom.secretKeyRef` replaced by its value, and the
+ * registry credentials of its `imagePullSecrets`: only what the pod references leaves the
+ * controller. A missing secret or key is an error naming the unit and variable.
+ */
+export async function resolveSecrets(
+  store: ObjectStore,
+  pod: Pod,
+): Promise<{ spec: PodSpec; credentials: RegistryCredentials }> {
+  const ns = pod.metadata.namespace ?? "default";
+  const cache = new Map<string, Secret | null>();
+  const secret = async (name: string) => {
+    if (!cache.has(name)) cache.set(name, await store.get<Secret>("secrets", ns, name));
+    return cache.get(name);
+  };
+  const resolveUnit = async (u: Unit): Promise<Unit> => {
+    if (!u.env?.some((e) => e.valueFrom?.secretKeyRef)) return u;
+    const env = [];
+    for (const e of u.env) {
+      const ref = e.valueFrom?.secretKeyRef;
+      if (!ref) {
+        env.push(e);
+        continue;
+      }
+      const s = await secret(ref.name);
+      if (!s) {
+        throw new NotFoundError(`unit ${u.name}, env ${e.name}: secret "${ref.name}" not found`);
+      }
+      const value = s.data?.[ref.key];
+      if (value === undefined) {
+        throw new NotFoundError(
+          `unit ${u.name}, env ${e.name}: secret "${ref.name}" has no key "${ref.key}"`,
+        );
+      }
+      env.push({ name: e.name, value: decodeSecretValue(value) });
+    }
+    return { ...u, env };
+  };
+  const credentials: RegistryCredentials = {};
+  for (const name of pod.spec.imagePullSecrets ?? []) {
+    const s = await secret(name);
+    if (!s) throw new NotFoundError(`imagePullSecrets: secret "${name}" not found`);
+    Object.assign(credentials, credentialsOf(s));
+  }
+  return {
+    spec: {
+      ...pod.spec,
+      units: await Promise.all(pod.spec.units.map(resolveUnit)),
+      ...(pod.spec.initUnits
+        ? { initUnits: await Promise.all(pod.spec.initUnits.map(resolveUnit)) }
+        : {}),
+    },
+    credentials,
+  };
+}
+
 /** Hands a pod to its node's agent, waiting up to `connectTimeoutMs` for the agent. */
 export async function dispatchPod(
   deps: { store: ObjectStore; hub: AgentHub; clusterName: string; connectTimeoutMs: number },
@@ -43,8 +105,11 @@ export async function dispatchPod(
 ): Promise<DispatchResult> {
   const pod = await deps.store.get<Pod>("pods", input.namespace, input.name);
   if (!pod) throw new NotFoundError(`pod ${input.namespace}/${input.name} is gone`);
+  const { spec, credentials } = await resolveSecrets(deps.store, pod);
   await deps.hub.waitConnected(input.node.name, deps.connectTimeoutMs);
-  await deps.hub.apply(input.node.name, desiredPod(pod, input.node, deps.clusterName));
+  const desired = desiredPod({ ...pod, spec }, input.node, deps.clusterName);
+  if (Object.keys(credentials).length) desired.credentials = credentials;
+  await deps.hub.apply(input.node.name, desired);
   return {
     units: pod.spec.units.map((u) => u.name),
     initUnits: (pod.spec.initUnits ?? []).map((u) => u.name),

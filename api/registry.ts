@@ -4,6 +4,7 @@
  */
 import { withInstanceType } from "../cloud/instance_selector.ts";
 import { validateLoadBalancerAnnotations } from "../cloud/local/lb_annotations.ts";
+import type { Secret } from "../model/secret.ts";
 import type { Service } from "../model/service.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import type { Clock } from "../model/clock.ts";
@@ -182,10 +183,22 @@ export function planUpdate(next: MilpaObject, current: MilpaObject, rv?: string)
       }
       : next.spec,
   };
+  if (current.kind === "Secret") {
+    // A Secret has no spec: its data and type are what an update replaces.
+    delete merged.spec;
+    const n = next as Secret;
+    Object.assign(merged, { data: n.data ?? {}, type: n.type });
+  }
   if (merged.metadata.annotations === undefined) delete merged.metadata.annotations;
-  const same =
-    JSON.stringify([merged.metadata.labels, merged.metadata.annotations, merged.spec]) ===
-      JSON.stringify([current.metadata.labels, current.metadata.annotations, current.spec]);
+  const content = (o: MilpaObject) =>
+    JSON.stringify([
+      o.metadata.labels,
+      o.metadata.annotations,
+      o.spec,
+      (o as Secret).data,
+      (o as Secret).type,
+    ]);
+  const same = content(merged) === content(current);
   if (same && !rv) return { action: "unchanged", object: current };
   return {
     op: { op: "update", object: merged },

@@ -21,6 +21,11 @@ export interface DesiredPod {
   spec: PodSpec;
   /** Extra environment for every unit (MILPA_POD_NAME, MILPA_POD_IP, MILPA_NODE_NAME, ...). */
   env: Record<string, string>;
+  /**
+   * Registry credentials from the pod's imagePullSecrets, by registry host ("docker.io",
+   * "registry.example:5000"); only these, and only for this pod, reach the node.
+   */
+  credentials?: Record<string, { username: string; password: string }>;
 }
 
 /** Controller → agent: run exactly this pod (or nothing when `pod` is null). Acked by `applied`. */

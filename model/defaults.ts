@@ -10,6 +10,7 @@ import type { DeploymentSpec, IntOrPercent, PodTemplate, ReplicaSetSpec } from "
 import { ValidationError } from "./errors.ts";
 import { findKind } from "./kinds.ts";
 import { DEFAULT_NAMESPACE, type MilpaObject } from "./meta.ts";
+import { encodeSecretValue, type Secret } from "./secret.ts";
 import type { PodSpec } from "./pod.ts";
 import type { ServiceSpec } from "./service.ts";
 
@@ -41,6 +42,17 @@ export function applyDefaults<T extends MilpaObject>(obj: T): T {
     case "Deployment":
       defaultDeploymentSpec(out.spec);
       break;
+    case "Secret": {
+      // stringData is written into data (base64), as Kubernetes does; it is never stored.
+      const secret = out as unknown as Secret;
+      secret.type ??= "Opaque";
+      secret.data = { ...secret.data };
+      for (const [k, v] of Object.entries(secret.stringData ?? {})) {
+        secret.data[k] = encodeSecretValue(v);
+      }
+      delete secret.stringData;
+      break;
+    }
   }
   return out;
 }

@@ -63,6 +63,14 @@ export const KINDS: readonly KindInfo[] = [
     namespaced: true,
     writable: false,
   },
+  {
+    kind: "Secret",
+    plural: "secrets",
+    singular: "secret",
+    aliases: [],
+    namespaced: true,
+    writable: true,
+  },
 ];
 
 /** Finds a kind by its name, plural, singular or alias, case-insensitively; undefined if unknown. */

@@ -16,6 +16,7 @@ import { dns1123SubdomainProblem } from "./validation/formats.ts";
 import { issuesToFieldErrors } from "./validation/issues.ts";
 import { podSpec } from "./validation/pod.ts";
 import { serviceNameProblem, serviceSpec } from "./validation/service.ts";
+import { secretManifest } from "./validation/secret.ts";
 import { deploymentSpec, replicaSetSpec } from "./validation/workloads.ts";
 
 function manifest(
@@ -39,6 +40,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   Service: manifest("Service", ["v1"], serviceNameProblem, serviceSpec),
   ReplicaSet: manifest("ReplicaSet", ["v1", "apps/v1"], dns1123SubdomainProblem, replicaSetSpec),
   Deployment: manifest("Deployment", ["v1", "apps/v1"], dns1123SubdomainProblem, deploymentSpec),
+  Secret: secretManifest,
 };
 
 /**

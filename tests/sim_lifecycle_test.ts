@@ -210,7 +210,9 @@ Deno.test("a type without capacity makes the pod try the next cheapest fit; a na
   try {
     c.sim.configure({
       failLaunch: (req) =>
-        req.instanceType === "t3.nano" ? new CapacityError("InsufficientInstanceCapacity") : undefined,
+        req.instanceType === "t3.nano"
+          ? new CapacityError("InsufficientInstanceCapacity")
+          : undefined,
     });
     await c.api("POST", "/api/v1/namespaces/default/pods", {
       ...podManifest("web"),
@@ -221,11 +223,87 @@ Deno.test("a type without capacity makes the pod try the next cheapest fit; a na
     const node = await c.controller.store.get<Node>("nodes", undefined, pod.status!.boundNodeName!);
     assert.equal(node?.spec.instanceType, "t3.micro", "the next cheapest type with 0.4Gi");
 
-    await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("named", { instanceType: "t3.nano" }));
+    await c.api(
+      "POST",
+      "/api/v1/namespaces/default/pods",
+      podManifest("named", { instanceType: "t3.nano" }),
+    );
     await new Promise((r) => setTimeout(r, 300));
     const named = await c.controller.store.get<Pod>("pods", "default", "named");
     assert.equal(named?.status?.phase, "Waiting", "a type the user named is never replaced");
   } finally {
+    await c.close();
+  }
+});
+
+Deno.test("secrets: a pod gets only the keys it references, and imagePullSecrets as credentials", async () => {
+  const c = await startSimCluster({ timings: fast });
+  const applied: unknown[] = [];
+  const unsubscribe = c.controller.hub.subscribe(() => {});
+  try {
+    const r = await c.api("POST", "/api/v1/namespaces/default/secrets", {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "db" },
+      stringData: { password: "s3cret", unused: "never sent" },
+    });
+    const stored = await r.json();
+    assert.equal(r.status, 201, JSON.stringify(stored));
+    assert.equal(stored.data.password, btoa("s3cret"), "stringData is stored as base64 data");
+    assert.equal(stored.stringData, undefined);
+    await c.api("POST", "/api/v1/namespaces/default/secrets", {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "pull" },
+      stringData: { server: "https://registry.example:5000", username: "u", password: "p" },
+    });
+    // Watch what the agent is sent.
+    const orig = c.controller.hub.apply.bind(c.controller.hub);
+    c.controller.hub.apply = (node, pod) => {
+      applied.push(pod);
+      return orig(node, pod);
+    };
+    await c.api("POST", "/api/v1/namespaces/default/pods", {
+      ...podManifest("app"),
+      spec: {
+        imagePullSecrets: ["pull"],
+        units: [{
+          name: "main",
+          command: ["serve"],
+          env: [{
+            name: "DB_PASSWORD",
+            valueFrom: { secretKeyRef: { name: "db", key: "password" } },
+          }],
+        }],
+      },
+    });
+    await c.waitForPod("app", "Running");
+    const sent = applied[0] as { spec: Pod["spec"]; credentials: unknown };
+    assert.deepEqual(sent.spec.units[0].env, [{ name: "DB_PASSWORD", value: "s3cret" }]);
+    assert.ok(
+      !JSON.stringify(sent).includes("never sent"),
+      "unreferenced keys stay in the controller",
+    );
+    assert.deepEqual(sent.credentials, {
+      "registry.example:5000": { username: "u", password: "p" },
+    });
+
+    // A missing secret is a start failure that names it.
+    await c.api("POST", "/api/v1/namespaces/default/pods", {
+      ...podManifest("broken"),
+      spec: {
+        restartPolicy: "Never",
+        units: [{
+          name: "main",
+          command: ["serve"],
+          env: [{ name: "X", valueFrom: { secretKeyRef: { name: "nope", key: "k" } } }],
+        }],
+      },
+    });
+    const broken = await c.waitForPod("broken", "Failed");
+    assert.match(broken.status?.message ?? "", /secret "nope" not found/);
+  } finally {
+    unsubscribe();
     await c.close();
   }
 });

@@ -1,5 +1,6 @@
 /** The `get` tables: columns and row cells for every kind, in Milpa's layout. */
 import type { Deployment, ReplicaSet } from "../../model/deployment.ts";
+import type { Secret } from "../../model/secret.ts";
 import type { Event } from "../../model/event.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
@@ -90,6 +91,16 @@ const TABLES: Record<string, TableDef> = {
       String(rs.spec?.replicas ?? 1),
       String(rs.status?.replicas ?? 0),
       created(rs, now),
+    ],
+  },
+  Secret: {
+    // Values are never printed in tables (only base64, with -o yaml/json, as kubectl does).
+    columns: ["NAME", "TYPE", "DATA", "AGE"],
+    row: (secret: Secret, now) => [
+      secret.metadata.name,
+      secret.type ?? "Opaque",
+      String(Object.keys(secret.data ?? {}).length),
+      created(secret, now),
     ],
   },
   Event: {
