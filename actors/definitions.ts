@@ -29,11 +29,6 @@ export function isMachineKind(name: string): name is MachineKind {
   return (MACHINE_KINDS as readonly string[]).includes(name);
 }
 
-/** The kind of an actor from its system id (`pod/default/web` → `pod`). */
-export function kindOfActorId(systemId: string): string {
-  return systemId.split("/")[0];
-}
-
 /**
  * A stand-in dependency: any property is another stand-in, and calling one throws, naming
  * the path that was called (`deps.store.get is not available to a machine definition`).
@@ -48,15 +43,15 @@ function inert<T>(path: string): T {
   }) as T;
 }
 
-/** Timings only size the delays of effects; definitions never start any. */
-const TIMINGS: Timings = {
+/** Timings only size the delays of effects, which definitions never start (others are left out). */
+const TIMINGS = {
   watchdogPeriodMs: 5_000,
   purgePeriodMs: 10_000,
   reconcilePeriodMs: 7_000,
   bootTimeoutMs: 300_000,
   healthyTimeoutMs: 90_000,
   dispatchConnectTimeoutMs: 60_000,
-};
+} as Timings;
 
 /** Every machine, by kind, in `MACHINE_KINDS` order. */
 export function machineDefinitions(): Map<MachineKind, AnyStateMachine> {

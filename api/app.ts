@@ -1,12 +1,15 @@
 /** The controller's HTTP API: one Hono app, one auth check, one error handler. */
 import { Hono } from "hono";
 import type { AgentHub } from "../actors/agent_hub.ts";
+import type { TransitionRecorder } from "../actors/inspection.ts";
 import { UnauthorizedError } from "../model/errors.ts";
 import { agentRoutes } from "./agent_ws.ts";
 import { toStatus } from "./errors.ts";
 import { logRoutes } from "./logs.ts";
 import type { RegistryDeps } from "./registry.ts";
 import { resourceRoutes } from "./resources.ts";
+import { statechartRoutes } from "./statecharts.ts";
+import { cookieAuthAllowed, uiRoutes, uiSessionChecker } from "./ui.ts";
 import { workloadRoutes } from "./workloads.ts";
 
 /** Milpa's version. */
@@ -19,6 +22,8 @@ export interface ApiDeps extends RegistryDeps {
   token: string;
   verifyNodeToken: (node: string, token: string) => Promise<boolean>;
   cloudName: string;
+  /** Recent transitions of every actor, for `/api/v1/actors` and the web view. */
+  recorder?: TransitionRecorder;
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -47,9 +52,13 @@ export function createApp(deps: ApiDeps): Hono {
   });
   app.get("/healthz", (c) => c.text("ok"));
   app.route("/", agentRoutes(deps));
+  app.route("/", uiRoutes(deps));
+  const uiSession = uiSessionChecker(deps.token);
   app.use("*", async (c, next) => {
     const auth = c.req.header("Authorization") ?? "";
-    if (!auth.startsWith("Bearer ") || !sameToken(auth.slice(7), deps.token)) {
+    const bearer = auth.startsWith("Bearer ") && sameToken(auth.slice(7), deps.token);
+    // The web view's cookie opens only the read-only routes the view calls.
+    if (!bearer && !(cookieAuthAllowed(c.req.method, c.req.path) && await uiSession(c))) {
       throw new UnauthorizedError(
         "missing or wrong token: use the token in $MILPA_HOME/client.yaml (Authorization: Bearer <token>)",
       );
@@ -64,6 +73,7 @@ export function createApp(deps: ApiDeps): Hono {
       platform: `deno ${Deno.version.deno} ${Deno.build.os}/${Deno.build.arch}`,
       cloud: deps.cloudName,
     }));
+  app.route("/", statechartRoutes(deps));
   app.route("/", logRoutes(deps));
   app.route("/", workloadRoutes(deps));
   app.route("/", resourceRoutes(deps));

@@ -1046,3 +1046,17 @@ Deno.test("API GET of the log of a pod with several units and no unit answers 40
     );
   });
 });
+
+Deno.test("ObjectStore.closeWatches() ends an open watch stream, so the controller can shut down", async () => {
+  const { startSimCluster } = await import("../tests/support/sim_cluster.ts");
+  const c = await startSimCluster();
+  const r = await c.api("GET", "/api/v1/namespaces/default/pods?watch=true");
+  const reader = r.body!.getReader();
+  await reader.read(); // the stream is open
+  const closed = c.close();
+  for (;;) {
+    const { done } = await reader.read();
+    if (done) break;
+  }
+  await closed;
+});

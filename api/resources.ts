@@ -178,17 +178,21 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
         o.kind === k.kind &&
         (namespace === undefined || (o.metadata.namespace ?? "") === namespace) &&
         (!selector || matchesSelector(selector, o.metadata.labels ?? {}));
+      let open = true;
       const stop = deps.store.watch((e) => {
         if (!matches(e.object)) return;
         queue.push(e);
         wake?.();
+      }, () => {
+        open = false;
+        wake?.();
       });
-      let open = true;
       stream.onAbort(() => {
         open = false;
         wake?.();
       });
       try {
+        await stream.write(": watching\n\n"); // tells the client the stream is up
         const listed = new Map<string, string | undefined>();
         for (const o of await deps.store.list(k, { namespace, selector })) {
           listed.set(`${o.metadata.namespace}/${o.metadata.name}`, o.metadata.resourceVersion);

@@ -9,6 +9,7 @@ import { logsCommand } from "./commands/logs.ts";
 import { rolloutCommand } from "./commands/rollout.ts";
 import { scaleCommand } from "./commands/scale.ts";
 import { CLIENT_VERSION, examples } from "./commands/shared.ts";
+import { statechartCommand } from "./commands/statechart.ts";
 import { updateCommand } from "./commands/update.ts";
 import { versionCommand } from "./commands/version.ts";
 import type { CliContext } from "./context.ts";
@@ -25,6 +26,7 @@ const COMMANDS = [
   scaleCommand,
   rolloutCommand,
   logsCommand,
+  statechartCommand,
   versionCommand,
 ];
 
@@ -58,6 +60,7 @@ export function buildProgram(ctx: CliContext): Command {
         ["milpactl logs helloworld -u helloserver", "print a unit's log"],
         ["milpactl delete pod helloworld", "terminate a pod"],
         ["milpactl rollout status deploy/backend-deployment", "wait for a deployment's rollout"],
+        ["milpactl statechart pod helloworld", "where a pod's actor is in its state machine"],
         ["milpactl get --help", "help on one command"],
       ]),
     );

@@ -339,7 +339,7 @@ Deno.test("validateObject() throws BadRequestError for documents that are not ob
 });
 
 Deno.test("validateObject() throws BadRequestError listing the kinds for a missing or unknown kind", () => {
-  const known = "known kinds: Pod, Node, Service, Deployment, ReplicaSet, Event";
+  const known = "known kinds: Pod, Node, Service, Deployment, ReplicaSet, Event, Secret";
   assert.throws(() => validateObject({ apiVersion: "v1" }), (e) => {
     assert.ok(e instanceof BadRequestError);
     assert.equal(e.message, `the manifest has no "kind"; ${known}`);

@@ -141,6 +141,7 @@ class TxBudget {
 /** Objects of every kind, kept in one Deno KV database. */
 export class ObjectStore {
   #listeners = new Set<WatchListener>();
+  #closers = new Map<WatchListener, () => void>();
 
   constructor(readonly kv: Deno.Kv, private readonly clock: Clock = systemClock) {}
 
@@ -392,10 +393,25 @@ export class ObjectStore {
     return { type: "MODIFIED", object };
   }
 
-  /** Calls `listener` after every committed change; returns the function that stops it. */
-  watch(listener: WatchListener): () => void {
+  /**
+   * Calls `listener` after every committed change; returns the function that stops it.
+   * `onClose` is called if the store ends every watch (closeWatches) first.
+   */
+  watch(listener: WatchListener, onClose?: () => void): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (onClose) this.#closers.set(listener, onClose);
+    return () => {
+      this.#listeners.delete(listener);
+      this.#closers.delete(listener);
+    };
+  }
+
+  /** Ends every watch (their `onClose` runs): open streams must not hold a shutdown up. */
+  closeWatches(): void {
+    const closers = [...this.#closers.values()];
+    this.#listeners.clear();
+    this.#closers.clear();
+    for (const c of closers) c();
   }
 
   /** Tells watchers about a change committed outside commit() (actor status writes). */

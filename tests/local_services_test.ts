@@ -282,15 +282,19 @@ Deno.test({
       // New backends join the balancer after two passing health checks (5 s apart).
       const servers = new Set<string>();
       let last = n;
-      await cloud.eventually(async () => {
-        const b = (await get(ip, 80))!;
-        assert.match(b, /^visit \d+ served by counter-/);
-        const count = Number(b.split(" ")[1]);
-        assert.ok(count > last, "the count lives in Redis and goes up");
-        last = count;
-        servers.add(b.trim().split(" ").pop()!);
-        return servers.size >= 2;
-      }, "answers from more than one replica", 30_000);
+      await cloud.eventually(
+        async () => {
+          const b = (await get(ip, 80))!;
+          assert.match(b, /^visit \d+ served by counter-/);
+          const count = Number(b.split(" ")[1]);
+          assert.ok(count > last, "the count lives in Redis and goes up");
+          last = count;
+          servers.add(b.trim().split(" ").pop()!);
+          return servers.size >= 2;
+        },
+        "answers from more than one replica",
+        30_000,
+      );
     } finally {
       await cloud.close();
     }

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { createActor, fromPromise, setup } from "xstate";
+import { ManualClock } from "../model/clock.ts";
+import { type ActorChange, summarizeContext, TransitionRecorder } from "./inspection.ts";
+
+const machine = setup({
+  types: {} as { context: { name: string; apiToken: string; n: number } },
+  actors: { work: fromPromise(() => Promise.resolve("ok")) },
+}).createMachine({
+  id: "m",
+  initial: "A",
+  context: { name: "web", apiToken: "s3cr3t", n: 0 },
+  states: {
+    A: { on: { GO: "B", NOOP: {}, FLIP: "E" } },
+    E: { on: { FLIP: "A" } },
+    B: { invoke: { src: "work", onDone: "C" } },
+    C: { initial: "Inner", states: { Inner: {} }, on: { BACK: "A", END: "D" } },
+    D: { type: "final" },
+  },
+});
+
+function start(recorder: TransitionRecorder, id: string) {
+  return createActor(machine, { id, inspect: (e) => recorder.inspect(id, e) }).start();
+}
+
+Deno.test("TransitionRecorder records an actor's transitions with times and events", async () => {
+  const clock = new ManualClock();
+  const recorder = new TransitionRecorder({ clock });
+  const actor = start(recorder, "pod/default/web");
+  clock.advance(1000);
+  actor.send({ type: "NOOP" });
+  actor.send({ type: "GO" });
+  await new Promise((r) => setTimeout(r, 0));
+  const detail = recorder.get("pod/default/web")!;
+  assert.equal(detail.kind, "pod");
+  assert.equal(detail.state, "C.Inner");
+  assert.deepEqual(detail.states, ["C.Inner"]);
+  assert.deepEqual(
+    detail.transitions.map((t) => [t.event, t.from, t.to]),
+    [
+      ["xstate.init", null, "A"],
+      ["GO", "A", "B"],
+      ["xstate.done.actor.0.m.B", "B", "C.Inner"],
+    ],
+    "the invoked promise's own snapshots and the NOOP are not transitions",
+  );
+  assert.equal(detail.transitions[1].at, "2026-01-01T00:00:01.000Z");
+  actor.stop();
+  assert.equal(recorder.get("pod/default/web")!.status, "stopped");
+});
+
+Deno.test("TransitionRecorder keeps at most maxTransitions per actor, the newest", () => {
+  const recorder = new TransitionRecorder({ maxTransitions: 3 });
+  const actor = start(recorder, "x");
+  for (let i = 0; i < 5; i++) {
+    actor.send({ type: "FLIP" });
+    actor.send({ type: "FLIP" });
+  }
+  const t = recorder.get("x")!.transitions;
+  assert.deepEqual(t.map((x) => `${x.from} -> ${x.to}`), ["E -> A", "A -> E", "E -> A"]);
+  actor.stop();
+});
+
+Deno.test("TransitionRecorder forgets finished actors first beyond maxActors", () => {
+  const recorder = new TransitionRecorder({ maxActors: 2 });
+  const changes: ActorChange[] = [];
+  const unsubscribe = recorder.subscribe((c) => changes.push(c));
+  const a = start(recorder, "pod/ns/a");
+  const b = start(recorder, "pod/ns/b");
+  b.stop();
+  const c = start(recorder, "pod/ns/c");
+  assert.deepEqual(recorder.list().map((x) => x.id), ["pod/ns/a", "pod/ns/c"]);
+  assert.ok(changes.some((x) => x.type === "DELETED" && x.actor.id === "pod/ns/b"));
+  const d = start(recorder, "pod/ns/d");
+  assert.equal(recorder.list().length, 2, "without finished ones, the least recently changed go");
+  assert.ok(!recorder.get("pod/ns/a"));
+  unsubscribe();
+  const before = changes.length;
+  a.send({ type: "GO" });
+  assert.equal(changes.length, before, "no calls after unsubscribing");
+  for (const x of [a, c, d]) x.stop();
+});
+
+Deno.test("TransitionRecorder tells listeners of state changes, not of every event", () => {
+  const recorder = new TransitionRecorder();
+  const changes: string[] = [];
+  recorder.subscribe((c) => changes.push(`${c.type} ${c.actor.state} ${c.actor.status}`));
+  const actor = start(recorder, "a");
+  actor.send({ type: "NOOP" });
+  actor.send({ type: "GO" });
+  actor.stop();
+  assert.deepEqual(changes, ["ADDED A active", "MODIFIED B active", "MODIFIED B stopped"]);
+});
+
+Deno.test("summarizeContext() keeps scalars and names, cuts long texts and drops credentials", () => {
+  const summary = summarizeContext({
+    name: "web",
+    apiToken: "s3cr3t",
+    agentSecret: "x",
+    node: { name: "n1", instanceId: "i-1", password: "p", addresses: [{ address: "10.0.0.1" }] },
+    unitStatuses: [{ name: "main", state: {} }],
+    lastPhaseChange: Date.UTC(2026, 0, 1),
+    message: "x".repeat(500),
+    nested: { deeper: { secret: "no" } },
+  });
+  assert.equal(summary.name, "web");
+  assert.equal(summary["node.name"], "n1");
+  assert.equal(summary["node.addresses"], "10.0.0.1");
+  assert.equal(summary.unitStatuses, "main");
+  assert.equal(summary.lastPhaseChange, "2026-01-01T00:00:00.000Z");
+  assert.equal((summary.message as string).length, 120);
+  const text = JSON.stringify(summary);
+  for (const secret of ["s3cr3t", "apiToken", "agentSecret", "password", "deeper"]) {
+    assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+  }
+});
