@@ -3,6 +3,7 @@
  * calls it with the real pieces; tests call it with `:memory:` KV and the sim provider.
  */
 import { AgentHub } from "../actors/agent_hub.ts";
+import { TransitionRecorder } from "../actors/inspection.ts";
 import { Supervisor, type Timings } from "../actors/supervisor.ts";
 import { loadCatalog } from "../cloud/catalog.ts";
 import { LocalProvider } from "../cloud/local/local_provider.ts";
@@ -26,9 +27,13 @@ export interface ControllerOptions {
   /** `host:port` to listen on; port 0 picks a free port. */
   listen: string;
   /** A ready cloud provider; by default the one the config names. */
-  cloud?: (ctx: { controllerId: string; hub: AgentHub; controllerURL: string }) => CloudProvider;
+  cloud?: (
+    ctx: { controllerId: string; hub: AgentHub; controllerURL: string },
+  ) => CloudProvider | Promise<CloudProvider>;
   clock?: Clock;
   timings?: Partial<Timings>;
+  /** Where actors' transitions are recorded; by default a new recorder on `clock`. */
+  recorder?: TransitionRecorder;
   /** Extra work after the supervisor started but before the API listens. */
   hub?: AgentHub;
 }
@@ -41,6 +46,8 @@ export interface Controller {
   store: ObjectStore;
   hub: AgentHub;
   supervisor: Supervisor;
+  /** Recent transitions of every actor (served at `/api/v1/actors`). */
+  recorder: TransitionRecorder;
   cloud: CloudProvider;
   /** Stops serving and every actor; agents keep running. Closes the KV database unless `keepKv`. */
   close(opts?: { keepKv?: boolean }): Promise<void>;
@@ -102,15 +109,16 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
   let cloud: CloudProvider;
   try {
-    cloud = opts.cloud?.({ controllerId, hub, controllerURL: url }) ??
-      await defaultCloud(opts.config, opts.home, controllerId);
+    cloud = opts.cloud
+      ? await opts.cloud({ controllerId, hub, controllerURL: url })
+      : await defaultCloud(opts.config, opts.home, controllerId);
   } catch (e) {
     await server.shutdown();
     throw e;
   }
   // Nodes on their own network reach the controller at the cloud's address for them.
   let agentServer: Deno.HttpServer | undefined;
-  let agentURL = url;
+  let agentURL = opts.config.nodes.controllerURL?.replace(/\/$/, "") ?? url;
   if (cloud.agentAddress) {
     try {
       agentServer = Deno.serve(
@@ -126,6 +134,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     agentURL = `http://${cloud.agentAddress}:${addr.port}`;
   }
   const catalog = loadCatalog();
+  const recorder = opts.recorder ?? new TransitionRecorder({ clock });
   const supervisor = new Supervisor({
     catalog,
     store,
@@ -137,7 +146,10 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     controllerURL: agentURL,
     nodeToken,
     timings: opts.timings,
+    inspect: (id, e) => recorder.inspect(id, e),
   });
+  // The root is not started by the supervisor's #start, so it is inspected here.
+  supervisor.root.system.inspect((e) => recorder.inspect("supervisor", e));
   try {
     await supervisor.start();
   } catch (e) {
@@ -155,6 +167,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     token,
     verifyNodeToken: async (node, t) => t === await nodeToken(node),
     cloudName: cloud.name,
+    recorder,
   });
   handler = app.fetch;
   ready = true;
@@ -165,11 +178,15 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     store,
     hub,
     supervisor,
+    recorder,
     cloud,
     async close(o = {}) {
       if (!ready) return;
       ready = false;
       await supervisor.stop();
+      // Open actor streams (the web view's) would keep the server from shutting down.
+      recorder.endSubscriptions();
+      store.closeWatches();
       hub.closeAll();
       await server.shutdown();
       await agentServer?.shutdown();
@@ -179,15 +196,23 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   };
 }
 
-function defaultCloud(
+async function defaultCloud(
   config: ServerConfig,
   home: string,
   controllerId: string,
 ): Promise<CloudProvider> {
   if (config.cloud.aws) {
-    throw new Error(
-      "cloud.aws is not available in this version; remove it to use the embedded local cloud",
-    );
+    // Loaded only when configured: the AWS SDK is large, and the local cloud needs none of it.
+    const { createAwsCloud } = await import("../cloud/aws/setup.ts");
+    const aws = await createAwsCloud({
+      aws: config.cloud.aws,
+      nodes: config.nodes,
+      controllerId,
+      clusterName: config.clusterName,
+      ttl: config.serviceDiscovery.ttl,
+      log: (m) => console.error(`aws: ${m}`),
+    });
+    return aws.provider;
   }
   const local = config.cloud.local ?? {};
   return LocalProvider.create({

@@ -53,7 +53,7 @@ export interface IngressRule {
   /** The first port; for ICMP the ICMP type. */
   port: number;
   portRangeSize: number;
-  /** A CIDR, or "VPC" = the cluster's nodes. */
+  /** A CIDR, "VPC" = the cluster's nodes, or on AWS a security group id `sg-…` (an ELB's). */
   source: string;
 }
 

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import {
+  AlreadyExistsError,
+  CapacityError,
+  ConflictError,
+  MilpaError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from "../../../model/errors.ts";
+import { caller, classify } from "./errors.ts";
+import { awsError } from "./fake_ec2.ts";
+
+Deno.test("classify() maps AWS error codes to Milpa's classes", () => {
+  const table: [string, new (...a: never[]) => Error][] = [
+    ["InvalidGroup.NotFound", NotFoundError],
+    ["AccessPointNotFound", NotFoundError],
+    ["InvalidInstance", NotFoundError],
+    ["NoSuchHostedZone", NotFoundError],
+    ["InvalidPermission.Duplicate", AlreadyExistsError],
+    ["InvalidGroup.Duplicate", AlreadyExistsError],
+    ["DuplicateAccessPointName", AlreadyExistsError],
+    ["DependencyViolation", ConflictError],
+    ["InvalidChangeBatch", ConflictError],
+    ["RulesPerSecurityGroupLimitExceeded", CapacityError],
+    ["TooManyLoadBalancers", CapacityError],
+    ["InvalidParameterValue", ValidationError],
+    ["InvalidConfigurationRequest", ValidationError],
+    ["RequestLimitExceeded", UnavailableError],
+    ["Throttling", UnavailableError],
+    ["PriorRequestNotComplete", UnavailableError],
+    ["IncorrectInstanceState", UnavailableError],
+  ];
+  for (const [code, cls] of table) {
+    const e = classify(awsError(code, "it failed"), "do it");
+    assert.ok(e instanceof cls, `${code} → ${e.name}, want ${cls.name}`);
+    assert.equal(e.message, `Cannot do it: it failed (${code})`);
+    assert.equal((e.cause as Error).name, code);
+  }
+});
+
+Deno.test("classify() makes network failures and server faults unavailable, the rest plain", () => {
+  assert.ok(classify(new TypeError("fetch failed"), "x") instanceof UnavailableError);
+  assert.ok(classify(awsError("Weird", "boom", 503), "x") instanceof UnavailableError);
+  const unknown = classify(awsError("SomethingNew"), "x");
+  assert.equal(unknown.constructor, MilpaError);
+  const denied = classify(awsError("UnauthorizedOperation", "You are not authorized"), "x");
+  assert.equal(denied.constructor, MilpaError);
+  const ours = new NotFoundError("ours");
+  assert.equal(classify(ours, "x"), ours);
+});
+
+Deno.test("caller() retries throttled calls with growing waits, then gives up", async () => {
+  const sleeps: number[] = [];
+  const call = caller({ sleep: (ms) => (sleeps.push(ms), Promise.resolve()), attempts: 4 });
+  let tries = 0;
+  const result = await call("work", () => {
+    tries++;
+    return tries < 3 ? Promise.reject(awsError("RequestLimitExceeded")) : Promise.resolve("done");
+  });
+  assert.equal(result, "done");
+  assert.equal(sleeps.length, 2);
+  assert.ok(sleeps[0] >= 125 && sleeps[0] <= 250, `first wait ${sleeps[0]}`);
+  assert.ok(sleeps[1] >= 250 && sleeps[1] <= 500, `second wait ${sleeps[1]}`);
+  tries = 0;
+  await assert.rejects(
+    () => call("work", () => (tries++, Promise.reject(awsError("Throttling")))),
+    UnavailableError,
+  );
+  assert.equal(tries, 4);
+});
+
+Deno.test("caller() does not retry other errors unless asked", async () => {
+  const call = caller({ sleep: () => Promise.resolve() });
+  let tries = 0;
+  const fail = () => (tries++, Promise.reject(awsError("InvalidGroup.NotFound")));
+  await assert.rejects(() => call("find", fail), NotFoundError);
+  assert.equal(tries, 1);
+  tries = 0;
+  await assert.rejects(() => call("find", fail, (e) => e instanceof NotFoundError), NotFoundError);
+  assert.equal(tries, 6);
+});

@@ -1,0 +1,132 @@
+/**
+ * The AWS calls Services make, as three narrow interfaces (only the calls used), so that tests
+ * can replace them; `fromClients` (in `sdk_clients.ts`) adapts the real SDK clients.
+ * SDK types appear in these signatures and must not leave cloud/aws/.
+ */
+import type {
+  CreateSecurityGroupCommandInput,
+  Filter,
+  Instance as Ec2Instance,
+  IpPermission,
+  SecurityGroup,
+} from "@aws-sdk/client-ec2";
+import type {
+  Change,
+  CreateHostedZoneCommandInput,
+  HostedZone,
+  ResourceRecordSet,
+  Tag as Route53Tag,
+  VPC,
+  VPCRegion,
+} from "@aws-sdk/client-route-53";
+import type {
+  CreateLoadBalancerCommandInput,
+  HealthCheck,
+  Listener,
+  LoadBalancerAttributes,
+  LoadBalancerDescription,
+  TagDescription,
+} from "@aws-sdk/client-elastic-load-balancing";
+
+export { fromClients } from "./sdk_clients.ts";
+
+export type {
+  Change,
+  CreateHostedZoneCommandInput,
+  CreateLoadBalancerCommandInput,
+  CreateSecurityGroupCommandInput,
+  Ec2Instance,
+  Filter,
+  HealthCheck,
+  HostedZone,
+  IpPermission,
+  Listener,
+  LoadBalancerAttributes,
+  LoadBalancerDescription,
+  ResourceRecordSet,
+  SecurityGroup,
+  TagDescription,
+  VPC,
+  VPCRegion,
+};
+
+/** The EC2 calls Services make: security groups and the groups of instances. */
+export interface Ec2ServicesApi {
+  /** DescribeSecurityGroups, every page. */
+  describeSecurityGroups(input: { Filters?: Filter[]; GroupIds?: string[] }): Promise<
+    SecurityGroup[]
+  >;
+  /** CreateSecurityGroup; resolves to the new group's id. */
+  createSecurityGroup(input: CreateSecurityGroupCommandInput): Promise<string>;
+  /** DeleteSecurityGroup by id. */
+  deleteSecurityGroup(groupId: string): Promise<void>;
+  /** AuthorizeSecurityGroupIngress. */
+  authorizeIngress(groupId: string, permissions: IpPermission[]): Promise<void>;
+  /** RevokeSecurityGroupIngress. */
+  revokeIngress(groupId: string, permissions: IpPermission[]): Promise<void>;
+  /** DescribeInstances by filters, every page. */
+  describeInstances(filters: Filter[]): Promise<Ec2Instance[]>;
+  /** ModifyInstanceAttribute `Groups`: the instance's groups become exactly `groupIds`. */
+  setInstanceGroups(instanceId: string, groupIds: string[]): Promise<void>;
+}
+
+/** One page of ListResourceRecordSets. */
+export interface RecordSetPage {
+  records: ResourceRecordSet[];
+  /** Where the next page starts, when there is one. */
+  next?: { name: string; type: string };
+}
+
+/** The Route 53 calls Services make: one private zone and its records. */
+export interface Route53Api {
+  /** ListHostedZonesByName from `dnsName`, the zones of exactly that name (every page). */
+  listHostedZonesByName(dnsName: string): Promise<HostedZone[]>;
+  /** GetHostedZone: the VPCs a (private) zone is associated with. */
+  getHostedZoneVpcs(zoneId: string): Promise<VPC[]>;
+  /** CreateHostedZone; resolves to the new zone. */
+  createHostedZone(input: CreateHostedZoneCommandInput): Promise<HostedZone>;
+  /** ChangeTagsForResource on a hosted zone. */
+  tagHostedZone(zoneId: string, tags: Route53Tag[]): Promise<void>;
+  /** One page of ListResourceRecordSets, from `start` (name and optionally type). */
+  listResourceRecordSets(
+    zoneId: string,
+    start?: { name: string; type?: string },
+  ): Promise<RecordSetPage>;
+  /** ChangeResourceRecordSets: one atomic batch. */
+  changeResourceRecordSets(zoneId: string, changes: Change[]): Promise<void>;
+}
+
+/** The classic ELB calls Services make. */
+export interface ElbApi {
+  /** DescribeLoadBalancers, of `names` or (every page) of all; a missing name throws. */
+  describeLoadBalancers(names?: string[]): Promise<LoadBalancerDescription[]>;
+  /** CreateLoadBalancer; resolves to its DNS name. */
+  createLoadBalancer(input: CreateLoadBalancerCommandInput): Promise<string>;
+  /** DeleteLoadBalancer (AWS makes it a no-op for an unknown name). */
+  deleteLoadBalancer(name: string): Promise<void>;
+  /** CreateLoadBalancerListeners. */
+  createListeners(name: string, listeners: Listener[]): Promise<void>;
+  /** DeleteLoadBalancerListeners by load balancer port. */
+  deleteListeners(name: string, ports: number[]): Promise<void>;
+  /** ApplySecurityGroupsToLoadBalancer. */
+  applySecurityGroups(name: string, groupIds: string[]): Promise<void>;
+  /** ConfigureHealthCheck. */
+  configureHealthCheck(name: string, healthCheck: HealthCheck): Promise<void>;
+  /** DescribeLoadBalancerAttributes. */
+  describeAttributes(name: string): Promise<LoadBalancerAttributes>;
+  /** ModifyLoadBalancerAttributes. */
+  modifyAttributes(name: string, attributes: LoadBalancerAttributes): Promise<void>;
+  /** RegisterInstancesWithLoadBalancer. */
+  registerInstances(name: string, instanceIds: string[]): Promise<void>;
+  /** DeregisterInstancesFromLoadBalancer. */
+  deregisterInstances(name: string, instanceIds: string[]): Promise<void>;
+  /** DescribeTags of up to 20 load balancers. */
+  describeTags(names: string[]): Promise<TagDescription[]>;
+}
+
+/** The three APIs, as `AwsServices` takes them. */
+export interface ServicesApis {
+  ec2: Ec2ServicesApi;
+  route53: Route53Api;
+  elb: ElbApi;
+}

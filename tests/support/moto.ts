@@ -1,0 +1,166 @@
+/**
+ * A moto server (Python's AWS emulator) on 127.0.0.1 for one test, and a player that acts as
+ * the EC2 instances it "launches": for every running instance it reads the user-data, takes
+ * the agent config Milpa wrote into it, and runs the real agent on this machine with it.
+ */
+import { DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { agentConfigOf } from "../../cloud/aws/user_data.ts";
+import { type Ec2Api, ec2Api } from "../../cloud/aws/sdk.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Whether moto can be imported here. */
+export const hasMoto = await new Deno.Command("python3", {
+  args: ["-c", "import moto"],
+  stderr: "null",
+})
+  .output().then((o) => o.success, () => false);
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A running moto server. */
+export interface Moto {
+  url: string;
+  ec2: Ec2Api;
+  /** An AMI the emulator knows. */
+  imageId: string;
+  close(): Promise<void>;
+}
+
+/** Starts moto and waits until it answers. */
+export async function startMoto(): Promise<Moto> {
+  const port = freePort();
+  const child = new Deno.Command("python3", {
+    args: ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error("moto did not start");
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const client = new EC2Client({
+    region: "us-east-1",
+    endpoint: url,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    maxAttempts: 1,
+  });
+  const images = (await client.send(new DescribeImagesCommand({ Owners: ["amazon"] }))).Images ??
+    [];
+  const imageId = images.find((i) => /ubuntu|debian|amzn/i.test(i.Name ?? ""))?.ImageId ??
+    images[0].ImageId!;
+  return {
+    url,
+    ec2: ec2Api(client),
+    imageId,
+    async close() {
+      client.destroy();
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}
+
+/** Plays the emulator's instances: one local agent process per running instance. */
+export class InstancePlayer {
+  readonly #agents = new Map<string, Deno.ChildProcess>();
+  #timer?: ReturnType<typeof setInterval>;
+  #busy = false;
+  /** User-data of every instance seen, by id. */
+  readonly userData = new Map<string, string>();
+
+  constructor(private readonly ec2: Ec2Api, private readonly dir: string) {}
+
+  /** Starts watching every `periodMs`. */
+  start(periodMs = 300): void {
+    this.#timer = setInterval(() => void this.#tick(), periodMs);
+  }
+
+  /** Instances with a running agent. */
+  get playing(): string[] {
+    return [...this.#agents.keys()];
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      const all = await this.ec2.describeInstances({});
+      for (const i of all) {
+        const id = i.InstanceId!;
+        const running = i.State?.Name === "running" || i.State?.Name === "pending";
+        if (running && !this.#agents.has(id) && !this.userData.has(id)) await this.#play(id);
+        if (!running && this.#agents.has(id)) await this.#stop(id);
+      }
+    } catch (e) {
+      console.error("instance player:", e);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #play(id: string): Promise<void> {
+    const raw = await this.ec2.userData(id);
+    const text = raw
+      ? new TextDecoder().decode(Uint8Array.from(atob(raw), (c) => c.charCodeAt(0)))
+      : "";
+    this.userData.set(id, text);
+    const agent = agentConfigOf(text);
+    if (!agent) return; // not one of Milpa's
+    const data = `${this.dir}/${id}`;
+    await Deno.mkdir(data, { recursive: true });
+    const config = `${data}/agent.json`;
+    await Deno.writeTextFile(
+      config,
+      JSON.stringify({ ...agent, dataDir: `${data}/data`, logFile: `${data}/agent.log` }),
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        `${ROOT}deno.json`,
+        `${ROOT}agent/main.ts`,
+        "--config",
+        config,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    this.#agents.set(id, child);
+  }
+
+  async #stop(id: string): Promise<void> {
+    const child = this.#agents.get(id)!;
+    this.#agents.delete(id);
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+  }
+
+  /** Stops watching and every agent. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    while (this.#busy) await new Promise((r) => setTimeout(r, 20));
+    for (const id of [...this.#agents.keys()]) await this.#stop(id);
+  }
+}
