@@ -1,6 +1,7 @@
 /** The effects pod and node actors invoke: dispatching a pod to its agent, booting a node. */
 import type { CloudProvider } from "../cloud/provider.ts";
 import type { DesiredPod } from "../model/agent_protocol.ts";
+import type { ServerConfig } from "../model/config.ts";
 import { CapacityError, NotFoundError } from "../model/errors.ts";
 import type { NetworkAddress, Pod, PodSpec, Unit } from "../model/pod.ts";
 import {
@@ -122,6 +123,7 @@ export async function launchNode(
     cloud: CloudProvider;
     controllerURL: string;
     nodeToken: (node: string) => Promise<string>;
+    config: Pick<ServerConfig, "nodes">;
   },
   input: NodeInput,
 ): Promise<LaunchResult> {
@@ -136,6 +138,8 @@ export async function launchNode(
       controllerURL: deps.controllerURL,
       nodeName: input.name,
       token: await deps.nodeToken(input.name),
+      runtime: deps.config.nodes.runtime,
+      insecureRegistries: deps.config.nodes.insecureRegistries,
     },
   });
   return { instanceId: instance.id, addresses: instance.addresses };

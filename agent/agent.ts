@@ -35,6 +35,8 @@ export interface NodeAgentOptions {
   log?: (message: string) => void;
   /** Grace period for units stopped by an apply. @default 10 s */
   stopGraceMs?: number;
+  /** How the node runs image units, reported in `hello`; absent when it cannot. */
+  containerRuntime?: "runc" | "unshare";
 }
 
 /** Runs the node's pod as the controller says, over any transport. */
@@ -77,6 +79,7 @@ export class NodeAgent {
     };
     const podUid = this.runner.pod?.uid;
     if (podUid) hello.podUid = podUid;
+    if (this.#o.containerRuntime) hello.containerRuntime = this.#o.containerRuntime;
     this.#send(hello);
     this.#send(this.statusMessage());
     this.#armHeartbeat();

@@ -228,3 +228,28 @@ Deno.test("NodeAgent probes the pod IP and sends a status when a unit turns read
     port: 8080,
   }]);
 });
+
+Deno.test("NodeAgent.connected() reports its container runtime in hello", async () => {
+  const sent: AgentMessage[] = [];
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const agent = new NodeAgent({
+      nodeName: "node-1",
+      dataDir,
+      runtime: new FakeRuntime(),
+      containerRuntime: "runc",
+      send: (msg) => sent.push(msg),
+    });
+    agent.connected();
+    assert.deepEqual(sent[0], {
+      type: "hello",
+      node: "node-1",
+      protocolVersion: AGENT_PROTOCOL_VERSION,
+      pid: Deno.pid,
+      containerRuntime: "runc",
+    });
+    await agent.stop(0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

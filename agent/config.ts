@@ -6,9 +6,13 @@ import { type FieldError, ValidationError } from "../model/errors.ts";
 export const DEFAULT_DATA_DIR = "/var/lib/milpa";
 
 /** A config with every default filled in. */
-export type ResolvedAgentConfig = AgentConfig & { dataDir: string };
+export type ResolvedAgentConfig = AgentConfig & {
+  dataDir: string;
+  runtime: NonNullable<AgentConfig["runtime"]>;
+};
 
-const OPTIONAL_STRINGS = ["caCertificate", "dataDir", "podIP", "logFile"] as const;
+const OPTIONAL_STRINGS = ["caCertificate", "dataDir", "imageDir", "podIP", "logFile"] as const;
+const RUNTIMES = ["auto", "oci", "host"];
 
 /** Checks parsed JSON against AgentConfig, reporting every bad field at once, and fills defaults. */
 export function checkAgentConfig(value: unknown, source = "agent config"): ResolvedAgentConfig {
@@ -48,12 +52,30 @@ export function checkAgentConfig(value: unknown, source = "agent config"): Resol
       errors.push({ field, message: "must be a non-empty string when given", value: c[field] });
     }
   }
+  if (c.runtime !== undefined && !RUNTIMES.includes(c.runtime as string)) {
+    errors.push({ field: "runtime", message: 'must be "auto", "oci" or "host"', value: c.runtime });
+  }
+  const insecure = c.insecureRegistries;
+  if (
+    insecure !== undefined &&
+    (!Array.isArray(insecure) || insecure.some((r) => typeof r !== "string" || r === ""))
+  ) {
+    errors.push({
+      field: "insecureRegistries",
+      message: "must be a list of registry hosts",
+      value: insecure,
+    });
+  }
   if (errors.length) {
     const detail = errors.map((e) => `${e.field} ${e.message}`).join("; ");
     throw new ValidationError(`Invalid ${source}: ${detail}`, errors);
   }
   const config = c as unknown as AgentConfig;
-  return { ...config, dataDir: config.dataDir ?? DEFAULT_DATA_DIR };
+  return {
+    ...config,
+    dataDir: config.dataDir ?? DEFAULT_DATA_DIR,
+    runtime: config.runtime ?? "auto",
+  };
 }
 
 /** Reads and checks a config file; errors name the file. */

@@ -35,3 +35,17 @@ Deno.test("loadAgentConfig() names the file it cannot read or parse", async () =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("checkAgentConfig() defaults runtime to auto and checks runtime options", () => {
+  const base = { controllerURL: "http://127.0.0.1:1", nodeName: "n", token: "t" };
+  assert.equal(checkAgentConfig(base).runtime, "auto");
+  const config = checkAgentConfig({ ...base, runtime: "oci", insecureRegistries: ["r:5000"] });
+  assert.equal(config.runtime, "oci");
+  assert.deepEqual(config.insecureRegistries, ["r:5000"]);
+  assert.throws(
+    () => checkAgentConfig({ ...base, runtime: "docker", insecureRegistries: "r" }),
+    (err) =>
+      err instanceof ValidationError &&
+      err.fields.map((f) => f.field).join(",") === "runtime,insecureRegistries",
+  );
+});

@@ -32,11 +32,16 @@ export interface FakeBehavior {
 /** Decides the behaviour of each launch; returning nothing means "run until stopped". */
 export type FakeScript = (launch: UnitLaunch) => FakeBehavior | undefined;
 
+/** Plays a runtime's prepare step (an image pull); returning nothing means "nothing to do". */
+export type FakePreparer = (launch: UnitLaunch, signal: AbortSignal) => Promise<void> | void;
+
 /** Options of {@linkcode FakeRuntime}. */
 export interface FakeRuntimeOptions {
   /** @default systemClock */
   clock?: Clock;
   script?: FakeScript;
+  /** @default nothing to prepare */
+  preparer?: FakePreparer;
 }
 
 const encoder = new TextEncoder();
@@ -109,14 +114,25 @@ export class FakeRuntime implements UnitRuntime {
   readonly launches: UnitLaunch[] = [];
   /** Every run that started, in order. */
   readonly runs: FakeUnit[] = [];
+  /** Every prepare call, in order. */
+  readonly prepares: UnitLaunch[] = [];
   /** Behaviour of the next launches; replaceable at any time. */
   script: FakeScript;
+  /** Behaviour of the next prepare calls; replaceable at any time. */
+  preparer?: FakePreparer;
   readonly clock: Clock;
   #nextPid = 1000;
 
   constructor(options: FakeRuntimeOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.script = options.script ?? (() => undefined);
+    this.preparer = options.preparer;
+  }
+
+  /** Records the call and does what the preparer says. */
+  prepare(launch: UnitLaunch, signal: AbortSignal): Promise<void> | void {
+    this.prepares.push(launch);
+    return this.preparer?.(launch, signal);
   }
 
   /** Starts a fake run as the script says. */

@@ -6,6 +6,7 @@
  * (Linux) and signalled one by one. A process the unit left running after it exited is no
  * longer part of its tree and is not stopped.
  */
+import { pipeOutput } from "./child_output.ts";
 import { descendants, isAlive, type ProcEntry, signal } from "./proc.ts";
 import {
   type RunningUnit,
@@ -15,8 +16,6 @@ import {
   UnitStartError,
 } from "./unit_runtime.ts";
 
-/** How long output may still arrive after the process exited (a grandchild holding the pipe). */
-const OUTPUT_DRAIN_MS = 1_000;
 /** How often a stop checks whether the unit's processes are gone. */
 const STOP_POLL_MS = 50;
 
@@ -87,14 +86,11 @@ class HostUnit implements RunningUnit {
 
   constructor(child: Deno.ChildProcess, launch: UnitLaunch) {
     this.pid = child.pid;
-    const readers = [
-      pump(child.stdout.getReader(), launch.onStdout),
-      pump(child.stderr.getReader(), launch.onStderr),
-    ];
+    const drained = pipeOutput(child, launch);
     this.exited = (async () => {
       const status = await child.status;
       this.#done = true;
-      await drain(readers.map((r) => r.done), readers);
+      await drained();
       return status.signal ? { code: status.code, signal: status.signal } : { code: status.code };
     })();
   }
@@ -129,35 +125,6 @@ class HostUnit implements RunningUnit {
     for (const proc of alive()) signal(proc.pid, "SIGKILL");
     await this.exited;
   }
-}
-
-interface Pump {
-  reader: ReadableStreamDefaultReader<Uint8Array>;
-  done: Promise<void>;
-}
-
-function pump(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  onChunk: (chunk: Uint8Array) => void,
-): Pump {
-  const done = (async () => {
-    try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) onChunk(r.value);
-    } catch {
-      // The stream was cancelled after the drain period, or the pipe broke: output ends here.
-    }
-  })();
-  return { reader, done };
-}
-
-/** Waits for the output streams to end, at most OUTPUT_DRAIN_MS, then cancels them. */
-async function drain(done: Promise<void>[], pumps: Pump[]): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, OUTPUT_DRAIN_MS));
-  await Promise.race([Promise.all(done), timeout]);
-  clearTimeout(timer);
-  await Promise.all(pumps.map((p) => p.reader.cancel().catch(() => {})));
-  await Promise.all(done);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,14 +1,15 @@
 /**
  * The node agent program: `deno run -A agent/main.ts --config FILE`.
  *
- * Reads the AgentConfig, runs units as host processes and keeps a WebSocket to the controller.
+ * Reads the AgentConfig, runs units (as host processes, or from their images in namespaces,
+ * per the config's `runtime`) and keeps a WebSocket to the controller.
  * SIGTERM or SIGINT stops every unit (SIGKILL after 10 s) and exits 0. Exit 2: bad arguments
  * or config.
  */
 import { AGENT_PROTOCOL_VERSION } from "../model/agent_protocol.ts";
 import { NodeAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
-import { HostRuntime } from "./host_runtime.ts";
+import { createNodeRuntime } from "./container_support.ts";
 import { ControllerLink } from "./ws_client.ts";
 
 const USAGE = "usage: deno run -A agent/main.ts --config FILE";
@@ -86,11 +87,26 @@ async function main(args: string[]): Promise<number> {
     caCertificate: config.caCertificate,
     log,
   });
+  const node = await createNodeRuntime({
+    mode: config.runtime,
+    dataDir: config.dataDir,
+    imageDir: config.imageDir,
+    insecureRegistries: config.insecureRegistries,
+    log,
+  });
+  log(
+    node.containerRuntime
+      ? `runtime "${config.runtime}": image units run with ${node.containerRuntime}`
+      : `runtime "${config.runtime}": image units cannot run here${
+        node.reason ? ` (${node.reason})` : ""
+      }; units run as host processes`,
+  );
   const agent = new NodeAgent({
     nodeName: config.nodeName,
     dataDir: config.dataDir,
     podIP: config.podIP,
-    runtime: new HostRuntime(),
+    runtime: node.runtime,
+    containerRuntime: node.containerRuntime,
     send: link.send,
     log,
   });

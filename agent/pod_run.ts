@@ -1,12 +1,16 @@
 /**
  * One pod (one uid) on the node, for PodRunner: its unit supervisors, logs, working
  * directories and the init sequence (init units one at a time, then every unit).
+ *
+ * Its files live in `<dataDir>/pods/<uid>/`: `volumes/<name>/` (emptyDir volumes, shared by
+ * its units) and `units/<unit>.<n>/` (one state directory per unit definition, where image
+ * runtimes unpack root file systems). That directory goes when the pod stops; logs stay.
  */
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { Unit, UnitStatus } from "../model/pod.ts";
 import type { Clock } from "./clock.ts";
 import { UnitLog } from "./logs.ts";
-import { type BaseEnv, unitEnv, unitKey } from "./pod_spec.ts";
+import { type BaseEnv, podHostname, unitEnv, unitKey, unitSpecEnv } from "./pod_spec.ts";
 import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
 import { UnitSupervisor, waitingStatus } from "./unit_supervisor.ts";
@@ -33,10 +37,14 @@ export class PodRun {
   #units = new Map<string, UnitSupervisor>();
   #initDone = false;
   #stopped = false;
+  #dir: string;
+  #generation = 0;
+  #stateDirs = new Map<UnitSupervisor, string>();
 
   constructor(pod: DesiredPod, ctx: PodContext) {
     this.pod = pod;
     this.#ctx = ctx;
+    this.#dir = `${ctx.dataDir}/pods/${safeName(pod.uid)}`;
   }
 
   /** Unit statuses in spec order; units without a supervisor yet are waiting. */
@@ -84,6 +92,7 @@ export class PodRun {
     await Promise.all(outgoing.map(([, sup]) => sup.stop(graceMs)));
     for (const [name, old] of outgoing) {
       this.#units.delete(name);
+      await this.#removeState(old);
       if (!desired.has(name)) {
         this.#ctx.log(`unit "${name}" removed`);
         this.logs.get(name)?.close();
@@ -108,6 +117,7 @@ export class PodRun {
     const sups = [...this.#init.values(), ...this.#units.values()];
     await Promise.all(sups.map((sup) => sup.stop(graceMs)));
     for (const log of this.logs.values()) log.close();
+    await removeAll(this.#dir, this.#ctx.log);
   }
 
   async #runInit(): Promise<void> {
@@ -133,6 +143,11 @@ export class PodRun {
   async #prepare(units: Unit[]): Promise<void> {
     const { dataDir } = this.#ctx;
     await Deno.mkdir(`${dataDir}/logs`, { recursive: true });
+    for (const dir of Object.values(this.#volumes())) {
+      // emptyDir volumes are world-writable, as in Kubernetes: units may run as any user.
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.chmod(dir, 0o777);
+    }
     for (const unit of units) {
       if (!unit.workingDir) await Deno.mkdir(unitDir(dataDir, unit), { recursive: true });
       if (!this.logs.has(unit.name)) {
@@ -147,7 +162,8 @@ export class PodRun {
     previous?: { restartCount: number; lastState?: UnitStatus["state"] },
   ): UnitSupervisor {
     const ctx = this.#ctx;
-    return new UnitSupervisor({
+    const stateDir = `${this.#dir}/units/${unit.name}.${++this.#generation}`;
+    const sup: UnitSupervisor = new UnitSupervisor({
       unit,
       init,
       policy: () => this.pod.spec.restartPolicy ?? "Always",
@@ -161,7 +177,48 @@ export class PodRun {
       onChange: ctx.onChange,
       report: ctx.log,
       previous,
+      context: () => ({
+        unit,
+        hostname: podHostname(this.pod),
+        specEnv: unitSpecEnv(unit, this.pod),
+        volumes: this.#volumes(),
+        stateDir,
+        credentials: this.pod.credentials ?? {},
+      }),
     });
+    this.#stateDirs.set(sup, stateDir);
+    return sup;
+  }
+
+  /** Host directories of the pod's volumes, by name (names unsafe as file names are left out). */
+  #volumes(): Record<string, string> {
+    const dirs: Record<string, string> = {};
+    for (const volume of this.pod.spec.volumes ?? []) {
+      if (safeName(volume.name) === volume.name) {
+        dirs[volume.name] = `${this.#dir}/volumes/${volume.name}`;
+      }
+    }
+    return dirs;
+  }
+
+  async #removeState(sup: UnitSupervisor): Promise<void> {
+    const dir = this.#stateDirs.get(sup);
+    this.#stateDirs.delete(sup);
+    if (dir) await removeAll(dir, this.#ctx.log);
+  }
+}
+
+/** `name` with every character that is unsafe in a file name replaced by "_". */
+function safeName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, "_");
+  return safe === "." || safe === ".." || safe === "" ? "_" : safe;
+}
+
+async function removeAll(path: string, log: (message: string) => void): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) log(`cannot remove "${path}": ${err}`);
   }
 }
 

@@ -49,9 +49,19 @@ export interface BaseEnv {
  * overridden by the pod's env (MILPA_POD_NAME...), overridden by the unit's env values.
  */
 export function unitEnv(unit: Unit, pod: DesiredPod, base: BaseEnv): Record<string, string> {
-  const env: Record<string, string> = { ...base, HOSTNAME: pod.name.slice(0, 63), ...pod.env };
+  return { ...base, ...unitSpecEnv(unit, pod) };
+}
+
+/** What the pod sets in a unit's environment: HOSTNAME, the pod's env, the unit's env values. */
+export function unitSpecEnv(unit: Unit, pod: DesiredPod): Record<string, string> {
+  const env: Record<string, string> = { HOSTNAME: podHostname(pod), ...pod.env };
   for (const e of unit.env ?? []) env[e.name] = e.value ?? "";
   return env;
+}
+
+/** The hostname of a pod's units: its name, cut to 63 characters. */
+export function podHostname(pod: DesiredPod): string {
+  return pod.name.slice(0, 63);
 }
 
 /** The directory of the running `deno` followed by {@linkcode HOST_PATH}. */

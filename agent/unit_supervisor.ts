@@ -10,13 +10,15 @@
 import type { RestartPolicy, Unit, UnitState, UnitStatus } from "../model/pod.ts";
 import { RestartBackoff } from "./backoff.ts";
 import type { Clock, TimerId } from "./clock.ts";
-import type { UnitLog } from "./logs.ts";
+import type { LogSink, UnitLog } from "./logs.ts";
 import { unitArgv } from "./pod_spec.ts";
 import { probeKey, type Prober } from "./probe.ts";
 import { ReadinessWorker } from "./readiness.ts";
 import {
   type RunningUnit,
+  type UnitContext,
   type UnitExit,
+  type UnitLaunch,
   type UnitRuntime,
   UnitStartError,
 } from "./unit_runtime.ts";
@@ -46,6 +48,8 @@ export interface UnitSupervisorOptions {
   report?: (message: string) => void;
   /** Restart count and last state inherited from the unit's previous definition. */
   previous?: { restartCount: number; lastState?: UnitState };
+  /** The unit's pod context for the runtime (read at every start). */
+  context?: () => UnitContext;
 }
 
 /** The status of a unit that has not started: `waiting{reason: "Unit waiting"}`. */
@@ -71,6 +75,9 @@ export class UnitSupervisor {
   #resolve!: (outcome: UnitOutcome) => void;
   #started = false;
   #stopped = false;
+  #prepared = false;
+  #preparing?: Promise<void>;
+  #abort = new AbortController();
   #timer?: TimerId;
   #run?: {
     unit: RunningUnit;
@@ -134,6 +141,8 @@ export class UnitSupervisor {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#abort.abort();
+    await this.#preparing;
     const run = this.#run;
     run?.readiness?.stop();
     if (run) {
@@ -147,41 +156,83 @@ export class UnitSupervisor {
     if (this.#stopped) return;
     const { log, clock } = this.#o;
     const unit = this.#unit;
-    const out = log.sink("stdout");
-    const err = log.sink("stderr");
     const env = this.#o.env();
+    const sinks: { out?: LogSink; err?: LogSink } = {};
+    const launch: UnitLaunch = {
+      name: unit.name,
+      argv: unitArgv(unit),
+      image: unit.image,
+      volumeMounts: unit.volumeMounts,
+      env,
+      cwd: this.#o.cwd,
+      onStdout: (chunk) => sinks.out?.write(chunk),
+      onStderr: (chunk) => sinks.err?.write(chunk),
+      context: this.#o.context?.(),
+    };
+    if (!this.#prepared && this.#prepare(launch)) return;
+    sinks.out = log.sink("stdout");
+    sinks.err = log.sink("stderr");
     let running: RunningUnit;
     try {
-      running = this.#o.runtime.start({
-        name: unit.name,
-        argv: unitArgv(unit),
-        image: unit.image,
-        volumeMounts: unit.volumeMounts,
-        env,
-        cwd: this.#o.cwd,
-        onStdout: (chunk) => out.write(chunk),
-        onStderr: (chunk) => err.write(chunk),
-      });
+      running = this.#o.runtime.start(launch);
     } catch (e) {
-      const reason = e instanceof UnitStartError
-        ? e.message
-        : `cannot start: ${e instanceof Error ? e.message : String(e)}`;
-      this.#o.report?.(`unit "${unit.name}" failed to start: ${reason}`);
-      this.#set({ waiting: { reason, startFailure: true } });
-      this.#resolve("failed");
+      sinks.out.end();
+      sinks.err.end();
+      this.#startFailed(e);
       return;
     }
     const startMs = clock.now();
     const startedAt = new Date(startMs).toISOString();
     this.#backoff.started();
     const handled = running.exited.then((exit) => {
-      out.end();
-      err.end();
+      sinks.out?.end();
+      sinks.err?.end();
       this.#exited(exit, startedAt);
     });
     const readiness = this.#probe(startMs, env);
     this.#run = { unit: running, handled, startedAt: startMs, env, readiness };
     this.#set({ running: { startedAt } });
+  }
+
+  /**
+   * Runs the runtime's prepare step for this definition. True when the launch must wait (it
+   * is resumed once preparing succeeded) or failed; false when the unit can start now.
+   */
+  #prepare(launch: UnitLaunch): boolean {
+    let pending: Promise<void> | void;
+    try {
+      pending = this.#o.runtime.prepare?.(launch, this.#abort.signal);
+    } catch (e) {
+      this.#startFailed(e);
+      return true;
+    }
+    if (!pending) {
+      this.#prepared = true;
+      return false;
+    }
+    const unit = this.#unit;
+    this.#set({
+      waiting: { reason: unit.image ? `Pulling image "${unit.image}"` : "Preparing unit" },
+    });
+    this.#preparing = pending.then(() => {
+      this.#preparing = undefined;
+      this.#prepared = true;
+      this.#launch();
+    }, (e) => {
+      this.#preparing = undefined;
+      if (!this.#stopped) this.#startFailed(e);
+    });
+    return true;
+  }
+
+  /** Records a start that failed for good: waiting with the reason, startFailure set. */
+  #startFailed(e: unknown): void {
+    const reason = e instanceof UnitStartError
+      ? e.message
+      : `cannot start: ${e instanceof Error ? e.message : String(e)}`;
+    this.#o.report?.(`unit "${this.#unit.name}" failed to start: ${reason}`);
+    this.#set({ waiting: { reason, startFailure: true } });
+    this.#resolve("failed");
   }
 
   /** Starts probing the current run, when the unit has a probe that applies. */

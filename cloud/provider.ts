@@ -27,7 +27,7 @@ export interface LaunchRequest {
   volumeSizeGiB: number;
   bootImage?: string;
   /** What the node's agent needs to dial the controller. */
-  agent: Omit<AgentConfig, "dataDir" | "podIP" | "logFile">;
+  agent: Omit<AgentConfig, "dataDir" | "imageDir" | "podIP" | "logFile">;
   /** Availability zone constraint, if the pod has one. */
   availabilityZone?: string;
 }

@@ -65,6 +65,12 @@ export interface HelloMessage {
   podUid?: string;
   /** Process id of the agent, for diagnostics. */
   pid?: number;
+  /**
+   * How the node runs units that have an image: "runc" or "unshare" (namespaces + chroot).
+   * Absent when it cannot (runtime "host", or no root, runc or unshare): image-only units then
+   * fail to start with a waiting reason that says so.
+   */
+  containerRuntime?: "runc" | "unshare";
 }
 
 /** Agent → controller: the pod's unit statuses; sent on every change and every heartbeat. */
@@ -128,8 +134,27 @@ export interface AgentConfig {
   caCertificate?: string;
   /** Directory for unit working directories, logs and volumes. @default "/var/lib/milpa" */
   dataDir?: string;
+  /**
+   * Where pulled image blobs are kept, by digest. Agents may share one (the local cloud's nodes
+   * do): blobs are written to a temporary file and renamed into place once verified.
+   * @default "<dataDir>/images"
+   */
+  imageDir?: string;
   /** The node's (and so the pod's) IP address, when the cloud knows it up front. */
   podIP?: string;
   /** Agent's own log file; stderr when absent. */
   logFile?: string;
+  /**
+   * How units run. "host": every unit is a host process (its command; an image-only unit
+   * cannot start). "oci": units with an image run from it, isolated in their own PID, mount
+   * and UTS namespaces; a node that cannot do that fails them with a waiting reason saying
+   * why. "auto": "oci" when the node can run containers (root, and runc or unshare), else
+   * "host". Units without an image always run on the host. @default "auto"
+   */
+  runtime?: "auto" | "oci" | "host";
+  /**
+   * Registries pulled from over plain HTTP ("host:port", or "host" for every port). Loopback
+   * registries (localhost, 127.0.0.0/8, ::1) always are; all others use HTTPS.
+   */
+  insecureRegistries?: string[];
 }

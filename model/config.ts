@@ -72,6 +72,14 @@ export interface NodesConfig {
   bootImageTags?: { name?: string; owners?: string[] };
   /** The URL nodes reach the controller at. @default the API's own URL */
   controllerURL?: string;
+  /**
+   * How node agents run units: "oci" from their image (isolated in namespaces), "host" as host
+   * processes (their command), "auto" from the image when the node can run containers.
+   * @default "auto"
+   */
+  runtime: "auto" | "oci" | "host";
+  /** Registries nodes pull from over plain HTTP besides loopback ones ("host:port" or "host"). */
+  insecureRegistries: string[];
 }
 
 /** The controller's configuration. */
@@ -114,6 +122,8 @@ export function defaultConfig(): ServerConfig {
       instanceFamilies: [...DEFAULT_FAMILIES],
       bootTimeout: 300,
       healthyTimeout: 90,
+      runtime: "auto",
+      insecureRegistries: [],
     },
     serviceDiscovery: { ttl: 30 },
   };
@@ -178,6 +188,13 @@ const schema = z.strictObject({
       owners: z.array(z.string().min(1)).optional(),
     }).optional(),
     controllerURL: z.url("must be the URL nodes reach the controller at").optional(),
+    runtime: z.enum(["auto", "oci", "host"]).optional(),
+    insecureRegistries: z.array(
+      z.string().regex(
+        /^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/,
+        "must be host or host:port",
+      ),
+    ).optional(),
   }).optional(),
   serviceDiscovery: z.strictObject({ ttl: z.number().int().min(0).max(86400).optional() })
     .optional(),
@@ -191,13 +208,21 @@ function fieldErrors(error: z.ZodError): FieldError[] {
     if (i.code === "unrecognized_keys") {
       return { field: [path, ...i.keys].filter(Boolean).join("."), message: "unknown field" };
     }
-    return { field: path, message: i.message };
+    const input = (i as { input?: unknown }).input;
+    const shown = input === undefined || typeof input === "object"
+      ? ""
+      : ` (got ${JSON.stringify(input)})`;
+    return {
+      field: path,
+      message: `${i.message}${shown}`,
+      ...(input === undefined || typeof input === "object" ? {} : { value: String(input) }),
+    };
   });
 }
 
 /** Validates a parsed server.yml and merges it over the defaults; reports every bad field. */
 export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig {
-  const parsed = schema.safeParse(raw ?? {});
+  const parsed = schema.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) {
     const fields = fieldErrors(parsed.error);
     throw new ValidationError(

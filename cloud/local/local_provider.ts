@@ -214,6 +214,8 @@ export class LocalProvider implements CloudProvider {
       const agent: AgentConfig = {
         ...req.agent,
         dataDir: `${dir}/data`,
+        // One blob cache for every node on this machine: a second pod of an image pulls nothing.
+        imageDir: `${this.#dir.slice(0, -"/instances".length)}/images`,
         podIP: address,
         logFile: `${dir}/agent.log`,
       };

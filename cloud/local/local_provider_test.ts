@@ -95,7 +95,7 @@ async function until(cond: () => boolean | Promise<boolean>, what: string): Prom
   }
 }
 
-Deno.test("LocalProvider.launch() writes agent.json with the controller URL, node name, token, data dir, pod IP and log file", async () => {
+Deno.test("LocalProvider.launch() writes agent.json with the controller URL, node name, token, data dir, shared image dir, pod IP, log file and runtime", async () => {
   await withProvider(async ({ home, provider }) => {
     const req = launchRequest("node-a", {
       agent: {
@@ -103,6 +103,8 @@ Deno.test("LocalProvider.launch() writes agent.json with the controller URL, nod
         nodeName: "node-a",
         token: "secret-a",
         caCertificate: "PEM",
+        runtime: "oci",
+        insecureRegistries: ["10.0.0.7:5000"],
       },
     });
     const i = await provider.launch(req);
@@ -113,7 +115,10 @@ Deno.test("LocalProvider.launch() writes agent.json with the controller URL, nod
       nodeName: "node-a",
       token: "secret-a",
       caCertificate: "PEM",
+      runtime: "oci",
+      insecureRegistries: ["10.0.0.7:5000"],
       dataDir: `${dir}/data`,
+      imageDir: `${home}/images`,
       podIP: i.addresses[0].address,
       logFile: `${dir}/agent.log`,
     });

@@ -32,6 +32,32 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * What `ip netns exec <ns>` does for a program, less its fresh /sys: a private mount namespace
+ * where `/etc/netns/<ns>/resolv.conf` (when there is one) covers /etc/resolv.conf, then the
+ * node's network namespace. The host's /sys stays, with its cgroup mounts, which runc needs to
+ * run a node's containers (`ip netns exec` mounts a new sysfs over them).
+ */
+const ENTER_NODE = "conf=$1; net=$2; shift 2; " +
+  'if [ -e "$conf" ]; then mount --bind "$conf" /etc/resolv.conf || exit 1; fi; ' +
+  'exec nsenter --net="$net" -- "$@"';
+
+/** The argv prefix that runs a program on node namespace `ns` (see {@linkcode ENTER_NODE}). */
+export function enterNode(ns: string): string[] {
+  return [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "slave",
+    "sh",
+    "-c",
+    ENTER_NODE,
+    "milpa-node",
+    `/etc/netns/${ns}/resolv.conf`,
+    `/run/netns/${ns}`,
+  ];
+}
+
 /** The host end of a node's veth: `mv` and 8 hex digits of the namespace name's SHA-256 (≤ 15 chars). */
 export async function vethName(ns: string): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ns));
@@ -164,7 +190,7 @@ export class NetnsNetwork implements NodeNetwork {
     await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
     await run(["ip", "-n", ns, "route", "replace", "default", "via", this.gateway, "dev", "eth0"]);
     await this.#writeResolvConf(ns, dns);
-    return ["ip", "netns", "exec", ns];
+    return enterNode(ns);
   }
 
   /** Deletes the veth, the namespace (with its firewall) and `/etc/netns/<ns>`. */

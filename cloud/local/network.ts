@@ -33,7 +33,7 @@ export interface NodeNetwork {
    * Gives a node its network (namespace, veth, address, default route via the gateway, a
    * closed firewall with the cluster rule, `/etc/netns/<ns>/resolv.conf` from `dns`) and
    * returns the argv prefix that runs a program inside it, e.g.
-   * `["ip", "netns", "exec", "milpa-i-0123"]`. Idempotent; keeps the service rules it finds.
+   * `enterNode("milpa-i-0123")` (like `ip netns exec`). Idempotent; keeps the service rules it finds.
    */
   attach(
     node: string,

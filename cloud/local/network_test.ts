@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ipToNumber } from "./addresses.ts";
 import { run } from "./command.ts";
-import { vethName } from "./netns.ts";
+import { enterNode, vethName } from "./netns.ts";
 import { createNodeNetwork, type IngressRule, type NodeNetwork } from "./network.ts";
 import { parseChainListing } from "./nftables.ts";
 
@@ -248,9 +248,9 @@ Deno.test({
       const { net, base } = f;
       assert.ok(await f.ok(undefined, ["ping", "-V"]), "needs ping (Debian package iputils-ping)");
       await net.setUp();
-      assert.deepEqual(await net.attach("a", `${base}2`), ["ip", "netns", "exec", f.ns("a")]);
+      assert.deepEqual(await net.attach("a", `${base}2`), enterNode(f.ns("a")));
       await net.attach("b", `${base}3`);
-      assert.deepEqual(await net.attach("a", `${base}2`), ["ip", "netns", "exec", f.ns("a")]);
+      assert.deepEqual(await net.attach("a", `${base}2`), enterNode(f.ns("a")));
 
       assert.ok(await f.ping("a", `${base}3`), "a pings b");
       assert.ok(await f.ping("b", `${base}2`), "b pings a");
@@ -323,11 +323,34 @@ Deno.test({
     withNetwork(async (f) => {
       const { net, base } = f;
       const dns = { nameserver: `${base}1`, search: ["default.svc.milpa", "milpa"] };
+      const hostResolv = await Deno.readTextFile("/etc/resolv.conf").catch(() => "");
       const prefix = await net.attach("a", `${base}2`, dns);
       await net.attach("b", `${base}3`);
       const want = `nameserver ${base}1\nsearch default.svc.milpa milpa\n`;
       assert.equal(await Deno.readTextFile(`/etc/netns/${f.ns("a")}/resolv.conf`), want);
       assert.equal(await run([...prefix, "cat", "/etc/resolv.conf"]), want);
+      assert.equal(
+        await Deno.readTextFile("/etc/resolv.conf").catch(() => ""),
+        hostResolv,
+        "the host's resolv.conf is untouched",
+      );
+      assert.match(
+        await run([...prefix, "ip", "-4", "-o", "addr", "show", "dev", "eth0"]),
+        new RegExp(` ${base.replaceAll(".", "\\.")}2/`),
+      );
+      const cgroups = (text: string) =>
+        text.split("\n").filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(" ")[4]).sort();
+      assert.deepEqual(
+        cgroups(await run([...prefix, "cat", "/proc/self/mountinfo"])),
+        cgroups(await Deno.readTextFile("/proc/self/mountinfo")),
+        "the node sees the host's cgroup mounts (runc needs them)",
+      );
+      const b = await net.attach("b", `${base}3`);
+      assert.equal(
+        await run([...b, "cat", "/etc/resolv.conf"]),
+        await Deno.readTextFile("/etc/resolv.conf"),
+        "a node without DNS settings keeps the host's resolv.conf",
+      );
       assert.deepEqual(await net.attached(), ["a", "b"]);
 
       const veth = await vethName(f.ns("a"));

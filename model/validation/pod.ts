@@ -121,7 +121,12 @@ export const podSpec: z.ZodType<ManifestPodSpec> = z.strictObject({
   initUnits: z.array(unit).optional(),
   units: z.array(unit).optional(),
   volumes: z.array(volume).optional(),
-  imagePullSecrets: z.array(nonEmptyString).optional(),
+  // Milpa's form is a list of names; Kubernetes' `- name: regcred` is taken too.
+  imagePullSecrets: z.array(
+    z.union([nonEmptyString, z.strictObject({ name: nonEmptyString }).transform((r) => r.name)], {
+      error: "must be a Secret name, or a map with name",
+    }),
+  ).optional(),
 }).check(
   rule(["units.*.name", "initUnits.*.name"], (spec, report) => {
     for (const d of duplicates(unitsWithPaths(spec), (u) => u.unit.name)) {

@@ -224,3 +224,12 @@ Deno.test("podSpec skips a rule whose fields have a type error", () => {
     ["spec.units[1].name", 'must be a string; put quotes around "7"'],
   ]);
 });
+
+Deno.test("podSpec takes imagePullSecrets as names or as Kubernetes' {name} maps, stored as names", () => {
+  const parsed = podSpec.parse({ imagePullSecrets: ["a", { name: "b" }] });
+  assert.deepEqual(parsed.imagePullSecrets, ["a", "b"]);
+  assert.deepEqual(problems({ imagePullSecrets: [{ secret: "c" }, ""] }), [
+    ["spec.imagePullSecrets[0]", "must be a Secret name, or a map with name"],
+    ["spec.imagePullSecrets[1]", "must not be empty"],
+  ]);
+});

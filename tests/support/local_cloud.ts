@@ -18,6 +18,11 @@ export interface CliResult {
 export interface LocalCloudOptions {
   /** server.yml text. */
   serverYml?: string;
+  /**
+   * More server.yml (top-level keys other than clusterName and cloud) for the generated config,
+   * given the address of the nodes' gateway when they have namespaces.
+   */
+  extraYml?: (net: { gateway?: string }) => string;
 }
 
 function freePort(): number {
@@ -39,6 +44,8 @@ export class LocalCloud {
     readonly config: string,
     /** The bridge of its namespaced nodes, when they have namespaces (root). */
     readonly bridge?: string,
+    /** The first address of the bridge (the host, as nodes see it), when nodes have namespaces. */
+    readonly gateway?: string,
   ) {}
 
   /** Whether nodes have their own namespaces and firewalls here. */
@@ -53,16 +60,18 @@ export class LocalCloud {
     // that it never collides with another test or a running controller.
     const n = (Deno.pid + nextRange++) % 250 + 1;
     const bridge = `me${crypto.randomUUID().slice(0, 6)}`;
-    const local = Deno.uid() === 0
+    const isRoot = Deno.uid() === 0 && !opts.serverYml;
+    const local = isRoot
       ? `    network: netns\n    bridge: ${bridge}\n    addressRange: 10.251.${n}.0/24\n`
       : `    network: host\n    addressRange: 127.${80 + (Deno.pid % 40)}.${n}.0/24\n`;
+    const gateway = isRoot ? `10.251.${n}.1` : undefined;
     const config = `${home}/server.yml`;
     await Deno.writeTextFile(
       config,
-      opts.serverYml ?? `clusterName: e2e\ncloud:\n  local:\n${local}`,
+      opts.serverYml ??
+        `clusterName: e2e\ncloud:\n  local:\n${local}${opts.extraYml?.({ gateway }) ?? ""}`,
     );
-    const isRoot = Deno.uid() === 0 && !opts.serverYml;
-    const cloud = new LocalCloud(home, freePort(), config, isRoot ? bridge : undefined);
+    const cloud = new LocalCloud(home, freePort(), config, isRoot ? bridge : undefined, gateway);
     await cloud.startController();
     return cloud;
   }

@@ -16,7 +16,7 @@ import {
 } from "./elb_config.ts";
 import { CONTROLLER_TAG, loadBalancerName, SERVICE_TAG, tagValue } from "./names.ts";
 import { permissionsOf } from "./rules.ts";
-import type { ElbApi, Listener, LoadBalancerDescription } from "./sdk.ts";
+import type { ElbApi, Listener, LoadBalancerDescription, TagDescription } from "./sdk.ts";
 import type { SecurityGroups } from "./security_groups.ts";
 
 /** What the load balancers are managed with. */
@@ -228,14 +228,35 @@ export class LoadBalancers {
     const names = all.map((d) => d.LoadBalancerName!).filter((n) => n?.startsWith("milpa-"));
     const out: string[] = [];
     for (let i = 0; i < names.length; i += 20) {
-      const chunk = names.slice(i, i + 20);
-      const tags = await this.o.call(
+      for (const t of await this.#tagsOf(names.slice(i, i + 20))) {
+        const service = tagValue(t.Tags, SERVICE_TAG);
+        if (tagValue(t.Tags, CONTROLLER_TAG) === this.o.controllerId && service) out.push(service);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The tags of these load balancers. One deleted since it was listed fails the whole call,
+   * so then each is asked alone and the gone ones are left out.
+   */
+  async #tagsOf(names: string[]): Promise<TagDescription[]> {
+    const describe = (chunk: string[]) =>
+      this.o.call(
         `describe the tags of load balancers ${chunk.join(", ")}`,
         () => this.o.elb.describeTags(chunk),
       );
-      for (const t of tags) {
-        const service = tagValue(t.Tags, SERVICE_TAG);
-        if (tagValue(t.Tags, CONTROLLER_TAG) === this.o.controllerId && service) out.push(service);
+    try {
+      return await describe(names);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+    const out: TagDescription[] = [];
+    for (const name of names) {
+      try {
+        out.push(...await describe([name]));
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
       }
     }
     return out;

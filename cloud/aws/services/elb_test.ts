@@ -175,3 +175,25 @@ Deno.test("deleteService() deletes the ELB and both groups; listServices() forge
   ]);
   assert.deepStrictEqual(await services.listServices(), []);
 });
+
+Deno.test("listServices() survives an ELB deleted between its listing and its tags", async () => {
+  const c = fakeCloud();
+  const services = c.services();
+  await services.syncLoadBalancer("default/web", spec(), [i1]);
+  await services.syncLoadBalancer("default/api", spec(), [i1]);
+  const gone = await loadBalancerName("ctl", "default/api");
+  assert.ok(c.elb.lbs.has(gone));
+  const list = c.elb.describeLoadBalancers.bind(c.elb);
+  c.elb.describeLoadBalancers = async (names?: string[]) => {
+    const all = await list(names);
+    c.elb.lbs.delete(gone); // another pass deleted it meanwhile
+    return all;
+  };
+  // No NotFoundError; api is still listed through its ELB security group, which GC removes.
+  assert.deepStrictEqual(await services.listServices(), ["default/api", "default/web"]);
+  assert.ok(
+    c.elb.calls.some((call) =>
+      call.name === "describeTags" && (call.args[0] as string[]).length === 1
+    ),
+  );
+});

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { defaultConfig, resolveConfig } from "./config.ts";
+import { ValidationError } from "./errors.ts";
+
+function invalid(raw: unknown): ValidationError {
+  try {
+    resolveConfig(raw);
+  } catch (e) {
+    assert.ok(e instanceof ValidationError, String(e));
+    return e;
+  }
+  throw new Error("resolveConfig() accepted it");
+}
+
+Deno.test("resolveConfig({}) is the embedded local cloud with the documented node defaults", () => {
+  const c = resolveConfig({});
+  assert.deepEqual(c, defaultConfig());
+  assert.equal(c.nodes.runtime, "auto");
+  assert.deepEqual(c.nodes.insecureRegistries, []);
+  assert.equal(c.nodes.defaultInstanceType, "t3.nano");
+  assert.deepEqual(c.cloud, { local: {} });
+});
+
+Deno.test("resolveConfig() takes nodes.runtime and nodes.insecureRegistries", () => {
+  const c = resolveConfig({
+    nodes: {
+      runtime: "host",
+      insecureRegistries: ["registry.lan:5000", "10.0.0.7", "[fd00::1]:5000"],
+    },
+  });
+  assert.equal(c.nodes.runtime, "host");
+  assert.deepEqual(c.nodes.insecureRegistries, ["registry.lan:5000", "10.0.0.7", "[fd00::1]:5000"]);
+  assert.equal(c.nodes.bootTimeout, 300, "other defaults stay");
+});
+
+Deno.test("resolveConfig() names the field and the value of a bad runtime or registry", () => {
+  const e = invalid({ nodes: { runtime: "docker", insecureRegistries: ["http://r:5000"] } });
+  assert.deepEqual(e.fields.map((f) => [f.field, f.value]), [
+    ["nodes.runtime", "docker"],
+    ["nodes.insecureRegistries[0]", "http://r:5000"],
+  ]);
+  assert.match(e.message, /nodes\.runtime: .*"docker"/);
+  assert.match(
+    e.message,
+    /nodes\.insecureRegistries\[0\]: must be host or host:port \(got "http:\/\/r:5000"\)/,
+  );
+});
+
+Deno.test("resolveConfig() rejects unknown fields and both clouds at once", () => {
+  assert.deepEqual(invalid({ nodes: { runtimes: "oci" } }).fields, [
+    { field: "nodes.runtimes", message: "unknown field" },
+  ]);
+  assert.equal(invalid({ cloud: { local: {}, aws: {} } }).fields[0].field, "cloud");
+});

@@ -1,0 +1,262 @@
+/**
+ * Pods from container images on the embedded local cloud, driven with milpactl as a user would
+ * (as root, where nodes have their own network namespaces): images built offline from
+ * busybox-static are pushed to two registries on the nodes' gateway address (one anonymous,
+ * one behind basic auth; listed in nodes.insecureRegistries), and the controller runs pods
+ * from them on real agents.
+ */
+import assert from "node:assert/strict";
+import { haveStaticBusybox, webImage } from "../agent/oci/testing.ts";
+import type { Event } from "../model/event.ts";
+import type { Pod } from "../model/pod.ts";
+import { LocalCloud } from "./support/local_cloud.ts";
+import { startRegistry, type TestRegistry } from "./support/oci_registry.ts";
+
+const CAN_RUN = Deno.uid() === 0 && haveStaticBusybox();
+const CREDS = { username: "puller", password: "pull-secret" };
+
+/** A Service that opens port 80 of the pods labelled `app` to everyone (the test reaches them). */
+function service(app: string): string {
+  return `apiVersion: v1
+kind: Service
+metadata:
+  name: ${app}
+spec:
+  selector:
+    app: ${app}
+  ports:
+    - port: 80
+  sourceRanges: ["0.0.0.0/0"]
+`;
+}
+
+async function create(cloud: LocalCloud, yaml: string): Promise<string> {
+  const file = `${cloud.home}/${crypto.randomUUID()}.yml`;
+  await Deno.writeTextFile(file, yaml);
+  return await cloud.ok("create", "-f", file);
+}
+
+async function get(ip: string, path = "/"): Promise<string | undefined> {
+  try {
+    const r = await fetch(`http://${ip}${path}`, {
+      signal: AbortSignal.timeout(2000),
+      headers: { connection: "close" },
+    });
+    const body = await r.text();
+    return r.ok ? body : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pod once it is Running with an address. */
+async function runningPod(cloud: LocalCloud, name: string): Promise<{ pod: Pod; ip: string }> {
+  return await cloud.eventually(
+    async () => {
+      const pod = await cloud.api<Pod>(`/api/v1/namespaces/default/pods/${name}`);
+      const ip = pod.status?.addresses?.find((a) => a.type === "PrivateIP")?.address;
+      return pod.status?.phase === "Running" && ip ? { pod, ip } : undefined;
+    },
+    `pod ${name} Running`,
+    60_000,
+  );
+}
+
+/** The "… blobs (… bytes) fetched" lines of the agent of the pod's node. */
+async function pullLog(cloud: LocalCloud, pod: Pod): Promise<string[]> {
+  const id = pod.status!.boundInstanceID!;
+  const log = await Deno.readTextFile(`${cloud.home}/local/instances/${id}/agent.log`);
+  return log.split("\n").filter((l) => / fetched$/.test(l));
+}
+
+Deno.test({
+  name: "pods run from images on the local cloud: PID 1, hostname, init unit and emptyDir, " +
+    "a unit that exits 0, a private image with and without its imagePullSecret, cached layers",
+  ignore: !CAN_RUN,
+  async fn(t) {
+    const cloud = await LocalCloud.start({
+      extraYml: ({ gateway }) =>
+        gateway ? `nodes:\n  insecureRegistries: ["${gateway}"]\n  runtime: oci\n` : "",
+    });
+    const registries: TestRegistry[] = [];
+    try {
+      assert.ok(cloud.gateway, "nodes have namespaces as root");
+      const open = await startRegistry(undefined, cloud.gateway);
+      registries.push(open);
+      const locked = await startRegistry(CREDS, cloud.gateway);
+      registries.push(locked);
+      const web = `${open.host}/milpa/web:1`;
+      await open.push("milpa/web", "1", await webImage("hello from the image\n", "80"));
+      const secret = `${locked.host}/milpa/private:1`;
+      await locked.push("milpa/private", "1", await webImage("private hello\n", "80"));
+
+      let firstPod: Pod | undefined;
+      await t.step("an image-only unit runs as PID 1 with the pod's name as hostname", async () => {
+        await create(
+          cloud,
+          `${service("web")}---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  units:
+    - name: web
+      image: ${web}
+`,
+        );
+        const { pod, ip } = await runningPod(cloud, "web");
+        firstPod = pod;
+        const index = await cloud.eventually(() => get(ip), "the page");
+        assert.equal(index, "hello from the image\n");
+        const info = await cloud.eventually(() => get(ip, "/cgi-bin/info"), "the CGI");
+        assert.equal(info, "pid1=/bin/httpd -f -v -p 80 -h /www \nhostname=web\n");
+        assert.match(await cloud.ok("get", "pods", "web"), /web\s+1\s+1\s+Pod Running\s+0\s/);
+      });
+
+      await t.step("init unit, emptyDir, and a unit that exits 0 under OnFailure", async () => {
+        await create(
+          cloud,
+          `${service("tiers")}---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: tiers
+  labels:
+    app: tiers
+spec:
+  restartPolicy: OnFailure
+  volumes:
+    - name: shared
+      emptyDir: {}
+  initUnits:
+    - name: write-page
+      image: ${web}
+      command: [sh, -c, "echo written by init > /data/index.html"]
+      volumeMounts:
+        - name: shared
+          mountPath: /data
+  units:
+    - name: serve
+      image: ${web}
+      args: ["-p", "80", "-h", "/data"]
+      volumeMounts:
+        - name: shared
+          mountPath: /data
+    - name: init-once
+      image: ${web}
+      command: [sh, -c, "echo initialised"]
+`,
+        );
+        const { ip } = await runningPod(cloud, "tiers");
+        assert.equal(await cloud.eventually(() => get(ip), "the page"), "written by init\n");
+        const table = await cloud.eventually(async () => {
+          const out = await cloud.ok("get", "pods", "tiers");
+          return out.includes("Unit Terminated") ? out : undefined;
+        }, "init-once terminated");
+        assert.match(table, /tiers\s+2\s+1\s+Pod Running - Unit Terminated: ExitCode:0\s+0/);
+        // Give the agent time to (wrongly) restart it, then check it did not.
+        await new Promise((r) => setTimeout(r, 2000));
+        const pod = await cloud.api<Pod>("/api/v1/namespaces/default/pods/tiers");
+        const once = pod.status!.unitStatuses!.find((u) => u.name === "init-once")!;
+        assert.equal(once.state.terminated?.exitCode, 0);
+        assert.equal(once.restartCount, 0);
+        assert.equal(pod.status!.phase, "Running");
+      });
+
+      await t.step("a private image fails with a clear reason without its secret", async () => {
+        await create(
+          cloud,
+          `apiVersion: v1
+kind: Pod
+metadata:
+  name: locked
+spec:
+  restartPolicy: Never
+  units:
+    - name: web
+      image: ${secret}
+`,
+        );
+        const reason =
+          `Cannot pull image "${secret}": registry "${locked.host}" requires authentication ` +
+          "and the pod has no credentials for it (imagePullSecrets)";
+        const event = await cloud.eventually(
+          async () => {
+            const events = await cloud.api<{ items: Event[] }>(
+              "/api/v1/namespaces/default/events",
+            );
+            return events.items.find((e) =>
+              e.involvedObject.name === "locked" && e.message.includes(reason)
+            );
+          },
+          "an event with the reason",
+          60_000,
+        );
+        assert.equal(event.type, "Warning");
+        await cloud.ok("delete", "pod", "locked");
+      });
+
+      await t.step("the private image runs with its imagePullSecret", async () => {
+        await create(
+          cloud,
+          `${service("private")}---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: regcred
+stringData:
+  server: ${locked.host}
+  username: ${CREDS.username}
+  password: ${CREDS.password}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: private
+  labels:
+    app: private
+spec:
+  imagePullSecrets:
+    - name: regcred
+  units:
+    - name: web
+      image: ${secret}
+`,
+        );
+        const { ip } = await runningPod(cloud, "private");
+        assert.equal(await cloud.eventually(() => get(ip), "the page"), "private hello\n");
+      });
+
+      await t.step("a second pod of the same image fetches no layer again", async () => {
+        const first = await pullLog(cloud, firstPod!);
+        assert.equal(first.length, 1, first.join("\n"));
+        const bytes = Number(/\((\d+) bytes\) fetched$/.exec(first[0])![1]);
+        assert.ok(bytes > 500_000, `the first pod fetched busybox: ${first[0]}`);
+        await create(
+          cloud,
+          `apiVersion: v1
+kind: Pod
+metadata:
+  name: web-again
+spec:
+  units:
+    - name: web
+      image: ${web}
+`,
+        );
+        const { pod } = await runningPod(cloud, "web-again");
+        const second = await pullLog(cloud, pod);
+        assert.equal(second.length, 1, second.join("\n"));
+        assert.match(second[0], /; 0 blobs \(0 bytes\) fetched$/);
+        console.log(`first pod: ${first[0].replace(/^.*ready/, "ready")}`);
+        console.log(`second pod: ${second[0].replace(/^.*ready/, "ready")}`);
+      });
+    } finally {
+      await cloud.close();
+      for (const r of registries) await r.close();
+    }
+  },
+});
