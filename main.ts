@@ -77,6 +77,7 @@ async function main(): Promise<number> {
       `(cloud: ${controller.cloud.name}, cluster: ${config.clusterName}, state: ${home})`,
   );
   console.log(`milpactl finds it through ${home}/client.yaml`);
+  console.log(`state machines, live: ${controller.url}/ui (log in with the token in client.yaml)`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       Deno.removeSignalListener("SIGINT", stop);

@@ -22,6 +22,7 @@ import { type Controller, startController } from "../api/controller.ts";
 import { createAwsCloud } from "../cloud/aws/setup.ts";
 import { resolveConfig } from "../model/config.ts";
 import type { Pod } from "../model/pod.ts";
+import { LocalCloud } from "./support/local_cloud.ts";
 import { hasMoto, InstancePlayer, type Moto, startMoto } from "./support/moto.ts";
 
 const creds = { accessKeyId: "test", secretAccessKey: "test" };
@@ -285,6 +286,76 @@ Deno.test({
       }, "no records");
     } finally {
       await w.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "AWS: kill -9 of the controller process right after RunInstances, restart: still one " +
+    "instance (needs python3 moto)",
+  ignore: !hasMoto,
+  async fn() {
+    const moto = await startMoto();
+    const played = await Deno.makeTempDir({ prefix: "milpa-aws-played-" });
+    const player = new InstancePlayer(moto.ec2, played);
+    player.start(100);
+    const cloud = await LocalCloud.start({
+      serverYml: `clusterName: e2e
+cloud:
+  aws:
+    region: us-east-1
+    accessKeyID: test
+    secretAccessKey: test
+    endpointURL: ${moto.url}
+nodes:
+  bootImage: ${moto.imageId}
+`,
+    });
+    const ec2 = new EC2Client({
+      region: "us-east-1",
+      endpoint: moto.url,
+      credentials: creds,
+      maxAttempts: 1,
+    });
+    const instances = async () =>
+      ((await ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: "instance-state-name", Values: ["pending", "running"] }],
+        }),
+      )).Reservations ?? []).flatMap((r) => r.Instances ?? []);
+    try {
+      const file = `${cloud.home}/hello.json`;
+      await Deno.writeTextFile(file, JSON.stringify(sleeper("hello", { app: "hello" })));
+      await cloud.ok("create", "-f", file);
+      // Poll moto tightly: the moment the instance exists, the controller dies.
+      const deadline = Date.now() + 30_000;
+      while ((await instances()).length === 0) {
+        if (Date.now() > deadline) throw new Error("no RunInstances");
+      }
+      await cloud.killController();
+      await cloud.startController();
+      await cloud.eventually(
+        async () => {
+          const pod = await cloud.api<Pod>("/api/v1/namespaces/default/pods/hello");
+          return pod.status?.phase === "Running";
+        },
+        "pod Running after the restart",
+        60_000,
+      );
+      // Give a duplicate launch time to show up.
+      await new Promise((r) => setTimeout(r, 2000));
+      const all = await instances();
+      assert.equal(all.length, 1, `one instance, not ${all.map((i) => i.InstanceId)}`);
+      assert.equal(all[0].InstanceType, "t3.nano");
+    } finally {
+      await cloud.ok("delete", "pod", "hello").catch(() => {});
+      await cloud.eventually(async () => (await instances()).length === 0, "no instance", 30_000)
+        .catch(() => {});
+      await cloud.close();
+      await player.close();
+      ec2.destroy();
+      await moto.close();
+      await Deno.remove(played, { recursive: true }).catch(() => {});
     }
   },
 });
