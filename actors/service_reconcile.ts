@@ -103,6 +103,8 @@ export async function reconcileService(
   await deps.cloud.syncFirewall(key, serviceRules(svc, lb), [
     ...new Set(endpoints.map((e) => e.instanceId)),
   ]);
+  // No longer a LoadBalancer: its load balancer goes, after the rules that let it in.
+  if (!lb && svc.status?.loadBalancer) await deps.cloud.removeLoadBalancer(key);
   const ready = endpoints.filter((e) => e.ready);
   await deps.cloud.syncDns(
     key,

@@ -11,7 +11,14 @@ export type ResolvedAgentConfig = AgentConfig & {
   runtime: NonNullable<AgentConfig["runtime"]>;
 };
 
-const OPTIONAL_STRINGS = ["caCertificate", "dataDir", "imageDir", "podIP", "logFile"] as const;
+const OPTIONAL_STRINGS = [
+  "caCertificate",
+  "dataDir",
+  "imageDir",
+  "podIP",
+  "logFile",
+  "registryProxy",
+] as const;
 const RUNTIMES = ["auto", "oci", "host"];
 
 /** Checks parsed JSON against AgentConfig, reporting every bad field at once, and fills defaults. */
@@ -32,26 +39,13 @@ export function checkAgentConfig(value: unknown, source = "agent config"): Resol
       });
     }
   }
-  if (typeof c.controllerURL === "string" && c.controllerURL !== "") {
-    let protocol = "";
-    try {
-      protocol = new URL(c.controllerURL).protocol;
-    } catch {
-      // reported below
-    }
-    if (protocol !== "http:" && protocol !== "https:") {
-      errors.push({
-        field: "controllerURL",
-        message: "must be an http or https URL",
-        value: c.controllerURL,
-      });
-    }
-  }
+  checkURL(c, "controllerURL", ["http:", "https:"], errors);
   for (const field of OPTIONAL_STRINGS) {
     if (c[field] !== undefined && (typeof c[field] !== "string" || c[field] === "")) {
       errors.push({ field, message: "must be a non-empty string when given", value: c[field] });
     }
   }
+  checkURL(c, "registryProxy", ["http:"], errors);
   if (c.runtime !== undefined && !RUNTIMES.includes(c.runtime as string)) {
     errors.push({ field: "runtime", message: 'must be "auto", "oci" or "host"', value: c.runtime });
   }
@@ -76,6 +70,27 @@ export function checkAgentConfig(value: unknown, source = "agent config"): Resol
     dataDir: config.dataDir ?? DEFAULT_DATA_DIR,
     runtime: config.runtime ?? "auto",
   };
+}
+
+/** Reports `c[field]`, when it is a non-empty string, unless it is a URL of one of `protocols`. */
+function checkURL(
+  c: Record<string, unknown>,
+  field: string,
+  protocols: string[],
+  errors: FieldError[],
+): void {
+  const value = c[field];
+  if (typeof value !== "string" || value === "") return;
+  let protocol = "";
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    // reported below
+  }
+  if (!protocols.includes(protocol)) {
+    const names = protocols.map((p) => p.slice(0, -1)).join(" or ");
+    errors.push({ field, message: `must be an ${names} URL`, value });
+  }
 }
 
 /** Reads and checks a config file; errors name the file. */

@@ -49,3 +49,27 @@ Deno.test("checkAgentConfig() defaults runtime to auto and checks runtime option
       err.fields.map((f) => f.field).join(",") === "runtime,insecureRegistries",
   );
 });
+
+Deno.test("checkAgentConfig() accepts an http registryProxy and refuses anything else", () => {
+  const base = { controllerURL: "http://127.0.0.1:1", nodeName: "n", token: "t" };
+  const proxy = "http://198.18.0.1:41234";
+  assert.equal(checkAgentConfig({ ...base, registryProxy: proxy }).registryProxy, proxy);
+  assert.equal(checkAgentConfig(base).registryProxy, undefined);
+  for (
+    const [bad, message] of [
+      ["https://198.18.0.1:41234", "must be an http URL"],
+      ["198.18.0.1:41234", "must be an http URL"],
+      ["", "must be a non-empty string when given"],
+      [41234, "must be a non-empty string when given"],
+    ] as const
+  ) {
+    assert.throws(
+      () => checkAgentConfig({ ...base, registryProxy: bad }),
+      (err) =>
+        err instanceof ValidationError &&
+        err.fields.length === 1 && err.fields[0].field === "registryProxy" &&
+        err.fields[0].message === message,
+      `registryProxy ${JSON.stringify(bad)}`,
+    );
+  }
+});

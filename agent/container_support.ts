@@ -8,7 +8,7 @@ import { HostRuntime } from "./host_runtime.ts";
 import type { Launcher } from "./launcher.ts";
 import { ImagePuller } from "./oci/image_puller.ts";
 import { LayerStore } from "./oci/layer_store.ts";
-import { RegistryClient } from "./oci/registry_client.ts";
+import { proxyFetch, RegistryClient, type RegistryProxy } from "./oci/registry_client.ts";
 import { HOST_PATH } from "./pod_spec.ts";
 import { RuncLauncher } from "./runc_launcher.ts";
 import { type RuntimeMode, SelectingRuntime } from "./runtime_select.ts";
@@ -104,6 +104,8 @@ export interface NodeRuntimeOptions {
   /** @default "<dataDir>/images" */
   imageDir?: string;
   insecureRegistries?: string[];
+  /** Every registry request goes through this proxy (the agent config's `registryProxy`). */
+  registryProxy?: RegistryProxy;
   log?: (message: string) => void;
 }
 
@@ -121,7 +123,11 @@ export async function createNodeRuntime(
     };
   }
   if (support.launcher instanceof RuncLauncher) await support.launcher.removeStale();
-  const client = new RegistryClient({ insecureRegistries: o.insecureRegistries });
+  // The proxy's client lives as long as the agent: it is never closed.
+  const client = new RegistryClient({
+    insecureRegistries: o.insecureRegistries,
+    fetch: o.registryProxy ? proxyFetch(o.registryProxy).fetch : undefined,
+  });
   const store = new LayerStore(o.imageDir ?? `${o.dataDir}/images`);
   const container = new ContainerRuntime({
     puller: new ImagePuller({ store, client }),

@@ -92,6 +92,9 @@ async function main(args: string[]): Promise<number> {
     dataDir: config.dataDir,
     imageDir: config.imageDir,
     insecureRegistries: config.insecureRegistries,
+    registryProxy: config.registryProxy
+      ? { url: config.registryProxy, username: config.nodeName, password: config.token }
+      : undefined,
     log,
   });
   log(
@@ -112,7 +115,8 @@ async function main(args: string[]): Promise<number> {
   });
   log(
     `milpa agent for node "${config.nodeName}" (protocol ${AGENT_PROTOCOL_VERSION}, pid ${Deno.pid}), ` +
-      `controller ${config.controllerURL}, data in ${config.dataDir}`,
+      `controller ${config.controllerURL}, data in ${config.dataDir}` +
+      (config.registryProxy ? `, registries through ${config.registryProxy}` : ""),
   );
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;

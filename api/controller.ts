@@ -6,7 +6,7 @@ import { AgentHub } from "../actors/agent_hub.ts";
 import { TransitionRecorder } from "../actors/inspection.ts";
 import { Supervisor, type Timings } from "../actors/supervisor.ts";
 import { loadCatalog } from "../cloud/catalog.ts";
-import { LocalProvider } from "../cloud/local/local_provider.ts";
+import { LocalProvider, type RegistryProxySetup } from "../cloud/local/local_provider.ts";
 import type { CloudProvider } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import { systemClock } from "../model/clock.ts";
@@ -111,7 +111,14 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   try {
     cloud = opts.cloud
       ? await opts.cloud({ controllerId, hub, controllerURL: url })
-      : await defaultCloud(opts.config, opts.home, controllerId);
+      : await defaultCloud(opts.config, opts.home, controllerId, {
+        authorize: async (node, t) => t === await nodeToken(node),
+        // Agents keep the proxy's URL in agent.json and outlive restarts: the port is kept.
+        rememberPort: async (pick) =>
+          Number(await getOrCreateMeta(opts.kv, "registryProxyPort", () => String(pick()))),
+        // The controller serves agents on the gateway at its own port (below).
+        reservedPorts: [addr.port],
+      });
   } catch (e) {
     await server.shutdown();
     throw e;
@@ -200,6 +207,7 @@ async function defaultCloud(
   config: ServerConfig,
   home: string,
   controllerId: string,
+  registryProxy: RegistryProxySetup,
 ): Promise<CloudProvider> {
   if (config.cloud.aws) {
     // Loaded only when configured: the AWS SDK is large, and the local cloud needs none of it.
@@ -224,6 +232,7 @@ async function defaultCloud(
     addressRange: local.addressRange,
     bridge: local.bridge,
     agentCommand: local.agentCommand,
+    registryProxy,
     log: (m) => console.error(`local cloud: ${m}`),
   });
 }

@@ -110,6 +110,11 @@ export interface ServiceNetworking {
     spec: LoadBalancerSpec,
     backends: { id: string; address: string }[],
   ): Promise<LoadBalancerState>;
+  /**
+   * Removes the service's load balancer (and what exists only for it), for a Service that is no
+   * longer of type LoadBalancer. Safe to repeat, and for services without one.
+   */
+  removeLoadBalancer(service: string): Promise<void>;
   /** Removes the service's rules, records and load balancer. Safe to repeat. */
   deleteService(service: string): Promise<void>;
   /** Services that have cloud resources now, so that those of deleted services can be removed. */

@@ -157,4 +157,12 @@ export interface AgentConfig {
    * registries (localhost, 127.0.0.0/8, ::1) always are; all others use HTTPS.
    */
   insecureRegistries?: string[];
+  /**
+   * An HTTP forward proxy every registry request goes through (CONNECT for https registries,
+   * absolute-form for plain-http ones), e.g. "http://198.18.0.1:41234": the local cloud's
+   * controller runs one on the gateway for nodes in network namespaces, which reach nothing
+   * beyond the bridge. The agent authenticates with Basic `nodeName:token`. The controller
+   * connection never uses it.
+   */
+  registryProxy?: string;
 }

@@ -2,11 +2,13 @@
  * Pods from container images on the embedded local cloud, driven with milpactl as a user would
  * (as root, where nodes have their own network namespaces): images built offline from
  * busybox-static are pushed to two registries on the nodes' gateway address (one anonymous,
- * one behind basic auth; listed in nodes.insecureRegistries), and the controller runs pods
+ * one behind basic auth; listed in nodes.insecureRegistries) and one on the host's loopback,
+ * which nodes reach only through the controller's registry proxy, and the controller runs pods
  * from them on real agents.
  */
 import assert from "node:assert/strict";
 import { haveStaticBusybox, webImage } from "../agent/oci/testing.ts";
+import type { AgentConfig } from "../model/agent_protocol.ts";
 import type { Event } from "../model/event.ts";
 import type { Pod } from "../model/pod.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
@@ -62,11 +64,37 @@ async function runningPod(cloud: LocalCloud, name: string): Promise<{ pod: Pod; 
   );
 }
 
-/** The "… blobs (… bytes) fetched" lines of the agent of the pod's node. */
+/** The agent config of the pod's node. */
+async function agentConfig(cloud: LocalCloud, pod: Pod): Promise<AgentConfig> {
+  const id = pod.status!.boundInstanceID!;
+  return JSON.parse(await Deno.readTextFile(`${cloud.home}/local/instances/${id}/agent.json`));
+}
+
+/**
+ * The "… blobs (… bytes) fetched" lines of the agent of the pod's node, once there is one (a
+ * pod is Running once its node took it, which may be before the image is ready).
+ */
 async function pullLog(cloud: LocalCloud, pod: Pod): Promise<string[]> {
   const id = pod.status!.boundInstanceID!;
-  const log = await Deno.readTextFile(`${cloud.home}/local/instances/${id}/agent.log`);
-  return log.split("\n").filter((l) => / fetched$/.test(l));
+  return await cloud.eventually(async () => {
+    const log = await Deno.readTextFile(`${cloud.home}/local/instances/${id}/agent.log`);
+    const lines = log.split("\n").filter((l) => / fetched$/.test(l));
+    return lines.length ? lines : undefined;
+  }, `the pull log of pod ${pod.metadata.name}`);
+}
+
+/** The first Warning event of a pod whose message includes `text`. */
+async function warning(cloud: LocalCloud, pod: string, text: string): Promise<Event> {
+  return await cloud.eventually(
+    async () => {
+      const events = await cloud.api<{ items: Event[] }>("/api/v1/namespaces/default/events");
+      return events.items.find((e) =>
+        e.involvedObject.name === pod && e.type === "Warning" && e.message.includes(text)
+      );
+    },
+    `a warning about ${pod} saying ${text}`,
+    60_000,
+  );
 }
 
 Deno.test({
@@ -253,6 +281,103 @@ spec:
         assert.match(second[0], /; 0 blobs \(0 bytes\) fetched$/);
         console.log(`first pod: ${first[0].replace(/^.*ready/, "ready")}`);
         console.log(`second pod: ${second[0].replace(/^.*ready/, "ready")}`);
+      });
+
+      await t.step(
+        "an image on the host's loopback is pulled through the registry proxy",
+        async () => {
+          const loopback = await startRegistry();
+          registries.push(loopback);
+          assert.match(loopback.host, /^127\.0\.0\.1:\d+$/);
+          const image = `${loopback.host}/milpa/loopback:1`;
+          await loopback.push(
+            "milpa/loopback",
+            "1",
+            await webImage("from the host's loopback\n", "80"),
+          );
+          await create(
+            cloud,
+            `${service("loopback")}---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: loopback
+  labels:
+    app: loopback
+spec:
+  units:
+    - name: web
+      image: ${image}
+`,
+          );
+          const { pod, ip } = await runningPod(cloud, "loopback");
+          assert.equal(
+            await cloud.eventually(() => get(ip), "the page"),
+            "from the host's loopback\n",
+          );
+          const proxy = (await agentConfig(cloud, pod)).registryProxy;
+          assert.match(
+            proxy ?? "",
+            new RegExp(`^http://${cloud.gateway!.replaceAll(".", "\\.")}:\\d+$`),
+          );
+          assert.doesNotMatch(await cloud.controllerLog(), /registry proxy: refused/);
+        },
+      );
+
+      await t.step(
+        "the registry proxy refuses registries in the node range, and logs it",
+        async () => {
+          const inside = `${cloud.gateway!.replace(/\.1$/, ".250")}:5000`;
+          const image = `${inside}/milpa/web:1`;
+          await create(
+            cloud,
+            `apiVersion: v1
+kind: Pod
+metadata:
+  name: inside
+spec:
+  restartPolicy: Never
+  units:
+    - name: web
+      image: ${image}
+`,
+          );
+          const event = await warning(cloud, "inside", `Cannot pull image "${image}"`);
+          assert.match(event.message, /cannot reach registry .*: fetch failed: .*tunnel/);
+          const log = await cloud.controllerLog();
+          assert.match(
+            log,
+            new RegExp(
+              `registry proxy: refused CONNECT ${
+                inside.replaceAll(".", "\\.")
+              } from node "[^"]+" ` +
+                `\\([\\d.]+\\): [\\d.]+ is in the node range [\\d./]+; nodes reach it directly`,
+            ),
+          );
+          await cloud.ok("delete", "pod", "inside");
+        },
+      );
+
+      await t.step("the registry proxy keeps its port across a controller restart", async () => {
+        const pod = await cloud.api<Pod>("/api/v1/namespaces/default/pods/loopback");
+        const node = await agentConfig(cloud, pod);
+        await cloud.killController();
+        await cloud.startController();
+        // The node's agent.json is all it has: its proxy URL and token still work.
+        const client = Deno.createHttpClient({
+          proxy: {
+            url: node.registryProxy!,
+            basicAuth: { username: node.nodeName, password: node.token },
+          },
+        });
+        try {
+          const loopback = registries.at(-1)!;
+          const res = await fetch(`http://${loopback.host}/v2/`, { client });
+          await res.body?.cancel();
+          assert.equal(res.status, 200);
+        } finally {
+          client.close();
+        }
       });
     } finally {
       await cloud.close();

@@ -38,6 +38,28 @@ export interface RegistryClientOptions {
   architecture?: string;
 }
 
+/** An HTTP forward proxy for registry requests and the node's credentials for it. */
+export interface RegistryProxy {
+  /** "http://host:port" */
+  url: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * A fetch that sends every request through `proxy` (CONNECT for https, absolute-form for
+ * http), and the close() that releases its connections.
+ */
+export function proxyFetch(proxy: RegistryProxy): { fetch: typeof fetch; close(): void } {
+  const client = Deno.createHttpClient({
+    proxy: { url: proxy.url, basicAuth: { username: proxy.username, password: proxy.password } },
+  });
+  return {
+    fetch: (input, init) => fetch(input, { ...init, client }),
+    close: () => client.close(),
+  };
+}
+
 /** A resolved image manifest and its digest. */
 export interface ResolvedManifest {
   digest: string;
@@ -127,9 +149,7 @@ export class RegistryClient {
           continue;
         }
         throw new ImageError(
-          `cannot reach registry "${ref.registry}" (${new URL(url).origin}): ${
-            err instanceof Error ? err.message : err
-          }`,
+          `cannot reach registry "${ref.registry}" (${new URL(url).origin}): ${describe(err)}`,
           { cause: err },
         );
       }
@@ -183,6 +203,13 @@ async function statusError(
   const what = path.startsWith("manifests/")
     ? `manifest "${ref.repository}:${path.slice("manifests/".length)}"`
     : `blob ${path.slice("blobs/".length)} of "${ref.repository}"`;
+  const proxied = proxyError(res);
+  if (proxied) {
+    return new ImageError(
+      `the registry proxy answered ${res.status} for ${what} of registry "${ref.registry}": ` +
+        proxied,
+    );
+  }
   if (res.status === 401 || res.status === 403) {
     return new RegistryAuthError(
       hadCredentials
@@ -197,12 +224,29 @@ async function statusError(
   return new ImageError(`registry "${ref.registry}" answered ${res.status} for ${what}${detail}`);
 }
 
+/**
+ * The details of an error the local cloud's registry proxy answered itself, not the registry
+ * (RFC 9209 `Proxy-Status: milpa; error=...; details="..."`, see cloud/local/pull_proxy.ts).
+ */
+function proxyError(res: Response): string | undefined {
+  const status = res.headers.get("proxy-status") ?? "";
+  if (!/^\s*milpa\s*;/.test(status) || !/;\s*error=/.test(status)) return undefined;
+  const details = /;\s*details="((?:[^"\\]|\\.)*)"/.exec(status)?.[1];
+  return details?.replace(/\\(.)/g, "$1") ?? /;\s*error=([^;\s]+)/.exec(status)![1];
+}
+
 async function readLimited(res: Response, limit: number, ref: ImageReference) {
   const bytes = new Uint8Array(await res.arrayBuffer());
   if (bytes.length > limit) {
     throw new ImageError(`the manifest of "${ref.repository}" is larger than ${limit} bytes`);
   }
   return bytes;
+}
+
+/** An error's message and its cause's ("fetch failed" alone says nothing, its cause says why). */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
 }
 
 /** Waits `ms`, or rejects when `signal` aborts. */

@@ -3,7 +3,8 @@ import { DigestMismatchError, RegistryAuthError, RegistryNotFoundError } from ".
 import { FakeRegistry, type FakeRegistryOptions } from "./fake_registry.ts";
 import { parseReference } from "./reference.ts";
 import { parseChallenge } from "./registry_auth.ts";
-import { RegistryClient } from "./registry_client.ts";
+import { proxyFetch, RegistryClient } from "./registry_client.ts";
+import { PullProxy } from "../../cloud/local/pull_proxy.ts";
 import { buildImage, sha256, tarArchive } from "./testing.ts";
 
 const CREDS = { username: "alice", password: "s3cret" };
@@ -157,6 +158,77 @@ Deno.test("RegistryClient reports an unreachable registry after its retries", as
     ),
     new RegExp(`cannot reach registry "127.0.0.1:${port}" \\(http://127.0.0.1:${port}\\)`),
   );
+});
+
+/** Runs `fn` with the local cloud's registry proxy on 127.0.0.1 and a fetch through it. */
+async function withProxy(
+  nodeRange: string,
+  fn: (proxied: typeof fetch, nodes: string[], logs: string[]) => Promise<void>,
+) {
+  const nodes: string[] = [];
+  const logs: string[] = [];
+  const proxy = PullProxy.start({
+    hostname: "127.0.0.1",
+    nodeRange,
+    authorize: (node, token) => {
+      nodes.push(node);
+      return Promise.resolve(node === "node-a" && token === "secret-a");
+    },
+    log: (m) => logs.push(m),
+    lookup: (host) => Promise.resolve(host === "node.example" ? ["127.98.0.9"] : []),
+  });
+  const through = proxyFetch({ url: proxy.url, username: "node-a", password: "secret-a" });
+  try {
+    await fn(through.fetch, nodes, logs);
+  } finally {
+    through.close();
+    await proxy.close();
+  }
+}
+
+Deno.test("RegistryClient pulls through a registry proxy with proxyFetch()", async () => {
+  await withRegistry({ auth: "bearer" }, async (reg, image) => {
+    await withProxy("127.98.0.0/16", async (proxied, nodes, logs) => {
+      const c = new RegistryClient({ fetch: proxied, retryDelayMs: 1 });
+      const ref = parseReference(`${reg.host}/team/app:v1`);
+      const got = await c.manifest(ref, CREDS);
+      assert.equal(got.digest, image.manifestDigest);
+      const res = await c.blob(ref, image.configDigest, CREDS);
+      assert.equal(sha256(new Uint8Array(await res.arrayBuffer())), image.configDigest);
+      assert.equal(reg.requests.length, 4, "challenge, token, manifest, blob");
+      assert.deepEqual(nodes, ["node-a", "node-a", "node-a", "node-a"], "all through the proxy");
+      assert.deepEqual(logs, []);
+    });
+  });
+});
+
+Deno.test("RegistryClient tells the registry proxy's refusals from the registry's", async () => {
+  const reg = await FakeRegistry.start({ hostname: "127.98.0.9" });
+  try {
+    await withProxy("127.98.0.0/16", async (proxied, _nodes, logs) => {
+      await assert.rejects(
+        new RegistryClient({ fetch: proxied }).manifest(parseReference(`${reg.host}/x:1`)),
+        (e) =>
+          !(e instanceof RegistryAuthError) &&
+          e instanceof Error &&
+          e.message === `the registry proxy answered 403 for manifest "x:1" of registry ` +
+              `"${reg.host}": 127.98.0.9 is in the node range 127.98.0.0/16; nodes reach it ` +
+              "directly",
+      );
+      // An https registry is tunnelled: fetch only says the tunnel failed, the proxy logs why.
+      await assert.rejects(
+        new RegistryClient({ fetch: proxied, attempts: 1 }).manifest(
+          parseReference("node.example:5000/x:1"),
+        ),
+        /^ImageError: cannot reach registry "node\.example:5000" \(https:\/\/node\.example:5000\): fetch failed: .+/,
+      );
+      assert.equal(reg.requests.length, 0);
+      assert.equal(logs.length, 2);
+      assert.match(logs[1], /^refused CONNECT node\.example:5000 from node "node-a" .* node range/);
+    });
+  } finally {
+    await reg.close();
+  }
 });
 
 Deno.test("parseChallenge() reads schemes and quoted parameters", () => {

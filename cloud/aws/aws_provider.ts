@@ -228,6 +228,11 @@ export class AwsProvider implements CloudProvider {
     return this.o.services.syncDns(service, ports, endpoints);
   }
 
+  /** Deletes the service's ELB and its security group. */
+  removeLoadBalancer(service: string): Promise<void> {
+    return this.o.services.removeLoadBalancer(service);
+  }
+
   /** The classic ELB of a service; backends are identified by instance id. */
   syncLoadBalancer(
     service: string,

@@ -25,6 +25,7 @@ import { DnsServer } from "./dns_server.ts";
 import { HostNetwork } from "./host_network.ts";
 import { LocalServices } from "./local_services.ts";
 import { createNodeNetwork, DEFAULT_HOST_RANGE, type NodeNetwork } from "./network.ts";
+import { PullProxy } from "./pull_proxy.ts";
 
 /** How to run the local cloud. */
 export interface LocalProviderOptions {
@@ -43,6 +44,8 @@ export interface LocalProviderOptions {
   zone?: DnsZone;
   /** Released on close(). */
   dnsServer?: DnsServer;
+  /** Registry proxy for the nodes: its URL goes into every new agent.json. Closed on close(). */
+  registryProxy?: PullProxy;
   /** Where provider messages go. */
   log?: (message: string) => void;
 }
@@ -59,7 +62,25 @@ export interface LocalCloudSetup {
   addressRange?: string;
   bridge?: string;
   agentCommand?: string[];
+  /** Runs the registry proxy for nodes in namespaces; without it they reach only the gateway. */
+  registryProxy?: RegistryProxySetup;
   log?: (message: string) => void;
+}
+
+/**
+ * How the registry proxy (pull_proxy.ts) is run on the gateway for nodes in namespaces. Agents
+ * keep its URL in their config and outlive the controller, so its port must not change.
+ */
+export interface RegistryProxySetup {
+  /** Whether `token` is node `nodeName`'s token. */
+  authorize(nodeName: string, token: string): Promise<boolean>;
+  /**
+   * Returns the port kept for the proxy, or keeps and returns `pick()` (a free port) the first
+   * time. @default a new free port on every start
+   */
+  rememberPort?(pick: () => number): Promise<number>;
+  /** Gateway ports the proxy must not take: those the controller listens on there itself. */
+  reservedPorts?: number[];
 }
 
 /** The record of one local instance. */
@@ -155,17 +176,27 @@ export class LocalProvider implements CloudProvider {
     }
     await network.setUp();
     for (const w of network.warnings) log(`warning: ${w}`);
+    // On the host network agents reach every registry this machine does: no proxy needed.
+    const registryProxy = network.kind === "netns" && setup.registryProxy
+      ? await startRegistryProxy(network, setup.registryProxy, (m) => log(`registry proxy: ${m}`))
+      : undefined;
     const zone = new DnsZone({
       name: `${setup.clusterName}.local`,
       ttl: setup.ttl,
       nameserverAddress: network.gateway,
     });
-    const dnsServer = await DnsServer.start({
-      hostname: network.gateway,
-      port: network.kind === "netns" ? 53 : 0,
-      zone,
-      log: (m) => log(`dns: ${m}`),
-    });
+    let dnsServer: DnsServer;
+    try {
+      dnsServer = await DnsServer.start({
+        hostname: network.gateway,
+        port: network.kind === "netns" ? 53 : 0,
+        zone,
+        log: (m) => log(`dns: ${m}`),
+      });
+    } catch (e) {
+      await registryProxy?.close();
+      throw e;
+    }
     return new LocalProvider({
       home: setup.home,
       controllerId: setup.controllerId,
@@ -173,6 +204,7 @@ export class LocalProvider implements CloudProvider {
       network,
       zone,
       dnsServer,
+      registryProxy,
       log,
     });
   }
@@ -218,6 +250,7 @@ export class LocalProvider implements CloudProvider {
         imageDir: `${this.#dir.slice(0, -"/instances".length)}/images`,
         podIP: address,
         logFile: `${dir}/agent.log`,
+        ...(this.options.registryProxy ? { registryProxy: this.options.registryProxy.url } : {}),
       };
       await Deno.writeTextFile(`${dir}/agent.json`, JSON.stringify(agent, null, 2), {
         mode: 0o600,
@@ -293,6 +326,11 @@ export class LocalProvider implements CloudProvider {
     return this.#services.syncDns(service, ports, endpoints);
   }
 
+  /** Stops the service's load balancer. */
+  removeLoadBalancer(service: string): Promise<void> {
+    return this.#services.removeLoadBalancer(service);
+  }
+
   /** Runs the service's load balancer in this process. */
   syncLoadBalancer(
     service: string,
@@ -319,10 +357,11 @@ export class LocalProvider implements CloudProvider {
     );
   }
 
-  /** Stops the load balancers and the DNS server; agents keep running. */
+  /** Stops the load balancers, the DNS server and the registry proxy; agents keep running. */
   async close(): Promise<void> {
     await this.#services.close();
     await this.options.dnsServer?.close();
+    await this.options.registryProxy?.close();
   }
 
   async #records(): Promise<InstanceRecord[]> {
@@ -356,6 +395,49 @@ export class LocalProvider implements CloudProvider {
     const p = this.#lock.then(fn);
     this.#lock = p.catch(() => {});
     return p;
+  }
+}
+
+/**
+ * Starts the registry proxy on the gateway, for destinations outside the node range, on the
+ * port it had before when `setup.rememberPort` keeps one.
+ */
+export async function startRegistryProxy(
+  network: { gateway: string; range: string },
+  setup: RegistryProxySetup,
+  log?: (message: string) => void,
+): Promise<PullProxy> {
+  const pick = () => freePort(network.gateway, setup.reservedPorts ?? []);
+  const port = setup.rememberPort ? await setup.rememberPort(pick) : pick();
+  try {
+    return PullProxy.start({
+      hostname: network.gateway,
+      port,
+      nodeRange: network.range,
+      authorize: setup.authorize,
+      log,
+    });
+  } catch (e) {
+    if (!setup.rememberPort) throw e;
+    throw new Error(
+      `${(e as Error).message} (nodes were given this port and keep it in their agent.json)`,
+      { cause: e },
+    );
+  }
+}
+
+/** A port of `hostname` nothing listens on, other than `reserved`. */
+function freePort(hostname: string, reserved: number[]): number {
+  const held: Deno.Listener[] = [];
+  try {
+    for (;;) {
+      const l = Deno.listen({ hostname, port: 0 });
+      held.push(l);
+      // Kept open until the end, so the next listen gets another port.
+      if (!reserved.includes(l.addr.port)) return l.addr.port;
+    }
+  } finally {
+    for (const l of held) l.close();
   }
 }
 

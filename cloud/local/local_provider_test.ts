@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { CapacityError } from "../../model/errors.ts";
 import { launchRequest } from "../provider_contract.ts";
-import { LocalProvider, type LocalProviderOptions } from "./local_provider.ts";
+import {
+  LocalProvider,
+  type LocalProviderOptions,
+  type RegistryProxySetup,
+  startRegistryProxy,
+} from "./local_provider.ts";
+import { PullProxy } from "./pull_proxy.ts";
 
 /**
  * A stand-in agent that keeps `--config <file>` in its cmdline and, on SIGTERM, kills and
@@ -260,4 +266,89 @@ Deno.test("LocalProvider.launch() repeated after the agent process died restarts
     assert.ok(!isGone(pid), "the new agent runs");
     assert.ok(cmdline(pid).includes(`${dirOf(home, first.id)}/agent.json`));
   });
+});
+
+const acceptAll: RegistryProxySetup["authorize"] = () => Promise.resolve(true);
+
+Deno.test("LocalProvider.launch() gives agents the registry proxy's URL; close() stops the proxy", async () => {
+  const proxy = PullProxy.start({
+    hostname: "127.0.0.1",
+    nodeRange: "127.99.240.0/24",
+    authorize: acceptAll,
+  });
+  try {
+    await withProvider(async ({ home, provider }) => {
+      const i = await provider.launch(launchRequest("node-a"));
+      const config = JSON.parse(await Deno.readTextFile(`${dirOf(home, i.id)}/agent.json`));
+      assert.equal(config.registryProxy, `http://127.0.0.1:${proxy.port}`);
+      await provider.close();
+      await assert.rejects(
+        Deno.connect({ hostname: "127.0.0.1", port: proxy.port }),
+        Deno.errors.ConnectionRefused,
+      );
+    }, { addressRange: "127.99.240.0/24", registryProxy: proxy });
+  } finally {
+    await proxy.close();
+  }
+});
+
+Deno.test("LocalProvider.create() on the host network runs no registry proxy", async () => {
+  const home = await Deno.makeTempDir({ prefix: "milpa-local-" });
+  let asked = false;
+  const provider = await LocalProvider.create({
+    home,
+    controllerId: "ctl",
+    clusterName: "test",
+    ttl: 5,
+    network: "host",
+    addressRange: "127.99.241.0/24",
+    agentCommand: STAND_IN,
+    registryProxy: {
+      authorize: acceptAll,
+      rememberPort: (pick) => {
+        asked = true;
+        return Promise.resolve(pick());
+      },
+    },
+  });
+  try {
+    const i = await provider.launch(launchRequest("node-a"));
+    const config = JSON.parse(await Deno.readTextFile(`${dirOf(home, i.id)}/agent.json`));
+    assert.equal(config.registryProxy, undefined);
+    assert.equal(asked, false);
+  } finally {
+    await provider.close();
+    for (const id of await instanceIds(home)) await provider.terminate(id);
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("startRegistryProxy() keeps its first port across restarts and names a taken one", async () => {
+  const kept: number[] = [];
+  const setup: RegistryProxySetup = {
+    authorize: acceptAll,
+    rememberPort: (pick) => {
+      if (!kept.length) kept.push(pick());
+      return Promise.resolve(kept[0]);
+    },
+  };
+  const network = { gateway: "127.0.0.1", range: "127.99.242.0/24" };
+  const first = await startRegistryProxy(network, setup);
+  await first.close();
+  assert.deepEqual(kept, [first.port]);
+  const second = await startRegistryProxy(network, setup);
+  await second.close();
+  assert.equal(second.port, first.port, "the restarted proxy has the port agents know");
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port: first.port });
+  try {
+    await assert.rejects(
+      startRegistryProxy(network, setup),
+      new RegExp(
+        `^Error: Cannot start the registry proxy on 127\\.0\\.0\\.1:${first.port}: .*` +
+          "\\(nodes were given this port and keep it in their agent\\.json\\)$",
+      ),
+    );
+  } finally {
+    squatter.close();
+  }
 });

@@ -133,16 +133,20 @@ export class LocalServices {
     };
   }
 
+  /** Stops the service's load balancer and gives its address back. */
+  async removeLoadBalancer(service: string): Promise<void> {
+    const running = this.#lbs.get(service);
+    if (!running) return;
+    await running.lb.close();
+    this.#lbs.delete(service);
+    await this.network.syncHostAddresses(this.lbAddresses());
+  }
+
   /** Removes the service's rules, records and load balancer. */
   async deleteService(service: string): Promise<void> {
     await this.syncFirewall(service, [], []);
     this.zone.removeService(service);
-    const running = this.#lbs.get(service);
-    if (running) {
-      await running.lb.close();
-      this.#lbs.delete(service);
-      await this.network.syncHostAddresses(this.lbAddresses());
-    }
+    await this.removeLoadBalancer(service);
   }
 
   /** Services with rules, records or a load balancer. */

@@ -34,6 +34,7 @@ export interface SimCall {
     | "syncFirewall"
     | "syncDns"
     | "syncLoadBalancer"
+    | "removeLoadBalancer"
     | "deleteService";
   arg?: unknown;
 }
@@ -156,6 +157,14 @@ export class SimProvider implements CloudProvider {
     const address = s.loadBalancer?.address ?? `10.255.0.${this.#nextLb++}`;
     s.loadBalancer = { spec, backends: [...backends], address };
     return Promise.resolve({ ingress: [{ ip: address }], backendSource: "10.255.0.0/24" });
+  }
+
+  /** Forgets the service's load balancer. */
+  removeLoadBalancer(service: string): Promise<void> {
+    this.calls.push({ method: "removeLoadBalancer", arg: service });
+    const s = this.services.get(service);
+    if (s) delete s.loadBalancer;
+    return Promise.resolve();
   }
 
   /** Forgets everything of the service. */

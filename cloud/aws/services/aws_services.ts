@@ -115,6 +115,16 @@ export class AwsServices implements ServiceNetworking {
   }
 
   /**
+   * Deletes the ELB, then its security group (retried while the ELB's interfaces linger; a
+   * `ConflictError` after that, to be retried by a later pass). The service's rules
+   * must no longer name that group (sync the firewall first).
+   */
+  async removeLoadBalancer(service: string): Promise<void> {
+    await this.#lbs.remove(service);
+    await this.#groups.remove(service, "load-balancer");
+  }
+
+  /**
    * Deletes the ELB, then the service's group (it may name the ELB's group), then the ELB's
    * group (retried while its interfaces linger), then the records. Safe to repeat.
    */

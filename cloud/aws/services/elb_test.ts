@@ -176,6 +176,28 @@ Deno.test("deleteService() deletes the ELB and both groups; listServices() forge
   assert.deepStrictEqual(await services.listServices(), []);
 });
 
+Deno.test("removeLoadBalancer() deletes the ELB and its group, keeps the service's own group", async () => {
+  const c = fakeCloud();
+  const services = c.services();
+  await services.syncLoadBalancer("default/web", spec(), [i1]);
+  await services.syncFirewall("default/web", [{
+    protocol: "TCP",
+    port: 30080,
+    portRangeSize: 1,
+    source: "0.0.0.0/0",
+  }], ["i-1"]);
+  const names = () => [...c.ec2.groups.values()].map((g) => g.GroupName).sort();
+  assert.equal(names().length, 3, names().join(", "));
+  await services.removeLoadBalancer("default/web");
+  await services.removeLoadBalancer("default/web");
+  assert.equal(c.elb.lbs.size, 0);
+  assert.deepStrictEqual(names(), [
+    "milpa-ctl-default-nodesecuritygroup",
+    "milpa-ctl-default-web",
+  ]);
+  assert.deepStrictEqual(await services.listServices(), ["default/web"]);
+});
+
 Deno.test("listServices() survives an ELB deleted between its listing and its tags", async () => {
   const c = fakeCloud();
   const services = c.services();
