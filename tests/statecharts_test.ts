@@ -16,7 +16,6 @@ const hasDot = await new Deno.Command("dot", { args: ["-V"], stdout: "null", std
 
 /** Mermaid's parser. Mermaid sanitizes labels with DOMPurify, which needs a DOM: stubbed. */
 async function mermaidParse(): Promise<(text: string) => Promise<unknown>> {
-  // Not in deno.json's imports yet (to be pinned there with mermaid).
   const { default: purify } = await import("dompurify");
   Object.assign(purify, { addHook() {}, removeHook() {}, sanitize: (s: string) => s });
   const { default: mermaid } = await import("mermaid");
