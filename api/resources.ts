@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { SseQueue } from "./sse.ts";
 import { BadRequestError, ConflictError, NotFoundError } from "../model/errors.ts";
 import type { KindInfo } from "../model/kinds.ts";
 import { findKind, KINDS } from "../model/kinds.ts";
@@ -172,25 +173,15 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
     selector?: LabelSelector,
   ) =>
     streamSSE(c, async (stream) => {
-      const queue: WatchEvent[] = [];
-      let wake: (() => void) | undefined;
+      const queue = new SseQueue<WatchEvent>();
       const matches = (o: MilpaObject) =>
         o.kind === k.kind &&
         (namespace === undefined || (o.metadata.namespace ?? "") === namespace) &&
         (!selector || matchesSelector(selector, o.metadata.labels ?? {}));
-      let open = true;
       const stop = deps.store.watch((e) => {
-        if (!matches(e.object)) return;
-        queue.push(e);
-        wake?.();
-      }, () => {
-        open = false;
-        wake?.();
-      });
-      stream.onAbort(() => {
-        open = false;
-        wake?.();
-      });
+        if (matches(e.object)) queue.push(e);
+      }, () => queue.end());
+      stream.onAbort(() => queue.end());
       try {
         await stream.write(": watching\n\n"); // tells the client the stream is up
         const listed = new Map<string, string | undefined>();
@@ -199,30 +190,20 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
           await stream.writeSSE({ event: "ADDED", data: JSON.stringify(o) });
         }
         // Changes that happened while listing and are already in the list are not repeated.
-        for (let i = queue.length - 1; i >= 0; i--) {
-          const o = queue[i].object;
+        for (let i = queue.items.length - 1; i >= 0; i--) {
+          const o = queue.items[i].object;
           const rv = listed.get(`${o.metadata.namespace}/${o.metadata.name}`);
           if (
-            queue[i].type !== "DELETED" && rv !== undefined && rv === o.metadata.resourceVersion
+            queue.items[i].type !== "DELETED" && rv !== undefined &&
+            rv === o.metadata.resourceVersion
           ) {
-            queue.splice(i, 1);
+            queue.items.splice(i, 1);
           }
         }
-        while (open) {
-          while (queue.length && open) {
-            const e = queue.shift()!;
-            await stream.writeSSE({ event: e.type, data: JSON.stringify(e.object) });
-          }
-          if (!open) break;
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          await new Promise<void>((r) => {
-            wake = r;
-            timer = setTimeout(r, 15_000);
-          });
-          clearTimeout(timer);
-          wake = undefined;
-          if (!queue.length && open) await stream.write(": keepalive\n\n");
-        }
+        await queue.pump(
+          stream,
+          (e) => stream.writeSSE({ event: e.type, data: JSON.stringify(e.object) }),
+        );
       } finally {
         stop();
       }

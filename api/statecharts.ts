@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { SseQueue } from "./sse.ts";
 import { isMachineKind, MACHINE_KINDS, machineDefinitions } from "../actors/definitions.ts";
 import type { MachineKind } from "../actors/definitions.ts";
 import type { ActorChange, TransitionRecorder } from "../actors/inspection.ts";
@@ -112,39 +113,20 @@ function watchActors(
   matches: (a: { kind: string }) => boolean,
 ) {
   return streamSSE(c, async (stream) => {
-    const queue: ActorChange[] = [];
-    let wake: (() => void) | undefined;
-    let open = true;
-    const end = () => {
-      open = false;
-      wake?.();
-    };
+    const queue = new SseQueue<ActorChange>();
     const stop = recorder?.subscribe((change) => {
-      if (!matches(change.actor)) return;
-      queue.push(change);
-      wake?.();
-    }, end);
-    stream.onAbort(end);
+      if (matches(change.actor)) queue.push(change);
+    }, () => queue.end());
+    stream.onAbort(() => queue.end());
     // Subscribing and listing happen in one tick, so nothing falls between them.
     for (const actor of recorder?.list() ?? []) {
       if (matches(actor)) queue.push({ type: "ADDED", actor });
     }
     try {
-      while (open) {
-        while (queue.length && open) {
-          const e = queue.shift()!;
-          await stream.writeSSE({ event: e.type, data: JSON.stringify(e.actor) });
-        }
-        if (!open) break;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((r) => {
-          wake = r;
-          timer = setTimeout(r, 15_000);
-        });
-        clearTimeout(timer);
-        wake = undefined;
-        if (!queue.length && open) await stream.write(": keepalive\n\n");
-      }
+      await queue.pump(
+        stream,
+        (e) => stream.writeSSE({ event: e.type, data: JSON.stringify(e.actor) }),
+      );
     } finally {
       stop?.();
     }

@@ -32,8 +32,15 @@ export interface Moto {
   close(): Promise<void>;
 }
 
-/** Starts moto and waits until it answers. */
-export async function startMoto(): Promise<Moto> {
+/** A moto server process on a free port of 127.0.0.1. */
+export interface MotoServer {
+  url: string;
+  /** Kills the server (by pid) and waits for it. */
+  close(): Promise<void>;
+}
+
+/** Starts `python3 -m moto.server` on a free loopback port and waits until it answers. */
+export async function startMotoServer(): Promise<MotoServer> {
   const port = freePort();
   const child = new Deno.Command("python3", {
     args: ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
@@ -41,19 +48,31 @@ export async function startMoto(): Promise<Moto> {
     stderr: "null",
   }).spawn();
   const url = `http://127.0.0.1:${port}`;
+  const close = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await child.status;
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      const r = await fetch(url);
+      const r = await fetch(`${url}/moto-api/`);
       await r.body?.cancel();
-      if (r.ok) break;
+      if (r.ok) return { url, close };
     } catch { /* not up yet */ }
     if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error("moto did not start");
+      await close();
+      throw new Error(`moto did not start on ${url}`);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Starts moto and waits until it answers. */
+export async function startMoto(): Promise<Moto> {
+  const server = await startMotoServer();
+  const url = server.url;
   const client = new EC2Client({
     region: "us-east-1",
     endpoint: url,
@@ -70,10 +89,7 @@ export async function startMoto(): Promise<Moto> {
     imageId,
     async close() {
       client.destroy();
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-      await child.status;
+      await server.close();
     },
   };
 }

@@ -19,32 +19,11 @@ import assert from "node:assert/strict";
 import type { IngressRule } from "../../provider.ts";
 import { AwsServices, type AwsServicesOptions } from "./aws_services.ts";
 import { fromClients, type ServicesApis } from "./sdk.ts";
+import { hasMoto as motoInstalled, startMotoServer } from "../../../tests/support/moto.ts";
 
 /** Whether `python3 -c "import moto"` works here; tests are ignored (loudly named) otherwise. */
 export function hasMoto(): boolean {
-  return motoFound ??= importsMoto();
-}
-
-let motoFound: boolean | undefined;
-
-function importsMoto(): boolean {
-  try {
-    return new Deno.Command("python3", {
-      args: ["-c", "import moto"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  return motoInstalled;
 }
 
 /** A moto server with a VPC setup and the clients to inspect it. */
@@ -66,13 +45,8 @@ export interface MotoCloud {
 
 /** Starts moto on a free port, waits until it answers, and sets up the VPC. */
 export async function startMotoCloud(): Promise<MotoCloud> {
-  const port = freePort();
-  const child = new Deno.Command("python3", {
-    args: ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const server = await startMotoServer();
+  const endpoint = server.url;
   const config = {
     endpoint,
     region: "us-east-1",
@@ -86,19 +60,9 @@ export async function startMotoCloud(): Promise<MotoCloud> {
     ec2.destroy();
     route53.destroy();
     elb.destroy();
-    Deno.kill(child.pid, "SIGTERM");
-    await child.status;
+    await server.close();
   };
   try {
-    for (let waited = 0;; waited += 100) {
-      try {
-        const r = await fetch(`${endpoint}/moto-api/`);
-        await r.body?.cancel();
-        if (r.ok) break;
-      } catch { /* not up yet */ }
-      if (waited > 30_000) throw new Error(`moto did not start on ${endpoint}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const vpc = (await ec2.send(
       new DescribeVpcsCommand({ Filters: [{ Name: "is-default", Values: ["true"] }] }),
     )).Vpcs![0];
