@@ -1,11 +1,9 @@
 /** The node machine on fake effects: launch, clean and terminate the test settles, a manual clock. */
 import assert from "node:assert/strict";
-import { type Actor, createActor, type InspectionEvent, waitFor } from "xstate";
-import { ManualClock } from "../model/clock.ts";
+import { type Actor, waitFor } from "xstate";
 import { CapacityError } from "../model/errors.ts";
-import type { EventInput } from "../store/events.ts";
 import { isCapacityError } from "./effects.ts";
-import { POOL_ID } from "./ids.ts";
+import { MachineHarness, withHarness as withAny } from "./machine_harness.ts";
 import {
   createNodeMachine,
   type LaunchResult,
@@ -14,7 +12,6 @@ import {
   nodeStatusOf,
 } from "./node_machine.ts";
 
-type Sent = { to: string; event: { type: string; [k: string]: unknown } };
 type Deferred<T, I> = PromiseWithResolvers<T> & { input: I };
 
 const INPUT: NodeInput = {
@@ -32,26 +29,22 @@ const LAUNCHED: LaunchResult = {
 const AT = "2026-01-01T00:00:00.000Z";
 
 /** Fake effects and the node actors started on them. */
-class Harness {
-  readonly clock = new ManualClock();
-  readonly sent: Sent[] = [];
+class Harness extends MachineHarness<NodeMachine> {
   readonly launches: Deferred<LaunchResult, NodeInput>[] = [];
   readonly cleans: Deferred<void, { name: string; boundPod?: string }>[] = [];
   readonly terminated: string[] = [];
-  readonly events: EventInput[] = [];
-  readonly actors: Actor<NodeMachine>[] = [];
   connected = false;
   /** What terminate() does after recording the call. */
   terminate: (id: string) => Promise<void> = () => Promise.resolve();
   readonly machine: NodeMachine;
-  #tickWaiters: (() => void)[] = [];
 
   constructor(
     t: { bootTimeoutMs?: number; healthyTimeoutMs?: number; watchdogPeriodMs?: number } = {},
   ) {
+    super();
     this.machine = createNodeMachine({
       clock: this.clock,
-      send: (to, event) => this.sent.push({ to, event }),
+      send: this.send,
       launch: (input) => {
         const d = { ...Promise.withResolvers<LaunchResult>(), input };
         this.launches.push(d);
@@ -67,7 +60,7 @@ class Harness {
         return d.promise;
       },
       isCapacityError,
-      event: (e) => this.events.push(e),
+      event: this.record,
       bootTimeoutMs: t.bootTimeoutMs ?? 300_000,
       healthyTimeoutMs: t.healthyTimeoutMs ?? 90_000,
       watchdogPeriodMs: t.watchdogPeriodMs ?? 60_000,
@@ -75,44 +68,16 @@ class Harness {
     });
   }
 
-  start(input: NodeInput = INPUT, snapshot?: unknown): Actor<NodeMachine> {
-    const actor = createActor(this.machine, {
-      input,
-      ...(snapshot ? { snapshot: snapshot as never } : {}),
-      inspect: (e: InspectionEvent) => {
-        if (e.type === "@xstate.snapshot" && e.event.type === "TICK") {
-          for (const w of this.#tickWaiters.splice(0)) w();
-        }
-      },
-    });
-    this.actors.push(actor);
-    return actor.start();
-  }
-
-  /** Resolves after the next watchdog tick was handled. */
-  nextTick(): Promise<void> {
-    return new Promise((r) => this.#tickWaiters.push(r));
-  }
-
-  toPool(): Sent["event"][] {
-    return this.sent.filter((s) => s.to === POOL_ID).map((s) => s.event);
-  }
-
-  stop(): void {
-    for (const a of this.actors) a.stop();
+  start(input: NodeInput = INPUT, snapshot?: unknown) {
+    return this.startActor(input, snapshot);
   }
 }
 
-async function withHarness(
+function withHarness(
   fn: (h: Harness) => Promise<void>,
   t?: ConstructorParameters<typeof Harness>[0],
 ): Promise<void> {
-  const h = new Harness(t);
-  try {
-    await fn(h);
-  } finally {
-    h.stop();
-  }
+  return withAny(() => new Harness(t), fn);
 }
 
 const phase = (a: Actor<NodeMachine>) => a.getSnapshot().value;

@@ -1,10 +1,8 @@
 /** The pod machine on fake effects: a recorded `send`, a dispatch the test settles, a manual clock. */
 import assert from "node:assert/strict";
-import { type Actor, createActor, type InspectionEvent, waitFor } from "xstate";
-import { ManualClock } from "../model/clock.ts";
+import { type Actor, waitFor } from "xstate";
 import type { RestartPolicy, UnitStatus } from "../model/pod.ts";
-import type { EventInput } from "../store/events.ts";
-import { POOL_ID } from "./ids.ts";
+import { MachineHarness, withHarness as withAny } from "./machine_harness.ts";
 import {
   ALLOWED_START_FAILURES,
   type BoundNode,
@@ -15,7 +13,6 @@ import {
   podStatusOf,
 } from "./pod_machine.ts";
 
-type Sent = { to: string; event: { type: string; [k: string]: unknown } };
 type Dispatch = PromiseWithResolvers<DispatchResult> & {
   input: Parameters<PodDeps["dispatch"]>[0];
 };
@@ -24,74 +21,44 @@ const POD = "default/web";
 const UNITS: DispatchResult = { units: ["main"], initUnits: [] };
 
 /** Fake effects and the actors started on them. */
-class Harness {
-  readonly clock = new ManualClock();
-  readonly sent: Sent[] = [];
+class Harness extends MachineHarness<PodMachine> {
   readonly dispatches: Dispatch[] = [];
-  readonly events: EventInput[] = [];
-  readonly actors: Actor<PodMachine>[] = [];
   readonly machine: PodMachine;
-  #tickWaiters: (() => void)[] = [];
 
   constructor(opts: { healthyTimeoutMs?: number; watchdogPeriodMs?: number } = {}) {
+    super();
     this.machine = createPodMachine({
       clock: this.clock,
-      send: (to, event) => this.sent.push({ to, event }),
+      send: this.send,
       dispatch: (input) => {
         const d = { ...Promise.withResolvers<DispatchResult>(), input };
         this.dispatches.push(d);
         return d.promise;
       },
-      event: (e) => this.events.push(e),
+      event: this.record,
       healthyTimeoutMs: opts.healthyTimeoutMs ?? 60_000,
       watchdogPeriodMs: opts.watchdogPeriodMs ?? 60_000,
     });
   }
 
   /** Starts a pod actor (or restores one from a persisted snapshot). */
-  start(restartPolicy: RestartPolicy = "Always", snapshot?: unknown): Actor<PodMachine> {
-    const actor = createActor(this.machine, {
-      input: { namespace: "default", name: "web", uid: "uid-1", restartPolicy },
-      ...(snapshot ? { snapshot: snapshot as never } : {}),
-      inspect: (e: InspectionEvent) => {
-        if (e.type === "@xstate.snapshot" && e.event.type === "TICK") {
-          for (const w of this.#tickWaiters.splice(0)) w();
-        }
-      },
-    });
-    this.actors.push(actor);
-    return actor.start();
-  }
-
-  /** Resolves after the next watchdog tick was handled. */
-  nextTick(): Promise<void> {
-    return new Promise((r) => this.#tickWaiters.push(r));
-  }
-
-  /** What was sent to the pool, in order. */
-  toPool(): Sent["event"][] {
-    return this.sent.filter((s) => s.to === POOL_ID).map((s) => s.event);
+  start(restartPolicy: RestartPolicy = "Always", snapshot?: unknown) {
+    return this.startActor(
+      { namespace: "default", name: "web", uid: "uid-1", restartPolicy },
+      snapshot,
+    );
   }
 
   lastDispatch(): Dispatch {
     return this.dispatches[this.dispatches.length - 1];
   }
-
-  stop(): void {
-    for (const a of this.actors) a.stop();
-  }
 }
 
-async function withHarness(
+function withHarness(
   fn: (h: Harness) => Promise<void> | void,
   opts?: ConstructorParameters<typeof Harness>[0],
 ): Promise<void> {
-  const h = new Harness(opts);
-  try {
-    await fn(h);
-  } finally {
-    h.stop();
-  }
+  return withAny(() => new Harness(opts), fn);
 }
 
 function node(name = "n1"): BoundNode {

@@ -1,0 +1,74 @@
+/**
+ * Test support for the machine tests: actors of one machine started on fake effects, with the
+ * messages they sent and the events they recorded, a manual clock, and a way to wait for the
+ * next watchdog tick. Only tests import this file.
+ */
+import { type Actor, type AnyStateMachine, createActor, type InspectionEvent } from "xstate";
+import { ManualClock } from "../model/clock.ts";
+import type { EventInput } from "../store/events.ts";
+import { POOL_ID } from "./ids.ts";
+
+/** A message an actor sent through its `send` effect. */
+export type Sent = { to: string; event: { type: string; [k: string]: unknown } };
+
+/** What every machine harness records; subclasses build `machine` on these fakes. */
+export abstract class MachineHarness<M extends AnyStateMachine> {
+  readonly clock = new ManualClock();
+  readonly sent: Sent[] = [];
+  readonly events: EventInput[] = [];
+  readonly actors: Actor<M>[] = [];
+  abstract readonly machine: M;
+  #tickWaiters: (() => void)[] = [];
+
+  /** The `send` effect: records the message. */
+  protected readonly send = (to: string, event: Sent["event"]): void => {
+    this.sent.push({ to, event });
+  };
+
+  /** The `event` effect: records the event. */
+  protected readonly record = (e: EventInput): void => {
+    this.events.push(e);
+  };
+
+  /** Starts an actor with `input` (or restores it from a persisted snapshot). */
+  protected startActor(input: unknown, snapshot?: unknown): Actor<M> {
+    const actor = createActor(this.machine, {
+      input,
+      ...(snapshot ? { snapshot: snapshot as never } : {}),
+      inspect: (e: InspectionEvent) => {
+        if (e.type === "@xstate.snapshot" && e.event.type === "TICK") {
+          for (const w of this.#tickWaiters.splice(0)) w();
+        }
+      },
+    } as never) as Actor<M>;
+    this.actors.push(actor);
+    return actor.start();
+  }
+
+  /** Resolves after the next watchdog tick was handled. */
+  nextTick(): Promise<void> {
+    return new Promise((r) => this.#tickWaiters.push(r));
+  }
+
+  /** What was sent to the node pool, in order. */
+  toPool(): Sent["event"][] {
+    return this.sent.filter((s) => s.to === POOL_ID).map((s) => s.event);
+  }
+
+  stop(): void {
+    for (const a of this.actors) a.stop();
+  }
+}
+
+/** Runs `fn` with a new harness and stops its actors after. */
+export async function withHarness<H extends { stop(): void }>(
+  make: () => H,
+  fn: (h: H) => Promise<void> | void,
+): Promise<void> {
+  const h = make();
+  try {
+    await fn(h);
+  } finally {
+    h.stop();
+  }
+}
