@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
-import type {
-  AgentMessage,
-  AppliedMessage,
-  ControllerMessage,
-  DesiredPod,
-  HelloMessage,
-} from "../model/agent_protocol.ts";
+import type { AppliedMessage, DesiredPod, HelloMessage } from "../model/agent_protocol.ts";
 import { isAlive, type ProcEntry, readProc } from "./proc.ts";
+import { startStubController } from "../tests/support/oci_controller.ts";
 
 /** The agent entry under test; MILPA_AGENT_ENTRY can point at a bundle (deno bundle -o agent.js). */
 const MAIN = Deno.env.get("MILPA_AGENT_ENTRY") ?? new URL("./main.ts", import.meta.url).pathname;
@@ -46,45 +41,14 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir();
     const mark = `MILPA_TEST_MARK=${crypto.randomUUID()}`;
-    const received: AgentMessage[] = [];
-    const waiters = new Set<() => void>();
-    const headers: (string | null)[] = [];
-    let socket: WebSocket | undefined;
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
-      headers.push(req.headers.get("authorization"), req.headers.get("x-milpa-node"));
-      const upgrade = Deno.upgradeWebSocket(req);
-      socket = upgrade.socket;
-      socket.onmessage = (event) => {
-        received.push(JSON.parse(event.data));
-        for (const w of [...waiters]) w();
-      };
-      return upgrade.response;
-    });
-    const next = <T extends AgentMessage = AgentMessage>(
-      what: string,
-      pred: (m: AgentMessage) => boolean,
-    ) =>
-      within(
-        20_000,
-        what,
-        new Promise<T>((resolve) => {
-          const check = () => {
-            const found = received.find(pred) as T | undefined;
-            if (!found) return;
-            waiters.delete(check);
-            resolve(found);
-          };
-          waiters.add(check);
-          check();
-        }),
-      );
-    const send = (msg: ControllerMessage) => socket!.send(JSON.stringify(msg));
+    const controller = startStubController();
+    const { next, send } = controller;
 
     const config = `${dir}/agent.json`;
     await Deno.writeTextFile(
       config,
       JSON.stringify({
-        controllerURL: `http://127.0.0.1:${server.addr.port}`,
+        controllerURL: controller.url,
         nodeName: "node-main-test",
         token: "node-token",
         dataDir: `${dir}/data`,
@@ -102,7 +66,7 @@ Deno.test({
     try {
       const hello = await next<HelloMessage>("hello", (m) => m.type === "hello");
       assert.equal(hello.node, "node-main-test");
-      assert.deepEqual(headers, ["Bearer node-token", "node-main-test"]);
+      assert.deepEqual(controller.headers, ["Bearer node-token", "node-main-test"]);
 
       const pod: DesiredPod = {
         namespace: "default",
@@ -153,8 +117,7 @@ Deno.test({
       }
       const [stdout, stderr] = await output;
       if (stdout || stderr) console.log(`agent output:\n${stdout}${stderr}`);
-      socket?.close();
-      await server.shutdown();
+      await controller.close();
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -1,12 +1,15 @@
 /**
- * A stand-in controller for image tests that run the real agent program: it accepts the
- * agent's WebSocket on 127.0.0.1, records what the agent sends and sends what the test says.
+ * A stand-in controller for tests that run the real agent program: it accepts the agent's
+ * WebSocket on 127.0.0.1, records what the agent sends (and the headers it dialled with) and
+ * sends what the test says.
  */
 import type { AgentMessage, ControllerMessage } from "../../model/agent_protocol.ts";
 
 /** A running stand-in controller. */
 export interface StubController {
   url: string;
+  /** `Authorization` and `X-Milpa-Node` of every connection, in order. */
+  headers: (string | null)[];
   /** Resolves with the first message so far or later that matches (20 s at most). */
   next<T extends AgentMessage>(what: string, pred: (m: AgentMessage) => boolean): Promise<T>;
   send(msg: ControllerMessage): void;
@@ -17,8 +20,10 @@ export interface StubController {
 export function startStubController(): StubController {
   const received: AgentMessage[] = [];
   const waiters = new Set<() => void>();
+  const headers: (string | null)[] = [];
   let socket: WebSocket | undefined;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    headers.push(req.headers.get("authorization"), req.headers.get("x-milpa-node"));
     const upgrade = Deno.upgradeWebSocket(req);
     socket = upgrade.socket;
     socket.onmessage = (event) => {
@@ -29,6 +34,7 @@ export function startStubController(): StubController {
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
+    headers,
     next: <T extends AgentMessage>(what: string, pred: (m: AgentMessage) => boolean) =>
       new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {
