@@ -9,6 +9,7 @@ import type {
   DesiredPod,
   StatusMessage,
 } from "../model/agent_protocol.ts";
+import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
 import { UnavailableError } from "../model/errors.ts";
 
 /** Something that carries controller messages to one agent. */
@@ -34,7 +35,7 @@ export interface AttachedAgent {
 interface Pending {
   resolve: (v: string) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: TimerId;
 }
 
 interface Follow {
@@ -58,6 +59,9 @@ export class AgentHub {
   #subs = new Set<(e: HubEvent) => void>();
   #waiters = new Map<string, Set<() => void>>();
   #nextId = 1;
+
+  /** @param clock times agent answers and connection waits. @default systemClock */
+  constructor(private readonly clock: Clock = systemClock) {}
 
   /** Registers a new connection for a node, replacing (and closing) an older one. */
   attach(node: string, conn: AgentConnection): AttachedAgent {
@@ -92,13 +96,17 @@ export class AgentHub {
     return new Promise((resolve, reject) => {
       const set = this.#waiters.get(node) ?? new Set();
       this.#waiters.set(node, set);
-      const done = () => {
-        clearTimeout(timer);
+      const forget = () => {
         set.delete(done);
+        if (set.size === 0 && this.#waiters.get(node) === set) this.#waiters.delete(node);
+      };
+      const done = () => {
+        this.clock.clearTimeout(timer);
+        forget();
         resolve();
       };
-      const timer = setTimeout(() => {
-        set.delete(done);
+      const timer = this.clock.setTimeout(() => {
+        forget();
         reject(
           new UnavailableError(`node ${node}: agent did not connect within ${timeoutMs / 1000}s`),
         );
@@ -107,9 +115,16 @@ export class AgentHub {
     });
   }
 
-  /** Sends the desired pod (null: run nothing) and waits for the agent to apply it. */
-  async apply(node: string, pod: DesiredPod | null): Promise<void> {
-    await this.#request(node, (id) => ({ type: "apply", id, pod }));
+  /**
+   * Sends the desired pod (null: run nothing) and waits for the agent to apply it, at most
+   * `timeoutMs` (stopping units can take their whole grace period).
+   */
+  async apply(
+    node: string,
+    pod: DesiredPod | null,
+    timeoutMs = AGENT_REPLY_TIMEOUT_MS,
+  ): Promise<void> {
+    await this.#request(node, (id) => ({ type: "apply", id, pod }), timeoutMs);
   }
 
   /** The last `lines` lines (all kept lines when absent) of a unit's log. */
@@ -161,24 +176,24 @@ export class AgentHub {
     for (const [node, link] of this.#links) this.#drop(node, link, "controller stopping");
   }
 
-  #request(node: string, make: (id: number) => ControllerMessage): Promise<string> {
+  #request(
+    node: string,
+    make: (id: number) => ControllerMessage,
+    timeoutMs = AGENT_REPLY_TIMEOUT_MS,
+  ): Promise<string> {
     const link = this.#links.get(node);
     if (!link) return Promise.reject(new UnavailableError(`node ${node} is not connected`));
     const id = this.#nextId++;
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         link.pending.delete(id);
-        reject(
-          new UnavailableError(
-            `node ${node} did not answer within ${AGENT_REPLY_TIMEOUT_MS / 1000}s`,
-          ),
-        );
-      }, AGENT_REPLY_TIMEOUT_MS);
+        reject(new UnavailableError(`node ${node} did not answer within ${timeoutMs / 1000}s`));
+      }, timeoutMs);
       link.pending.set(id, { resolve, reject, timer });
       try {
         link.conn.send(make(id));
       } catch (e) {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         link.pending.delete(id);
         reject(new UnavailableError(`node ${node}: cannot send: ${(e as Error).message}`));
       }
@@ -210,7 +225,7 @@ export class AgentHub {
         const p = link.pending.get(msg.id);
         if (!p) return;
         link.pending.delete(msg.id);
-        clearTimeout(p.timer);
+        this.clock.clearTimeout(p.timer);
         if (msg.error) p.reject(new UnavailableError(msg.error));
         else p.resolve(msg.type === "logs.result" ? msg.text ?? "" : "");
         return;
@@ -229,8 +244,9 @@ export class AgentHub {
 
   #drop(node: string, link: Link, reason?: string): void {
     this.#links.delete(node);
+    this.#last.delete(node);
     for (const p of link.pending.values()) {
-      clearTimeout(p.timer);
+      this.clock.clearTimeout(p.timer);
       p.reject(new UnavailableError(`node ${node} disconnected`));
     }
     link.pending.clear();

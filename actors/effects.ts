@@ -1,5 +1,6 @@
 /** The effects pod and node actors invoke: dispatching a pod to its agent, booting a node. */
 import type { CloudProvider } from "../cloud/provider.ts";
+import { type Clock, within } from "../model/clock.ts";
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { ServerConfig } from "../model/config.ts";
 import { CapacityError, NotFoundError } from "../model/errors.ts";
@@ -158,7 +159,7 @@ export const SAVE_LOGS_TIMEOUT_MS = 5_000;
  * Best effort: a unit whose log cannot be read (agent gone, timeout) is skipped.
  */
 export async function saveNodeLogs(
-  deps: { store: ObjectStore; hub: AgentHub; now: () => number },
+  deps: { store: ObjectStore; hub: AgentHub; clock: Clock },
   node: string,
   podKey: string | undefined,
 ): Promise<void> {
@@ -168,21 +169,17 @@ export async function saveNodeLogs(
   if (!pod) return;
   await Promise.all(
     allUnits(pod.spec).map(async (u) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<undefined>((r) =>
-        timer = setTimeout(() => r(undefined), SAVE_LOGS_TIMEOUT_MS)
-      );
-      const text = await Promise.race([
+      const text = await within(
+        deps.clock,
+        SAVE_LOGS_TIMEOUT_MS,
         deps.hub.logs(node, u.name).catch(() => undefined),
-        timeout,
-      ]);
-      clearTimeout(timer);
+      );
       if (text === undefined) return;
       await saveLog(
         deps.store.kv,
         { namespace, pod: name, uid: pod.metadata.uid!, unit: u.name },
         text,
-        deps.now(),
+        deps.clock.now(),
       );
     }),
   );

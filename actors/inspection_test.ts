@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createActor, fromPromise, setup } from "xstate";
-import { ManualClock } from "../model/clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import { type ActorChange, summarizeContext, TransitionRecorder } from "./inspection.ts";
 
 const machine = setup({
@@ -24,10 +24,10 @@ function start(recorder: TransitionRecorder, id: string) {
 }
 
 Deno.test("TransitionRecorder records an actor's transitions with times and events", async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const recorder = new TransitionRecorder({ clock });
   const actor = start(recorder, "pod/default/web");
-  clock.advance(1000);
+  await clock.advance(1000);
   actor.send({ type: "NOOP" });
   actor.send({ type: "GO" });
   await new Promise((r) => setTimeout(r, 0));

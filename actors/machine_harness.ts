@@ -1,10 +1,10 @@
 /**
  * Test support for the machine tests: actors of one machine started on fake effects, with the
- * messages they sent and the events they recorded, a manual clock, and a way to wait for the
- * next watchdog tick. Only tests import this file.
+ * messages they sent and the events they recorded, and a fake clock whose timers (watchdog
+ * ticks, deadlines) fire as tests advance it. Only tests import this file.
  */
-import { type Actor, type AnyStateMachine, createActor, type InspectionEvent } from "xstate";
-import { ManualClock } from "../model/clock.ts";
+import { type Actor, type AnyStateMachine, createActor } from "xstate";
+import { FakeClock } from "../model/fake_clock.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
 
@@ -13,12 +13,11 @@ export type Sent = { to: string; event: { type: string; [k: string]: unknown } }
 
 /** What every machine harness records; subclasses build `machine` on these fakes. */
 export abstract class MachineHarness<M extends AnyStateMachine> {
-  readonly clock = new ManualClock();
+  readonly clock = new FakeClock();
   readonly sent: Sent[] = [];
   readonly events: EventInput[] = [];
   readonly actors: Actor<M>[] = [];
   abstract readonly machine: M;
-  #tickWaiters: (() => void)[] = [];
 
   /** The `send` effect: records the message. */
   protected readonly send = (to: string, event: Sent["event"]): void => {
@@ -35,19 +34,9 @@ export abstract class MachineHarness<M extends AnyStateMachine> {
     const actor = createActor(this.machine, {
       input,
       ...(snapshot ? { snapshot: snapshot as never } : {}),
-      inspect: (e: InspectionEvent) => {
-        if (e.type === "@xstate.snapshot" && e.event.type === "TICK") {
-          for (const w of this.#tickWaiters.splice(0)) w();
-        }
-      },
     } as never) as Actor<M>;
     this.actors.push(actor);
     return actor.start();
-  }
-
-  /** Resolves after the next watchdog tick was handled. */
-  nextTick(): Promise<void> {
-    return new Promise((r) => this.#tickWaiters.push(r));
   }
 
   /** What was sent to the node pool, in order. */

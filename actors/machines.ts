@@ -107,7 +107,7 @@ export function managedKinds(
       terminate: (id) => deps.cloud.terminate(id),
       clean: ({ name, boundPod }) =>
         saveNodeLogs(
-          { store: deps.store, hub: deps.hub, now: () => deps.clock.now() },
+          { store: deps.store, hub: deps.hub, clock: deps.clock },
           name,
           boundPod,
         ),

@@ -9,7 +9,7 @@
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
 import type { Clock } from "../model/clock.ts";
-import { isoTime } from "../model/clock.ts";
+import { every, isoTime, sleep } from "../model/clock.ts";
 import type { NodePhase, NodeStatus } from "../model/node.ts";
 import type { NetworkAddress } from "../model/pod.ts";
 import type { EventInput } from "../store/events.ts";
@@ -89,21 +89,22 @@ export function createNodeMachine(deps: NodeDeps) {
       clean: fromPromise<void, { name: string; boundPod?: string }>(({ input }) =>
         deps.clean(input)
       ),
-      terminate: fromPromise<void, { instanceId?: string }>(async ({ input }) => {
+      // Retries until it succeeds, or until the actor stops (the controller is stopping).
+      terminate: fromPromise<void, { instanceId?: string }>(async ({ input, signal }) => {
         if (!input.instanceId) return;
-        for (let delay = 1000;; delay = Math.min(delay * 2, 30_000)) {
+        for (let delay = 1000; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
           try {
             return await deps.terminate(input.instanceId);
           } catch (e) {
+            if (signal.aborted) return;
             console.error(`terminate ${input.instanceId} failed, retrying in ${delay / 1000}s:`, e);
-            await new Promise((r) => setTimeout(r, delay));
+            await sleep(deps.clock, delay, signal);
           }
         }
       }),
       watchdog: fromCallback<NodeEvent, { periodMs: number }>(({ sendBack, input }) => {
         const since = deps.clock.now();
-        const t = setInterval(() => sendBack({ type: "TICK", since }), input.periodMs);
-        return () => clearInterval(t);
+        return every(deps.clock, input.periodMs, () => sendBack({ type: "TICK", since }));
       }),
     },
     guards: {

@@ -105,7 +105,7 @@ Deno.test("node machine launches in Creating and is Created once the launch reso
     const a = h.start();
     assert.equal(phase(a), "Creating");
     assert.deepEqual(h.launches.map((l) => l.input), [INPUT]);
-    h.clock.advance(1_000);
+    await h.clock.advance(1_000);
     h.launches[0].resolve(LAUNCHED);
     const s = await until(a, "Created");
     assert.equal(s.context.instanceId, "i-1");
@@ -311,6 +311,28 @@ Deno.test({
   },
 });
 
+Deno.test("node machine stopped while retrying a terminate leaves no timer behind", async () => {
+  await withHarness(async (h) => {
+    const consoleError = console.error;
+    console.error = () => {};
+    try {
+      h.terminate = () => Promise.reject(new Error("throttled"));
+      const a = h.start();
+      await claimed(h, a);
+      a.send({ type: "TERMINATE", reason: "test" });
+      await h.clock.advance(3_000);
+      assert.equal(h.terminated.length, 3, "tried at 0, 1 and 3 s");
+      a.stop();
+      await h.clock.advance(0);
+      assert.equal(h.clock.pendingTimers, 0, "a stopped controller must be able to exit");
+      await h.clock.advance(60_000);
+      assert.equal(h.terminated.length, 3);
+    } finally {
+      console.error = consoleError;
+    }
+  });
+});
+
 Deno.test("node machine retries a failed terminate until it succeeds", async () => {
   await withHarness(async (h) => {
     const errors: unknown[] = [];
@@ -323,6 +345,9 @@ Deno.test("node machine retries a failed terminate until it succeeds", async () 
       const a = h.start();
       await claimed(h, a);
       a.send({ type: "TERMINATE", reason: "test" });
+      await h.clock.advance(999);
+      assert.equal(phase(a), "Terminating", "the retry waits 1 s");
+      await h.clock.advance(1);
       await until(a, "Terminated");
       assert.deepEqual(h.terminated, ["i-1", "i-1"]);
       assert.equal(errors.length, 1);
@@ -337,10 +362,9 @@ Deno.test("node machine terminates a node whose agent does not connect within th
     const a = h.start();
     h.launches[0].resolve(LAUNCHED);
     await until(a, "Created");
-    h.clock.advance(1_000);
-    await h.nextTick();
+    await h.clock.advance(1_000);
     assert.equal(phase(a), "Created", "exactly the timeout is not yet too long");
-    h.clock.advance(1);
+    await h.clock.advance(5);
     const s = await until(a, "Terminated");
     assert.equal(s.context.message, "agent did not connect within 1s of boot");
     assert.deepEqual(h.terminated, ["i-1"]);
@@ -352,12 +376,11 @@ Deno.test("node machine terminates an Available node whose agent is gone and sen
   await withHarness(async (h) => {
     const a = h.start();
     await available(h, a);
-    h.clock.advance(800);
+    await h.clock.advance(800);
     a.send({ type: "HEARTBEAT" });
-    h.clock.advance(800);
-    await h.nextTick();
+    await h.clock.advance(800);
     assert.equal(phase(a), "Available", "a heartbeat 800 ms ago is recent enough");
-    h.clock.advance(201);
+    await h.clock.advance(205);
     const s = await until(a, "Terminated");
     assert.equal(s.context.message, "no heartbeat for 1s");
     assert.deepEqual(h.terminated, ["i-1"]);
@@ -369,8 +392,7 @@ Deno.test("node machine keeps an Available node whose agent is connected, heartb
     const a = h.start();
     await available(h, a);
     h.connected = true;
-    h.clock.advance(10_000);
-    await h.nextTick();
+    await h.clock.advance(10_000);
     assert.equal(phase(a), "Available");
   }, { healthyTimeoutMs: 1_000, watchdogPeriodMs: 5 });
 });
@@ -384,7 +406,7 @@ Deno.test("nodeStatusOf() derives phase, instance, addresses, bound pod and mess
       boundPodName: "default/web",
       lastPhaseChange: AT,
     });
-    h.clock.advance(1_000);
+    await h.clock.advance(1_000);
     await claimed(h, a);
     assert.deepEqual(nodeStatusOf(a.getSnapshot()), {
       phase: "Claimed",
@@ -427,8 +449,9 @@ Deno.test("node machine restored while Creating launches again; its boot deadlin
     const created = JSON.parse(JSON.stringify(b.getPersistedSnapshot()));
     b.stop();
     // The controller was down for longer than the boot timeout.
-    h.clock.advance(1_001);
+    await h.clock.advance(1_005);
     const c = h.start(INPUT, created);
+    await h.clock.advance(5);
     await until(c, "Terminated");
     assert.equal(c.getSnapshot().context.message, "agent did not connect within 1s of boot");
   }, { bootTimeoutMs: 1_000, watchdogPeriodMs: 5 });

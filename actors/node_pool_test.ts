@@ -1,7 +1,7 @@
 /** The node pool's decisions, on a real ObjectStore (`:memory:` KV) with recorded sends and spawns. */
 import assert from "node:assert/strict";
 import { createActor, waitFor } from "xstate";
-import { ManualClock } from "../model/clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import type { StandbyNodes } from "../model/config.ts";
 import type { Node, NodePhase } from "../model/node.ts";
 import type { Pod, PodPhase, PodSpec } from "../model/pod.ts";
@@ -26,7 +26,7 @@ class Harness {
   readonly pool: NodePool;
   #waiters: { match: (s: Sent) => boolean; resolve: () => void }[] = [];
 
-  constructor(readonly store: ObjectStore, readonly clock: ManualClock, standby: StandbyNodes[]) {
+  constructor(readonly store: ObjectStore, readonly clock: FakeClock, standby: StandbyNodes[]) {
     this.pool = new NodePool({
       store,
       clock,
@@ -119,7 +119,7 @@ async function withPool(
   standby: StandbyNodes[] = [],
 ): Promise<void> {
   const kv = await Deno.openKv(":memory:");
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const h = new Harness(new ObjectStore(kv, clock), clock, standby);
   try {
     await fn(h);
@@ -385,10 +385,10 @@ Deno.test("NodePool boots no node of a type that had a capacity error, for UNAVA
     assert.equal(h.spawned.length, 2);
     assert.equal(h.spawned[1].spot, true);
 
-    h.clock.advance(UNAVAILABLE_MS - 1);
+    await h.clock.advance(UNAVAILABLE_MS - 1);
     await h.handle({ type: "RECONCILE" });
     assert.equal(h.spawned.length, 2);
-    h.clock.advance(1);
+    await h.clock.advance(1);
     await h.handle({ type: "RECONCILE" });
     assert.equal(h.spawned.length, 3);
     assert.equal(h.spawned[2].boundPod, pod);

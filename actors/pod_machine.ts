@@ -9,7 +9,7 @@
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
 import type { Clock } from "../model/clock.ts";
-import { isoTime } from "../model/clock.ts";
+import { every, isoTime } from "../model/clock.ts";
 import type {
   NetworkAddress,
   PodPhase,
@@ -120,8 +120,7 @@ export function createPodMachine(deps: PodDeps) {
       ),
       watchdog: fromCallback<PodEvent, { periodMs: number }>(({ sendBack, input }) => {
         const since = deps.clock.now();
-        const t = setInterval(() => sendBack({ type: "TICK", since }), input.periodMs);
-        return () => clearInterval(t);
+        return every(deps.clock, input.periodMs, () => sendBack({ type: "TICK", since }));
       }),
     },
     guards: {

@@ -121,7 +121,7 @@ Deno.test("pod machine dispatches on NODE_BOUND and runs once the dispatch resol
     assert.deepEqual(h.dispatches.map((d) => d.input), [
       { namespace: "default", name: "web", node: node() },
     ]);
-    h.clock.advance(1_000);
+    await h.clock.advance(1_000);
     h.lastDispatch().resolve({ units: ["main", "side"], initUnits: ["setup"] });
     const s = await waitFor(a, (s) => s.matches({ Running: "Applied" }), { timeout: 2_000 });
     assert.deepEqual(s.context.unitNames, ["main", "side"]);
@@ -243,7 +243,7 @@ Deno.test("pod machine records why a unit failed the pod and ends its other unit
   await withHarness(async (h) => {
     const a = h.start("Never");
     await runOn(h, a);
-    h.clock.advance(5_000);
+    await h.clock.advance(5_000);
     a.send(agentStatus([exited(3), running("side")]));
     const status = podStatusOf(a.getSnapshot());
     assert.equal(status.phase, "Failed");
@@ -411,10 +411,9 @@ Deno.test("pod machine watchdog fails a Running pod with no status for healthyTi
   await withHarness(async (h) => {
     const a = h.start("Never");
     await runOn(h, a);
-    h.clock.advance(1_000);
-    await h.nextTick();
+    await h.clock.advance(1_000);
     assert.equal(top(a), "Running", "exactly the timeout is not yet too long");
-    h.clock.advance(1);
+    await h.clock.advance(5);
     const s = await waitFor(a, (s) => s.matches("Failed"), { timeout: 2_000 });
     assert.equal(s.context.message, "no status from node n1 in 1s");
     assert.deepEqual(h.toPool().at(-1), { type: "POD_RELEASED", pod: POD, node: "n1" });
@@ -425,12 +424,11 @@ Deno.test("pod machine watchdog counts from the last status", async () => {
   await withHarness(async (h) => {
     const a = h.start("Never");
     await runOn(h, a);
-    h.clock.advance(800);
+    await h.clock.advance(800);
     a.send(agentStatus([running()]));
-    h.clock.advance(800);
-    await h.nextTick();
+    await h.clock.advance(800);
     assert.equal(top(a), "Running");
-    h.clock.advance(201);
+    await h.clock.advance(205);
     await waitFor(a, (s) => s.matches("Failed"), { timeout: 2_000 });
   }, { healthyTimeoutMs: 1_000, watchdogPeriodMs: 5 });
 });
@@ -439,7 +437,7 @@ Deno.test("pod machine watchdog timeout under Always retries on a new node", asy
   await withHarness(async (h) => {
     const a = h.start("Always");
     await runOn(h, a);
-    h.clock.advance(1_001);
+    await h.clock.advance(1_005);
     const s = await waitFor(a, (s) => s.matches("Waiting"), { timeout: 2_000 });
     assert.equal(s.context.node, undefined);
     assert.equal(h.toPool().filter((e) => e.type === "POD_WAITING").length, 2);
@@ -469,7 +467,7 @@ Deno.test("podStatusOf() derives phase, node, addresses, start failures, unit st
   await withHarness(async (h) => {
     const a = h.start();
     await runOn(h, a);
-    h.clock.advance(2_000);
+    await h.clock.advance(2_000);
     a.send(agentStatus([running(), running("side")], [exited(0, "setup")]));
     assert.deepEqual(podStatusOf(a.getSnapshot()), {
       phase: "Running",
@@ -488,7 +486,7 @@ Deno.test("podStatusOf() derives phase, node, addresses, start failures, unit st
       initUnitStatuses: [exited(0, "setup")],
     });
     // readyTime is the first time every unit ran; it does not move.
-    h.clock.advance(2_000);
+    await h.clock.advance(2_000);
     a.send(agentStatus([waiting(), running("side")], [exited(0, "setup")]));
     a.send(agentStatus([running(), running("side")], [exited(0, "setup")]));
     assert.equal(podStatusOf(a.getSnapshot()).readyTime, "2026-01-01T00:00:02.000Z");

@@ -87,18 +87,18 @@ export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, 
       /** Sends RECHECK at an absolute time; nothing when there is none. */
       timer: fromCallback<{ type: "RECHECK" }, { at?: number }>(({ sendBack, input }) => {
         if (input.at === undefined) return;
-        const t = setTimeout(
+        const t = spec.clock.setTimeout(
           () => sendBack({ type: "RECHECK" }),
-          Math.max(0, input.at - spec.clock.now()),
+          input.at - spec.clock.now(),
         );
-        return () => clearTimeout(t);
+        return () => spec.clock.clearTimeout(t);
       }),
       backoff: fromCallback<{ type: "RECHECK" }, { failures: number }>(({ sendBack, input }) => {
-        const t = setTimeout(
+        const t = spec.clock.setTimeout(
           () => sendBack({ type: "RECHECK" }),
           Math.min(500 * 2 ** Math.min(input.failures, 7), 60_000),
         );
-        return () => clearTimeout(t);
+        return () => spec.clock.clearTimeout(t);
       }),
     },
     guards: {

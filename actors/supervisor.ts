@@ -16,7 +16,7 @@ import {
   waitFor,
 } from "xstate";
 import type { CloudProvider } from "../cloud/provider.ts";
-import type { Clock } from "../model/clock.ts";
+import { type Clock, every, sleep } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import { selectInstanceType } from "../cloud/instance_selector.ts";
@@ -94,8 +94,9 @@ export class Supervisor {
   readonly pool: NodePool;
   readonly #root: Actor<ReturnType<typeof createSupervisorMachine>>;
   #unsubscribe: (() => void)[] = [];
-  #timers: ReturnType<typeof setInterval>[] = [];
+  #timers: (() => void)[] = [];
   #stopping = false;
+  readonly #stopped = new AbortController();
   readonly #tasks = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: SupervisorDeps) {
@@ -169,24 +170,27 @@ export class Supervisor {
     const routes = this.#routes();
     this.#unsubscribe.push(store.watch((e) => routeStoreEvent(routes, e)));
     this.#unsubscribe.push(this.deps.hub.subscribe((e) => routeHubEvent(routes, e)));
+    const clock = this.deps.clock;
     this.#timers.push(
-      setInterval(() => this.send(POOL_ID, { type: "RECONCILE" }), this.#timings.reconcilePeriodMs),
+      every(
+        clock,
+        this.#timings.reconcilePeriodMs,
+        () => this.send(POOL_ID, { type: "RECONCILE" }),
+      ),
     );
     const instances = new InstanceCollector({
       store,
       cloud: this.deps.cloud,
       event: (e) => void recordEvent(store, this.deps.clock, e),
     });
-    this.#timers.push(setInterval(() => {
+    this.#timers.push(every(clock, this.#timings.instanceGcPeriodMs, () => {
       if (this.#stopping) return;
       this.#track(instances.pass().catch((e) => console.error("instance collection failed:", e)));
-    }, this.#timings.instanceGcPeriodMs));
-    this.#timers.push(setInterval(() => {
-      this.#track(
-        purgeExpired(store, this.deps.clock).catch((e) => console.error("purge failed:", e)),
-      );
+    }));
+    this.#timers.push(every(clock, this.#timings.purgePeriodMs, () => {
+      this.#track(purgeExpired(store, clock).catch((e) => console.error("purge failed:", e)));
       this.collectGarbage();
-    }, this.#timings.purgePeriodMs));
+    }));
   }
 
   /** Stops routing and every actor; waits for pending snapshot writes. Agents keep running. */
@@ -198,26 +202,14 @@ export class Supervisor {
 
   async #shutdown(): Promise<void> {
     this.#stopping = true;
+    this.#stopped.abort();
     for (const u of this.#unsubscribe) u();
-    for (const t of this.#timers) clearInterval(t);
+    for (const cancel of this.#timers) cancel();
     for (const e of this.#actors.values()) e.ref.stop();
     this.#actors.clear();
     await Promise.all(this.#tasks);
     await this.pool.drain();
     await this.#persister.flush();
-  }
-
-  /** Waits `ms`, or less if the supervisor stops meanwhile. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const i = setInterval(() => this.#stopping && done(), 100);
-      function done() {
-        clearTimeout(t);
-        clearInterval(i);
-        resolve();
-      }
-    });
   }
 
   /** Keeps a background task so that stop() can wait for it. */
@@ -377,7 +369,7 @@ export class Supervisor {
       }; restarting from its last snapshot in ${delay / 1000}s`,
       type: "Warning",
     });
-    await this.#sleep(delay);
+    await sleep(this.deps.clock, delay, this.#stopped.signal);
     if (this.#stopping || this.#actors.get(id) !== entry || !kind) return;
     await this.#persister.flush();
     const snapshot = await this.deps.actorStore.load(id) as Snapshot<unknown> | undefined;

@@ -12,7 +12,7 @@ import {
   type LogsRequestMessage,
   type StatusMessage,
 } from "../model/agent_protocol.ts";
-import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
 import { PodRunner } from "./pod_runner.ts";
 import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";

@@ -8,7 +8,7 @@ import {
 } from "../model/agent_protocol.ts";
 import type { Unit } from "../model/pod.ts";
 import { NodeAgent } from "./agent.ts";
-import { FakeClock, settle } from "./clock.ts";
+import { FakeClock, settle } from "../model/fake_clock.ts";
 import { FakeProber } from "./fake_prober.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
 

@@ -2,7 +2,7 @@
  * Unit restart backoff, as itzo did it: 1 s doubling per restart up to 5 min, back to 1 s
  * after a clean exit or after the unit ran for 10 min or more.
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../model/clock.ts";
 
 /** Tunables of a restart backoff. */
 export interface BackoffPolicy {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { nextRestartDelay, RestartBackoff, UNIT_RESTART_BACKOFF } from "./backoff.ts";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 
 const failed = { ranMs: 100, exitCode: 1 };
 

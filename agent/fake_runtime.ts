@@ -4,7 +4,7 @@
  * Unlike the host runtime it accepts image-only units and volume mounts (it plays a node that
  * has a container runtime).
  */
-import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
 import {
   type RunningUnit,
   type UnitExit,

@@ -6,7 +6,7 @@
 import type { AgentHub } from "../actors/agent_hub.ts";
 import type { AgentMessage } from "../model/agent_protocol.ts";
 import { NodeAgent } from "./agent.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../model/clock.ts";
 import { FakeProber } from "./fake_prober.ts";
 import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";

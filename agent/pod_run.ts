@@ -8,7 +8,7 @@
  */
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { Unit, UnitStatus } from "../model/pod.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../model/clock.ts";
 import { UnitLog } from "./logs.ts";
 import { type BaseEnv, podHostname, unitEnv, unitKey, unitSpecEnv } from "./pod_spec.ts";
 import type { Prober } from "./probe.ts";

@@ -8,7 +8,7 @@
  */
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { UnitStatus } from "../model/pod.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../model/clock.ts";
 import type { UnitLog } from "./logs.ts";
 import { type PodContext, podName, PodRun } from "./pod_run.ts";
 import { checkDesiredPod, defaultUnitPath, sameUnits } from "./pod_spec.ts";

@@ -1,7 +1,7 @@
 /** Test helpers for PodRunner tests: desired pods, units and a runner on fakes. */
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { RestartPolicy, Unit } from "../model/pod.ts";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import { FakeProber } from "./fake_prober.ts";
 import { type FakeBehavior, FakeRuntime } from "./fake_runtime.ts";
 import { PodRunner, type PodRunnerStatus } from "./pod_runner.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ValidationError } from "../model/errors.ts";
-import { settle } from "./clock.ts";
+import { settle } from "../model/fake_clock.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
 import { PodRunner } from "./pod_runner.ts";
 import { desired, harness, unit } from "./pod_runner_harness.ts";

@@ -9,7 +9,7 @@
  * aborted and counts as a failure.
  */
 import type { Probe } from "../model/pod.ts";
-import type { Clock, TimerId } from "./clock.ts";
+import type { Clock, TimerId } from "../model/clock.ts";
 import {
   probeCheck,
   type Prober,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Probe } from "../model/pod.ts";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import { type FakeProbeOutcome, FakeProber } from "./fake_prober.ts";
 import type { ProbeResult } from "./probe.ts";
 import { ReadinessWorker } from "./readiness.ts";

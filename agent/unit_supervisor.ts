@@ -9,7 +9,7 @@
  */
 import type { RestartPolicy, Unit, UnitState, UnitStatus } from "../model/pod.ts";
 import { RestartBackoff } from "./backoff.ts";
-import type { Clock, TimerId } from "./clock.ts";
+import type { Clock, TimerId } from "../model/clock.ts";
 import type { LogSink, UnitLog } from "./logs.ts";
 import { unitArgv } from "./pod_spec.ts";
 import { probeKey, type Prober } from "./probe.ts";

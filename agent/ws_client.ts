@@ -3,7 +3,7 @@
  * forever with jittered backoff. Units keep running while it is down.
  */
 import type { AgentMessage, ControllerMessage } from "../model/agent_protocol.ts";
-import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
 
 /** What the connection drives; {@linkcode NodeAgent} is one. */
 export interface AgentEndpoint {

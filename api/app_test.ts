@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { AgentHub } from "../actors/agent_hub.ts";
 import { loadCatalog } from "../cloud/catalog.ts";
-import { isoTime, ManualClock } from "../model/clock.ts";
+import { isoTime } from "../model/clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import { resolveConfig } from "../model/config.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
@@ -15,7 +16,7 @@ const TOKEN = "test-token-0123456789";
 interface Api {
   app: Hono;
   store: ObjectStore;
-  clock: ManualClock;
+  clock: FakeClock;
   hub: AgentHub;
   /** A request with the right token and, when given, a JSON body. */
   call(method: string, path: string, body?: unknown): Promise<Response>;
@@ -24,7 +25,7 @@ interface Api {
 /** Runs `fn` against an app on a fresh in-memory KV, closed afterwards. */
 async function withApi(fn: (api: Api) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const store = new ObjectStore(kv, clock);
   const hub = new AgentHub();
   const app = createApp({
@@ -244,7 +245,7 @@ Deno.test("API POST of a pod whose old record has ended replaces it with a new p
   await withApi(async (api) => {
     const old = await createPod(api, podManifest("web"));
     await setStatus(api, "web", { phase: "Succeeded", lastPhaseChange: isoTime(api.clock.now()) });
-    api.clock.advance(1000);
+    await api.clock.advance(1000);
     const fresh = await createPod(api, podManifest("web", { labels: { v: "2" } }));
     assert.notEqual(fresh.metadata.uid, old.metadata.uid);
     assert.equal(fresh.status?.phase, "Waiting");
@@ -527,7 +528,7 @@ Deno.test("API PUT of a pod that has ended answers 422", async () => {
 Deno.test("API DELETE of a live pod asks for termination: spec.phase Terminated and deletionTimestamp", async () => {
   await withApi(async (api) => {
     await createPod(api, podManifest("web"));
-    api.clock.advance(5000);
+    await api.clock.advance(5000);
     const body = await expectJson<Pod>(await api.call("DELETE", `${PODS}/web`), 200);
     assert.equal(body.spec.phase, "Terminated");
     assert.equal(body.metadata.deletionTimestamp, isoTime(api.clock.now()));
@@ -536,7 +537,7 @@ Deno.test("API DELETE of a live pod asks for termination: spec.phase Terminated 
     assert.equal(stored.metadata.deletionTimestamp, isoTime(api.clock.now()));
     assert.equal(stored.status?.phase, "Waiting");
     // Asking again changes nothing.
-    api.clock.advance(5000);
+    await api.clock.advance(5000);
     await expectJson(await api.call("DELETE", `${PODS}/web`), 200);
     assert.deepEqual(await api.store.get("pods", "default", "web"), stored);
   });

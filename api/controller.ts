@@ -92,7 +92,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const agentSecret = await getOrCreateMeta(opts.kv, "agentSecret", () => randomToken());
   const nodeToken = (node: string) => hmacHex(agentSecret, `node:${node}`);
   const [hostname, portText] = splitHostPort(opts.listen);
-  const hub = opts.hub ?? new AgentHub();
+  const hub = opts.hub ?? new AgentHub(clock);
 
   // Listen first (port 0 resolves to a real port) but refuse work until the actors are back.
   let ready = false;

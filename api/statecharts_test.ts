@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { AgentHub } from "../actors/agent_hub.ts";
 import { TransitionRecorder } from "../actors/inspection.ts";
 import { loadCatalog } from "../cloud/catalog.ts";
-import { ManualClock } from "../model/clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import { resolveConfig } from "../model/config.ts";
 import { ObjectStore } from "../store/object_store.ts";
 import { createApp } from "./app.ts";
@@ -15,7 +15,7 @@ const BEARER = { Authorization: `Bearer ${TOKEN}` };
 
 async function withApp(fn: (app: Hono, recorder: TransitionRecorder) => Promise<void>) {
   const kv = await Deno.openKv(":memory:");
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const hub = new AgentHub();
   const recorder = new TransitionRecorder({ clock });
   const app = createApp({

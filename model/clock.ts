@@ -1,24 +1,76 @@
-/** Time, injected everywhere so tests can move it. */
+/**
+ * Time and timers: the one clock every actor, the agent, the health checker and the supervisor
+ * take, injected so that tests move time by hand (`FakeClock` in `model/fake_clock.ts`) instead
+ * of sleeping.
+ */
 
-/** A source of the current time. */
+/** Opaque handle of a timer set through a {@linkcode Clock}. */
+export type TimerId = unknown;
+
+/** Wall time and one-shot timers. */
 export interface Clock {
-  /** Epoch milliseconds. */
+  /** Milliseconds since the epoch. */
   now(): number;
+  /** Runs `fn` once after `ms` milliseconds (negative delays count as 0). */
+  setTimeout(fn: () => void, ms: number): TimerId;
+  /** Cancels a timer; unknown or fired ids are ignored. */
+  clearTimeout(id: TimerId): void;
 }
 
-/** The real clock. */
-export const systemClock: Clock = { now: () => Date.now() };
+/** The real clock: `Date.now()` and the global timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
 
-/** A clock tests move by hand. */
-export class ManualClock implements Clock {
-  constructor(private t = Date.UTC(2026, 0, 1)) {}
-  /** Current time in epoch milliseconds. */
-  now(): number {
-    return this.t;
-  }
-  /** Moves time forward. */
-  advance(ms: number): void {
-    this.t += ms;
+/** Runs `fn` every `periodMs` until the returned function is called. */
+export function every(clock: Clock, periodMs: number, fn: () => void): () => void {
+  let timer: TimerId;
+  let stopped = false;
+  const arm = () => {
+    timer = clock.setTimeout(() => {
+      if (stopped) return;
+      arm();
+      fn();
+    }, periodMs);
+  };
+  arm();
+  return () => {
+    stopped = true;
+    clock.clearTimeout(timer);
+  };
+}
+
+/** Resolves after `ms` milliseconds of `clock` time, or as soon as `signal` aborts. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clock.clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Settles with `promise`, or with undefined once `ms` milliseconds of `clock` time passed
+ * first. The timer is cleared either way.
+ */
+export async function within<T>(
+  clock: Clock,
+  ms: number,
+  promise: Promise<T>,
+): Promise<T | undefined> {
+  let timer: TimerId;
+  const timeout = new Promise<undefined>((r) => timer = clock.setTimeout(() => r(undefined), ms));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clock.clearTimeout(timer);
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../model/clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import { ActorStore } from "./actor_store.ts";
 import type { WatchEvent } from "./object_store.ts";
@@ -16,7 +16,7 @@ interface Fixture {
 async function withActors(fn: (f: Fixture) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   try {
-    const objects = new ObjectStore(kv, new ManualClock());
+    const objects = new ObjectStore(kv, new FakeClock());
     const events: WatchEvent[] = [];
     objects.watch((e) => events.push(e));
     await fn({ kv, objects, actors: new ActorStore(objects), events });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { isoTime, ManualClock } from "../model/clock.ts";
+import { isoTime } from "../model/clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import type { Event } from "../model/event.ts";
 import { EVENT_TTL_MS } from "../model/event.ts";
 import type { Pod, PodPhase } from "../model/pod.ts";
@@ -9,10 +10,10 @@ import { ObjectStore } from "./object_store.ts";
 
 /** Runs `fn` with a store on a fresh in-memory KV (closed afterwards) and a manual clock. */
 async function withStore(
-  fn: (store: ObjectStore, clock: ManualClock) => Promise<void>,
+  fn: (store: ObjectStore, clock: FakeClock) => Promise<void>,
 ): Promise<void> {
   const kv = await Deno.openKv(":memory:");
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   try {
     await fn(new ObjectStore(kv, clock), clock);
   } finally {
@@ -107,9 +108,9 @@ Deno.test("purgeExpired() deletes events older than an hour and keeps the rest",
     const start = clock.now();
     await store.create(event("old", start));
     await store.create(event("edge", start + 1));
-    clock.advance(EVENT_TTL_MS - MINUTE);
+    await clock.advance(EVENT_TTL_MS - MINUTE);
     await store.create(event("new", clock.now()));
-    clock.advance(MINUTE + 1);
+    await clock.advance(MINUTE + 1);
     // "old" is an hour and a millisecond old; "edge" exactly an hour.
     assert.equal(await purgeExpired(store, clock), 1);
     assert.deepEqual((await store.list("events")).map((e) => e.metadata.name), ["edge", "new"]);
@@ -155,7 +156,7 @@ Deno.test("purgeExpired() deletes pods that ended more than FINISHED_POD_TTL_MS 
       "succeeded-recently",
       "waiting-for-long",
     ]);
-    clock.advance(MINUTE + 1);
+    await clock.advance(MINUTE + 1);
     assert.equal(await purgeExpired(store, clock), 2);
     assert.deepEqual((await store.list("pods")).map((p) => p.metadata.name), [
       "running-for-long",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../model/clock.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -12,11 +12,11 @@ import { MAX_BATCH, MAX_OBJECT_BYTES, ObjectStore, opIndexOf } from "./object_st
 
 /** Runs `fn` with a fresh store on an in-memory KV, closed afterwards. */
 async function withStore(
-  fn: (store: ObjectStore, clock: ManualClock) => Promise<void>,
+  fn: (store: ObjectStore, clock: FakeClock) => Promise<void>,
   kv?: Deno.Kv,
 ): Promise<void> {
   const db = kv ?? await Deno.openKv(":memory:");
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   try {
     await fn(new ObjectStore(db, clock), clock);
   } finally {
@@ -236,7 +236,7 @@ Deno.test("ObjectStore.update() of a missing object fails with NotFoundError", a
 Deno.test("ObjectStore.update() keeps uid and creationTimestamp whatever the caller sends", async () => {
   await withStore(async (store, clock) => {
     const v1 = await store.create(pod("web"));
-    clock.advance(60_000);
+    await clock.advance(60_000);
     const v2 = await store.update({
       ...v1,
       metadata: { ...v1.metadata, uid: "forged", creationTimestamp: "1999-01-01T00:00:00.000Z" },
@@ -458,7 +458,7 @@ Deno.test("ObjectStore.commit() 'replace' overwrites the current object with a n
     const first = await store.create(pod("web", { labels: { gen: "one" } }));
     const mod = await store.update({ ...first, spec: { units: [{ name: "m", image: "x" }] } });
     assert.equal(mod.metadata.generation, 2);
-    clock.advance(1000);
+    await clock.advance(1000);
     const [second] = await store.commit([{
       op: "replace",
       object: pod("web", { labels: { gen: "two" } }),

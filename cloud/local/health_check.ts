@@ -12,7 +12,7 @@
  *   backend with traffic leaves sooner than its checks alone would take it out.
  * - A backend whose checks pass and fail alternately never changes state.
  */
-import type { Clock } from "../../model/clock.ts";
+import { type Clock, systemClock, type TimerId } from "../../model/clock.ts";
 
 /** How backends are checked. `parseHealthCheck` builds one from a Service's annotations. */
 export interface HealthCheckConfig {
@@ -25,21 +25,6 @@ export interface HealthCheckConfig {
   /** Consecutive failed checks (or connections) that take a backend out of rotation. */
   unhealthyThreshold: number;
 }
-
-/** Time and one-shot timers, injected so tests can move time by hand. */
-export interface Timers extends Clock {
-  /** Runs `fn` once after `ms` milliseconds. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels a timer; unknown or fired ids are ignored. */
-  clearTimeout(id: unknown): void;
-}
-
-/** The real clock and timers. */
-export const systemTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as number),
-};
 
 /**
  * One check of a backend address: resolves when it is healthy, rejects with the reason when
@@ -78,8 +63,8 @@ export interface BackendHealth extends Backend {
 /** How a {@linkcode HealthChecker} reaches backends and reports changes. */
 export interface HealthCheckerOptions {
   probe: Probe;
-  /** @default systemTimers */
-  timers?: Timers;
+  /** @default systemClock */
+  clock?: Clock;
   /** Called after a backend enters or leaves rotation; what it throws is ignored. */
   onChange?: (backend: BackendHealth) => void;
 }
@@ -89,7 +74,7 @@ interface Target {
   /** Joins on its first passing check (cold start); cleared by the first check. */
   fastJoin: boolean;
   removed: boolean;
-  timer?: unknown;
+  timer?: TimerId;
   check?: { abort: AbortController; done: Promise<void> };
 }
 
@@ -97,7 +82,7 @@ interface Target {
 export class HealthChecker {
   readonly #config: HealthCheckConfig;
   readonly #probe: Probe;
-  readonly #timers: Timers;
+  readonly #clock: Clock;
   readonly #onChange: (backend: BackendHealth) => void;
   #targets = new Map<string, Target>();
   #running = new Set<Promise<void>>();
@@ -120,7 +105,7 @@ export class HealthChecker {
     }
     this.#config = { ...config };
     this.#probe = options.probe;
-    this.#timers = options.timers ?? systemTimers;
+    this.#clock = options.clock ?? systemClock;
     this.#onChange = options.onChange ?? (() => {});
   }
 
@@ -162,7 +147,7 @@ export class HealthChecker {
     const coldStart = ![...next.values()].some((t) => t.health.healthy);
     for (const target of added) {
       target.fastJoin = coldStart;
-      target.timer = this.#timers.setTimeout(() => this.#check(target), 0);
+      target.timer = this.#clock.setTimeout(() => this.#check(target), 0);
     }
   }
 
@@ -202,7 +187,7 @@ export class HealthChecker {
 
   #stop(target: Target): void {
     target.removed = true;
-    this.#timers.clearTimeout(target.timer);
+    this.#clock.clearTimeout(target.timer);
     target.check?.abort.abort();
   }
 
@@ -210,12 +195,12 @@ export class HealthChecker {
   #check(target: Target): void {
     if (target.removed || this.#closed) return;
     const { intervalMs, timeoutMs } = this.#config;
-    target.timer = this.#timers.setTimeout(() => this.#check(target), intervalMs);
+    target.timer = this.#clock.setTimeout(() => this.#check(target), intervalMs);
     if (target.check) return; // the last one is still running: its timeout exceeds the interval
     const abort = new AbortController();
     let timer: unknown;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = this.#timers.setTimeout(
+      timer = this.#clock.setTimeout(
         () => reject(new Error(`timed out after ${timeoutMs} ms`)),
         timeoutMs,
       );
@@ -225,7 +210,7 @@ export class HealthChecker {
       () => this.#passed(target),
       (error) => this.#failed(target, errorText(error)),
     ).finally(async () => {
-      this.#timers.clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
       abort.abort();
       await probe.catch(() => {});
       target.check = undefined;
@@ -238,7 +223,7 @@ export class HealthChecker {
   #passed(target: Target): void {
     if (target.removed || this.#closed) return;
     const h = target.health;
-    h.lastCheckAt = this.#timers.now();
+    h.lastCheckAt = this.#clock.now();
     h.consecutiveSuccesses++;
     h.consecutiveFailures = 0;
     delete h.lastError;
@@ -250,7 +235,7 @@ export class HealthChecker {
   #failed(target: Target, error: string, fromCheck = true): void {
     if (target.removed || this.#closed) return;
     const h = target.health;
-    if (fromCheck) h.lastCheckAt = this.#timers.now();
+    if (fromCheck) h.lastCheckAt = this.#clock.now();
     h.consecutiveFailures++;
     h.consecutiveSuccesses = 0;
     h.lastError = error;

@@ -16,10 +16,9 @@ import {
   type HealthCheckConfig,
   HealthChecker,
   type Probe,
-  systemTimers,
   tcpProbe,
-  type Timers,
 } from "./health_check.ts";
+import type { Clock } from "../../model/clock.ts";
 
 /** A listener: the Service `port` it listens on and the `nodePort` it forwards to. */
 export interface LoadBalancerListener {
@@ -39,8 +38,8 @@ export interface LoadBalancerOptions {
   healthCheck: HealthCheckConfig;
   /** The first backend set; see {@linkcode TcpLoadBalancer.setBackends}. @default [] */
   backends?: Backend[];
-  /** Timers of the health checks. @default systemTimers */
-  clock?: Timers;
+  /** Time of the health checks. @default systemClock */
+  clock?: Clock;
   /** @default no logging */
   log?: (message: string) => void;
   /** Called after a backend enters or leaves rotation. */
@@ -94,7 +93,7 @@ export class TcpLoadBalancer {
     const onHealthChange = options.onHealthChange ?? (() => {});
     this.#checker = new HealthChecker(options.healthCheck, {
       probe: options.probe ?? tcpProbe(options.listeners[0].targetPort),
-      timers: options.clock ?? systemTimers,
+      clock: options.clock,
       onChange: (backend) => {
         const why = backend.healthy ? "" : `: ${backend.lastError}`;
         const state = backend.healthy ? "healthy" : "unhealthy";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { BackendHealth, HealthCheckConfig, Probe, Timers } from "./health_check.ts";
+import type { BackendHealth, HealthCheckConfig, Probe } from "./health_check.ts";
+import { FakeClock } from "../../model/fake_clock.ts";
 import { type LoadBalancerOptions, TcpLoadBalancer } from "./load_balancer.ts";
 
 const HOST = "127.0.0.1";
@@ -403,41 +404,6 @@ Deno.test("TcpLoadBalancer.start() fails without a listener, and leaves nothing 
   }
 });
 
-/** Timers that move only when told; due timers fire in order with promise callbacks between. */
-class FakeTimers implements Timers {
-  #now = 0;
-  #next = 1;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): number {
-    this.#timers.set(this.#next, { at: this.#now + Math.max(0, ms), fn });
-    return this.#next++;
-  }
-  clearTimeout(id: unknown): void {
-    this.#timers.delete(id as number);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.#now + ms;
-    await settle();
-    for (;;) {
-      const due = [...this.#timers].filter(([, t]) => t.at <= end)
-        .sort(([ia, a], [ib, b]) => a.at - b.at || ia - ib)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.#now = due[1].at;
-      due[1].fn();
-      await settle();
-    }
-    this.#now = end;
-  }
-}
-
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 /** Scripted health check results by address: "up", "down" (refused) or "hang". */
 function scriptedProbe(state: Record<string, "up" | "down" | "hang">): Probe {
   return (address, signal) => {
@@ -452,9 +418,9 @@ function scriptedProbe(state: Record<string, "up" | "down" | "hang">): Probe {
 /** Runs `fn` on a balancer whose checks use fake time and `state`; notes when health changes. */
 async function withFakeTime(
   state: Record<string, "up" | "down" | "hang">,
-  fn: (lb: TcpLoadBalancer, clock: FakeTimers, changes: string[]) => Promise<void>,
+  fn: (lb: TcpLoadBalancer, clock: FakeClock, changes: string[]) => Promise<void>,
 ): Promise<void> {
-  const clock = new FakeTimers();
+  const clock = new FakeClock(0);
   const changes: string[] = [];
   const lb = await TcpLoadBalancer.start({
     hostname: HOST,

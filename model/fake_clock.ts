@@ -1,24 +1,8 @@
-/** Time and timers for the agent, injected so tests can move time forward by hand. */
-
-/** Opaque handle of a timer set through a {@linkcode Clock}. */
-export type TimerId = unknown;
-
-/** Wall time and one-shot timers. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  /** Runs `fn` once after `ms` milliseconds. */
-  setTimeout(fn: () => void, ms: number): TimerId;
-  /** Cancels a timer; unknown or fired ids are ignored. */
-  clearTimeout(id: TimerId): void;
-}
-
-/** The real clock: `Date.now()` and the global timers. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as number),
-};
+/**
+ * A {@linkcode Clock} for tests: time moves only when told to, and timers fire in time order as
+ * it moves. Only tests (and test harnesses) import this file.
+ */
+import type { Clock, TimerId } from "./clock.ts";
 
 interface FakeTimer {
   at: number;
@@ -36,8 +20,8 @@ export class FakeClock implements Clock {
   #timers = new Map<number, FakeTimer>();
   #nextId = 1;
 
-  /** @param start epoch milliseconds; @default 2024-01-01T00:00:00Z */
-  constructor(start = Date.UTC(2024, 0, 1)) {
+  /** @param start epoch milliseconds; @default 2026-01-01T00:00:00Z */
+  constructor(start = Date.UTC(2026, 0, 1)) {
     this.#now = start;
   }
 
@@ -80,13 +64,28 @@ export class FakeClock implements Clock {
       timer.fn();
       await settle();
     }
-    this.#now = end;
+    this.#now = Math.max(this.#now, end);
   }
 
   /** Moves time to the next timer and fires it (and any due at the same instant). */
   async runNext(): Promise<void> {
     const wait = this.nextTimerIn();
     if (wait !== undefined) await this.advance(wait);
+  }
+
+  /**
+   * Moves time in `stepMs` steps until `done()` holds, at most `maxMs` in all; throws when it
+   * never does. For waiting on work that is driven by both timers and real I/O.
+   */
+  async advanceUntil(
+    done: () => boolean | Promise<boolean>,
+    maxMs: number,
+    stepMs = 100,
+  ): Promise<void> {
+    for (let spent = 0; !(await done()); spent += stepMs) {
+      if (spent >= maxMs) throw new Error(`not done after ${maxMs} ms of fake time`);
+      await this.advance(stepMs);
+    }
   }
 
   #next(): [number, FakeTimer] | undefined {
