@@ -47,6 +47,14 @@ export interface Instance {
   launchedAt: number;
 }
 
+/** An instance that stopped on its own. */
+export interface InstanceExit {
+  instanceId: string;
+  nodeName: string;
+  /** What happened, for the node's events: "agent process exited with code 1". */
+  reason: string;
+}
+
 /** One ingress rule: open `port..port+portRangeSize-1` of `protocol` to `source`. */
 export interface IngressRule {
   protocol: "TCP" | "UDP" | "ICMP";
@@ -85,6 +93,12 @@ export interface LoadBalancerState {
   ingress: LoadBalancerIngress[];
   /** Where its connections to backends come from, to open the nodes' firewalls to it. */
   backendSource: string;
+  /**
+   * Ids of the backends it sends new connections to now: those its own health checks admitted
+   * (a subset of the backends it was given). A pod counts as available to a rollout only once
+   * every load balancer in front of it lists it here.
+   */
+  inService: string[];
 }
 
 /**
@@ -144,6 +158,15 @@ export interface CloudProvider extends ServiceNetworking {
 
   /** Releases provider resources (timers, sockets). Instances keep running. */
   close(): Promise<void>;
+
+  /**
+   * Calls `listener` when an instance this controller launched stops on its own (its agent
+   * process exited, the cloud terminated it), as soon as the provider can tell, so that a node
+   * that dies at boot is a failed launch at once rather than after the boot timeout. Not called
+   * for instances `terminate()` ended. A hint: the controller also finds dead nodes by their
+   * heartbeats. Returns the function that stops the calls. Optional.
+   */
+  onInstanceExit?(listener: (e: InstanceExit) => void): () => void;
 
   /**
    * The address nodes reach the controller at, when it is not the API's own address (the

@@ -80,6 +80,29 @@ export interface NodesConfig {
   runtime: "auto" | "oci" | "host";
   /** Registries nodes pull from over plain HTTP besides loopback ones ("host:port" or "host"). */
   insecureRegistries: string[];
+  /**
+   * Most nodes alive at once (booting, running or standby). Pods beyond it wait, with the
+   * reason in their status, and get nodes as others go. @default 1000
+   */
+  maxNodes: number;
+  /**
+   * Launches a pod gets when its node fails to boot for a reason other than capacity (bad boot
+   * image, missing permission, an agent that does not start) before the pod ends Failed with
+   * the cloud's message. Between attempts it waits 10 s, doubling up to 5 min. @default 5
+   */
+  maxLaunchAttempts: number;
+}
+
+/** Service discovery (DNS records of Services). */
+export interface ServiceDiscoveryConfig {
+  /** TTL of the A and SRV records, in seconds. @default 30 */
+  ttl: number;
+  /**
+   * Seconds a pod that backs a Service keeps running after it left the Service's DNS records
+   * and load balancers, before its units get SIGTERM, so that clients holding its address
+   * (DNS caches, open connections) finish. @default the record TTL
+   */
+  drainSeconds: number;
 }
 
 /** The controller's configuration. */
@@ -90,7 +113,7 @@ export interface ServerConfig {
   clusterName: string;
   cloud: CloudConfig;
   nodes: NodesConfig;
-  serviceDiscovery: { ttl: number };
+  serviceDiscovery: ServiceDiscoveryConfig;
 }
 
 /** Families the instance selector considers unless the config says otherwise. */
@@ -124,8 +147,10 @@ export function defaultConfig(): ServerConfig {
       healthyTimeout: 90,
       runtime: "auto",
       insecureRegistries: [],
+      maxNodes: 1000,
+      maxLaunchAttempts: 5,
     },
-    serviceDiscovery: { ttl: 30 },
+    serviceDiscovery: { ttl: 30, drainSeconds: 30 },
   };
 }
 
@@ -195,9 +220,13 @@ const schema = z.strictObject({
         "must be host or host:port",
       ),
     ).optional(),
+    maxNodes: z.number().int().min(1).max(100_000).optional(),
+    maxLaunchAttempts: z.number().int().min(1).max(100).optional(),
   }).optional(),
-  serviceDiscovery: z.strictObject({ ttl: z.number().int().min(0).max(86400).optional() })
-    .optional(),
+  serviceDiscovery: z.strictObject({
+    ttl: z.number().int().min(0).max(86400).optional(),
+    drainSeconds: z.number().int().min(0).max(3600).optional(),
+  }).optional(),
 });
 
 /** Turns zod issues into field errors with dotted paths. */
@@ -245,7 +274,11 @@ export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig
     clusterName: f.clusterName ?? d.clusterName,
     cloud: f.cloud?.aws ? { aws: f.cloud.aws } : { local: { ...(f.cloud?.local ?? {}) } },
     nodes: { ...d.nodes, ...stripUndefined(f.nodes ?? {}) } as NodesConfig,
-    serviceDiscovery: { ttl: f.serviceDiscovery?.ttl ?? d.serviceDiscovery.ttl },
+    serviceDiscovery: {
+      ttl: f.serviceDiscovery?.ttl ?? d.serviceDiscovery.ttl,
+      drainSeconds: f.serviceDiscovery?.drainSeconds ?? f.serviceDiscovery?.ttl ??
+        d.serviceDiscovery.drainSeconds,
+    },
   };
 }
 

@@ -52,3 +52,21 @@ Deno.test("resolveConfig() rejects unknown fields and both clouds at once", () =
   ]);
   assert.equal(invalid({ cloud: { local: {}, aws: {} } }).fields[0].field, "cloud");
 });
+
+Deno.test("resolveConfig() drains for the record TTL unless drainSeconds says otherwise", () => {
+  assert.deepEqual(resolveConfig({}).serviceDiscovery, { ttl: 30, drainSeconds: 30 });
+  assert.deepEqual(resolveConfig({ serviceDiscovery: { ttl: 5 } }).serviceDiscovery, {
+    ttl: 5,
+    drainSeconds: 5,
+  });
+  assert.deepEqual(
+    resolveConfig({ serviceDiscovery: { ttl: 5, drainSeconds: 0 } }).serviceDiscovery,
+    { ttl: 5, drainSeconds: 0 },
+  );
+  assert.equal(resolveConfig({}).nodes.maxNodes, 1000);
+  assert.equal(resolveConfig({}).nodes.maxLaunchAttempts, 5);
+  assert.throws(
+    () => resolveConfig({ nodes: { maxNodes: 0 } }),
+    (e: Error) => e.message.includes("nodes.maxNodes"),
+  );
+});

@@ -120,7 +120,15 @@ export interface PodSpec {
   placement?: { availabilityZone?: string };
   volumes?: Volume[];
   imagePullSecrets?: string[];
+  /**
+   * Seconds between SIGTERM and SIGKILL when the pod's units are stopped (after the pod left
+   * its Services and drained). @default 30
+   */
+  terminationGracePeriodSeconds?: number;
 }
+
+/** Seconds between SIGTERM and SIGKILL when a pod does not say, as in Kubernetes. */
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 /** Why a unit is not running yet. */
 export interface UnitStateWaiting {

@@ -155,6 +155,11 @@ export class TcpLoadBalancer {
     this.#checker.setBackends(backends);
   }
 
+  /** Ids of the backends in rotation now (their checks admitted them). */
+  inService(): string[] {
+    return this.#checker.healthy().map((b) => b.id);
+  }
+
   /** Listeners and every backend with its health and open connections. */
   status(): LoadBalancerStatus {
     return {

@@ -452,8 +452,10 @@ Deno.test("TcpLoadBalancer health: new backends join after healthyThreshold chec
     lb.setBackends([{ id: "a", address: "127.0.0.2" }, { id: "b", address: "127.0.0.3" }]);
     await clock.advance(19_999);
     assert.equal(lb.status().backends[1].consecutiveSuccesses, 2);
+    assert.deepEqual(lb.inService(), ["a"]);
     await clock.advance(1);
     assert.deepEqual(changes, ["0 a in", "20000 b in"], "checks at 0, 10 s and 20 s");
+    assert.deepEqual(lb.inService(), ["a", "b"]);
 
     // The same id at a new address is a new backend.
     lb.setBackends([{ id: "a", address: "127.0.0.2" }, { id: "b", address: "127.0.0.4" }]);

@@ -130,6 +130,7 @@ export class LocalServices {
     return {
       ingress: [{ ip: lb.address }],
       backendSource: this.network.kind === "netns" ? `${this.network.gateway}/32` : "127.0.0.0/8",
+      inService: lb.lb.inService(),
     };
   }
 

@@ -8,6 +8,7 @@ import type {
   CloudProvider,
   IngressRule,
   Instance,
+  InstanceExit,
   LaunchRequest,
   LoadBalancerSpec,
   LoadBalancerState,
@@ -56,6 +57,9 @@ export class SimProvider implements CloudProvider {
   readonly instances = new Map<string, Instance>();
   /** What each service has in the simulated cloud, by `<namespace>/<name>`. */
   readonly services = new Map<string, SimService>();
+  /** Backend ids the simulated load balancers hold out of service (failing their checks). */
+  readonly outOfService = new Set<string>();
+  #exitListeners = new Set<(e: InstanceExit) => void>();
   #nextLb = 1;
   #byToken = new Map<string, Promise<Instance>>();
   #stops = new Map<string, () => void>();
@@ -117,6 +121,22 @@ export class SimProvider implements CloudProvider {
     return Promise.resolve();
   }
 
+  /** Tells `onInstanceExit` listeners about it. */
+  onInstanceExit(listener: (e: InstanceExit) => void): () => void {
+    this.#exitListeners.add(listener);
+    return () => this.#exitListeners.delete(listener);
+  }
+
+  /** Makes an instance stop on its own (its agent dies), as a crash or a bad boot would. */
+  exit(instanceId: string, reason: string): void {
+    const inst = this.instances.get(instanceId);
+    if (!inst || inst.state === "terminated") return;
+    inst.state = "terminated";
+    this.#stops.get(instanceId)?.();
+    this.#stops.delete(instanceId);
+    for (const l of this.#exitListeners) l({ instanceId, nodeName: inst.nodeName, reason });
+  }
+
   /** Instances not terminated. */
   listInstances(): Promise<Instance[]> {
     this.calls.push({ method: "listInstances" });
@@ -156,7 +176,12 @@ export class SimProvider implements CloudProvider {
     const s = this.#service(service);
     const address = s.loadBalancer?.address ?? `10.255.0.${this.#nextLb++}`;
     s.loadBalancer = { spec, backends: [...backends], address };
-    return Promise.resolve({ ingress: [{ ip: address }], backendSource: "10.255.0.0/24" });
+    // Simulated balancers admit every backend at once, unless a test holds some out.
+    return Promise.resolve({
+      ingress: [{ ip: address }],
+      backendSource: "10.255.0.0/24",
+      inService: backends.map((b) => b.id).filter((id) => !this.outOfService.has(id)),
+    });
   }
 
   /** Forgets the service's load balancer. */

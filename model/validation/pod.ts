@@ -127,6 +127,8 @@ export const podSpec: z.ZodType<ManifestPodSpec> = z.strictObject({
       error: "must be a Secret name, or a map with name",
     }),
   ).optional(),
+  terminationGracePeriodSeconds: z.number().int("must be a whole number of seconds").min(0)
+    .max(86_400).optional(),
 }).check(
   rule(["units.*.name", "initUnits.*.name"], (spec, report) => {
     for (const d of duplicates(unitsWithPaths(spec), (u) => u.unit.name)) {

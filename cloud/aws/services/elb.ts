@@ -116,8 +116,21 @@ export class LoadBalancers {
         () => this.o.elb.modifyAttributes(name, attributes),
       );
     }
-    await this.#syncInstances(name, lb, [...new Set(backends.map((b) => b.id))]);
-    return { ingress: [{ hostname: lb.DNSName }], backendSource: groupId };
+    const want = [...new Set(backends.map((b) => b.id))];
+    await this.#syncInstances(name, lb, want);
+    const healthy = new Set(
+      want.length
+        ? await this.o.call(
+          `describe the instance health of load balancer ${name}`,
+          () => this.o.elb.describeInServiceInstances(name),
+        )
+        : [],
+    );
+    return {
+      ingress: [{ hostname: lb.DNSName }],
+      backendSource: groupId,
+      inService: want.filter((id) => healthy.has(id)),
+    };
   }
 
   async #create(

@@ -39,6 +39,8 @@ withMoto("AwsServices.syncLoadBalancer() keeps a classic ELB over instances", as
   assert.deepStrictEqual(state, {
     ingress: [{ hostname: lb.DNSName }],
     backendSource: lbGroup.GroupId,
+    // moto reports every registered instance InService.
+    inService: [i1, i2],
   });
   assert.deepStrictEqual(lb.Scheme, "internet-facing");
   assert.deepStrictEqual(lb.Subnets, m.subnetIds);

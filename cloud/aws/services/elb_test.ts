@@ -82,6 +82,7 @@ Deno.test("syncLoadBalancer() creates the ELB, then changes only what differs", 
   assert.deepStrictEqual(state, {
     ingress: [{ hostname: `${name}.elb.example` }],
     backendSource: group.GroupId,
+    inService: ["i-1", "i-2"],
   });
   assert.equal(lb.d.Scheme, "internet-facing");
   assert.deepStrictEqual(lb.d.Subnets, ["subnet-1", "subnet-2"]);
@@ -91,6 +92,10 @@ Deno.test("syncLoadBalancer() creates the ELB, then changes only what differs", 
     { Key: "MilpaControllerID", Value: "ctl" },
     { Key: "MilpaServiceName", Value: "default/web" },
   ]);
+  c.elb.outOfService.add("i-2");
+  const held = await c.services().syncLoadBalancer("default/web", spec(), [i2, i1]);
+  assert.deepStrictEqual(held.inService, ["i-1"], "only instances the ELB's checks pass");
+  c.elb.outOfService.clear();
   c.elb.reset();
   c.ec2.reset();
   await c.services().syncLoadBalancer("default/web", spec(), [i2, i1]);

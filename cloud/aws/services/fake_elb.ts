@@ -24,6 +24,8 @@ export class FakeElb extends Recorder implements ElbApi {
   readonly lbs = new Map<string, Lb>();
   /** Instances that exist; registering any other fails with InvalidInstance. */
   readonly knownInstances = new Set<string>();
+  /** Registered instances that fail the health check (OutOfService); all others are InService. */
+  readonly outOfService = new Set<string>();
 
   #get(name: string): Lb {
     const lb = this.lbs.get(name);
@@ -156,6 +158,17 @@ export class FakeElb extends Recorder implements ElbApi {
       const d = this.#get(name).d;
       d.Instances = d.Instances!.filter((i) => !ids.includes(i.InstanceId!));
     });
+  }
+
+  describeInServiceInstances(name: string) {
+    return this.#run(
+      "describeInServiceInstances",
+      [name],
+      () =>
+        this.#get(name).d.Instances!.map((i) => i.InstanceId!).filter((id) =>
+          !this.outOfService.has(id)
+        ),
+    );
   }
 
   describeTags(names: string[]) {

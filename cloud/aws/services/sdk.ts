@@ -120,6 +120,8 @@ export interface ElbApi {
   registerInstances(name: string, instanceIds: string[]): Promise<void>;
   /** DeregisterInstancesFromLoadBalancer. */
   deregisterInstances(name: string, instanceIds: string[]): Promise<void>;
+  /** DescribeInstanceHealth: the ids of the registered instances whose state is InService. */
+  describeInServiceInstances(name: string): Promise<string[]>;
   /** DescribeTags of up to 20 load balancers. */
   describeTags(names: string[]): Promise<TagDescription[]>;
 }

@@ -30,6 +30,7 @@ import {
   DeleteLoadBalancerCommand,
   DeleteLoadBalancerListenersCommand,
   DeregisterInstancesFromLoadBalancerCommand,
+  DescribeInstanceHealthCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
@@ -248,6 +249,11 @@ export function fromClients(
             }),
           ));
       },
+      describeInServiceInstances: async (LoadBalancerName) =>
+        ((await call(
+          "DescribeInstanceHealth",
+          () => elbClient.send(new DescribeInstanceHealthCommand({ LoadBalancerName })),
+        )).InstanceStates ?? []).filter((s) => s.State === "InService").map((s) => s.InstanceId!),
       describeTags: async (LoadBalancerNames) =>
         (await call(
           "DescribeTags",
