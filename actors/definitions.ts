@@ -57,7 +57,13 @@ const TIMINGS = {
 export function machineDefinitions(): Map<MachineKind, AnyStateMachine> {
   const kinds = managedKinds(inert<SupervisorDeps>("deps"), TIMINGS, inert("send"), inert("event"));
   const byName = new Map<string, AnyStateMachine>(kinds.map((k) => [k.name, k.machine]));
-  byName.set("nodepool", createPoolMachine(inert<NodePool>("pool")) as unknown as AnyStateMachine);
+  byName.set(
+    "nodepool",
+    createPoolMachine(inert<NodePool>("pool"), {
+      clock: inert("deps.clock"),
+      event: inert("event"),
+    }) as unknown as AnyStateMachine,
+  );
   byName.set(
     "supervisor",
     createSupervisorMachine({

@@ -7,11 +7,12 @@
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import { resolveIntOrPercent } from "../model/defaults.ts";
-import type {
-  Deployment,
-  DeploymentCondition,
-  DeploymentStatus,
-  ReplicaSet,
+import {
+  type Deployment,
+  type DeploymentCondition,
+  type DeploymentStatus,
+  MAX_REPLICAS,
+  type ReplicaSet,
 } from "../model/deployment.ts";
 import { AlreadyExistsError, NotFoundError } from "../model/errors.ts";
 import { API_VERSION } from "../model/meta.ts";
@@ -57,9 +58,14 @@ export async function replicaSetsOf(store: ObjectStore, d: Deployment): Promise<
     );
 }
 
+/** The deployment's replicas, at most MAX_REPLICAS (an object stored before the limit existed). */
+export function desiredReplicas(d: Deployment): number {
+  return Math.min(d.spec.replicas ?? 1, MAX_REPLICAS);
+}
+
 /** Surge and unavailability bounds in pods: Milpa's top-level fields win over strategy.rollingUpdate. */
 export function rolloutBounds(d: Deployment): { maxSurge: number; maxUnavailable: number } {
-  const desired = d.spec.replicas ?? 1;
+  const desired = desiredReplicas(d);
   const ru = d.spec.strategy?.rollingUpdate ?? {};
   const maxSurge = resolveIntOrPercent(d.spec.maxSurge ?? ru.maxSurge ?? "25%", desired, true);
   let maxUnavailable = resolveIntOrPercent(
@@ -120,7 +126,7 @@ export function planReplicas(
 ): Map<string, number> {
   const plan = new Map<string, number>([newRS, ...old].map((rs) => [rs.metadata.name, specOf(rs)]));
   const get = (rs: ReplicaSet) => plan.get(rs.metadata.name)!;
-  const desired = d.spec.replicas ?? 1;
+  const desired = desiredReplicas(d);
   if (d.spec.strategy?.type === "Recreate") {
     for (const rs of old) plan.set(rs.metadata.name, 0);
     if (sum(old, activeOf) === 0) plan.set(newRS.metadata.name, desired);
@@ -198,7 +204,7 @@ export async function reconcileDeployment(
     namespace: d.metadata.namespace,
     uid: d.metadata.uid,
   };
-  const desired = d.spec.replicas ?? 1;
+  const desired = desiredReplicas(d);
   let all = await replicaSetsOf(deps.store, d);
   const hash = podTemplateHash(d.spec.template);
   let newRS = all.find((rs) => rs.metadata.labels?.[TEMPLATE_HASH_LABEL] === hash);

@@ -1,6 +1,6 @@
 /** The effects pod and node actors invoke: dispatching a pod to its agent, booting a node. */
 import type { CloudProvider } from "../cloud/provider.ts";
-import { type Clock, within } from "../model/clock.ts";
+import { type Clock, sleep, within } from "../model/clock.ts";
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { ServerConfig } from "../model/config.ts";
 import { CapacityError, NotFoundError } from "../model/errors.ts";
@@ -11,7 +11,9 @@ import {
   type RegistryCredentials,
   type Secret,
 } from "../model/secret.ts";
-import { allUnits } from "../model/pod.ts";
+import { allUnits, DEFAULT_TERMINATION_GRACE_SECONDS } from "../model/pod.ts";
+import { matchesSelector } from "../model/selector.ts";
+import type { Service } from "../model/service.ts";
 import { parseObjectKey } from "../model/meta.ts";
 import { saveLog } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
@@ -116,6 +118,44 @@ export async function dispatchPod(
     units: pod.spec.units.map((u) => u.name),
     initUnits: (pod.spec.initUnits ?? []).map((u) => u.name),
   };
+}
+
+/** Whether any Service of the pod's namespace selects it. */
+export async function backsService(store: ObjectStore, pod: Pod): Promise<boolean> {
+  const services = await store.list<Service>("services", { namespace: pod.metadata.namespace });
+  const labels = pod.metadata.labels ?? {};
+  return services.some((s) => s.spec.selector && matchesSelector(s.spec.selector, labels));
+}
+
+/**
+ * Keeps a leaving pod up until `until` when it backs a Service (so that clients holding its
+ * address from DNS or an open connection finish); resolves at once when it backs none, or when
+ * `signal` aborts.
+ */
+export async function drainPod(
+  deps: { store: ObjectStore; clock: Clock },
+  input: { namespace: string; name: string; until: number },
+  signal: AbortSignal,
+): Promise<void> {
+  const pod = await deps.store.get<Pod>("pods", input.namespace, input.name);
+  if (!pod || !(await backsService(deps.store, pod))) return;
+  await sleep(deps.clock, input.until - deps.clock.now(), signal);
+}
+
+/** What the agent may take beyond a pod's grace period to answer a stop. */
+export const STOP_MARGIN_MS = 15_000;
+
+/**
+ * Stops a pod's units on its node: SIGTERM, SIGKILL after the pod's
+ * terminationGracePeriodSeconds. Resolves once the agent says they stopped.
+ */
+export async function stopPodUnits(
+  deps: { store: ObjectStore; hub: AgentHub },
+  input: { namespace: string; name: string; node: string },
+): Promise<void> {
+  const pod = await deps.store.get<Pod>("pods", input.namespace, input.name);
+  const grace = pod?.spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
+  await deps.hub.apply(input.node, null, grace * 1000 + STOP_MARGIN_MS);
 }
 
 /** Boots a node's instance through the cloud provider (idempotent by node name). */

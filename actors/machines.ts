@@ -11,7 +11,14 @@ import { isTerminalPodPhase } from "../model/pod.ts";
 import { volumeGiB } from "../model/quantity.ts";
 import type { EventInput } from "../store/events.ts";
 import { reconcileDeployment } from "./deployment_reconcile.ts";
-import { dispatchPod, isCapacityError, launchNode, saveNodeLogs } from "./effects.ts";
+import {
+  dispatchPod,
+  drainPod,
+  isCapacityError,
+  launchNode,
+  saveNodeLogs,
+  stopPodUnits,
+} from "./effects.ts";
 import { deploymentId, nodeId, podId, replicaSetId, serviceId } from "./ids.ts";
 import {
   createNodeMachine,
@@ -82,8 +89,17 @@ export function managedKinds(
           clusterName: deps.config.clusterName,
           connectTimeoutMs: t.dispatchConnectTimeoutMs,
         }, input),
+      drain: (input, signal) => drainPod({ store: deps.store, clock: deps.clock }, input, signal),
+      stopUnits: (input) => stopPodUnits({ store: deps.store, hub: deps.hub }, input),
       healthyTimeoutMs: t.healthyTimeoutMs,
       watchdogPeriodMs: t.watchdogPeriodMs,
+      // Read when used, so that machine definitions (inert deps) can be built.
+      get drainMs() {
+        return deps.config.serviceDiscovery.drainSeconds * 1000;
+      },
+      get maxLaunchAttempts() {
+        return deps.config.nodes.maxLaunchAttempts;
+      },
     }),
     idOf: (ns, name) => podId(ns ?? "default", name),
     inputOf: (o) => ({
@@ -185,7 +201,7 @@ export function managedKinds(
       restStates: ["Serving", "NoEndpoints"],
       clock: deps.clock,
       reconcile: (input) =>
-        reconcileService({ store: deps.store, cloud: deps.cloud, clock: deps.clock }, input),
+        reconcileService({ store: deps.store, cloud: deps.cloud, clock: deps.clock, send }, input),
     }),
   );
   return [pod, node, replicaset, deployment, service];

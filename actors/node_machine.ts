@@ -38,6 +38,11 @@ export interface NodeContext extends NodeInput {
   lastPhaseChange: number;
   /** Set when the launch failed for lack of capacity. */
   capacityError?: boolean;
+  /**
+   * Set when the node failed to boot for another reason: the cloud refused the launch, the
+   * instance stopped before its agent connected, or the agent did not connect in time.
+   */
+  launchFailed?: boolean;
   /** Set when termination was asked for while the launch was still running. */
   terminateRequested?: boolean;
 }
@@ -57,6 +62,8 @@ export type NodeEvent =
   | { type: "CLAIM"; pod: string }
   | { type: "RELEASE"; used: boolean }
   | { type: "TERMINATE"; reason: string }
+  /** The instance stopped on its own (the provider's `onInstanceExit`). */
+  | { type: "INSTANCE_GONE"; reason: string }
   | { type: "TICK"; since: number };
 
 /** Effects the node machine needs. */
@@ -136,11 +143,22 @@ export function createNodeMachine(deps: NodeDeps) {
       unbind: assign({ boundPod: undefined }),
       noteLaunchError: assign(({ event }) => {
         const error = (event as unknown as { error: unknown }).error;
+        const capacityError = deps.isCapacityError(error);
         return {
           message: `launch failed: ${(error as Error)?.message ?? error}`,
-          capacityError: deps.isCapacityError(error),
+          capacityError,
+          launchFailed: !capacityError,
         };
       }),
+      noteGoneAtBoot: assign(({ event }) => ({
+        message: `launch failed: ${
+          event.type === "INSTANCE_GONE" ? event.reason : "instance gone"
+        }`,
+        launchFailed: true,
+      })),
+      noteGone: assign(({ event }) => ({
+        message: `instance stopped: ${event.type === "INSTANCE_GONE" ? event.reason : "gone"}`,
+      })),
       requestTermination: assign({ terminateRequested: true }),
       noteReason: assign({
         message: ({ event, context }) =>
@@ -148,6 +166,7 @@ export function createNodeMachine(deps: NodeDeps) {
       }),
       noteBootTimeout: assign({
         message: () => `agent did not connect within ${deps.bootTimeoutMs / 1000}s of boot`,
+        launchFailed: true,
       }),
       noteHeartbeatLost: assign({
         message: () => `no heartbeat for ${deps.healthyTimeoutMs / 1000}s`,
@@ -167,6 +186,7 @@ export function createNodeMachine(deps: NodeDeps) {
           pod: context.boundPod,
           reason: context.message,
           capacityError: context.capacityError ?? false,
+          ...(context.launchFailed ? { launchError: context.message } : {}),
         }),
       reportCreated: ({ context }) =>
         deps.event({
@@ -223,6 +243,7 @@ export function createNodeMachine(deps: NodeDeps) {
         on: {
           BIND: { actions: "bind" },
           TERMINATE: { actions: ["noteReason", "requestTermination"] },
+          INSTANCE_GONE: { actions: ["noteGoneAtBoot", "requestTermination"] },
         },
       },
       Created: {
@@ -234,6 +255,7 @@ export function createNodeMachine(deps: NodeDeps) {
           BIND: { actions: "bind" },
           TICK: { guard: "bootTimedOut", target: "Terminating", actions: "noteBootTimeout" },
           TERMINATE: { target: "Terminating", actions: "noteReason" },
+          INSTANCE_GONE: { target: "Terminating", actions: "noteGoneAtBoot" },
         },
       },
       Available: {
@@ -244,6 +266,7 @@ export function createNodeMachine(deps: NodeDeps) {
           BIND: { actions: "bind" },
           TICK: { guard: "heartbeatLost", target: "Terminating", actions: "noteHeartbeatLost" },
           TERMINATE: { target: "Terminating", actions: "noteReason" },
+          INSTANCE_GONE: { target: "Terminating", actions: "noteGone" },
         },
       },
       Claimed: {
@@ -254,6 +277,7 @@ export function createNodeMachine(deps: NodeDeps) {
             { target: "Available", actions: "unbind" },
           ],
           TERMINATE: { target: "Terminating", actions: "noteReason" },
+          INSTANCE_GONE: { target: "Terminating", actions: "noteGone" },
         },
       },
       Cleaning: {
@@ -264,7 +288,10 @@ export function createNodeMachine(deps: NodeDeps) {
           onDone: "Terminating",
           onError: "Terminating",
         },
-        on: { TERMINATE: { target: "Terminating", actions: "noteReason" } },
+        on: {
+          TERMINATE: { target: "Terminating", actions: "noteReason" },
+          INSTANCE_GONE: { target: "Terminating", actions: "noteGone" },
+        },
       },
       Terminating: {
         entry: ["markPhaseChange", "reportTerminating"],

@@ -146,6 +146,44 @@ Deno.test("node machine on another launch error terminates with capacityError fa
     assert.equal(s.context.capacityError, false);
     assert.equal(h.toPool()[0].capacityError, false);
     assert.equal(h.toPool()[0].reason, "launch failed: boom");
+    assert.equal(h.toPool()[0].launchError, "launch failed: boom", "a failed launch for the pool");
+  });
+});
+
+Deno.test("node machine whose instance stops before its agent connected is a failed launch", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    h.launches[0].resolve(LAUNCHED);
+    await until(a, "Created");
+    a.send({ type: "INSTANCE_GONE", reason: "agent process exited with code 1" });
+    const s = await until(a, "Terminated");
+    assert.deepEqual(h.terminated, ["i-1"], "what is left of it is terminated");
+    assert.equal(h.toPool().at(-1)?.launchError, "launch failed: agent process exited with code 1");
+    assert.equal(nodeStatusOf(s).message, "launch failed: agent process exited with code 1");
+  });
+});
+
+Deno.test("node machine whose instance stops while the launch is still running ends after it", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    a.send({ type: "INSTANCE_GONE", reason: "agent process exited with code 1" });
+    assert.equal(phase(a), "Creating");
+    h.launches[0].resolve(LAUNCHED);
+    await until(a, "Terminated");
+    assert.equal(h.toPool().at(-1)?.launchError, "launch failed: agent process exited with code 1");
+  });
+});
+
+Deno.test("node machine whose instance stops while Claimed terminates without a launch failure", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await claimed(h, a);
+    a.send({ type: "INSTANCE_GONE", reason: "agent process killed by SIGKILL" });
+    await until(a, "Terminated");
+    const gone = h.toPool().at(-1)!;
+    assert.equal(gone.type, "NODE_GONE");
+    assert.equal(gone.reason, "instance stopped: agent process killed by SIGKILL");
+    assert.equal(gone.launchError, undefined);
   });
 });
 
@@ -369,6 +407,7 @@ Deno.test("node machine terminates a node whose agent does not connect within th
     assert.equal(s.context.message, "agent did not connect within 1s of boot");
     assert.deepEqual(h.terminated, ["i-1"]);
     assert.equal(h.toPool().at(-1)?.type, "NODE_GONE");
+    assert.equal(h.toPool().at(-1)?.launchError, "agent did not connect within 1s of boot");
   }, { bootTimeoutMs: 1_000, watchdogPeriodMs: 5 });
 });
 

@@ -6,8 +6,14 @@
  * Bindings live in node objects (`status.boundPodName`), written before a node boots,
  * so the pool rebuilds its view from the store after a restart. Events are processed
  * one at a time in arrival order.
+ *
+ * Bounds: at most `maxNodes` nodes live at once (waiting pods say so and get nodes as others
+ * go); a node that fails to boot for a reason other than capacity is reported to its pod,
+ * which asks again after a growing delay (see the pod machine), and failed standby boots back
+ * off the same way. Level-based: every pass releases nodes bound to pods that are gone, ended
+ * or elsewhere (seen so in two passes in a row), whatever message was lost in a crash.
  */
-import { fromPromise, setup } from "xstate";
+import { assign, fromCallback, fromPromise, setup } from "xstate";
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { StandbyNodes } from "../model/config.ts";
@@ -21,6 +27,7 @@ import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { nodeId, podId } from "./ids.ts";
 import type { NodeInput } from "./node_machine.ts";
+import { launchRetryDelayMs } from "./pod_machine.ts";
 
 /** How long a (type, spot) stays unavailable after a capacity error. */
 export const UNAVAILABLE_MS = 10 * 60 * 1000;
@@ -39,7 +46,15 @@ export type PoolEvent =
     instanceId?: string;
     addresses?: NetworkAddress[];
   }
-  | { type: "NODE_GONE"; node: string; pod?: string; reason?: string; capacityError?: boolean }
+  | {
+    type: "NODE_GONE";
+    node: string;
+    pod?: string;
+    reason?: string;
+    capacityError?: boolean;
+    /** Set when the node failed to boot (not for capacity): why. */
+    launchError?: string;
+  }
   | { type: "RECONCILE" };
 
 interface NodeView {
@@ -65,31 +80,65 @@ export interface PoolDeps {
   defaultVolumeSize: string;
   /** The cheapest type that fits `spec` apart from `exclude`, or undefined when none does. */
   reselect?: (spec: PodSpec, exclude: Set<string>) => string | undefined;
+  /** Most nodes alive at once. @default Infinity */
+  maxNodes?: number;
 }
 
 const LIVE: NodePhase[] = ["Creating", "Created", "Available"];
+const LEAVING: NodePhase[] = ["Cleaning", "Terminating"];
 
 /** The pool's decision logic; the pool machine feeds it events one at a time. */
 export class NodePool {
   readonly nodes = new Map<string, NodeView>();
   readonly waiting = new Set<string>();
   readonly #unavailable = new Map<string, number>();
+  /** Nodes the pool let go (released or terminating) that still exist: they count toward maxNodes. */
+  readonly #leaving = new Set<string>();
+  /** Waiting pods told they wait for maxNodes. */
+  readonly #limited = new Set<string>();
+  /** Nodes found bound to a pod that is gone, ended or elsewhere in the last pass. */
+  #suspects = new Set<string>();
+  /** Failed standby boots in a row, and when standby nodes may be booted again. */
+  #standbyFailures = 0;
+  #standbyRetryAt = 0;
   #queue: Promise<void> = Promise.resolve();
+  /** Whether the last load succeeded; events are held until one did. */
+  #loaded = true;
+  readonly #held: PoolEvent[] = [];
 
   constructor(private readonly deps: PoolDeps) {}
 
+  /** Nodes alive now: the pool's own and those on their way out. */
+  get liveNodes(): number {
+    return this.nodes.size + this.#leaving.size;
+  }
+
+  #atLimit(): boolean {
+    return this.liveNodes >= (this.deps.maxNodes ?? Infinity);
+  }
+
   /** Rebuilds the view from node and pod objects, before any queued event is handled. */
   load(): Promise<void> {
+    this.#loaded = false;
     const p = this.#queue.then(() => this.#load());
-    this.#queue = p.catch((e) => console.error("node pool: load failed:", e));
+    this.#queue = p.then(() => {
+      // Events that arrived before the view was whole run now, in order.
+      this.#loaded = true;
+      for (const e of this.#held.splice(0)) this.enqueue(e);
+    }, (e) => console.error("node pool: load failed:", e));
     return p;
   }
 
   async #load(): Promise<void> {
     this.nodes.clear();
+    this.#leaving.clear();
     for (const n of await this.deps.store.list<Node>("nodes")) {
       const phase = n.status?.phase ?? "Creating";
       if (phase === "Terminated") continue;
+      if (LEAVING.includes(phase)) {
+        this.#leaving.add(n.metadata.name);
+        continue;
+      }
       this.nodes.set(n.metadata.name, {
         name: n.metadata.name,
         phase,
@@ -102,7 +151,11 @@ export class NodePool {
       });
     }
     for (const p of await this.deps.store.list<Pod>("pods")) {
-      if (p.status?.phase === "Waiting" && p.spec.phase !== "Terminated") {
+      // A pod backing off after a failed launch asks again itself when its delay is over.
+      if (
+        p.status?.phase === "Waiting" && p.spec.phase !== "Terminated" &&
+        p.status.reason !== "LaunchBackOff"
+      ) {
         this.waiting.add(`${p.metadata.namespace}/${p.metadata.name}`);
       }
     }
@@ -110,6 +163,12 @@ export class NodePool {
 
   /** Queues an event; events are handled one at a time, in order. */
   enqueue(event: PoolEvent): Promise<void> {
+    // Until a load succeeded the view is not whole: events wait for it (a failed load is retried).
+    if (!this.#loaded) {
+      const repeat = event.type === "RECONCILE" && this.#held.some((e) => e.type === "RECONCILE");
+      if (!repeat) this.#held.push(event);
+      return this.#queue;
+    }
     this.#queue = this.#queue.then(() => this.handle(event)).catch((e) =>
       console.error(`node pool: ${event.type} failed:`, e)
     );
@@ -157,11 +216,18 @@ export class NodePool {
 
   async #podReleased(pod: string, node?: string): Promise<void> {
     this.waiting.delete(pod);
+    this.#limited.delete(pod);
     const n = node ? this.nodes.get(node) : this.#nodeOf(pod);
     if (!n || n.boundPod !== pod) return;
+    await this.#release(n);
+  }
+
+  /** Takes a node from its pod: a used one is cleaned and terminated, an unused one reused. */
+  async #release(n: NodeView): Promise<void> {
     if (n.phase === "Claimed") {
       // Single-use: a node that ran a pod is cleaned and terminated.
       this.nodes.delete(n.name);
+      this.#leaving.add(n.name);
       this.deps.send(nodeId(n.name), { type: "RELEASE", used: true });
       return;
     }
@@ -174,6 +240,7 @@ export class NodePool {
   async #nodeAvailable(e: Extract<PoolEvent, { type: "NODE_AVAILABLE" }>): Promise<void> {
     const n = this.nodes.get(e.node);
     if (!n) return;
+    if (!n.boundPod) this.#standbyFailures = 0;
     n.phase = "Available";
     n.instanceId = e.instanceId ?? n.instanceId;
     n.addresses = e.addresses ?? n.addresses;
@@ -186,37 +253,79 @@ export class NodePool {
   }
 
   async #nodeGone(e: Extract<PoolEvent, { type: "NODE_GONE" }>): Promise<void> {
+    this.#leaving.delete(e.node);
     const n = this.nodes.get(e.node);
-    if (!n) return; // released or terminated by the pool itself: nothing depends on it
+    if (!n) {
+      // Released or terminated by the pool itself: nothing depends on it, and there is room.
+      await this.#placeWaiting();
+      return;
+    }
     this.nodes.delete(e.node);
     if (e.capacityError) this.#markUnavailable(n.instanceType, n.spot);
     const pod = n.boundPod;
-    if (!pod) return;
+    if (!pod) {
+      if (e.launchError) this.#standbyFailed();
+      await this.#placeWaiting();
+      return;
+    }
     if (n.phase === "Claimed") {
       this.deps.send(podId(...splitKey(pod)), {
         type: "NODE_LOST",
         reason: `node ${e.node} went away${e.reason ? `: ${e.reason}` : ""}`,
       });
-      return;
-    }
-    if (this.waiting.has(pod)) {
+    } else if (this.waiting.has(pod) && e.launchError) {
+      // The pod asks again after its backoff, or gives up.
+      this.waiting.delete(pod);
+      this.#limited.delete(pod);
+      this.deps.send(podId(...splitKey(pod)), { type: "LAUNCH_FAILED", message: e.launchError });
+    } else if (this.waiting.has(pod)) {
       const want = await this.#requirements(pod);
       if (want) await this.#boot(want, pod);
     }
+    await this.#placeWaiting();
   }
 
-  /** Periodic pass: nodes for pods that lack one, standby pools, and surplus nodes. */
-  async reconcile(): Promise<void> {
+  /** A standby node failed to boot: no standby boots for a growing delay. */
+  #standbyFailed(): void {
+    this.#standbyFailures++;
+    this.#standbyRetryAt = this.deps.clock.now() + launchRetryDelayMs(this.#standbyFailures);
+    this.deps.event({
+      involvedObject: { kind: "Node", name: "standby" },
+      status: "standby-launch-failed",
+      source: "node-pool",
+      message: `a standby node failed to boot; no standby boots for ${
+        launchRetryDelayMs(this.#standbyFailures) / 1000
+      }s`,
+      type: "Warning",
+    });
+  }
+
+  /** Boots nodes for waiting pods that have none, while there is room (at most a pass's worth). */
+  async #placeWaiting(): Promise<number> {
     let boots = 0;
     for (const pod of [...this.waiting]) {
       if (boots >= MAX_BOOTS_PER_PASS) break;
-      if (this.#nodeOf(pod)) continue;
+      const n = this.#nodeOf(pod);
+      if (n) {
+        if (n.phase === "Available") this.#claim(n, pod);
+        continue;
+      }
       const want = await this.#requirements(pod);
       if (!want) continue;
       const spare = this.#findSpare(want);
       if (spare) this.#bind(spare, pod);
       else if (await this.#boot(want, pod)) boots++;
     }
+    return boots;
+  }
+
+  /**
+   * Periodic pass: nodes bound to pods that are gone, ended or elsewhere are released; nodes
+   * for pods that lack one; standby pools; surplus nodes.
+   */
+  async reconcile(): Promise<void> {
+    await this.#releaseOrphans();
+    let boots = await this.#placeWaiting();
     const spare = [...this.nodes.values()].filter((n) => !n.boundPod && LIVE.includes(n.phase));
     const keep = new Set<string>();
     for (const s of this.deps.standbyNodes) {
@@ -224,6 +333,7 @@ export class NodePool {
         !keep.has(n.name) && n.instanceType === s.instanceType && n.spot === (s.spot ?? false)
       ).slice(0, s.count);
       for (const n of matching) keep.add(n.name);
+      if (this.deps.clock.now() < this.#standbyRetryAt) continue;
       for (let i = matching.length; i < s.count && boots < MAX_BOOTS_PER_PASS; i++) {
         const want = { instanceType: s.instanceType, spot: s.spot ?? false, privateIPOnly: false };
         if (await this.#boot({ ...want, volumeSizeGiB: volumeGiB(this.deps.defaultVolumeSize) })) {
@@ -236,6 +346,50 @@ export class NodePool {
     }
   }
 
+  /**
+   * Releases every node bound to a pod that no longer exists, has ended, or runs on another
+   * node, once two passes in a row saw it so (a pod bound a moment ago may not have stored its
+   * node yet). Messages lost in a crash (a release, a delete seen while down) end here.
+   */
+  async #releaseOrphans(): Promise<void> {
+    const bound = [...this.nodes.values()].filter((n) => n.boundPod);
+    const suspects = new Set<string>();
+    if (bound.length) {
+      const pods = new Map(
+        (await this.deps.store.list<Pod>("pods")).map((p) => [
+          `${p.metadata.namespace}/${p.metadata.name}`,
+          p,
+        ]),
+      );
+      for (const n of bound) {
+        const p = pods.get(n.boundPod!);
+        const elsewhere = p?.status?.boundNodeName !== undefined &&
+          p.status.boundNodeName !== n.name;
+        const unbound = n.phase === "Claimed" && p?.status?.phase === "Waiting" &&
+          !p.status.boundNodeName;
+        if (!p || isTerminalPodPhase(p.status?.phase) || elsewhere || unbound) {
+          suspects.add(n.name);
+        }
+      }
+    }
+    const previous = this.#suspects;
+    this.#suspects = suspects;
+    for (const name of suspects) {
+      const n = this.nodes.get(name);
+      if (!previous.has(name) || !n?.boundPod) continue;
+      this.#suspects.delete(name);
+      this.waiting.delete(n.boundPod);
+      this.deps.event({
+        involvedObject: { kind: "Node", name },
+        status: "node-released",
+        source: "node-pool",
+        message: `Released: its pod ${n.boundPod} is gone, ended or on another node`,
+        type: "Warning",
+      });
+      await this.#release(n);
+    }
+  }
+
   /** Gives an unbound node to a pod: claimed now if it is up, else when it comes up. */
   #bind(n: NodeView, pod: string): void {
     n.boundPod = pod;
@@ -245,6 +399,7 @@ export class NodePool {
 
   #claim(n: NodeView, pod: string): void {
     this.waiting.delete(pod);
+    this.#limited.delete(pod);
     n.phase = "Claimed";
     n.boundPod = pod;
     this.deps.send(nodeId(n.name), { type: "CLAIM", pod });
@@ -274,6 +429,7 @@ export class NodePool {
 
   #terminate(n: NodeView, reason: string): void {
     this.nodes.delete(n.name);
+    this.#leaving.add(n.name);
     this.deps.send(nodeId(n.name), { type: "TERMINATE", reason });
   }
 
@@ -328,9 +484,23 @@ export class NodePool {
     return this.deps.reselect(p.spec, exclude) ?? chosen;
   }
 
-  /** Stores a node object (the intent) and starts its actor. False if the type is unavailable. */
+  /**
+   * Stores a node object (the intent) and starts its actor. False if the type is unavailable or
+   * maxNodes nodes are alive (a pod waiting for one is told why, once).
+   */
   async #boot(want: Requirements, pod?: string): Promise<boolean> {
     if (this.#isUnavailable(want.instanceType, want.spot)) return false;
+    if (this.#atLimit()) {
+      if (pod && !this.#limited.has(pod)) {
+        this.#limited.add(pod);
+        this.deps.send(podId(...splitKey(pod)), {
+          type: "WAIT_REASON",
+          reason: "NodeLimit",
+          message: `waiting for a node: nodes.maxNodes (${this.deps.maxNodes}) nodes are alive`,
+        });
+      }
+      return false;
+    }
     const name = crypto.randomUUID();
     const node: Node = {
       kind: "Node",
@@ -376,24 +546,79 @@ function splitKey(key: string): [string, string] {
   return [namespace ?? "default", name];
 }
 
-/** The pool actor: Loading (rebuilding its view from the store) → Ready. */
-export function createPoolMachine(pool: NodePool) {
+/** Delay before the pool loads again after `failures` failed loads: 1 s doubling to 1 min. */
+export function loadRetryDelayMs(failures: number): number {
+  return Math.min(1_000 * 2 ** Math.max(0, failures - 1), 60_000);
+}
+
+/** What the pool machine needs besides the pool. */
+export interface PoolMachineDeps {
+  clock: Clock;
+  event: (e: EventInput) => void;
+}
+
+/**
+ * The pool actor: Loading (rebuilding its view from the store) → Ready. A failed load is
+ * retried (Failed → Loading) after a growing delay, with a Warning event each time; events
+ * that arrive meanwhile are dropped, since the next load rebuilds the view from the store.
+ */
+export function createPoolMachine(pool: NodePool, deps: PoolMachineDeps) {
   return setup({
-    types: {} as { events: PoolEvent },
-    actors: { load: fromPromise(() => pool.load()) },
-    actions: { handle: ({ event }) => void pool.enqueue(event) },
+    types: {} as {
+      events: PoolEvent | { type: "RETRY" };
+      context: { failures: number; lastError?: string };
+    },
+    actors: {
+      load: fromPromise(() => pool.load()),
+      backoff: fromCallback<{ type: "RETRY" }, { failures: number }>(({ sendBack, input }) => {
+        const t = deps.clock.setTimeout(
+          () => sendBack({ type: "RETRY" }),
+          loadRetryDelayMs(input.failures),
+        );
+        return () => deps.clock.clearTimeout(t);
+      }),
+    },
+    actions: {
+      handle: ({ event }) => void pool.enqueue(event as PoolEvent),
+      noteFailure: assign(({ context, event }) => ({
+        failures: context.failures + 1,
+        lastError: String(
+          (event as { error?: Error }).error?.message ?? (event as { error?: unknown }).error,
+        ),
+      })),
+      reportFailure: ({ context }) =>
+        deps.event({
+          involvedObject: { kind: "Node", name: "nodepool" },
+          status: "nodepool-load-failed",
+          source: "node-pool",
+          message:
+            `the node pool could not load nodes and pods: ${context.lastError}; retrying in ${
+              loadRetryDelayMs(context.failures) / 1000
+            }s`,
+          type: "Warning",
+        }),
+      reset: assign({ failures: 0, lastError: undefined }),
+    },
   }).createMachine({
     id: "nodepool",
     initial: "Loading",
+    context: { failures: 0 },
     states: {
       Loading: {
-        invoke: { src: "load", onDone: "Ready", onError: "Failed" },
+        invoke: {
+          src: "load",
+          onDone: { target: "Ready", actions: "reset" },
+          onError: { target: "Failed", actions: ["noteFailure", "reportFailure"] },
+        },
         on: { "*": { actions: "handle" } },
       },
       Ready: {
         on: { "*": { actions: "handle" } },
       },
-      Failed: {},
+      Failed: {
+        invoke: { src: "backoff", input: ({ context }) => ({ failures: context.failures }) },
+        on: { RETRY: "Loading" },
+      },
     },
   });
 }

@@ -5,10 +5,12 @@ import { FakeClock } from "../model/fake_clock.ts";
 import type { StandbyNodes } from "../model/config.ts";
 import type { Node, NodePhase } from "../model/node.ts";
 import type { Pod, PodPhase, PodSpec } from "../model/pod.ts";
+import type { EventInput } from "../store/events.ts";
 import { ObjectStore } from "../store/object_store.ts";
 import type { NodeInput } from "./node_machine.ts";
 import {
   createPoolMachine,
+  loadRetryDelayMs,
   MAX_BOOTS_PER_PASS,
   NodePool,
   type PoolEvent,
@@ -26,8 +28,16 @@ class Harness {
   readonly pool: NodePool;
   #waiters: { match: (s: Sent) => boolean; resolve: () => void }[] = [];
 
-  constructor(readonly store: ObjectStore, readonly clock: FakeClock, standby: StandbyNodes[]) {
+  readonly events: EventInput[] = [];
+
+  constructor(
+    readonly store: ObjectStore,
+    readonly clock: FakeClock,
+    standby: StandbyNodes[],
+    maxNodes?: number,
+  ) {
     this.pool = new NodePool({
+      maxNodes,
       store,
       clock,
       send: (to, event) => {
@@ -39,7 +49,7 @@ class Harness {
         }
       },
       spawnNode: (input) => this.spawned.push(input),
-      event: () => {},
+      event: (e) => this.events.push(e),
       standbyNodes: standby,
       defaultVolumeSize: "8Gi",
     });
@@ -117,10 +127,11 @@ class Harness {
 async function withPool(
   fn: (h: Harness) => Promise<void>,
   standby: StandbyNodes[] = [],
+  maxNodes?: number,
 ): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   const clock = new FakeClock();
-  const h = new Harness(new ObjectStore(kv, clock), clock, standby);
+  const h = new Harness(new ObjectStore(kv, clock), clock, standby, maxNodes);
   try {
     await fn(h);
   } finally {
@@ -508,7 +519,7 @@ Deno.test("NodePool.load() rebuilds its view from node objects and Waiting pods"
 Deno.test("pool machine loads, then handles the events that arrived meanwhile, in order", async () => {
   await withPool(async (h) => {
     const pod = await h.addPod("web");
-    const actor = createActor(createPoolMachine(h.pool));
+    const actor = createActor(createPoolMachine(h.pool, { clock: h.clock, event: () => {} }));
     try {
       actor.start();
       assert.equal(actor.getSnapshot().value, "Loading");
@@ -521,4 +532,152 @@ Deno.test("pool machine loads, then handles the events that arrived meanwhile, i
       actor.stop();
     }
   });
+});
+
+Deno.test("pool machine whose load fails retries it after a delay, then handles what arrived meanwhile", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    const list = h.store.list.bind(h.store);
+    let failures = 1;
+    h.store.list = ((...args: Parameters<ObjectStore["list"]>) =>
+      failures-- > 0 ? Promise.reject(new Error("database is locked")) : list(...args)) as never;
+    const actor = createActor(
+      createPoolMachine(h.pool, {
+        clock: h.clock,
+        event: (e) =>
+          h.events.push(e),
+      }),
+    );
+    try {
+      actor.start();
+      actor.send({ type: "POD_WAITING", pod });
+      await waitFor(actor, (s) => s.value === "Failed", { timeout: 2_000 });
+      assert.equal(h.events.at(-1)?.status, "nodepool-load-failed");
+      assert.match(h.events.at(-1)?.message ?? "", /database is locked; retrying in 1s/);
+      await h.clock.advance(loadRetryDelayMs(1) - 1);
+      assert.equal(actor.getSnapshot().value, "Failed");
+      await h.clock.advance(1);
+      await waitFor(actor, (s) => s.value === "Ready", { timeout: 2_000 });
+      await h.pool.drain();
+      assert.equal(h.spawned.length, 1, "the pod that asked while the pool was down gets a node");
+      assert.equal(h.spawned[0].boundPod, pod);
+    } finally {
+      actor.stop();
+    }
+  });
+});
+
+Deno.test("NodePool reports a node that failed to boot to its waiting pod, and boots no other", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.handle({ type: "POD_WAITING", pod });
+    const node = h.spawned[0].name;
+    await h.handle({
+      type: "NODE_GONE",
+      node,
+      pod,
+      reason: "launch failed: InvalidAMIID.NotFound",
+      capacityError: false,
+      launchError: "launch failed: InvalidAMIID.NotFound",
+    });
+    assert.deepEqual(h.to("pod/default/web").at(-1), {
+      type: "LAUNCH_FAILED",
+      message: "launch failed: InvalidAMIID.NotFound",
+    });
+    assert.equal(h.spawned.length, 1, "the pod asks again after its backoff");
+    assert.deepEqual([...h.pool.waiting], []);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 1, "not even in a reconcile pass");
+    await h.handle({ type: "POD_WAITING", pod });
+    assert.equal(h.spawned.length, 2);
+  });
+});
+
+Deno.test("NodePool keeps at most maxNodes nodes alive; waiting pods say why and boot as nodes go", async () => {
+  await withPool(
+    async (h) => {
+      const pods: string[] = [];
+      for (let i = 0; i < 8; i++) pods.push(await h.addPod(`web-${i}`));
+      await h.handle(...pods.map((pod) => ({ type: "POD_WAITING" as const, pod })));
+      assert.equal(h.spawned.length, 5);
+      assert.equal(h.pool.liveNodes, 5);
+      const limited = h.ofType("WAIT_REASON");
+      assert.deepEqual(limited.map((s) => s.to), [
+        "pod/default/web-5",
+        "pod/default/web-6",
+        "pod/default/web-7",
+      ]);
+      assert.equal(limited[0].event.reason, "NodeLimit");
+      assert.match(String(limited[0].event.message), /nodes.maxNodes \(5\)/);
+      await h.handle({ type: "RECONCILE" });
+      assert.equal(h.spawned.length, 5);
+      assert.equal(h.ofType("WAIT_REASON").length, 3, "told once");
+
+      // web-0's node comes up and is claimed; the pod ends and releases it: still alive (cleaning).
+      const first = h.spawned[0];
+      await h.handle({ type: "NODE_AVAILABLE", node: first.name, instanceId: "i-0" });
+      await h.handle({ type: "POD_RELEASED", pod: first.boundPod!, node: first.name });
+      assert.equal(h.spawned.length, 5, "a released node counts until it is gone");
+      await h.handle({ type: "NODE_GONE", node: first.name, pod: first.boundPod });
+      assert.equal(h.spawned.length, 6);
+      assert.equal(h.spawned[5].boundPod, "default/web-5", "the longest waiting pod goes first");
+    },
+    [],
+    5,
+  );
+});
+
+Deno.test("NodePool releases a node whose pod is gone, ended or elsewhere after two passes", async () => {
+  await withPool(async (h) => {
+    const running = await h.addPod("running", {}, "Running");
+    await h.store.mutate<Pod>("pods", "default", "running", (p) => ({
+      ...p,
+      status: { ...p.status!, boundNodeName: "n-running" },
+    }));
+    const ended = await h.addPod("ended", {}, "Terminated");
+    const moved = await h.addPod("moved", {}, "Running");
+    await h.store.mutate<Pod>("pods", "default", "moved", (p) => ({
+      ...p,
+      status: { ...p.status!, boundNodeName: "n-new" },
+    }));
+    await h.addNode("n-running", "Claimed", { boundPod: running });
+    await h.addNode("n-ended", "Claimed", { boundPod: ended });
+    await h.addNode("n-moved", "Claimed", { boundPod: moved });
+    await h.addNode("n-gone", "Claimed", { boundPod: "default/gone" });
+    await h.addNode("n-booting", "Creating", { boundPod: "default/gone-too" });
+    await h.pool.load();
+    await h.handle({ type: "RECONCILE" });
+    assert.deepEqual(h.ofType("RELEASE"), [], "one pass is not enough: a bind may be in flight");
+    await h.handle({ type: "RECONCILE" });
+    assert.deepEqual(h.ofType("RELEASE").map((s) => s.to).sort(), [
+      "node/n-ended",
+      "node/n-gone",
+      "node/n-moved",
+    ]);
+    assert.deepEqual(h.to("node/n-booting"), [
+      { type: "BIND", pod: undefined },
+    ], "an unused node is unbound (and kept for reuse until it is up)");
+    assert.deepEqual(h.to("node/n-running"), []);
+    assert.equal(h.events.filter((e) => e.status === "node-released").length, 4);
+  });
+});
+
+Deno.test("NodePool backs off standby boots after a standby node fails to boot", async () => {
+  await withPool(async (h) => {
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 1);
+    await h.handle({
+      type: "NODE_GONE",
+      node: h.spawned[0].name,
+      capacityError: false,
+      launchError: "launch failed: UnauthorizedOperation",
+    });
+    assert.equal(h.events.at(-1)?.status, "standby-launch-failed");
+    await h.clock.advance(9_999);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 1, "no standby boot within 10 s");
+    await h.clock.advance(1);
+    await h.handle({ type: "RECONCILE" });
+    assert.equal(h.spawned.length, 2);
+  }, [{ instanceType: "t3.nano", count: 1 }]);
 });

@@ -5,6 +5,12 @@
  * It asks the node pool for a node, hands the pod to that node's agent, follows the
  * agent's unit statuses and releases the node when the pod ends. Its status is derived
  * from its snapshot by `podStatusOf`, never written anywhere else.
+ *
+ * A running pod that is deleted (or evicted from a node the controller terminates) does not
+ * stop at once: it drains (out of its Services' DNS records and load balancers, still running,
+ * for `drainMs` when it backs a Service), then stops (its units get SIGTERM, SIGKILL after the
+ * pod's terminationGracePeriodSeconds), and only then gives its node back. A node that fails to
+ * boot is retried with a growing delay, and the pod fails after `maxLaunchAttempts`.
  */
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
@@ -12,11 +18,13 @@ import type { Clock } from "../model/clock.ts";
 import { every, isoTime } from "../model/clock.ts";
 import type {
   NetworkAddress,
+  PodCondition,
   PodPhase,
   PodStatus,
   RestartPolicy,
   UnitStatus,
 } from "../model/pod.ts";
+import { lbGateType } from "../model/workload.ts";
 import { allUnitsStarted, computePodPhase } from "../model/pod_phase.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
@@ -30,6 +38,11 @@ export interface BoundNode {
 
 /** Start attempts beyond which a failing pod is given up on (Milpa: 2 failures, 3 attempts). */
 export const ALLOWED_START_FAILURES = 2;
+
+/** Delay before a pod asks for a node again after its `failures`-th failed launch: 10 s doubling to 5 min. */
+export function launchRetryDelayMs(failures: number): number {
+  return Math.min(10_000 * 2 ** Math.max(0, failures - 1), 5 * 60_000);
+}
 
 /** What a pod actor starts from. */
 export interface PodInput {
@@ -62,6 +75,21 @@ export interface PodContext extends PodInput {
   /** When `ready` last changed (epoch ms). */
   readyChangedAt?: number;
   lastStatusAt?: number;
+  /** Launches of a node for this pod that failed (not for lack of capacity) since the last good one. */
+  launchFailures?: number;
+  /** When a pod backing off after a failed launch asks for a node again (epoch ms). */
+  nextLaunchAt?: number;
+  /** What the pod waits on, when the pool said (`NodeLimit`) or it backs off (`LaunchBackOff`). */
+  waitReason?: string;
+  /** Set while the pod drains and stops; `evicted` pods go back to Waiting afterwards. */
+  termination?: {
+    since: number;
+    drainUntil: number;
+    reason: string;
+    evicted: boolean;
+  };
+  /** Load balancers (by Service name) and whether each admitted the pod, since when. */
+  lbGates?: Record<string, { admitted: boolean; since: number }>;
 }
 
 /** Events a pod actor understands. */
@@ -77,6 +105,15 @@ export type PodEvent =
   | { type: "AGENT_CONNECTED" }
   | { type: "SPEC_UPDATED" }
   | { type: "DELETE" }
+  /** Its node is being terminated by the controller: drain, stop, then run on a new node. */
+  | { type: "EVICT"; reason: string }
+  /** A node launched for it failed to boot (not for lack of capacity). */
+  | { type: "LAUNCH_FAILED"; message: string }
+  /** Why the pool cannot give it a node now (e.g. nodes.maxNodes reached). */
+  | { type: "WAIT_REASON"; reason: string; message: string }
+  /** Whether the load balancer of Service `service` admits the pod now. */
+  | { type: "LB_GATE"; service: string; admitted: boolean }
+  | { type: "RETRY_LAUNCH" }
   | { type: "TICK"; since: number };
 
 /** Effects the pod machine needs, injected so tests can replace them. */
@@ -89,10 +126,24 @@ export interface PodDeps {
     input: { namespace: string; name: string; node: BoundNode },
   ) => Promise<DispatchResult>;
   event: (e: EventInput) => void;
+  /**
+   * Keeps a leaving pod running until `until` (epoch ms) if it backs a Service; resolves at
+   * once when it backs none. Must resolve early when `signal` aborts.
+   */
+  drain: (
+    input: { namespace: string; name: string; until: number },
+    signal: AbortSignal,
+  ) => Promise<void>;
+  /** Stops the pod's units on its node (SIGTERM, SIGKILL after its grace period); resolves when done. */
+  stopUnits: (input: { namespace: string; name: string; node: string }) => Promise<void>;
   /** How long a running pod may go without a status report before it counts as lost. */
   healthyTimeoutMs: number;
   /** How often the watchdog checks. */
   watchdogPeriodMs: number;
+  /** How long a leaving pod that backs a Service stays up after leaving it. */
+  drainMs: number;
+  /** Failed node launches after which the pod fails. */
+  maxLaunchAttempts: number;
 }
 
 const key = (c: PodInput) => `${c.namespace}/${c.name}`;
@@ -122,6 +173,20 @@ export function createPodMachine(deps: PodDeps) {
         const since = deps.clock.now();
         return every(deps.clock, input.periodMs, () => sendBack({ type: "TICK", since }));
       }),
+      /** Sends RETRY_LAUNCH at an absolute time (re-armed after a restore). */
+      launchTimer: fromCallback<PodEvent, { at: number }>(({ sendBack, input }) => {
+        const t = deps.clock.setTimeout(
+          () => sendBack({ type: "RETRY_LAUNCH" }),
+          input.at - deps.clock.now(),
+        );
+        return () => deps.clock.clearTimeout(t);
+      }),
+      drain: fromPromise<void, { namespace: string; name: string; until: number }>(
+        ({ input, signal }) => deps.drain(input, signal),
+      ),
+      stopUnits: fromPromise<void, { namespace: string; name: string; node: string }>(
+        ({ input }) => deps.stopUnits(input),
+      ),
     },
     guards: {
       canRetry: ({ context }) =>
@@ -135,6 +200,11 @@ export function createPodMachine(deps: PodDeps) {
         deps.clock.now() - Math.max(context.lastStatusAt ?? 0, event.since) > deps.healthyTimeoutMs,
       isCurrentPod: ({ context, event }) =>
         event.type === "AGENT_STATUS" && event.podUid === context.uid,
+      launchAttemptsLeft: ({ context }) =>
+        (context.launchFailures ?? 0) + 1 < deps.maxLaunchAttempts,
+      evicted: ({ context }) => context.termination?.evicted === true,
+      gateChanged: ({ context, event }) =>
+        event.type === "LB_GATE" && context.lbGates?.[event.service]?.admitted !== event.admitted,
     },
     actions: {
       markPhaseChange: assign({ lastPhaseChange: () => deps.clock.now() }),
@@ -149,11 +219,96 @@ export function createPodMachine(deps: PodDeps) {
         initUnitStatuses: [],
         observed: undefined,
         lastStatusAt: undefined,
+        termination: undefined,
+        lbGates: undefined,
       }),
       assignNode: assign({
         node: ({ event }) => event.type === "NODE_BOUND" ? event.node : undefined,
         message: undefined,
+        waitReason: undefined,
+        launchFailures: 0,
+        nextLaunchAt: undefined,
       }),
+      noteLaunchFailure: assign(({ context, event }) => {
+        const failures = (context.launchFailures ?? 0) + 1;
+        const cause = event.type === "LAUNCH_FAILED" ? event.message : "node launch failed";
+        if (failures >= deps.maxLaunchAttempts) {
+          return {
+            launchFailures: failures,
+            nextLaunchAt: undefined,
+            waitReason: undefined,
+            message: `node launch failed ${failures} times: ${cause}`,
+          };
+        }
+        const at = deps.clock.now() + launchRetryDelayMs(failures);
+        return {
+          launchFailures: failures,
+          nextLaunchAt: at,
+          waitReason: "LaunchBackOff",
+          message:
+            `node launch failed (attempt ${failures} of ${deps.maxLaunchAttempts}): ${cause}; ` +
+            `next attempt at ${isoTime(at)}`,
+        };
+      }),
+      reportLaunchFailure: ({ context }) =>
+        deps.event({
+          involvedObject: involved(context),
+          status: "pod-launch-failed",
+          source: "pod-controller",
+          message: context.message ?? "node launch failed",
+          type: "Warning",
+        }),
+      noteWaitReason: assign(({ event }) =>
+        event.type === "WAIT_REASON" ? { waitReason: event.reason, message: event.message } : {}
+      ),
+      clearWaitReason: assign({ waitReason: undefined, message: undefined }),
+      startTermination: assign(({ context, event }) => ({
+        ready: false,
+        readyChangedAt: context.ready ? deps.clock.now() : context.readyChangedAt,
+        termination: {
+          since: deps.clock.now(),
+          drainUntil: deps.clock.now() + deps.drainMs,
+          reason: event.type === "EVICT" ? event.reason : "deleted",
+          evicted: event.type === "EVICT",
+        },
+      })),
+      noteDeletedWhileLeaving: assign(({ context }) => ({
+        termination: context.termination && {
+          ...context.termination,
+          reason: "deleted",
+          evicted: false,
+        },
+      })),
+      noteEvicted: assign(({ context }) => ({
+        message: `evicted: ${context.termination?.reason ?? "its node is being terminated"}`,
+      })),
+      assignUnitStatuses: assign(({ event }) =>
+        event.type === "AGENT_STATUS"
+          ? {
+            unitStatuses: event.unitStatuses,
+            initUnitStatuses: event.initUnitStatuses,
+            lastStatusAt: deps.clock.now(),
+          }
+          : {}
+      ),
+      assignGate: assign(({ context, event }) => {
+        if (event.type !== "LB_GATE") return {};
+        return {
+          lbGates: {
+            ...context.lbGates,
+            [event.service]: { admitted: event.admitted, since: deps.clock.now() },
+          },
+        };
+      }),
+      reportStopping: ({ context }) =>
+        deps.event({
+          involvedObject: involved(context),
+          status: "pod-stopping",
+          source: "pod-controller",
+          message: `Stopping the units on node ${context.node?.name} (${
+            context.termination?.reason ?? "deleted"
+          })`,
+        }),
       assignDispatched: assign(({ context, event }) => {
         const r = (event as unknown as { output: DispatchResult }).output;
         const fill = (names: string[], have: UnitStatus[]) =>
@@ -274,12 +429,36 @@ export function createPodMachine(deps: PodDeps) {
       initUnitStatuses: [],
       lastPhaseChange: deps.clock.now(),
     }),
+    on: {
+      LB_GATE: { guard: "gateChanged", actions: "assignGate" },
+    },
     states: {
       Waiting: {
-        entry: ["markPhaseChange", "requestNode"],
+        entry: "markPhaseChange",
+        initial: "Requesting",
+        states: {
+          Requesting: { entry: "requestNode" },
+          /** A launch failed: ask again at nextLaunchAt. */
+          BackingOff: {
+            invoke: {
+              src: "launchTimer",
+              input: ({ context }: { context: PodContext }) => ({ at: context.nextLaunchAt ?? 0 }),
+            },
+            on: { RETRY_LAUNCH: { target: "Requesting", actions: "clearWaitReason" } },
+          },
+        },
         on: {
           NODE_BOUND: { target: "Dispatching", actions: "assignNode" },
           DELETE: { target: "Terminated", actions: "noteDeleted" },
+          LAUNCH_FAILED: [
+            {
+              guard: "launchAttemptsLeft",
+              target: ".BackingOff",
+              actions: ["noteLaunchFailure", "reportLaunchFailure"],
+            },
+            { target: "Failed", actions: ["noteLaunchFailure", "reportLaunchFailure"] },
+          ],
+          WAIT_REASON: { actions: "noteWaitReason" },
         },
       },
       Dispatching: {
@@ -322,7 +501,57 @@ export function createPodMachine(deps: PodDeps) {
           AGENT_STATUS: { guard: "isCurrentPod", actions: "assignStatus" },
           TICK: { guard: "statusTimedOut", target: "Failing", actions: "noteLost" },
           NODE_LOST: { target: "Failing", actions: "noteLost" },
-          DELETE: { target: "Terminated", actions: "noteDeleted" },
+          DELETE: { target: "Draining", actions: ["noteDeleted", "startTermination"] },
+          EVICT: { target: "Draining", actions: "startTermination" },
+        },
+      },
+      /** Out of its Services (published phase: Running); stays up for the drain period. */
+      Draining: {
+        invoke: {
+          src: "drain",
+          input: ({ context }) => ({
+            namespace: context.namespace,
+            name: context.name,
+            until: context.termination?.drainUntil ?? 0,
+          }),
+          onDone: "Stopping",
+          onError: "Stopping",
+        },
+        on: {
+          AGENT_STATUS: { guard: "isCurrentPod", actions: "assignUnitStatuses" },
+          NODE_LOST: [
+            { guard: "evicted", target: "Failing", actions: "noteLost" },
+            { target: "Terminated", actions: "noteLost" },
+          ],
+          DELETE: { actions: "noteDeletedWhileLeaving" },
+        },
+      },
+      /** Its units are being stopped (published phase: Running). */
+      Stopping: {
+        entry: "reportStopping",
+        invoke: {
+          src: "stopUnits",
+          input: ({ context }) => ({
+            namespace: context.namespace,
+            name: context.name,
+            node: context.node!.name,
+          }),
+          onDone: [
+            { guard: "evicted", target: "Failing", actions: "noteEvicted" },
+            { target: "Terminated" },
+          ],
+          onError: [
+            { guard: "evicted", target: "Failing", actions: "noteEvicted" },
+            { target: "Terminated" },
+          ],
+        },
+        on: {
+          AGENT_STATUS: { guard: "isCurrentPod", actions: "assignUnitStatuses" },
+          NODE_LOST: [
+            { guard: "evicted", target: "Failing", actions: "noteLost" },
+            { target: "Terminated", actions: "noteLost" },
+          ],
+          DELETE: { actions: "noteDeletedWhileLeaving" },
         },
       },
       Failing: {
@@ -362,11 +591,23 @@ export function createPodMachine(deps: PodDeps) {
 /** The pod machine type. */
 export type PodMachine = ReturnType<typeof createPodMachine>;
 
+/** The published phase of each top-level state that is not a phase of its own. */
+const PUBLISHED: Record<string, PodPhase> = {
+  Failing: "Failed",
+  Draining: "Running",
+  Stopping: "Running",
+};
+
+/** The top-level state of a pod actor's snapshot. */
+function topState(snapshot: SnapshotFrom<PodMachine>): string {
+  const v = snapshot.value;
+  return typeof v === "string" ? v : Object.keys(v)[0];
+}
+
 /** The published phase of a pod actor's state. */
 export function podPhaseOf(snapshot: SnapshotFrom<PodMachine>): PodPhase {
-  const v = snapshot.value;
-  const top = typeof v === "string" ? v : Object.keys(v)[0];
-  return (top === "Failing" ? "Failed" : top) as PodPhase;
+  const top = topState(snapshot);
+  return PUBLISHED[top] ?? top as PodPhase;
 }
 
 /** The pod's status, derived from its actor's snapshot. */
@@ -374,19 +615,43 @@ export function podStatusOf(snapshot: SnapshotFrom<PodMachine>): PodStatus {
   const c = snapshot.context;
   const phase = podPhaseOf(snapshot);
   const addresses = c.node?.addresses ?? [];
+  const conditions: PodCondition[] = [];
+  if (c.readyChangedAt) {
+    conditions.push({
+      type: "Ready",
+      status: c.ready && phase === "Running" ? "True" : "False",
+      lastTransitionTime: isoTime(c.readyChangedAt),
+    });
+  }
+  for (
+    const [service, gate] of Object.entries(c.lbGates ?? {}).sort(([a], [b]) => a < b ? -1 : 1)
+  ) {
+    conditions.push({
+      type: lbGateType(service),
+      status: gate.admitted ? "True" : "False",
+      lastTransitionTime: isoTime(gate.since),
+    });
+  }
+  const top = topState(snapshot);
+  const leaving = c.termination && (top === "Draining" || top === "Stopping");
   return {
     phase,
     lastPhaseChange: isoTime(c.lastPhaseChange),
     ...(c.readyTime ? { readyTime: isoTime(c.readyTime) } : {}),
-    ...(c.readyChangedAt
+    ...(conditions.length ? { conditions } : {}),
+    ...(leaving
       ? {
-        conditions: [{
-          type: "Ready" as const,
-          status: c.ready && phase === "Running" ? "True" as const : "False" as const,
-          lastTransitionTime: isoTime(c.readyChangedAt),
-        }],
+        termination: {
+          state: top as "Draining" | "Stopping",
+          since: isoTime(c.termination!.since),
+          ...(top === "Draining" ? { drainUntil: isoTime(c.termination!.drainUntil) } : {}),
+          reason: c.termination!.reason,
+        },
       }
       : {}),
+    ...(c.waitReason && top === "Waiting" ? { reason: c.waitReason } : {}),
+    ...(c.nextLaunchAt && top === "Waiting" ? { nextLaunchAt: isoTime(c.nextLaunchAt) } : {}),
+    ...(c.launchFailures ? { launchFailures: c.launchFailures } : {}),
     ...(c.node ? { boundNodeName: c.node.name } : {}),
     ...(c.node?.instanceId ? { boundInstanceID: c.node.instanceId } : {}),
     ...(addresses.length ? { addresses } : {}),

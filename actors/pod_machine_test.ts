@@ -1,6 +1,7 @@
 /** The pod machine on fake effects: a recorded `send`, a dispatch the test settles, a manual clock. */
 import assert from "node:assert/strict";
 import { type Actor, waitFor } from "xstate";
+import { sleep } from "../model/clock.ts";
 import type { RestartPolicy, UnitStatus } from "../model/pod.ts";
 import { MachineHarness, withHarness as withAny } from "./machine_harness.ts";
 import {
@@ -8,6 +9,7 @@ import {
   type BoundNode,
   createPodMachine,
   type DispatchResult,
+  launchRetryDelayMs,
   type PodDeps,
   type PodMachine,
   podStatusOf,
@@ -23,9 +25,20 @@ const UNITS: DispatchResult = { units: ["main"], initUnits: [] };
 /** Fake effects and the actors started on them. */
 class Harness extends MachineHarness<PodMachine> {
   readonly dispatches: Dispatch[] = [];
+  /** Stops asked for, each settled by the test. */
+  readonly stops: (PromiseWithResolvers<void> & { node: string })[] = [];
+  /** Whether the pod backs a Service (then it drains for drainMs). */
+  backsService = true;
   readonly machine: PodMachine;
 
-  constructor(opts: { healthyTimeoutMs?: number; watchdogPeriodMs?: number } = {}) {
+  constructor(
+    opts: {
+      healthyTimeoutMs?: number;
+      watchdogPeriodMs?: number;
+      drainMs?: number;
+      maxLaunchAttempts?: number;
+    } = {},
+  ) {
     super();
     this.machine = createPodMachine({
       clock: this.clock,
@@ -36,8 +49,18 @@ class Harness extends MachineHarness<PodMachine> {
         return d.promise;
       },
       event: this.record,
+      drain: async ({ until }, signal) => {
+        if (this.backsService) await sleep(this.clock, until - this.clock.now(), signal);
+      },
+      stopUnits: ({ node }) => {
+        const s = { ...Promise.withResolvers<void>(), node };
+        this.stops.push(s);
+        return s.promise;
+      },
       healthyTimeoutMs: opts.healthyTimeoutMs ?? 60_000,
       watchdogPeriodMs: opts.watchdogPeriodMs ?? 60_000,
+      drainMs: opts.drainMs ?? 0,
+      maxLaunchAttempts: opts.maxLaunchAttempts ?? 5,
     });
   }
 
@@ -354,6 +377,13 @@ for (const from of ["Waiting", "Dispatching", "Running"] as const) {
       if (from === "Running") await runOn(h, a);
       assert.equal(top(a), from);
       a.send({ type: "DELETE" });
+      if (from === "Running") {
+        // A running pod stops its units first (no drain: drainMs is 0 here).
+        await h.clock.advance(0);
+        assert.equal(top(a), "Stopping");
+        h.stops[0].resolve();
+        await waitFor(a, (s) => s.matches("Terminated"), { timeout: 2_000 });
+      }
       assert.equal(top(a), "Terminated");
       assert.ok(a.getSnapshot().hasTag("terminal"));
       assert.deepEqual(h.toPool().at(-1), {
@@ -505,7 +535,11 @@ Deno.test("podStatusOf() of a Terminated pod shows its running units terminated"
     await runOn(h, a);
     a.send(agentStatus([running(), exited(0, "side")]));
     a.send({ type: "DELETE" });
-    const status = podStatusOf(a.getSnapshot());
+    await h.clock.advance(0);
+    h.stops[0].reject(new Error("node n1 is not connected"));
+    const status = podStatusOf(
+      await waitFor(a, (s) => s.matches("Terminated"), { timeout: 2_000 }),
+    );
     assert.equal(status.phase, "Terminated");
     assert.equal(status.unitStatuses![0].state.terminated?.exitCode, 143);
     assert.equal(status.unitStatuses![0].state.terminated?.reason, "PodTerminated");
@@ -553,5 +587,248 @@ Deno.test("pod machine restored while Dispatching dispatches again", async () =>
     h.lastDispatch().resolve(UNITS);
     await waitFor(b, (s) => s.matches("Running"), { timeout: 2_000 });
     assert.equal(h.toPool().length, 1);
+  });
+});
+
+Deno.test("pod machine DELETE of a Running pod that backs a Service drains, then stops, then releases", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await runOn(h, a);
+    a.send(agentStatus([running()]));
+    assert.equal(podStatusOf(a.getSnapshot()).conditions?.[0].status, "True");
+    a.send({ type: "DELETE" });
+    assert.equal(top(a), "Draining");
+    let status = podStatusOf(a.getSnapshot());
+    assert.equal(status.phase, "Running", "it still runs while it drains");
+    assert.equal(status.conditions?.[0].status, "False", "not ready: out of its services");
+    assert.deepEqual(status.termination, {
+      state: "Draining",
+      since: AT,
+      drainUntil: "2026-01-01T00:00:05.000Z",
+      reason: "deleted",
+    });
+    // Statuses still come in while it drains, but do not make it ready again.
+    a.send(agentStatus([running()]));
+    assert.equal(podStatusOf(a.getSnapshot()).conditions?.[0].status, "False");
+    await h.clock.advance(4_999);
+    assert.equal(top(a), "Draining");
+    assert.equal(h.stops.length, 0, "no SIGTERM before the drain ends");
+    assert.ok(!h.toPool().some((e) => e.type === "POD_RELEASED"), "the node is kept");
+    await h.clock.advance(1);
+    assert.equal(top(a), "Stopping");
+    status = podStatusOf(a.getSnapshot());
+    assert.equal(status.termination?.state, "Stopping");
+    assert.equal(status.termination?.drainUntil, undefined);
+    assert.deepEqual(h.stops.map((s) => s.node), ["n1"]);
+    assert.equal(h.events.at(-1)?.status, "pod-stopping");
+    // The agent reports the units' real ends while they stop.
+    a.send(agentStatus([exited(0)]));
+    h.stops[0].resolve();
+    const s = await waitFor(a, (s) => s.matches("Terminated"), { timeout: 2_000 });
+    assert.equal(s.context.unitStatuses[0].state.terminated?.exitCode, 0, "the real exit code");
+    assert.deepEqual(h.toPool().at(-1), { type: "POD_RELEASED", pod: POD, node: "n1" });
+    assert.equal(podStatusOf(s).termination, undefined);
+  }, { drainMs: 5_000 });
+});
+
+Deno.test("pod machine DELETE of a Running pod that backs no Service stops at once", async () => {
+  await withHarness(async (h) => {
+    h.backsService = false;
+    const a = h.start();
+    await runOn(h, a);
+    a.send({ type: "DELETE" });
+    await h.clock.advance(0);
+    assert.equal(top(a), "Stopping");
+    h.stops[0].reject(new Error("node n1 is not connected"));
+    await waitFor(a, (s) => s.matches("Terminated"), { timeout: 2_000 });
+    assert.equal(
+      a.getSnapshot().context.unitStatuses[0].state.terminated?.reason,
+      "PodTerminated",
+      "units the agent did not report ended are shown ended with the pod",
+    );
+  }, { drainMs: 5_000 });
+});
+
+Deno.test("pod machine restored while Draining keeps its drain deadline; while Stopping stops again", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await runOn(h, a);
+    a.send({ type: "DELETE" });
+    const draining = JSON.parse(JSON.stringify(a.getPersistedSnapshot()));
+    a.stop();
+    await h.clock.advance(3_000); // the controller was down
+    const b = h.start("Always", draining);
+    assert.equal(top(b), "Draining");
+    await h.clock.advance(1_999);
+    assert.equal(top(b), "Draining");
+    await h.clock.advance(1);
+    assert.equal(top(b), "Stopping");
+    const stopping = JSON.parse(JSON.stringify(b.getPersistedSnapshot()));
+    b.stop();
+    const c = h.start("Always", stopping);
+    assert.equal(top(c), "Stopping");
+    assert.equal(
+      h.stops.length,
+      2,
+      "the stop is asked for again (the agent applies it idempotently)",
+    );
+    h.stops[1].resolve();
+    await waitFor(c, (s) => s.matches("Terminated"), { timeout: 2_000 });
+  }, { drainMs: 5_000 });
+});
+
+Deno.test("pod machine NODE_LOST while draining ends the pod at once", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await runOn(h, a);
+    a.send({ type: "DELETE" });
+    a.send({ type: "NODE_LOST", reason: "node n1 went away" });
+    assert.equal(top(a), "Terminated");
+    assert.equal(h.stops.length, 0);
+  }, { drainMs: 5_000 });
+});
+
+Deno.test("pod machine EVICT drains and stops the pod, then runs it on a new node", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await runOn(h, a);
+    a.send({ type: "EVICT", reason: "node n1 is being terminated" });
+    assert.equal(top(a), "Draining");
+    assert.equal(podStatusOf(a.getSnapshot()).termination?.reason, "node n1 is being terminated");
+    await h.clock.advance(5_000);
+    h.stops[0].resolve();
+    const s = await waitFor(a, (s) => s.matches("Waiting"), { timeout: 2_000 });
+    assert.equal(s.context.node, undefined);
+    assert.equal(s.context.startFailures, 0, "an eviction is not a start failure");
+    assert.equal(podStatusOf(s).termination, undefined);
+    assert.deepEqual(h.toPool().slice(-2), [
+      { type: "POD_RELEASED", pod: POD, node: "n1" },
+      { type: "POD_WAITING", pod: POD },
+    ]);
+    assert.match(
+      h.events.find((e) => e.status === "pod-failed")?.message ?? "",
+      /evicted: node n1/,
+    );
+  }, { drainMs: 5_000 });
+});
+
+Deno.test("pod machine DELETE while evicted ends Terminated instead of retrying", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await runOn(h, a);
+    a.send({ type: "EVICT", reason: "node n1 is being terminated" });
+    a.send({ type: "DELETE" });
+    await h.clock.advance(5_000);
+    h.stops[0].resolve();
+    await waitFor(a, (s) => s.matches("Terminated"), { timeout: 2_000 });
+  }, { drainMs: 5_000 });
+});
+
+Deno.test("pod machine backs off after a failed launch and fails after maxLaunchAttempts", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    const waits = () => h.toPool().filter((e) => e.type === "POD_WAITING").length;
+    assert.equal(waits(), 1);
+    const times: number[] = [];
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      a.send({ type: "LAUNCH_FAILED", message: "InvalidAMIID.NotFound: no such image" });
+      const status = podStatusOf(a.getSnapshot());
+      assert.equal(status.phase, "Waiting");
+      assert.equal(status.reason, "LaunchBackOff");
+      assert.equal(status.launchFailures, attempt);
+      assert.match(status.message ?? "", new RegExp(`attempt ${attempt} of 3.*no such image`));
+      assert.equal(h.events.at(-1)?.type, "Warning");
+      await h.clock.advance(launchRetryDelayMs(attempt) - 1);
+      assert.equal(waits(), attempt, "no new request before the delay");
+      await h.clock.advance(1);
+      assert.equal(waits(), attempt + 1);
+      assert.equal(podStatusOf(a.getSnapshot()).reason, undefined);
+      times.push(h.clock.now());
+    }
+    a.send({ type: "LAUNCH_FAILED", message: "InvalidAMIID.NotFound: no such image" });
+    assert.equal(top(a), "Failed");
+    assert.equal(
+      podStatusOf(a.getSnapshot()).message,
+      "node launch failed 3 times: InvalidAMIID.NotFound: no such image",
+    );
+    assert.equal(h.events.at(-1)?.status, "pod-failed");
+  }, { maxLaunchAttempts: 3 });
+});
+
+Deno.test("launchRetryDelayMs() is 10 s doubling to 5 min", () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(launchRetryDelayMs), [
+    10_000,
+    20_000,
+    40_000,
+    80_000,
+    160_000,
+    300_000,
+    300_000,
+  ]);
+});
+
+Deno.test("pod machine restored while backing off asks again at the same time", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    a.send({ type: "LAUNCH_FAILED", message: "boom" });
+    const persisted = JSON.parse(JSON.stringify(a.getPersistedSnapshot()));
+    a.stop();
+    await h.clock.advance(4_000);
+    const b = h.start("Always", persisted);
+    const before = h.toPool().length;
+    await h.clock.advance(5_999);
+    assert.equal(h.toPool().length, before);
+    await h.clock.advance(1);
+    assert.deepEqual(h.toPool().at(-1), { type: "POD_WAITING", pod: POD });
+    assert.equal(podStatusOf(b.getSnapshot()).launchFailures, 1);
+  });
+});
+
+Deno.test("pod machine shows why it waits for a node until it gets one", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    a.send({ type: "WAIT_REASON", reason: "NodeLimit", message: "waiting for a node: 5 of 5" });
+    assert.equal(podStatusOf(a.getSnapshot()).reason, "NodeLimit");
+    assert.equal(podStatusOf(a.getSnapshot()).message, "waiting for a node: 5 of 5");
+    await runOn(h, a);
+    assert.equal(podStatusOf(a.getSnapshot()).reason, undefined);
+    assert.equal(podStatusOf(a.getSnapshot()).message, undefined);
+  });
+});
+
+Deno.test("pod machine keeps load balancer gates as conditions, and forgets them on a new node", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await runOn(h, a);
+    a.send(agentStatus([running()]));
+    await h.clock.advance(1_000);
+    a.send({ type: "LB_GATE", service: "web", admitted: true });
+    a.send({ type: "LB_GATE", service: "api", admitted: false });
+    assert.deepEqual(podStatusOf(a.getSnapshot()).conditions, [
+      { type: "Ready", status: "True", lastTransitionTime: AT },
+      {
+        type: "loadbalancer.milpa.io/api",
+        status: "False",
+        lastTransitionTime: "2026-01-01T00:00:01.000Z",
+      },
+      {
+        type: "loadbalancer.milpa.io/web",
+        status: "True",
+        lastTransitionTime: "2026-01-01T00:00:01.000Z",
+      },
+    ]);
+    await h.clock.advance(1_000);
+    a.send({ type: "LB_GATE", service: "web", admitted: true });
+    assert.equal(
+      podStatusOf(a.getSnapshot()).conditions?.[2].lastTransitionTime,
+      "2026-01-01T00:00:01.000Z",
+      "an unchanged gate keeps its transition time",
+    );
+    a.send({ type: "NODE_LOST", reason: "gone" });
+    assert.deepEqual(
+      podStatusOf(a.getSnapshot()).conditions?.map((c) => c.type),
+      ["Ready"],
+      "a new node must be admitted again",
+    );
   });
 });

@@ -2,16 +2,23 @@
  * One pass of a ReplicaSet: keep `spec.replicas` active pods from the template, replacing
  * pods that ended or were deleted, and deleting the surplus (pods without a node, not yet
  * running, not ready, newest first).
+ *
+ * A pass creates or deletes at most `BURST` pods and then looks again at once, so that no
+ * replica count makes one pass hold every pod in memory. A pod counts as available when it has
+ * been ready for minReadySeconds and every `type: LoadBalancer` Service that selects it has
+ * admitted it (its readiness gate), so a rollout never outruns the load balancers.
  */
 import { withInstanceType } from "../cloud/instance_selector.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
-import type { ReplicaSet, ReplicaSetStatus } from "../model/deployment.ts";
+import { MAX_REPLICAS, type ReplicaSet, type ReplicaSetStatus } from "../model/deployment.ts";
 import { AlreadyExistsError, NotFoundError } from "../model/errors.ts";
 import { API_VERSION } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
+import { matchesSelector } from "../model/selector.ts";
+import type { Service } from "../model/service.ts";
 import {
   controllerOf,
   controllerRef,
@@ -27,8 +34,11 @@ import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
 
-/** Most pods created or deleted in one transaction. */
+/** Most pods created in one transaction. */
 const CHUNK = 50;
+
+/** Most pods one pass creates or deletes; the next pass follows at once. */
+export const BURST = 500;
 
 /** What a ReplicaSet pass needs. */
 export interface ReplicaSetDeps {
@@ -37,6 +47,13 @@ export interface ReplicaSetDeps {
   config: ServerConfig;
   catalog: InstanceType[];
   event: (e: EventInput) => void;
+}
+
+/** The names of the `type: LoadBalancer` Services of a namespace, with their selectors. */
+async function loadBalancersOf(store: ObjectStore, namespace?: string) {
+  return (await store.list<Service>("services", { namespace }))
+    .filter((s) => s.spec.type === "LoadBalancer" && s.spec.selector)
+    .map((s) => ({ name: s.metadata.name, selector: s.spec.selector! }));
 }
 
 /** The active pods a ReplicaSet owns (by controller reference uid). */
@@ -83,7 +100,8 @@ export async function reconcileReplicaSet(
   const rs = await deps.store.get<ReplicaSet>("replicasets", input.namespace, input.name);
   if (!rs || rs.metadata.uid !== input.uid) return undefined;
   const now = deps.clock.now();
-  const desired = rs.spec.replicas ?? 1;
+  // An object stored before the limit existed runs as if it asked for the limit.
+  const desired = Math.min(rs.spec.replicas ?? 1, MAX_REPLICAS);
   let active = (await podsOf(deps.store, rs)).filter(isActivePod);
   const involved = {
     kind: "ReplicaSet",
@@ -91,8 +109,21 @@ export async function reconcileReplicaSet(
     namespace: rs.metadata.namespace,
     uid: rs.metadata.uid,
   };
+  let more = false;
   if (active.length < desired && !rs.metadata.deletionTimestamp) {
-    const pods = Array.from({ length: desired - active.length }, () => newPod(rs, deps));
+    const missing = desired - active.length;
+    more = missing > BURST;
+    if ((rs.spec.replicas ?? 1) > MAX_REPLICAS && active.length === 0) {
+      deps.event({
+        involvedObject: involved,
+        status: "ReplicasLimited",
+        source: "replicaset-controller",
+        message: `spec.replicas ${rs.spec.replicas} is above the limit ${MAX_REPLICAS}; ` +
+          `keeping ${MAX_REPLICAS}`,
+        type: "Warning",
+      });
+    }
+    const pods = Array.from({ length: Math.min(missing, BURST) }, () => newPod(rs, deps));
     try {
       await createChunks(deps.store, pods);
     } catch (e) {
@@ -108,7 +139,11 @@ export async function reconcileReplicaSet(
     }
     active = [...active, ...pods];
   } else if (active.length > desired) {
-    const doomed = [...active].sort(deletionOrder).slice(0, active.length - desired);
+    more = active.length - desired > BURST;
+    const doomed = [...active].sort(deletionOrder).slice(
+      0,
+      Math.min(active.length - desired, BURST),
+    );
     // One read-modify-write each: pod statuses change all the time, so a batch would conflict.
     for (const p of doomed) {
       await deps.store.mutate<Pod>(
@@ -132,12 +167,18 @@ export async function reconcileReplicaSet(
     active = active.filter((p) => !gone.has(p.metadata.name));
   }
   const minReady = rs.spec.minReadySeconds ?? 0;
+  const balancers = await loadBalancersOf(deps.store, rs.metadata.namespace);
+  const gatesOf = (p: Pod) =>
+    balancers.filter((b) => matchesSelector(b.selector, p.metadata.labels ?? {})).map((b) =>
+      b.name
+    );
   const ready = active.filter((p) => readySince(p) !== undefined);
-  const available = active.filter((p) => isPodAvailable(p, minReady, now));
-  // A ready pod that is not available yet becomes available at readySince + minReadySeconds.
-  const pending = ready.filter((p) => !isPodAvailable(p, minReady, now)).map((p) =>
-    readySince(p)! + minReady * 1000
-  );
+  const available = active.filter((p) => isPodAvailable(p, minReady, now, gatesOf(p)));
+  // A ready pod its balancers admitted becomes available at readySince + minReadySeconds (a
+  // gate that opens later changes the pod, which brings the next pass).
+  const pending = ready.filter((p) =>
+    !isPodAvailable(p, minReady, now, gatesOf(p)) && isPodAvailable(p, 0, now, gatesOf(p))
+  ).map((p) => readySince(p)! + minReady * 1000);
   const status: ReplicaSetStatus = {
     replicas: active.length,
     readyReplicas: ready.length,
@@ -147,6 +188,6 @@ export async function reconcileReplicaSet(
   return {
     status,
     state: active.length === desired && available.length === desired ? "Settled" : "Converging",
-    recheckAt: pending.length ? Math.min(...pending) : undefined,
+    recheckAt: more ? now : pending.length ? Math.min(...pending) : undefined,
   };
 }

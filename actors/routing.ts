@@ -119,14 +119,34 @@ export function routeStoreEvent(t: RouteTarget, e: WatchEvent): void {
       routeWorkload(t, e, deploymentId(o.metadata.namespace!, o.metadata.name));
       break;
     case "Node":
-      if (e.type === "MODIFIED" && (o as Node).spec.terminate) {
-        t.send(nodeId(o.metadata.name), { type: "TERMINATE", reason: "termination was requested" });
-      }
+      if (e.type !== "DELETED" && (o as Node).spec.terminate) terminateNode(t, o.metadata.name);
       return;
     default:
       return;
   }
   nudgeOwner(t, o);
+}
+
+/**
+ * A node whose termination was asked for (`spec.terminate`): a pod running on it is evicted
+ * first (it drains, stops, runs again on a new node, and its release ends the node); any other
+ * node is terminated at once. A node already on its way out is left alone.
+ */
+export function terminateNode(t: RouteTarget, name: string): void {
+  const node = t.entry(nodeId(name));
+  if (!node) return;
+  const snap = node.ref.getSnapshot() as SnapshotFrom<NodeMachine>;
+  if (["Cleaning", "Terminating", "Terminated"].includes(snap.value)) return;
+  const boundPod = snap.context.boundPod;
+  const pod = boundPod ? t.entry(podId(...splitKey(boundPod))) : undefined;
+  if (snap.value === "Claimed" && pod?.ref.getSnapshot().matches("Running")) {
+    t.send(podId(...splitKey(boundPod!)), {
+      type: "EVICT",
+      reason: `node ${name} is being terminated (termination was requested)`,
+    });
+    return;
+  }
+  t.send(nodeId(name), { type: "TERMINATE", reason: "termination was requested" });
 }
 
 /** Agent connects, disconnects and statuses go to the node's actor and to its pod's actor. */

@@ -3,13 +3,19 @@
  * is made to match: firewall rules `ports × sourceRanges` on exactly those pods' nodes, DNS
  * records for the ready ones, and for `type: LoadBalancer` a load balancer over them.
  * A Service without `sourceRanges` opens its ports to the cluster's nodes only (`VPC`).
+ *
+ * A pod on its way out (deleted, scaled down, evicted) leaves the DNS records and the load
+ * balancer at once, while its firewall stays open until it stops, so that clients that still
+ * hold its address finish. Each pod behind a load balancer is told whether the balancer admits
+ * it (its readiness gate), and the pass looks again soon while some are not admitted yet.
  */
 import type { CloudProvider, IngressRule, LoadBalancerState } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { Pod } from "../model/pod.ts";
 import { matchesSelector } from "../model/selector.ts";
 import type { Service, ServiceStatus } from "../model/service.ts";
-import { readySince } from "../model/workload.ts";
+import { admittedBy, isTerminating, readySince } from "../model/workload.ts";
+import { podId } from "./ids.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { podIP } from "./effects.ts";
 import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
@@ -17,11 +23,16 @@ import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
 /** How often a service looks again even when nothing told it to (label changes, lost events). */
 export const SERVICE_RECHECK_MS = 30_000;
 
+/** How soon a LoadBalancer service looks again while its balancer has not admitted every pod. */
+export const ADMISSION_RECHECK_MS = 1_000;
+
 /** What a Service pass needs. */
 export interface ServiceDeps {
   store: ObjectStore;
   cloud: CloudProvider;
   clock: Clock;
+  /** Delivers an event to an actor by system id (a pod's readiness gate). */
+  send: (to: string, event: { type: string; [k: string]: unknown }) => void;
 }
 
 /** A pod a service sends traffic to. */
@@ -30,6 +41,10 @@ interface Endpoint {
   instanceId: string;
   address: string;
   ready: boolean;
+  /** On its way out: it keeps its firewall rules but gets no new traffic. */
+  terminating: boolean;
+  /** Whether its readiness gate for this Service's load balancer says admitted. */
+  admitted: boolean;
 }
 
 /** The Running pods `svc` selects, with their nodes and addresses. */
@@ -41,17 +56,14 @@ export async function endpointsOf(store: ObjectStore, svc: Service): Promise<End
       continue;
     }
     const address = podIP(p.status?.addresses ?? []);
-    if (
-      p.status?.phase !== "Running" || p.spec.phase === "Terminated" || !address ||
-      !p.status.boundInstanceID
-    ) {
-      continue;
-    }
+    if (p.status?.phase !== "Running" || !address || !p.status.boundInstanceID) continue;
     out.push({
       pod: p.metadata.name,
       instanceId: p.status.boundInstanceID,
       address,
       ready: readySince(p) !== undefined,
+      terminating: isTerminating(p),
+      admitted: admittedBy(p, svc.metadata.name),
     });
   }
   return out.sort((a, b) => a.pod.localeCompare(b.pod));
@@ -88,7 +100,9 @@ export async function reconcileService(
     return undefined;
   }
   const endpoints = await endpointsOf(deps.store, svc);
+  const serving = endpoints.filter((e) => !e.terminating);
   let lb: LoadBalancerState | undefined;
+  let waitingForAdmission = false;
   if (svc.spec.type === "LoadBalancer") {
     lb = await deps.cloud.syncLoadBalancer(
       key,
@@ -97,15 +111,28 @@ export async function reconcileService(
         sourceRanges: svc.spec.sourceRanges?.length ? svc.spec.sourceRanges : ["0.0.0.0/0"],
         annotations: svc.metadata.annotations ?? {},
       },
-      endpoints.map((e) => ({ id: e.instanceId, address: e.address })),
+      serving.map((e) => ({ id: e.instanceId, address: e.address })),
     );
+    const inService = new Set(lb.inService);
+    for (const e of endpoints) {
+      const admitted = !e.terminating && inService.has(e.instanceId);
+      if (admitted !== e.admitted) {
+        deps.send(podId(input.namespace, e.pod), {
+          type: "LB_GATE",
+          service: input.name,
+          admitted,
+        });
+      }
+      if (!admitted && !e.terminating) waitingForAdmission = true;
+    }
   }
+  // Leaving pods keep their rules until they stop: clients holding their address finish.
   await deps.cloud.syncFirewall(key, serviceRules(svc, lb), [
     ...new Set(endpoints.map((e) => e.instanceId)),
   ]);
   // No longer a LoadBalancer: its load balancer goes, after the rules that let it in.
   if (!lb && svc.status?.loadBalancer) await deps.cloud.removeLoadBalancer(key);
-  const ready = endpoints.filter((e) => e.ready);
+  const ready = serving.filter((e) => e.ready);
   await deps.cloud.syncDns(
     key,
     svc.spec.ports.map((p) => ({
@@ -119,6 +146,6 @@ export async function reconcileService(
   return {
     status,
     state: ready.length ? "Serving" : "NoEndpoints",
-    recheckAt: deps.clock.now() + SERVICE_RECHECK_MS,
+    recheckAt: deps.clock.now() + (waitingForAdmission ? ADMISSION_RECHECK_MS : SERVICE_RECHECK_MS),
   };
 }

@@ -192,7 +192,10 @@ export function toDot(chart: Chart, opts: RenderOptions = {}): string {
     const start = parent.id === "" ? "__start" : `${parent.id}.__start`;
     if (parent.initial) {
       lines.push(`${pad}${q(start)} [shape=point, width=0.12, label=""];`);
-      lines.push(`${pad}${q(start)} -> ${q(parent.initial)};`);
+      // A compound initial state is entered at its own start point, drawn to its box.
+      const first = parent.states.find((s) => s.id === parent.initial);
+      const into = first?.states.length ? ` [lhead=${q(`cluster_${first.id}`)}]` : "";
+      lines.push(`${pad}${q(start)} -> ${q(first ? anchor(first) : parent.initial)}${into};`);
     } else if (parent.id !== "") {
       lines.push(`${pad}${q(start)} [shape=point, style=invis, width=0.01, label=""];`);
     }

@@ -124,10 +124,14 @@ Deno.test("machineDefinitions() builds every machine without touching its depend
     allStates(chartOf(defs.get(k)!)).map((s) => s.id);
   assert.deepEqual(states("pod"), [
     "Waiting",
+    "Waiting.Requesting",
+    "Waiting.BackingOff",
     "Dispatching",
     "Running",
     "Running.Applied",
     "Running.Reapplying",
+    "Draining",
+    "Stopping",
     "Failing",
     "Failed",
     "Succeeded",

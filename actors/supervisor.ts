@@ -21,6 +21,7 @@ import type { ServerConfig } from "../model/config.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import { selectInstanceType } from "../cloud/instance_selector.ts";
 import type { MilpaObject } from "../model/meta.ts";
+import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import type { ActorStore } from "../store/actor_store.ts";
 import { purgeExpired, recordEvent } from "../store/events.ts";
@@ -29,12 +30,12 @@ import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
 import { collectGarbage } from "./garbage_collector.ts";
 import { InstanceCollector } from "./instance_collector.ts";
-import { POOL_ID } from "./ids.ts";
+import { nodeId, POOL_ID } from "./ids.ts";
 import { type ManagedKind, managedKinds } from "./machines.ts";
 import type { NodeInput } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
-import { routeHubEvent, routeStoreEvent, type RouteTarget } from "./routing.ts";
+import { routeHubEvent, routeStoreEvent, type RouteTarget, terminateNode } from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
 
 /** Intervals and timeouts; tests shorten them. */
@@ -111,7 +112,10 @@ export class Supervisor {
       instanceGcPeriodMs: 60_000,
       ...deps.timings,
     };
-    this.#persister = new Persister(deps.actorStore);
+    this.#persister = new Persister(deps.actorStore, {
+      clock: deps.clock,
+      onError: (id, error, failures) => this.#persistFailed(id, error, failures),
+    });
     this.#root = createActor(
       createSupervisorMachine({ restore: () => this.#restore(), shutdown: () => this.#shutdown() }),
       { systemId: "supervisor" },
@@ -127,6 +131,7 @@ export class Supervisor {
       spawnNode: (input) => this.#spawnNode(input),
       standbyNodes: c.standbyNodes,
       defaultVolumeSize: c.defaultVolumeSize,
+      maxNodes: c.maxNodes,
       reselect: (spec, exclude) => {
         try {
           return selectInstanceType({ ...spec, instanceType: undefined }, {
@@ -154,7 +159,16 @@ export class Supervisor {
     const { store, actorStore } = this.deps;
     const snapshots = await actorStore.loadAll();
     const known = new Set<string>([POOL_ID]);
-    this.#start(POOL_ID, "pool", createPoolMachine(this.pool), undefined, undefined);
+    this.#start(
+      POOL_ID,
+      "pool",
+      createPoolMachine(this.pool, {
+        clock: this.deps.clock,
+        event: (e) => void recordEvent(store, this.deps.clock, e),
+      }),
+      undefined,
+      undefined,
+    );
     for (const kind of this.#kinds.values()) {
       for (const obj of await store.list(kind.objectKind)) {
         const id = kind.idOf(obj.metadata.namespace, obj.metadata.name);
@@ -170,6 +184,14 @@ export class Supervisor {
     const routes = this.#routes();
     this.#unsubscribe.push(store.watch((e) => routeStoreEvent(routes, e)));
     this.#unsubscribe.push(this.deps.hub.subscribe((e) => routeHubEvent(routes, e)));
+    const exits = this.deps.cloud.onInstanceExit?.((e) =>
+      this.send(nodeId(e.nodeName), { type: "INSTANCE_GONE", reason: e.reason })
+    );
+    if (exits) this.#unsubscribe.push(exits);
+    // Terminations asked for while the controller was down.
+    for (const n of await store.list<Node>("nodes")) {
+      if (n.spec.terminate) terminateNode(routes, n.metadata.name);
+    }
     const clock = this.deps.clock;
     this.#timers.push(
       every(
@@ -209,7 +231,32 @@ export class Supervisor {
     this.#actors.clear();
     await Promise.all(this.#tasks);
     await this.pool.drain();
+    this.#persister.close();
     await this.#persister.flush();
+  }
+
+  /**
+   * A snapshot or status the store refused: logged every time, and recorded as a Warning event
+   * on the actor's object at the 1st, 10th, 100th... failure in a row (it is being retried).
+   */
+  #persistFailed(id: string, error: unknown, failures: number): void {
+    const message = (error as Error)?.message ?? String(error);
+    console.error(`persisting ${id} failed (${failures} in a row, retrying): ${message}`);
+    if (!Number.isInteger(Math.log10(failures))) return;
+    const entry = this.#actors.get(id);
+    const kind = entry && this.#kinds.get(entry.kind);
+    void recordEvent(this.deps.store, this.deps.clock, {
+      involvedObject: {
+        kind: kind?.objectKind ?? "Actor",
+        name: entry?.name ?? id,
+        ...(entry?.namespace ? { namespace: entry.namespace } : {}),
+      },
+      status: "persist-failed",
+      source: "supervisor",
+      message:
+        `could not store the state of ${id} (${failures} failures in a row, retrying): ${message}`,
+      type: "Warning",
+    }).catch(() => {}); // the store that failed may fail this too; the log has it
   }
 
   /** Keeps a background task so that stop() can wait for it. */

@@ -33,8 +33,6 @@ export interface NodeAgentOptions {
   send: (msg: AgentMessage) => void;
   /** The agent's own log. */
   log?: (message: string) => void;
-  /** Grace period for units stopped by an apply. @default 10 s */
-  stopGraceMs?: number;
   /** How the node runs image units, reported in `hello`; absent when it cannot. */
   containerRuntime?: "runc" | "unshare";
 }
@@ -62,7 +60,6 @@ export class NodeAgent {
       prober: options.prober,
       podIP: options.podIP,
       clock: this.#clock,
-      stopGraceMs: options.stopGraceMs,
       log: this.#log,
       onChange: () => this.#queueStatus(),
     });
@@ -118,7 +115,10 @@ export class NodeAgent {
     return msg;
   }
 
-  /** Stops heartbeats and every unit (SIGKILL after `graceMs`); later applies are refused. */
+  /**
+   * Stops heartbeats and every unit (SIGKILL after `graceMs`, by default the pod's grace
+   * period); later applies are refused.
+   */
   async stop(graceMs?: number): Promise<void> {
     this.#stopping = true;
     this.#disarmHeartbeat();
@@ -133,6 +133,8 @@ export class NodeAgent {
     }
     try {
       await this.runner.apply(msg.pod);
+      // The controller may act on `applied` at once: the status it caused goes first.
+      if (this.#statusQueued) this.#sendStatus();
       this.#send({ type: "applied", id: msg.id });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
@@ -141,8 +143,9 @@ export class NodeAgent {
     }
   }
 
+  /** Answers from the pod being run, else from the pod stopped last (whose logs have ended). */
   #logs(msg: LogsRequestMessage): void {
-    const pod = this.runner.pod;
+    const pod = this.runner.pod ?? this.runner.stoppedPod;
     const fail = (error: string) => this.#send({ type: "logs.result", id: msg.id, error });
     if (!pod) {
       return fail(
@@ -164,23 +167,30 @@ export class NodeAgent {
     this.#send({ type: "logs.result", id: msg.id, text: log.tail(msg.lines) });
     if (!msg.follow) return;
     this.#follows.get(msg.id)?.();
+    this.#follows.delete(msg.id);
+    let ended = false;
     const cancel = log.follow(
       (text) => this.#send({ type: "logs.data", id: msg.id, text }),
       () => {
+        ended = true;
         this.#follows.delete(msg.id);
         this.#send({ type: "logs.end", id: msg.id });
       },
     );
-    this.#follows.set(msg.id, cancel);
+    if (!ended) this.#follows.set(msg.id, cancel);
   }
 
   #queueStatus(): void {
     if (this.#statusQueued) return;
     this.#statusQueued = true;
     queueMicrotask(() => {
-      this.#statusQueued = false;
-      this.#send(this.statusMessage());
+      if (this.#statusQueued) this.#sendStatus();
     });
+  }
+
+  #sendStatus(): void {
+    this.#statusQueued = false;
+    this.#send(this.statusMessage());
   }
 
   #armHeartbeat(): void {

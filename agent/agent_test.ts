@@ -253,3 +253,65 @@ Deno.test("NodeAgent.connected() reports its container runtime in hello", async 
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("NodeAgent answers apply(null) once the units stopped, after the pod's grace period", async () => {
+  await using h = await harness();
+  h.agent.connected();
+  h.runtime.script = (l) => ({ ignoreTerm: l.name === "stubborn" });
+  const pod = desired([unit("web"), unit("stubborn")]);
+  pod.spec.terminationGracePeriodSeconds = 5;
+  await h.agent.handle({ type: "apply", id: 1, pod });
+  await h.next(isStatus((m) => m.unitStatuses.every((u) => u.state.running !== undefined)));
+  const from = h.sent.length;
+  let answered = false;
+  const stop = h.agent.handle({ type: "apply", id: 2, pod: null }).then(() => answered = true);
+  await h.clock.advance(4_999);
+  assert.equal(answered, false);
+  assert.ok(!h.sent.some((m) => m.type === "applied" && m.id === 2));
+  assert.deepEqual(h.runtime.runningUnits(), ["stubborn"]);
+  await h.clock.advance(1);
+  await stop;
+  assert.deepEqual(h.sent.at(-1), { type: "applied", id: 2 });
+  assert.deepEqual(h.runtime.runningUnits(), []);
+
+  await h.clock.advance(AGENT_HEARTBEAT_MS);
+  h.agent.disconnected();
+  h.agent.connected();
+  const after = h.sent.slice(from);
+  const applied = after.findIndex((m) => m.type === "applied");
+  const statuses = after.flatMap((m, i) => m.type === "status" ? [{ at: i, status: m }] : []);
+  assert.ok(statuses.every(({ status }) => status.podUid === "uid-1"), "the stopped pod's uid");
+  const ends = ({ status }: { status: StatusMessage }) =>
+    status.unitStatuses.map((u) => u.state.terminated?.reason ?? Object.keys(u.state)[0]);
+  assert.ok(
+    statuses.some((s) => s.at < applied && ends(s).join() === "Killed by SIGTERM,running"),
+    "during the grace period",
+  );
+  const final = ["Killed by SIGTERM", "Killed by SIGKILL"];
+  assert.deepEqual(ends(statuses.findLast(({ at }) => at < applied)!), final, "before applied");
+  const later = statuses.filter(({ at }) => at > applied);
+  assert.ok(later.length >= 2, "a heartbeat and one on reconnect");
+  for (const s of later) assert.deepEqual(ends(s), final);
+  assert.equal(after.find((m) => m.type === "hello")?.podUid, undefined);
+});
+
+Deno.test("NodeAgent answers logs of the stopped pod until another pod is applied", async () => {
+  await using h = await harness();
+  h.agent.connected();
+  await h.agent.handle({ type: "apply", id: 1, pod: desired([unit("web")]) });
+  h.runtime.write("web", "one\ntwo\n");
+  await h.agent.handle({ type: "apply", id: 2, pod: null });
+  const from = h.sent.length;
+  await h.agent.handle({ type: "logs", id: 3, unit: "web", lines: 1 });
+  await h.agent.handle({ type: "logs", id: 4, unit: "" });
+  await h.agent.handle({ type: "logs", id: 5, unit: "web", follow: true });
+  await h.agent.handle({ type: "apply", id: 6, pod: desired([unit("side")], "uid-2") });
+  await h.agent.handle({ type: "logs", id: 7, unit: "web" });
+  assert.deepEqual(h.sent.slice(from).filter((m) => m.type.startsWith("logs")), [
+    { type: "logs.result", id: 3, text: "two\n" },
+    { type: "logs.result", id: 4, text: "one\ntwo\n" },
+    { type: "logs.result", id: 5, text: "one\ntwo\n" },
+    { type: "logs.end", id: 5 },
+    { type: "logs.result", id: 7, error: 'unit "web" not found in pod "hello"' },
+  ]);
+});

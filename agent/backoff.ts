@@ -1,6 +1,8 @@
 /**
- * Unit restart backoff, as itzo did it: 1 s doubling per restart up to 5 min, back to 1 s
- * after a clean exit or after the unit ran for 10 min or more.
+ * Unit restart backoff: itzo's constants (1 s doubling per restart up to 5 min) with
+ * Kubernetes' CrashLoopBackOff rule for the reset: only a run of 10 min or more brings the
+ * delay back to 1 s. The exit code does not matter, so a unit that exits 0 at once under
+ * `restartPolicy: Always` backs off like one that crashes.
  */
 import type { Clock } from "../model/clock.ts";
 
@@ -25,19 +27,21 @@ export const UNIT_RESTART_BACKOFF: BackoffPolicy = {
 export interface RunResult {
   /** How long the unit ran, in milliseconds. */
   ranMs: number;
+  /** Any code, 0 included, counts alike: only `ranMs` can reset the delay. */
   exitCode: number;
 }
 
 /**
  * The delay before the next restart, given the delay used for the previous one (undefined
- * before the first restart) and how the last run ended. Pure.
+ * before the first restart) and how the last run ended: double the previous delay up to
+ * `maxMs`, or `initialMs` after a run of at least `resetAfterMs`. Pure.
  */
 export function nextRestartDelay(
   previousMs: number | undefined,
   run: RunResult,
   policy: BackoffPolicy = UNIT_RESTART_BACKOFF,
 ): number {
-  if (previousMs === undefined || run.exitCode === 0 || run.ranMs >= policy.resetAfterMs) {
+  if (previousMs === undefined || run.ranMs >= policy.resetAfterMs) {
     return policy.initialMs;
   }
   return Math.min(previousMs * 2, policy.maxMs);

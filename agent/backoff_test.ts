@@ -27,9 +27,12 @@ Deno.test("nextRestartDelay() starts at 1 s and doubles to a 5 min cap", () => {
   ]);
 });
 
-Deno.test("nextRestartDelay() resets after a clean exit", () => {
-  assert.equal(nextRestartDelay(64_000, { ranMs: 5, exitCode: 0 }), 1_000);
-  assert.equal(nextRestartDelay(1_000, failed), 2_000);
+Deno.test("nextRestartDelay() backs off after a clean exit as after a failure", () => {
+  assert.equal(nextRestartDelay(undefined, { ranMs: 5, exitCode: 0 }), 1_000);
+  assert.equal(nextRestartDelay(1_000, { ranMs: 5, exitCode: 0 }), 2_000);
+  assert.equal(nextRestartDelay(64_000, { ranMs: 5, exitCode: 0 }), 128_000);
+  assert.equal(nextRestartDelay(300_000, { ranMs: 10 * 60_000 - 1, exitCode: 0 }), 300_000);
+  assert.equal(nextRestartDelay(300_000, { ranMs: 10 * 60_000, exitCode: 0 }), 1_000);
 });
 
 Deno.test("nextRestartDelay() resets after a run of 10 min or more", () => {
@@ -48,5 +51,8 @@ Deno.test("RestartBackoff measures the run with its clock", async () => {
   await clock.advance(UNIT_RESTART_BACKOFF.resetAfterMs);
   assert.equal(backoff.exited(1), 1_000);
   backoff.started();
-  assert.equal(backoff.exited(1), 2_000);
+  assert.equal(backoff.exited(0), 2_000, "a clean exit does not reset");
+  backoff.started();
+  await clock.advance(UNIT_RESTART_BACKOFF.resetAfterMs - 1);
+  assert.equal(backoff.exited(0), 4_000);
 });

@@ -120,11 +120,42 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.match(out.stdout, /started/, `${rt.kind}: ${out.stderr}`);
-      const sleeper = findProcess("sleep 1000");
-      assert.ok(sleeper, "the unit's child runs");
+      // "started" may come before the background sh has exec'd sleep.
+      for (let i = 0; i < 250 && !findProcess("sleep 1000"); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(findProcess("sleep 1000"), "the unit's child runs");
+      const begun = Date.now();
       await unit.stop(300);
+      assert.ok(Date.now() - begun >= 250, `${rt.kind}: waited for the grace period`);
       assert.deepEqual(await unit.exited, { code: 137, signal: "SIGKILL" });
       assert.equal(findProcess("sleep 1000"), undefined, `${rt.kind}: no process left`);
+    }),
+});
+
+Deno.test({
+  name:
+    "ContainerRuntime.stop() sends SIGTERM first: a unit handling it ends at once (root, busybox)",
+  ignore: !root,
+  fn: () =>
+    setup(async (rt, image, dir) => {
+      const { l, out } = launch(dir, {
+        name: "t",
+        image,
+        command: ["/bin/sh", "-c", "trap 'echo bye; exit 0' TERM; echo started; sleep 1001 & wait"],
+      });
+      await rt.prepare(l, new AbortController().signal);
+      const unit = rt.start(l);
+      for (let i = 0; i < 250 && !out.stdout.includes("started"); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.match(out.stdout, /started/, `${rt.kind}: ${out.stderr}`);
+      const begun = Date.now();
+      await unit.stop(30_000);
+      assert.ok(Date.now() - begun < 5_000, `${rt.kind}: stopped in ${Date.now() - begun} ms`);
+      assert.deepEqual(await unit.exited, { code: 0 }, rt.kind);
+      assert.equal(out.stdout, "started\nbye\n", rt.kind);
+      assert.equal(findProcess("sleep 1001"), undefined, `${rt.kind}: no process left`);
     }),
 });
 

@@ -46,7 +46,6 @@ export function connectInProcess(
     runtime: opts.runtime,
     prober: opts.prober ?? new FakeProber(),
     clock: opts.clock,
-    stopGraceMs: 0,
     send: (msg: AgentMessage) => {
       const to = attached;
       queueMicrotask(() => to?.receive(msg));

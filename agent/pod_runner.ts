@@ -4,6 +4,14 @@
  * restart (a changed readiness probe alone is applied without a restart), removed units stop,
  * added units start, and null stops everything.
  *
+ * Units an apply stops get SIGTERM, then SIGKILL after the pod's
+ * `terminationGracePeriodSeconds`: that of the pod that goes (null, a new uid), or of the
+ * desired pod (changed and removed units). An apply resolves only once they exited.
+ *
+ * After `apply(null)` the stopped pod stays visible until another pod is applied: `status()`
+ * reports its uid with its unit statuses (final, terminated or waiting, once the apply
+ * resolved) and `logs()` reads its logs. `pod` is undefined from the moment the stop begins.
+ *
  * Applies run one at a time; while one runs, only the latest waiting apply is carried out.
  */
 import type { DesiredPod } from "../model/agent_protocol.ts";
@@ -11,16 +19,13 @@ import type { UnitStatus } from "../model/pod.ts";
 import { type Clock, systemClock } from "../model/clock.ts";
 import type { UnitLog } from "./logs.ts";
 import { type PodContext, podName, PodRun } from "./pod_run.ts";
-import { checkDesiredPod, defaultUnitPath, sameUnits } from "./pod_spec.ts";
+import { checkDesiredPod, defaultUnitPath, podGraceMs, sameUnits } from "./pod_spec.ts";
 import { HostProber } from "./host_prober.ts";
 import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
 
 /** Host of httpGet and tcpSocket readiness probes when the pod IP is unknown. */
 export const DEFAULT_PROBE_HOST = "127.0.0.1";
-
-/** Grace period between SIGTERM and SIGKILL when units stop. */
-export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 /** Options of {@linkcode PodRunner}. */
 export interface PodRunnerOptions {
@@ -35,7 +40,10 @@ export interface PodRunnerOptions {
   clock?: Clock;
   /** Called whenever any status changes (readiness included). */
   onChange?: () => void;
-  /** @default DEFAULT_STOP_GRACE_MS */
+  /**
+   * Grace period between SIGTERM and SIGKILL for every stop, instead of each pod's own (for
+   * tests). @default the pod's terminationGracePeriodSeconds
+   */
   stopGraceMs?: number;
   /** The agent's own log. */
   log?: (message: string) => void;
@@ -55,13 +63,15 @@ export interface PodRunnerStatus {
 /** Runs at most one pod, converging to whatever `apply()` was given last. */
 export class PodRunner {
   #ctx: PodContext;
-  #graceMs: number;
+  #graceMs?: number;
   #run?: PodRun;
+  /** The run `apply(null)` stopped last, kept for its logs until another pod is applied. */
+  #stopped?: PodRun;
   #queue: Promise<void> = Promise.resolve();
   #latest = 0;
 
   constructor(options: PodRunnerOptions) {
-    this.#graceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+    this.#graceMs = options.stopGraceMs;
     this.#ctx = {
       dataDir: options.dataDir,
       runtime: options.runtime,
@@ -77,8 +87,9 @@ export class PodRunner {
   /**
    * Converges to `pod`. Resolves once units that had to go are stopped and the pod's start is
    * under way (init units may still be running); rejects when the pod cannot be run at all.
+   * `graceMs` replaces the pod's grace period for the units this apply stops.
    */
-  apply(pod: DesiredPod | null, graceMs = this.#graceMs): Promise<void> {
+  apply(pod: DesiredPod | null, graceMs?: number): Promise<void> {
     try {
       if (pod) checkDesiredPod(pod);
     } catch (err) {
@@ -93,7 +104,7 @@ export class PodRunner {
   }
 
   /** Stops every unit; same as `apply(null)`. */
-  stop(graceMs = this.#graceMs): Promise<void> {
+  stop(graceMs?: number): Promise<void> {
     return this.apply(null, graceMs);
   }
 
@@ -102,16 +113,27 @@ export class PodRunner {
     return this.#run?.pod;
   }
 
-  /** Statuses of the current pod's units, in spec order. */
+  /** The pod `apply(null)` stopped last (or is stopping), until another pod is applied. */
+  get stoppedPod(): DesiredPod | undefined {
+    return this.#stopped?.pod;
+  }
+
+  /**
+   * Statuses of the current pod's units, in spec order; when there is none, of the
+   * {@linkcode stoppedPod}'s units (final once its stop resolved).
+   */
   status(): PodRunnerStatus {
-    const run = this.#run;
+    const run = this.#run ?? this.#stopped;
     if (!run) return { unitStatuses: [], initUnitStatuses: [] };
     return { podUid: run.pod.uid, ...run.statuses() };
   }
 
-  /** The log of a unit (init or not) of the current pod. */
+  /**
+   * The log of a unit (init or not) of the current pod, else of the {@linkcode stoppedPod}
+   * (closed once its stop ended: following it ends at once).
+   */
   logs(unit: string): UnitLog | undefined {
-    return this.#run?.logs.get(unit);
+    return (this.#run ?? this.#stopped)?.logs.get(unit);
   }
 
   /** Names of the current pod's units, init units first. */
@@ -120,31 +142,36 @@ export class PodRunner {
     return spec ? [...(spec.initUnits ?? []), ...spec.units].map((u) => u.name) : [];
   }
 
-  async #apply(pod: DesiredPod | null, graceMs: number): Promise<void> {
+  async #apply(pod: DesiredPod | null, graceMs: number | undefined): Promise<void> {
     const current = this.#run;
+    const { log } = this.#ctx;
     if (!pod) {
       if (!current) return;
       this.#run = undefined;
+      this.#stopped = current;
       this.#ctx.onChange();
-      this.#ctx.log(`stopping pod ${podName(current.pod)}`);
-      await current.stop(graceMs);
+      const grace = this.#grace(current.pod, graceMs);
+      log(`stopping pod ${podName(current.pod)} (grace period ${grace / 1000} s)`);
+      await current.stop(grace);
+      log(`pod ${podName(current.pod)} stopped: ${describeEnds(current)}`);
       return;
     }
+    this.#stopped = undefined;
     if (
       current && current.pod.uid === pod.uid &&
       sameUnits(current.pod.spec.initUnits, pod.spec.initUnits)
     ) {
-      await current.update(pod, graceMs);
+      await current.update(pod, this.#grace(pod, graceMs));
       return;
     }
     const next = new PodRun(pod, this.#ctx);
     this.#run = next;
     this.#ctx.onChange();
     if (current) {
-      this.#ctx.log(`replacing pod ${podName(current.pod)} with ${podName(pod)} (uid ${pod.uid})`);
-      await current.stop(graceMs);
+      log(`replacing pod ${podName(current.pod)} with ${podName(pod)} (uid ${pod.uid})`);
+      await current.stop(this.#grace(current.pod, graceMs));
     } else {
-      this.#ctx.log(`running pod ${podName(pod)} (uid ${pod.uid})`);
+      log(`running pod ${podName(pod)} (uid ${pod.uid})`);
     }
     try {
       await next.begin();
@@ -155,6 +182,21 @@ export class PodRunner {
       throw err;
     }
   }
+
+  /** The grace period for stopping units of `pod`: the caller's, the runner's, else the pod's. */
+  #grace(pod: DesiredPod, graceMs: number | undefined): number {
+    return graceMs ?? this.#graceMs ?? podGraceMs(pod);
+  }
+}
+
+/** How each unit of a stopped run ended, for the agent's log: `web: Killed by SIGTERM; ...`. */
+function describeEnds(run: PodRun): string {
+  const { initUnitStatuses, unitStatuses } = run.statuses();
+  return [...initUnitStatuses, ...unitStatuses].map((s) => {
+    const { terminated: t, waiting } = s.state;
+    if (t) return `${s.name}: ${t.reason ?? `exited with code ${t.exitCode}`}`;
+    return `${s.name}: ${waiting ? `not running (${waiting.reason})` : "running"}`;
+  }).join("; ");
 }
 
 function agentHome(): string {

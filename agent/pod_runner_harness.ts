@@ -10,13 +10,19 @@ import type { UnitLaunch } from "./unit_runtime.ts";
 /** A desired pod named default/web-pod. */
 export function desired(
   units: Unit[],
-  opts: { uid?: string; initUnits?: Unit[]; restartPolicy?: RestartPolicy } = {},
+  opts: {
+    uid?: string;
+    initUnits?: Unit[];
+    restartPolicy?: RestartPolicy;
+    terminationGracePeriodSeconds?: number;
+  } = {},
 ): DesiredPod {
+  const { initUnits, restartPolicy, terminationGracePeriodSeconds } = opts;
   return {
     namespace: "default",
     name: "web-pod",
     uid: opts.uid ?? "uid-1",
-    spec: { units, initUnits: opts.initUnits, restartPolicy: opts.restartPolicy },
+    spec: { units, initUnits, restartPolicy, terminationGracePeriodSeconds },
     env: { MILPA_POD_NAME: "web-pod", MILPA_NODE_NAME: "node-1" },
   };
 }

@@ -106,11 +106,31 @@ Deno.test("PodRunner under OnFailure restarts failures only; Always restarts cle
   assert.equal(h.unitState("job")?.state.terminated?.exitCode, 0);
 
   await h.runner.apply(desired([unit("job")], { uid: "uid-2", restartPolicy: "Always" }));
-  for (let i = 0; i < 3; i++) {
+  for (const delay of [1_000, 2_000, 4_000]) {
     h.runtime.exit("job", 0);
-    await h.clock.advance(1_000);
+    await h.clock.advance(delay);
   }
   assert.equal(h.runtime.launchCount("job"), 2 + 4);
+});
+
+Deno.test("PodRunner backs off a unit that exits 0 at once under Always", async () => {
+  const starts: number[] = [];
+  await using h = await harness(() => {
+    starts.push(h.clock.now());
+    return { exitAfterMs: 0, exitCode: 0 };
+  });
+  const begun = h.clock.now();
+  await h.runner.apply(desired([unit("web")], { restartPolicy: "Always" }));
+  await h.clock.advance(2 * 60_000);
+  assert.deepEqual(starts.map((t) => (t - begun) / 1000), [0, 1, 3, 7, 15, 31, 63]);
+  const web = h.unitState("web")!;
+  assert.ok(web.restartCount < 10, `restarted ${web.restartCount} times in 2 min`);
+  assert.equal(web.restartCount, 7);
+  assert.deepEqual(web.state, {
+    waiting: { reason: "Waiting for unit restart, last exit code: 0" },
+  });
+  assert.equal(web.lastState?.terminated?.exitCode, 0);
+  assert.equal(h.clock.nextTimerIn(), (63 + 64 - 120) * 1000);
 });
 
 Deno.test("PodRunner.apply() of the same pod again changes nothing", async () => {
@@ -208,7 +228,12 @@ Deno.test("PodRunner.apply(null) stops everything", async () => {
   log.follow(() => {}, () => ended = true);
   await h.runner.apply(null);
   assert.deepEqual(h.runtime.runningUnits(), []);
-  assert.deepEqual(h.runner.status(), { unitStatuses: [], initUnitStatuses: [] });
+  const { podUid, unitStatuses } = h.runner.status();
+  assert.equal(podUid, "uid-1", "the stopped pod's final statuses");
+  assert.deepEqual(unitStatuses.map((u) => u.state.terminated?.reason), [
+    "Killed by SIGTERM",
+    "Killed by SIGTERM",
+  ]);
   assert.equal(h.runner.pod, undefined);
   assert.ok(ended);
   await h.runner.apply(null);

@@ -1,7 +1,7 @@
 /** Pure helpers about a desired pod: checking it, comparing unit definitions, unit env. */
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import { type FieldError, ValidationError } from "../model/errors.ts";
-import type { Unit } from "../model/pod.ts";
+import { DEFAULT_TERMINATION_GRACE_SECONDS, type Unit } from "../model/pod.ts";
 import { probeProblems } from "./probe.ts";
 
 /** PATH of a unit after the directory of the agent's own `deno`. */
@@ -64,6 +64,15 @@ export function podHostname(pod: DesiredPod): string {
   return pod.name.slice(0, 63);
 }
 
+/**
+ * How long the pod's units get between SIGTERM and SIGKILL when they are stopped, in
+ * milliseconds: its `terminationGracePeriodSeconds`, else
+ * {@linkcode DEFAULT_TERMINATION_GRACE_SECONDS}.
+ */
+export function podGraceMs(pod: DesiredPod): number {
+  return (pod.spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS) * 1000;
+}
+
 /** The directory of the running `deno` followed by {@linkcode HOST_PATH}. */
 export function defaultUnitPath(): string {
   try {
@@ -83,6 +92,15 @@ export function checkDesiredPod(pod: DesiredPod): void {
   }
   if (!Array.isArray(pod?.spec?.units)) {
     errors.push({ field: "spec.units", message: "must be a list", value: pod?.spec?.units });
+  }
+  const grace = pod?.spec?.terminationGracePeriodSeconds;
+  const graceOk = typeof grace === "number" && Number.isFinite(grace) && grace >= 0;
+  if (grace !== undefined && grace !== null && !graceOk) {
+    errors.push({
+      field: "spec.terminationGracePeriodSeconds",
+      message: "must be a number of seconds, 0 or more",
+      value: grace,
+    });
   }
   const seen = new Set<string>();
   const lists = [["spec.initUnits", pod?.spec?.initUnits ?? []], [

@@ -9,7 +9,7 @@
  * Each test gets a fresh provider from `make` and calls `close()` and `cleanup()` after it.
  */
 import assert from "node:assert/strict";
-import type { CloudProvider, Instance, LaunchRequest } from "./provider.ts";
+import type { CloudProvider, Instance, InstanceExit, LaunchRequest } from "./provider.ts";
 
 /** A provider under test and how to get rid of it. */
 export interface ProviderFixture {
@@ -23,6 +23,12 @@ export interface ProviderFixture {
    * object after `close()`. Absent: the same object.
    */
   reopen?: () => Promise<CloudProvider>;
+  /**
+   * Makes an instance stop on its own, as a crash would: for local, SIGKILL to its agent's
+   * process group; for sim, `exit()`. Given exactly when the provider has `onInstanceExit`
+   * (without both, the exit tests do nothing).
+   */
+  crash?: (instanceId: string) => Promise<void>;
 }
 
 /** A launch request for a node named `token`, with the token as its client token. */
@@ -48,6 +54,28 @@ function addressesOf(i: Instance): string[] {
 
 function ids(list: Instance[]): string[] {
   return list.map((i) => i.id).sort();
+}
+
+/** `p`, or a rejection naming `what` after `ms` (an exit that never comes fails, not hangs). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The provider's `onInstanceExit` and the fixture's `crash`; undefined when it has neither. */
+function exitHooks(f: ProviderFixture) {
+  const { provider, crash } = f;
+  if (!provider.onInstanceExit && !crash) return undefined;
+  assert.ok(provider.onInstanceExit, "a provider whose fixture can crash() has onInstanceExit()");
+  assert.ok(crash, "a fixture whose provider has onInstanceExit() can crash() an instance");
+  return { onInstanceExit: provider.onInstanceExit.bind(provider), crash };
 }
 
 /** Registers the contract tests for one implementation; `name` prefixes every test name. */
@@ -147,5 +175,42 @@ export function providerContract(
     } finally {
       if (reopened !== f.provider) await reopened.close();
     }
+  });
+
+  test("onInstanceExit() reports an instance that stops on its own, not one terminate() ended", async (f) => {
+    const hooks = exitHooks(f);
+    if (!hooks) return;
+    const ended = await f.provider.launch(launchRequest("node-a"));
+    const crashed = await f.provider.launch(launchRequest("node-b"));
+    const exits: InstanceExit[] = [];
+    const reported = new Promise<void>((resolve) =>
+      hooks.onInstanceExit((e) => {
+        exits.push(e);
+        resolve();
+      })
+    );
+    await f.provider.terminate(ended.id);
+    // An exit of the terminated instance would be reported by now, ahead of the crash's.
+    await hooks.crash(crashed.id);
+    await within(reported, 10_000, "exit reported");
+    assert.deepEqual(
+      exits.map(({ instanceId, nodeName }) => ({ instanceId, nodeName })),
+      [{ instanceId: crashed.id, nodeName: "node-b" }],
+    );
+    assert.ok(exits[0].reason.trim() !== "", "the exit says what happened");
+  });
+
+  test("onInstanceExit() stops calling a listener once unsubscribed", async (f) => {
+    const hooks = exitHooks(f);
+    if (!hooks) return;
+    const i = await f.provider.launch(launchRequest("node-a"));
+    const heard: InstanceExit[] = [];
+    const stop = hooks.onInstanceExit((e) => heard.push(e));
+    const reported = new Promise<InstanceExit>((resolve) => hooks.onInstanceExit(resolve));
+    stop();
+    await hooks.crash(i.id);
+    // Listeners are called together: the one still subscribed hearing it means the other would have.
+    assert.equal((await within(reported, 10_000, "exit reported")).instanceId, i.id);
+    assert.deepEqual(heard, []);
   });
 }

@@ -23,6 +23,7 @@ providerContract("SimProvider", () => {
   return Promise.resolve({
     provider,
     cleanup: () => Promise.resolve(provider.reset()),
+    crash: (id) => Promise.resolve(provider.exit(id, "crashed")),
   });
 });
 
@@ -40,6 +41,10 @@ providerContract("LocalProvider", async () => {
   return {
     provider: new LocalProvider(options),
     reopen: () => Promise.resolve(new LocalProvider(options)),
+    crash: async (id) => {
+      const rec = JSON.parse(await Deno.readTextFile(`${home}/instances/${id}/instance.json`));
+      Deno.kill(-rec.pid, "SIGKILL");
+    },
     cleanup: async () => {
       const p = new LocalProvider(options);
       for (const i of await p.listInstances()) await p.terminate(i.id);

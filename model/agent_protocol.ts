@@ -28,7 +28,15 @@ export interface DesiredPod {
   credentials?: Record<string, { username: string; password: string }>;
 }
 
-/** Controller → agent: run exactly this pod (or nothing when `pod` is null). Acked by `applied`. */
+/**
+ * Controller → agent: run exactly this pod (or nothing when `pod` is null). Acked by `applied`,
+ * sent only once every unit the apply stops has exited: units get SIGTERM, then SIGKILL after
+ * the `spec.terminationGracePeriodSeconds` (default 30) of the pod that goes (null, or a new
+ * uid), or of the desired pod for its changed and removed units. So an `applied` may take
+ * that long. After a null apply the stopped pod's unit logs stay readable (`logs`; a follow
+ * ends at once), and its final unit statuses reported (see StatusMessage), until another pod
+ * is applied.
+ */
 export interface ApplyMessage {
   type: "apply";
   /** Correlates the agent's `applied` answer. */
@@ -73,10 +81,21 @@ export interface HelloMessage {
   containerRuntime?: "runc" | "unshare";
 }
 
-/** Agent → controller: the pod's unit statuses; sent on every change and every heartbeat. */
+/**
+ * Agent → controller: the pod's unit statuses; sent on every change and every heartbeat.
+ *
+ * A pod stopped by an `apply` with a null pod is still reported, under its uid, until another
+ * pod is applied: while it stops, units in their grace period show running and the others
+ * terminated; once stopped (the status that says so is sent before `applied`), every unit that
+ * ran is terminated with its exit code and, when a signal ended it, reason "Killed by SIGTERM"
+ * or "Killed by SIGKILL"; a unit that was waiting stays waiting. Nothing claims it runs: no
+ * unit shows running after the stop, and `hello` then carries no `podUid`. A controller must
+ * not judge such a pod's phase from these statuses (under restartPolicy Always a terminated
+ * unit means a failed pod).
+ */
 export interface StatusMessage {
   type: "status";
-  /** UID of the pod these statuses belong to; absent when the node runs nothing. */
+  /** UID of the pod these statuses belong to (or belonged to, once stopped); absent for none. */
   podUid?: string;
   unitStatuses: UnitStatus[];
   initUnitStatuses: UnitStatus[];

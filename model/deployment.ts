@@ -3,6 +3,12 @@ import type { MilpaObject, ObjectMeta } from "./meta.ts";
 import type { PodSpec } from "./pod.ts";
 import type { LabelSelector } from "./selector_types.ts";
 
+/**
+ * Most replicas a ReplicaSet or Deployment may ask for; more is refused (422). An object stored
+ * with more (before this limit) is run as if it asked for this many.
+ */
+export const MAX_REPLICAS = 10_000;
+
 /** The pod a ReplicaSet or Deployment stamps out. */
 export interface PodTemplate {
   metadata?: Partial<ObjectMeta>;

@@ -167,11 +167,35 @@ export interface UnitStatus {
   ready?: boolean;
 }
 
-/** A condition of a pod; only `Ready` exists. */
+/**
+ * Condition type of a pod's readiness gate for a `type: LoadBalancer` Service: True once that
+ * Service's load balancer admitted the pod (its health checks pass), as Kubernetes' readiness
+ * gates do for cloud balancers. A pod counts as available to its ReplicaSet only when every
+ * load balancer in front of it admitted it.
+ */
+export const LB_GATE_PREFIX = "loadbalancer.milpa.io/";
+
+/** A condition of a pod: `Ready`, or a load balancer gate (`loadbalancer.milpa.io/<service>`). */
 export interface PodCondition {
-  type: "Ready";
+  type: "Ready" | `${typeof LB_GATE_PREFIX}${string}`;
   status: "True" | "False";
   lastTransitionTime: string;
+}
+
+/**
+ * A pod on its way out (deleted, scaled down, or evicted from a node being terminated). While
+ * `Draining` it is out of its Services' DNS records and load balancers but still runs, so that
+ * clients holding its address finish; while `Stopping` its units got SIGTERM (SIGKILL after
+ * `terminationGracePeriodSeconds`).
+ */
+export interface PodTermination {
+  state: "Draining" | "Stopping";
+  /** When the pod started leaving. */
+  since: string;
+  /** When draining ends (Draining only). */
+  drainUntil?: string;
+  /** Why: "deleted", or why its node is being terminated. */
+  reason: string;
 }
 
 /** A network address of a pod or node. */
@@ -196,7 +220,17 @@ export interface PodStatus {
   initUnitStatuses?: UnitStatus[];
   /** Why the pod is in its phase, when that is not obvious. */
   message?: string;
+  /**
+   * A short machine-readable word for what the pod waits on: `LaunchBackOff` (its node failed
+   * to boot; it tries again at `nextLaunchAt`), `NodeLimit` (nodes.maxNodes reached).
+   */
   reason?: string;
+  /** When a pod in LaunchBackOff asks for a node again. */
+  nextLaunchAt?: string;
+  /** Node launches that failed for this pod (other than for lack of capacity). */
+  launchFailures?: number;
+  /** Set while the pod leaves its Services and stops; see {@linkcode PodTermination}. */
+  termination?: PodTermination;
 }
 
 /** A pod: units that run together on their own node. */

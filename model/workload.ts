@@ -5,7 +5,7 @@
 import type { OwnerReference } from "./meta.ts";
 import type { ObjectMeta } from "./meta.ts";
 import type { Pod, PodPhase } from "./pod.ts";
-import { INSTANCE_TYPE_ANNOTATION } from "./pod.ts";
+import { INSTANCE_TYPE_ANNOTATION, LB_GATE_PREFIX } from "./pod.ts";
 import { isTerminalPodPhase } from "./pod.ts";
 import type { PodTemplate } from "./deployment.ts";
 
@@ -113,10 +113,38 @@ export function readySince(pod: Pod): number | undefined {
     : undefined;
 }
 
-/** Ready for at least `minReadySeconds` at `now`. */
-export function isPodAvailable(pod: Pod, minReadySeconds: number, now: number): boolean {
+/**
+ * A pod on its way out: deletion asked for (`spec.phase` Terminated), or draining and stopping
+ * (evicted from its node). Services stop sending it new traffic; it is never available.
+ */
+export function isTerminating(pod: Pod): boolean {
+  return pod.spec.phase === "Terminated" || pod.status?.termination !== undefined;
+}
+
+/** The readiness gate condition type of the load balancer of Service `service`. */
+export function lbGateType(service: string): `${typeof LB_GATE_PREFIX}${string}` {
+  return `${LB_GATE_PREFIX}${service}`;
+}
+
+/** Whether the load balancer of Service `service` admitted the pod (its gate is True). */
+export function admittedBy(pod: Pod, service: string): boolean {
+  const type = lbGateType(service);
+  return pod.status?.conditions?.some((c) => c.type === type && c.status === "True") ?? false;
+}
+
+/**
+ * Ready for at least `minReadySeconds` at `now`, not terminating, and admitted by the load
+ * balancer of each Service in `gates` (the LoadBalancer Services that select it).
+ */
+export function isPodAvailable(
+  pod: Pod,
+  minReadySeconds: number,
+  now: number,
+  gates: readonly string[] = [],
+): boolean {
   const since = readySince(pod);
-  return since !== undefined && now - since >= minReadySeconds * 1000;
+  return since !== undefined && now - since >= minReadySeconds * 1000 && !isTerminating(pod) &&
+    gates.every((service) => admittedBy(pod, service));
 }
 
 const PHASE_RANK: Partial<Record<PodPhase, number>> = { Waiting: 0, Dispatching: 1, Running: 2 };

@@ -186,11 +186,8 @@ Deno.test("a deleted pod's units show as terminated, and its events tell the sto
     await c.api("DELETE", "/api/v1/namespaces/default/pods/web");
     const pod = await c.waitForPod("web", "Terminated");
     const t = pod.status?.unitStatuses?.[0].state.terminated;
-    assert.equal(t?.reason, "PodTerminated");
-    assert.ok(
-      pod.status?.unitStatuses?.[0].lastState?.running,
-      "the running state is kept as lastState",
-    );
+    assert.equal(t?.reason, "Killed by SIGTERM", "stopped by the agent, as it reported");
+    assert.ok(t?.startedAt, "when the stopped run had started");
     const events = await c.waitUntil(async () => {
       const r = await c.api("GET", "/api/v1/namespaces/default/events");
       const list = await r.json() as {
@@ -199,7 +196,7 @@ Deno.test("a deleted pod's units show as terminated, and its events tell the sto
       const mine = list.items.filter((e) => e.involvedObject.name === "web").map((e) => e.status);
       return mine.includes("pod-terminated") ? mine : undefined;
     }, "pod events");
-    assert.deepEqual(events, ["pod-running", "pod-terminated"]);
+    assert.deepEqual(events, ["pod-running", "pod-stopping", "pod-terminated"]);
   } finally {
     await c.close();
   }

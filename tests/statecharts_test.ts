@@ -89,7 +89,10 @@ Deno.test({
       const live = await ws.run(["statechart", "pod", "web", "--format", "dot"]);
       assert.equal(live.code, 0, live.stderr);
       assert.match(live.stdout, /\/\/ actor pod\/default\/web: Running\.Applied \(active\)/);
-      assert.match(live.stdout, /\/\/ +\S+Z {2}Waiting -> Dispatching {2}on NODE_BOUND/);
+      assert.match(
+        live.stdout,
+        /\/\/ +\S+Z {2}Waiting\.Requesting -> Dispatching {2}on NODE_BOUND/,
+      );
       assert.match(live.stdout, /"Running.Applied" \[label="Applied", fillcolor="#ffd54f"/);
       const liveSvg = await dotSvg(live.stdout);
       assert.equal(liveSvg.code, 0, liveSvg.stderr);

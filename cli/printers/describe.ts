@@ -45,6 +45,23 @@ function describePod(w: DescribeWriter, pod: Pod): void {
   w.field(0, "Desired Phase", pod.spec?.phase ?? "Running");
   if (status?.reason) w.field(0, "Reason", status.reason);
   if (status?.message) w.field(0, "Message", status.message);
+  const t = status?.termination;
+  if (t) {
+    w.field(
+      0,
+      "Termination",
+      t.state === "Draining"
+        ? `Draining (${t.reason}): out of its Services, units stop at ${t.drainUntil}`
+        : `Stopping (${t.reason}): units got SIGTERM, SIGKILL after ${
+          pod.spec?.terminationGracePeriodSeconds ?? 30
+        }s`,
+    );
+  }
+  if (status?.launchFailures) w.field(0, "Launch Failures", status.launchFailures);
+  if (status?.nextLaunchAt) w.field(0, "Next Launch", status.nextLaunchAt);
+  if (status?.conditions?.length) {
+    w.multi(0, "Conditions", status.conditions.map((c) => `${c.type}: ${c.status}`));
+  }
   w.field(0, "Node", status?.boundNodeName || "<unassigned>");
   w.field(0, "Instance", status?.boundInstanceID || "<none>");
   w.field(0, "IP", podIP(pod));

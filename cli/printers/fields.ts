@@ -11,10 +11,15 @@ export const MAX_POD_REASON_LENGTH = 50;
  * The pod STATUS string: `Pod <phase>`, plus ` - Unit Waiting: <reason>` or
  * ` - Unit Terminated: ExitCode:<n>` for the first unit (in spec order) that is waiting
  * with a reason or has terminated. Like Milpa's printer, the detail including its
- * "Unit ..." prefix is cut at 50 characters.
+ * "Unit ..." prefix is cut at 50 characters. A pod on its way out shows ` - Draining` or
+ * ` - Stopping` instead, and a waiting pod what it waits on (` - LaunchBackOff`, ` - NodeLimit`).
  */
 export function podStatusString(pod: Pod): string {
   const status = `Pod ${pod.status?.phase ?? "Waiting"}`;
+  if (pod.status?.termination) return `${status} - ${pod.status.termination.state}`;
+  if (pod.status?.phase === "Waiting" && pod.status.reason) {
+    return `${status} - ${pod.status.reason}`;
+  }
   let detail = "";
   for (const unit of pod.status?.unitStatuses ?? []) {
     const state: UnitState = unit.state ?? {};

@@ -205,3 +205,19 @@ Deno.test("formatLabels() sorts by key", () => {
   assert.equal(formatLabels({ b: "2", a: "1" }), "a=1,b=2");
   assert.equal(formatLabels(undefined), "<none>");
 });
+
+Deno.test("podStatusString() says a leaving pod drains or stops, and what a waiting pod waits on", () => {
+  const at = "2026-01-01T00:00:00.000Z";
+  const leaving = (state: "Draining" | "Stopping") =>
+    pod({ phase: "Running", termination: { state, since: at, reason: "deleted" } });
+  assert.equal(podStatusString(leaving("Draining")), "Pod Running - Draining");
+  assert.equal(podStatusString(leaving("Stopping")), "Pod Running - Stopping");
+  assert.equal(
+    podStatusString(pod({ phase: "Waiting", reason: "LaunchBackOff" })),
+    "Pod Waiting - LaunchBackOff",
+  );
+  assert.equal(
+    podStatusString(pod({ phase: "Waiting", reason: "NodeLimit" })),
+    "Pod Waiting - NodeLimit",
+  );
+});

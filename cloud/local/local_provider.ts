@@ -3,10 +3,12 @@
  *
  * Each instance has a directory `<home>/instances/<id>/` holding `instance.json` (the
  * record, written before the agent starts), `agent.json` (the agent's config), the agent's
- * log and its data. The instance id is derived from the controller id and the client
- * token, so a repeated launch finds the first one. Agents run detached in their own
- * session, so they and their units outlive a controller crash, as real machines would;
- * terminating an instance kills the agent's whole process group.
+ * log, its stderr (`agent.stderr`: what a command that fails before it can log says) and its
+ * data. The instance id is derived from the controller id and the client token, so a repeated
+ * launch finds the first one. Agents run detached in their own session, so they and their
+ * units outlive a controller crash, as real machines would; terminating an instance kills the
+ * agent's whole process group. An agent that exits on its own is reported to
+ * `onInstanceExit` listeners at once, when this process started it.
  */
 import { CapacityError } from "../../model/errors.ts";
 import type { AgentConfig } from "../../model/agent_protocol.ts";
@@ -14,6 +16,7 @@ import type {
   CloudProvider,
   IngressRule,
   Instance,
+  InstanceExit,
   LaunchRequest,
   LoadBalancerSpec,
   LoadBalancerState,
@@ -96,6 +99,22 @@ interface InstanceRecord {
   launchedAt: number;
 }
 
+/**
+ * Runs `$2...` with its stderr appended to file `$1`: Deno.Command cannot redirect to a file,
+ * and a pipe would tie the agent to the controller. `exec` keeps the pid (the agent's, and its
+ * process group's) through the network prefix to the agent itself.
+ */
+const STDERR_TO_FILE = 'f=$1; shift; exec 2>>"$f"; exec "$@"';
+
+/** How much of the agent's stderr and log an exit reason quotes. */
+const TAIL = { bytes: 4096, lines: 5, lineChars: 300 };
+
+/** Where the agent's stderr file and log ended when it was started: its own lines come after. */
+interface LogOffsets {
+  stderr: number;
+  log: number;
+}
+
 /** The default agent command: this checkout's agent under the running Deno. */
 export function defaultAgentCommand(): string[] {
   const root = new URL("../../", import.meta.url);
@@ -128,6 +147,69 @@ async function isAgent(pid: number | undefined, configPath: string): Promise<boo
   }
 }
 
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The last lines written to `path` after byte `from`, each cut short; [] when none. */
+async function linesSince(path: string, from: number): Promise<string[]> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch {
+    return [];
+  }
+  try {
+    const size = (await file.stat()).size;
+    const start = Math.max(from, size - TAIL.bytes);
+    if (size <= start) return [];
+    await file.seek(start, Deno.SeekMode.Start);
+    const buf = new Uint8Array(size - start);
+    let n = 0;
+    while (n < buf.length) {
+      const read = await file.read(buf.subarray(n));
+      if (read === null) break;
+      n += read;
+    }
+    const text = (start > from ? "…" : "") + new TextDecoder().decode(buf.subarray(0, n));
+    return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").slice(-TAIL.lines)
+      .map((l) => l.length > TAIL.lineChars ? `${l.slice(0, TAIL.lineChars)}…` : l);
+  } catch {
+    return [];
+  } finally {
+    file.close();
+  }
+}
+
+/** `s` as a shell word, quoted only when it needs to be. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Why an agent stopped, for the node's events: "agent process exited with code 3 (command:
+ * <argv> --config <dir>/agent.json); stderr: <lines>; agent.log: <lines>", lines joined by
+ * " | ", each part only when the process wrote any since it started.
+ */
+async function exitReason(
+  status: Deno.CommandStatus,
+  argv: string[],
+  dir: string,
+  since: LogOffsets,
+): Promise<string> {
+  const how = status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
+  const parts = [`agent process ${how} (command: ${argv.map(shellWord).join(" ")})`];
+  const stderr = await linesSince(`${dir}/agent.stderr`, since.stderr);
+  if (stderr.length) parts.push(`stderr: ${stderr.join(" | ")}`);
+  const log = await linesSince(`${dir}/agent.log`, since.log);
+  if (log.length) parts.push(`agent.log: ${log.join(" | ")}`);
+  return parts.join("; ");
+}
+
 function processGroupAlive(pgid: number): boolean {
   try {
     Deno.kill(-pgid, "SIGCONT");
@@ -146,6 +228,9 @@ export class LocalProvider implements CloudProvider {
   readonly #dir: string;
   readonly #command: string[];
   readonly #grace: number;
+  readonly #exitListeners = new Set<(e: InstanceExit) => void>();
+  /** The agents this object spawned and waits on, by instance id: their pids. */
+  readonly #watched = new Map<string, number>();
   #lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: LocalProviderOptions) {
@@ -273,17 +358,22 @@ export class LocalProvider implements CloudProvider {
         nameserver: this.network.gateway,
         search: [`default.${zone}`, zone],
       });
-      const argv = [...prefix, ...this.#command, "--config", `${dir}/agent.json`];
-      const child = new Deno.Command(argv[0], {
-        args: argv.slice(1),
+      const command = [...this.#command, "--config", `${dir}/agent.json`];
+      const since = {
+        stderr: await sizeOf(`${dir}/agent.stderr`),
+        log: await sizeOf(`${dir}/agent.log`),
+      };
+      const child = new Deno.Command("sh", {
+        args: ["-c", STDERR_TO_FILE, "milpa-agent", `${dir}/agent.stderr`, ...prefix, ...command],
         cwd: dir,
         stdin: "null",
         stdout: "null",
         stderr: "null",
         detached: true,
       }).spawn();
+      // Waiting on the agent must not keep the controller alive.
       child.unref();
-      child.status.catch(() => {});
+      this.#watch(rec, child, command, since);
       rec.pid = child.pid;
       await this.#write(rec);
     }
@@ -292,6 +382,8 @@ export class LocalProvider implements CloudProvider {
 
   /** Kills the agent and its units (the whole process group) and removes the instance. */
   async terminate(instanceId: string): Promise<void> {
+    // Its exit is this call's doing: nobody is told.
+    this.#watched.delete(instanceId);
     const rec = await this.#read(instanceId);
     if (!rec) return;
     if (rec.pid && processGroupAlive(rec.pid)) {
@@ -310,6 +402,39 @@ export class LocalProvider implements CloudProvider {
     }
     await this.network.detach(instanceId);
     await Deno.remove(`${this.#dir}/${instanceId}`, { recursive: true }).catch(() => {});
+  }
+
+  /**
+   * Calls `listener` when an agent this object spawned exits other than through `terminate()`,
+   * with a reason naming its exit code or signal, its command and the last lines of its stderr
+   * and `agent.log` (see {@linkcode exitReason}). Agents found already running (started before a
+   * controller restart) are not this process's children and cannot be waited on: their
+   * heartbeats tell. Stops after `close()`.
+   */
+  onInstanceExit(listener: (e: InstanceExit) => void): () => void {
+    this.#exitListeners.add(listener);
+    return () => this.#exitListeners.delete(listener);
+  }
+
+  /** Tells the exit listeners when `child` exits, unless `terminate()` or `close()` came first. */
+  #watch(rec: InstanceRecord, child: Deno.ChildProcess, argv: string[], since: LogOffsets): void {
+    const { id, nodeName } = rec;
+    const pid = child.pid;
+    const watched = () => this.#watched.get(id) === pid;
+    this.#watched.set(id, pid);
+    child.status.then(async (status) => {
+      if (!watched()) return;
+      const reason = await exitReason(status, argv, `${this.#dir}/${id}`, since);
+      if (!watched()) return;
+      this.#watched.delete(id);
+      for (const listener of [...this.#exitListeners]) {
+        try {
+          listener({ instanceId: id, nodeName, reason });
+        } catch (e) {
+          this.options.log?.(`an instance exit listener failed: ${(e as Error).stack ?? e}`);
+        }
+      }
+    }).catch(() => {});
   }
 
   /** Makes `rules` the service's rules on exactly `instances` (nftables in their namespaces). */
@@ -357,8 +482,13 @@ export class LocalProvider implements CloudProvider {
     );
   }
 
-  /** Stops the load balancers, the DNS server and the registry proxy; agents keep running. */
+  /**
+   * Stops the load balancers, the DNS server, the registry proxy and the exit listeners' calls;
+   * agents keep running.
+   */
   async close(): Promise<void> {
+    this.#exitListeners.clear();
+    this.#watched.clear();
     await this.#services.close();
     await this.options.dnsServer?.close();
     await this.options.registryProxy?.close();

@@ -1,13 +1,17 @@
 /** LocalProvider specifics: agent.json, address allocation, process groups, relaunch. */
 import assert from "node:assert/strict";
 import { CapacityError } from "../../model/errors.ts";
+import type { InstanceExit } from "../provider.ts";
 import { launchRequest } from "../provider_contract.ts";
+import { run } from "./command.ts";
+import { HostNetwork } from "./host_network.ts";
 import {
   LocalProvider,
   type LocalProviderOptions,
   type RegistryProxySetup,
   startRegistryProxy,
 } from "./local_provider.ts";
+import { enterNode } from "./netns.ts";
 import { PullProxy } from "./pull_proxy.ts";
 
 /**
@@ -266,6 +270,199 @@ Deno.test("LocalProvider.launch() repeated after the agent process died restarts
     assert.ok(!isGone(pid), "the new agent runs");
     assert.ok(cmdline(pid).includes(`${dirOf(home, first.id)}/agent.json`));
   });
+});
+
+/**
+ * The first exit `provider` reports; rejects after `ms` (far below the 300 s boot timeout that
+ * would otherwise be the first sign of a dead agent).
+ */
+function firstExit(provider: LocalProvider, ms = 5_000): Promise<InstanceExit> {
+  const exit = new Promise<InstanceExit>((resolve, reject) => {
+    // Called back later, never from within onInstanceExit(): `timer` is set by then.
+    const stop = provider.onInstanceExit((e) => {
+      clearTimeout(timer);
+      stop();
+      resolve(e);
+    });
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`no exit reported within ${ms} ms`));
+    }, ms);
+  });
+  // Failing before the test awaits it must still fail the test, not abort the run uncleaned.
+  exit.catch(() => {});
+  return exit;
+}
+
+Deno.test("LocalProvider.onInstanceExit() reports an agent that exits at once with its exit code, command, stderr and log", async () => {
+  const quitter = ["sh", "-c", "echo starting >> agent.log; echo boom >&2; exit 3", "quitter"];
+  await withProvider(async ({ home, provider }) => {
+    const exited = firstExit(provider);
+    const i = await provider.launch(launchRequest("node-a"));
+    const config = `${dirOf(home, i.id)}/agent.json`;
+    assert.deepEqual(await exited, {
+      instanceId: i.id,
+      nodeName: "node-a",
+      reason: "agent process exited with code 3 (command: sh -c " +
+        `'echo starting >> agent.log; echo boom >&2; exit 3' quitter --config ${config}); ` +
+        "stderr: boom; agent.log: starting",
+    });
+  }, { agentCommand: quitter });
+});
+
+Deno.test("LocalProvider.onInstanceExit() names an agent command that cannot start, from its stderr", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const exited = firstExit(provider);
+    const i = await provider.launch(launchRequest("node-a"));
+    const { reason } = await exited;
+    assert.equal(
+      reason.slice(0, reason.indexOf("; stderr: ")),
+      "agent process exited with code 127 (command: /nonexistent/milpa-agent --config " +
+        `${dirOf(home, i.id)}/agent.json)`,
+    );
+    assert.match(reason, /; stderr: [^;]*\/nonexistent\/milpa-agent: not found$/);
+  }, { agentCommand: ["/nonexistent/milpa-agent"] });
+});
+
+Deno.test("LocalProvider.onInstanceExit() quotes only what the last run wrote when an agent is relaunched", async () => {
+  const quitter = ["sh", "-c", 'echo "run $$" >&2; exit 3', "quitter"];
+  await withProvider(async ({ provider }) => {
+    const first = firstExit(provider);
+    await provider.launch(launchRequest("node-a"));
+    const firstReason = (await first).reason;
+    // The agent is dead, so a repeated launch starts it again.
+    const second = firstExit(provider);
+    await provider.launch(launchRequest("node-a"));
+    const secondReason = (await second).reason;
+    const runs = [firstReason, secondReason].map((r) => r.match(/; stderr: (.*)$/)?.[1]);
+    assert.match(runs[0] ?? "", /^run \d+$/);
+    assert.match(runs[1] ?? "", /^run \d+$/);
+    assert.notEqual(runs[1], runs[0]);
+  }, { agentCommand: quitter });
+});
+
+Deno.test("LocalProvider.onInstanceExit() reports an agent killed by a signal, not one terminate() ended", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const ended = await provider.launch(launchRequest("node-a"));
+    const killed = await provider.launch(launchRequest("node-b"));
+    const exits: InstanceExit[] = [];
+    provider.onInstanceExit((e) => exits.push(e));
+    const exited = firstExit(provider);
+    await provider.terminate(ended.id);
+    Deno.kill(-(await pidOf(home, killed.id)), "SIGKILL");
+    const e = await exited;
+    assert.deepEqual(exits, [e]);
+    assert.equal(e.instanceId, killed.id);
+    assert.ok(e.reason.startsWith("agent process was killed by SIGKILL (command: sh -c 'trap "));
+    assert.ok(e.reason.endsWith(`stand-in --config ${dirOf(home, killed.id)}/agent.json)`));
+  });
+});
+
+Deno.test("LocalProvider.close() stops the exit reports; the agents keep running", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const exits: InstanceExit[] = [];
+    provider.onInstanceExit((e) => exits.push(e));
+    const i = await provider.launch(launchRequest("node-a"));
+    const pid = await pidOf(home, i.id);
+    await provider.close();
+    assert.ok(!isGone(pid), "the agent outlives close()");
+    Deno.kill(-pid, "SIGKILL");
+    // Reaped means its status is in; a report would follow within a few reads of small files.
+    await until(() => procState(pid) === undefined, "the agent to be reaped");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(exits, []);
+  });
+});
+
+Deno.test("LocalProvider with a running agent and an exit listener lets its process exit", async () => {
+  const home = await Deno.makeTempDir({ prefix: "milpa-local-" });
+  const options: LocalProviderOptions = {
+    home,
+    controllerId: "ctl",
+    addressRange: `127.99.${++range}.0/24`,
+    agentCommand: STAND_IN,
+    terminateGraceMs: 500,
+  };
+  const script = `${home}/controller.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { LocalProvider } from ${JSON.stringify(import.meta.resolve("./local_provider.ts"))};
+import { launchRequest } from ${JSON.stringify(import.meta.resolve("../provider_contract.ts"))};
+const provider = new LocalProvider(${JSON.stringify(options)});
+provider.onInstanceExit((e) => console.log("exit", e.reason));
+await provider.launch(launchRequest("node-a"));
+console.log("launched");
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", new URL("../../deno.json", import.meta.url).pathname, script],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  try {
+    const out = await child.output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.signal, null, `the process exited by itself:\n${text}`);
+    assert.equal(text, "launched\n");
+    const provider = new LocalProvider(options);
+    const [i] = await provider.listInstances();
+    assert.ok(!isGone(await pidOf(home, i.id)), "the agent runs on");
+  } finally {
+    clearTimeout(timer);
+    const provider = new LocalProvider(options);
+    for (const id of await instanceIds(home)) await provider.terminate(id);
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+/** The host network, but each node in a namespace of its own made with `ip netns add`. */
+class NamespacePerNode extends HostNetwork {
+  readonly made = new Set<string>();
+  constructor(range: string, readonly prefix: string) {
+    super(range, "a test network");
+  }
+  override async attach(node: string): Promise<string[]> {
+    const ns = `${this.prefix}${node}`;
+    if (!this.made.has(ns)) await run(["ip", "netns", "add", ns]);
+    this.made.add(ns);
+    return enterNode(ns);
+  }
+  override async detach(node: string): Promise<void> {
+    const ns = `${this.prefix}${node}`;
+    if (this.made.delete(ns)) await run(["ip", "netns", "del", ns]).catch(() => {});
+  }
+}
+
+Deno.test({
+  name:
+    "LocalProvider.onInstanceExit() quotes the stderr of an agent started in a network namespace (root only)",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const network = new NamespacePerNode(
+      `127.99.${++range}.0/24`,
+      `mlp${crypto.randomUUID().slice(0, 6)}-`,
+    );
+    const inNode = ["sh", "-c", "readlink /proc/self/ns/net >&2; exit 4", "in-node"];
+    try {
+      await withProvider(async ({ home, provider }) => {
+        const exited = firstExit(provider);
+        const i = await provider.launch(launchRequest("node-a"));
+        const { ino } = await Deno.stat(`/run/netns/${network.prefix}${i.id}`);
+        assert.equal(
+          (await exited).reason,
+          "agent process exited with code 4 (command: sh -c " +
+            `'readlink /proc/self/ns/net >&2; exit 4' in-node --config ${
+              dirOf(home, i.id)
+            }/agent.json); stderr: net:[${ino}]`,
+        );
+      }, { agentCommand: inNode, network });
+    } finally {
+      for (const ns of network.made) await run(["ip", "netns", "del", ns]).catch(() => {});
+    }
+  },
 });
 
 const acceptAll: RegistryProxySetup["authorize"] = () => Promise.resolve(true);

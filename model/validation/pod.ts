@@ -127,7 +127,7 @@ export const podSpec: z.ZodType<ManifestPodSpec> = z.strictObject({
       error: "must be a Secret name, or a map with name",
     }),
   ).optional(),
-  terminationGracePeriodSeconds: z.number().int("must be a whole number of seconds").min(0)
+  terminationGracePeriodSeconds: z.number().int().min(0)
     .max(86_400).optional(),
 }).check(
   rule(["units.*.name", "initUnits.*.name"], (spec, report) => {

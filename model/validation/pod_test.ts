@@ -233,3 +233,14 @@ Deno.test("podSpec takes imagePullSecrets as names or as Kubernetes' {name} maps
     ["spec.imagePullSecrets[1]", "must not be empty"],
   ]);
 });
+
+Deno.test("podSpec takes terminationGracePeriodSeconds as whole seconds from 0 to a day", () => {
+  assert.deepEqual(problems({ units: [unit], terminationGracePeriodSeconds: 0 }), []);
+  assert.deepEqual(problems({ units: [unit], terminationGracePeriodSeconds: 120 }), []);
+  assert.deepEqual(problems({ units: [unit], terminationGracePeriodSeconds: -1 }), [
+    ["spec.terminationGracePeriodSeconds", "must be at least 0"],
+  ]);
+  assert.deepEqual(problems({ units: [unit], terminationGracePeriodSeconds: 1.5 }), [
+    ["spec.terminationGracePeriodSeconds", "must be an integer"],
+  ]);
+});

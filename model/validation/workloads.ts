@@ -1,6 +1,12 @@
 /** The ReplicaSet and Deployment spec schemas: a pod template, a selector, rollout settings. */
 import { z } from "zod";
-import type { DeploymentSpec, IntOrPercent, PodTemplate, ReplicaSetSpec } from "../deployment.ts";
+import {
+  type DeploymentSpec,
+  type IntOrPercent,
+  MAX_REPLICAS,
+  type PodTemplate,
+  type ReplicaSetSpec,
+} from "../deployment.ts";
 import { isEmptySelector, labelSelectorSchema, matchesSelector } from "../selector.ts";
 import type { LabelSelector } from "../selector_types.ts";
 import { annotations, intOrPercent, labels, nonNegativeInt } from "./common.ts";
@@ -53,9 +59,12 @@ const selectorMatchesTemplate = rule<SelectsTemplate>(
   },
 );
 
+/** `replicas` of a ReplicaSet or Deployment, at most MAX_REPLICAS. */
+const replicas = nonNegativeInt.max(MAX_REPLICAS, `must be at most ${MAX_REPLICAS}`);
+
 /** A replica set spec. */
 export const replicaSetSpec: z.ZodType<ManifestReplicaSetSpec> = z.strictObject({
-  replicas: nonNegativeInt.optional(),
+  replicas: replicas.optional(),
   selector: labelSelectorSchema.optional(),
   template: podTemplate,
   minReadySeconds: nonNegativeInt.optional(),
@@ -99,7 +108,7 @@ const rollout = rule<ManifestDeploymentSpec>(
 
 /** A deployment spec; maxSurge/maxUnavailable may sit at the top (Milpa) or under strategy. */
 export const deploymentSpec: z.ZodType<ManifestDeploymentSpec> = z.strictObject({
-  replicas: nonNegativeInt.optional(),
+  replicas: replicas.optional(),
   selector: labelSelectorSchema.optional(),
   template: podTemplate,
   maxSurge: intOrPercent.optional(),

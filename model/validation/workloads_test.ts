@@ -160,3 +160,13 @@ Deno.test("replicaSetSpec rejects Deployment-only fields", () => {
     ["spec.maxSurge", "unknown field"],
   ]);
 });
+
+Deno.test("deploymentSpec and replicaSetSpec refuse replicas above MAX_REPLICAS, naming the field", () => {
+  assert.deepEqual(problems(deploymentSpec, { replicas: 10_000, template }), []);
+  assert.deepEqual(problems(deploymentSpec, { replicas: 100_000_000, template }), [
+    ["spec.replicas", "must be at most 10000"],
+  ]);
+  assert.deepEqual(problems(replicaSetSpec, { replicas: 10_001, template }), [
+    ["spec.replicas", "must be at most 10000"],
+  ]);
+});

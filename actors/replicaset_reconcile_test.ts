@@ -1,0 +1,132 @@
+/** reconcileReplicaSet() on a real ObjectStore (`:memory:` KV) and a fake clock. */
+import assert from "node:assert/strict";
+import { loadCatalog } from "../cloud/catalog.ts";
+import { defaultConfig } from "../model/config.ts";
+import type { ReplicaSet } from "../model/deployment.ts";
+import { FakeClock } from "../model/fake_clock.ts";
+import type { Pod } from "../model/pod.ts";
+import type { Service } from "../model/service.ts";
+import { controllerOf, isActivePod, lbGateType } from "../model/workload.ts";
+import type { EventInput } from "../store/events.ts";
+import { ObjectStore } from "../store/object_store.ts";
+import { BURST, reconcileReplicaSet } from "./replicaset_reconcile.ts";
+
+async function withStore(
+  fn: (store: ObjectStore, clock: FakeClock, events: EventInput[]) => Promise<void>,
+): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock();
+  const events: EventInput[] = [];
+  try {
+    await fn(new ObjectStore(kv, clock), clock, events);
+  } finally {
+    kv.close();
+  }
+}
+
+function replicaSet(replicas: number): ReplicaSet {
+  return {
+    kind: "ReplicaSet",
+    apiVersion: "v1",
+    metadata: { name: "web", namespace: "default" },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { units: [{ name: "main", command: ["serve"] }], instanceType: "t3.nano" },
+      },
+    },
+  };
+}
+
+async function pass(store: ObjectStore, clock: FakeClock, events: EventInput[], rs: ReplicaSet) {
+  const deps = {
+    store,
+    clock,
+    config: defaultConfig(),
+    catalog: await loadCatalog(),
+    event: (e: EventInput) => events.push(e),
+  };
+  return (await reconcileReplicaSet(deps, {
+    namespace: "default",
+    name: rs.metadata.name,
+    uid: rs.metadata.uid!,
+  }))!;
+}
+
+async function ownPods(store: ObjectStore, rs: ReplicaSet): Promise<Pod[]> {
+  return (await store.list<Pod>("pods")).filter((p) =>
+    controllerOf(p)?.uid === rs.metadata.uid && isActivePod(p)
+  );
+}
+
+Deno.test("reconcileReplicaSet() creates at most BURST pods a pass and looks again at once", async () => {
+  await withStore(async (store, clock, events) => {
+    const rs = await store.create(replicaSet(BURST * 2 + 10));
+    let result = await pass(store, clock, events, rs);
+    assert.equal((await ownPods(store, rs)).length, BURST);
+    assert.equal(result.state, "Converging");
+    assert.equal(result.recheckAt, clock.now(), "more to create: the next pass follows at once");
+    await pass(store, clock, events, rs);
+    result = await pass(store, clock, events, rs);
+    assert.equal((await ownPods(store, rs)).length, BURST * 2 + 10);
+    assert.equal(result.recheckAt, undefined);
+  });
+});
+
+Deno.test("reconcileReplicaSet() runs an object stored with replicas above the limit at the limit, in bursts", async () => {
+  await withStore(async (store, clock, events) => {
+    // Written before the limit existed: the store itself does not validate specs.
+    const rs = await store.create(replicaSet(100_000_000));
+    const result = await pass(store, clock, events, rs);
+    assert.equal(result.status.replicas, BURST, "one burst, not a hundred million pods");
+    assert.equal(result.recheckAt, clock.now());
+    const warning = events.find((e) => e.status === "ReplicasLimited");
+    assert.match(warning?.message ?? "", /above the limit 10000; keeping 10000/);
+  });
+});
+
+Deno.test("reconcileReplicaSet() counts a ready pod available only once every LoadBalancer Service selecting it admitted it", async () => {
+  await withStore(async (store, clock, events) => {
+    const rs = await store.create(replicaSet(1));
+    await pass(store, clock, events, rs);
+    const [pod] = await ownPods(store, rs);
+    const at = new Date(clock.now()).toISOString();
+    const setConditions = (conditions: NonNullable<Pod["status"]>["conditions"]) =>
+      store.mutate<Pod>("pods", "default", pod.metadata.name, (p) => ({
+        ...p,
+        status: { ...p.status!, phase: "Running", conditions },
+      }));
+    await setConditions([{ type: "Ready", status: "True", lastTransitionTime: at }]);
+    const service = (name: string, type?: "LoadBalancer", selector = { app: "web" }): Service => ({
+      kind: "Service",
+      apiVersion: "v1",
+      metadata: { name, namespace: "default" },
+      spec: { selector, ports: [{ port: 80 }], ...(type ? { type } : {}) },
+    });
+    await store.create(service("dns-only"));
+    await store.create(service("other", "LoadBalancer", { app: "other" }));
+    let result = await pass(store, clock, events, rs);
+    assert.equal(result.status.availableReplicas, 1, "no balancer in front of it: ready is enough");
+
+    await store.create(service("front", "LoadBalancer"));
+    result = await pass(store, clock, events, rs);
+    assert.equal(result.status.readyReplicas, 1);
+    assert.equal(result.status.availableReplicas, 0, "not admitted by the balancer of front yet");
+    assert.equal(result.state, "Converging");
+
+    await setConditions([
+      { type: "Ready", status: "True", lastTransitionTime: at },
+      { type: lbGateType("front"), status: "False", lastTransitionTime: at },
+    ]);
+    assert.equal((await pass(store, clock, events, rs)).status.availableReplicas, 0);
+    await setConditions([
+      { type: "Ready", status: "True", lastTransitionTime: at },
+      { type: lbGateType("front"), status: "True", lastTransitionTime: at },
+    ]);
+    result = await pass(store, clock, events, rs);
+    assert.equal(result.status.availableReplicas, 1);
+    assert.equal(result.state, "Settled");
+  });
+});
