@@ -3,11 +3,16 @@
  * whose controlling Deployment is gone is deleted, and a pod whose controlling ReplicaSet
  * is gone is asked to terminate. Level-based, so a crash half-way is finished by the next
  * pass. Objects orphaned on purpose (`--cascade=false`) have no owner reference left.
+ *
+ * The listings are not one snapshot: a Deployment created after the deployments were listed
+ * can have its new ReplicaSet in the next listing. So the listings only pick suspects, and
+ * each suspect's owner is read again by name before anything is collected.
  */
 import type { ServiceNetworking } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { Deployment, ReplicaSet } from "../model/deployment.ts";
-import { NotFoundError } from "../model/errors.ts";
+import { ConflictError, NotFoundError } from "../model/errors.ts";
+import type { OwnerReference } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { controllerOf, isActivePod, requestTermination } from "../model/workload.ts";
 import type { ObjectStore } from "../store/object_store.ts";
@@ -20,33 +25,62 @@ export async function collectGarbage(
 ): Promise<number> {
   let n = 0;
   const uids = (objs: { metadata: { uid?: string } }[]) => new Set(objs.map((o) => o.metadata.uid));
-  const ignoreGone = (e: unknown) => {
-    if (!(e instanceof NotFoundError)) throw e;
+  // Gone or changed since listed: the next pass looks again.
+  const ignoreChanged = (e: unknown) => {
+    if (!(e instanceof NotFoundError) && !(e instanceof ConflictError)) throw e;
+    return false;
   };
   const deployments = uids(await store.list<Deployment>("deployments"));
   const replicaSets = await store.list<ReplicaSet>("replicasets");
   for (const rs of replicaSets) {
     const owner = controllerOf(rs);
-    if (owner?.kind === "Deployment" && !deployments.has(owner.uid)) {
-      await store.delete("replicasets", rs.metadata.namespace, rs.metadata.name).catch(ignoreGone);
-      n++;
+    if (
+      owner?.kind === "Deployment" && !deployments.has(owner.uid) &&
+      await ownerGone(store, owner, rs.metadata.namespace)
+    ) {
+      // The listed version only: an owner deleted with cascade=false released it meanwhile.
+      const deleted = await store.delete(
+        "replicasets",
+        rs.metadata.namespace,
+        rs.metadata.name,
+        rs.metadata.resourceVersion,
+      ).then(() => true, ignoreChanged);
+      if (deleted) n++;
     }
   }
   const liveSets = uids(await store.list<ReplicaSet>("replicasets"));
   for (const pod of await store.list<Pod>("pods")) {
     const owner = controllerOf(pod);
-    if (owner?.kind === "ReplicaSet" && !liveSets.has(owner.uid) && isActivePod(pod)) {
-      await store.mutate<Pod>(
+    if (
+      owner?.kind === "ReplicaSet" && !liveSets.has(owner.uid) && isActivePod(pod) &&
+      await ownerGone(store, owner, pod.metadata.namespace)
+    ) {
+      // Only while it still has that owner: a cascade=false delete may have released it.
+      let asked = false;
+      const terminated = await store.mutate<Pod>(
         "pods",
         pod.metadata.namespace,
         pod.metadata.name,
-        (cur) => isActivePod(cur) ? requestTermination(cur, clock.now()) : null,
-      ).catch(ignoreGone);
-      n++;
+        (cur) => {
+          asked = isActivePod(cur) && controllerOf(cur)?.uid === owner.uid;
+          return asked ? requestTermination(cur, clock.now()) : null;
+        },
+      ).then(() => asked, ignoreChanged);
+      if (terminated) n++;
     }
   }
   if (services) n += await collectServices(store, services);
   return n;
+}
+
+/** Whether the owner `ref` names is gone now: no such object, or a namesake with another uid. */
+async function ownerGone(
+  store: ObjectStore,
+  ref: OwnerReference,
+  namespace: string | undefined,
+): Promise<boolean> {
+  const owner = await store.get(ref.kind, namespace, ref.name);
+  return owner?.metadata.uid !== ref.uid;
 }
 
 /** Removes the cloud resources of Services that no longer exist (their actor did not finish). */

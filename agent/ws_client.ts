@@ -2,7 +2,12 @@
  * The agent's connection to the controller: a WebSocket to `/agent/v1/connect`, redialled
  * forever with jittered backoff. Units keep running while it is down.
  */
-import type { AgentMessage, ControllerMessage } from "../model/agent_protocol.ts";
+import {
+  type AgentMessage,
+  type ControllerMessage,
+  frameTooBig,
+  MAX_AGENT_MESSAGE_BYTES,
+} from "../model/agent_protocol.ts";
 import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
 
 /** What the connection drives; {@linkcode NodeAgent} is one. */
@@ -31,6 +36,12 @@ export interface ControllerLinkOptions {
   /** Largest redial delay. @default 5000 */
   maxDelayMs?: number;
 }
+
+/**
+ * The code the agent closes with on a message over the limit: 1009 "message too big" is not
+ * one a WebSocket client may send (only 1000 and 3000-4999), so 4000 + 9.
+ */
+export const CLOSE_MESSAGE_TOO_BIG = 4009;
 
 /** The agent connection URL for a controller base URL: http→ws, https→wss, plus the path. */
 export function agentConnectURL(controllerURL: string): string {
@@ -73,6 +84,38 @@ export function parseControllerMessage(data: unknown): ControllerMessage {
   return msg as ControllerMessage;
 }
 
+/** The first line of a log text that had to be cut to fit one message. */
+export const LOG_CUT_NOTE = "[earlier log text cut: one message to the controller holds at most";
+
+const encoder = new TextEncoder();
+
+/**
+ * The frame for a message: its JSON, when that fits in `limit` bytes. A log answer or log
+ * data (`logs.result`, `logs.data`) that does not keeps the end of its text, from the start
+ * of a line, after a line saying text was cut; any other message that does not gives
+ * undefined.
+ */
+export function agentFrame(msg: AgentMessage, limit = MAX_AGENT_MESSAGE_BYTES): string | undefined {
+  let frame = JSON.stringify(msg);
+  if (!frameTooBig(frame, limit)) return frame;
+  if ((msg.type !== "logs.result" && msg.type !== "logs.data") || !msg.text) return undefined;
+  const text = msg.text;
+  let keep = text.length;
+  while (frameTooBig(frame, limit)) {
+    // The text is most of the message: keep a share of it a little under what fits.
+    keep = Math.floor(keep * 0.9 * limit / encoder.encode(frame).length);
+    if (keep <= 0) return undefined;
+    let start = text.length - keep;
+    const newline = text.indexOf("\n", start - 1);
+    if (newline >= 0 && newline + 1 < text.length) start = newline + 1;
+    frame = JSON.stringify({
+      ...msg,
+      text: `${LOG_CUT_NOTE} ${limit} bytes]\n${text.slice(start)}`,
+    });
+  }
+  return frame;
+}
+
 /** Keeps one WebSocket to the controller open and wires it to an endpoint. */
 export class ControllerLink {
   #o: ControllerLinkOptions;
@@ -94,9 +137,18 @@ export class ControllerLink {
     this.#log = options.log ?? (() => {});
   }
 
-  /** Sends a message if connected; drops it otherwise (the next connect resends status). */
+  /**
+   * Sends a message if connected; drops it otherwise (the next connect resends status). Log
+   * text is cut to fit the message limit; any other message over it is dropped and logged.
+   */
   readonly send = (msg: AgentMessage): void => {
-    if (this.#open && this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(msg));
+    if (!this.#open || this.#ws?.readyState !== WebSocket.OPEN) return;
+    const frame = agentFrame(msg);
+    if (frame === undefined) {
+      this.#log(`not sending a ${msg.type} message: it is over ${MAX_AGENT_MESSAGE_BYTES} bytes`);
+      return;
+    }
+    this.#ws.send(frame);
   };
 
   /** Starts dialling; the endpoint hears connected()/disconnected() and every message. */
@@ -145,7 +197,7 @@ export class ControllerLink {
       this.#log(`connected to ${url}`);
       this.#endpoint?.connected();
     };
-    ws.onmessage = (event) => this.#receive(event.data);
+    ws.onmessage = (event) => this.#receive(ws, event.data);
     ws.onerror = (event) => {
       const message = (event as ErrorEvent).message;
       if (message && message !== this.#lastError) this.#log(`connection to ${url}: ${message}`);
@@ -166,7 +218,15 @@ export class ControllerLink {
     };
   }
 
-  #receive(data: unknown): void {
+  #receive(ws: WebSocket, data: unknown): void {
+    if (frameTooBig(data)) {
+      this.#log(
+        `node ${this.#o.nodeName}: the controller sent a message over ${MAX_AGENT_MESSAGE_BYTES} bytes; ` +
+          `closing the connection (${CLOSE_MESSAGE_TOO_BIG})`,
+      );
+      ws.close(CLOSE_MESSAGE_TOO_BIG, "message too big");
+      return;
+    }
     let msg: ControllerMessage;
     try {
       msg = parseControllerMessage(data);

@@ -1,14 +1,23 @@
 /**
  * `GET /agent/v1/connect`: where node agents dial in. The agent authenticates with its
  * per-node token (`Authorization: Bearer`, `X-Milpa-Node`) before the upgrade; after
- * that every frame is one JSON message of `model/agent_protocol.ts`.
+ * that every frame is one JSON message of `model/agent_protocol.ts`, of at most
+ * MAX_AGENT_MESSAGE_BYTES each way: a bigger frame from the agent is not parsed but closes
+ * the connection (1009), and a bigger message for it is refused to the sender.
  */
 import { type Context, Hono, type Next } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { AgentHub, AttachedAgent } from "../actors/agent_hub.ts";
 import { UnauthorizedError } from "../model/errors.ts";
 import { agentBundle } from "./agent_bundle.ts";
-import type { AgentMessage } from "../model/agent_protocol.ts";
+import {
+  type AgentMessage,
+  frameTooBig,
+  MAX_AGENT_MESSAGE_BYTES,
+} from "../model/agent_protocol.ts";
+
+/** WebSocket close code "message too big". */
+const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 /** The agent connection route. */
 export function agentRoutes(deps: {
@@ -39,13 +48,30 @@ export function agentRoutes(deps: {
       return {
         onOpen: (_evt, ws) => {
           attached = deps.hub.attach(node, {
-            send: (msg) => ws.send(JSON.stringify(msg)),
+            send: (msg) => {
+              const frame = JSON.stringify(msg);
+              if (frameTooBig(frame)) {
+                // The hub turns this into an error of the request (a pod's apply fails).
+                throw new Error(`the ${msg.type} message is over ${MAX_AGENT_MESSAGE_BYTES} bytes`);
+              }
+              ws.send(frame);
+            },
             close: (reason) => ws.close(1000, reason?.slice(0, 120)),
           });
         },
-        onMessage: (evt) => {
+        onMessage: (evt, ws) => {
+          if (!attached) return; // closed for a message too big; the rest is not read
+          if (frameTooBig(evt.data)) {
+            console.error(
+              `node ${node}: the agent sent a message over ${MAX_AGENT_MESSAGE_BYTES} bytes; closing the connection`,
+            );
+            ws.close(CLOSE_MESSAGE_TOO_BIG, "message too big");
+            attached.closed();
+            attached = undefined;
+            return;
+          }
           try {
-            attached?.receive(JSON.parse(String(evt.data)) as AgentMessage);
+            attached.receive(JSON.parse(String(evt.data)) as AgentMessage);
           } catch (e) {
             console.error(`node ${node}: bad message:`, e);
           }

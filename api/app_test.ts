@@ -1061,3 +1061,277 @@ Deno.test("ObjectStore.closeWatches() ends an open watch stream, so the controll
   }
   await closed;
 });
+
+// --- delete --cascade=false: dependents released in the delete's transaction; object sizes ---
+
+const DEPLOYMENTS = "/api/v1/namespaces/default/deployments";
+const REPLICASETS = "/api/v1/namespaces/default/replicasets";
+
+/** The reference by which `owner` controls an object. */
+function ownedBy(owner: MilpaObject) {
+  return {
+    apiVersion: "v1",
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/**
+ * Deployment `web` (created through the API) with ReplicaSets `web-1`..`web-<sets>` and, for
+ * `web-1`, `pods` pods, stored as the actors would have written them.
+ */
+async function deploymentWeb(
+  api: Api,
+  sets: number,
+  pods = 0,
+): Promise<{ deployment: MilpaObject; rs: MilpaObject }> {
+  const template = {
+    metadata: { labels: { app: "web" } },
+    spec: { resources: { memory: "0.4Gi" }, units: [{ name: "main", command: ["serve"] }] },
+  };
+  const deployment = await expectJson<MilpaObject>(
+    await api.call("POST", DEPLOYMENTS, {
+      kind: "Deployment",
+      apiVersion: "v1",
+      metadata: { name: "web" },
+      spec: { replicas: pods, selector: { matchLabels: { app: "web" } }, template },
+    }),
+    201,
+  );
+  const replicaSets = [];
+  for (let i = 1; i <= sets; i++) {
+    replicaSets.push(
+      await api.store.create({
+        kind: "ReplicaSet",
+        apiVersion: "v1",
+        metadata: {
+          name: `web-${i}`,
+          namespace: "default",
+          ownerReferences: [ownedBy(deployment)],
+        },
+        spec: { replicas: i === 1 ? pods : 0, template },
+      }),
+    );
+  }
+  const rs = replicaSets[0];
+  for (let i = 0; i < pods; i += 50) {
+    await api.store.commit(
+      Array.from({ length: Math.min(50, pods - i) }, (_, j) => {
+        const p = podManifest(`web-1-${i + j}`, { labels: { app: "web" } });
+        p.metadata = { ...p.metadata, namespace: "default", ownerReferences: [ownedBy(rs)] };
+        return { op: "create" as const, object: p };
+      }),
+    );
+  }
+  return { deployment, rs };
+}
+
+/** The uids of the objects' owners, by object name. */
+async function ownersOf(store: ObjectStore, plural: string): Promise<Record<string, string[]>> {
+  return Object.fromEntries(
+    (await store.list(plural)).map((
+      o,
+    ) => [o.metadata.name, (o.metadata.ownerReferences ?? []).map((r) => r.uid)]),
+  );
+}
+
+/** Records every commit the store makes. */
+function recordCommits(store: ObjectStore): Parameters<ObjectStore["commit"]>[0][] {
+  const commits: Parameters<ObjectStore["commit"]>[0][] = [];
+  const commit = store.commit.bind(store);
+  store.commit = (ops) => {
+    commits.push(ops);
+    return commit(ops);
+  };
+  return commits;
+}
+
+Deno.test({
+  name:
+    "API POST /api/v1/batch delete with cascade=false and a missing second item releases nothing",
+  fn: async () => {
+    await withApi(async (api) => {
+      const { deployment } = await deploymentWeb(api, 2);
+      const before = await api.store.list("replicasets");
+      const status = await expectStatus(
+        await api.call("POST", "/api/v1/batch", {
+          operation: "delete",
+          cascade: false,
+          items: [deployment, podManifest("ghost")],
+        }),
+        404,
+        "NotFound",
+      );
+      assert.equal(status.details?.index, 1);
+      assert.ok(await api.store.get("deployments", "default", "web"));
+      assert.deepEqual(await api.store.list("replicasets"), before);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "API POST /api/v1/batch delete with cascade=false releases the ReplicaSets and deletes the Deployment in one commit",
+  fn: async () => {
+    await withApi(async (api) => {
+      const { deployment } = await deploymentWeb(api, 2);
+      const commits = recordCommits(api.store);
+      const body = await expectJson(
+        await api.call("POST", "/api/v1/batch", {
+          operation: "delete",
+          cascade: false,
+          items: [deployment],
+        }),
+        200,
+      );
+      assert.deepEqual(body, {
+        items: [{ kind: "Deployment", namespace: "default", name: "web", action: "deleted" }],
+      });
+      assert.equal(await api.store.get("deployments", "default", "web"), null);
+      assert.deepEqual(await ownersOf(api.store, "replicasets"), { "web-1": [], "web-2": [] });
+      assert.deepEqual(
+        commits.map((ops) => ops.map((o) => `${o.op} ${o.object.metadata.name}`).sort()),
+        [["delete web", "update web-1", "update web-2"]],
+      );
+    });
+  },
+});
+
+Deno.test("API DELETE ?cascade=false of a ReplicaSet releases its pods in the same commit", async () => {
+  await withApi(async (api) => {
+    const { rs } = await deploymentWeb(api, 1, 3);
+    const commits = recordCommits(api.store);
+    await expectJson(await api.call("DELETE", `${REPLICASETS}/web-1?cascade=false`), 200);
+    assert.equal(await api.store.get("replicasets", "default", "web-1"), null);
+    assert.deepEqual(await ownersOf(api.store, "pods"), {
+      "web-1-0": [],
+      "web-1-1": [],
+      "web-1-2": [],
+    });
+    assert.equal(commits.length, 1);
+    assert.equal(commits[0].length, 4);
+    assert.ok(
+      commits[0].some((o) => o.op === "delete" && o.object.metadata.uid === rs.metadata.uid),
+    );
+  });
+});
+
+Deno.test({
+  name:
+    "API delete with cascade=false of a ReplicaSet whose pods do not fit in one transaction answers 422 and writes nothing",
+  fn: async () => {
+    await withApi(async (api) => {
+      const { rs } = await deploymentWeb(api, 1, 150);
+      const pods = await api.store.list("pods");
+      const commits = recordCommits(api.store);
+      const single = await expectStatus(
+        await api.call("DELETE", `${REPLICASETS}/web-1?cascade=false`),
+        422,
+        "Invalid",
+      );
+      assert.equal(
+        single.message,
+        'Cannot delete replicaset "web-1" with cascade=false: its 150 pods do not fit in one ' +
+          "transaction (at most 99); delete it with cascade, or scale it down first",
+      );
+      const batch = await expectStatus(
+        await api.call("POST", "/api/v1/batch", {
+          operation: "delete",
+          cascade: false,
+          items: [podManifest("web-1-0"), rs],
+        }),
+        422,
+        "Invalid",
+      );
+      assert.equal(batch.details?.index, 1);
+      assert.match(batch.message, /its 149 pods do not fit in one transaction \(at most 98\)/);
+      assert.deepEqual(commits, []);
+      assert.ok(await api.store.get("replicasets", "default", "web-1"));
+      assert.deepEqual(await api.store.list("pods"), pods);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "API delete with cascade=false plans again when a dependent changes or goes away before the commit",
+  fn: async () => {
+    const ways: [string, (api: Api, rs: MilpaObject) => Promise<Response>][] = [
+      ["DELETE", (api) => api.call("DELETE", `${REPLICASETS}/web-1?cascade=false`)],
+      // The item as read, resourceVersion and all: a delete ignores it, so it pins nothing.
+      [
+        "batch",
+        (api, rs) =>
+          api.call("POST", "/api/v1/batch", { operation: "delete", cascade: false, items: [rs] }),
+      ],
+    ];
+    for (const [way, remove] of ways) {
+      await withApi(async (api) => {
+        const { rs } = await deploymentWeb(api, 1, 3);
+        const commits = recordCommits(api.store);
+        const commit = api.store.commit;
+        // Others' writes, past the recorder: an actor's status write, a finished pod removed.
+        const race = [
+          async () => {
+            const pod = await api.store.mustGet<Pod>("pods", "default", "web-1-0");
+            const object = { ...pod, status: { phase: "Running" as const } };
+            await ObjectStore.prototype.commit.call(api.store, [{ op: "update", object }]);
+          },
+          async () => {
+            const object = await api.store.mustGet("pods", "default", "web-1-1");
+            await ObjectStore.prototype.commit.call(api.store, [{ op: "delete", object }]);
+          },
+        ];
+        api.store.commit = async (ops) => {
+          await race.shift()?.();
+          return await commit(ops);
+        };
+        await expectJson(await remove(api, rs), 200);
+        assert.equal(commits.length, 3, way); // refused twice, then planned from fresh reads
+        assert.equal(await api.store.get("replicasets", "default", "web-1"), null);
+        assert.deepEqual(await ownersOf(api.store, "pods"), { "web-1-0": [], "web-1-2": [] });
+        const pod = await api.store.mustGet<Pod>("pods", "default", "web-1-0");
+        assert.equal(pod.status?.phase, "Running");
+      });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "API POST /api/v1/batch delete with cascade=false of a Deployment and its ReplicaSet deletes both",
+  fn: async () => {
+    await withApi(async (api) => {
+      const { deployment, rs } = await deploymentWeb(api, 1, 2);
+      await expectJson(
+        await api.call("POST", "/api/v1/batch", {
+          operation: "delete",
+          cascade: false,
+          items: [deployment, rs],
+        }),
+        200,
+      );
+      assert.deepEqual(await api.store.list("deployments"), []);
+      assert.deepEqual(await api.store.list("replicasets"), []);
+      assert.deepEqual(await ownersOf(api.store, "pods"), { "web-1-0": [], "web-1-1": [] });
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "API POST of a pod that Deno KV would store over the size limit answers 422 naming it, not 500",
+  fn: async () => {
+    await withApi(async (api) => {
+      // 40,000 characters, one past Latin-1: about 40 kB of JSON, but 80 kB as KV stores it.
+      const pod = podManifest("big");
+      pod.metadata.annotations = { note: "x".repeat(39_999) + "€" };
+      const status = await expectStatus(await api.call("POST", PODS, pod), 422, "Invalid");
+      assert.match(status.message, /^Pod "big" is too large: 80\d{3} bytes \(max 60000\)$/);
+      assert.equal(await api.store.get("pods", "default", "big"), null);
+    });
+  },
+});

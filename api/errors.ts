@@ -4,6 +4,7 @@ import {
   BadRequestError,
   CapacityError,
   ConflictError,
+  MilpaError,
   NotFoundError,
   UnauthorizedError,
   UnavailableError,
@@ -27,6 +28,12 @@ export interface StatusBody {
   };
 }
 
+/**
+ * A watch the client fell too far behind in: the server ended it, and the client must list
+ * again and watch from there. Sent as the stream's last event, never as an answer.
+ */
+export class WatchExpiredError extends MilpaError {}
+
 const TABLE: [new (...a: never[]) => Error, number, string][] = [
   [ValidationError, 422, "Invalid"],
   [BadRequestError, 400, "BadRequest"],
@@ -36,6 +43,7 @@ const TABLE: [new (...a: never[]) => Error, number, string][] = [
   [ConflictError, 409, "Conflict"],
   [CapacityError, 503, "ServiceUnavailable"],
   [UnavailableError, 503, "ServiceUnavailable"],
+  [WatchExpiredError, 410, "Expired"],
 ];
 
 /** An error raised while handling item `index` of a batch. */

@@ -12,6 +12,18 @@ import { allUnits } from "../model/pod.ts";
 import { savedLog } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 
+/**
+ * Most bytes of followed log text held for a client that reads slower than the unit writes.
+ * Past it the follow is cancelled at the agent, the waiting text is dropped and the client
+ * gets a last line saying so. (Text always fits an empty queue: one agent message at most.)
+ */
+export const LOG_FOLLOW_MAX_PENDING_BYTES = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/** Hono's text stream (its class is not exported). */
+type TextStream = Parameters<Parameters<typeof stream>[1]>[0];
+
 /** The last `n` lines of a text (all of it when n is undefined or 0). */
 export function lastLines(text: string, n: number | undefined): string {
   if (!n) return text;
@@ -74,24 +86,67 @@ export function logRoutes(deps: { store: ObjectStore; hub: AgentHub; clock: Cloc
     if (c.req.query("follow") !== "true" && c.req.query("follow") !== "1") {
       return c.body(await deps.hub.logs(node, unit, lines));
     }
-    return stream(c, async (s) => {
-      await new Promise<void>((resolve) => {
-        const cancel = deps.hub.followLogs(
-          node,
-          unit,
-          lines,
-          (text) => void s.write(text),
-          (err) => {
-            if (err) void s.write(`\n[log stream ended: ${err}]\n`);
-            resolve();
-          },
-        );
-        s.onAbort(() => {
-          cancel();
-          resolve();
-        });
-      });
-    });
+    return stream(c, (s) => followLog(s, deps.hub, node, unit, lines));
   });
   return app;
+}
+
+/**
+ * Streams a followed unit log into `s` until the agent ends it, the client goes away or
+ * falls LOG_FOLLOW_MAX_PENDING_BYTES behind. Text is written one chunk at a time, so what
+ * waits for a slow client is counted here rather than piling up in the stream.
+ */
+async function followLog(
+  s: TextStream,
+  hub: AgentHub,
+  node: string,
+  unit: string,
+  lines: number | undefined,
+): Promise<void> {
+  let chunks: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let ended = false;
+  let why: string | undefined;
+  let wake: (() => void) | undefined;
+  const end = (error?: string) => {
+    if (ended) return;
+    ended = true;
+    why = error;
+    wake?.();
+  };
+  const drop = () => {
+    chunks = [];
+    pendingBytes = 0;
+  };
+  const cancel = hub.followLogs(node, unit, lines, (text) => {
+    if (ended) return;
+    const bytes = encoder.encode(text);
+    if (chunks.length && pendingBytes + bytes.length > LOG_FOLLOW_MAX_PENDING_BYTES) {
+      drop();
+      cancel();
+      end(
+        `this client fell more than ${LOG_FOLLOW_MAX_PENDING_BYTES} bytes behind; ` +
+          "follow the log again",
+      );
+      return;
+    }
+    chunks.push(bytes);
+    pendingBytes += bytes.length;
+    wake?.();
+  }, end);
+  s.onAbort(() => {
+    cancel();
+    drop();
+    end();
+  });
+  for (;;) {
+    const chunk = chunks.shift();
+    if (chunk) {
+      pendingBytes -= chunk.length;
+      await s.write(chunk);
+    } else if (ended) break;
+    else await new Promise<void>((resolve) => wake = resolve);
+    wake = undefined;
+  }
+  if (why && !s.aborted) await s.write(`\n[log stream ended: ${why}]\n`);
 }

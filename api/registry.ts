@@ -34,8 +34,18 @@ export interface RegistryDeps {
 /** One planned write and what it means for the user. */
 export interface Plan {
   op?: BatchOp;
+  /** Dependents released with the delete (`cascade=false`): written in the same transaction. */
+  orphans?: BatchOp[];
   action: "created" | "updated" | "unchanged" | "deleted";
   object: MilpaObject;
+}
+
+/** One write of a batch's transaction, and the item it is for. */
+export interface Write {
+  op: BatchOp;
+  index: number;
+  /** A dependent released by the item's delete, not the item itself. */
+  orphan?: boolean;
 }
 
 /** Pod spec fields that cannot change once the pod exists (its node is already chosen). */
@@ -246,8 +256,11 @@ function checkPodUpdate(next: Pod, current: Pod): void {
   }
 }
 
-/** Plans a delete: live pods are asked to terminate, nodes to shut down, the rest removed. */
-export function planDelete(current: MilpaObject, clock: Clock): Plan {
+/**
+ * Plans a delete: live pods are asked to terminate, nodes to shut down, the rest removed,
+ * with `orphans` (planOrphaning) released in the same transaction.
+ */
+export function planDelete(current: MilpaObject, clock: Clock, orphans: BatchOp[] = []): Plan {
   if (current.kind === "Pod") {
     const pod = current as Pod;
     if (isTerminalPodPhase(pod.status?.phase)) {
@@ -263,7 +276,32 @@ export function planDelete(current: MilpaObject, clock: Clock): Plan {
     const next: Node = { ...node, spec: { ...node.spec, terminate: true } };
     return { op: { op: "update", object: next }, action: "deleted", object: next };
   }
-  return { op: { op: "delete", object: current }, action: "deleted", object: current };
+  return {
+    op: { op: "delete", object: current },
+    ...(orphans.length ? { orphans } : {}),
+    action: "deleted",
+    object: current,
+  };
+}
+
+/**
+ * The writes of planned items, for one transaction: each item's own, then the dependents its
+ * delete releases. A dependent the batch itself deletes is not also released (one write per
+ * object, and it is going away).
+ */
+export function batchWrites(plans: Plan[]): Write[] {
+  const key = (op: BatchOp) =>
+    `${op.object.kind}/${op.object.metadata.namespace ?? ""}/${op.object.metadata.name}`;
+  const own: Write[] = plans.flatMap((p, index) => p.op ? [{ op: p.op, index }] : []);
+  const written = new Set(own.map((w) => key(w.op)));
+  const orphans: Write[] = plans.flatMap((p, index) =>
+    (p.orphans ?? []).filter((op) => !written.has(key(op))).map((op) => ({
+      op,
+      index,
+      orphan: true,
+    }))
+  );
+  return [...own, ...orphans];
 }
 
 /** The kind and identity a raw manifest names, for looking up the current object. */

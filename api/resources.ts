@@ -12,11 +12,19 @@ import { matchesSelector, parseSelectorString } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
-import { opIndexOf, type WatchEvent } from "../store/object_store.ts";
+import type { ObjectStore, WatchEvent } from "../store/object_store.ts";
+import { MAX_BATCH, opIndexOf, TransactionTooLargeError } from "../store/object_store.ts";
 import { BatchItemError } from "./errors.ts";
 import type { Plan, RegistryDeps } from "./registry.ts";
-import { orphanDependents } from "./workloads.ts";
-import { identify, planCreate, planDelete, planUpdate, prepareNew } from "./registry.ts";
+import { orphaningTooLarge, planOrphaning } from "./workloads.ts";
+import {
+  batchWrites,
+  identify,
+  planCreate,
+  planDelete,
+  planUpdate,
+  prepareNew,
+} from "./registry.ts";
 
 /** Operations a batch can do. */
 export type BatchOperation = "create" | "update" | "apply" | "delete";
@@ -66,7 +74,8 @@ type BatchResult = { kind: string; namespace?: string; name: string; action: Pla
 /**
  * Plans and commits a batch; returns what happened to each item. Actors write statuses all
  * the time, so a commit that lost a race with one is planned again from fresh reads — unless
- * the user pinned a resourceVersion, whose conflict is theirs to see.
+ * the user pinned a resourceVersion, whose conflict is theirs to see. A delete reads the
+ * current object and ignores the item's resourceVersion, so it pins nothing.
  */
 export async function runBatch(
   deps: RegistryDeps,
@@ -74,7 +83,8 @@ export async function runBatch(
   items: unknown[],
   cascade = true,
 ): Promise<BatchResult> {
-  const pinned = items.some((i) => (i as MilpaObject)?.metadata?.resourceVersion);
+  const pinned = operation !== "delete" &&
+    items.some((i) => (i as MilpaObject)?.metadata?.resourceVersion);
   for (let attempt = 1;; attempt++) {
     try {
       return await planAndCommit(deps, operation, items, cascade);
@@ -101,8 +111,8 @@ async function planAndCommit(
         if (!current) {
           throw new NotFoundError(`${findKind(id.kind)!.plural} "${id.name}" not found`);
         }
-        if (!cascade) await orphanDependents(deps.store, current);
-        plans.push(planDelete(current, deps.clock));
+        const orphans = cascade ? [] : await planOrphaning(deps.store, current);
+        plans.push(planDelete(current, deps.clock, orphans));
         continue;
       }
       const replacesFinished = current?.kind === "Pod" &&
@@ -128,24 +138,54 @@ async function planAndCommit(
       );
     }
   }
-  const withOps = plans.map((p, index) => ({ p, index })).filter(({ p }) => p.op);
-  try {
-    if (withOps.length) await deps.store.commit(withOps.map(({ p }) => p.op!));
-  } catch (e) {
-    // Name the item the store refused.
-    const at = opIndexOf(e);
-    const item = at === undefined ? undefined : withOps[at];
-    if (item) {
-      throw new BatchItemError(item.index, item.p.object.kind, item.p.object.metadata.name, e);
-    }
-    throw e;
-  }
+  await commitPlans(deps.store, plans);
   return plans.map((p) => ({
     kind: p.object.kind,
     ...(p.object.metadata.namespace ? { namespace: p.object.metadata.namespace } : {}),
     name: p.object.metadata.name,
     action: p.action,
   }));
+}
+
+/**
+ * Commits the writes of planned items in one transaction. Errors name the item they are
+ * about: a `cascade=false` delete whose dependents do not fit in the transaction is refused
+ * (TransactionTooLargeError), and a dependent that went away since it was listed is a
+ * ConflictError, so the batch is planned again.
+ */
+async function commitPlans(store: ObjectStore, plans: Plan[]): Promise<void> {
+  const writes = batchWrites(plans);
+  if (!writes.length) return;
+  const released = new Map<number, number>();
+  for (const w of writes) if (w.orphan) released.set(w.index, (released.get(w.index) ?? 0) + 1);
+  const [owner, count] = [...released].reduce((a, b) => b[1] > a[1] ? b : a, [-1, 0]);
+  const refuse = (room?: number, cause?: unknown) => {
+    const { object } = plans[owner];
+    const e = orphaningTooLarge(object, count, room, cause);
+    return new BatchItemError(owner, object.kind, object.metadata.name, e);
+  };
+  const own = writes.filter((w) => !w.orphan).length;
+  if (count && own <= MAX_BATCH && writes.length > MAX_BATCH) {
+    throw refuse(MAX_BATCH - (writes.length - count));
+  }
+  try {
+    await store.commit(writes.map((w) => w.op));
+  } catch (e) {
+    const at = opIndexOf(e);
+    const write = at === undefined ? undefined : writes[at];
+    if (write) {
+      const { kind, metadata } = plans[write.index].object;
+      const inner = write.orphan && e instanceof NotFoundError
+        ? new ConflictError(`${e.message} (it was being released); retry`, { cause: e })
+        : e;
+      throw new BatchItemError(write.index, kind, metadata.name, inner);
+    }
+    // Over KV's byte or write limits: with dependents to release, they are the likely cause.
+    if (e instanceof TransactionTooLargeError && count && writes.length <= MAX_BATCH) {
+      throw refuse(undefined, e);
+    }
+    throw e;
+  }
 }
 
 /** The object routes. */
@@ -173,7 +213,10 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
     selector?: LabelSelector,
   ) =>
     streamSSE(c, async (stream) => {
-      const queue = new SseQueue<WatchEvent>();
+      const queue = new SseQueue<WatchEvent>((e) => ({
+        event: e.type,
+        data: JSON.stringify(e.object),
+      }));
       const matches = (o: MilpaObject) =>
         o.kind === k.kind &&
         (namespace === undefined || (o.metadata.namespace ?? "") === namespace) &&
@@ -181,29 +224,22 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
       const stop = deps.store.watch((e) => {
         if (matches(e.object)) queue.push(e);
       }, () => queue.end());
+      queue.onEnd(stop); // a client too far behind stops costing anything at once
       stream.onAbort(() => queue.end());
       try {
         await stream.write(": watching\n\n"); // tells the client the stream is up
         const listed = new Map<string, string | undefined>();
         for (const o of await deps.store.list(k, { namespace, selector })) {
+          if (!queue.open) break;
           listed.set(`${o.metadata.namespace}/${o.metadata.name}`, o.metadata.resourceVersion);
           await stream.writeSSE({ event: "ADDED", data: JSON.stringify(o) });
         }
         // Changes that happened while listing and are already in the list are not repeated.
-        for (let i = queue.items.length - 1; i >= 0; i--) {
-          const o = queue.items[i].object;
+        queue.discard(({ type, object: o }) => {
           const rv = listed.get(`${o.metadata.namespace}/${o.metadata.name}`);
-          if (
-            queue.items[i].type !== "DELETED" && rv !== undefined &&
-            rv === o.metadata.resourceVersion
-          ) {
-            queue.items.splice(i, 1);
-          }
-        }
-        await queue.pump(
-          stream,
-          (e) => stream.writeSSE({ event: e.type, data: JSON.stringify(e.object) }),
-        );
+          return type !== "DELETED" && rv !== undefined && rv === o.metadata.resourceVersion;
+        });
+        await queue.pump(stream);
       } finally {
         stop();
       }
@@ -240,20 +276,22 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
     if (!k.writable && k.kind !== "Node") {
       throw new BadRequestError(`${k.plural} cannot be deleted`);
     }
-    const current = await deps.store.mustGet(
-      k,
-      k.namespaced ? namespace : undefined,
-      c.req.param("name")!,
-    );
-    if (c.req.query("cascade") === "false") await orphanDependents(deps.store, current);
+    const cascade = c.req.query("cascade") !== "false";
     for (let attempt = 1;; attempt++) {
-      const latest = await deps.store.mustGet(k, current.metadata.namespace, current.metadata.name);
-      const plan = planDelete(latest, deps.clock);
+      const current = await deps.store.mustGet(
+        k,
+        k.namespaced ? namespace : undefined,
+        c.req.param("name")!,
+      );
+      const orphans = cascade ? [] : await planOrphaning(deps.store, current);
+      const plan = planDelete(current, deps.clock, orphans);
       try {
-        if (plan.op) await deps.store.commit([plan.op]);
+        await commitPlans(deps.store, [plan]);
         return c.json(plan.object);
       } catch (e) {
-        if (!(e instanceof ConflictError) || attempt >= 10) throw e; // a status write won the race
+        const inner = e instanceof BatchItemError ? e.inner : e;
+        // A status write won the race: plan again from fresh reads.
+        if (!(inner instanceof ConflictError) || attempt >= 10) throw inner;
       }
     }
   };

@@ -1,38 +1,116 @@
 /** What the API's server-sent-event streams (object and actor watches) share. */
 import type { SSEStreamingApi } from "hono/streaming";
+import { toStatus, WatchExpiredError } from "./errors.ts";
 
-/** Seconds of quiet after which a watch sends a comment line, so proxies keep it open. */
+/** Milliseconds of quiet after which a watch sends a comment line, so proxies keep it open. */
 const KEEPALIVE_MS = 15_000;
 
-/** Events waiting to go out on one SSE stream, and the loop that sends them. */
-export class SseQueue<T> {
-  /** Queued events, oldest first (callers may drop some before they are sent). */
-  readonly items: T[] = [];
-  #open = true;
-  #wake?: () => void;
+/**
+ * Most bytes of events one watch holds for a client that reads slower than they come. Past
+ * it the waiting events are dropped, the client is sent a last `ERROR` event (a Status,
+ * reason Expired) and the stream ends: the client lists again and watches from there.
+ */
+export const SSE_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 
-  /** False once `end()` was called. */
+/** One SSE message: the `event:` name and the `data:` text. */
+export interface SseFrame {
+  event: string;
+  data: string;
+}
+
+const encoder = new TextEncoder();
+
+/** The bytes of one SSE message; each line of `data` gets a `data:` field of its own. */
+export function encodeFrame(frame: SseFrame): Uint8Array {
+  const data = frame.data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`).join("");
+  return encoder.encode(`event: ${frame.event}\n${data}\n`);
+}
+
+/**
+ * Events waiting to go out on one SSE stream, and the loop that sends them. Events are
+ * encoded as they are queued; at most `maxPendingBytes` of them wait (one event always fits
+ * an empty queue). One more ends the queue as too slow: what waited is dropped at once and
+ * the pump sends the `ERROR` event after the write it is blocked in, if the client ever
+ * reads it.
+ */
+export class SseQueue<T> {
+  #items: { event: T; bytes: Uint8Array }[] = [];
+  #pendingBytes = 0;
+  #open = true;
+  #tooSlow = false;
+  #wake?: () => void;
+  #onEnd: (() => void)[] = [];
+
+  /**
+   * @param frame how an event is written.
+   * @param maxPendingBytes most bytes waiting. @default SSE_MAX_PENDING_BYTES
+   */
+  constructor(
+    private readonly frame: (event: T) => SseFrame,
+    readonly maxPendingBytes: number = SSE_MAX_PENDING_BYTES,
+  ) {}
+
+  /** False once the queue ended (`end()`, or the client fell too far behind). */
   get open(): boolean {
     return this.#open;
   }
 
-  /** Queues an event and wakes the pump. */
+  /** Bytes of the events waiting. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Queues an event and wakes the pump; ends the queue when the client is too far behind. */
   push(event: T): void {
-    this.items.push(event);
+    if (!this.#open) return;
+    const bytes = encodeFrame(this.frame(event));
+    if (this.#items.length && this.#pendingBytes + bytes.length > this.maxPendingBytes) {
+      this.#tooSlow = true;
+      this.end();
+      return;
+    }
+    this.#items.push({ event, bytes });
+    this.#pendingBytes += bytes.length;
     this.#wake?.();
   }
 
-  /** Stops the pump (the client went away, or the source closed). */
+  /** Drops the waiting events `drop` picks. */
+  discard(drop: (event: T) => boolean): void {
+    this.#items = this.#items.filter((item) => {
+      if (!drop(item.event)) return true;
+      this.#pendingBytes -= item.bytes.length;
+      return false;
+    });
+  }
+
+  /** Calls `fn` once when the queue ends (unsubscribe the source here); at once if it has. */
+  onEnd(fn: () => void): void {
+    if (this.#open) this.#onEnd.push(fn);
+    else fn();
+  }
+
+  /** Ends the queue (the client went away, or the source closed); waiting events are dropped. */
   end(): void {
+    if (!this.#open) return;
     this.#open = false;
+    this.#items = [];
+    this.#pendingBytes = 0;
     this.#wake?.();
+    for (const fn of this.#onEnd.splice(0)) fn();
   }
 
-  /** Sends events as they come until `end()`, with a keepalive comment after each quiet spell. */
-  async pump(stream: SSEStreamingApi, send: (event: T) => Promise<void>): Promise<void> {
+  /**
+   * Sends events as they come until the queue ends, with a keepalive comment after each
+   * quiet spell; then, if the client fell too far behind, the `ERROR` event.
+   */
+  async pump(stream: SSEStreamingApi): Promise<void> {
     while (this.#open) {
-      while (this.items.length && this.#open) await send(this.items.shift()!);
-      if (!this.#open) break;
+      const next = this.#items.shift();
+      if (next) {
+        this.#pendingBytes -= next.bytes.length;
+        await stream.write(next.bytes);
+        continue;
+      }
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
@@ -40,7 +118,19 @@ export class SseQueue<T> {
       });
       clearTimeout(timer);
       this.#wake = undefined;
-      if (!this.items.length && this.#open) await stream.write(": keepalive\n\n");
+      if (!this.#items.length && this.#open) await stream.write(": keepalive\n\n");
     }
+    if (this.#tooSlow) await stream.write(tooSlowFrame(this.maxPendingBytes));
   }
+}
+
+/** The last event of a watch whose client fell too far behind. */
+function tooSlowFrame(maxPendingBytes: number): Uint8Array {
+  const status = toStatus(
+    new WatchExpiredError(
+      `watch ended: this client fell more than ${maxPendingBytes} bytes of events behind; ` +
+        "list again and watch from there",
+    ),
+  );
+  return encodeFrame({ event: "ERROR", data: JSON.stringify(status) });
 }

@@ -113,20 +113,21 @@ function watchActors(
   matches: (a: { kind: string }) => boolean,
 ) {
   return streamSSE(c, async (stream) => {
-    const queue = new SseQueue<ActorChange>();
+    const queue = new SseQueue<ActorChange>((e) => ({
+      event: e.type,
+      data: JSON.stringify(e.actor),
+    }));
     const stop = recorder?.subscribe((change) => {
       if (matches(change.actor)) queue.push(change);
     }, () => queue.end());
+    if (stop) queue.onEnd(stop); // a client too far behind stops costing anything at once
     stream.onAbort(() => queue.end());
     // Subscribing and listing happen in one tick, so nothing falls between them.
     for (const actor of recorder?.list() ?? []) {
       if (matches(actor)) queue.push({ type: "ADDED", actor });
     }
     try {
-      await queue.pump(
-        stream,
-        (e) => stream.writeSSE({ event: e.type, data: JSON.stringify(e.actor) }),
-      );
+      await queue.pump(stream);
     } finally {
       stop?.();
     }

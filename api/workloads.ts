@@ -1,6 +1,7 @@
 /**
  * Deployment and ReplicaSet operations beyond plain CRUD: rolling back to an earlier
- * revision, and orphaning dependents when an owner is deleted with `cascade=false`.
+ * revision, and planning the release of dependents when an owner is deleted with
+ * `cascade=false` (in the same transaction as the delete: all or nothing).
  */
 import { Hono } from "hono";
 import { replicaSetsOf, revisionOf } from "../actors/deployment_reconcile.ts";
@@ -8,31 +9,62 @@ import type { Deployment, ReplicaSet } from "../model/deployment.ts";
 import { BadRequestError, NotFoundError } from "../model/errors.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import { controllerOf, TEMPLATE_HASH_LABEL } from "../model/workload.ts";
-import type { ObjectStore } from "../store/object_store.ts";
+import type { BatchOp, ObjectStore } from "../store/object_store.ts";
+import { TransactionTooLargeError } from "../store/object_store.ts";
 
-/** Removes the controller reference to `owner` from everything it controls, so deleting it keeps them. */
-export async function orphanDependents(store: ObjectStore, owner: MilpaObject): Promise<void> {
-  const plural = owner.kind === "Deployment"
+/** The kind an owner controls: a Deployment its ReplicaSets, a ReplicaSet its pods. */
+function dependentPlural(owner: MilpaObject): string | undefined {
+  return owner.kind === "Deployment"
     ? "replicasets"
     : owner.kind === "ReplicaSet"
     ? "pods"
     : undefined;
-  if (!plural) return;
+}
+
+/**
+ * What deleting `owner` with `cascade=false` writes besides the delete: everything it controls,
+ * without its references to `owner`. Each update carries the version listed, so the batch
+ * commits only if none of them changed since (ConflictError: plan again).
+ */
+export async function planOrphaning(store: ObjectStore, owner: MilpaObject): Promise<BatchOp[]> {
+  const plural = dependentPlural(owner);
+  if (!plural) return [];
+  const uid = owner.metadata.uid;
   const dependents = await store.list(plural, { namespace: owner.metadata.namespace });
-  for (const d of dependents) {
-    if (controllerOf(d)?.uid !== owner.metadata.uid) continue;
-    await store.mutate(plural, d.metadata.namespace, d.metadata.name, (cur) => ({
-      ...cur,
+  return dependents.filter((d) => controllerOf(d)?.uid === uid).map((d) => ({
+    op: "update",
+    object: {
+      ...d,
       metadata: {
-        ...cur.metadata,
-        ownerReferences: (cur.metadata.ownerReferences ?? []).filter((r) =>
-          r.uid !== owner.metadata.uid
-        ),
+        ...d.metadata,
+        ownerReferences: (d.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid),
       },
-    })).catch((e) => {
-      if (!(e instanceof NotFoundError)) throw e;
-    });
-  }
+    },
+  }));
+}
+
+/**
+ * The refusal of a `cascade=false` delete whose `count` dependents do not fit in the
+ * transaction that deletes `owner`: only `room` fit, or (no room given) they break KV's byte
+ * or write limits, the store's error being the `cause`.
+ */
+export function orphaningTooLarge(
+  owner: MilpaObject,
+  count: number,
+  room?: number,
+  cause?: unknown,
+): TransactionTooLargeError {
+  const plural = dependentPlural(owner) ?? "dependents";
+  const why = room === undefined
+    ? "are too large to release in one transaction"
+    : `do not fit in one transaction (at most ${room})`;
+  const fix = owner.kind === "ReplicaSet" ? "scale it down" : "lower its revisionHistoryLimit";
+  return new TransactionTooLargeError(
+    `Cannot delete ${owner.kind.toLowerCase()} "${owner.metadata.name}" with cascade=false: ` +
+      `its ${count} ${plural} ${why}; delete it with cascade, or ${fix} first`,
+    [{ field: "cascade", message: `${count} ${plural} to release in one transaction` }],
+    { cause },
+  );
 }
 
 /** Sets a deployment's template back to the one of revision `to` (default: the one before the current). */

@@ -39,3 +39,10 @@ Deno.test("readSse() drops a frame the stream ended in", async () => {
     { event: "message", data: "a" },
   ]);
 });
+
+Deno.test("readSse() reads a watch's last ERROR event, as the controller writes it", async () => {
+  const status = '{"kind":"Status","code":410,"reason":"Expired","message":"too slow"}';
+  assert.deepEqual(await collect(streamOf(`event: ERROR\ndata: ${status}\n\n`)), [
+    { event: "ERROR", data: status },
+  ]);
+});

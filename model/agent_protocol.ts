@@ -142,6 +142,41 @@ export type AgentMessage =
 /** How often an agent sends a status heartbeat, in milliseconds. */
 export const AGENT_HEARTBEAT_MS = 10_000;
 
+/**
+ * Largest message either side takes, in bytes (UTF-8 for a text frame). A bigger frame is
+ * never parsed: the controller closes with 1009 "message too big", the agent with 4009 (a
+ * client may only send 1000 or 3000-4999). The largest legitimate messages: an `apply` holds
+ * one stored pod (at most 60 kB) with its secrets resolved, and the controller refuses to
+ * send one over this; a `logs.result` tail is cut by the agent to fit.
+ */
+export const MAX_AGENT_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Whether a frame (a string, or binary data) takes more than `limit` bytes on the wire,
+ * counting a string as UTF-8 without encoding it.
+ */
+export function frameTooBig(data: unknown, limit = MAX_AGENT_MESSAGE_BYTES): boolean {
+  if (data instanceof Blob) return data.size > limit;
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength > limit;
+  const text = String(data);
+  if (text.length > limit) return true; // every UTF-16 unit is at least one byte
+  if (text.length * 3 <= limit) return false; // and at most three
+  let bytes = 0;
+  for (let i = 0; i < text.length && bytes <= limit; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next < 0xe000) {
+        bytes += 4; // a surrogate pair is one 4-byte character
+        i++;
+      } else bytes += 3; // a lone surrogate is sent as U+FFFD
+    } else bytes += 3;
+  }
+  return bytes > limit;
+}
+
 /** The agent's configuration file (`agent.json`, `/etc/milpa/agent.json` on cloud nodes). */
 export interface AgentConfig {
   /** Base URL of the controller API, e.g. "http://127.0.0.1:54555". */

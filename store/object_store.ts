@@ -6,6 +6,7 @@
  * labels. An object's resourceVersion is the KV versionstamp of its last write, so a
  * write carrying a stale resourceVersion fails with ConflictError instead of being lost.
  */
+import { serialize } from "node:v8";
 import type { Clock } from "../model/clock.ts";
 import { isoTime, systemClock } from "../model/clock.ts";
 import {
@@ -20,11 +21,26 @@ import type { MilpaObject } from "../model/meta.ts";
 import { matchesSelector, normalizeSelector } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 
-/** Largest object Deno KV can hold in one value, less room for the key. */
+/**
+ * Largest object the store writes, in bytes as Deno KV counts them (see storedSize). KV takes
+ * 65,536 per value; the rest is room for the status actors write (`store/actor_store.ts`).
+ */
 export const MAX_OBJECT_BYTES = 60_000;
+
+/**
+ * The bytes Deno KV counts for a value: its V8 serialization, the form KV stores. Not the
+ * JSON's UTF-8 length: a string with any character past Latin-1 ("€", "日") takes 2 bytes
+ * per UTF-16 code unit, ASCII included, and a Latin-1 one ("é") 1 byte per character.
+ */
+export function storedSize(value: unknown): number {
+  return serialize(value).length;
+}
 
 /** Most objects one transaction writes (Deno KV allows 100 checks per atomic operation). */
 export const MAX_BATCH = 100;
+
+/** Writes that do not fit in one KV transaction (too many objects, writes or bytes). */
+export class TransactionTooLargeError extends ValidationError {}
 
 /** What happened to an object. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -78,6 +94,25 @@ function labelKeys(k: KindInfo, obj: MilpaObject): Deno.KvKey[] {
   ]);
 }
 
+/**
+ * Moves the label index from `before`'s labels to `after`'s, touching only the entries that
+ * change: an update that keeps its labels is one write, so a batch of them fits KV's limits.
+ */
+function relabel(
+  k: KindInfo,
+  before: MilpaObject | undefined,
+  after: MilpaObject | undefined,
+  set: (key: Deno.KvKey, value: unknown) => void,
+  del: (key: Deno.KvKey) => void,
+): void {
+  const keys = (o?: MilpaObject) =>
+    new Map((o ? labelKeys(k, o) : []).map((lk) => [JSON.stringify(lk), lk]));
+  const was = keys(before);
+  const now = keys(after);
+  for (const [id, lk] of was) if (!now.has(id)) del(lk);
+  for (const [id, lk] of now) if (!was.has(id)) set(lk, null);
+}
+
 function describe(k: KindInfo, obj: Pick<MilpaObject, "metadata">): string {
   return `${k.plural} "${obj.metadata.name}"`;
 }
@@ -86,7 +121,7 @@ function describe(k: KindInfo, obj: Pick<MilpaObject, "metadata">): string {
 function toStored(obj: MilpaObject): MilpaObject {
   const { resourceVersion: _rv, ...metadata } = obj.metadata;
   const stored = { ...obj, metadata };
-  const size = new TextEncoder().encode(JSON.stringify(stored)).length;
+  const size = storedSize(stored);
   if (size > MAX_OBJECT_BYTES) {
     throw new ValidationError(
       `${obj.kind} "${obj.metadata.name}" is too large: ${size} bytes (max ${MAX_OBJECT_BYTES})`,
@@ -114,24 +149,37 @@ function atOp(index: number, e: unknown): unknown {
   return e;
 }
 
-/** Deno KV's limits of one transaction: 1,000 mutations and 819,200 bytes of keys and values. */
+/**
+ * Deno KV's limits of one transaction: 1,000 mutations, 819,200 bytes of keys and values
+ * (values as storedSize counts them) and 81,920 bytes of keys. Keys are counted by their
+ * JSON, a little more than KV's own encoding.
+ */
 class TxBudget {
   static readonly MUTATIONS = 1000;
   static readonly BYTES = 800_000;
+  static readonly KEY_BYTES = 80_000;
   mutations = 0;
   bytes = 0;
+  keyBytes = 0;
 
-  add(key: Deno.KvKey, value: unknown): void {
+  /** Counts one write; a delete has no value. */
+  add(key: Deno.KvKey, value?: unknown): void {
+    const keyBytes = new TextEncoder().encode(JSON.stringify(key)).length;
     this.mutations++;
-    this.bytes +=
-      new TextEncoder().encode(JSON.stringify(key) + JSON.stringify(value ?? null)).length;
+    this.keyBytes += keyBytes;
+    this.bytes += keyBytes + (value === undefined ? 0 : storedSize(value));
   }
 
   check(): void {
-    if (this.mutations > TxBudget.MUTATIONS || this.bytes > TxBudget.BYTES) {
-      throw new ValidationError(
-        `the request is too large to write at once (${this.mutations} writes, ${this.bytes} bytes; ` +
-          `at most ${TxBudget.MUTATIONS} writes and ${TxBudget.BYTES} bytes): split it into smaller files`,
+    if (
+      this.mutations > TxBudget.MUTATIONS || this.bytes > TxBudget.BYTES ||
+      this.keyBytes > TxBudget.KEY_BYTES
+    ) {
+      throw new TransactionTooLargeError(
+        `the request is too large to write at once (${this.mutations} writes, ${this.bytes} bytes, ` +
+          `${this.keyBytes} bytes of keys; at most ${TxBudget.MUTATIONS} writes, ` +
+          `${TxBudget.BYTES} bytes and ${TxBudget.KEY_BYTES} bytes of keys): ` +
+          `split it into smaller files`,
         [{ field: "items", message: "too large for one transaction" }],
       );
     }
@@ -266,7 +314,7 @@ export class ObjectStore {
    */
   async commit(ops: BatchOp[]): Promise<MilpaObject[]> {
     if (ops.length > MAX_BATCH) {
-      throw new ValidationError(
+      throw new TransactionTooLargeError(
         `too many objects in one request: ${ops.length} (at most ${MAX_BATCH} are written together)`,
         [{ field: "items", message: `at most ${MAX_BATCH} objects`, value: ops.length }],
       );
@@ -299,7 +347,7 @@ export class ObjectStore {
       atomic.set(key, value);
     };
     const del = (key: Deno.KvKey) => {
-      budget.add(key, null);
+      budget.add(key);
       atomic.delete(key);
     };
     ops.forEach((o, i) => {
@@ -358,8 +406,7 @@ export class ObjectStore {
       if (!k.namespaced) delete object.metadata.namespace;
       atomic.check({ key, versionstamp: cur.versionstamp });
       set(key, toStored(object));
-      if (cur.value) { for (const lk of labelKeys(k, cur.value)) del(lk); }
-      for (const lk of labelKeys(k, object)) set(lk, null);
+      relabel(k, cur.value ?? undefined, object, set, del);
       const replaced = cur.value ? withVersion(cur.value, cur.versionstamp!) : undefined;
       return { type: "ADDED", object, replaced };
     }
@@ -372,8 +419,8 @@ export class ObjectStore {
       );
     }
     atomic.check({ key, versionstamp: cur.versionstamp });
-    for (const lk of labelKeys(k, cur.value)) del(lk);
     if (o.op === "delete") {
+      relabel(k, cur.value, undefined, set, del);
       del(key);
       return { type: "DELETED", object: withVersion(cur.value, cur.versionstamp) };
     }
@@ -389,7 +436,7 @@ export class ObjectStore {
       },
     };
     set(key, toStored(object));
-    for (const lk of labelKeys(k, object)) set(lk, null);
+    relabel(k, cur.value, object, set, del);
     return { type: "MODIFIED", object };
   }
 

@@ -8,7 +8,7 @@ import {
 } from "../model/errors.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { WatchEvent } from "./object_store.ts";
-import { MAX_BATCH, MAX_OBJECT_BYTES, ObjectStore, opIndexOf } from "./object_store.ts";
+import { MAX_BATCH, MAX_OBJECT_BYTES, ObjectStore, opIndexOf, storedSize } from "./object_store.ts";
 
 /** Runs `fn` with a fresh store on an in-memory KV, closed afterwards. */
 async function withStore(
@@ -618,6 +618,111 @@ Deno.test({
       await store.update({ ...v1, metadata: { ...meta, labels: { a: "b" } } });
       const got = await store.mustGet("pods", "default", "web");
       assert.equal(got.metadata.namespace, "default");
+    });
+  },
+});
+
+// --- sizes as Deno KV counts them ---
+
+/** `o` with annotations added. */
+function annotated(o: MilpaObject, annotations: Record<string, string>): MilpaObject {
+  return { ...o, metadata: { ...o.metadata, annotations } };
+}
+
+Deno.test({
+  name:
+    "ObjectStore refuses with ValidationError an object whose text KV stores at 2 bytes a character",
+  fn: async () => {
+    await withStore(async (store) => {
+      // 40,000 characters, one of them past Latin-1: about 40 kB of JSON, 80 kB in KV.
+      const note = "x".repeat(39_999) + "€";
+      const big = annotated(pod("web"), { note });
+      await assert.rejects(store.create(big), (e) => {
+        assert.ok(e instanceof ValidationError, String(e));
+        assert.match(e.message, /^Pod "web" is too large: 80\d{3} bytes \(max 60000\)$/);
+        return true;
+      });
+      assert.equal(await store.get("pods", "default", "web"), null);
+      const small = await store.create(pod("web"));
+      await assert.rejects(store.update(annotated(small, { note })), ValidationError);
+      await assert.rejects(
+        store.commit([{ op: "create", object: annotated(pod("other"), { note }) }]),
+        ValidationError,
+      );
+      assert.deepEqual(await store.list("pods"), [small]);
+    });
+  },
+});
+
+Deno.test("ObjectStore stores an object of exactly MAX_OBJECT_BYTES as KV counts them", async () => {
+  await withStore(async (store) => {
+    const current = await store.create(pod("web"));
+    const { resourceVersion: _, ...meta } = current.metadata;
+    // The stored form: no resourceVersion. Latin-1 text takes 1 byte a character in KV,
+    // 2 in UTF-8, so this object is near 120 kB of JSON.
+    const withPad = (n: number) =>
+      annotated({ ...current, metadata: meta }, { note: "é".repeat(30_000), pad: "é".repeat(n) });
+    let n = MAX_OBJECT_BYTES - storedSize(withPad(0));
+    while (storedSize(withPad(n)) > MAX_OBJECT_BYTES) n--;
+    assert.equal(storedSize(withPad(n)), MAX_OBJECT_BYTES);
+
+    const saved = await store.update(withPad(n));
+    assert.deepEqual(await store.get("pods", "default", "web"), saved);
+    await assert.rejects(store.update(withPad(n + 1)), ValidationError);
+  });
+});
+
+Deno.test("storedSize() counts what Deno KV counts: a value of 65,536 is its largest", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    for (const text of ["x", "é", "€", "日本", "x€", "😀"]) {
+      const value = (n: number) => ({ kind: "Pod", metadata: { note: text.repeat(n) } });
+      let n = Math.floor(65_536 / storedSize(text.repeat(1_000)) * 1_000);
+      while (storedSize(value(n)) > 65_536) n--;
+      while (storedSize(value(n + 1)) <= 65_536) n++;
+      await kv.set(["k"], value(n));
+      await assert.rejects(kv.set(["k"], value(n + 1)), /Value too large/, text);
+    }
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test({
+  name:
+    "ObjectStore.commit() of labelled objects whose keys pass KV's 80 KiB fails with ValidationError, not a KV error",
+  fn: async () => {
+    await withStore(async (store) => {
+      // 1,000 writes (each object and its 9 labels), about 130 kB of keys.
+      const labels = Object.fromEntries(
+        Array.from({ length: 9 }, (_, i) => [`example.com/${"k".repeat(40)}${i}`, "v".repeat(63)]),
+      );
+      const ops = Array.from(
+        { length: MAX_BATCH },
+        (_, i) => ({ op: "create" as const, object: pod(`p${i}`, { labels }) }),
+      );
+      await assert.rejects(store.commit(ops), ValidationError);
+      assert.deepEqual(await store.list("pods"), []);
+    });
+  },
+});
+
+Deno.test({
+  name: "ObjectStore.commit() of MAX_BATCH updates that keep their labels fits one transaction",
+  fn: async () => {
+    await withStore(async (store) => {
+      const labels = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`l${i}`, "v"]));
+      for (let i = 0; i < MAX_BATCH; i += 50) {
+        await store.commit(Array.from({ length: 50 }, (_, j) => ({
+          op: "create" as const,
+          object: pod(`p${i + j}`, { labels }),
+        })));
+      }
+      const all = await store.list("pods");
+      await store.commit(all.map((p) => ({ op: "update", object: annotated(p, { a: "b" }) })));
+      const listed = await store.list("pods", { selector: { matchLabels: { l3: "v" } } });
+      assert.equal(listed.length, MAX_BATCH);
+      assert.ok(listed.every((p) => p.metadata.annotations?.a === "b"));
     });
   },
 });

@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import type { KindInfo } from "../../model/kinds.ts";
 import type { MilpaObject } from "../../model/meta.ts";
-import type { MilpaClient } from "../client.ts";
+import type { ListOptions, MilpaClient, WatchEvent } from "../client.ts";
 import type { CliContext } from "../context.ts";
 import { ApiError, CommandErrors, UsageError } from "../errors.ts";
 import { FLAGS, type OutputFormat } from "../flags.ts";
@@ -40,6 +40,26 @@ async function getByName(
   return { found, errors };
 }
 
+/** A watch's events; one the controller ended because this client fell behind says what to do. */
+async function* watchEvents(
+  client: MilpaClient,
+  kind: KindInfo,
+  options: ListOptions,
+): AsyncGenerator<WatchEvent> {
+  try {
+    yield* client.watch(kind, options);
+  } catch (err) {
+    if (err instanceof ApiError && err.status.reason === "Expired") {
+      throw new ApiError(
+        err.status,
+        undefined,
+        "run the command again: it lists afresh and watches from there",
+      );
+    }
+    throw err;
+  }
+}
+
 async function watch(
   ctx: CliContext,
   client: MilpaClient,
@@ -51,7 +71,9 @@ async function watch(
 ): Promise<void> {
   const rows = new StreamingTable();
   let count = 0;
-  for await (const event of client.watch(kind, { namespace, labelSelector: opts.selector })) {
+  for await (
+    const event of watchEvents(client, kind, { namespace, labelSelector: opts.selector })
+  ) {
     if (names.length && !names.includes(event.object.metadata?.name)) continue;
     if (opts.output === "json" || opts.output === "yaml") {
       if (opts.output === "yaml" && count > 0) ctx.stdout.write("---\n");

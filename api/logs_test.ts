@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { AgentHub, type AttachedAgent } from "../actors/agent_hub.ts";
+import { loadCatalog } from "../cloud/catalog.ts";
+import type { ControllerMessage } from "../model/agent_protocol.ts";
+import { resolveConfig } from "../model/config.ts";
+import { FakeClock } from "../model/fake_clock.ts";
+import type { Pod } from "../model/pod.ts";
+import { ObjectStore } from "../store/object_store.ts";
+import { createApp } from "./app.ts";
+import { LOG_FOLLOW_MAX_PENDING_BYTES } from "./logs.ts";
+
+const TOKEN = "logs-test-token-9";
+const LOG = "/api/v1/namespaces/default/pods/web/log";
+
+/** What a test sees: the follow request, an agent to answer it, and what the agent was sent. */
+interface Follow {
+  res: Response;
+  agent: AttachedAgent;
+  id: number;
+  sent: ControllerMessage[];
+}
+
+/** Opens `GET .../log?follow=true` of pod "web" on node-1, whose agent the test plays. */
+async function withFollow(fn: (f: Follow) => Promise<void>): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock();
+  const store = new ObjectStore(kv, clock);
+  const hub = new AgentHub(clock);
+  const app = createApp({
+    store,
+    clock,
+    config: resolveConfig({}),
+    catalog: loadCatalog(),
+    hub,
+    token: TOKEN,
+    verifyNodeToken: () => Promise.resolve(false),
+    cloudName: "sim",
+  });
+  try {
+    const pod = {
+      kind: "Pod",
+      apiVersion: "v1",
+      metadata: { name: "web", namespace: "default" },
+      spec: { resources: { memory: "0.4Gi" }, units: [{ name: "main", command: ["serve"] }] },
+    };
+    const created = await app.request("/api/v1/namespaces/default/pods", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify(pod),
+    });
+    assert.equal(created.status, 201, await created.text());
+    await store.mutate<Pod>("pods", "default", "web", (p) => ({
+      ...p,
+      status: { phase: "Running", boundNodeName: "node-1" },
+    }));
+    const sent: ControllerMessage[] = [];
+    const agent = hub.attach("node-1", { send: (m) => sent.push(m), close: () => {} });
+    const res = await app.request(`${LOG}?follow=true`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200);
+    const ask = sent.find((m) => m.type === "logs");
+    assert.ok(ask, "the agent was asked to follow");
+    await fn({ res, agent, id: ask.id, sent });
+  } finally {
+    hub.closeAll();
+    kv.close();
+  }
+}
+
+/** The whole body; one still open after `ms` is cancelled, so a hang fails the test. */
+async function readAll(body: ReadableStream<Uint8Array>, ms = 5_000): Promise<string> {
+  const reader = body.getReader();
+  const timer = setTimeout(() => void reader.cancel(), ms);
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      text += decoder.decode(r.value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return text;
+}
+
+Deno.test("API log follow passes the agent's text on in order and ends with the agent's logs.end", async () => {
+  await withFollow(async ({ res, agent, id }) => {
+    agent.receive({ type: "logs.result", id, text: "one\n" });
+    agent.receive({ type: "logs.data", id, text: "two\n" });
+    agent.receive({ type: "logs.data", id, text: "three\n" });
+    agent.receive({ type: "logs.end", id });
+    assert.equal(await readAll(res.body!), "one\ntwo\nthree\n");
+  });
+});
+
+Deno.test("API log follow cuts off a client that reads nothing: the agent is told to stop and the body ends saying why", async () => {
+  await withFollow(async ({ res, agent, id, sent }) => {
+    agent.receive({ type: "logs.result", id, text: "" });
+    const chunk = "y".repeat(63) + "\n";
+    const text = chunk.repeat(1024); // 64 KiB
+    // Up to 3 MiB while the client reads nothing.
+    for (let n = 0; n < 48 && !sent.some((m) => m.type === "logs.cancel"); n++) {
+      agent.receive({ type: "logs.data", id, text });
+    }
+    assert.deepEqual(sent.at(-1), { type: "logs.cancel", id }, "the agent stops sending");
+    agent.receive({ type: "logs.data", id, text: "after the cut\n" });
+    const body = await readAll(res.body!);
+    assert.ok(
+      body.length < LOG_FOLLOW_MAX_PENDING_BYTES / 4,
+      `the body carried ${body.length} characters: the waiting text was dropped`,
+    );
+    assert.ok(!body.includes("after the cut"));
+    assert.match(
+      body,
+      /\n\[log stream ended: this client fell more than 1048576 bytes behind; follow the log again\]\n$/,
+    );
+  });
+});

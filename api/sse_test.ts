@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { SSEStreamingApi } from "hono/streaming";
+import { AgentHub } from "../actors/agent_hub.ts";
+import { TransitionRecorder } from "../actors/inspection.ts";
+import { loadCatalog } from "../cloud/catalog.ts";
+import { resolveConfig } from "../model/config.ts";
+import { FakeClock } from "../model/fake_clock.ts";
+import type { MilpaObject } from "../model/meta.ts";
+import { ObjectStore } from "../store/object_store.ts";
+import { createApp } from "./app.ts";
+import { encodeFrame, SSE_MAX_PENDING_BYTES, SseQueue } from "./sse.ts";
+
+const TOKEN = "sse-test-token-7";
+
+/** The messages of an SSE text: comments as `:text`, events as `event data`. */
+function messages(text: string): string[] {
+  return text.split("\n\n").filter(Boolean).map((block) => {
+    if (block.startsWith(":")) return block;
+    const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+    const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join("\n");
+    return `${event} ${data}`;
+  });
+}
+
+/**
+ * Everything a body says until it ends; a body still open after `ms` is cancelled (as a
+ * client giving up would), so a stream that never ends fails the test instead of hanging it.
+ */
+async function readAll(body: ReadableStream<Uint8Array>, ms = 5_000): Promise<string> {
+  const reader = body.getReader();
+  const timer = setTimeout(() => void reader.cancel(), ms);
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      text += decoder.decode(r.value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return text;
+}
+
+/** The last message must be the too-slow Status, and it must be the last. */
+function assertEndedTooSlow(all: string[]): void {
+  const last = all.at(-1) ?? "";
+  assert.ok(last.startsWith("ERROR "), `the stream ends with an ERROR event, not ${last}`);
+  const status = JSON.parse(last.slice("ERROR ".length));
+  assert.equal(status.kind, "Status");
+  assert.equal(status.code, 410);
+  assert.equal(status.reason, "Expired");
+  assert.match(status.message, /fell more than \d+ bytes of events behind; list again/);
+}
+
+Deno.test("encodeFrame() writes the event and one data field per line", () => {
+  const text = new TextDecoder().decode(encodeFrame({ event: "ADDED", data: "a\nb" }));
+  assert.equal(text, "event: ADDED\ndata: a\ndata: b\n\n");
+});
+
+Deno.test("SseQueue.push() past maxPendingBytes drops what waits, ends the queue and calls onEnd once", () => {
+  const queue = new SseQueue<string>((s) => ({ event: "E", data: s }), 1_000);
+  let ended = 0;
+  queue.onEnd(() => ended++);
+  let pushed = 0;
+  while (queue.open && pushed < 1_000) {
+    queue.push("x".repeat(100));
+    pushed++;
+    assert.ok(queue.pendingBytes <= 1_000, `${queue.pendingBytes} bytes wait`);
+  }
+  assert.equal(queue.open, false, "the queue ended");
+  assert.ok(pushed < 12, `ended after ${pushed} events`);
+  assert.equal(queue.pendingBytes, 0, "what waited was dropped");
+  assert.equal(ended, 1);
+  queue.push("late");
+  assert.equal(queue.pendingBytes, 0, "a closed queue takes nothing");
+  queue.onEnd(() => ended++);
+  assert.equal(ended, 2, "onEnd after the end runs at once");
+});
+
+Deno.test("SseQueue.pump() to a client that stopped reading sends ERROR after the write it is blocked in", async () => {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const stream = new SSEStreamingApi(writable, readable);
+  const queue = new SseQueue<number>((n) => ({ event: "N", data: String(n) }), 1_000);
+  const pumped = queue.pump(stream);
+  for (let n = 0; queue.open; n++) queue.push(n);
+  await pumped.then(() => stream.close());
+  const all = messages(await readAll(stream.responseReadable));
+  assert.ok(all.length <= 3, `only what was in flight came before the error: ${all}`);
+  assertEndedTooSlow(all);
+});
+
+/** An API on an in-memory KV with a transition recorder. */
+async function withApi(
+  fn: (api: {
+    call: (path: string) => Promise<Response>;
+    store: ObjectStore;
+    recorder: TransitionRecorder;
+  }) => Promise<void>,
+): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock();
+  const store = new ObjectStore(kv, clock);
+  const hub = new AgentHub(clock);
+  const recorder = new TransitionRecorder({ clock });
+  const app = createApp({
+    store,
+    clock,
+    config: resolveConfig({}),
+    catalog: loadCatalog(),
+    hub,
+    token: TOKEN,
+    verifyNodeToken: () => Promise.resolve(false),
+    cloudName: "sim",
+    recorder,
+  });
+  const call = async (path: string) =>
+    await app.request(path, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  try {
+    await fn({ call, store, recorder });
+  } finally {
+    hub.closeAll();
+    kv.close();
+  }
+}
+
+/** A pod of about `bytes` bytes of JSON. */
+function bigPod(n: number, bytes: number): MilpaObject {
+  return {
+    kind: "Pod",
+    apiVersion: "v1",
+    metadata: {
+      name: `web-${n}`,
+      namespace: "default",
+      resourceVersion: String(n),
+      annotations: { filler: "x".repeat(bytes) },
+    },
+  } as MilpaObject;
+}
+
+Deno.test("API object watch ends with an ERROR event when its client reads nothing while changes pile up", async () => {
+  await withApi(async ({ call, store }) => {
+    const res = await call("/api/v1/namespaces/default/pods?watch=true");
+    assert.equal(res.status, 200);
+    // 12 MB of changes while the client reads nothing.
+    for (let n = 0; n < 240; n++) store.emit({ type: "MODIFIED", object: bigPod(n, 50_000) });
+    const text = await readAll(res.body!);
+    assert.ok(
+      text.length < SSE_MAX_PENDING_BYTES / 4,
+      `the stream carried ${text.length} characters: the waiting changes were dropped`,
+    );
+    const all = messages(text);
+    assert.equal(all[0], ": watching");
+    assertEndedTooSlow(all);
+  });
+});
+
+Deno.test("API actor watch ends with an ERROR event when its client reads nothing while changes pile up", async () => {
+  await withApi(async ({ call, recorder }) => {
+    const res = await call("/api/v1/actors?watch=true");
+    assert.equal(res.status, 200);
+    // Long ids make big summaries: 12 MB of changes while the client reads nothing.
+    const id = `pod/default/${"x".repeat(50_000)}`;
+    for (let n = 0; n < 240; n++) {
+      recorder.record(id, "TICK", { status: "active", value: n % 2 ? "A" : "B" } as never);
+    }
+    const text = await readAll(res.body!);
+    assert.ok(text.length < SSE_MAX_PENDING_BYTES / 4, `${text.length} characters`);
+    assertEndedTooSlow(messages(text));
+  });
+});
