@@ -100,6 +100,7 @@ export function managedKinds(
       get maxLaunchAttempts() {
         return deps.config.nodes.maxLaunchAttempts;
       },
+      launchRetryBaseMs: t.launchRetryBaseMs,
     }),
     idOf: (ns, name) => podId(ns ?? "default", name),
     inputOf: (o) => ({

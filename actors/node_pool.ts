@@ -82,6 +82,17 @@ export interface PoolDeps {
   reselect?: (spec: PodSpec, exclude: Set<string>) => string | undefined;
   /** Most nodes alive at once. @default Infinity */
   maxNodes?: number;
+  /**
+   * What the pod `namespace/name` is doing now, from its live actor: the node it holds and
+   * whether it ended; undefined when it has no actor (gone, or finished before a restart).
+   */
+  podState: (pod: string) => PodState | undefined;
+}
+
+/** A pod as the pool needs to see it: the node it holds, if any, and whether it ended. */
+export interface PodState {
+  node?: string;
+  ended: boolean;
 }
 
 const LIVE: NodePhase[] = ["Creating", "Created", "Available"];
@@ -347,29 +358,18 @@ export class NodePool {
   }
 
   /**
-   * Releases every node bound to a pod that no longer exists, has ended, or runs on another
-   * node, once two passes in a row saw it so (a pod bound a moment ago may not have stored its
-   * node yet). Messages lost in a crash (a release, a delete seen while down) end here.
+   * Releases every node bound to a pod that no longer exists, has ended, or (for a claimed
+   * node) holds no node or another one, once two passes in a row saw it so (a bind may be on
+   * its way to the pod). Messages lost in a crash (a release, a delete seen while down) end
+   * here. The pods' live actors say, not the store, whose statuses lag behind.
    */
   async #releaseOrphans(): Promise<void> {
-    const bound = [...this.nodes.values()].filter((n) => n.boundPod);
     const suspects = new Set<string>();
-    if (bound.length) {
-      const pods = new Map(
-        (await this.deps.store.list<Pod>("pods")).map((p) => [
-          `${p.metadata.namespace}/${p.metadata.name}`,
-          p,
-        ]),
-      );
-      for (const n of bound) {
-        const p = pods.get(n.boundPod!);
-        const elsewhere = p?.status?.boundNodeName !== undefined &&
-          p.status.boundNodeName !== n.name;
-        const unbound = n.phase === "Claimed" && p?.status?.phase === "Waiting" &&
-          !p.status.boundNodeName;
-        if (!p || isTerminalPodPhase(p.status?.phase) || elsewhere || unbound) {
-          suspects.add(n.name);
-        }
+    for (const n of this.nodes.values()) {
+      if (!n.boundPod) continue;
+      const pod = this.deps.podState(n.boundPod);
+      if (!pod || pod.ended || (n.phase === "Claimed" && pod.node !== n.name)) {
+        suspects.add(n.name);
       }
     }
     const previous = this.#suspects;

@@ -13,6 +13,7 @@ import {
   loadRetryDelayMs,
   MAX_BOOTS_PER_PASS,
   NodePool,
+  type PodState,
   type PoolEvent,
   UNAVAILABLE_MS,
 } from "./node_pool.ts";
@@ -29,6 +30,9 @@ class Harness {
   #waiters: { match: (s: Sent) => boolean; resolve: () => void }[] = [];
 
   readonly events: EventInput[] = [];
+  /** What each pod's actor would say; by default a live pod holding the node last bound to it. */
+  readonly podStates = new Map<string, PodState | undefined>();
+  readonly #bound = new Map<string, string>();
 
   constructor(
     readonly store: ObjectStore,
@@ -40,9 +44,16 @@ class Harness {
       maxNodes,
       store,
       clock,
+      podState: (pod) =>
+        this.podStates.has(pod)
+          ? this.podStates.get(pod)
+          : { ended: false, node: this.#bound.get(pod) },
       send: (to, event) => {
         const s = { to, event };
         this.sent.push(s);
+        if (event.type === "NODE_BOUND") {
+          this.#bound.set(to.slice("pod/".length), (event.node as { name: string }).name);
+        }
         for (const w of this.#waiters.filter((w) => w.match(s))) {
           this.#waiters.splice(this.#waiters.indexOf(w), 1);
           w.resolve();
@@ -629,22 +640,20 @@ Deno.test("NodePool keeps at most maxNodes nodes alive; waiting pods say why and
 
 Deno.test("NodePool releases a node whose pod is gone, ended or elsewhere after two passes", async () => {
   await withPool(async (h) => {
-    const running = await h.addPod("running", {}, "Running");
-    await h.store.mutate<Pod>("pods", "default", "running", (p) => ({
-      ...p,
-      status: { ...p.status!, boundNodeName: "n-running" },
-    }));
-    const ended = await h.addPod("ended", {}, "Terminated");
-    const moved = await h.addPod("moved", {}, "Running");
-    await h.store.mutate<Pod>("pods", "default", "moved", (p) => ({
-      ...p,
-      status: { ...p.status!, boundNodeName: "n-new" },
-    }));
-    await h.addNode("n-running", "Claimed", { boundPod: running });
-    await h.addNode("n-ended", "Claimed", { boundPod: ended });
-    await h.addNode("n-moved", "Claimed", { boundPod: moved });
+    h.podStates.set("default/running", { ended: false, node: "n-running" });
+    h.podStates.set("default/ended", { ended: true, node: "n-ended" });
+    h.podStates.set("default/moved", { ended: false, node: "n-new" });
+    h.podStates.set("default/waits", { ended: false });
+    h.podStates.set("default/gone", undefined);
+    h.podStates.set("default/gone-too", undefined);
+    h.podStates.set("default/booting-for", { ended: false });
+    await h.addNode("n-running", "Claimed", { boundPod: "default/running" });
+    await h.addNode("n-ended", "Claimed", { boundPod: "default/ended" });
+    await h.addNode("n-moved", "Claimed", { boundPod: "default/moved" });
+    await h.addNode("n-waits", "Claimed", { boundPod: "default/waits" });
     await h.addNode("n-gone", "Claimed", { boundPod: "default/gone" });
     await h.addNode("n-booting", "Creating", { boundPod: "default/gone-too" });
+    await h.addNode("n-booting-for", "Creating", { boundPod: "default/booting-for" });
     await h.pool.load();
     await h.handle({ type: "RECONCILE" });
     assert.deepEqual(h.ofType("RELEASE"), [], "one pass is not enough: a bind may be in flight");
@@ -653,12 +662,14 @@ Deno.test("NodePool releases a node whose pod is gone, ended or elsewhere after 
       "node/n-ended",
       "node/n-gone",
       "node/n-moved",
+      "node/n-waits",
     ]);
     assert.deepEqual(h.to("node/n-booting"), [
       { type: "BIND", pod: undefined },
     ], "an unused node is unbound (and kept for reuse until it is up)");
     assert.deepEqual(h.to("node/n-running"), []);
-    assert.equal(h.events.filter((e) => e.status === "node-released").length, 4);
+    assert.deepEqual(h.to("node/n-booting-for"), [], "a node booting for a waiting pod is kept");
+    assert.equal(h.events.filter((e) => e.status === "node-released").length, 5);
   });
 });
 

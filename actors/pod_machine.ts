@@ -39,9 +39,15 @@ export interface BoundNode {
 /** Start attempts beyond which a failing pod is given up on (Milpa: 2 failures, 3 attempts). */
 export const ALLOWED_START_FAILURES = 2;
 
-/** Delay before a pod asks for a node again after its `failures`-th failed launch: 10 s doubling to 5 min. */
-export function launchRetryDelayMs(failures: number): number {
-  return Math.min(10_000 * 2 ** Math.max(0, failures - 1), 5 * 60_000);
+/** First delay before a pod asks for a node again after a failed launch. */
+export const LAUNCH_RETRY_BASE_MS = 10_000;
+
+/**
+ * Delay before a pod asks for a node again after its `failures`-th failed launch: `baseMs`
+ * (10 s) doubling, at most 5 min, as Kubernetes backs off.
+ */
+export function launchRetryDelayMs(failures: number, baseMs = LAUNCH_RETRY_BASE_MS): number {
+  return Math.min(baseMs * 2 ** Math.max(0, failures - 1), 5 * 60_000);
 }
 
 /** What a pod actor starts from. */
@@ -144,6 +150,8 @@ export interface PodDeps {
   drainMs: number;
   /** Failed node launches after which the pod fails. */
   maxLaunchAttempts: number;
+  /** First delay after a failed launch. @default LAUNCH_RETRY_BASE_MS */
+  launchRetryBaseMs?: number;
 }
 
 const key = (c: PodInput) => `${c.namespace}/${c.name}`;
@@ -240,7 +248,7 @@ export function createPodMachine(deps: PodDeps) {
             message: `node launch failed ${failures} times: ${cause}`,
           };
         }
-        const at = deps.clock.now() + launchRetryDelayMs(failures);
+        const at = deps.clock.now() + launchRetryDelayMs(failures, deps.launchRetryBaseMs);
         return {
           launchFailures: failures,
           nextLaunchAt: at,

@@ -13,6 +13,7 @@ import {
   createActor,
   type InspectionEvent,
   type Snapshot,
+  type SnapshotFrom,
   waitFor,
 } from "xstate";
 import type { CloudProvider } from "../cloud/provider.ts";
@@ -30,11 +31,12 @@ import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
 import { collectGarbage } from "./garbage_collector.ts";
 import { InstanceCollector } from "./instance_collector.ts";
-import { nodeId, POOL_ID } from "./ids.ts";
+import { nodeId, podId, POOL_ID } from "./ids.ts";
 import { type ManagedKind, managedKinds } from "./machines.ts";
 import type { NodeInput } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
+import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
 import { routeHubEvent, routeStoreEvent, type RouteTarget, terminateNode } from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
 
@@ -48,6 +50,8 @@ export interface Timings {
   dispatchConnectTimeoutMs: number;
   /** Between garbage-collection passes over cloud instances (two passes end an orphan). */
   instanceGcPeriodMs: number;
+  /** First delay before a pod whose node failed to boot asks again (it doubles). */
+  launchRetryBaseMs: number;
 }
 
 /** Everything the supervisor wires actors to. */
@@ -110,6 +114,7 @@ export class Supervisor {
       healthyTimeoutMs: c.healthyTimeout * 1000,
       dispatchConnectTimeoutMs: 60_000,
       instanceGcPeriodMs: 60_000,
+      launchRetryBaseMs: LAUNCH_RETRY_BASE_MS,
       ...deps.timings,
     };
     this.#persister = new Persister(deps.actorStore, {
@@ -132,6 +137,13 @@ export class Supervisor {
       standbyNodes: c.standbyNodes,
       defaultVolumeSize: c.defaultVolumeSize,
       maxNodes: c.maxNodes,
+      podState: (pod) => {
+        const [namespace, name] = [pod.slice(0, pod.indexOf("/")), pod.slice(pod.indexOf("/") + 1)];
+        const ref = this.#actors.get(podId(namespace, name))?.ref;
+        if (!ref) return undefined;
+        const snap = ref.getSnapshot() as SnapshotFrom<PodMachine>;
+        return { node: snap.context.node?.name, ended: snap.hasTag("terminal") };
+      },
       reselect: (spec, exclude) => {
         try {
           return selectInstanceType({ ...spec, instanceType: undefined }, {

@@ -88,7 +88,7 @@ Deno.test({
       await line.locator(".state", { hasText: "Waiting" }).waitFor({ timeout: 10_000 });
       await line.locator(".state", { hasText: "Running" }).waitFor({ timeout: 15_000 });
       const seen = await page.evaluate(() => (globalThis as unknown as { seen: string[] }).seen);
-      assert.equal(seen[0], "Waiting", `states seen: ${seen.join(" → ")}`);
+      assert.equal(seen[0], "Waiting.Requesting", `states seen: ${seen.join(" → ")}`);
       assert.equal(seen.at(-1), "Running.Applied", `states seen: ${seen.join(" → ")}`);
       assert.equal(
         await page.evaluate("window.marker"),

@@ -387,12 +387,18 @@ export class LocalProvider implements CloudProvider {
     const rec = await this.#read(instanceId);
     if (!rec) return;
     if (rec.pid && processGroupAlive(rec.pid)) {
-      try {
-        Deno.kill(-rec.pid, "SIGTERM");
-      } catch { /* gone meanwhile */ }
+      const term = () => {
+        try {
+          Deno.kill(-rec.pid!, "SIGTERM");
+        } catch { /* gone meanwhile */ }
+      };
+      term();
       const deadline = Date.now() + this.#grace;
-      while (processGroupAlive(rec.pid) && Date.now() < deadline) {
+      // Again every second: a process still starting up may have missed it (a shell that
+      // forks as the signal comes, a program that sets its handler later), as `kill` repeats.
+      for (let n = 1; processGroupAlive(rec.pid) && Date.now() < deadline; n++) {
         await new Promise((r) => setTimeout(r, 50));
+        if (n % 20 === 0) term();
       }
       if (processGroupAlive(rec.pid)) {
         try {

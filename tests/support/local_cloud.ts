@@ -23,6 +23,15 @@ export interface LocalCloudOptions {
    * given the address of the nodes' gateway when they have namespaces.
    */
   extraYml?: (net: { gateway?: string }) => string;
+  /**
+   * serviceDiscovery.drainSeconds of the generated config: how long a leaving pod that backs a
+   * Service stays up. @default 2 (the controller's own default is the DNS TTL, 30 s)
+   */
+  drainSeconds?: number;
+  /** serviceDiscovery.ttl of the generated config. @default 30 */
+  dnsTtl?: number;
+  /** cloud.local.agentCommand of the generated config. */
+  agentCommand?: string[];
 }
 
 function freePort(): number {
@@ -66,10 +75,18 @@ export class LocalCloud {
       : `    network: host\n    addressRange: 127.${80 + (Deno.pid % 40)}.${n}.0/24\n`;
     const gateway = isRoot ? `10.251.${n}.1` : undefined;
     const config = `${home}/server.yml`;
+    const agent = opts.agentCommand
+      ? `    agentCommand: ${JSON.stringify(opts.agentCommand)}\n`
+      : "";
+    const discovery = `serviceDiscovery:\n  ttl: ${opts.dnsTtl ?? 30}\n  drainSeconds: ${
+      opts.drainSeconds ?? 2
+    }\n`;
     await Deno.writeTextFile(
       config,
       opts.serverYml ??
-        `clusterName: e2e\ncloud:\n  local:\n${local}${opts.extraYml?.({ gateway }) ?? ""}`,
+        `clusterName: e2e\ncloud:\n  local:\n${local}${agent}${discovery}${
+          opts.extraYml?.({ gateway }) ?? ""
+        }`,
     );
     const cloud = new LocalCloud(home, freePort(), config, isRoot ? bridge : undefined, gateway);
     await cloud.startController();

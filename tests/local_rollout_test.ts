@@ -1,0 +1,158 @@
+/**
+ * Zero-downtime rollouts on the local cloud, measured as a client sees them: one request every
+ * 100 ms on a fresh connection while backend-deploy.yml rolls out, (a) through a LoadBalancer
+ * Service (backend-lb.yml) and (b) through HAProxy resolving the backends' SRV record
+ * (haproxy.yml). Not one request may fail: new pods count as available only once the balancer
+ * admitted them, and old pods leave DNS and the balancer, drain, and only then stop.
+ * Root only (nodes in namespaces, the controller's DNS on the bridge).
+ */
+import assert from "node:assert/strict";
+import type { Deployment } from "../model/deployment.ts";
+import type { Pod } from "../model/pod.ts";
+import type { Service } from "../model/service.ts";
+import { isActivePod } from "../model/workload.ts";
+import { startProbing, summarize } from "./support/availability.ts";
+import { LocalCloud } from "./support/local_cloud.ts";
+
+type List<T> = { items: T[] };
+const FILES = new URL("../docs/tutorial-files/", import.meta.url).pathname;
+const root = Deno.uid() === 0;
+const hasHaproxy = await new Deno.Command("haproxy", { args: ["-v"], stdout: "null" }).output()
+  .then((o) => o.success, () => false);
+
+/** Short drains and DNS TTLs, so that a test takes seconds; the defaults are 30 s. */
+const FAST_DRAIN = { dnsTtl: 1, drainSeconds: 4 };
+
+function complete(d: Deployment): boolean {
+  const s = d.status;
+  return (s?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
+    s?.updatedReplicas === 2 && s?.replicas === 2 && s?.availableReplicas === 2 &&
+    s.conditions?.some((c) => c.reason === "NewReplicaSetAvailable") === true;
+}
+
+async function deployment(cloud: LocalCloud): Promise<Deployment> {
+  return await cloud.api<Deployment>(
+    "/api/v1/namespaces/default/deployments/backend-deployment",
+  );
+}
+
+/** Rolls the backend out once (a new template annotation) and waits until it completed. */
+async function rollOut(cloud: LocalCloud, n: number): Promise<void> {
+  const d = await deployment(cloud);
+  const file = `${cloud.home}/rollout-${n}.json`;
+  const template = d.spec.template;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      ...d,
+      metadata: { name: d.metadata.name, namespace: "default" },
+      spec: {
+        ...d.spec,
+        template: {
+          ...template,
+          metadata: {
+            ...template.metadata,
+            annotations: { ...template.metadata?.annotations, "test/rollout": String(n) },
+          },
+        },
+      },
+      status: undefined,
+    }),
+  );
+  await cloud.ok("update", "-f", file);
+  await cloud.eventually(async () => complete(await deployment(cloud)), `rollout ${n}`, 120_000);
+}
+
+Deno.test({
+  name: "a rollout behind a LoadBalancer Service fails no request (root only)",
+  ignore: !root,
+  async fn() {
+    const cloud = await LocalCloud.start(FAST_DRAIN);
+    try {
+      await cloud.ok("create", "-f", `${FILES}backend-deploy.yml`, "-f", `${FILES}backend-lb.yml`);
+      await cloud.eventually(async () => complete(await deployment(cloud)), "2 backends", 60_000);
+      const svc = await cloud.api<Service>("/api/v1/namespaces/default/services/backend-lb");
+      const ip = svc.status?.loadBalancer?.ingress?.[0]?.ip;
+      assert.ok(ip, "the balancer has an address");
+      const probe = startProbing(ip, 80, "Hello Milpa!");
+      await rollOut(cloud, 1);
+      // The old pods drain for 4 s after they left the balancer: keep asking until they are gone.
+      await cloud.eventually(
+        async () =>
+          (await cloud.api<List<Pod>>("/api/v1/namespaces/default/pods")).items
+            .filter((p) => p.status?.phase === "Running").length === 2,
+        "the old pods stopped",
+        60_000,
+      );
+      const s = summarize(await probe.stop());
+      assert.deepEqual(
+        { failed: s.failed, why: s.why },
+        { failed: 0, why: [] },
+        `${s.failed} of ${s.sent} requests failed`,
+      );
+      assert.ok(s.sent >= 40, `only ${s.sent} requests`);
+      const pods = (await cloud.api<List<Pod>>("/api/v1/namespaces/default/pods")).items
+        .filter(isActivePod);
+      for (const p of pods) {
+        assert.ok(
+          p.status?.conditions?.some((c) =>
+            c.type === "loadbalancer.milpa.io/backend-lb" && c.status === "True"
+          ),
+          `${p.metadata.name} admitted by the balancer`,
+        );
+      }
+    } finally {
+      await cloud.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a rollout behind HAProxy resolving the SRV record fails no request (root, haproxy)",
+  ignore: !root || !hasHaproxy,
+  async fn() {
+    const cloud = await LocalCloud.start(FAST_DRAIN);
+    try {
+      await cloud.ok("create", "-f", `${FILES}haproxy.yml`);
+      await cloud.ok("create", "-f", `${FILES}backend-deploy.yml`);
+      await cloud.eventually(async () => complete(await deployment(cloud)), "2 backends", 60_000);
+      const haproxy = await cloud.api<Pod>("/api/v1/namespaces/default/pods/haproxy");
+      const ip = haproxy.status?.addresses?.find((a) => a.type === "PrivateIP")?.address;
+      assert.ok(ip, "the haproxy pod has an address");
+      // HAProxy finds both backends in DNS.
+      const { probeOnce } = await import("./support/availability.ts");
+      await cloud.eventually(
+        async () => (await probeOnce(ip, 80, "Hello Milpa!")).ok,
+        "HAProxy serving",
+        30_000,
+      );
+      const probe = startProbing(ip, 80, "Hello Milpa!");
+      await rollOut(cloud, 1);
+      await cloud.eventually(
+        async () =>
+          (await cloud.api<List<Pod>>("/api/v1/namespaces/default/pods")).items
+            .filter((p) => p.metadata.labels?.app === "backend" && p.status?.phase === "Running")
+            .length === 2,
+        "the old pods stopped",
+        60_000,
+      );
+      const s = summarize(await probe.stop());
+      assert.deepEqual(
+        { failed: s.failed, why: s.why },
+        { failed: 0, why: [] },
+        `${s.failed} of ${s.sent} requests failed`,
+      );
+      assert.ok(s.sent >= 30, `only ${s.sent} requests`);
+    } finally {
+      await cloud.close();
+    }
+  },
+});
+
+Deno.test("haproxy.yml writes exactly the configuration of haproxy/haproxy.cfg", async () => {
+  const { parseAllDocuments } = await import("yaml");
+  const pod = parseAllDocuments(await Deno.readTextFile(`${FILES}haproxy.yml`))[0].toJS() as Pod;
+  const script = pod.spec.units[0].args![0];
+  const heredoc = script.slice(script.indexOf("<<'EOF'\n") + 8, script.indexOf("\nEOF\n") + 1);
+  assert.equal(heredoc, await Deno.readTextFile(`${FILES}haproxy/haproxy.cfg`));
+});
