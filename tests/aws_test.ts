@@ -243,12 +243,17 @@ Deno.test({
           sourceRanges: ["0.0.0.0/0"],
         },
       });
-      const lb = await w.waitFor(async () => {
-        const d = await w.elb.send(new DescribeLoadBalancersCommand({}));
-        return d.LoadBalancerDescriptions?.find((l) =>
-          l.Instances?.some((i) => i.InstanceId === inst.InstanceId)
-        );
-      }, "an ELB with the instance");
+      // The Service's status is written when the pass that made the ELB ends, after its rules
+      // and records: wait for the status, not for the ELB (it has the instance earlier).
+      const hostname = await w.waitFor(async () => {
+        const r = await w.api("GET", "/api/v1/namespaces/default/services/hello-lb");
+        const svc = await r.json();
+        return svc.status?.loadBalancer?.ingress?.[0]?.hostname as string | undefined;
+      }, "the Service's load balancer address");
+      const lb = (await w.elb.send(new DescribeLoadBalancersCommand({}))).LoadBalancerDescriptions
+        ?.find((l) => l.DNSName === hostname);
+      assert.ok(lb, `an ELB at ${hostname}`);
+      assert.deepEqual(lb.Instances?.map((i) => i.InstanceId), [inst.InstanceId]);
       assert.match(lb.LoadBalancerName!, /^milpa-[a-z2-7]{26}$/);
       assert.deepEqual(
         [
@@ -259,8 +264,6 @@ Deno.test({
         ],
         [7, 3, 4, 5],
       );
-      const svc = await (await w.api("GET", "/api/v1/namespaces/default/services/hello-lb")).json();
-      assert.equal(svc.status?.loadBalancer?.ingress?.[0]?.hostname, lb.DNSName);
 
       // Delete everything: nothing of ours is left.
       for (const path of ["services/hello-svc", "services/hello-lb", "pods/hello"]) {

@@ -18,9 +18,10 @@ import type {
   ServiceDnsPort,
   ServiceNetworking,
 } from "../provider.ts";
+import { NotFoundError, UnavailableError } from "../../model/errors.ts";
 import type { NetworkAddress } from "../../model/pod.ts";
 import { DescribeBatcher } from "./describe_batcher.ts";
-import { isInstanceNotFound, translate, withRetry } from "./errors.ts";
+import { type Caller, caller, type RetryOptions, stateReasonError } from "./errors.ts";
 import type { Ec2Api, Ec2Instance } from "./sdk.ts";
 import { cloudConfig } from "./user_data.ts";
 
@@ -40,13 +41,17 @@ export interface AwsPlacement {
 
 /** What the AWS provider is built from. */
 export interface AwsProviderOptions extends AwsPlacement {
-  ec2: Ec2Api;
+  ec2: Pick<Ec2Api, "runInstances" | "describeInstances" | "terminateInstances">;
   services: ServiceNetworking;
   controllerId: string;
   /** How long a launch waits for the instance to run (to learn its addresses). @default 120000 */
   runningTimeoutMs?: number;
   /** Poll period while waiting. @default 2000 */
   pollMs?: number;
+  /** How long instance lookups are gathered into one DescribeInstances. @default 100 */
+  describeWindowMs?: number;
+  /** How throttled calls are retried. */
+  retry?: RetryOptions;
   /** Released on close() (SDK clients). */
   close?: () => void;
 }
@@ -83,37 +88,50 @@ function toInstance(i: Ec2Instance): Instance {
 }
 
 const LIVE = ["pending", "running", "stopping", "stopped"];
+/** States of an instance that is terminated or on its way there. */
+const ENDING = new Set(["shutting-down", "terminated"]);
 
 /** A cloud whose nodes are EC2 instances. */
 export class AwsProvider implements CloudProvider {
   readonly name = "aws";
   readonly #batcher: DescribeBatcher;
+  readonly #call: Caller;
 
   constructor(private readonly o: AwsProviderOptions) {
-    this.#batcher = new DescribeBatcher(o.ec2);
+    this.#call = caller(o.retry);
+    this.#batcher = new DescribeBatcher(o.ec2, this.#call, o.describeWindowMs);
   }
 
-  /** Launches (or finds) the node's instance and waits until it runs. */
+  /**
+   * Launches (or finds) the node's instance and waits until it runs. A refusal is a
+   * `CapacityError` when the type (or spot market) cannot be had now, else another Milpa error
+   * whose message names the launch and carries AWS's text and code.
+   */
   async launch(req: LaunchRequest): Promise<Instance> {
+    const what = `launch a ${req.instanceType}${
+      req.spot ? " spot" : ""
+    } instance for node ${req.nodeName}`;
     const existing = await this.#byNode(req.nodeName);
-    const inst = existing ?? await this.#run(req);
-    return toInstance(await this.#waitRunning(inst));
+    const inst = existing ?? await this.#run(req, what);
+    return toInstance(await this.#waitRunning(inst, what));
   }
 
   async #byNode(node: string): Promise<Ec2Instance | undefined> {
-    const found = await withRetry(() =>
-      this.o.ec2.describeInstances({
-        Filters: [
-          { Name: `tag:${CONTROLLER_TAG}`, Values: [this.o.controllerId] },
-          { Name: `tag:${NODE_TAG}`, Values: [node] },
-          { Name: "instance-state-name", Values: LIVE },
-        ],
-      })
+    const found = await this.#call(
+      `find the instance of node ${node}`,
+      () =>
+        this.o.ec2.describeInstances({
+          Filters: [
+            { Name: `tag:${CONTROLLER_TAG}`, Values: [this.o.controllerId] },
+            { Name: `tag:${NODE_TAG}`, Values: [node] },
+            { Name: "instance-state-name", Values: LIVE },
+          ],
+        }),
     );
     return found[0];
   }
 
-  async #run(req: LaunchRequest): Promise<Ec2Instance> {
+  async #run(req: LaunchRequest, what: string): Promise<Ec2Instance> {
     const input: RunInstancesCommandInput = {
       ImageId: req.bootImage ?? this.o.imageId,
       InstanceType: req.instanceType as RunInstancesCommandInput["InstanceType"],
@@ -157,21 +175,12 @@ export class AwsProvider implements CloudProvider {
         : {}),
       ...(req.availabilityZone ? { Placement: { AvailabilityZone: req.availabilityZone } } : {}),
     };
-    try {
-      const [inst] = await withRetry(() => this.o.ec2.runInstances(input));
-      if (!inst) throw new Error("RunInstances returned no instance");
-      return inst;
-    } catch (e) {
-      throw translate(
-        e,
-        `launching a ${req.instanceType}${
-          req.spot ? " spot" : ""
-        } instance for node ${req.nodeName}`,
-      );
-    }
+    const [inst] = await this.#call(what, () => this.o.ec2.runInstances(input));
+    if (!inst) throw new UnavailableError(`Cannot ${what}: RunInstances returned no instance`);
+    return inst;
   }
 
-  async #waitRunning(inst: Ec2Instance): Promise<Ec2Instance> {
+  async #waitRunning(inst: Ec2Instance, what: string): Promise<Ec2Instance> {
     const deadline = Date.now() + (this.o.runningTimeoutMs ?? 120_000);
     let cur = inst;
     while (stateOf(cur) === "pending" || !cur.PrivateIpAddress) {
@@ -180,36 +189,46 @@ export class AwsProvider implements CloudProvider {
       cur = (await this.#batcher.get(inst.InstanceId!)) ?? cur;
     }
     if (stateOf(cur) === "terminated") {
-      throw translate(
-        new Error(
-          `instance ${cur.InstanceId} ended while booting (${
-            cur.StateReason?.Message ?? cur.State?.Name
-          })`,
-        ),
-        "launch",
-      );
+      throw stateReasonError(cur.StateReason, `${what}: instance ${cur.InstanceId} ended at boot`);
     }
     return cur;
   }
 
-  /** Terminates an instance; an unknown one is fine. */
+  /** Terminates an instance. Safe to repeat: one that is unknown, gone or ending is done. */
   async terminate(instanceId: string): Promise<void> {
     try {
-      await withRetry(() => this.o.ec2.terminateInstances([instanceId]));
+      await this.#call(
+        `terminate instance ${instanceId}`,
+        () => this.o.ec2.terminateInstances([instanceId]),
+      );
     } catch (e) {
-      if (!isInstanceNotFound(e)) throw translate(e, `terminating ${instanceId}`);
+      if (e instanceof NotFoundError || await this.#ending(instanceId)) return;
+      throw e;
     }
+  }
+
+  /**
+   * Whether the instance is gone or ending, whatever TerminateInstances answered: after EC2 acted,
+   * an answer can be lost and the call retried (by the SDK, or after a crash), and moto then
+   * refuses every further TerminateInstances of an instance whose network interface it deleted
+   * (`InvalidNetworkInterfaceID.NotFound`). False when that cannot be told.
+   */
+  async #ending(instanceId: string): Promise<boolean> {
+    const inst = await this.#batcher.get(instanceId).catch(() => null);
+    return inst !== null && (inst === undefined || ENDING.has(inst.State?.Name ?? ""));
   }
 
   /** Every live instance tagged with this controller's id. */
   async listInstances(): Promise<Instance[]> {
-    const found = await withRetry(() =>
-      this.o.ec2.describeInstances({
-        Filters: [
-          { Name: `tag:${CONTROLLER_TAG}`, Values: [this.o.controllerId] },
-          { Name: "instance-state-name", Values: LIVE },
-        ],
-      })
+    const found = await this.#call(
+      "list the controller's instances",
+      () =>
+        this.o.ec2.describeInstances({
+          Filters: [
+            { Name: `tag:${CONTROLLER_TAG}`, Values: [this.o.controllerId] },
+            { Name: "instance-state-name", Values: LIVE },
+          ],
+        }),
     );
     return found.map(toInstance);
   }

@@ -2,8 +2,9 @@
  * Batches DescribeInstances across nodes: every lookup asked for within `windowMs` goes into
  * one call (AWS throttles per call, not per instance).
  */
+import { NotFoundError } from "../../model/errors.ts";
+import type { Caller } from "./errors.ts";
 import type { Ec2Api, Ec2Instance } from "./sdk.ts";
-import { isInstanceNotFound, withRetry } from "./errors.ts";
 
 /** Most instance ids one DescribeInstances call takes here. */
 const MAX_IDS = 200;
@@ -14,7 +15,11 @@ export class DescribeBatcher {
   #failing = new Map<string, (e: unknown) => void>();
   #timer?: ReturnType<typeof setTimeout>;
 
-  constructor(private readonly ec2: Ec2Api, private readonly windowMs = 100) {}
+  constructor(
+    private readonly ec2: Pick<Ec2Api, "describeInstances">,
+    private readonly call: Caller,
+    private readonly windowMs = 100,
+  ) {}
 
   /** The instance, or undefined when EC2 does not know it (yet). */
   get(id: string): Promise<Ec2Instance | undefined> {
@@ -37,11 +42,10 @@ export class DescribeBatcher {
     for (let i = 0; i < ids.length; i += MAX_IDS) {
       const chunk = ids.slice(i, i + MAX_IDS);
       try {
-        const found = await withRetry(() => this.ec2.describeInstances({ InstanceIds: chunk }))
-          .catch((e) => {
-            if (isInstanceNotFound(e)) return this.#oneByOne(chunk);
-            throw e;
-          });
+        const found = await this.#describe(chunk).catch((e) => {
+          if (e instanceof NotFoundError) return this.#oneByOne(chunk);
+          throw e;
+        });
         for (const id of chunk) {
           const inst = found.find((x) => x.InstanceId === id);
           for (const r of batch.get(id) ?? []) r(inst);
@@ -57,11 +61,18 @@ export class DescribeBatcher {
     const out: Ec2Instance[] = [];
     for (const id of ids) {
       try {
-        out.push(...await withRetry(() => this.ec2.describeInstances({ InstanceIds: [id] })));
+        out.push(...await this.#describe([id]));
       } catch (e) {
-        if (!isInstanceNotFound(e)) throw e;
+        if (!(e instanceof NotFoundError)) throw e;
       }
     }
     return out;
+  }
+
+  #describe(ids: string[]): Promise<Ec2Instance[]> {
+    return this.call(
+      ids.length === 1 ? `describe instance ${ids[0]}` : `describe ${ids.length} instances`,
+      () => this.ec2.describeInstances({ InstanceIds: ids }),
+    );
   }
 }

@@ -10,7 +10,7 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import type { AwsCloudConfig, NodesConfig } from "../../model/config.ts";
 import { ValidationError } from "../../model/errors.ts";
 import { AwsProvider, CONTROLLER_TAG } from "./aws_provider.ts";
-import { translate, withRetry } from "./errors.ts";
+import { type Caller, caller, classify } from "./errors.ts";
 import { type Ec2Api, ec2Api } from "./sdk.ts";
 import { AwsServices } from "./services/aws_services.ts";
 import { fromClients } from "./services/sdk_clients.ts";
@@ -37,10 +37,15 @@ export function regionOf(aws: AwsCloudConfig): string {
     "us-east-1";
 }
 
-async function findVpc(ec2: Ec2Api, vpcID: string): Promise<{ id: string; cidrs: string[] }> {
+async function findVpc(
+  ec2: Ec2Api,
+  call: Caller,
+  vpcID: string,
+): Promise<{ id: string; cidrs: string[] }> {
   const filters: Filter[] = vpcID === "default" ? [{ Name: "is-default", Values: ["true"] }] : [];
-  const vpcs = await withRetry(() =>
-    ec2.describeVpcs(vpcID === "default" ? { Filters: filters } : { VpcIds: [vpcID] })
+  const vpcs = await call(
+    `find VPC ${vpcID}`,
+    () => ec2.describeVpcs(vpcID === "default" ? { Filters: filters } : { VpcIds: [vpcID] }),
   );
   const vpc = vpcs[0];
   if (!vpc?.VpcId) {
@@ -55,11 +60,18 @@ async function findVpc(ec2: Ec2Api, vpcID: string): Promise<{ id: string; cidrs:
   return { id: vpc.VpcId, cidrs: cidrs.length ? cidrs : [vpc.CidrBlock!] };
 }
 
-async function findSubnets(ec2: Ec2Api, vpcId: string, subnetID?: string): Promise<string[]> {
-  const subnets = await withRetry(() =>
-    ec2.describeSubnets(
-      subnetID ? { SubnetIds: [subnetID] } : { Filters: [{ Name: "vpc-id", Values: [vpcId] }] },
-    )
+async function findSubnets(
+  ec2: Ec2Api,
+  call: Caller,
+  vpcId: string,
+  subnetID?: string,
+): Promise<string[]> {
+  const subnets = await call(
+    `find the subnets of VPC ${vpcId}`,
+    () =>
+      ec2.describeSubnets(
+        subnetID ? { SubnetIds: [subnetID] } : { Filters: [{ Name: "vpc-id", Values: [vpcId] }] },
+      ),
   );
   if (!subnets.length) {
     throw new ValidationError(`cloud.aws.subnetID: no subnet ${subnetID ?? `in VPC ${vpcId}`}`, [
@@ -69,7 +81,7 @@ async function findSubnets(ec2: Ec2Api, vpcId: string, subnetID?: string): Promi
   return subnets.map((s) => s.SubnetId!).sort();
 }
 
-async function findImage(ec2: Ec2Api, nodes: AwsSetup["nodes"]): Promise<string> {
+async function findImage(ec2: Ec2Api, call: Caller, nodes: AwsSetup["nodes"]): Promise<string> {
   if (nodes.bootImage) return nodes.bootImage;
   const tags = nodes.bootImageTags;
   if (!tags?.name) {
@@ -80,12 +92,11 @@ async function findImage(ec2: Ec2Api, nodes: AwsSetup["nodes"]): Promise<string>
       ],
     );
   }
-  const images = await withRetry(() =>
+  const images = await call(`find the boot image "${tags.name}"`, () =>
     ec2.describeImages({
       Owners: tags.owners?.length ? tags.owners : ["self"],
       Filters: [{ Name: "name", Values: [tags.name!] }, { Name: "state", Values: ["available"] }],
-    })
-  );
+    }));
   const newest =
     images.sort((a, b) => (b.CreationDate ?? "").localeCompare(a.CreationDate ?? ""))[0];
   if (!newest?.ImageId) {
@@ -102,17 +113,17 @@ async function findImage(ec2: Ec2Api, nodes: AwsSetup["nodes"]): Promise<string>
 /** The cluster group: all traffic between nodes (from the VPC). Created when missing. */
 async function clusterGroup(
   ec2: Ec2Api,
+  call: Caller,
   controllerId: string,
   vpc: { id: string; cidrs: string[] },
 ): Promise<string> {
   const name = `milpa-${controllerId}-default-nodesecuritygroup`;
-  const found = await withRetry(() =>
+  const found = await call(`find security group ${name}`, () =>
     ec2.describeSecurityGroups({
       Filters: [{ Name: "group-name", Values: [name] }, { Name: "vpc-id", Values: [vpc.id] }],
-    })
-  );
+    }));
   if (found[0]?.GroupId) return found[0].GroupId;
-  const id = await withRetry(() =>
+  const id = await call(`create security group ${name}`, () =>
     ec2.createSecurityGroup({
       GroupName: name,
       Description: `MilpaSG ${controllerId} cluster`,
@@ -121,14 +132,12 @@ async function clusterGroup(
         ResourceType: "security-group",
         Tags: [{ Key: CONTROLLER_TAG, Value: controllerId }, { Key: "Name", Value: name }],
       }],
-    })
-  );
-  await withRetry(() =>
+    }));
+  await call(`open security group ${name} to the VPC`, () =>
     ec2.authorizeIngress({
       GroupId: id,
       IpPermissions: [{ IpProtocol: "-1", IpRanges: vpc.cidrs.map((c) => ({ CidrIp: c })) }],
-    })
-  );
+    }));
   return id;
 }
 
@@ -154,11 +163,12 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
   const route53Client = new Route53Client(common);
   const elbClient = new ElasticLoadBalancingClient(common);
   const ec2 = ec2Api(ec2Client, count);
+  const call = caller();
   try {
-    const vpc = await findVpc(ec2, setup.aws.vpcID ?? "default");
-    const subnets = await findSubnets(ec2, vpc.id, setup.aws.subnetID);
-    const imageId = await findImage(ec2, setup.nodes);
-    const clusterGroupId = await clusterGroup(ec2, setup.controllerId, vpc);
+    const vpc = await findVpc(ec2, call, setup.aws.vpcID ?? "default");
+    const subnets = await findSubnets(ec2, call, vpc.id, setup.aws.subnetID);
+    const imageId = await findImage(ec2, call, setup.nodes);
+    const clusterGroupId = await clusterGroup(ec2, call, setup.controllerId, vpc);
     const services = new AwsServices({
       ...fromClients(ec2Client, route53Client, elbClient, count),
       controllerId: setup.controllerId,
@@ -189,7 +199,6 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
     ec2Client.destroy();
     route53Client.destroy();
     elbClient.destroy();
-    if (e instanceof ValidationError) throw e;
-    throw translate(e, "setting up the AWS cloud");
+    throw classify(e, "set up the AWS cloud");
   }
 }

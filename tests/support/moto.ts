@@ -39,11 +39,16 @@ export interface MotoServer {
   close(): Promise<void>;
 }
 
-/** Starts `python3 -m moto.server` on a free loopback port and waits until it answers. */
-export async function startMotoServer(): Promise<MotoServer> {
+/**
+ * Starts `python3 -m moto.server` on a free loopback port and waits until it answers. `env` adds
+ * to the server's environment, e.g. `MOTO_ENABLE_AMI_VALIDATION: "true"` to refuse unknown AMIs
+ * (moto launches any AMI id by default).
+ */
+export async function startMotoServer(env: Record<string, string> = {}): Promise<MotoServer> {
   const port = freePort();
   const child = new Deno.Command("python3", {
     args: ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
+    env,
     stdout: "null",
     stderr: "null",
   }).spawn();

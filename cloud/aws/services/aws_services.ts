@@ -11,7 +11,7 @@ import type {
   ServiceDnsPort,
   ServiceNetworking,
 } from "../../provider.ts";
-import { caller, realSleep } from "./errors.ts";
+import { caller, realSleep } from "../errors.ts";
 import { LoadBalancers } from "./elb.ts";
 import { splitService } from "./names.ts";
 import { ServiceRecords } from "./route53.ts";

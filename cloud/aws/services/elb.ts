@@ -6,7 +6,7 @@
  */
 import { AlreadyExistsError, NotFoundError, ValidationError } from "../../../model/errors.ts";
 import type { LoadBalancerSpec, LoadBalancerState } from "../../provider.ts";
-import type { Caller } from "./errors.ts";
+import type { Caller } from "../errors.ts";
 import {
   attributesDiffer,
   attributesOf,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { StopInstancesCommand } from "@aws-sdk/client-ec2";
 import {
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
@@ -112,3 +113,28 @@ withMoto("AwsServices.syncLoadBalancer() keeps a classic ELB over instances", as
   assert.deepStrictEqual(await services.listServices(), []);
   await services.deleteService("default/web");
 });
+
+withMoto(
+  "AwsServices.syncLoadBalancer() lists the backends moto has InService, asking only if there are any",
+  async (m) => {
+    const [i1, i2] = m.instances;
+    const { apis, calls } = spied(m);
+    const services = m.services(apis);
+    const spec = {
+      listeners: [{ port: 80, nodePort: 30080 }],
+      sourceRanges: ["VPC"],
+      annotations: {},
+    };
+    const health = () => calls.filter((c) => c.name === "describeInServiceInstances").length;
+    const none = await services.syncLoadBalancer("default/web", spec, []);
+    assert.deepStrictEqual(none.inService, []);
+    assert.equal(health(), 0, "no DescribeInstanceHealth without backends");
+    // moto has a registered instance InService while it runs, OutOfService once stopped.
+    await m.ec2.send(new StopInstancesCommand({ InstanceIds: [i2] }));
+    const backends = [{ id: i1, address: "172.31.0.10" }, { id: i2, address: "172.31.0.11" }];
+    const state = await services.syncLoadBalancer("default/web", spec, backends);
+    assert.deepStrictEqual(state.inService, [i1]);
+    assert.equal(health(), 1);
+    await services.deleteService("default/web");
+  },
+);

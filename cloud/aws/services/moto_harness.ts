@@ -35,6 +35,8 @@ export interface MotoCloud {
   vpcCidrs: string[];
   subnetIds: string[];
   clusterGroupId: string;
+  /** An AMI moto knows. */
+  imageId: string;
   /** Two running instances with the cluster group. */
   instances: string[];
   /** A new `AwsServices` over these clients (a restart is a second one). */
@@ -43,9 +45,9 @@ export interface MotoCloud {
   close(): Promise<void>;
 }
 
-/** Starts moto on a free port, waits until it answers, and sets up the VPC. */
-export async function startMotoCloud(): Promise<MotoCloud> {
-  const server = await startMotoServer();
+/** Starts moto on a free port (`env`: see `startMotoServer`), waits, and sets up the VPC. */
+export async function startMotoCloud(env: Record<string, string> = {}): Promise<MotoCloud> {
+  const server = await startMotoServer(env);
   const endpoint = server.url;
   const config = {
     endpoint,
@@ -95,6 +97,7 @@ export async function startMotoCloud(): Promise<MotoCloud> {
       vpcCidrs: [vpc.CidrBlock!],
       subnetIds,
       clusterGroupId,
+      imageId: image,
       instances: run.Instances!.map((i) => i.InstanceId!),
       close,
     };
@@ -137,15 +140,22 @@ export async function assertRejects<E extends Error>(
 
 const NEEDS = " (needs python3 moto)";
 
-/** A test against a fresh moto cloud; ignored, with a loud name, without moto. */
-export function withMoto(name: string, fn: (m: MotoCloud) => Promise<void>): void {
+/**
+ * A test against a fresh moto cloud (started with `env` added to its environment); ignored, with
+ * a loud name, without moto.
+ */
+export function withMoto(
+  name: string,
+  fn: (m: MotoCloud) => Promise<void>,
+  env: Record<string, string> = {},
+): void {
   Deno.test({
     name: name + NEEDS,
     ignore: !hasMoto(),
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      const m = await startMotoCloud();
+      const m = await startMotoCloud(env);
       try {
         await fn(m);
       } finally {

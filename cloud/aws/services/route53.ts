@@ -7,7 +7,7 @@
 import { NotFoundError } from "../../../model/errors.ts";
 import { serviceRecords } from "../../local/dns_records.ts";
 import type { ServiceDnsPort } from "../../provider.ts";
-import type { Caller } from "./errors.ts";
+import type { Caller } from "../errors.ts";
 import { CONTROLLER_TAG, splitService } from "./names.ts";
 import type { Change, ResourceRecordSet, Route53Api, VPCRegion } from "./sdk.ts";
 

@@ -10,7 +10,7 @@ import {
   ConflictError,
   NotFoundError,
 } from "../../../model/errors.ts";
-import type { Caller } from "./errors.ts";
+import type { Caller } from "../errors.ts";
 import {
   CONTROLLER_TAG,
   groupName,

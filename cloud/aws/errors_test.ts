@@ -7,9 +7,9 @@ import {
   NotFoundError,
   UnavailableError,
   ValidationError,
-} from "../../../model/errors.ts";
-import { caller, classify } from "./errors.ts";
-import { awsError } from "./fake_ec2.ts";
+} from "../../model/errors.ts";
+import { caller, classify, stateReasonError } from "./errors.ts";
+import { awsError } from "./services/fake_ec2.ts";
 
 Deno.test("classify() maps AWS error codes to Milpa's classes", () => {
   const table: [string, new (...a: never[]) => Error][] = [
@@ -30,6 +30,18 @@ Deno.test("classify() maps AWS error codes to Milpa's classes", () => {
     ["Throttling", UnavailableError],
     ["PriorRequestNotComplete", UnavailableError],
     ["IncorrectInstanceState", UnavailableError],
+    // Launches: capacity is "this type (or spot market) cannot be had now".
+    ["InsufficientInstanceCapacity", CapacityError],
+    ["InstanceLimitExceeded", CapacityError],
+    ["VcpuLimitExceeded", CapacityError],
+    ["MaxSpotInstanceCountExceeded", CapacityError],
+    ["Unsupported", CapacityError],
+    ["InsufficientFreeAddressesInSubnet", UnavailableError],
+    ["InvalidAMIID.NotFound", ValidationError],
+    ["InvalidInstanceType", ValidationError],
+    ["InvalidBlockDeviceMapping", ValidationError],
+    ["InvalidInstanceID.NotFound", NotFoundError],
+    ["InvalidInstanceID.Malformed", NotFoundError],
   ];
   for (const [code, cls] of table) {
     const e = classify(awsError(code, "it failed"), "do it");
@@ -46,8 +58,34 @@ Deno.test("classify() makes network failures and server faults unavailable, the 
   assert.equal(unknown.constructor, MilpaError);
   const denied = classify(awsError("UnauthorizedOperation", "You are not authorized"), "x");
   assert.equal(denied.constructor, MilpaError);
+  const eni = classify(awsError("InvalidNetworkInterfaceID.NotFound"), "x");
+  assert.equal(eni.constructor, MilpaError, "not the instance's own NotFound");
   const ours = new NotFoundError("ours");
   assert.equal(classify(ours, "x"), ours);
+});
+
+Deno.test("classify() never reads the message: the code alone decides", () => {
+  const e = classify(awsError("InvalidParameterValue", "Unsupported instance type t9.huge"), "x");
+  assert.ok(e instanceof ValidationError, e.name);
+  assert.ok(classify(new Error("InsufficientInstanceCapacity"), "x") instanceof UnavailableError);
+});
+
+Deno.test("stateReasonError() makes an instance that ended for want of capacity a CapacityError", () => {
+  const full = stateReasonError(
+    {
+      Code: "Server.InsufficientInstanceCapacity",
+      Message: "Server.InsufficientInstanceCapacity: Insufficient capacity.",
+    },
+    "launch node n1",
+  );
+  assert.ok(full instanceof CapacityError, full.name);
+  assert.equal(
+    full.message,
+    "Cannot launch node n1: Server.InsufficientInstanceCapacity: Insufficient capacity.",
+  );
+  const other = stateReasonError(undefined, "launch node n1");
+  assert.ok(other instanceof UnavailableError, other.name);
+  assert.equal(other.message, "Cannot launch node n1: the instance ended");
 });
 
 Deno.test("caller() retries throttled calls with growing waits, then gives up", async () => {
