@@ -55,7 +55,13 @@ const TIMINGS = {
 
 /** Every machine, by kind, in `MACHINE_KINDS` order. */
 export function machineDefinitions(): Map<MachineKind, AnyStateMachine> {
-  const kinds = managedKinds(inert<SupervisorDeps>("deps"), TIMINGS, inert("send"), inert("event"));
+  const kinds = managedKinds(
+    inert<SupervisorDeps>("deps"),
+    TIMINGS,
+    inert("send"),
+    inert("event"),
+    inert("persisted"),
+  );
   const byName = new Map<string, AnyStateMachine>(kinds.map((k) => [k.name, k.machine]));
   byName.set(
     "nodepool",

@@ -74,6 +74,7 @@ export function managedKinds(
   t: Timings,
   send: Send,
   event: Record,
+  persisted: (systemId: string) => Promise<void>,
 ): ManagedKind[] {
   const pod: ManagedKind = {
     name: "pod",
@@ -122,6 +123,7 @@ export function managedKinds(
       event,
       launch: (input) => launchNode(deps, input),
       terminate: (id) => deps.cloud.terminate(id),
+      persisted: (name) => persisted(nodeId(name)),
       clean: ({ name, boundPod }) =>
         saveNodeLogs(
           { store: deps.store, hub: deps.hub, clock: deps.clock },

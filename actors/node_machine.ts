@@ -74,6 +74,11 @@ export interface NodeDeps {
   launch: (input: NodeInput) => Promise<LaunchResult>;
   /** Terminates an instance; safe to repeat. */
   terminate: (instanceId: string) => Promise<void>;
+  /**
+   * Resolves once the node's state (Terminating) is stored, so that a controller that dies
+   * while the instance is being terminated knows it was, after a restart.
+   */
+  persisted: (node: string) => Promise<void>;
   /** Keeps what is worth keeping from a used node (its pod's logs) before it goes. */
   clean: (input: { name: string; boundPod?: string }) => Promise<void>;
   /** Whether an error means "no capacity for this type now". */
@@ -97,18 +102,24 @@ export function createNodeMachine(deps: NodeDeps) {
         deps.clean(input)
       ),
       // Retries until it succeeds, or until the actor stops (the controller is stopping).
-      terminate: fromPromise<void, { instanceId?: string }>(async ({ input, signal }) => {
-        if (!input.instanceId) return;
-        for (let delay = 1000; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
-          try {
-            return await deps.terminate(input.instanceId);
-          } catch (e) {
-            if (signal.aborted) return;
-            console.error(`terminate ${input.instanceId} failed, retrying in ${delay / 1000}s:`, e);
-            await sleep(deps.clock, delay, signal);
+      terminate: fromPromise<void, { name: string; instanceId?: string }>(
+        async ({ input, signal }) => {
+          if (!input.instanceId) return;
+          await deps.persisted(input.name); // the intent first: a restart must not forget it
+          for (let delay = 1000; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
+            try {
+              return await deps.terminate(input.instanceId);
+            } catch (e) {
+              if (signal.aborted) return;
+              console.error(
+                `terminate ${input.instanceId} failed, retrying in ${delay / 1000}s:`,
+                e,
+              );
+              await sleep(deps.clock, delay, signal);
+            }
           }
-        }
-      }),
+        },
+      ),
       watchdog: fromCallback<NodeEvent, { periodMs: number }>(({ sendBack, input }) => {
         const since = deps.clock.now();
         return every(deps.clock, input.periodMs, () => sendBack({ type: "TICK", since }));
@@ -297,7 +308,7 @@ export function createNodeMachine(deps: NodeDeps) {
         entry: ["markPhaseChange", "reportTerminating"],
         invoke: {
           src: "terminate",
-          input: ({ context }) => ({ instanceId: context.instanceId }),
+          input: ({ context }) => ({ name: context.name, instanceId: context.instanceId }),
           onDone: { target: "Terminated" },
         },
       },

@@ -34,6 +34,9 @@ class Harness extends MachineHarness<NodeMachine> {
   readonly cleans: Deferred<void, { name: string; boundPod?: string }>[] = [];
   readonly terminated: string[] = [];
   connected = false;
+  /** Nodes whose stored state terminate waited for, and what that wait resolves with. */
+  readonly persistedAsked: string[] = [];
+  persistedGate: Promise<void> = Promise.resolve();
   /** What terminate() does after recording the call. */
   terminate: (id: string) => Promise<void> = () => Promise.resolve();
   readonly machine: NodeMachine;
@@ -53,6 +56,10 @@ class Harness extends MachineHarness<NodeMachine> {
       terminate: (id) => {
         this.terminated.push(id);
         return this.terminate(id);
+      },
+      persisted: (name) => {
+        this.persistedAsked.push(name);
+        return this.persistedGate;
       },
       clean: (input) => {
         const d = { ...Promise.withResolvers<void>(), input };
@@ -494,4 +501,21 @@ Deno.test("node machine restored while Creating launches again; its boot deadlin
     await until(c, "Terminated");
     assert.equal(c.getSnapshot().context.message, "agent did not connect within 1s of boot");
   }, { bootTimeoutMs: 1_000, watchdogPeriodMs: 5 });
+});
+
+Deno.test("node machine terminates the instance only once its Terminating state is stored", async () => {
+  await withHarness(async (h) => {
+    const stored = Promise.withResolvers<void>();
+    h.persistedGate = stored.promise;
+    const a = h.start();
+    await claimed(h, a);
+    a.send({ type: "TERMINATE", reason: "test" });
+    assert.equal(phase(a), "Terminating");
+    await h.clock.advance(0);
+    assert.deepEqual(h.persistedAsked, ["n1"]);
+    assert.deepEqual(h.terminated, [], "not before the intent is stored");
+    stored.resolve();
+    await until(a, "Terminated");
+    assert.deepEqual(h.terminated, ["i-1"]);
+  });
 });

@@ -87,6 +87,8 @@ export interface PoolDeps {
    * whether it ended; undefined when it has no actor (gone, or finished before a restart).
    */
   podState: (pod: string) => PodState | undefined;
+  /** The phase of node `name`'s live actor; undefined when it has none (gone). */
+  nodePhase: (name: string) => NodePhase | undefined;
 }
 
 /** A pod as the pool needs to see it: the node it holds, if any, and whether it ended. */
@@ -314,6 +316,8 @@ export class NodePool {
   /** Boots nodes for waiting pods that have none, while there is room (at most a pass's worth). */
   async #placeWaiting(): Promise<number> {
     let boots = 0;
+    const spares = () =>
+      [...this.nodes.values()].some((n) => !n.boundPod && LIVE.includes(n.phase));
     for (const pod of [...this.waiting]) {
       if (boots >= MAX_BOOTS_PER_PASS) break;
       const n = this.#nodeOf(pod);
@@ -321,6 +325,8 @@ export class NodePool {
         if (n.phase === "Available") this.#claim(n, pod);
         continue;
       }
+      // At the limit a pod already told so has nothing to gain from a look (a read each).
+      if (this.#limited.has(pod) && this.#atLimit() && !spares()) continue;
       const want = await this.#requirements(pod);
       if (!want) continue;
       const spare = this.#findSpare(want);
@@ -335,6 +341,7 @@ export class NodePool {
    * for pods that lack one; standby pools; surplus nodes.
    */
   async reconcile(): Promise<void> {
+    await this.#catchUp();
     await this.#releaseOrphans();
     let boots = await this.#placeWaiting();
     const spare = [...this.nodes.values()].filter((n) => !n.boundPod && LIVE.includes(n.phase));
@@ -354,6 +361,22 @@ export class NodePool {
     }
     for (const n of spare) {
       if (!keep.has(n.name) && n.phase === "Available") this.#terminate(n, "not needed");
+    }
+  }
+
+  /**
+   * Brings the view in line with the nodes' live actors, for messages a crash lost: a node that
+   * came up (an Available actor the view has as booting) is handled as NODE_AVAILABLE, one whose
+   * actor is gone as NODE_GONE.
+   */
+  async #catchUp(): Promise<void> {
+    for (const n of [...this.nodes.values()]) {
+      const phase = this.deps.nodePhase(n.name);
+      if (phase === undefined || phase === "Terminated") {
+        await this.#nodeGone({ type: "NODE_GONE", node: n.name, pod: n.boundPod });
+      } else if (phase === "Available" && (n.phase === "Creating" || n.phase === "Created")) {
+        await this.#nodeAvailable({ type: "NODE_AVAILABLE", node: n.name });
+      }
     }
   }
 

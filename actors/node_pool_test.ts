@@ -32,6 +32,8 @@ class Harness {
   readonly events: EventInput[] = [];
   /** What each pod's actor would say; by default a live pod holding the node last bound to it. */
   readonly podStates = new Map<string, PodState | undefined>();
+  /** What each node's actor would say; by default what the pool believes. */
+  readonly nodePhases = new Map<string, NodePhase | undefined>();
   readonly #bound = new Map<string, string>();
 
   constructor(
@@ -44,6 +46,8 @@ class Harness {
       maxNodes,
       store,
       clock,
+      nodePhase: (name) =>
+        this.nodePhases.has(name) ? this.nodePhases.get(name) : this.pool.nodes.get(name)?.phase,
       podState: (pod) =>
         this.podStates.has(pod)
           ? this.podStates.get(pod)
@@ -691,4 +695,23 @@ Deno.test("NodePool backs off standby boots after a standby node fails to boot",
     await h.handle({ type: "RECONCILE" });
     assert.equal(h.spawned.length, 2);
   }, [{ instanceType: "t3.nano", count: 1 }]);
+});
+
+Deno.test("NodePool catches up with node actors: an Available node it missed, a node whose actor is gone", async () => {
+  await withPool(async (h) => {
+    const web = await h.addPod("web");
+    const job = await h.addPod("job", {}, "Running");
+    await h.addNode("booting", "Created", { boundPod: web });
+    await h.addNode("claimed", "Claimed", { boundPod: job });
+    await h.pool.load();
+    // The controller died after "booting" came up and before the pool heard of it.
+    h.nodePhases.set("booting", "Available");
+    // "claimed" ended while the controller was down and its NODE_GONE was lost.
+    h.nodePhases.set("claimed", undefined);
+    await h.handle({ type: "RECONCILE" });
+    assert.deepEqual(h.to("node/booting"), [{ type: "CLAIM", pod: web }]);
+    assert.equal(h.to("pod/default/web")[0].type, "NODE_BOUND");
+    assert.deepEqual(h.to("pod/default/job").map((e) => e.type), ["NODE_LOST"]);
+    assert.equal(h.pool.nodes.has("claimed"), false);
+  });
 });

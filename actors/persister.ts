@@ -10,8 +10,11 @@
 import { type Clock, sleep, systemClock } from "../model/clock.ts";
 import type { ActorStore, OwnedStatus } from "../store/actor_store.ts";
 
-/** A snapshot and the owned status derived from it, taken when the write starts. */
-export type SnapshotSource = () => { snapshot: unknown; owned?: OwnedStatus };
+/**
+ * A snapshot and the owned status derived from it, taken when the write starts; undefined when
+ * there is nothing to write (the actor stopped meanwhile).
+ */
+export type SnapshotSource = () => { snapshot: unknown; owned?: OwnedStatus } | undefined;
 
 /** Delay before the `attempt`-th retry of a failed write: 100 ms doubling to 5 s. */
 export function persistRetryDelayMs(attempt: number): number {
@@ -61,6 +64,16 @@ export class Persister {
     if (!this.#running.has(systemId)) this.#cancelled.delete(systemId);
   }
 
+  /**
+   * Resolves once the actor's state as of now is written (or given up): what a transition
+   * scheduled in the same turn is included. For effects that must not run before their intent
+   * is stored (terminating a node's instance).
+   */
+  async persisted(systemId: string): Promise<void> {
+    await Promise.resolve(); // observers schedule the transition's snapshot after it returns
+    for (let r = this.#running.get(systemId); r; r = this.#running.get(systemId)) await r;
+  }
+
   /** Resolves when every scheduled write is done (or, once closed, given up). */
   async flush(): Promise<void> {
     while (this.#running.size > 0) await Promise.all(this.#running.values());
@@ -84,8 +97,8 @@ export class Persister {
         if (!source) return;
         this.#pending.delete(systemId);
         try {
-          const { snapshot, owned } = source();
-          await this.store.save(systemId, snapshot, owned);
+          const taken = source();
+          if (taken) await this.store.save(systemId, taken.snapshot, taken.owned);
           failures = 0;
           this.#failing.delete(systemId);
         } catch (e) {

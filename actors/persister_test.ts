@@ -81,3 +81,22 @@ Deno.test("Persister.cancel() stops retrying a write that failed", async () => {
   await clock.advance(60_000);
   assert.equal(store.attempts, 1);
 });
+
+Deno.test("Persister.persisted() resolves once the state scheduled in the same turn is written", async () => {
+  const { store, persister } = setup();
+  const gate = Promise.withResolvers<void>();
+  const save = store.save.bind(store);
+  store.save = async (id: string, snapshot: unknown) => {
+    await gate.promise;
+    return save(id, snapshot);
+  };
+  let done = false;
+  // As the supervisor does: the transition's observer schedules right after it.
+  const waiting = persister.persisted("node/n1").then(() => done = true);
+  persister.schedule("node/n1", () => ({ snapshot: "Terminating" }));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(done, false, "not before the write");
+  gate.resolve();
+  await waiting;
+  assert.deepEqual(store.saved, ["Terminating"]);
+});

@@ -756,7 +756,7 @@ Deno.test("pod machine backs off after a failed launch and fails after maxLaunch
 });
 
 Deno.test("launchRetryDelayMs() is 10 s doubling to 5 min", () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(launchRetryDelayMs), [
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((n) => launchRetryDelayMs(n)), [
     10_000,
     20_000,
     40_000,

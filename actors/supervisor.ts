@@ -33,7 +33,7 @@ import { collectGarbage } from "./garbage_collector.ts";
 import { InstanceCollector } from "./instance_collector.ts";
 import { nodeId, podId, POOL_ID } from "./ids.ts";
 import { type ManagedKind, managedKinds } from "./machines.ts";
-import type { NodeInput } from "./node_machine.ts";
+import type { NodeInput, NodeMachine } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
 import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
@@ -90,6 +90,21 @@ export interface Entry {
 
 type AnyEvent = { type: string; [k: string]: unknown };
 
+/** Kinds whose actors are level-based reconcilers (`reconciler_machine.ts`). */
+const RECONCILERS: Kind[] = ["replicaset", "deployment", "service"];
+
+/**
+ * A snapshot an older controller stored after stopping the actor ("stopped", without its
+ * invoked work) would restore as an actor that never moves: a reconciler starts afresh
+ * instead (it only reads the world), any other actor is restored as active.
+ */
+function revive(kind: Kind, snap: Snapshot<unknown> | undefined): Snapshot<unknown> | undefined {
+  if (!snap || snap.status !== "stopped") return snap;
+  return RECONCILERS.includes(kind)
+    ? undefined
+    : { ...snap, status: "active" } as Snapshot<unknown>;
+}
+
 /** Supervises every actor of the controller. */
 export class Supervisor {
   readonly #actors = new Map<string, Entry>();
@@ -127,7 +142,10 @@ export class Supervisor {
     );
     const send = (to: string, event: AnyEvent) => this.send(to, event);
     const event = (e: EventInput) => void recordEvent(deps.store, deps.clock, e);
-    this.#kinds = new Map(managedKinds(deps, this.#timings, send, event).map((k) => [k.name, k]));
+    const persisted = (id: string) => this.#persister.persisted(id);
+    this.#kinds = new Map(
+      managedKinds(deps, this.#timings, send, event, persisted).map((k) => [k.name, k]),
+    );
     this.pool = new NodePool({
       store: deps.store,
       clock: deps.clock,
@@ -137,6 +155,9 @@ export class Supervisor {
       standbyNodes: c.standbyNodes,
       defaultVolumeSize: c.defaultVolumeSize,
       maxNodes: c.maxNodes,
+      nodePhase: (name) =>
+        (this.#actors.get(nodeId(name))?.ref.getSnapshot() as SnapshotFrom<NodeMachine> | undefined)
+          ?.value,
       podState: (pod) => {
         const [namespace, name] = [pod.slice(0, pod.indexOf("/")), pod.slice(pod.indexOf("/") + 1)];
         const ref = this.#actors.get(podId(namespace, name))?.ref;
@@ -185,7 +206,7 @@ export class Supervisor {
       for (const obj of await store.list(kind.objectKind)) {
         const id = kind.idOf(obj.metadata.namespace, obj.metadata.name);
         known.add(id);
-        const snap = snapshots.get(id) as Snapshot<unknown> | undefined;
+        const snap = revive(kind.name, snapshots.get(id) as Snapshot<unknown> | undefined);
         const mine = snap &&
           kind.uidOf(snap) === (kind.name === "node" ? obj.metadata.name : obj.metadata.uid);
         if (mine) this.spawnFor(obj, snap);
@@ -317,6 +338,9 @@ export class Supervisor {
     if (obj.kind === "Pod" && (obj as Pod).spec.phase === "Terminated") {
       this.send(id, { type: "DELETE" });
     }
+    // A restored reconciler looks again at once: what changed while the controller was down
+    // (its spec, its pods) sent it no event, and its last pass may not have been stored.
+    if (snapshot && RECONCILERS.includes(kind.name)) this.send(id, { type: "CHANGED" });
   }
 
   /** Deletes what lost its owner (in the background). */
@@ -386,6 +410,9 @@ export class Supervisor {
   }
 
   #persistable(entry: Entry, snap: Snapshot<unknown>) {
+    // A stopped actor's snapshot is "stopped", without its invoked work: restored, it would
+    // never move again. What it was before it stopped is what a restart must find.
+    if (entry.ref.getSnapshot().status === "stopped") return undefined;
     const snapshot = entry.ref.getPersistedSnapshot();
     const kind = this.#kinds.get(entry.kind)!;
     return {

@@ -33,7 +33,27 @@ for (let run = 1; run <= Number(values.repeat); run++) {
       settleMs: Number(values["settle-seconds"]) * 1000,
       log: (line) => console.log(`  ${line}`),
     });
-    if (r.convergedMs === undefined) failed++;
+    if (r.convergedMs === undefined) {
+      failed++;
+      // Keep what tells why: the controller's log, the agents' logs, nodes and pods.
+      const keep = await Deno.makeTempDir({ prefix: "milpa-campaign-" });
+      await new Deno.Command("cp", {
+        args: ["-r", `${cloud.home}/controller.log`, `${cloud.home}/local`, keep],
+      }).output();
+      const dumps = [
+        ["nodes", "/api/v1/nodes"],
+        ["pods", "/api/v1/namespaces/default/pods"],
+        ["replicasets", "/api/v1/namespaces/default/replicasets"],
+        ["deployments", "/api/v1/namespaces/default/deployments"],
+      ];
+      for (const [file, path] of dumps) {
+        await Deno.writeTextFile(
+          `${keep}/${file}.json`,
+          JSON.stringify(await cloud.api(path), null, 2),
+        );
+      }
+      console.log(`  kept the controller's log, agents' logs, nodes and pods in ${keep}`);
+    }
     console.log(
       `run ${run}: ` +
         (r.convergedMs !== undefined

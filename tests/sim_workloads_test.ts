@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { Deployment, ReplicaSet } from "../model/deployment.ts";
 import type { Pod } from "../model/pod.ts";
 import { controllerOf, isActivePod, readySince } from "../model/workload.ts";
+import { ObjectStore } from "../store/object_store.ts";
 import { type SimCluster, startSimCluster } from "./support/sim_cluster.ts";
 
 const fast = { watchdogPeriodMs: 50, purgePeriodMs: 100, reconcilePeriodMs: 100 };
@@ -188,4 +189,87 @@ Deno.test("scaling a Deployment 0 → 20 → 0 leaves no node behind", async () 
   } finally {
     await c.close();
   }
+});
+
+Deno.test("a restarted controller's ReplicaSet acts on a scale-down it missed while down", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const c1 = await startSimCluster({ timings: fast, kv });
+  const rs = {
+    apiVersion: "v1",
+    kind: "ReplicaSet",
+    metadata: { name: "web" },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: "web" } },
+      template: {
+        metadata: { labels: { app: "web" } },
+        spec: { units: [{ name: "main", command: ["serve"] }] },
+      },
+    },
+  };
+  const r = await c1.api("POST", "/api/v1/namespaces/default/replicasets", rs);
+  await r.body?.cancel();
+  const running = () =>
+    c1.controller.store.list<Pod>("pods").then((ps) =>
+      ps.filter((p) => isActivePod(p) && p.status?.phase === "Running")
+    );
+  await c1.waitUntil(async () => (await running()).length === 2, "2 running");
+  // Resting (Settled), so that only being told to look again makes it pass after the restart.
+  await c1.waitUntil(
+    () =>
+      Promise.resolve(
+        c1.controller.supervisor.actor("replicaset/default/web")?.getSnapshot().value === "Settled",
+      ),
+    "the ReplicaSet settled",
+  );
+  await c1.close({ stopAgents: false, keepKv: true });
+  // Written just before the crash: the ReplicaSet's actor never heard of it.
+  await new ObjectStore(kv).mutate<ReplicaSet>("replicasets", "default", "web", (cur) => ({
+    ...cur,
+    spec: { ...cur.spec, replicas: 1 },
+  }));
+  const c2 = await startSimCluster({ timings: fast, kv, agents: c1.agents, runtimes: c1.runtimes });
+  try {
+    await c2.waitUntil(async () => {
+      const pods = await c2.controller.store.list<Pod>("pods");
+      return pods.filter(isActivePod).length === 1;
+    }, "one pod left");
+  } finally {
+    await c2.close();
+  }
+});
+
+Deno.test("a controller stopped while its actors are busy stores none of them as stopped", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const c1 = await startSimCluster({ timings: fast, kv });
+  const r = await c1.api("POST", "/api/v1/namespaces/default/replicasets", {
+    apiVersion: "v1",
+    kind: "ReplicaSet",
+    metadata: { name: "busy" },
+    spec: {
+      replicas: 5,
+      selector: { matchLabels: { app: "busy" } },
+      template: {
+        metadata: { labels: { app: "busy" } },
+        spec: { units: [{ name: "main", command: ["serve"] }] },
+      },
+    },
+  });
+  await r.body?.cancel();
+  await c1.waitUntil(
+    async () => (await c1.controller.store.list<Pod>("pods")).length === 5,
+    "5 pods",
+  );
+  await c1.close({ keepKv: true });
+  const stored: string[] = [];
+  for await (const e of kv.list<{ v?: string }>({ prefix: ["s"] })) {
+    if (e.value.v) stored.push(`${String(e.key[1])}: ${JSON.parse(e.value.v).status}`);
+  }
+  kv.close();
+  assert.ok(stored.length > 0);
+  assert.deepEqual(
+    stored.filter((s) => !s.endsWith(": active")),
+    [],
+    "a stopped snapshot restores as an actor that never moves again",
+  );
 });
