@@ -87,8 +87,15 @@ export interface PoolDeps {
    * whether it ended; undefined when it has no actor (gone, or finished before a restart).
    */
   podState: (pod: string) => PodState | undefined;
-  /** The phase of node `name`'s live actor; undefined when it has none (gone). */
-  nodePhase: (name: string) => NodePhase | undefined;
+  /** Node `name` as its live actor has it; undefined when it has none (gone). */
+  nodeState: (name: string) => NodeState | undefined;
+}
+
+/** A node as its actor has it. */
+export interface NodeState {
+  phase: NodePhase;
+  instanceId?: string;
+  addresses: NetworkAddress[];
 }
 
 /** A pod as the pool needs to see it: the node it holds, if any, and whether it ended. */
@@ -371,11 +378,17 @@ export class NodePool {
    */
   async #catchUp(): Promise<void> {
     for (const n of [...this.nodes.values()]) {
-      const phase = this.deps.nodePhase(n.name);
-      if (phase === undefined || phase === "Terminated") {
+      const node = this.deps.nodeState(n.name);
+      // (A Terminated actor sent NODE_GONE as it got there, with why: that is on its way.)
+      if (node === undefined) {
         await this.#nodeGone({ type: "NODE_GONE", node: n.name, pod: n.boundPod });
-      } else if (phase === "Available" && (n.phase === "Creating" || n.phase === "Created")) {
-        await this.#nodeAvailable({ type: "NODE_AVAILABLE", node: n.name });
+      } else if (node.phase === "Available" && (n.phase === "Creating" || n.phase === "Created")) {
+        await this.#nodeAvailable({
+          type: "NODE_AVAILABLE",
+          node: n.name,
+          instanceId: node.instanceId,
+          addresses: node.addresses,
+        });
       }
     }
   }

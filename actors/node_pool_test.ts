@@ -46,8 +46,12 @@ class Harness {
       maxNodes,
       store,
       clock,
-      nodePhase: (name) =>
-        this.nodePhases.has(name) ? this.nodePhases.get(name) : this.pool.nodes.get(name)?.phase,
+      nodeState: (name) => {
+        const phase = this.nodePhases.has(name)
+          ? this.nodePhases.get(name)
+          : this.pool.nodes.get(name)?.phase;
+        return phase && { phase, instanceId: `i-${name}`, addresses: ADDRS };
+      },
       podState: (pod) =>
         this.podStates.has(pod)
           ? this.podStates.get(pod)
@@ -710,7 +714,10 @@ Deno.test("NodePool catches up with node actors: an Available node it missed, a 
     h.nodePhases.set("claimed", undefined);
     await h.handle({ type: "RECONCILE" });
     assert.deepEqual(h.to("node/booting"), [{ type: "CLAIM", pod: web }]);
-    assert.equal(h.to("pod/default/web")[0].type, "NODE_BOUND");
+    assert.deepEqual(h.to("pod/default/web"), [{
+      type: "NODE_BOUND",
+      node: { name: "booting", instanceId: "i-booting", addresses: ADDRS },
+    }]);
     assert.deepEqual(h.to("pod/default/job").map((e) => e.type), ["NODE_LOST"]);
     assert.equal(h.pool.nodes.has("claimed"), false);
   });

@@ -155,9 +155,16 @@ export class Supervisor {
       standbyNodes: c.standbyNodes,
       defaultVolumeSize: c.defaultVolumeSize,
       maxNodes: c.maxNodes,
-      nodePhase: (name) =>
-        (this.#actors.get(nodeId(name))?.ref.getSnapshot() as SnapshotFrom<NodeMachine> | undefined)
-          ?.value,
+      nodeState: (name) => {
+        const ref = this.#actors.get(nodeId(name))?.ref;
+        if (!ref) return undefined;
+        const snap = ref.getSnapshot() as SnapshotFrom<NodeMachine>;
+        return {
+          phase: snap.value,
+          instanceId: snap.context.instanceId,
+          addresses: snap.context.addresses,
+        };
+      },
       podState: (pod) => {
         const [namespace, name] = [pod.slice(0, pod.indexOf("/")), pod.slice(pod.indexOf("/") + 1)];
         const ref = this.#actors.get(podId(namespace, name))?.ref;
