@@ -377,6 +377,10 @@ export class NodePool {
    * actor is gone as NODE_GONE.
    */
   async #catchUp(): Promise<void> {
+    // Nodes on their way out whose actor is gone no longer count toward maxNodes.
+    for (const name of this.#leaving) {
+      if (this.deps.nodeState(name) === undefined) this.#leaving.delete(name);
+    }
     for (const n of [...this.nodes.values()]) {
       const node = this.deps.nodeState(n.name);
       // (A Terminated actor sent NODE_GONE as it got there, with why: that is on its way.)
