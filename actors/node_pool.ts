@@ -259,7 +259,9 @@ export class NodePool {
 
   async #nodeAvailable(e: Extract<PoolEvent, { type: "NODE_AVAILABLE" }>): Promise<void> {
     const n = this.nodes.get(e.node);
-    if (!n) return;
+    // Not ours any more, or handled already (a pass caught up with it first): a claimed node
+    // is its pod's until it goes, never bound again.
+    if (!n || n.phase === "Claimed") return;
     if (!n.boundPod) this.#standbyFailures = 0;
     n.phase = "Available";
     n.instanceId = e.instanceId ?? n.instanceId;

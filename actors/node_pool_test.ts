@@ -722,3 +722,19 @@ Deno.test("NodePool catches up with node actors: an Available node it missed, a 
     assert.equal(h.pool.nodes.has("claimed"), false);
   });
 });
+
+Deno.test("NodePool handles a node's NODE_AVAILABLE once, also after a pass caught up with it", async () => {
+  await withPool(async (h) => {
+    const web = await h.addPod("web");
+    const other = await h.addPod("other");
+    await h.addNode("booting", "Created", { boundPod: web });
+    await h.pool.load();
+    await h.handle({ type: "POD_WAITING", pod: other });
+    h.nodePhases.set("booting", "Available");
+    await h.handle({ type: "RECONCILE" }); // claims "booting" for web
+    // The node's own NODE_AVAILABLE, sent when it came up, arrives after the pass.
+    await h.handle({ type: "NODE_AVAILABLE", node: "booting", instanceId: "i-booting" });
+    assert.deepEqual(h.to("node/booting"), [{ type: "CLAIM", pod: web }]);
+    assert.equal(h.ofType("NODE_BOUND").filter((s) => s.to === "pod/default/other").length, 0);
+  });
+});
