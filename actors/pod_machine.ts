@@ -509,22 +509,16 @@ export function createPodMachine(deps: PodDeps) {
           AGENT_STATUS: { guard: "isCurrentPod", actions: "assignStatus" },
           TICK: { guard: "statusTimedOut", target: "Failing", actions: "noteLost" },
           NODE_LOST: { target: "Failing", actions: "noteLost" },
-          DELETE: { target: "Draining", actions: ["noteDeleted", "startTermination"] },
-          EVICT: { target: "Draining", actions: "startTermination" },
+          DELETE: { target: "Leaving", actions: ["noteDeleted", "startTermination"] },
+          EVICT: { target: "Leaving", actions: "startTermination" },
         },
       },
-      /** Out of its Services (published phase: Running); stays up for the drain period. */
-      Draining: {
-        invoke: {
-          src: "drain",
-          input: ({ context }) => ({
-            namespace: context.namespace,
-            name: context.name,
-            until: context.termination?.drainUntil ?? 0,
-          }),
-          onDone: "Stopping",
-          onError: "Stopping",
-        },
+      /**
+       * On its way out (published phase: Running): out of its Services, it stays up for the
+       * drain period, then its units are stopped; an evicted pod then runs on a new node.
+       */
+      Leaving: {
+        initial: "Draining",
         on: {
           AGENT_STATUS: { guard: "isCurrentPod", actions: "assignUnitStatuses" },
           NODE_LOST: [
@@ -533,33 +527,38 @@ export function createPodMachine(deps: PodDeps) {
           ],
           DELETE: { actions: "noteDeletedWhileLeaving" },
         },
-      },
-      /** Its units are being stopped (published phase: Running). */
-      Stopping: {
-        entry: "reportStopping",
-        invoke: {
-          src: "stopUnits",
-          input: ({ context }) => ({
-            namespace: context.namespace,
-            name: context.name,
-            node: context.node!.name,
-          }),
-          onDone: [
-            { guard: "evicted", target: "Failing", actions: "noteEvicted" },
-            { target: "Terminated" },
-          ],
-          onError: [
-            { guard: "evicted", target: "Failing", actions: "noteEvicted" },
-            { target: "Terminated" },
-          ],
-        },
-        on: {
-          AGENT_STATUS: { guard: "isCurrentPod", actions: "assignUnitStatuses" },
-          NODE_LOST: [
-            { guard: "evicted", target: "Failing", actions: "noteLost" },
-            { target: "Terminated", actions: "noteLost" },
-          ],
-          DELETE: { actions: "noteDeletedWhileLeaving" },
+        states: {
+          Draining: {
+            invoke: {
+              src: "drain",
+              input: ({ context }) => ({
+                namespace: context.namespace,
+                name: context.name,
+                until: context.termination?.drainUntil ?? 0,
+              }),
+              onDone: "Stopping",
+              onError: "Stopping",
+            },
+          },
+          Stopping: {
+            entry: "reportStopping",
+            invoke: {
+              src: "stopUnits",
+              input: ({ context }) => ({
+                namespace: context.namespace,
+                name: context.name,
+                node: context.node!.name,
+              }),
+              onDone: [
+                { guard: "evicted", target: "#pod.Failing", actions: "noteEvicted" },
+                { target: "#pod.Terminated" },
+              ],
+              onError: [
+                { guard: "evicted", target: "#pod.Failing", actions: "noteEvicted" },
+                { target: "#pod.Terminated" },
+              ],
+            },
+          },
         },
       },
       Failing: {
@@ -602,8 +601,7 @@ export type PodMachine = ReturnType<typeof createPodMachine>;
 /** The published phase of each top-level state that is not a phase of its own. */
 const PUBLISHED: Record<string, PodPhase> = {
   Failing: "Failed",
-  Draining: "Running",
-  Stopping: "Running",
+  Leaving: "Running",
 };
 
 /** The top-level state of a pod actor's snapshot. */
@@ -641,7 +639,9 @@ export function podStatusOf(snapshot: SnapshotFrom<PodMachine>): PodStatus {
     });
   }
   const top = topState(snapshot);
-  const leaving = c.termination && (top === "Draining" || top === "Stopping");
+  const leaving = c.termination && top === "Leaving"
+    ? (snapshot.value as { Leaving: "Draining" | "Stopping" }).Leaving
+    : undefined;
   return {
     phase,
     lastPhaseChange: isoTime(c.lastPhaseChange),
@@ -650,9 +650,9 @@ export function podStatusOf(snapshot: SnapshotFrom<PodMachine>): PodStatus {
     ...(leaving
       ? {
         termination: {
-          state: top as "Draining" | "Stopping",
+          state: leaving,
           since: isoTime(c.termination!.since),
-          ...(top === "Draining" ? { drainUntil: isoTime(c.termination!.drainUntil) } : {}),
+          ...(leaving === "Draining" ? { drainUntil: isoTime(c.termination!.drainUntil) } : {}),
           reason: c.termination!.reason,
         },
       }
