@@ -1,59 +1,14 @@
 import assert from "node:assert/strict";
-import type { Hono } from "hono";
-import { AgentHub } from "../actors/agent_hub.ts";
-import { loadCatalog } from "../cloud/catalog.ts";
 import { isoTime } from "../model/clock.ts";
-import { FakeClock } from "../model/fake_clock.ts";
-import { resolveConfig } from "../model/config.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { ObjectStore } from "../store/object_store.ts";
-import { createApp, VERSION } from "./app.ts";
+import { VERSION } from "./app.ts";
+import { TEST_TOKEN, type TestApi as Api, withTestApi } from "./testing.ts";
 import type { StatusBody } from "./errors.ts";
 
-const TOKEN = "test-token-0123456789";
-
-interface Api {
-  app: Hono;
-  store: ObjectStore;
-  clock: FakeClock;
-  hub: AgentHub;
-  /** A request with the right token and, when given, a JSON body. */
-  call(method: string, path: string, body?: unknown): Promise<Response>;
-}
-
-/** Runs `fn` against an app on a fresh in-memory KV, closed afterwards. */
-async function withApi(fn: (api: Api) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  const clock = new FakeClock();
-  const store = new ObjectStore(kv, clock);
-  const hub = new AgentHub();
-  const app = createApp({
-    store,
-    clock,
-    config: resolveConfig({}),
-    catalog: loadCatalog(),
-    hub,
-    token: TOKEN,
-    verifyNodeToken: () => Promise.resolve(false),
-    cloudName: "sim",
-  });
-  const call = async (method: string, path: string, body?: unknown) =>
-    await app.request(path, {
-      method,
-      headers: {
-        Authorization: `Bearer ${TOKEN}`,
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    });
-  try {
-    await fn({ app, store, clock, hub, call });
-  } finally {
-    hub.closeAll();
-    kv.close();
-  }
-}
+const TOKEN = TEST_TOKEN;
+const withApi = withTestApi;
 
 /** The response's JSON body, after checking its status code. */
 async function expectJson<T = Record<string, unknown>>(res: Response, code: number): Promise<T> {

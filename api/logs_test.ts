@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
-import { AgentHub, type AttachedAgent } from "../actors/agent_hub.ts";
-import { loadCatalog } from "../cloud/catalog.ts";
+import type { AttachedAgent } from "../actors/agent_hub.ts";
 import type { ControllerMessage } from "../model/agent_protocol.ts";
-import { resolveConfig } from "../model/config.ts";
-import { FakeClock } from "../model/fake_clock.ts";
 import type { Pod } from "../model/pod.ts";
-import { ObjectStore } from "../store/object_store.ts";
-import { createApp } from "./app.ts";
 import { LOG_FOLLOW_MAX_PENDING_BYTES } from "./logs.ts";
+import { readAll, withTestApi } from "./testing.ts";
 
-const TOKEN = "logs-test-token-9";
 const LOG = "/api/v1/namespaces/default/pods/web/log";
 
 /** What a test sees: the follow request, an agent to answer it, and what the agent was sent. */
@@ -22,32 +17,14 @@ interface Follow {
 
 /** Opens `GET .../log?follow=true` of pod "web" on node-1, whose agent the test plays. */
 async function withFollow(fn: (f: Follow) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  const clock = new FakeClock();
-  const store = new ObjectStore(kv, clock);
-  const hub = new AgentHub(clock);
-  const app = createApp({
-    store,
-    clock,
-    config: resolveConfig({}),
-    catalog: loadCatalog(),
-    hub,
-    token: TOKEN,
-    verifyNodeToken: () => Promise.resolve(false),
-    cloudName: "sim",
-  });
-  try {
+  await withTestApi(async ({ store, hub, call }) => {
     const pod = {
       kind: "Pod",
       apiVersion: "v1",
       metadata: { name: "web", namespace: "default" },
       spec: { resources: { memory: "0.4Gi" }, units: [{ name: "main", command: ["serve"] }] },
     };
-    const created = await app.request("/api/v1/namespaces/default/pods", {
-      method: "POST",
-      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify(pod),
-    });
+    const created = await call("POST", "/api/v1/namespaces/default/pods", pod);
     assert.equal(created.status, 201, await created.text());
     await store.mutate<Pod>("pods", "default", "web", (p) => ({
       ...p,
@@ -55,33 +32,12 @@ async function withFollow(fn: (f: Follow) => Promise<void>): Promise<void> {
     }));
     const sent: ControllerMessage[] = [];
     const agent = hub.attach("node-1", { send: (m) => sent.push(m), close: () => {} });
-    const res = await app.request(`${LOG}?follow=true`, {
-      headers: { Authorization: `Bearer ${TOKEN}` },
-    });
+    const res = await call("GET", `${LOG}?follow=true`);
     assert.equal(res.status, 200);
     const ask = sent.find((m) => m.type === "logs");
     assert.ok(ask, "the agent was asked to follow");
     await fn({ res, agent, id: ask.id, sent });
-  } finally {
-    hub.closeAll();
-    kv.close();
-  }
-}
-
-/** The whole body; one still open after `ms` is cancelled, so a hang fails the test. */
-async function readAll(body: ReadableStream<Uint8Array>, ms = 5_000): Promise<string> {
-  const reader = body.getReader();
-  const timer = setTimeout(() => void reader.cancel(), ms);
-  const decoder = new TextDecoder();
-  let text = "";
-  try {
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      text += decoder.decode(r.value, { stream: true });
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return text;
+  });
 }
 
 Deno.test("API log follow passes the agent's text on in order and ends with the agent's logs.end", async () => {

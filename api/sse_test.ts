@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { SSEStreamingApi } from "hono/streaming";
-import { AgentHub } from "../actors/agent_hub.ts";
-import { TransitionRecorder } from "../actors/inspection.ts";
-import { loadCatalog } from "../cloud/catalog.ts";
-import { resolveConfig } from "../model/config.ts";
-import { FakeClock } from "../model/fake_clock.ts";
+import type { TransitionRecorder } from "../actors/inspection.ts";
 import type { MilpaObject } from "../model/meta.ts";
-import { ObjectStore } from "../store/object_store.ts";
-import { createApp } from "./app.ts";
+import type { ObjectStore } from "../store/object_store.ts";
 import { encodeFrame, SSE_MAX_PENDING_BYTES, SseQueue } from "./sse.ts";
-
-const TOKEN = "sse-test-token-7";
+import { readAll, withTestApi } from "./testing.ts";
 
 /** The messages of an SSE text: comments as `:text`, events as `event data`. */
 function messages(text: string): string[] {
@@ -20,25 +14,6 @@ function messages(text: string): string[] {
     const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join("\n");
     return `${event} ${data}`;
   });
-}
-
-/**
- * Everything a body says until it ends; a body still open after `ms` is cancelled (as a
- * client giving up would), so a stream that never ends fails the test instead of hanging it.
- */
-async function readAll(body: ReadableStream<Uint8Array>, ms = 5_000): Promise<string> {
-  const reader = body.getReader();
-  const timer = setTimeout(() => void reader.cancel(), ms);
-  const decoder = new TextDecoder();
-  let text = "";
-  try {
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      text += decoder.decode(r.value, { stream: true });
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return text;
 }
 
 /** The last message must be the too-slow Status, and it must be the last. */
@@ -89,38 +64,17 @@ Deno.test("SseQueue.pump() to a client that stopped reading sends ERROR after th
   assertEndedTooSlow(all);
 });
 
-/** An API on an in-memory KV with a transition recorder. */
-async function withApi(
+/** An API on an in-memory KV with a transition recorder; `call` GETs a path. */
+function withApi(
   fn: (api: {
     call: (path: string) => Promise<Response>;
     store: ObjectStore;
     recorder: TransitionRecorder;
   }) => Promise<void>,
 ): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  const clock = new FakeClock();
-  const store = new ObjectStore(kv, clock);
-  const hub = new AgentHub(clock);
-  const recorder = new TransitionRecorder({ clock });
-  const app = createApp({
-    store,
-    clock,
-    config: resolveConfig({}),
-    catalog: loadCatalog(),
-    hub,
-    token: TOKEN,
-    verifyNodeToken: () => Promise.resolve(false),
-    cloudName: "sim",
-    recorder,
-  });
-  const call = async (path: string) =>
-    await app.request(path, { headers: { Authorization: `Bearer ${TOKEN}` } });
-  try {
-    await fn({ call, store, recorder });
-  } finally {
-    hub.closeAll();
-    kv.close();
-  }
+  return withTestApi(({ call, store, recorder }) =>
+    fn({ call: (path) => call("GET", path), store, recorder })
+  );
 }
 
 /** A pod of about `bytes` bytes of JSON. */

@@ -1,40 +1,15 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { AgentHub } from "../actors/agent_hub.ts";
-import { TransitionRecorder } from "../actors/inspection.ts";
-import { loadCatalog } from "../cloud/catalog.ts";
-import { FakeClock } from "../model/fake_clock.ts";
-import { resolveConfig } from "../model/config.ts";
-import { ObjectStore } from "../store/object_store.ts";
-import { createApp } from "./app.ts";
+import type { TransitionRecorder } from "../actors/inspection.ts";
+import { TEST_TOKEN, withTestApi } from "./testing.ts";
 import { UI_COOKIE } from "./ui.ts";
 import { UI_JS } from "./ui/app_js.ts";
 
-const TOKEN = "ui-test-token-42";
+const TOKEN = TEST_TOKEN;
 const BEARER = { Authorization: `Bearer ${TOKEN}` };
 
-async function withApp(fn: (app: Hono, recorder: TransitionRecorder) => Promise<void>) {
-  const kv = await Deno.openKv(":memory:");
-  const clock = new FakeClock();
-  const hub = new AgentHub();
-  const recorder = new TransitionRecorder({ clock });
-  const app = createApp({
-    store: new ObjectStore(kv, clock),
-    clock,
-    config: resolveConfig({}),
-    catalog: loadCatalog(),
-    hub,
-    token: TOKEN,
-    verifyNodeToken: () => Promise.resolve(false),
-    cloudName: "sim",
-    recorder,
-  });
-  try {
-    await fn(app, recorder);
-  } finally {
-    hub.closeAll();
-    kv.close();
-  }
+function withApp(fn: (app: Hono, recorder: TransitionRecorder) => Promise<void>) {
+  return withTestApi(({ app, recorder }) => fn(app, recorder));
 }
 
 /** Feeds the recorder the snapshots a pod actor would produce. */

@@ -11,7 +11,7 @@ import type { Deployment } from "../model/deployment.ts";
 import type { Pod } from "../model/pod.ts";
 import type { Service } from "../model/service.ts";
 import { isActivePod } from "../model/workload.ts";
-import { startProbing, summarize } from "./support/availability.ts";
+import { probeOnce, type Prober, startProbing, summarize } from "./support/availability.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
 
 type List<T> = { items: T[] };
@@ -28,6 +28,17 @@ function complete(d: Deployment): boolean {
   return (s?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
     s?.updatedReplicas === 2 && s?.replicas === 2 && s?.availableReplicas === 2 &&
     s.conditions?.some((c) => c.reason === "NewReplicaSetAvailable") === true;
+}
+
+/** Stops probing; not one request may have failed, and at least `min` were sent. */
+async function assertNoneFailed(probe: Prober, min: number): Promise<void> {
+  const s = summarize(await probe.stop());
+  assert.deepEqual(
+    { failed: s.failed, why: s.why },
+    { failed: 0, why: [] },
+    `${s.failed} of ${s.sent} requests failed`,
+  );
+  assert.ok(s.sent >= min, `only ${s.sent} requests`);
 }
 
 async function deployment(cloud: LocalCloud): Promise<Deployment> {
@@ -84,13 +95,7 @@ Deno.test({
         "the old pods stopped",
         60_000,
       );
-      const s = summarize(await probe.stop());
-      assert.deepEqual(
-        { failed: s.failed, why: s.why },
-        { failed: 0, why: [] },
-        `${s.failed} of ${s.sent} requests failed`,
-      );
-      assert.ok(s.sent >= 40, `only ${s.sent} requests`);
+      await assertNoneFailed(probe, 40);
       const pods = (await cloud.api<List<Pod>>("/api/v1/namespaces/default/pods")).items
         .filter(isActivePod);
       for (const p of pods) {
@@ -120,7 +125,6 @@ Deno.test({
       const ip = haproxy.status?.addresses?.find((a) => a.type === "PrivateIP")?.address;
       assert.ok(ip, "the haproxy pod has an address");
       // HAProxy finds both backends in DNS.
-      const { probeOnce } = await import("./support/availability.ts");
       await cloud.eventually(
         async () => (await probeOnce(ip, 80, "Hello Milpa!")).ok,
         "HAProxy serving",
@@ -136,13 +140,7 @@ Deno.test({
         "the old pods stopped",
         60_000,
       );
-      const s = summarize(await probe.stop());
-      assert.deepEqual(
-        { failed: s.failed, why: s.why },
-        { failed: 0, why: [] },
-        `${s.failed} of ${s.sent} requests failed`,
-      );
-      assert.ok(s.sent >= 30, `only ${s.sent} requests`);
+      await assertNoneFailed(probe, 30);
     } finally {
       await cloud.close();
     }

@@ -30,13 +30,12 @@ export async function probeOnce(
     await conn.write(
       new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`),
     );
-    const chunks: Uint8Array[] = [];
+    const decoder = new TextDecoder();
+    let text = "";
     const buf = new Uint8Array(16 * 1024);
     const read = (async () => {
-      for (;;) {
-        const n = await conn!.read(buf);
-        if (n === null) return;
-        chunks.push(buf.slice(0, n));
+      for (let n = await conn!.read(buf); n !== null; n = await conn!.read(buf)) {
+        text += decoder.decode(buf.subarray(0, n), { stream: true });
       }
     })();
     await Promise.race([
@@ -45,9 +44,6 @@ export async function probeOnce(
         signal.addEventListener("abort", () => reject(new Error("timed out reading")))
       ),
     ]);
-    const text = new TextDecoder().decode(
-      chunks.reduce((a, c) => new Uint8Array([...a, ...c]), new Uint8Array()),
-    );
     const status = text.split("\r\n", 1)[0];
     if (!/^HTTP\/1\.[01] 200/.test(status)) {
       return { ok: false, detail: status || "empty reply" };
