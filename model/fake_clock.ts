@@ -73,21 +73,6 @@ export class FakeClock implements Clock {
     if (wait !== undefined) await this.advance(wait);
   }
 
-  /**
-   * Moves time in `stepMs` steps until `done()` holds, at most `maxMs` in all; throws when it
-   * never does. For waiting on work that is driven by both timers and real I/O.
-   */
-  async advanceUntil(
-    done: () => boolean | Promise<boolean>,
-    maxMs: number,
-    stepMs = 100,
-  ): Promise<void> {
-    for (let spent = 0; !(await done()); spent += stepMs) {
-      if (spent >= maxMs) throw new Error(`not done after ${maxMs} ms of fake time`);
-      await this.advance(stepMs);
-    }
-  }
-
   #next(): [number, FakeTimer] | undefined {
     let best: [number, FakeTimer] | undefined;
     for (const entry of this.#timers) {

@@ -2,7 +2,11 @@
 import type { Event } from "../../model/event.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
-import type { NetworkAddress, Pod } from "../../model/pod.ts";
+import {
+  DEFAULT_TERMINATION_GRACE_SECONDS,
+  type NetworkAddress,
+  type Pod,
+} from "../../model/pod.ts";
 import type { Service } from "../../model/service.ts";
 import { age } from "./age.ts";
 import {
@@ -53,7 +57,7 @@ function describePod(w: DescribeWriter, pod: Pod): void {
       t.state === "Draining"
         ? `Draining (${t.reason}): out of its Services, units stop at ${t.drainUntil}`
         : `Stopping (${t.reason}): units got SIGTERM, SIGKILL after ${
-          pod.spec?.terminationGracePeriodSeconds ?? 30
+          pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS
         }s`,
     );
   }
