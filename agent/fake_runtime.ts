@@ -70,6 +70,11 @@ export class FakeUnit implements RunningUnit {
     }
   }
 
+  /** True once stop() was called. */
+  get stopRequested(): boolean {
+    return this.#stopping !== undefined;
+  }
+
   /** True until the run ended. */
   get running(): boolean {
     return this.exit === undefined;

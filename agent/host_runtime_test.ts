@@ -5,6 +5,20 @@ import { type UnitLaunch, UnitStartError } from "./unit_runtime.ts";
 
 const decoder = new TextDecoder();
 
+/**
+ * The processes of `tree` still alive once they had 2 s to die: a SIGKILL is delivered
+ * asynchronously, so one sent just before stop() resolved may not have landed yet.
+ */
+async function survivors(tree: ReturnType<typeof readProc>[]): Promise<unknown[]> {
+  const deadline = Date.now() + 2_000;
+  let alive = tree.filter((p) => p && isAlive(p));
+  while (alive.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    alive = alive.filter((p) => p && isAlive(p));
+  }
+  return alive;
+}
+
 /** A launch of `argv` that collects stdout; `line(text)` resolves once a line contains text. */
 function launch(argv: string[], extra: Partial<UnitLaunch> = {}) {
   let out = "";
@@ -67,7 +81,7 @@ Deno.test("HostRuntime.stop() kills a sleep and its child", async () => {
   const exit = await unit.exited;
   assert.equal(exit.signal, "SIGTERM");
   assert.equal(exit.code, 143);
-  assert.deepEqual(tree.filter(isAlive), []);
+  assert.deepEqual(await survivors(tree), []);
 });
 
 Deno.test("HostRuntime.stop() uses SIGKILL after the grace period, also on a new session", async () => {
@@ -80,7 +94,7 @@ Deno.test("HostRuntime.stop() uses SIGKILL after the grace period, also on a new
   await unit.stop(300);
   assert.ok(Date.now() - begun >= 250, "waited for the grace period");
   assert.equal((await unit.exited).signal, "SIGKILL");
-  assert.deepEqual(tree.filter(isAlive), []);
+  assert.deepEqual(await survivors(tree), []);
 });
 
 Deno.test("HostRuntime reports a missing program as a start failure", () => {

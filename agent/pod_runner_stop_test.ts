@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { UnitStatus } from "../model/pod.ts";
 import { settle } from "../model/fake_clock.ts";
+import type { FakeRuntime } from "./fake_runtime.ts";
 import { HostRuntime } from "./host_runtime.ts";
 import { PodRunner } from "./pod_runner.ts";
 import { desired, harness, unit } from "./pod_runner_harness.ts";
@@ -10,6 +11,21 @@ function tracked<T>(promise: Promise<T>) {
   const t = { settled: false, promise };
   promise.finally(() => t.settled = true).catch(() => {});
   return t;
+}
+
+/**
+ * Resolves once the live run of each named unit was asked to stop, so that time advanced after
+ * this counts from the stop (the runner reaches it through real file I/O, not only promises).
+ */
+async function untilStopping(h: { runtime: FakeRuntime }, ...names: string[]): Promise<void> {
+  for (let turn = 0; turn < 5_000; turn++) {
+    const asked = names.every((n) =>
+      h.runtime.runs.some((r) => r.launch.name === n && r.stopRequested)
+    );
+    if (asked) return;
+    await settle();
+  }
+  throw new Error(`${names.join(", ")} never asked to stop`);
 }
 
 /** The unit's state in a stopped pod's statuses, without times. */
@@ -27,7 +43,7 @@ Deno.test("PodRunner.apply(null) gives units the pod's grace period, then SIGKIL
     desired([unit("polite"), unit("stubborn")], { terminationGracePeriodSeconds: 5 }),
   );
   const stop = tracked(h.runner.apply(null));
-  await settle();
+  await untilStopping(h, "polite", "stubborn");
   assert.deepEqual(h.runtime.runningUnits(), ["stubborn"]);
   await h.clock.advance(4_999);
   assert.equal(stop.settled, false, "resolves only once every unit stopped");
@@ -45,6 +61,7 @@ Deno.test("PodRunner stops units after 30 s by default, at once with a grace per
     await using h = await harness(() => ({ ignoreTerm: true }));
     await h.runner.apply(desired([unit("web")], { terminationGracePeriodSeconds: grace }));
     const stop = tracked(h.runner.stop());
+    await untilStopping(h, "web");
     if (waitMs > 0) {
       await h.clock.advance(waitMs - 1);
       assert.equal(stop.settled, false, `grace ${grace}`);
@@ -62,6 +79,7 @@ Deno.test("PodRunner replaces a pod after the old pod's grace period", async () 
   const replace = tracked(
     h.runner.apply(desired([web("new")], { uid: "uid-2", terminationGracePeriodSeconds: 60 })),
   );
+  await untilStopping(h, "web");
   await h.clock.advance(2_999);
   assert.equal(replace.settled, false);
   assert.equal(h.runtime.launchCount("web"), 1, "the new pod waits for the old one");
@@ -81,6 +99,7 @@ Deno.test("PodRunner restarts a changed unit after the pod's grace period", asyn
       desired([unit("web", { args: ["-v"] })], { terminationGracePeriodSeconds: 2 }),
     ),
   );
+  await untilStopping(h, "web");
   await h.clock.advance(1_999);
   assert.equal(change.settled, false);
   await h.clock.advance(1);
@@ -129,7 +148,7 @@ Deno.test("PodRunner reports a stopping pod's units until each one exited", asyn
   h.runtime.exit("init", 0);
   await h.until((s) => s.unitStatuses.every((u) => u.state.running));
   const stop = tracked(h.runner.apply(null));
-  await settle();
+  await untilStopping(h, "polite", "stubborn");
   let status = h.runner.status();
   assert.equal(status.podUid, "uid-1");
   assert.deepEqual(ending(status.unitStatuses, "polite"), killedByTerm);
