@@ -21,7 +21,7 @@ import { type Clock, every, sleep } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import { selectInstanceType } from "../cloud/instance_selector.ts";
-import type { MilpaObject } from "../model/meta.ts";
+import { type MilpaObject, parseObjectKey } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import type { ActorStore } from "../store/actor_store.ts";
@@ -166,7 +166,7 @@ export class Supervisor {
         };
       },
       podState: (pod) => {
-        const [namespace, name] = [pod.slice(0, pod.indexOf("/")), pod.slice(pod.indexOf("/") + 1)];
+        const { namespace = "default", name } = parseObjectKey(pod);
         const ref = this.#actors.get(podId(namespace, name))?.ref;
         if (!ref) return undefined;
         const snap = ref.getSnapshot() as SnapshotFrom<PodMachine>;

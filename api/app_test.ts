@@ -3,6 +3,7 @@ import { isoTime } from "../model/clock.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { ObjectStore } from "../store/object_store.ts";
+import { controllerRef } from "../model/workload.ts";
 import { VERSION } from "./app.ts";
 import { TEST_TOKEN, type TestApi as Api, withTestApi } from "./testing.ts";
 import type { StatusBody } from "./errors.ts";
@@ -1022,18 +1023,6 @@ Deno.test("ObjectStore.closeWatches() ends an open watch stream, so the controll
 const DEPLOYMENTS = "/api/v1/namespaces/default/deployments";
 const REPLICASETS = "/api/v1/namespaces/default/replicasets";
 
-/** The reference by which `owner` controls an object. */
-function ownedBy(owner: MilpaObject) {
-  return {
-    apiVersion: "v1",
-    kind: owner.kind,
-    name: owner.metadata.name,
-    uid: owner.metadata.uid!,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-}
-
 /**
  * Deployment `web` (created through the API) with ReplicaSets `web-1`..`web-<sets>` and, for
  * `web-1`, `pods` pods, stored as the actors would have written them.
@@ -1065,7 +1054,7 @@ async function deploymentWeb(
         metadata: {
           name: `web-${i}`,
           namespace: "default",
-          ownerReferences: [ownedBy(deployment)],
+          ownerReferences: [controllerRef(deployment)],
         },
         spec: { replicas: i === 1 ? pods : 0, template },
       }),
@@ -1076,7 +1065,7 @@ async function deploymentWeb(
     await api.store.commit(
       Array.from({ length: Math.min(50, pods - i) }, (_, j) => {
         const p = podManifest(`web-1-${i + j}`, { labels: { app: "web" } });
-        p.metadata = { ...p.metadata, namespace: "default", ownerReferences: [ownedBy(rs)] };
+        p.metadata = { ...p.metadata, namespace: "default", ownerReferences: [controllerRef(rs)] };
         return { op: "create" as const, object: p };
       }),
     );

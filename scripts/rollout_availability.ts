@@ -1,8 +1,8 @@
 /**
  * What a client sees while a Deployment rolls out: sends one request every 100 ms, each on a
  * fresh TCP connection, to an address in front of the Deployment (a LoadBalancer Service's
- * ingress, an HAProxy pod), rolls the Deployment out N times (each rollout changes an annotation
- * of its pod template, so every pod is replaced), and reports requests sent, failures and how
+ * ingress, an HAProxy pod), rolls the Deployment out N times (each rollout is a `milpactl rollout
+ * restart`: a new restartedAt annotation on its pod template, so every pod is replaced), and reports requests sent, failures and how
  * long each rollout took. Uses the controller milpactl uses (client.yaml, MILPA_ENDPOINT).
  *
  *   deno run -A scripts/rollout_availability.ts --target 198.18.255.254:80 \
@@ -10,7 +10,9 @@
  */
 import { parseArgs } from "node:util";
 import { MilpaClient } from "../cli/client.ts";
+import { withRestartAnnotation } from "../cli/commands/rollout.ts";
 import { loadClientConfig } from "../cli/config.ts";
+import { rolloutStatus } from "../cli/printers/rollout.ts";
 import { findKind } from "../model/kinds.ts";
 import type { Deployment } from "../model/deployment.ts";
 import { startProbing, summarize } from "../tests/support/availability.ts";
@@ -49,42 +51,15 @@ const client = new MilpaClient(
   }, {}),
 );
 
-/** Whether the deployment's latest rollout finished: all replicas updated and available. */
-function complete(d: Deployment): boolean {
-  const s = d.status;
-  const want = d.spec.replicas ?? 1;
-  return (s?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
-    s?.updatedReplicas === want && s?.replicas === want && s?.availableReplicas === want &&
-    s?.conditions?.some((c) =>
-        c.type === "Progressing" && c.reason === "NewReplicaSetAvailable"
-      ) ===
-      true;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const probe = startProbing(hostname, port, values.expect!, Number(values["interval-ms"]));
 const durations: number[] = [];
 try {
   for (let i = 1; i <= Number(values.rollouts); i++) {
     const started = Date.now();
-    await client.modify<Deployment>(kind, ns, name, (d) => ({
-      ...d,
-      spec: {
-        ...d.spec,
-        template: {
-          ...d.spec.template,
-          metadata: {
-            ...d.spec.template.metadata,
-            annotations: {
-              ...d.spec.template.metadata?.annotations,
-              "milpa.io/rollout": `${started}-${i}`,
-            },
-          },
-        },
-      },
-    }));
+    await client.modify<Deployment>(kind, ns, name, (d) => withRestartAnnotation(d, started));
     const deadline = started + Number(values["timeout-seconds"]) * 1000;
-    while (!complete(await client.get<Deployment>(kind, ns, name))) {
+    while (!rolloutStatus(await client.get<Deployment>(kind, ns, name)).done) {
       if (Date.now() > deadline) throw new Error(`rollout ${i} did not complete in time`);
       await sleep(200);
     }

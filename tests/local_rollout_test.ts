@@ -11,6 +11,7 @@ import type { Deployment } from "../model/deployment.ts";
 import type { Pod } from "../model/pod.ts";
 import type { Service } from "../model/service.ts";
 import { isActivePod } from "../model/workload.ts";
+import { rolloutStatus } from "../cli/printers/rollout.ts";
 import { probeOnce, type Prober, startProbing, summarize } from "./support/availability.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
 
@@ -22,13 +23,6 @@ const hasHaproxy = await new Deno.Command("haproxy", { args: ["-v"], stdout: "nu
 
 /** Short drains and DNS TTLs, so that a test takes seconds; the defaults are 30 s. */
 const FAST_DRAIN = { dnsTtl: 1, drainSeconds: 4 };
-
-function complete(d: Deployment): boolean {
-  const s = d.status;
-  return (s?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0) &&
-    s?.updatedReplicas === 2 && s?.replicas === 2 && s?.availableReplicas === 2 &&
-    s.conditions?.some((c) => c.reason === "NewReplicaSetAvailable") === true;
-}
 
 /** Stops probing; not one request may have failed, and at least `min` were sent. */
 async function assertNoneFailed(probe: Prober, min: number): Promise<void> {
@@ -47,31 +41,15 @@ async function deployment(cloud: LocalCloud): Promise<Deployment> {
   );
 }
 
-/** Rolls the backend out once (a new template annotation) and waits until it completed. */
-async function rollOut(cloud: LocalCloud, n: number): Promise<void> {
-  const d = await deployment(cloud);
-  const file = `${cloud.home}/rollout-${n}.json`;
-  const template = d.spec.template;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      ...d,
-      metadata: { name: d.metadata.name, namespace: "default" },
-      spec: {
-        ...d.spec,
-        template: {
-          ...template,
-          metadata: {
-            ...template.metadata,
-            annotations: { ...template.metadata?.annotations, "test/rollout": String(n) },
-          },
-        },
-      },
-      status: undefined,
-    }),
-  );
-  await cloud.ok("update", "-f", file);
-  await cloud.eventually(async () => complete(await deployment(cloud)), `rollout ${n}`, 120_000);
+/** Whether the backend's latest rollout finished, as `milpactl rollout status` judges it. */
+async function complete(cloud: LocalCloud): Promise<boolean> {
+  return rolloutStatus(await deployment(cloud)).done;
+}
+
+/** Rolls the backend out once, as a user would (`rollout restart`), and waits until it completed. */
+async function rollOut(cloud: LocalCloud): Promise<void> {
+  await cloud.ok("rollout", "restart", "deploy/backend-deployment");
+  await cloud.eventually(() => complete(cloud), "the rollout", 120_000);
 }
 
 Deno.test({
@@ -81,12 +59,12 @@ Deno.test({
     const cloud = await LocalCloud.start(FAST_DRAIN);
     try {
       await cloud.ok("create", "-f", `${FILES}backend-deploy.yml`, "-f", `${FILES}backend-lb.yml`);
-      await cloud.eventually(async () => complete(await deployment(cloud)), "2 backends", 60_000);
+      await cloud.eventually(() => complete(cloud), "2 backends", 60_000);
       const svc = await cloud.api<Service>("/api/v1/namespaces/default/services/backend-lb");
       const ip = svc.status?.loadBalancer?.ingress?.[0]?.ip;
       assert.ok(ip, "the balancer has an address");
       const probe = startProbing(ip, 80, "Hello Milpa!");
-      await rollOut(cloud, 1);
+      await rollOut(cloud);
       // The old pods drain for 4 s after they left the balancer: keep asking until they are gone.
       await cloud.eventually(
         async () =>
@@ -120,7 +98,7 @@ Deno.test({
     try {
       await cloud.ok("create", "-f", `${FILES}haproxy.yml`);
       await cloud.ok("create", "-f", `${FILES}backend-deploy.yml`);
-      await cloud.eventually(async () => complete(await deployment(cloud)), "2 backends", 60_000);
+      await cloud.eventually(() => complete(cloud), "2 backends", 60_000);
       const haproxy = await cloud.api<Pod>("/api/v1/namespaces/default/pods/haproxy");
       const ip = haproxy.status?.addresses?.find((a) => a.type === "PrivateIP")?.address;
       assert.ok(ip, "the haproxy pod has an address");
@@ -131,7 +109,7 @@ Deno.test({
         30_000,
       );
       const probe = startProbing(ip, 80, "Hello Milpa!");
-      await rollOut(cloud, 1);
+      await rollOut(cloud);
       await cloud.eventually(
         async () =>
           (await cloud.api<List<Pod>>("/api/v1/namespaces/default/pods")).items
