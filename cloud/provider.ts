@@ -173,4 +173,10 @@ export interface CloudProvider extends ServiceNetworking {
    * local cloud's bridge address); the controller then also listens there.
    */
   readonly agentAddress?: string;
+
+  /**
+   * Whether nodes fetch the agent program from the controller (`GET /agent/v1/agent.js`) at
+   * boot: their agent config then carries its sha256 (`agentSha256`), which they check.
+   */
+  readonly fetchesAgent?: boolean;
 }

@@ -3,16 +3,26 @@
  * Every implementation registers it once, e.g. in `cloud/provider_contract_test.ts`:
  *
  * ```ts
- * providerContract("SimProvider", () => Promise.resolve({ provider: new SimProvider(), cleanup }));
+ * providerContract("SimProvider", () => {
+ *   const provider = new SimProvider();
+ *   return Promise.resolve({ provider, observe: simObserver(provider), cleanup });
+ * });
  * ```
  *
- * Each test gets a fresh provider from `make` and calls `close()` and `cleanup()` after it.
+ * Each test gets a fresh provider from `make` and calls `close()` and `cleanup()` after it. The
+ * service-networking half of the suite (firewall rules, DNS records, load balancers, listing and
+ * deleting a service's resources) is in `provider_contract_services.ts`; the fixture's `observe`
+ * reads back what the cloud holds. The AWS provider registers it on its fakes in
+ * `cloud/aws/aws_provider_contract_test.ts`.
  */
 import assert from "node:assert/strict";
 import type { CloudProvider, Instance, InstanceExit, LaunchRequest } from "./provider.ts";
+import { type ServiceFixture, serviceNetworkingContract } from "./provider_contract_services.ts";
+
+export type { ServiceObserver } from "./provider_contract_services.ts";
 
 /** A provider under test and how to get rid of it. */
-export interface ProviderFixture {
+export interface ProviderFixture extends ServiceFixture {
   provider: CloudProvider;
   /** Terminates whatever the test left running and removes its state (temp dirs). */
   cleanup: () => Promise<void>;
@@ -20,7 +30,8 @@ export interface ProviderFixture {
    * A new provider over the same state, as a restarted controller would build it. What "same
    * state" means is the implementation's: for local, a new `LocalProvider` with the same home
    * and controller id; for sim, whose instances live in the provider object itself, the same
-   * object after `close()`. Absent: the same object.
+   * object after `close()`; for AWS, a new `AwsProvider` over the same fakes. Absent: the same
+   * object.
    */
   reopen?: () => Promise<CloudProvider>;
   /**
@@ -213,4 +224,6 @@ export function providerContract(
     assert.equal((await within(reported, 10_000, "exit reported")).instanceId, i.id);
     assert.deepEqual(heard, []);
   });
+
+  serviceNetworkingContract(test, launchRequest);
 }

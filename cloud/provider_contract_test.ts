@@ -1,7 +1,8 @@
 /** Every CloudProvider implementation passes the one contract suite. */
 import assert from "node:assert/strict";
 import { LocalProvider, type LocalProviderOptions } from "./local/local_provider.ts";
-import { launchRequest, providerContract } from "./provider_contract.ts";
+import type { IngressRule } from "./provider.ts";
+import { launchRequest, providerContract, type ServiceObserver } from "./provider_contract.ts";
 import { SimProvider } from "./sim/sim_provider.ts";
 
 /**
@@ -17,11 +18,46 @@ const STAND_IN = [
   "stand-in",
 ];
 
+/** The sim's record of what it holds for a service. */
+function simObserver(sim: SimProvider): ServiceObserver {
+  return {
+    firewall: (service) => {
+      const fw = sim.services.get(service)?.firewall;
+      return Promise.resolve(new Map((fw?.instances ?? []).map((id) => [id, fw!.rules])));
+    },
+    dnsAddresses: (service) =>
+      Promise.resolve((sim.services.get(service)?.dns?.endpoints ?? []).map((e) => e.address)),
+  };
+}
+
+/** The local cloud's rules on its nodes' networks and the answers of its DNS zone. */
+function localObserver(local: LocalProvider): ServiceObserver {
+  return {
+    firewall: async (service) => {
+      const held = new Map<string, IngressRule[]>();
+      for (const node of await local.network.attached()) {
+        const rules = (await local.network.rules(node)).get(service);
+        if (rules) held.set(node, rules);
+      }
+      return held;
+    },
+    dnsAddresses: (service) => {
+      const [namespace, name] = service.split("/");
+      const { answers } = local.zone.answer({
+        name: `${name}.${namespace}.${local.zone.name}`,
+        type: "A",
+      });
+      return Promise.resolve(answers.flatMap((a) => a.type === "A" ? [a.data] : []));
+    },
+  };
+}
+
 // Sim: instances live in the provider object, so "the same state" is the same object.
 providerContract("SimProvider", () => {
   const provider = new SimProvider();
   return Promise.resolve({
     provider,
+    observe: simObserver(provider),
     cleanup: () => Promise.resolve(provider.reset()),
     crash: (id) => Promise.resolve(provider.exit(id, "crashed")),
   });
@@ -38,8 +74,12 @@ providerContract("LocalProvider", async () => {
     agentCommand: STAND_IN,
     terminateGraceMs: 500,
   };
+  const provider = new LocalProvider(options);
   return {
-    provider: new LocalProvider(options),
+    provider,
+    observe: localObserver(provider),
+    servicesEndWithClose: "the DNS zone and load balancers (and, on the host network, the " +
+      "rules) live in the controller process; the Service actors sync them again after a restart",
     reopen: () => Promise.resolve(new LocalProvider(options)),
     crash: async (id) => {
       const rec = JSON.parse(await Deno.readTextFile(`${home}/instances/${id}/instance.json`));

@@ -4,9 +4,9 @@
  * starts the agent. Launches are idempotent by node: an instance already tagged with the
  * node's name is returned instead of launching again (and the ClientToken covers retries
  * inside EC2), so a controller that died right after RunInstances never makes a second one.
+ * Instances require IMDSv2 (`METADATA_OPTIONS`).
  * Services are handed to `ServiceNetworking` (security groups, Route 53, classic ELB).
  */
-import type { RunInstancesCommandInput } from "@aws-sdk/client-ec2";
 import type {
   CloudProvider,
   IngressRule,
@@ -22,7 +22,7 @@ import { NotFoundError, UnavailableError } from "../../model/errors.ts";
 import type { NetworkAddress } from "../../model/pod.ts";
 import { DescribeBatcher } from "./describe_batcher.ts";
 import { type Caller, caller, type RetryOptions, stateReasonError } from "./errors.ts";
-import type { Ec2Api, Ec2Instance } from "./sdk.ts";
+import type { Ec2Api, Ec2Instance, RunInstancesCommandInput } from "./sdk.ts";
 import { cloudConfig } from "./user_data.ts";
 
 /** Tag holding the controller id on everything Milpa makes. */
@@ -91,11 +91,27 @@ const LIVE = ["pending", "running", "stopping", "stopped"];
 /** States of an instance that is terminated or on its way there. */
 const ENDING = new Set(["shutting-down", "terminated"]);
 
+/**
+ * IMDSv2 only: the metadata service answers only requests carrying a session token, which takes
+ * a PUT with a header (what a server tricked into fetching a URL cannot send), and the PUT's
+ * answer does not survive a second network hop (a NAT'd container, a forwarding proxy). Units
+ * share the node's network namespace, so this does not keep the pod's own processes out.
+ */
+export const METADATA_OPTIONS = {
+  HttpTokens: "required",
+  HttpPutResponseHopLimit: 1,
+  HttpEndpoint: "enabled",
+} as const satisfies RunInstancesCommandInput["MetadataOptions"];
+
 /** A cloud whose nodes are EC2 instances. */
 export class AwsProvider implements CloudProvider {
   readonly name = "aws";
+  /** Nodes fetch the agent at boot (user_data.ts). */
+  readonly fetchesAgent = true;
   readonly #batcher: DescribeBatcher;
   readonly #call: Caller;
+  /** Launches under way in this process, by client token: concurrent ones share one. */
+  readonly #launching = new Map<string, Promise<Instance>>();
 
   constructor(private readonly o: AwsProviderOptions) {
     this.#call = caller(o.retry);
@@ -107,7 +123,15 @@ export class AwsProvider implements CloudProvider {
    * `CapacityError` when the type (or spot market) cannot be had now, else another Milpa error
    * whose message names the launch and carries AWS's text and code.
    */
-  async launch(req: LaunchRequest): Promise<Instance> {
+  launch(req: LaunchRequest): Promise<Instance> {
+    const running = this.#launching.get(req.clientToken);
+    if (running) return running;
+    const launch = this.#launch(req).finally(() => this.#launching.delete(req.clientToken));
+    this.#launching.set(req.clientToken, launch);
+    return launch;
+  }
+
+  async #launch(req: LaunchRequest): Promise<Instance> {
     const what = `launch a ${req.instanceType}${
       req.spot ? " spot" : ""
     } instance for node ${req.nodeName}`;
@@ -139,6 +163,7 @@ export class AwsProvider implements CloudProvider {
       MaxCount: 1,
       ClientToken: `${this.o.controllerId}-${req.clientToken}`.slice(0, 64),
       UserData: btoa(cloudConfig(req.agent)),
+      MetadataOptions: { ...METADATA_OPTIONS },
       NetworkInterfaces: [{
         DeviceIndex: 0,
         SubnetId: this.o.subnetId,

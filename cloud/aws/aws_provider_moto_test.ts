@@ -29,10 +29,29 @@ const request = (over: Partial<LaunchRequest> = {}): LaunchRequest => ({
   ...over,
 });
 
-async function stateOf(m: MotoCloud, id: string): Promise<string | undefined> {
+async function describe(m: MotoCloud, id: string) {
   const r = await m.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
-  return r.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+  return r.Reservations?.[0]?.Instances?.[0];
 }
+
+async function stateOf(m: MotoCloud, id: string): Promise<string | undefined> {
+  return (await describe(m, id))?.State?.Name;
+}
+
+withMoto("AwsProvider.launch() makes instances that require IMDSv2 (moto's record)", async (m) => {
+  const p = provider(m);
+  const inst = await p.launch(request());
+  const { HttpTokens, HttpPutResponseHopLimit, HttpEndpoint } =
+    (await describe(m, inst.id))?.MetadataOptions ?? {};
+  assert.deepEqual(
+    { HttpTokens, HttpPutResponseHopLimit, HttpEndpoint },
+    { HttpTokens: "required", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" },
+  );
+  // moto records what RunInstances asked: an instance launched without options allows IMDSv1.
+  assert.equal((await describe(m, m.instances[0]))?.MetadataOptions?.HttpTokens, "optional");
+  await p.terminate(inst.id);
+  await p.close();
+});
 
 withMoto(
   "AwsProvider.terminate() is safe to repeat (moto refuses a second TerminateInstances)",

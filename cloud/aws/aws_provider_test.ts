@@ -6,76 +6,8 @@ import {
   ValidationError,
 } from "../../model/errors.ts";
 import type { LaunchRequest } from "../provider.ts";
-import { AwsProvider } from "./aws_provider.ts";
-import type { Ec2Api, Ec2Instance } from "./sdk.ts";
-import { awsError, Recorder } from "./services/fake_ec2.ts";
+import { awsError } from "./services/fake_recorder.ts";
 import { fakeCloud } from "./services/fake_cloud.ts";
-
-/** A fake of the provider's EC2 calls: instances that run at once, scripted failures. */
-class FakeNodesEc2 extends Recorder
-  implements Pick<Ec2Api, "runInstances" | "describeInstances" | "terminateInstances"> {
-  readonly instances = new Map<string, Ec2Instance>();
-  /** What the next instance launched looks like once described. */
-  bootAs: Partial<Ec2Instance> = {};
-  #next = 1;
-
-  runInstances(input: Parameters<Ec2Api["runInstances"]>[0]) {
-    return this.#run("runInstances", [input], () => {
-      const id = `i-${this.#next++}`;
-      this.instances.set(id, {
-        InstanceId: id,
-        InstanceType: input.InstanceType,
-        State: { Name: "running" },
-        PrivateIpAddress: "10.0.0.1",
-        Tags: input.TagSpecifications?.[0].Tags,
-        ...this.bootAs,
-      });
-      return [{ InstanceId: id, State: { Name: "pending" } } as Ec2Instance];
-    });
-  }
-
-  describeInstances(input: Parameters<Ec2Api["describeInstances"]>[0]) {
-    return this.#run("describeInstances", [input], () => {
-      const ids = input.InstanceIds;
-      const missing = ids?.find((id) => !this.instances.has(id));
-      if (missing) throw awsError("InvalidInstanceID.NotFound", `The instance ID '${missing}'`);
-      return ids ? ids.map((id) => this.instances.get(id)!) : [];
-    });
-  }
-
-  terminateInstances(ids: string[]) {
-    return this.#run("terminateInstances", [ids], () => {
-      for (const id of ids) {
-        const i = this.instances.get(id);
-        if (!i) throw awsError("InvalidInstanceID.NotFound", `The instance ID '${id}'`);
-        i.State = { Name: "terminated" };
-      }
-    });
-  }
-
-  #run<T>(name: string, args: unknown[], fn: () => T): Promise<T> {
-    try {
-      this.record(name, ...args);
-      return Promise.resolve(fn());
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-}
-
-function provider(ec2: FakeNodesEc2): AwsProvider {
-  return new AwsProvider({
-    ec2,
-    services: fakeCloud().services(),
-    controllerId: "ctl",
-    subnetId: "subnet-1",
-    clusterGroupId: "sg-1",
-    imageId: "ami-1",
-    pollMs: 1,
-    describeWindowMs: 1,
-    retry: { sleep: () => Promise.resolve() },
-  });
-}
 
 const request: LaunchRequest = {
   clientToken: "n1",
@@ -87,9 +19,25 @@ const request: LaunchRequest = {
   agent: { controllerURL: "http://10.0.0.2:54555", nodeName: "n1", token: "t" },
 };
 
+Deno.test("AwsProvider.launch() requires IMDSv2 tokens with a hop limit of 1", async () => {
+  const { ec2, provider } = fakeCloud();
+  const p = provider();
+  const i = await p.launch(request);
+  const [run] = ec2.calls.filter((c) => c.name === "runInstances");
+  const input = run.args[0] as { MetadataOptions?: unknown; ClientToken?: string };
+  assert.deepEqual(input.MetadataOptions, {
+    HttpTokens: "required",
+    HttpPutResponseHopLimit: 1,
+    HttpEndpoint: "enabled",
+  });
+  assert.equal(input.ClientToken, "ctl-n1");
+  assert.equal(ec2.instances.get(i.id)?.MetadataOptions?.HttpTokens, "required");
+  await p.close();
+});
+
 Deno.test("AwsProvider.launch() rejects with CapacityError only when the type cannot be had", async () => {
-  const ec2 = new FakeNodesEc2();
-  const p = provider(ec2);
+  const { ec2, provider } = fakeCloud();
+  const p = provider();
   for (const code of ["InsufficientInstanceCapacity", "InstanceLimitExceeded", "Unsupported"]) {
     ec2.failNext("runInstances", awsError(code, "no"));
     await assert.rejects(() => p.launch(request), CapacityError, code);
@@ -116,7 +64,7 @@ Deno.test("AwsProvider.launch() rejects with CapacityError only when the type ca
 });
 
 Deno.test("AwsProvider.launch() makes an instance that ends at boot for want of capacity a CapacityError", async () => {
-  const ec2 = new FakeNodesEc2();
+  const { ec2, provider } = fakeCloud();
   ec2.bootAs = {
     State: { Name: "terminated" },
     StateReason: {
@@ -124,22 +72,25 @@ Deno.test("AwsProvider.launch() makes an instance that ends at boot for want of 
       Message: "Server.InsufficientInstanceCapacity: Insufficient capacity.",
     },
   };
-  await assert.rejects(() => provider(ec2).launch(request), (e: Error) => {
+  await assert.rejects(() => provider().launch(request), (e: Error) => {
     assert.ok(e instanceof CapacityError, `${e.name}: ${e.message}`);
     assert.equal(
       e.message,
-      "Cannot launch a t3.nano instance for node n1: instance i-1 ended at boot: " +
+      "Cannot launch a t3.nano instance for node n1: instance i-00000000000000001 ended at boot: " +
         "Server.InsufficientInstanceCapacity: Insufficient capacity.",
     );
     return true;
   });
   ec2.bootAs = { State: { Name: "terminated" } };
-  await assert.rejects(() => provider(ec2).launch(request), UnavailableError);
+  await assert.rejects(
+    () => provider().launch({ ...request, clientToken: "n2", nodeName: "n2" }),
+    UnavailableError,
+  );
 });
 
 Deno.test("AwsProvider.terminate() succeeds when the instance is gone or ending, whatever EC2 answered", async () => {
-  const ec2 = new FakeNodesEc2();
-  const p = provider(ec2);
+  const { ec2, provider } = fakeCloud();
+  const p = provider();
   const { id } = await p.launch(request);
   // What moto answers a second TerminateInstances (its network interface is deleted already).
   const refusal = awsError("InvalidNetworkInterfaceID.NotFound", "The networkInterface ID");
@@ -152,4 +103,16 @@ Deno.test("AwsProvider.terminate() succeeds when the instance is gone or ending,
   ec2.instances.delete(id);
   ec2.failNext("terminateInstances", refusal);
   await p.terminate(id);
+});
+
+Deno.test("AwsProvider.launch() shares one RunInstances among concurrent launches of a token", async () => {
+  const { ec2, provider } = fakeCloud();
+  const p = provider();
+  const [a, b] = await Promise.all([p.launch(request), p.launch(request)]);
+  assert.equal(b.id, a.id);
+  assert.equal(ec2.calls.filter((c) => c.name === "runInstances").length, 1);
+  // Once done, a launch looks the node's instance up again instead of launching.
+  assert.equal((await p.launch(request)).id, a.id);
+  assert.equal(ec2.calls.filter((c) => c.name === "runInstances").length, 1);
+  await p.close();
 });

@@ -1,7 +1,13 @@
 /**
  * The one classifier of AWS errors (EC2, Route 53, classic ELB) into Milpa's error classes, and
- * the one way an AWS call is made: retried with backoff while AWS throttles it, then classified.
- * Code elsewhere tests the classes, never AWS codes or message text.
+ * the one way an AWS call is made (`caller`): retried with backoff while the failure is
+ * retryable, then classified. This is the only place AWS calls are retried: the SDK clients are
+ * built with `maxAttempts: 1` (`setup.ts`), so retries do not multiply. Code elsewhere tests the
+ * classes, never AWS codes or message text.
+ *
+ * Retryable (`isRetryable`): throttling (`RequestLimitExceeded`, `Throttling`, HTTP 429...),
+ * server faults (5xx), and failures that never reached AWS (refused or reset connections,
+ * timeouts), as the SDK's own standard strategy would retry them.
  *
  * - `CapacityError`: this instance type (or spot market) cannot be had now, or a quota is used
  *   up. A launch that fails so marks the type unavailable for a while.
@@ -10,7 +16,8 @@
  * - `NotFoundError`, `AlreadyExistsError`, `ConflictError`: what a level-based caller expects
  *   (gone, made by an earlier try, in use).
  * - `UnavailableError`: throttling, server faults, network failures, transient refusals.
- * - `MilpaError`: the rest, and refused permissions or credentials.
+ * - `MilpaError`: the rest, and refused permissions or credentials (the controller's AWS set-up
+ *   is wrong: not an `UnauthorizedError`, which says the API's caller is not allowed).
  */
 import {
   AlreadyExistsError,
@@ -137,30 +144,71 @@ const FORBIDDEN = new Set([
   "OptInRequired",
 ]);
 
-/** The AWS error code of `e`, when it is an answer from AWS (an SDK service exception). */
-function awsCode(e: unknown): string | undefined {
-  const err = e as { name?: string; Code?: string; $fault?: string; $metadata?: unknown };
-  const fromAws = err?.$fault !== undefined || err?.$metadata !== undefined ||
-    err?.Code !== undefined;
-  return fromAws ? err.Code ?? err.name : undefined;
+/** How an SDK error looks: a service exception (an answer from AWS) or a transport failure. */
+interface SdkError {
+  name?: string;
+  code?: string;
+  Code?: string;
+  $fault?: string;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
 }
 
-function isThrottling(e: unknown): boolean {
-  return THROTTLING.has(awsCode(e) ?? "");
+/**
+ * The AWS error code of `e`, when it is an answer from AWS. A transport failure is not one,
+ * although the SDK adds `$metadata` (attempts) to it too: only answers have a fault or a status.
+ */
+function awsCode(e: unknown): string | undefined {
+  const err = e as SdkError | undefined;
+  const answered = err?.$fault !== undefined || err?.$metadata?.httpStatusCode !== undefined ||
+    err?.Code !== undefined;
+  return answered ? err!.Code ?? err!.name : undefined;
 }
 
 function isServerFault(e: unknown): boolean {
-  const err = e as { $fault?: string; $metadata?: { httpStatusCode?: number } };
+  const err = e as SdkError | undefined;
   return err?.$fault === "server" || (err?.$metadata?.httpStatusCode ?? 0) >= 500;
 }
 
-/** The Milpa error for AWS error `code` (none: a network failure); `fault`: a 5xx answer. */
+/** Failures on the way to AWS that a new try may not meet (Node's and the SDK's names). */
+const TRANSPORT = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+]);
+
+/**
+ * Whether a failed AWS call is worth repeating as it is: throttled, a server fault, or a
+ * transport failure (never for Milpa's own errors or an SDK-less bug such as a TypeError).
+ */
+export function isRetryable(e: unknown): boolean {
+  if (e instanceof MilpaError) return false;
+  const err = e as SdkError | undefined;
+  const code = awsCode(e);
+  if (code !== undefined) {
+    return THROTTLING.has(code) || err?.$metadata?.httpStatusCode === 429 || isServerFault(e);
+  }
+  return err?.$retryable !== undefined || TRANSPORT.has(err?.code ?? "") ||
+    TRANSPORT.has(err?.name ?? "");
+}
+
+/**
+ * The Milpa error for AWS error `code` (none: a transport failure); `transient`: a throttled or
+ * 5xx answer, unavailable whatever its code.
+ */
 function ofCode(
   code: string | undefined,
   what: string,
   text: string,
   options: ErrorOptions,
-  fault = false,
+  transient = false,
 ): Error {
   const message = `Cannot ${what}: ${text}${code && !text.includes(code) ? ` (${code})` : ""}`;
   if (!code) return new UnavailableError(message, options);
@@ -170,7 +218,7 @@ function ofCode(
   if (CAPACITY.has(code)) return new CapacityError(message, options);
   if (INVALID.has(code)) return new ValidationError(message, [], options);
   if (FORBIDDEN.has(code)) return new MilpaError(message, options);
-  if (THROTTLING.has(code) || UNAVAILABLE.has(code) || fault) {
+  if (THROTTLING.has(code) || UNAVAILABLE.has(code) || transient) {
     return new UnavailableError(message, options);
   }
   return new MilpaError(message, options);
@@ -185,7 +233,7 @@ function ofCode(
 export function classify(e: unknown, what: string): Error {
   if (e instanceof MilpaError) return e;
   const text = String((e as Error)?.message ?? e);
-  return ofCode(awsCode(e), what, text, { cause: e }, isServerFault(e));
+  return ofCode(awsCode(e), what, text, { cause: e }, isRetryable(e));
 }
 
 /**
@@ -203,15 +251,15 @@ export function stateReasonError(
 export interface RetryOptions {
   /** Waits; injected so tests need not. @default setTimeout */
   sleep?: (ms: number) => Promise<void>;
-  /** Tries in all before a throttled call fails. @default 6 */
+  /** Tries in all before a retryable failure is thrown. @default 6 */
   attempts?: number;
   /** First backoff, doubled per try up to 10 s, with jitter. @default 250 */
   baseMs?: number;
 }
 
 /**
- * Runs one AWS call: retried with backoff while AWS throttles it (or while `retryIf` holds for
- * the classified error, e.g. a group not visible yet), then classified on failure.
+ * Runs one AWS call: retried with backoff while it fails retryably (`isRetryable`, or
+ * `retryIf` holds for the classified error, e.g. a group not visible yet), then classified.
  */
 export type Caller = <T>(
   what: string,
@@ -233,7 +281,7 @@ export function caller(options: RetryOptions = {}): Caller {
         return await fn();
       } catch (e) {
         const err = classify(e, what);
-        const again = isThrottling(e) || (retryIf?.(err) ?? false);
+        const again = isRetryable(e) || (retryIf?.(err) ?? false);
         if (!again || attempt >= attempts) throw err;
         await sleep(Math.min(base * 2 ** (attempt - 1), 10_000) * (0.5 + Math.random() / 2));
       }

@@ -8,8 +8,10 @@ import {
   UnavailableError,
   ValidationError,
 } from "../../model/errors.ts";
-import { caller, classify, stateReasonError } from "./errors.ts";
-import { awsError } from "./services/fake_ec2.ts";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { caller, classify, isRetryable, stateReasonError } from "./errors.ts";
+import { ec2Api } from "./sdk.ts";
+import { awsError } from "./services/fake_recorder.ts";
 
 Deno.test("classify() maps AWS error codes to Milpa's classes", () => {
   const table: [string, new (...a: never[]) => Error][] = [
@@ -117,4 +119,65 @@ Deno.test("caller() does not retry other errors unless asked", async () => {
   tries = 0;
   await assert.rejects(() => call("find", fail, (e) => e instanceof NotFoundError), NotFoundError);
   assert.equal(tries, 6);
+});
+
+Deno.test("isRetryable() holds for throttling, server faults and transport failures only", () => {
+  for (
+    const e of [awsError("RequestLimitExceeded"), awsError("Throttling"), awsError("X", "", 429)]
+  ) {
+    assert.ok(isRetryable(e), (e as Error).name);
+  }
+  assert.ok(isRetryable(awsError("InternalError", "boom", 500)));
+  const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+  assert.ok(isRetryable(refused));
+  // The SDK adds $metadata (attempts) to a transport failure too: still not an answer from AWS.
+  const counted = Object.assign(new Error("socket hang up"), {
+    code: "ECONNRESET",
+    $metadata: { attempts: 1, totalRetryDelay: 0 },
+  });
+  assert.ok(isRetryable(counted));
+  assert.ok(classify(counted, "x") instanceof UnavailableError);
+  for (
+    const e of [
+      awsError("InvalidGroup.NotFound"),
+      awsError("DependencyViolation"),
+      awsError("UnauthorizedOperation"),
+      awsError("IncorrectInstanceState"),
+      new TypeError("x is undefined"),
+      new UnavailableError("ours"),
+    ]
+  ) {
+    assert.ok(!isRetryable(e), `${(e as Error).name} is not retried`);
+  }
+});
+
+Deno.test("caller() is the one place a real client's calls are retried", async () => {
+  // A loopback port nothing listens on: every try is refused.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const client = new EC2Client({
+    region: "us-east-1",
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    maxAttempts: 1,
+  });
+  let sent = 0;
+  const ec2 = ec2Api(client, () => sent++);
+  const sleeps: number[] = [];
+  const call = caller({ sleep: (ms) => (sleeps.push(ms), Promise.resolve()), attempts: 3 });
+  try {
+    await assert.rejects(
+      () => call("describe the VPCs", () => ec2.describeVpcs({})),
+      (e: Error) => {
+        assert.ok(e instanceof UnavailableError, `${e.name}: ${e.message}`);
+        assert.match(e.message, /^Cannot describe the VPCs: /);
+        return true;
+      },
+    );
+    assert.equal(sent, 3, "three tries, each a single request");
+    assert.equal(sleeps.length, 2);
+  } finally {
+    client.destroy();
+  }
 });

@@ -11,9 +11,8 @@ import type { AwsCloudConfig, NodesConfig } from "../../model/config.ts";
 import { ValidationError } from "../../model/errors.ts";
 import { AwsProvider, CONTROLLER_TAG } from "./aws_provider.ts";
 import { type Caller, caller, classify } from "./errors.ts";
-import { type Ec2Api, ec2Api } from "./sdk.ts";
+import { awsApis, type Ec2Api } from "./sdk.ts";
 import { AwsServices } from "./services/aws_services.ts";
-import { fromClients } from "./services/sdk_clients.ts";
 
 /** What the AWS provider is set up from. */
 export interface AwsSetup {
@@ -134,10 +133,9 @@ async function clusterGroup(
       }],
     }));
   await call(`open security group ${name} to the VPC`, () =>
-    ec2.authorizeIngress({
-      GroupId: id,
-      IpPermissions: [{ IpProtocol: "-1", IpRanges: vpc.cidrs.map((c) => ({ CidrIp: c })) }],
-    }));
+    ec2.authorizeIngress(id, [
+      { IpProtocol: "-1", IpRanges: vpc.cidrs.map((c) => ({ CidrIp: c })) },
+    ]));
   return id;
 }
 
@@ -148,7 +146,9 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
   const region = regionOf(setup.aws);
   const common = {
     region,
-    maxAttempts: 3,
+    // Retries happen in one place, the `Caller` of errors.ts: the SDK's own (3 tries by
+    // default) would multiply them.
+    maxAttempts: 1,
     ...(setup.aws.endpointURL ? { endpoint: setup.aws.endpointURL } : {}),
     ...(setup.aws.accessKeyID && setup.aws.secretAccessKey
       ? {
@@ -159,10 +159,18 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
       }
       : {}),
   };
-  const ec2Client = new EC2Client(common);
-  const route53Client = new Route53Client(common);
-  const elbClient = new ElasticLoadBalancingClient(common);
-  const ec2 = ec2Api(ec2Client, count);
+  const clients = {
+    ec2: new EC2Client(common),
+    route53: new Route53Client(common),
+    elb: new ElasticLoadBalancingClient(common),
+  };
+  const destroy = () => {
+    clients.ec2.destroy();
+    clients.route53.destroy();
+    clients.elb.destroy();
+  };
+  const apis = awsApis(clients, count);
+  const ec2 = apis.ec2;
   const call = caller();
   try {
     const vpc = await findVpc(ec2, call, setup.aws.vpcID ?? "default");
@@ -170,7 +178,7 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
     const imageId = await findImage(ec2, call, setup.nodes);
     const clusterGroupId = await clusterGroup(ec2, call, setup.controllerId, vpc);
     const services = new AwsServices({
-      ...fromClients(ec2Client, route53Client, elbClient, count),
+      ...apis,
       controllerId: setup.controllerId,
       clusterName: setup.clusterName,
       ttl: setup.ttl,
@@ -188,17 +196,11 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
       subnetId: subnets[0],
       clusterGroupId,
       imageId,
-      close: () => {
-        ec2Client.destroy();
-        route53Client.destroy();
-        elbClient.destroy();
-      },
+      close: destroy,
     });
     return { provider, calls };
   } catch (e) {
-    ec2Client.destroy();
-    route53Client.destroy();
-    elbClient.destroy();
+    destroy();
     throw classify(e, "set up the AWS cloud");
   }
 }

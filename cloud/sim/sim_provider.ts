@@ -199,9 +199,16 @@ export class SimProvider implements CloudProvider {
     return Promise.resolve();
   }
 
-  /** Services that have simulated resources. */
+  /**
+   * Services that hold simulated resources: rules on instances, DNS endpoints or a load balancer
+   * (a service whose resources were all synced away keeps its record in `services`, emptied).
+   */
   listServices(): Promise<string[]> {
-    return Promise.resolve([...this.services.keys()]);
+    return Promise.resolve(
+      [...this.services].filter(([, s]) =>
+        s.firewall?.instances.length || s.dns?.endpoints.length || s.loadBalancer
+      ).map(([key]) => key),
+    );
   }
 
   /** Releases nothing: simulated instances keep running, as real ones outlive a controller. */

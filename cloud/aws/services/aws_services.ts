@@ -16,11 +16,11 @@ import { LoadBalancers } from "./elb.ts";
 import { splitService } from "./names.ts";
 import { ServiceRecords } from "./route53.ts";
 import { permissionsOf } from "./rules.ts";
-import type { ServicesApis } from "./sdk.ts";
+import type { AwsApis } from "../sdk.ts";
 import { SecurityGroups } from "./security_groups.ts";
 
 /** What `AwsServices` is built from: the narrow APIs and where the cluster lives. */
-export interface AwsServicesOptions extends ServicesApis {
+export interface AwsServicesOptions extends AwsApis {
   controllerId: string;
   /** The zone is `<clusterName>.local`. */
   clusterName: string;

@@ -16,7 +16,7 @@ import {
 } from "./elb_config.ts";
 import { CONTROLLER_TAG, loadBalancerName, SERVICE_TAG, tagValue } from "./names.ts";
 import { permissionsOf } from "./rules.ts";
-import type { ElbApi, Listener, LoadBalancerDescription, TagDescription } from "./sdk.ts";
+import type { ElbApi, Listener, LoadBalancerDescription, TagDescription } from "../sdk.ts";
 import type { SecurityGroups } from "./security_groups.ts";
 
 /** What the load balancers are managed with. */

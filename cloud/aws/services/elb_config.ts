@@ -5,7 +5,7 @@
 import { parseCidr } from "../../../model/validation/cidr.ts";
 import { LB_ANNOTATIONS, parseHealthCheck } from "../../local/lb_annotations.ts";
 import type { LoadBalancerSpec } from "../../provider.ts";
-import type { HealthCheck, Listener, LoadBalancerAttributes } from "./sdk.ts";
+import type { HealthCheck, Listener, LoadBalancerAttributes } from "../sdk.ts";
 
 /** Whether every range is "VPC" or inside one of the VPC's CIDRs (IPv4). */
 export function isInternal(sourceRanges: string[], vpcCidrs: string[]): boolean {

@@ -4,7 +4,7 @@ import { LB_ANNOTATIONS } from "../../local/lb_annotations.ts";
 import type { LoadBalancerSpec } from "../../provider.ts";
 import { attributesOf, healthCheckOf, isInternal } from "./elb_config.ts";
 import { fakeCloud } from "./fake_cloud.ts";
-import { awsError } from "./fake_ec2.ts";
+import { awsError } from "./fake_recorder.ts";
 import { loadBalancerName } from "./names.ts";
 
 const VPC = ["172.31.0.0/16", "10.8.0.0/16"];

@@ -1,62 +1,43 @@
 /**
- * Test support: a stateful fake of `Ec2ServicesApi` that behaves like EC2 where Milpa relies on
- * it (duplicate names and rules, DependencyViolation while a group is attached, the group
- * limit, `instance.group-id` matching any group), records calls and fails on demand.
+ * Test support: a stateful fake of `Ec2Api` that behaves like EC2 where Milpa relies on it:
+ * launches idempotent by ClientToken, instances that boot on their first describe and keep their
+ * tags, groups and metadata options, an unknown instance id failing a describe or terminate;
+ * duplicate group names and rules, DependencyViolation while a live instance has a group, the
+ * group limit, `instance.group-id` matching any group. It records calls and fails on demand.
  */
-import type { Ec2Instance, Ec2ServicesApi, Filter, IpPermission, SecurityGroup } from "./sdk.ts";
+import type {
+  Ec2Api,
+  Ec2Instance,
+  Filter,
+  IpPermission,
+  RunInstancesCommandInput,
+  SecurityGroup,
+} from "../sdk.ts";
+import { awsError, Recorder } from "./fake_recorder.ts";
 import { permissionKey, permissionsHeld, toIpPermissions } from "./rules.ts";
-
-/** An error shaped like an SDK service exception with AWS error code `code`. */
-export function awsError(code: string, message = code, status = 400): Error {
-  return Object.assign(new Error(message), {
-    name: code,
-    $fault: status >= 500 ? "server" : "client",
-    $metadata: { httpStatusCode: status },
-  });
-}
-
-/** Calls recorded by a fake, and errors it will throw next. */
-export class Recorder {
-  /** Every call: method name and arguments. */
-  readonly calls: { name: string; args: unknown[] }[] = [];
-  #failures = new Map<string, Error[]>();
-
-  /** The next `times` calls of `method` throw `error`. */
-  failNext(method: string, error: Error, times = 1): void {
-    const list = this.#failures.get(method) ?? [];
-    for (let i = 0; i < times; i++) list.push(error);
-    this.#failures.set(method, list);
-  }
-
-  /** Records a call, throwing a scripted failure if there is one. */
-  record(name: string, ...args: unknown[]): void {
-    this.calls.push({ name, args: structuredClone(args) });
-    const err = this.#failures.get(name)?.shift();
-    if (err) throw err;
-  }
-
-  /** Names of the calls that change something (not describe/list/get). */
-  writes(): string[] {
-    return this.calls.map((c) => c.name).filter((n) => !/^(describe|list|get)/.test(n));
-  }
-
-  /** Forgets calls and failures. */
-  reset(): void {
-    this.calls.length = 0;
-    this.#failures.clear();
-  }
-}
 
 const matches = (values: string[] | undefined, v: string | undefined) =>
   v !== undefined && (values ?? []).includes(v);
 
-/** A fake EC2 with security groups and instances. */
-export class FakeEc2 extends Recorder implements Ec2ServicesApi {
+/** Instance states in which an instance holds its network interface (and so its groups). */
+const ALIVE = new Set(["pending", "running", "stopping", "stopped"]);
+
+/** A fake EC2 with security groups and instances, in VPC `vpc-1` (172.31.0.0/16). */
+export class FakeEc2 extends Recorder implements Ec2Api {
   readonly groups = new Map<string, SecurityGroup>();
   readonly instances = new Map<string, Ec2Instance>();
+  /** User-data of launched instances, base64, by id. */
+  readonly userDataOf = new Map<string, string>();
   /** Groups an instance may have. */
   maxGroups = 5;
+  /** What an instance launched next looks like once it booted (its first describe). */
+  bootAs: Partial<Ec2Instance> = {};
   #next = 1;
+  #nextInstance = 1;
+  /** ClientToken → the instance RunInstances made with it. */
+  #tokens = new Map<string, string>();
+  /** Launched instances that have not been described yet (still "pending"). */
+  #booting = new Map<string, Partial<Ec2Instance>>();
 
   /** Adds a group directly (a cluster or foreign group). */
   addGroup(name: string, vpcId = "vpc-1", tags: { Key: string; Value: string }[] = []): string {
@@ -85,21 +66,148 @@ export class FakeEc2 extends Recorder implements Ec2ServicesApi {
     return (this.instances.get(id)?.SecurityGroups ?? []).map((g) => g.GroupId!);
   }
 
-  describeSecurityGroups(input: { Filters?: Filter[]; GroupIds?: string[] }) {
-    this.record("describeSecurityGroups", input);
-    return Promise.resolve(
-      [...this.groups.values()].filter((g) =>
-        (!input.GroupIds || input.GroupIds.includes(g.GroupId!)) &&
+  /** Whether the instance exists and is not terminated (or on its way there). */
+  isAlive(id: string): boolean {
+    return ALIVE.has(this.instances.get(id)?.State?.Name ?? "");
+  }
+
+  #instance(id: string): Ec2Instance {
+    const i = this.instances.get(id);
+    if (!i) throw awsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+    return i;
+  }
+
+  /** Launches one instance, pending until described; a ClientToken used returns the first one. */
+  runInstances(input: RunInstancesCommandInput) {
+    return this.run("runInstances", [input], () => {
+      const known = input.ClientToken && this.#tokens.get(input.ClientToken);
+      if (known) return [structuredClone(this.instances.get(known)!)];
+      const n = this.#nextInstance++;
+      const id = `i-${n.toString(16).padStart(17, "0")}`;
+      const nic = input.NetworkInterfaces?.[0];
+      const groups = nic?.Groups ?? input.SecurityGroupIds ?? [];
+      const ip = `172.31.${Math.floor(n / 250)}.${(n % 250) + 4}`;
+      const publicIp = nic?.AssociatePublicIpAddress ? { PublicIpAddress: `198.51.100.${n}` } : {};
+      this.instances.set(id, {
+        InstanceId: id,
+        ImageId: input.ImageId,
+        InstanceType: input.InstanceType,
+        State: { Name: "pending" },
+        LaunchTime: new Date(),
+        SubnetId: nic?.SubnetId ?? input.SubnetId,
+        VpcId: "vpc-1",
+        PrivateIpAddress: ip,
+        PrivateDnsName: `ip-${ip.replaceAll(".", "-")}.ec2.internal`,
+        ...publicIp,
+        SecurityGroups: groups.map((GroupId) => ({ GroupId })),
+        Tags: input.TagSpecifications?.find((t) => t.ResourceType === "instance")?.Tags ?? [],
+        ...(input.InstanceMarketOptions?.MarketType === "spot"
+          ? { InstanceLifecycle: "spot" as const }
+          : {}),
+        ...(input.MetadataOptions
+          ? { MetadataOptions: { ...input.MetadataOptions, State: "applied" as const } }
+          : {}),
+      });
+      if (input.UserData) this.userDataOf.set(id, input.UserData);
+      if (input.ClientToken) this.#tokens.set(input.ClientToken, id);
+      this.#booting.set(id, { State: { Name: "running" }, ...this.bootAs });
+      return [structuredClone(this.instances.get(id)!)];
+    });
+  }
+
+  /** Instances by ids and filters; an unknown id fails the call, as EC2 does. */
+  describeInstances(input: { Filters?: Filter[]; InstanceIds?: string[] }) {
+    return this.run("describeInstances", [input], () => {
+      for (const id of input.InstanceIds ?? []) this.#instance(id);
+      const chosen = input.InstanceIds
+        ? input.InstanceIds.map((id) => this.instances.get(id)!)
+        : [...this.instances.values()];
+      for (const i of chosen) {
+        const boot = this.#booting.get(i.InstanceId!);
+        if (boot) Object.assign(i, boot), this.#booting.delete(i.InstanceId!);
+      }
+      return chosen.filter((i) =>
         (input.Filters ?? []).every((f) =>
-          f.Name === "vpc-id"
-            ? matches(f.Values, g.VpcId)
-            : f.Name === "group-name"
-            ? matches(f.Values, g.GroupName)
+          f.Name === "instance-id"
+            ? matches(f.Values, i.InstanceId)
+            : f.Name === "instance-state-name"
+            ? matches(f.Values, i.State?.Name)
+            : f.Name === "instance.group-id"
+            ? this.groupsOf(i.InstanceId!).some((g) => matches(f.Values, g))
             : f.Name!.startsWith("tag:")
-            ? matches(f.Values, g.Tags?.find((t) => t.Key === f.Name!.slice(4))?.Value)
+            ? matches(f.Values, i.Tags?.find((t) => t.Key === f.Name!.slice(4))?.Value)
             : false
         )
-      ).map((g) => structuredClone(g)),
+      ).map((i) => structuredClone(i));
+    });
+  }
+
+  /** Terminates at once; an unknown id fails the call, a terminated one stays terminated. */
+  terminateInstances(ids: string[]) {
+    return this.run("terminateInstances", [ids], () => {
+      for (const id of ids) this.#instance(id);
+      for (const id of ids) {
+        this.#booting.delete(id);
+        this.instances.get(id)!.State = { Name: "terminated" };
+      }
+    });
+  }
+
+  userData(instanceId: string) {
+    return this.run("userData", [instanceId], () => {
+      this.#instance(instanceId);
+      return this.userDataOf.get(instanceId);
+    });
+  }
+
+  setInstanceGroups(instanceId: string, groupIds: string[]) {
+    return this.run("setInstanceGroups", [instanceId, groupIds], () => {
+      const inst = this.#instance(instanceId);
+      if (groupIds.length > this.maxGroups) {
+        throw awsError("SecurityGroupsPerInstanceLimitExceeded");
+      }
+      inst.SecurityGroups = groupIds.map((GroupId) => ({ GroupId }));
+    });
+  }
+
+  /** One image, `ami-1`. */
+  describeImages() {
+    return this.run("describeImages", [], () => [{ ImageId: "ami-1", Name: "milpa-node" }]);
+  }
+
+  /** One default VPC, `vpc-1`. */
+  describeVpcs() {
+    return this.run("describeVpcs", [], () => [
+      { VpcId: "vpc-1", CidrBlock: "172.31.0.0/16", IsDefault: true },
+    ]);
+  }
+
+  /** Two subnets of `vpc-1`. */
+  describeSubnets() {
+    return this.run(
+      "describeSubnets",
+      [],
+      () => ["subnet-1", "subnet-2"].map((SubnetId) => ({ SubnetId, VpcId: "vpc-1" })),
+    );
+  }
+
+  describeSecurityGroups(input: { Filters?: Filter[]; GroupIds?: string[] }) {
+    return this.run(
+      "describeSecurityGroups",
+      [input],
+      () =>
+        [...this.groups.values()].filter((g) =>
+          (!input.GroupIds || input.GroupIds.includes(g.GroupId!)) &&
+          (input.Filters ?? []).every((f) =>
+            f.Name === "vpc-id"
+              ? matches(f.Values, g.VpcId)
+              : f.Name === "group-name"
+              ? matches(f.Values, g.GroupName)
+              : f.Name!.startsWith("tag:")
+              ? matches(f.Values, g.Tags?.find((t) => t.Key === f.Name!.slice(4))?.Value)
+              : false
+          )
+        ).map((g) => structuredClone(g)),
     );
   }
 
@@ -108,81 +216,57 @@ export class FakeEc2 extends Recorder implements Ec2ServicesApi {
     VpcId?: string;
     TagSpecifications?: { Tags?: { Key?: string; Value?: string }[] }[];
   }) {
-    this.record("createSecurityGroup", input);
-    const taken = [...this.groups.values()].some((g) =>
-      g.GroupName === input.GroupName && g.VpcId === input.VpcId
-    );
-    if (taken) return Promise.reject(awsError("InvalidGroup.Duplicate"));
-    const tags = (input.TagSpecifications?.[0]?.Tags ?? []) as { Key: string; Value: string }[];
-    return Promise.resolve(this.addGroup(input.GroupName!, input.VpcId, tags));
+    return this.run("createSecurityGroup", [input], () => {
+      const taken = [...this.groups.values()].some((g) =>
+        g.GroupName === input.GroupName && g.VpcId === input.VpcId
+      );
+      if (taken) throw awsError("InvalidGroup.Duplicate");
+      const tags = (input.TagSpecifications?.[0]?.Tags ?? []) as { Key: string; Value: string }[];
+      return this.addGroup(input.GroupName!, input.VpcId, tags);
+    });
   }
 
+  /** Refused while a live instance has the group (a terminated one lost its interface). */
   deleteSecurityGroup(groupId: string) {
-    this.record("deleteSecurityGroup", groupId);
-    if (!this.groups.has(groupId)) return Promise.reject(awsError("InvalidGroup.NotFound"));
-    if ([...this.instances.keys()].some((i) => this.groupsOf(i).includes(groupId))) {
-      return Promise.reject(awsError("DependencyViolation", "resource has a dependent object"));
-    }
-    this.groups.delete(groupId);
-    return Promise.resolve();
+    return this.run("deleteSecurityGroup", [groupId], () => {
+      if (!this.groups.has(groupId)) throw awsError("InvalidGroup.NotFound");
+      const users = [...this.instances.keys()].filter((i) =>
+        this.isAlive(i) && this.groupsOf(i).includes(groupId)
+      );
+      if (users.length) throw awsError("DependencyViolation", "resource has a dependent object");
+      this.groups.delete(groupId);
+    });
   }
 
-  #rules(groupId: string, permissions: IpPermission[], add: boolean): Promise<void> {
+  #rules(groupId: string, permissions: IpPermission[], add: boolean): void {
     const g = this.groups.get(groupId);
-    if (!g) return Promise.reject(awsError("InvalidGroup.NotFound"));
+    if (!g) throw awsError("InvalidGroup.NotFound");
     const held = permissionsHeld(g.IpPermissions);
     const keys = new Set(held.map(permissionKey));
     const change = permissionsHeld(permissions);
     for (const p of change) {
-      if (add && keys.has(permissionKey(p))) {
-        return Promise.reject(awsError("InvalidPermission.Duplicate"));
-      }
-      if (!add && !keys.has(permissionKey(p))) {
-        return Promise.reject(awsError("InvalidPermission.NotFound"));
-      }
+      if (add && keys.has(permissionKey(p))) throw awsError("InvalidPermission.Duplicate");
+      if (!add && !keys.has(permissionKey(p))) throw awsError("InvalidPermission.NotFound");
     }
     const drop = new Set(change.map(permissionKey));
     g.IpPermissions = toIpPermissions(
       add ? [...held, ...change] : held.filter((p) => !drop.has(permissionKey(p))),
     );
-    return Promise.resolve();
   }
 
   authorizeIngress(groupId: string, permissions: IpPermission[]) {
-    this.record("authorizeIngress", groupId, permissions);
-    return this.#rules(groupId, permissions, true);
-  }
-
-  revokeIngress(groupId: string, permissions: IpPermission[]) {
-    this.record("revokeIngress", groupId, permissions);
-    return this.#rules(groupId, permissions, false);
-  }
-
-  describeInstances(filters: Filter[]) {
-    this.record("describeInstances", filters);
-    return Promise.resolve(
-      [...this.instances.values()].filter((i) =>
-        filters.every((f) =>
-          f.Name === "instance-id"
-            ? matches(f.Values, i.InstanceId)
-            : f.Name === "instance-state-name"
-            ? matches(f.Values, i.State?.Name)
-            : f.Name === "instance.group-id"
-            ? this.groupsOf(i.InstanceId!).some((g) => matches(f.Values, g))
-            : false
-        )
-      ).map((i) => structuredClone(i)),
+    return this.run(
+      "authorizeIngress",
+      [groupId, permissions],
+      () => this.#rules(groupId, permissions, true),
     );
   }
 
-  setInstanceGroups(instanceId: string, groupIds: string[]) {
-    this.record("setInstanceGroups", instanceId, groupIds);
-    const inst = this.instances.get(instanceId);
-    if (!inst) return Promise.reject(awsError("InvalidInstanceID.NotFound"));
-    if (groupIds.length > this.maxGroups) {
-      return Promise.reject(awsError("SecurityGroupsPerInstanceLimitExceeded"));
-    }
-    inst.SecurityGroups = groupIds.map((GroupId) => ({ GroupId }));
-    return Promise.resolve();
+  revokeIngress(groupId: string, permissions: IpPermission[]) {
+    return this.run(
+      "revokeIngress",
+      [groupId, permissions],
+      () => this.#rules(groupId, permissions, false),
+    );
   }
 }

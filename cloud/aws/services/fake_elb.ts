@@ -1,8 +1,9 @@
 /**
  * Test support: a stateful fake of `ElbApi`: load balancers with listeners, health check,
- * attributes, instances and tags; unknown names and instances fail as ELB fails them.
+ * attributes, instances (those a `FakeEc2` has) and tags; unknown names and instances fail as
+ * ELB fails them.
  */
-import { awsError, Recorder } from "./fake_ec2.ts";
+import { awsError, Recorder } from "./fake_recorder.ts";
 import type {
   CreateLoadBalancerCommandInput,
   ElbApi,
@@ -11,7 +12,7 @@ import type {
   LoadBalancerAttributes,
   LoadBalancerDescription,
   TagDescription,
-} from "./sdk.ts";
+} from "../sdk.ts";
 
 interface Lb {
   d: LoadBalancerDescription;
@@ -22,8 +23,6 @@ interface Lb {
 /** A fake classic ELB. */
 export class FakeElb extends Recorder implements ElbApi {
   readonly lbs = new Map<string, Lb>();
-  /** Instances that exist; registering any other fails with InvalidInstance. */
-  readonly knownInstances = new Set<string>();
   /** Registered instances that fail the health check (OutOfService); all others are InService. */
   readonly outOfService = new Set<string>();
 
@@ -35,17 +34,13 @@ export class FakeElb extends Recorder implements ElbApi {
     return lb;
   }
 
-  #run<T>(name: string, args: unknown[], fn: () => T): Promise<T> {
-    try {
-      this.record(name, ...args);
-      return Promise.resolve(fn());
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  /** `ec2` tells which instances exist: registering any other fails with InvalidInstance. */
+  constructor(private readonly ec2: { isAlive(id: string): boolean }) {
+    super();
   }
 
   describeLoadBalancers(names?: string[]) {
-    return this.#run(
+    return this.run(
       "describeLoadBalancers",
       [names],
       () =>
@@ -56,7 +51,7 @@ export class FakeElb extends Recorder implements ElbApi {
   }
 
   createLoadBalancer(input: CreateLoadBalancerCommandInput) {
-    return this.#run("createLoadBalancer", [input], () => {
+    return this.run("createLoadBalancer", [input], () => {
       const name = input.LoadBalancerName!;
       if (this.lbs.has(name)) throw awsError("DuplicateAccessPointName");
       const dns = `${input.Scheme === "internal" ? "internal-" : ""}${name}.elb.example`;
@@ -89,11 +84,11 @@ export class FakeElb extends Recorder implements ElbApi {
   }
 
   deleteLoadBalancer(name: string) {
-    return this.#run("deleteLoadBalancer", [name], () => void this.lbs.delete(name));
+    return this.run("deleteLoadBalancer", [name], () => void this.lbs.delete(name));
   }
 
   createListeners(name: string, listeners: Listener[]) {
-    return this.#run("createListeners", [name, listeners], () => {
+    return this.run("createListeners", [name, listeners], () => {
       const d = this.#get(name).d;
       for (const l of listeners) {
         if (
@@ -107,7 +102,7 @@ export class FakeElb extends Recorder implements ElbApi {
   }
 
   deleteListeners(name: string, ports: number[]) {
-    return this.#run("deleteListeners", [name, ports], () => {
+    return this.run("deleteListeners", [name, ports], () => {
       const d = this.#get(name).d;
       d.ListenerDescriptions = d.ListenerDescriptions!.filter((h) =>
         !ports.includes(h.Listener!.LoadBalancerPort!)
@@ -116,19 +111,19 @@ export class FakeElb extends Recorder implements ElbApi {
   }
 
   applySecurityGroups(name: string, groupIds: string[]) {
-    return this.#run("applySecurityGroups", [name, groupIds], () => {
+    return this.run("applySecurityGroups", [name, groupIds], () => {
       this.#get(name).d.SecurityGroups = groupIds;
     });
   }
 
   configureHealthCheck(name: string, healthCheck: HealthCheck) {
-    return this.#run("configureHealthCheck", [name, healthCheck], () => {
+    return this.run("configureHealthCheck", [name, healthCheck], () => {
       this.#get(name).d.HealthCheck = healthCheck;
     });
   }
 
   describeAttributes(name: string) {
-    return this.#run(
+    return this.run(
       "describeAttributes",
       [name],
       () => structuredClone(this.#get(name).attributes),
@@ -136,16 +131,16 @@ export class FakeElb extends Recorder implements ElbApi {
   }
 
   modifyAttributes(name: string, attributes: LoadBalancerAttributes) {
-    return this.#run("modifyAttributes", [name, attributes], () => {
+    return this.run("modifyAttributes", [name, attributes], () => {
       const lb = this.#get(name);
       lb.attributes = { ...lb.attributes, ...structuredClone(attributes) };
     });
   }
 
   registerInstances(name: string, ids: string[]) {
-    return this.#run("registerInstances", [name, ids], () => {
+    return this.run("registerInstances", [name, ids], () => {
       const d = this.#get(name).d;
-      const bad = ids.find((id) => !this.knownInstances.has(id));
+      const bad = ids.find((id) => !this.ec2.isAlive(id));
       if (bad) throw awsError("InvalidInstance", `The requested instance ${bad} is not valid`);
       for (const id of ids) {
         if (!d.Instances!.some((i) => i.InstanceId === id)) d.Instances!.push({ InstanceId: id });
@@ -154,14 +149,14 @@ export class FakeElb extends Recorder implements ElbApi {
   }
 
   deregisterInstances(name: string, ids: string[]) {
-    return this.#run("deregisterInstances", [name, ids], () => {
+    return this.run("deregisterInstances", [name, ids], () => {
       const d = this.#get(name).d;
       d.Instances = d.Instances!.filter((i) => !ids.includes(i.InstanceId!));
     });
   }
 
   describeInServiceInstances(name: string) {
-    return this.#run(
+    return this.run(
       "describeInServiceInstances",
       [name],
       () =>
@@ -172,7 +167,7 @@ export class FakeElb extends Recorder implements ElbApi {
   }
 
   describeTags(names: string[]) {
-    return this.#run(
+    return this.run(
       "describeTags",
       [names],
       () => names.map((n) => ({ LoadBalancerName: n, Tags: structuredClone(this.#get(n).tags) })),

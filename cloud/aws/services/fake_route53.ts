@@ -3,7 +3,7 @@
  * Route 53's order (names with labels reversed) a few per page, and change batches that are
  * atomic and refuse a DELETE that does not match exactly, as Route 53 does.
  */
-import { awsError, Recorder } from "./fake_ec2.ts";
+import { awsError, Recorder } from "./fake_recorder.ts";
 import type {
   Change,
   CreateHostedZoneCommandInput,
@@ -12,7 +12,7 @@ import type {
   ResourceRecordSet,
   Route53Api,
   VPC,
-} from "./sdk.ts";
+} from "../sdk.ts";
 
 interface Zone {
   zone: HostedZone;

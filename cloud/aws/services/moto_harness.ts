@@ -18,7 +18,7 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import assert from "node:assert/strict";
 import type { IngressRule } from "../../provider.ts";
 import { AwsServices, type AwsServicesOptions } from "./aws_services.ts";
-import { fromClients, type ServicesApis } from "./sdk.ts";
+import { type AwsApis, awsApis } from "../sdk.ts";
 import { hasMoto as motoInstalled, startMotoServer } from "../../../tests/support/moto.ts";
 
 /** Whether `python3 -c "import moto"` works here; tests are ignored (loudly named) otherwise. */
@@ -105,7 +105,7 @@ export async function startMotoCloud(env: Record<string, string> = {}): Promise<
       ...cloud,
       services: (overrides = {}) =>
         new AwsServices({
-          ...fromClients(ec2, route53, elb),
+          ...awsApis({ ec2, route53, elb }),
           controllerId: "ctl",
           clusterName: "test",
           ttl: 30,
@@ -168,9 +168,9 @@ export function withMoto(
 /** The real APIs, recording every call by method name. */
 export function spied(
   m: MotoCloud,
-): { apis: ServicesApis; calls: { name: string; args: unknown[] }[] } {
+): { apis: AwsApis; calls: { name: string; args: unknown[] }[] } {
   const calls: { name: string; args: unknown[] }[] = [];
-  const real = fromClients(m.ec2, m.route53, m.elb);
+  const real = awsApis(m);
   const wrap = <T extends object>(api: T): T =>
     new Proxy(api, {
       get: (target, key) => (...args: unknown[]) => {

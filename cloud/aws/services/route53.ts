@@ -9,7 +9,7 @@ import { serviceRecords } from "../../local/dns_records.ts";
 import type { ServiceDnsPort } from "../../provider.ts";
 import type { Caller } from "../errors.ts";
 import { CONTROLLER_TAG, splitService } from "./names.ts";
-import type { Change, ResourceRecordSet, Route53Api, VPCRegion } from "./sdk.ts";
+import type { Change, ResourceRecordSet, Route53Api, VPCRegion } from "../sdk.ts";
 
 /** What the records are managed with. */
 export interface ServiceRecordsOptions {

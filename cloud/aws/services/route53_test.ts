@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { NotFoundError } from "../../../model/errors.ts";
 import { fakeCloud } from "./fake_cloud.ts";
 import { batches, recordChanges, wantedRecordSets } from "./route53.ts";
-import type { Change } from "./sdk.ts";
+import type { Change } from "../sdk.ts";
 
 const ports = [
   { name: "http", protocol: "TCP" as const, port: 30080 },

@@ -5,7 +5,7 @@
 import { ValidationError } from "../../../model/errors.ts";
 import { formatCidr, parseCidr } from "../../../model/validation/cidr.ts";
 import type { IngressRule } from "../../provider.ts";
-import type { IpPermission } from "./sdk.ts";
+import type { IpPermission } from "../sdk.ts";
 
 /** One permission of a group: a port range of a protocol open to one source. */
 export interface Permission {

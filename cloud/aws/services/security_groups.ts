@@ -21,11 +21,11 @@ import {
   tagValue,
 } from "./names.ts";
 import { diffPermissions, type Permission, permissionsHeld, toIpPermissions } from "./rules.ts";
-import type { Ec2Instance, Ec2ServicesApi, SecurityGroup } from "./sdk.ts";
+import type { Ec2Api, Ec2Instance, SecurityGroup } from "../sdk.ts";
 
 /** What the groups are managed with. */
 export interface SecurityGroupsOptions {
-  ec2: Ec2ServicesApi;
+  ec2: Ec2Api;
   call: Caller;
   controllerId: string;
   vpcId: string;
@@ -196,13 +196,17 @@ export class SecurityGroups {
       const ids = instances.slice(i, i + 195);
       const listed = await this.o.call(
         `describe instances ${ids.join(", ")}`,
-        () => this.o.ec2.describeInstances([{ Name: "instance-id", Values: ids }, state]),
+        () =>
+          this.o.ec2.describeInstances({ Filters: [{ Name: "instance-id", Values: ids }, state] }),
       );
       for (const inst of listed) found.set(inst.InstanceId!, inst);
     }
     const carrying = await this.o.call(
       `describe the instances of security group ${groupId}`,
-      () => this.o.ec2.describeInstances([{ Name: "instance.group-id", Values: [groupId] }, state]),
+      () =>
+        this.o.ec2.describeInstances({
+          Filters: [{ Name: "instance.group-id", Values: [groupId] }, state],
+        }),
     );
     for (const inst of carrying) found.set(inst.InstanceId!, inst);
     const errors: string[] = [];

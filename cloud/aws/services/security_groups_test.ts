@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CapacityError, ConflictError } from "../../../model/errors.ts";
 import type { IngressRule } from "../../provider.ts";
 import { fakeCloud } from "./fake_cloud.ts";
-import { awsError } from "./fake_ec2.ts";
+import { awsError } from "./fake_recorder.ts";
 import { permissionKey, permissionsHeld } from "./rules.ts";
 
 const tcp = (port: number, source = "VPC"): IngressRule => ({
