@@ -3,17 +3,22 @@
  *
  * Composition root: load config → open KV → build the cloud provider → start the root
  * supervisor → serve the API. State lives in MILPA_HOME (default ./.milpa); on first
- * start the controller writes $MILPA_HOME/client.yaml for milpactl.
+ * start the controller writes $MILPA_HOME/client.yaml for milpactl, and (unless
+ * `tls.enabled: false`) its CA and server certificate (api/pki.ts).
  */
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { startController } from "./api/controller.ts";
-import { resolveConfig } from "./model/config.ts";
+import { ControllerPki } from "./api/pki.ts";
+import { isLoopbackHost } from "./api/tls_names.ts";
+import { resolveConfig, type ServerConfig } from "./model/config.ts";
 import { MilpaError, ValidationError } from "./model/errors.ts";
 
 const USAGE = `Usage: deno task start [--config FILE]
 
 Starts the Milpa controller. With no --config it runs the embedded local cloud, where
-each node is an agent process on this machine.
+each node is an agent process on this machine. It serves https with its own CA, made on
+first start: $MILPA_HOME/ca.crt (curl --cacert, browsers); milpactl finds it in
+$MILPA_HOME/client.yaml. tls.enabled: false in the config serves plain http.
 
 Options:
   --config FILE   server.yml (see docs/configuration.md)
@@ -21,7 +26,7 @@ Options:
 
 Environment:
   MILPA_HOME      state directory (default ./.milpa)
-  MILPA_LISTEN    API address host:port (default 127.0.0.1:54555)
+  MILPA_LISTEN    API address host:port (default 127.0.0.1:54555), served over https
   MILPA_KV        Deno KV location: a file path or a KV Connect URL (default $MILPA_HOME/state.kv)`;
 
 async function loadConfigFile(path: string | undefined) {
@@ -39,6 +44,12 @@ async function loadConfigFile(path: string | undefined) {
     throw new ValidationError(`${path} is not valid YAML: ${(e as Error).message}`);
   }
   return resolveConfig(raw, path);
+}
+
+/** The names the server certificate carries besides loopback and the listen address. */
+function certificateNames(config: ServerConfig): string[] {
+  const nodesURL = config.nodes.controllerURL;
+  return [...config.tls.subjectAltNames, ...(nodesURL ? [new URL(nodesURL).hostname] : [])];
 }
 
 function parseArgs(args: string[]): { config?: string; help: boolean } {
@@ -62,21 +73,33 @@ async function main(): Promise<number> {
   const config = await loadConfigFile(args.config);
   await Deno.mkdir(Deno.env.get("MILPA_HOME") ?? "./.milpa", { recursive: true, mode: 0o700 });
   const home = await Deno.realPath(Deno.env.get("MILPA_HOME") ?? "./.milpa");
+  const listen = Deno.env.get("MILPA_LISTEN") ?? "127.0.0.1:54555";
+  const tls = config.tls.enabled
+    ? await ControllerPki.open({ home, subjectAltNames: certificateNames(config) })
+    : undefined;
+  const listenHost = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  if (!tls && !isLoopbackHost(listenHost)) {
+    console.error(
+      `warning: tls.enabled is false and MILPA_LISTEN (${listen}) is not a loopback address: ` +
+        "the API token, node tokens and everything the controller serves cross the network " +
+        "in plain text",
+    );
+  }
   const kv = await Deno.openKv(Deno.env.get("MILPA_KV") ?? `${home}/state.kv`);
-  const controller = await startController({
-    config,
-    kv,
-    home,
-    listen: Deno.env.get("MILPA_LISTEN") ?? "127.0.0.1:54555",
-  });
-  const clientConfig =
-    `# written by the Milpa controller; milpactl reads it\nendpoint: ${controller.url}\ntoken: ${controller.token}\n`;
+  const controller = await startController({ config, kv, home, listen, tls });
+  const clientConfig = "# written by the Milpa controller; milpactl reads it\n" +
+    stringifyYaml({
+      endpoint: controller.url,
+      token: controller.token,
+      ...(tls ? { certificateAuthority: tls.caCertificate } : {}),
+    });
   await Deno.writeTextFile(`${home}/client.yaml`, clientConfig, { mode: 0o600 });
   console.log(
     `Milpa controller ${controller.controllerId} listening on ${controller.url} ` +
       `(cloud: ${controller.cloud.name}, cluster: ${config.clusterName}, state: ${home})`,
   );
   console.log(`milpactl finds it through ${home}/client.yaml`);
+  if (tls) console.log(`its CA certificate (curl --cacert, browsers): ${home}/ca.crt`);
   console.log(`state machines, live: ${controller.url}/ui (log in with the token in client.yaml)`);
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -165,9 +165,14 @@ export async function launchNode(
     controllerURL: string;
     nodeToken: (node: string) => Promise<string>;
     config: Pick<ServerConfig, "nodes">;
+    /** The CA of an https controller: the node trusts it (and only it). */
+    caCertificate?: string;
+    /** The sha256 of the agent program, when the node fetches it from the controller. */
+    agentSha256?: () => Promise<string>;
   },
   input: NodeInput,
 ): Promise<LaunchResult> {
+  const agentSha256 = deps.cloud.fetchesAgent ? await deps.agentSha256?.() : undefined;
   const instance = await deps.cloud.launch({
     clientToken: input.name,
     nodeName: input.name,
@@ -181,6 +186,8 @@ export async function launchNode(
       token: await deps.nodeToken(input.name),
       runtime: deps.config.nodes.runtime,
       insecureRegistries: deps.config.nodes.insecureRegistries,
+      ...(deps.caCertificate ? { caCertificate: deps.caCertificate } : {}),
+      ...(agentSha256 ? { agentSha256 } : {}),
     },
   });
   return { instanceId: instance.id, addresses: instance.addresses };

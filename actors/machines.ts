@@ -123,6 +123,7 @@ export function managedKinds(
       event,
       launch: (input) => launchNode(deps, input),
       terminate: (id) => deps.cloud.terminate(id),
+      revoke: (name) => deps.revokeNodeToken(name),
       persisted: (name) => persisted(nodeId(name)),
       clean: ({ name, boundPod }) =>
         saveNodeLogs(

@@ -74,6 +74,8 @@ export interface NodeDeps {
   launch: (input: NodeInput) => Promise<LaunchResult>;
   /** Terminates an instance; safe to repeat. */
   terminate: (instanceId: string) => Promise<void>;
+  /** Revokes the node's agent credentials (safe to repeat): a terminating node gets no more. */
+  revoke: (node: string) => Promise<void>;
   /**
    * Resolves once the node's state (Terminating) is stored, so that a controller that dies
    * while the instance is being terminated knows it was, after a restart.
@@ -104,15 +106,18 @@ export function createNodeMachine(deps: NodeDeps) {
       // Retries until it succeeds, or until the actor stops (the controller is stopping).
       terminate: fromPromise<void, { name: string; instanceId?: string }>(
         async ({ input, signal }) => {
-          if (!input.instanceId) return;
-          await deps.persisted(input.name); // the intent first: a restart must not forget it
+          // The intent first: a restart must not forget it.
+          if (input.instanceId) await deps.persisted(input.name);
           for (let delay = 1000; !signal.aborted; delay = Math.min(delay * 2, 30_000)) {
             try {
-              return await deps.terminate(input.instanceId);
+              await deps.revoke(input.name);
+              if (input.instanceId) await deps.terminate(input.instanceId);
+              return;
             } catch (e) {
               if (signal.aborted) return;
               console.error(
-                `terminate ${input.instanceId} failed, retrying in ${delay / 1000}s:`,
+                `terminate node ${input.name} (${input.instanceId ?? "no instance"}) failed, ` +
+                  `retrying in ${delay / 1000}s:`,
                 e,
               );
               await sleep(deps.clock, delay, signal);

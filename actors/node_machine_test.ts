@@ -33,6 +33,8 @@ class Harness extends MachineHarness<NodeMachine> {
   readonly launches: Deferred<LaunchResult, NodeInput>[] = [];
   readonly cleans: Deferred<void, { name: string; boundPod?: string }>[] = [];
   readonly terminated: string[] = [];
+  /** Nodes whose credentials were revoked, in order. */
+  readonly revoked: string[] = [];
   connected = false;
   /** Nodes whose stored state terminate waited for, and what that wait resolves with. */
   readonly persistedAsked: string[] = [];
@@ -56,6 +58,10 @@ class Harness extends MachineHarness<NodeMachine> {
       terminate: (id) => {
         this.terminated.push(id);
         return this.terminate(id);
+      },
+      revoke: (name) => {
+        this.revoked.push(name);
+        return Promise.resolve();
       },
       persisted: (name) => {
         this.persistedAsked.push(name);
@@ -276,6 +282,36 @@ Deno.test("node machine RELEASE of a used node cleans, terminates once and ends 
     const terminating = h.events.find((e) => e.status === "node-terminating")!;
     assert.equal(terminating.message, "Terminating instance i-1");
     assert.equal(terminating.type, "Normal");
+  });
+});
+
+Deno.test("node machine revokes a used node's credentials after cleaning, before terminating", async () => {
+  await withHarness(async (h) => {
+    const terminating = Promise.withResolvers<void>();
+    h.terminate = () => terminating.promise;
+    const a = h.start();
+    await claimed(h, a);
+    a.send({ type: "RELEASE", used: true });
+    await h.clock.advance(0);
+    assert.deepEqual(h.revoked, [], "the agent still hands over its logs while Cleaning");
+    h.cleans[0].resolve();
+    await until(a, "Terminating");
+    await h.clock.advance(0);
+    assert.deepEqual(h.terminated, ["i-1"]);
+    assert.deepEqual(h.revoked, ["n1"], "revoked by the time the instance is terminated");
+    terminating.resolve();
+    await until(a, "Terminated");
+    assert.deepEqual(h.revoked, ["n1"]);
+  });
+});
+
+Deno.test("node machine revokes the credentials of a node whose launch failed", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    h.launches[0].reject(new Error("boom"));
+    await until(a, "Terminated");
+    assert.deepEqual(h.terminated, []);
+    assert.deepEqual(h.revoked, ["n1"], "a launch may have issued a token before it failed");
   });
 });
 

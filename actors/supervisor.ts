@@ -64,8 +64,14 @@ export interface SupervisorDeps {
   config: ServerConfig;
   /** URL agents dial. */
   controllerURL: string;
-  /** The bearer token of a node's agent. */
+  /** PEM of the CA of an https controller URL: every node's agent config carries it. */
+  caCertificate?: string;
+  /** The agent program's sha256, for clouds whose nodes fetch it at boot. */
+  agentSha256?: () => Promise<string>;
+  /** The bearer token of a node's agent: issued on first use, the same one after. */
   nodeToken: (node: string) => Promise<string>;
+  /** Revokes a node's token, once the node is terminating (safe to repeat). */
+  revokeNodeToken: (node: string) => Promise<void>;
   /** Instance types, for the pods ReplicaSets create. */
   catalog: InstanceType[];
   timings?: Partial<Timings>;

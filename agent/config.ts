@@ -13,6 +13,7 @@ export type ResolvedAgentConfig = AgentConfig & {
 
 const OPTIONAL_STRINGS = [
   "caCertificate",
+  "agentSha256",
   "dataDir",
   "imageDir",
   "podIP",

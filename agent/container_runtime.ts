@@ -20,6 +20,7 @@ import {
 import type { ImagePuller, PulledImage } from "./oci/image_puller.ts";
 import { resolveInRoot } from "./oci/root_path.ts";
 import { unpackImage } from "./oci/unpack.ts";
+import { makePrivateDir } from "./private_files.ts";
 import {
   type RunningUnit,
   type UnitContext,
@@ -123,7 +124,8 @@ export class ContainerRuntime implements UnitRuntime {
     const argv = unitArgv(pulled.config, ctx.unit, image);
     const rootfs = `${ctx.stateDir}/rootfs`;
     await Deno.remove(rootfs, { recursive: true }).catch(() => {});
-    await Deno.mkdir(ctx.stateDir, { recursive: true });
+    // Private: launchers keep the unit's environment here (runc's config.json).
+    await makePrivateDir(ctx.stateDir);
     const layers = pulled.layers.map((l) => puller.store.path(l.digest));
     await unpackImage(rootfs, layers, { signal });
     await this.#nodeFiles(rootfs);

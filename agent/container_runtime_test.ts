@@ -7,6 +7,8 @@ import { ImagePuller } from "./oci/image_puller.ts";
 import { LayerStore } from "./oci/layer_store.ts";
 import { RegistryClient } from "./oci/registry_client.ts";
 import { buildImage, busyboxLayer, haveStaticBusybox, tarArchive } from "./oci/testing.ts";
+import { containerEnv } from "./oci/image_config.ts";
+import { filesHolding, modeOf, processesShowing } from "./leak_testing.ts";
 import { RuncLauncher } from "./runc_launcher.ts";
 import type { Unit } from "../model/pod.ts";
 import type { UnitLaunch } from "./unit_runtime.ts";
@@ -227,6 +229,55 @@ Deno.test({
         rt.prepare(missing.l, new AbortController().signal),
         /Cannot run image ".*": volume mount "x": the pod has no volume "x"/,
       );
+    }),
+});
+
+Deno.test({
+  name: "ContainerRuntime hands a unit its environment exactly, through no process's command " +
+    "line, and only private files hold it (root, busybox)",
+  ignore: !root,
+  fn: () =>
+    setup(async (rt, image, dir) => {
+      const secret = `s3cret-${crypto.randomUUID()}`;
+      const odd = `two words\n'single' "double" \\ $HOME \${X} -x=y ${secret}`;
+      const { l, out } = launch(dir, {
+        name: "env",
+        image,
+        command: ["/bin/sh", "-c", "cat /proc/1/environ; echo; echo started; exec sleep 1003"],
+      });
+      const ctx = l.context!;
+      ctx.specEnv = { ...ctx.specEnv, TOKEN: secret, "odd.name-x": odd, "-dash": "d" };
+      await rt.prepare(l, new AbortController().signal);
+      const unit = rt.start(l);
+      try {
+        for (let i = 0; i < 250 && !out.stdout.includes("\nstarted\n"); i++) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const environ = out.stdout.slice(0, out.stdout.indexOf("\nstarted\n"));
+        assert.ok(environ, `${rt.kind}: ${out.stderr}`);
+        const expected = containerEnv({ FOO: "image", BAR: "image" }, ctx.specEnv, "/root");
+        assert.deepEqual(
+          environ.split("\0").filter((e) => e !== "").sort(),
+          Object.entries(expected).map(([k, v]) => `${k}=${v}`).sort(),
+          rt.kind,
+        );
+        assert.deepEqual(processesShowing(secret), [], `${rt.kind}: no command line shows it`);
+        const files = await filesHolding(dir, secret);
+        const private_ = files.filter((f) => f.mode === 0o600).map((f) => f.path);
+        assert.deepEqual(
+          files.map((f) => f.path),
+          private_,
+          `${rt.kind}: ${JSON.stringify(files)}`,
+        );
+        assert.deepEqual(
+          private_.map((f) => f.slice(ctx.stateDir.length + 1)),
+          rt.kind === "runc" ? ["config.json"] : [],
+          rt.kind,
+        );
+        assert.equal(modeOf(ctx.stateDir), "700", rt.kind);
+      } finally {
+        await unit.stop(0);
+      }
     }),
 });
 

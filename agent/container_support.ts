@@ -8,7 +8,7 @@ import { HostRuntime } from "./host_runtime.ts";
 import type { Launcher } from "./launcher.ts";
 import { ImagePuller } from "./oci/image_puller.ts";
 import { LayerStore } from "./oci/layer_store.ts";
-import { proxyFetch, RegistryClient, type RegistryProxy } from "./oci/registry_client.ts";
+import { RegistryClient, registryFetch, type RegistryProxy } from "./oci/registry_client.ts";
 import { HOST_PATH } from "./pod_spec.ts";
 import { RuncLauncher } from "./runc_launcher.ts";
 import { type RuntimeMode, SelectingRuntime } from "./runtime_select.ts";
@@ -88,7 +88,30 @@ export async function detectContainerSupport(o: DetectOptions): Promise<Containe
     path,
   );
   if (probe !== true) return { reason: `unshare cannot create namespaces: ${probe}` };
+  if (!(await expandsEnv(env, sh, path))) {
+    return { reason: `${env} cannot hand units their environment (needs GNU env 8.30 or later)` };
+  }
   return { launcher: new UnshareLauncher({ unshare, sh, env, path }) };
+}
+
+/**
+ * Whether `env` is GNU env with `-S` and its `${VAR}` expansion, which the unshare launcher
+ * hands a unit its environment with (see unshare_launcher.ts).
+ */
+async function expandsEnv(env: string, sh: string, path: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(env, {
+      args: ["-i", "-S", "-- ${MILPA_ENV_0}", sh, "-c", 'test "$MILPA_PROBE" = "a b"'],
+      clearEnv: true,
+      env: { PATH: path, MILPA_ENV_0: "MILPA_PROBE=a b" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a cgroup hierarchy is mounted (runc cannot run a container without one). */
@@ -106,6 +129,11 @@ export interface NodeRuntimeOptions {
   insecureRegistries?: string[];
   /** Every registry request goes through this proxy (the agent config's `registryProxy`). */
   registryProxy?: RegistryProxy;
+  /**
+   * CAs (PEM) https registries are checked against besides the process's roots: the machine's,
+   * for an agent whose process trusts only the controller's CA (agent/trust.ts).
+   */
+  registryCaCerts?: string[];
   log?: (message: string) => void;
 }
 
@@ -126,7 +154,9 @@ export async function createNodeRuntime(
   // The proxy's client lives as long as the agent: it is never closed.
   const client = new RegistryClient({
     insecureRegistries: o.insecureRegistries,
-    fetch: o.registryProxy ? proxyFetch(o.registryProxy).fetch : undefined,
+    fetch: o.registryProxy || o.registryCaCerts?.length
+      ? registryFetch({ proxy: o.registryProxy, caCerts: o.registryCaCerts }).fetch
+      : undefined,
   });
   const store = new LayerStore(o.imageDir ?? `${o.dataDir}/images`);
   const container = new ContainerRuntime({

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { HostRuntime } from "./host_runtime.ts";
+import { processesShowing } from "./leak_testing.ts";
 import { descendants, isAlive, readProc } from "./proc.ts";
 import { type UnitLaunch, UnitStartError } from "./unit_runtime.ts";
 
@@ -68,6 +69,22 @@ Deno.test("HostRuntime gives the unit exactly its env and cwd", async () => {
     assert.equal(l.out(), `bar||\n${await Deno.realPath(dir)}\n`);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HostRuntime hands the unit its environment through no process's command line", async () => {
+  const secret = `s3cret-${crypto.randomUUID()}`;
+  // No exec: while sh becomes sleep, /proc/<pid>/environ can read empty.
+  const l = launch(["sh", "-c", "echo started; sleep 1005"], {
+    env: { PATH: "/usr/bin:/bin", TOKEN: secret },
+  });
+  const unit = new HostRuntime().start(l.spec);
+  try {
+    await l.line("started");
+    assert.ok(Deno.readTextFileSync(`/proc/${unit.pid}/environ`).includes(`TOKEN=${secret}`));
+    assert.deepEqual(processesShowing(secret), []);
+  } finally {
+    await unit.stop(0);
   }
 });
 

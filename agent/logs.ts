@@ -5,6 +5,7 @@
  * stream until its newline arrives, the stream ends (the unit exited) or it grows past
  * {@linkcode MAX_LINE_CHARS}; so tail() and follow() never show half a line twice.
  */
+import { PRIVATE_FILE_MODE } from "./private_files.ts";
 
 /** Lines kept in memory per unit (itzo's ring size). */
 export const LOG_RING_LINES = 4096;
@@ -24,7 +25,10 @@ export interface LogSink {
 
 /** Options of {@linkcode UnitLog}. */
 export interface UnitLogOptions {
-  /** File the lines are appended to; memory only when absent. */
+  /**
+   * File the lines are appended to, created private (0600: output may hold the unit's
+   * secrets); memory only when absent.
+   */
   file?: string;
   /** @default LOG_RING_LINES */
   capacity?: number;
@@ -51,7 +55,11 @@ export class UnitLog {
   constructor(options: UnitLogOptions = {}) {
     this.capacity = options.capacity ?? LOG_RING_LINES;
     if (options.file) {
-      this.#file = Deno.openSync(options.file, { append: true, create: true });
+      this.#file = Deno.openSync(options.file, {
+        append: true,
+        create: true,
+        mode: PRIVATE_FILE_MODE,
+      });
     }
   }
 

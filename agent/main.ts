@@ -10,6 +10,8 @@ import { AGENT_PROTOCOL_VERSION } from "../model/agent_protocol.ts";
 import { NodeAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
 import { createNodeRuntime } from "./container_support.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./private_files.ts";
+import { agentTrust } from "./trust.ts";
 import { ControllerLink } from "./ws_client.ts";
 
 const USAGE = "usage: deno run -A agent/main.ts --config FILE";
@@ -32,7 +34,7 @@ function openLog(logFile: string | undefined): (message: string) => void {
   let file: Deno.FsFile | undefined;
   if (logFile) {
     try {
-      file = Deno.openSync(logFile, { append: true, create: true });
+      file = Deno.openSync(logFile, { append: true, create: true, mode: PRIVATE_FILE_MODE });
     } catch (err) {
       console.error(`milpa-agent: cannot open log file "${logFile}" (${err}); logging to stderr`);
     }
@@ -71,7 +73,7 @@ async function main(args: string[]): Promise<number> {
     log(`uncaught error: ${event.error instanceof Error ? event.error.stack : event.message}`);
   });
   try {
-    await Deno.mkdir(config.dataDir, { recursive: true });
+    await Deno.mkdir(config.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   } catch (err) {
     log(
       `cannot create data directory "${config.dataDir}": ${
@@ -80,6 +82,14 @@ async function main(args: string[]): Promise<number> {
     );
     return 1;
   }
+  const trust = await agentTrust(config.caCertificate, (name) => Deno.env.get(name));
+  if (trust.problem) {
+    log(
+      `warning: the controller connection trusts more than the controller's CA (${trust.problem}); ` +
+        "start the agent with DENO_TLS_CA_STORE=system and SSL_CERT_FILE=<the CA file>",
+    );
+  }
+  if (trust.registryProblem) log(`warning: ${trust.registryProblem}`);
   const link = new ControllerLink({
     controllerURL: config.controllerURL,
     nodeName: config.nodeName,
@@ -95,6 +105,7 @@ async function main(args: string[]): Promise<number> {
     registryProxy: config.registryProxy
       ? { url: config.registryProxy, username: config.nodeName, password: config.token }
       : undefined,
+    registryCaCerts: trust.registryCaCerts,
     log,
   });
   log(

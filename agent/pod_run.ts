@@ -5,12 +5,15 @@
  * Its files live in `<dataDir>/pods/<uid>/`: `volumes/<name>/` (emptyDir volumes, shared by
  * its units) and `units/<unit>.<n>/` (one state directory per unit definition, where image
  * runtimes unpack root file systems). That directory goes when the pod stops; logs stay.
+ * The pod's directory and `<dataDir>/logs/` are private (0700), unit logs 0600: they hold the
+ * units' environment (Secret values) and output.
  */
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { Unit, UnitStatus } from "../model/pod.ts";
 import type { Clock } from "../model/clock.ts";
 import { UnitLog } from "./logs.ts";
 import { type BaseEnv, podHostname, unitEnv, unitKey, unitSpecEnv } from "./pod_spec.ts";
+import { makePrivateDir } from "./private_files.ts";
 import type { Prober } from "./probe.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
 import { UnitSupervisor, waitingStatus } from "./unit_supervisor.ts";
@@ -142,7 +145,9 @@ export class PodRun {
   /** Creates default working directories and opens logs of units that have none yet. */
   async #prepare(units: Unit[]): Promise<void> {
     const { dataDir } = this.#ctx;
-    await Deno.mkdir(`${dataDir}/logs`, { recursive: true });
+    // Private: units' output and environment (the pod's Secret values) end up below these.
+    await makePrivateDir(`${dataDir}/logs`);
+    await makePrivateDir(this.#dir);
     for (const dir of Object.values(this.#volumes())) {
       // emptyDir volumes are world-writable, as in Kubernetes: units may run as any user.
       await Deno.mkdir(dir, { recursive: true });

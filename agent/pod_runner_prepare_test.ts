@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { HostRuntime } from "./host_runtime.ts";
+import { filesHolding, modeOf, processesShowing } from "./leak_testing.ts";
 import { desired, harness, unit } from "./pod_runner_harness.ts";
+import { PodRunner } from "./pod_runner.ts";
 import { UnitStartError } from "./unit_runtime.ts";
 
 /** A promise with its resolvers. */
@@ -67,6 +70,9 @@ Deno.test("PodRunner gives runtimes the unit's pod context and removes the pod's
   await h.until((s) => s.unitStatuses[0].state.running !== undefined);
   const [init, web] = h.runtime.launches.map((l) => l.context!);
   const podDir = `${h.dataDir}/pods/uid-1`;
+  assert.equal(modeOf(podDir), "700", "the pod's files are private");
+  assert.equal(modeOf(`${h.dataDir}/logs`), "700");
+  assert.equal(modeOf(`${h.dataDir}/logs/web.log`), "600");
   assert.equal(web.hostname, "web-pod");
   assert.deepEqual(web.volumes, { data: `${podDir}/volumes/data` });
   assert.ok((await Deno.stat(`${podDir}/volumes/data`)).isDirectory);
@@ -85,4 +91,30 @@ Deno.test("PodRunner gives runtimes the unit's pod context and removes the pod's
   assert.notEqual(h.runtime.launches.at(-1)!.context!.stateDir, web.stateDir);
   await h.runner.stop();
   await assert.rejects(Deno.stat(podDir), Deno.errors.NotFound);
+});
+
+Deno.test("PodRunner keeps a unit's secret off command lines and in private files only", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const runner = new PodRunner({ dataDir, runtime: new HostRuntime(), stopGraceMs: 0 });
+  const secret = `s3cret-${crypto.randomUUID()}`;
+  try {
+    // As the controller sends it: the secretKeyRef resolved to its value.
+    const pod = desired([unit("web", {
+      command: ["sh", "-c", 'echo "token=$TOKEN"; exec sleep 1006'],
+      env: [{ name: "TOKEN", value: secret }],
+    })]);
+    await runner.apply(pod);
+    const log = `${dataDir}/logs/web.log`;
+    for (let i = 0; i < 250; i++) {
+      if ((await Deno.readTextFile(log).catch(() => "")).includes(secret)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(processesShowing(secret), []);
+    assert.deepEqual(await filesHolding(dataDir, secret), [{ path: log, mode: 0o600 }]);
+    assert.equal(modeOf(`${dataDir}/logs`), "700");
+    assert.equal(modeOf(`${dataDir}/pods/${pod.uid}`), "700");
+  } finally {
+    await runner.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });

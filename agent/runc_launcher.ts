@@ -4,6 +4,10 @@
  * exits with the unit's status (128 + signal when killed). Namespaces: PID, mount, UTS and
  * IPC; the network is the node's. Capabilities are Docker's default set.
  *
+ * The config holds the unit's environment (the pod's Secret values among it), so it is a
+ * private file (0600) in a private bundle directory (0700), and so is runc's state root; no
+ * value is on any command line (runc hands the environment to the container through a pipe).
+ *
  * A container outlives a killed `runc run`, so runc itself runs as PID 1 of a PID namespace
  * of its own (`unshare --pid --fork --kill-child --mount-proc`): when the agent's process
  * group is killed, that namespace and the container nested in it go too. Stops signal the
@@ -11,6 +15,7 @@
  */
 import type { ContainerProcess, LaunchedContainer, Launcher } from "./launcher.ts";
 import { HOST_PATH } from "./pod_spec.ts";
+import { makePrivateDirSync, writePrivateFileSync } from "./private_files.ts";
 import { descendants, signal } from "./proc.ts";
 
 /** Docker's default capabilities. */
@@ -55,8 +60,9 @@ export class RuncLauncher implements Launcher {
 
   /** Writes the bundle config and spawns `runc run`. */
   spawn(p: ContainerProcess): LaunchedContainer {
-    Deno.mkdirSync(this.#root, { recursive: true });
-    Deno.writeTextFileSync(`${p.stateDir}/config.json`, JSON.stringify(runtimeSpec(p)));
+    makePrivateDirSync(this.#root);
+    makePrivateDirSync(p.stateDir);
+    writePrivateFileSync(`${p.stateDir}/config.json`, JSON.stringify(runtimeSpec(p)));
     const run = [this.#runc, "--root", this.#root, "run", "--bundle", p.stateDir, p.id];
     const wrap = this.#unshare
       ? [this.#unshare, "--pid", "--fork", "--kill-child", "--mount-proc", "--"]

@@ -95,3 +95,23 @@ Deno.test("detectContainerSupport() finds a launcher as root, else says why not"
   assert.equal(none.launcher, undefined);
   assert.ok(none.reason);
 });
+
+Deno.test({
+  name: "detectContainerSupport() refuses unshare with an env that cannot expand -S (root)",
+  ignore: Deno.uid() !== 0 || !findTool("unshare") || !findTool("busybox"),
+  async fn() {
+    // busybox's env has no -S: units would not get their environment.
+    const bin = await Deno.makeTempDir();
+    try {
+      for (const tool of ["unshare", "sh", "mount"]) {
+        await Deno.symlink(findTool(tool)!, `${bin}/${tool}`);
+      }
+      await Deno.symlink(findTool("busybox")!, `${bin}/env`);
+      const support = await detectContainerSupport({ dataDir: "/x", path: bin, prefer: "unshare" });
+      assert.equal(support.launcher, undefined);
+      assert.match(support.reason!, /env cannot hand units their environment/);
+    } finally {
+      await Deno.remove(bin, { recursive: true });
+    }
+  },
+});

@@ -8,6 +8,13 @@
  * unit — so the unit itself is PID 1. Killing it ends the namespace; `--kill-child` ends it
  * too when the launcher dies. Mounts are private to the namespace and vanish with it.
  *
+ * The unit's environment (the pod's Secret values among it) is on no command line, which any
+ * user can read in /proc: the launcher's own environment carries each `NAME=value` in a
+ * variable `MILPA_ENV_<n>`, and `env -i -S '-- ${MILPA_ENV_0} ${MILPA_ENV_1} ...'` (GNU env)
+ * expands them into the new environment, dropping everything else. Only root can read a
+ * process's environment. The shell cannot pass the unit's variables on itself: it drops names
+ * that are no shell identifiers ("a.b") and rewrites IFS and PWD.
+ *
  * Unlike runc this keeps root's capabilities in the unit and uses chroot, not pivot_root:
  * isolation, not a security boundary.
  */
@@ -18,6 +25,7 @@ import type { ContainerProcess, LaunchedContainer, Launcher } from "./launcher.t
 export interface UnshareTools {
   unshare: string;
   sh: string;
+  /** GNU env (coreutils 8.30 or later, for `-S`). */
   env: string;
   /** PATH the setup script runs with (mount, mkdir, ln). */
   path: string;
@@ -59,7 +67,7 @@ export class UnshareLauncher implements Launcher {
   /** Spawns the run; see the module comment for the chain of execs. */
   spawn(p: ContainerProcess): LaunchedContainer {
     const t = this.#tools;
-    const env = Object.entries(p.env).map(([k, v]) => `${k}=${v}`);
+    const { carriers, expand } = envCarriers(p.env);
     const args = [
       "--pid",
       "--fork",
@@ -79,8 +87,8 @@ export class UnshareLauncher implements Launcher {
       "--",
       t.env,
       "-i",
-      "--",
-      ...env,
+      "-S",
+      expand,
       t.unshare,
       `--root=${p.rootfs}`,
       `--wd=${p.cwd}`,
@@ -92,7 +100,7 @@ export class UnshareLauncher implements Launcher {
     const child = new Deno.Command(t.unshare, {
       args,
       clearEnv: true,
-      env: { PATH: t.path },
+      env: { ...carriers, PATH: t.path },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -108,4 +116,28 @@ export class UnshareLauncher implements Launcher {
       },
     };
   }
+}
+
+/** Prefix of the variables that carry the unit's environment to `env -S`. */
+const CARRIER = "MILPA_ENV_";
+
+/**
+ * The launcher's variables carrying `env` (`MILPA_ENV_<n>` = "NAME=value"), and the `env -S`
+ * argument that expands them: `-- ${MILPA_ENV_0} ...`. An expanded value is one argument,
+ * taken literally (no splitting, quoting or further expansion); after `--`, env takes every
+ * argument holding "=" as a variable. Names that are empty or hold "=" cannot be set and are
+ * left out.
+ */
+function envCarriers(
+  env: Record<string, string>,
+): { carriers: Record<string, string>; expand: string } {
+  const carriers: Record<string, string> = {};
+  const refs = ["--"];
+  for (const [name, value] of Object.entries(env)) {
+    if (name === "" || name.includes("=")) continue;
+    const carrier = `${CARRIER}${refs.length - 1}`;
+    carriers[carrier] = `${name}=${value}`;
+    refs.push(`\${${carrier}}`);
+  }
+  return { carriers, expand: refs.join(" ") };
 }

@@ -76,7 +76,13 @@ const MESSAGE_TYPES = new Set(["apply", "logs", "logs.cancel"]);
 /** Parses a controller frame; throws with a short reason when it is not a controller message. */
 export function parseControllerMessage(data: unknown): ControllerMessage {
   if (typeof data !== "string") throw new Error("not a text frame");
-  const msg = JSON.parse(data);
+  let msg;
+  try {
+    msg = JSON.parse(data);
+  } catch {
+    // Not JSON.parse's message: it quotes the frame, which may hold the pod's Secret values.
+    throw new SyntaxError(`not JSON (${data.length} characters)`);
+  }
   if (typeof msg !== "object" || msg === null || !MESSAGE_TYPES.has(msg.type)) {
     throw new Error(`unknown message type ${JSON.stringify(msg?.type)}`);
   }

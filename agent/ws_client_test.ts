@@ -49,6 +49,11 @@ Deno.test("parseControllerMessage() accepts controller messages only", () => {
     id: 3,
   });
   assert.throws(() => parseControllerMessage("{"), SyntaxError);
+  assert.throws(
+    () => parseControllerMessage('x{"value":"s3cret"}'),
+    (err) => err instanceof SyntaxError && !err.message.includes("s3cret"),
+    "the error does not quote the frame",
+  );
   assert.throws(() => parseControllerMessage('{"type":"hello"}'), /unknown message type "hello"/);
   assert.throws(() => parseControllerMessage('{"type":"apply"}'), /without a numeric id/);
   assert.throws(() => parseControllerMessage(new Uint8Array()), /not a text frame/);

@@ -45,3 +45,17 @@ export function agentBundle(): Promise<string> {
   });
   return cached;
 }
+
+let digest: Promise<string> | undefined;
+
+/** Hex sha256 of the agent's source as served (UTF-8), which nodes that fetch it check. */
+export function agentBundleSha256(): Promise<string> {
+  digest ??= agentBundle().then(async (text) => {
+    const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+  }).catch((e) => {
+    digest = undefined;
+    throw e;
+  });
+  return digest;
+}

@@ -70,8 +70,17 @@ export function agentRoutes(deps: {
             attached = undefined;
             return;
           }
+          const text = String(evt.data);
+          let msg: AgentMessage;
           try {
-            attached.receive(JSON.parse(String(evt.data)) as AgentMessage);
+            msg = JSON.parse(text);
+          } catch {
+            // Not JSON.parse's error: it quotes the frame, whose unit output may hold secrets.
+            console.error(`node ${node}: bad message: not JSON (${text.length} characters)`);
+            return;
+          }
+          try {
+            attached.receive(msg);
           } catch (e) {
             console.error(`node ${node}: bad message:`, e);
           }

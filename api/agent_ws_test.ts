@@ -106,6 +106,18 @@ Deno.test("agent WebSocket closes with 1009 on a bigger message, unparsed, and t
   });
 });
 
+Deno.test("agent WebSocket logs a frame that is not JSON without quoting it", async () => {
+  await withAgent(async ({ ws, hub, next, errors }) => {
+    // A unit's log output may hold its secrets; JSON.parse's own error would quote it.
+    const frame = 'x{"type":"logs.data","id":1,"text":"s3cret"}';
+    ws.send(frame);
+    ws.send(JSON.stringify({ type: "status", unitStatuses: [], initUnitStatuses: [] }));
+    await within(next("status"), "the status after it");
+    assert.deepEqual(errors, [`node node-1: bad message: not JSON (${frame.length} characters)`]);
+    assert.ok(hub.isConnected("node-1"), "the link stays");
+  });
+});
+
 Deno.test("agent WebSocket counts a message's UTF-8 bytes, not its characters", async () => {
   await withAgent(async ({ ws, next, closed }) => {
     // Half as many characters as the limit, each two bytes: just over it.

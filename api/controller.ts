@@ -6,17 +6,21 @@ import { AgentHub } from "../actors/agent_hub.ts";
 import { TransitionRecorder } from "../actors/inspection.ts";
 import { Supervisor, type Timings } from "../actors/supervisor.ts";
 import { loadCatalog } from "../cloud/catalog.ts";
+import { loopbackRegistryPorts } from "../cloud/local/destination_policy.ts";
 import { LocalProvider, type RegistryProxySetup } from "../cloud/local/local_provider.ts";
 import type { CloudProvider } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import { systemClock } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
 import { ActorStore } from "../store/actor_store.ts";
-import { getOrCreateMeta, randomToken } from "../store/meta_store.ts";
+import { deleteMeta, getOrCreateMeta, randomToken } from "../store/meta_store.ts";
+import { NODE_KEY_FILE, NodeCredentials } from "../store/node_credentials.ts";
 import { ObjectStore } from "../store/object_store.ts";
 import { UnavailableError } from "../model/errors.ts";
-import { createApp } from "./app.ts";
+import { agentBundleSha256 } from "./agent_bundle.ts";
+import { createApp, createNodeApp } from "./app.ts";
 import { toStatus } from "./errors.ts";
+import type { ControllerTls, ServerCertificate } from "./pki.ts";
 
 /** How to start a controller. */
 export interface ControllerOptions {
@@ -26,6 +30,11 @@ export interface ControllerOptions {
   home: string;
   /** `host:port` to listen on; port 0 picks a free port. */
   listen: string;
+  /**
+   * Serve https (the API, the agent channel, the web view) with certificates from this CA, which
+   * every node's agent config carries. Without it, plain http.
+   */
+  tls?: ControllerTls;
   /** A ready cloud provider; by default the one the config names. */
   cloud?: (
     ctx: { controllerId: string; hub: AgentHub; controllerURL: string },
@@ -70,18 +79,6 @@ export function newControllerId(): string {
   return out;
 }
 
-async function hmacHex(secret: string, data: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const sig = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data));
-  return Array.from(new Uint8Array(sig), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Starts a controller and resolves once it is serving. */
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const clock = opts.clock ?? systemClock;
@@ -89,34 +86,48 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const actorStore = new ActorStore(store);
   const controllerId = await getOrCreateMeta(opts.kv, "controllerID", newControllerId);
   const token = await getOrCreateMeta(opts.kv, "apiToken", () => randomToken());
-  const agentSecret = await getOrCreateMeta(opts.kv, "agentSecret", () => randomToken());
-  const nodeToken = (node: string) => hmacHex(agentSecret, `node:${node}`);
+  // Node tokens die with their node, and a KV dump alone makes none (store/node_credentials.ts).
+  const nodeCredentials = await NodeCredentials.open({
+    store,
+    keyFile: `${opts.home}/${NODE_KEY_FILE}`,
+    clock,
+  });
+  const nodeToken = (node: string) => nodeCredentials.issue(node);
+  const verifyNodeToken = (node: string, t: string) => nodeCredentials.verify(node, t);
+  // The secret every node token used to be derived from: it opens nothing now.
+  await deleteMeta(opts.kv, "agentSecret");
   const [hostname, portText] = splitHostPort(opts.listen);
   const hub = opts.hub ?? new AgentHub(clock);
 
   // Listen first (port 0 resolves to a real port) but refuse work until the actors are back.
   let ready = false;
-  let handler: (req: Request) => Response | Promise<Response> = () =>
+  type Handler = (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  const starting: Handler = () =>
     Response.json(toStatus(new UnavailableError("the controller is starting; retry in a moment")), {
       status: 503,
     });
+  // The user API; on the nodes' own network (agentServer), only what agents need.
+  let handler = starting;
+  let nodeHandler = starting;
+  const scheme = opts.tls ? "https" : "http";
+  const listenCert = await opts.tls?.serverCertificate([hostname]);
   const server = Deno.serve(
-    { hostname, port: Number(portText), onListen: () => {} },
-    (req) => handler(req),
+    { hostname, port: Number(portText), onListen: () => {}, ...listenCert },
+    (req, info) => handler(req, info),
   );
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
+  const url = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
   let cloud: CloudProvider;
   try {
     cloud = opts.cloud
       ? await opts.cloud({ controllerId, hub, controllerURL: url })
       : await defaultCloud(opts.config, opts.home, controllerId, {
-        authorize: async (node, t) => t === await nodeToken(node),
+        authorize: verifyNodeToken,
         // Agents keep the proxy's URL in agent.json and outlive restarts: the port is kept.
         rememberPort: async (pick) =>
           Number(await getOrCreateMeta(opts.kv, "registryProxyPort", () => String(pick()))),
-        // The controller serves agents on the gateway at its own port (below).
+        // The API's port: served to agents on the gateway too (below); the proxy never goes there.
         reservedPorts: [addr.port],
       });
   } catch (e) {
@@ -126,11 +137,20 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   // Nodes on their own network reach the controller at the cloud's address for them.
   let agentServer: Deno.HttpServer | undefined;
   let agentURL = opts.config.nodes.controllerURL?.replace(/\/$/, "") ?? url;
+  let agentCert: ServerCertificate | undefined;
+  try {
+    // Exactly the addresses served now: one served no more leaves the certificate.
+    agentCert = await opts.tls?.serverCertificate([hostname, cloud.agentAddress ?? ""], "exact");
+  } catch (e) {
+    await server.shutdown();
+    await cloud.close();
+    throw e;
+  }
   if (cloud.agentAddress) {
     try {
       agentServer = Deno.serve(
-        { hostname: cloud.agentAddress, port: addr.port, onListen: () => {} },
-        (req) => handler(req),
+        { hostname: cloud.agentAddress, port: addr.port, onListen: () => {}, ...agentCert },
+        (req, info) => nodeHandler(req, info),
       );
     } catch (e) {
       await server.shutdown();
@@ -138,7 +158,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       await cloud.close();
       throw e;
     }
-    agentURL = `http://${cloud.agentAddress}:${addr.port}`;
+    agentURL = `${scheme}://${cloud.agentAddress}:${addr.port}`;
   }
   const catalog = loadCatalog();
   const recorder = opts.recorder ?? new TransitionRecorder({ clock });
@@ -151,7 +171,10 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     clock,
     config: opts.config,
     controllerURL: agentURL,
+    caCertificate: opts.tls?.caCertificate,
+    agentSha256: agentBundleSha256,
     nodeToken,
+    revokeNodeToken: (node) => nodeCredentials.revoke(node),
     timings: opts.timings,
     inspect: (id, e) => recorder.inspect(id, e),
   });
@@ -172,11 +195,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     catalog,
     hub,
     token,
-    verifyNodeToken: async (node, t) => t === await nodeToken(node),
+    verifyNodeToken,
     cloudName: cloud.name,
     recorder,
   });
   handler = app.fetch;
+  nodeHandler = createNodeApp({ hub, verifyNodeToken, clock }).fetch;
   ready = true;
   return {
     url,
@@ -232,7 +256,13 @@ async function defaultCloud(
     addressRange: local.addressRange,
     bridge: local.bridge,
     agentCommand: local.agentCommand,
-    registryProxy,
+    registryProxy: {
+      ...registryProxy,
+      loopbackPorts: loopbackRegistryPorts(
+        local.registryProxy?.loopbackPorts,
+        config.nodes.insecureRegistries,
+      ),
+    },
     log: (m) => console.error(`local cloud: ${m}`),
   });
 }

@@ -4,8 +4,11 @@ import {
   BadRequestError,
   CapacityError,
   ConflictError,
+  ForbiddenError,
   MilpaError,
   NotFoundError,
+  PayloadTooLargeError,
+  TooManyRequestsError,
   UnauthorizedError,
   UnavailableError,
   ValidationError,
@@ -24,6 +27,8 @@ export interface StatusBody {
     kind?: string;
     name?: string;
     index?: number;
+    /** With 429: seconds to wait (also the `Retry-After` header). */
+    retryAfterSeconds?: number;
     causes?: { field: string; message: string; value?: unknown }[];
   };
 }
@@ -38,6 +43,9 @@ const TABLE: [new (...a: never[]) => Error, number, string][] = [
   [ValidationError, 422, "Invalid"],
   [BadRequestError, 400, "BadRequest"],
   [UnauthorizedError, 401, "Unauthorized"],
+  [ForbiddenError, 403, "Forbidden"],
+  [PayloadTooLargeError, 413, "RequestEntityTooLarge"],
+  [TooManyRequestsError, 429, "TooManyRequests"],
   [NotFoundError, 404, "NotFound"],
   [AlreadyExistsError, 409, "AlreadyExists"],
   [ConflictError, 409, "Conflict"],
@@ -72,6 +80,9 @@ export function toStatus(err: unknown): StatusBody {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ValidationError && err.fields.length > 0) {
     details = { ...details, causes: err.fields };
+  }
+  if (err instanceof TooManyRequestsError && err.retryAfterSeconds !== undefined) {
+    details = { ...details, retryAfterSeconds: err.retryAfterSeconds };
   }
   return {
     kind: "Status",

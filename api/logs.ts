@@ -11,6 +11,7 @@ import type { Pod } from "../model/pod.ts";
 import { allUnits } from "../model/pod.ts";
 import { savedLog } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
+import { StreamSlots } from "./limits.ts";
 
 /**
  * Most bytes of followed log text held for a client that reads slower than the unit writes.
@@ -50,9 +51,12 @@ function unitOf(pod: Pod, asked: string | undefined): string {
   return asked;
 }
 
-/** The log route. */
-export function logRoutes(deps: { store: ObjectStore; hub: AgentHub; clock: Clock }): Hono {
+/** The log route; a follow takes one of `streams` (the controller's open streams) while it lasts. */
+export function logRoutes(
+  deps: { store: ObjectStore; hub: AgentHub; clock: Clock; streams?: StreamSlots },
+): Hono {
   const app = new Hono();
+  const streams = deps.streams ?? new StreamSlots();
   app.get("/api/v1/namespaces/:ns/pods/:name/log", async (c) => {
     const name = c.req.param("name");
     const pod = await deps.store.mustGet<Pod>("pods", c.req.param("ns"), name);
@@ -86,7 +90,14 @@ export function logRoutes(deps: { store: ObjectStore; hub: AgentHub; clock: Cloc
     if (c.req.query("follow") !== "true" && c.req.query("follow") !== "1") {
       return c.body(await deps.hub.logs(node, unit, lines));
     }
-    return stream(c, (s) => followLog(s, deps.hub, node, unit, lines));
+    const release = streams.acquire();
+    return stream(c, async (s) => {
+      try {
+        await followLog(s, deps.hub, node, unit, lines);
+      } finally {
+        release();
+      }
+    });
   });
   return app;
 }

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { StreamSlots } from "./limits.ts";
 import { SseQueue } from "./sse.ts";
 import { BadRequestError, ConflictError, NotFoundError } from "../model/errors.ts";
 import type { KindInfo } from "../model/kinds.ts";
@@ -188,9 +189,13 @@ async function commitPlans(store: ObjectStore, plans: Plan[]): Promise<void> {
   }
 }
 
-/** The object routes. */
-export function resourceRoutes(deps: RegistryDeps): Hono {
+/**
+ * The object routes. A watch takes one of `streams` (the controller's open streams) for as
+ * long as it lasts.
+ */
+export function resourceRoutes(deps: RegistryDeps & { streams?: StreamSlots }): Hono {
   const app = new Hono();
+  const streams = deps.streams ?? new StreamSlots();
 
   const list = async (c: Context, namespace?: string) => {
     const k = kindFrom(c);
@@ -211,8 +216,9 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
     k: KindInfo,
     namespace: string | undefined,
     selector?: LabelSelector,
-  ) =>
-    streamSSE(c, async (stream) => {
+  ) => {
+    const release = streams.acquire();
+    return streamSSE(c, async (stream) => {
       const queue = new SseQueue<WatchEvent>((e) => ({
         event: e.type,
         data: JSON.stringify(e.object),
@@ -242,8 +248,10 @@ export function resourceRoutes(deps: RegistryDeps): Hono {
         await queue.pump(stream);
       } finally {
         stop();
+        release();
       }
     });
+  };
 
   const getOne = async (c: Context, namespace?: string) => {
     const k = kindFrom(c);

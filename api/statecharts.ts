@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { StreamSlots } from "./limits.ts";
 import { SseQueue } from "./sse.ts";
 import { isMachineKind, MACHINE_KINDS, machineDefinitions } from "../actors/definitions.ts";
 import type { MachineKind } from "../actors/definitions.ts";
@@ -19,6 +20,8 @@ import { API_VERSION } from "../model/meta.ts";
 export interface StatechartDeps {
   /** The controller's transition recorder; without one no actor is listed. */
   recorder?: TransitionRecorder;
+  /** The controller's open streams; an actor watch takes one while it lasts. */
+  streams?: StreamSlots;
 }
 
 /** Content types of the chart formats. */
@@ -50,6 +53,7 @@ const isWatch = (c: Context) => c.req.query("watch") === "true" || c.req.query("
 /** The statechart and actor routes. */
 export function statechartRoutes(deps: StatechartDeps): Hono {
   const app = new Hono();
+  const streams = deps.streams ?? new StreamSlots();
 
   app.get("/api/v1/statecharts", (c) =>
     c.json({
@@ -87,7 +91,7 @@ export function statechartRoutes(deps: StatechartDeps): Hono {
     const kind = c.req.query("kind");
     if (kind !== undefined) chartFor(kind);
     const matches = (a: { kind: string }) => kind === undefined || a.kind === kind;
-    if (isWatch(c)) return watchActors(c, deps.recorder, matches);
+    if (isWatch(c)) return watchActors(c, deps.recorder, matches, streams.acquire());
     const items = (deps.recorder?.list() ?? []).filter(matches);
     return c.json({ kind: "ActorList", apiVersion: API_VERSION, items });
   });
@@ -111,6 +115,7 @@ function watchActors(
   c: Context,
   recorder: TransitionRecorder | undefined,
   matches: (a: { kind: string }) => boolean,
+  release: () => void,
 ) {
   return streamSSE(c, async (stream) => {
     const queue = new SseQueue<ActorChange>((e) => ({
@@ -130,6 +135,7 @@ function watchActors(
       await queue.pump(stream);
     } finally {
       stop?.();
+      release();
     }
   });
 }

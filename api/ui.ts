@@ -1,21 +1,22 @@
 /**
- * The web view at `/ui`, behind the API token: `POST /ui/login` takes the token from a form
- * and sets an HttpOnly, SameSite=Strict cookie holding a value derived from it (an HMAC, so
- * the cookie is not the token itself). The cookie is accepted for the view and for the
- * read-only routes it calls (`GET /api/v1/actors*`, `GET /api/v1/statecharts*`); every
- * other route still needs `Authorization: Bearer`. Pages carry a CSP of `'self'` only.
+ * The web view at `/ui`. `POST /ui/login` takes a token from a form (the admin token or a
+ * cluster-wide one: the view shows every namespace) and starts a server-side session
+ * (`api/ui_sessions.ts`) whose random id goes in an HttpOnly, SameSite=Strict cookie
+ * (`Secure` on https). The cookie is accepted for the view and for the read-only routes it
+ * calls (`GET /api/v1/actors*`, `GET /api/v1/statecharts*`); every other route still needs
+ * `Authorization: Bearer`. `POST /ui/logout` deletes the session, so the cookie stops working
+ * at once. Pages carry a CSP of `'self'` only.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { describePrincipal, permits, type Principal } from "./access.ts";
+import { type Authenticator, bearerOf, sessionPrincipal } from "./auth.ts";
 import { UI_JS } from "./ui/app_js.ts";
 import { FAVICON_SVG, loginPage, UI_CSS, UI_HTML } from "./ui/page.ts";
+import { UI_COOKIE, type UiSessions } from "./ui_sessions.ts";
 
-/** Name of the view's session cookie. */
-export const UI_COOKIE = "milpa_ui";
-
-/** How long a login lasts, in seconds. */
-const SESSION_SECONDS = 12 * 60 * 60;
+export { UI_COOKIE };
 
 const SECURITY_HEADERS: Record<string, string> = {
   "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; " +
@@ -26,42 +27,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   "Cache-Control": "no-store",
 };
 
-/** Compares two strings in time that depends only on their lengths. */
-function sameText(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-/** The cookie value a login with `token` sets: HMAC-SHA256(token, "milpa-ui-session"), hex. */
-export async function uiSessionValue(token: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(token),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const sig = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("milpa-ui-session"));
-  return Array.from(new Uint8Array(sig), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Whether the session cookie may stand in for the bearer token on this request. */
-export function cookieAuthAllowed(method: string, path: string): boolean {
-  if (method !== "GET") return false;
-  return /^\/api\/v1\/(actors|statecharts)(\/|$)/.test(path);
-}
-
-/** A checker of a request's session cookie against `token`. */
-export function uiSessionChecker(token: string): (c: Context) => Promise<boolean> {
-  const expected = uiSessionValue(token);
-  return async (c) => {
-    const value = getCookie(c, UI_COOKIE);
-    return value !== undefined && sameText(value, await expected);
-  };
-}
+/** Whether a principal may use the view: it reads every namespace's actors. */
+const mayView = (p: Principal) => permits(p, { need: "cluster", verb: "read" });
 
 function page(c: Context, body: string, type: string, status = 200) {
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
@@ -69,49 +36,62 @@ function page(c: Context, body: string, type: string, status = 200) {
   return c.body(body, status as 200);
 }
 
-/** The `/ui` routes; they check the cookie (or bearer token) themselves. */
-export function uiRoutes(deps: { token: string }): Hono {
+/** The `/ui` routes; they check the session cookie (or a bearer token) themselves. */
+export function uiRoutes(deps: { auth: Authenticator; sessions: UiSessions }): Hono {
+  const { auth, sessions } = deps;
   const app = new Hono();
-  const hasSession = uiSessionChecker(deps.token);
-  const allowed = async (c: Context) => {
-    const auth = c.req.header("Authorization") ?? "";
-    return (auth.startsWith("Bearer ") && sameText(auth.slice(7), deps.token)) ||
-      await hasSession(c);
+  const viewer = async (c: Context): Promise<Principal | undefined> => {
+    const bearer = bearerOf(c);
+    const p = bearer !== undefined
+      ? await auth.verify(bearer)
+      : await sessionPrincipal(c, sessions, auth);
+    return p && mayView(p) ? p : undefined;
   };
   const html = "text/html; charset=utf-8";
 
   app.get("/ui/login", async (c) => {
-    if (await hasSession(c)) return c.redirect("/ui", 303);
+    if (await sessionPrincipal(c, sessions, auth)) return c.redirect("/ui", 303);
     return page(c, loginPage(), html);
   });
   app.post("/ui/login", async (c) => {
     const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
     const token = typeof form.token === "string" ? form.token.trim() : "";
-    if (!sameText(token, deps.token)) {
-      return page(c, loginPage("That token is not this controller's."), html, 401);
+    const p = token ? await auth.verify(token) : undefined;
+    // A 401 here counts as a failed authentication of the client's address (api/limits.ts).
+    if (!p) return page(c, loginPage("That token is not one of this controller's."), html, 401);
+    if (!mayView(p)) {
+      const why = `The view shows every namespace, and ${describePrincipal(p)} is limited to ` +
+        "one. Log in with the admin token or a cluster-wide token " +
+        "(milpactl token create --role view).";
+      return page(c, loginPage(why), html, 403);
     }
-    setCookie(c, UI_COOKIE, await uiSessionValue(deps.token), {
+    const old = getCookie(c, UI_COOKIE);
+    if (old) sessions.delete(old);
+    const session = sessions.create(p);
+    setCookie(c, UI_COOKIE, session.id, {
       httpOnly: true,
       sameSite: "Strict",
       path: "/",
-      maxAge: SESSION_SECONDS,
+      maxAge: session.seconds,
       secure: new URL(c.req.url).protocol === "https:",
     });
     return c.redirect("/ui", 303);
   });
   app.post("/ui/logout", (c) => {
-    deleteCookie(c, UI_COOKIE, { path: "/" });
+    const id = getCookie(c, UI_COOKIE);
+    if (id) sessions.delete(id);
+    deleteCookie(c, UI_COOKIE, { path: "/", secure: new URL(c.req.url).protocol === "https:" });
     return c.redirect("/ui/login", 303);
   });
   app.get("/ui/app.css", (c) => page(c, UI_CSS, "text/css; charset=utf-8"));
   app.get("/ui/favicon.svg", (c) => page(c, FAVICON_SVG, "image/svg+xml"));
   app.get("/ui", async (c) => {
-    if (!(await allowed(c))) return c.redirect("/ui/login", 303);
+    if (!(await viewer(c))) return c.redirect("/ui/login", 303);
     return page(c, UI_HTML, html);
   });
   app.get("/ui/", (c) => c.redirect("/ui", 301));
   app.get("/ui/app.js", async (c) => {
-    if (!(await allowed(c))) {
+    if (!(await viewer(c))) {
       return page(c, "// log in at /ui/login\n", "text/javascript; charset=utf-8", 401);
     }
     return page(c, UI_JS, "text/javascript; charset=utf-8");

@@ -1,11 +1,13 @@
 /**
  * The HTTP client for the controller API (docs/api.md). Error answers become ApiError
- * carrying the Status; a controller that does not answer becomes UnreachableError.
+ * carrying the Status; a controller that does not answer becomes UnreachableError, one whose
+ * TLS does not check out (or that speaks the other scheme) TlsError. An https controller is
+ * checked against the config's CA (and the system's).
  */
 import type { KindInfo } from "../model/kinds.ts";
 import type { MilpaObject, ObjectList } from "../model/meta.ts";
 import type { ClientConfig } from "./config.ts";
-import { ApiError, type Status, UnreachableError } from "./errors.ts";
+import { ApiError, connectionError, type Status } from "./errors.ts";
 import { readSse } from "./sse.ts";
 
 /** Operations of `POST /api/v1/batch`. */
@@ -73,7 +75,22 @@ function syntheticStatus(res: Response, text: string): Status {
 
 /** Talks to one controller with one token. */
 export class MilpaClient {
+  #http?: Deno.HttpClient;
+
   constructor(readonly config: ClientConfig, private readonly fetchFn: typeof fetch = fetch) {}
+
+  /** The connection pool that trusts the config's CA, for an https endpoint with one. */
+  #client(): Deno.HttpClient | undefined {
+    if (!this.config.caCertificate || !this.config.endpoint.startsWith("https:")) return undefined;
+    this.#http ??= Deno.createHttpClient({ caCerts: [this.config.caCertificate] });
+    return this.#http;
+  }
+
+  /** Releases the connections; the client makes new ones if used again. */
+  close(): void {
+    this.#http?.close();
+    this.#http = undefined;
+  }
 
   /** Sends a request; resolves with an ok Response, or throws ApiError / UnreachableError. */
   async request(
@@ -88,15 +105,17 @@ export class MilpaClient {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.config.token}` };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     let res: Response;
+    const client = this.#client();
     try {
       res = await this.fetchFn(url, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
+        ...(client ? { client } : {}),
       });
     } catch (err) {
-      throw new UnreachableError(this.config.endpoint, { cause: err });
+      throw connectionError(this.config, err);
     }
     if (res.ok) return res;
     throw await this.#errorFrom(res);
@@ -118,7 +137,8 @@ export class MilpaClient {
         { ...status, message: `Unauthorized: ${status.message}` },
         undefined,
         `the controller at ${this.config.endpoint} did not accept the token from ` +
-          `${this.config.tokenSource}; restarting the controller may have replaced it`,
+          `${this.config.tokenSource}: it may have expired or been revoked, or the controller's ` +
+          "state was reset",
       );
     }
     return new ApiError(status);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { findKind } from "../model/kinds.ts";
 import { MilpaClient, MODIFY_ATTEMPTS, objectPath } from "./client.ts";
-import { ApiError, UnreachableError } from "./errors.ts";
+import { ControllerPki } from "../api/pki.ts";
+import { ApiError, TlsError, UnreachableError } from "./errors.ts";
 
 const pods = findKind("po")!;
 const nodes = findKind("no")!;
@@ -214,4 +215,121 @@ Deno.test("MilpaClient.rollback() posts toRevision, or an empty body for the pre
   assert.equal(seen[0].url.pathname, "/api/v1/namespaces/web/deployments/backend/rollback");
   assert.deepEqual(seen[0].body, { toRevision: 2 });
   assert.deepEqual(seen[1].body, {});
+});
+
+/** An https server with a certificate of a new CA in a temp home; the CA's PEM. */
+async function tlsServer(
+  handler: (req: Request) => Response,
+): Promise<{ url: string; ca: string; close(): Promise<void> }> {
+  const home = await Deno.makeTempDir({ prefix: "milpa-cli-tls-" });
+  const pki = await ControllerPki.open({ home });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...await pki.serverCertificate([]) },
+    handler,
+  );
+  return {
+    url: `https://127.0.0.1:${server.addr.port}`,
+    ca: pki.caCertificate,
+    async close() {
+      await server.shutdown();
+      await Deno.remove(home, { recursive: true });
+    },
+  };
+}
+
+const sse = () =>
+  new Response(
+    "event: ADDED\ndata: " + JSON.stringify({ kind: "Pod", metadata: { name: "a" } }) + "\n\n",
+    { headers: { "content-type": "text/event-stream" } },
+  );
+
+Deno.test("MilpaClient talks to an https controller with the config's CA, streams included", async () => {
+  const server = await tlsServer((req) =>
+    new URL(req.url).searchParams.get("watch") ? sse() : json({ gitVersion: "v1" })
+  );
+  const client = new MilpaClient({
+    endpoint: server.url,
+    token: "tok",
+    tokenSource: "--token",
+    caCertificate: server.ca,
+    caSource: "/mh/client.yaml",
+  });
+  try {
+    assert.deepEqual(await client.version(), { gitVersion: "v1" });
+    const events = [];
+    for await (const e of client.watch(pods, { namespace: "default" })) events.push(e);
+    assert.deepEqual(events.map((e) => [e.type, e.object.metadata.name]), [["ADDED", "a"]]);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("MilpaClient refuses an https controller no given CA vouches for, naming the endpoint and the CA's source", async () => {
+  const server = await tlsServer(() => json({}));
+  const stranger = await tlsServer(() => json({}));
+  const wrong = new MilpaClient({
+    endpoint: server.url,
+    token: "tok",
+    tokenSource: "--token",
+    caCertificate: stranger.ca,
+    caSource: "MILPA_CA_FILE (/tmp/other.crt)",
+  });
+  const none = new MilpaClient({ endpoint: server.url, token: "tok", tokenSource: "--token" });
+  try {
+    await assert.rejects(wrong.version(), (e: unknown) => {
+      assert.ok(e instanceof TlsError, String(e));
+      assert.equal(
+        e.message,
+        `cannot verify the Milpa controller at ${server.url}: invalid peer certificate: UnknownIssuer`,
+      );
+      assert.match(e.hint!, /the CA from MILPA_CA_FILE \(\/tmp\/other\.crt\)/);
+      return true;
+    });
+    await assert.rejects(none.version(), (e: unknown) => {
+      assert.ok(e instanceof TlsError, String(e));
+      assert.match(e.hint!, /no CA was given for it .*MILPA_CA_FILE/);
+      return true;
+    });
+  } finally {
+    wrong.close();
+    none.close();
+    await server.close();
+    await stranger.close();
+  }
+});
+
+Deno.test("MilpaClient says when the endpoint's scheme is not the one the controller serves", async () => {
+  const server = await tlsServer(() => json({}));
+  const plain = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => json({}));
+  const httpToTls = new MilpaClient({
+    endpoint: server.url.replace("https:", "http:"),
+    token: "tok",
+    tokenSource: "--token",
+  });
+  const httpsToPlain = new MilpaClient({
+    endpoint: `https://127.0.0.1:${plain.addr.port}`,
+    token: "tok",
+    tokenSource: "--token",
+    caCertificate: server.ca,
+    caSource: "/mh/client.yaml",
+  });
+  try {
+    await assert.rejects(httpToTls.version(), (e: unknown) => {
+      assert.ok(e instanceof TlsError, String(e));
+      assert.match(e.message, /does not answer plain http/);
+      assert.match(e.hint!, /use an https:\/\/ endpoint/);
+      return true;
+    });
+    await assert.rejects(httpsToPlain.version(), (e: unknown) => {
+      assert.ok(e instanceof TlsError, String(e));
+      assert.match(e.message, /does not answer TLS/);
+      assert.match(e.hint!, /use an http:\/\/ endpoint/);
+      return true;
+    });
+  } finally {
+    httpsToPlain.close();
+    await plain.shutdown();
+    await server.close();
+  }
 });

@@ -4,6 +4,10 @@
  * The file is `$MILPA_HOME/client.yaml` when MILPA_HOME is set (and only that one, so a
  * stray file elsewhere never points milpactl at another controller), else the first of
  * `./.milpa/client.yaml` and `~/.milpa/client.yaml` that exists.
+ *
+ * An https controller's certificate is checked against the CA (PEM) in `MILPA_CA_FILE`, else
+ * the `certificateAuthority` of the client.yaml that gave the endpoint, besides the system's
+ * CAs (with neither, the system's alone).
  */
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -17,6 +21,10 @@ export interface ClientConfig {
   token: string;
   /** Where the token came from: "--token", "MILPA_TOKEN" or a file path. */
   tokenSource: string;
+  /** PEM of the CA that issued an https controller's certificate. */
+  caCertificate?: string;
+  /** Where the CA came from: "MILPA_CA_FILE (<path>)" or a client.yaml path. */
+  caSource?: string;
 }
 
 /** The client.yaml files to look at, in order. */
@@ -39,6 +47,7 @@ interface FileConfig {
   path: string;
   endpoint?: string;
   token?: string;
+  certificateAuthority?: string;
 }
 
 async function readFirstConfigFile(
@@ -63,11 +72,15 @@ async function readFirstConfigFile(
     if (typeof doc !== "object" || Array.isArray(doc)) {
       throw new ConfigError(`${path}: expected a mapping with "endpoint" and "token"`);
     }
-    const { endpoint, token } = doc as Record<string, unknown>;
+    const { endpoint, token, certificateAuthority: ca } = doc as Record<string, unknown>;
+    if (ca !== undefined && (typeof ca !== "string" || !ca.includes("BEGIN CERTIFICATE"))) {
+      throw new ConfigError(`${path}: certificateAuthority must be a PEM certificate`);
+    }
     return {
       path,
       endpoint: typeof endpoint === "string" && endpoint ? endpoint : undefined,
       token: typeof token === "string" && token ? token : undefined,
+      certificateAuthority: ca,
     };
   }
   return undefined;
@@ -84,10 +97,14 @@ export async function loadClientConfig(
   let endpoint = flags.endpoint || ctx.env("MILPA_ENDPOINT");
   let token = flags.token || ctx.env("MILPA_TOKEN");
   let tokenSource = flags.token ? "--token" : token ? "MILPA_TOKEN" : "";
+  let ca = await readCaFile(ctx);
   const paths = clientConfigPaths(ctx);
   if (!endpoint || !token) {
     const file = await readFirstConfigFile(ctx, paths);
     if (file) {
+      if (!endpoint && file.endpoint && file.certificateAuthority) {
+        ca ??= { caCertificate: file.certificateAuthority, caSource: file.path };
+      }
       endpoint ||= file.endpoint;
       if (!token && file.token) {
         token = file.token;
@@ -109,5 +126,23 @@ export async function loadClientConfig(
       );
     }
   }
-  return { endpoint: normalizeEndpoint(endpoint), token, tokenSource };
+  return { endpoint: normalizeEndpoint(endpoint), token, tokenSource, ...ca };
+}
+
+/** The CA of `MILPA_CA_FILE`, when set; a file that cannot be read is a ConfigError. */
+async function readCaFile(
+  ctx: Pick<CliContext, "env" | "readTextFile">,
+): Promise<Pick<ClientConfig, "caCertificate" | "caSource"> | undefined> {
+  const path = ctx.env("MILPA_CA_FILE");
+  if (!path) return undefined;
+  let pem: string;
+  try {
+    pem = await ctx.readTextFile(path);
+  } catch (err) {
+    throw new ConfigError(`cannot read MILPA_CA_FILE ${path}: ${(err as Error).message}`);
+  }
+  if (!pem.includes("BEGIN CERTIFICATE")) {
+    throw new ConfigError(`MILPA_CA_FILE ${path} holds no PEM certificate`);
+  }
+  return { caCertificate: pem, caSource: `MILPA_CA_FILE (${path})` };
 }

@@ -88,3 +88,53 @@ Deno.test("normalizeEndpoint() adds http:// and drops trailing slashes", () => {
   assert.equal(normalizeEndpoint("localhost:54555"), "http://localhost:54555");
   assert.equal(normalizeEndpoint("https://milpa.example.com/"), "https://milpa.example.com");
 });
+
+const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+Deno.test("loadClientConfig() takes the CA of the client.yaml that gave the endpoint", async () => {
+  const file = `endpoint: https://127.0.0.1:54555\ntoken: t\ncertificateAuthority: |\n  ${
+    PEM.trimEnd().replaceAll("\n", "\n  ")
+  }\n`;
+  const ctx = fakeContext({ MILPA_HOME: "/mh" }, { "/mh/client.yaml": file });
+  assert.deepEqual(await loadClientConfig(ctx, {}), {
+    endpoint: "https://127.0.0.1:54555",
+    token: "t",
+    tokenSource: "/mh/client.yaml",
+    caCertificate: PEM,
+    caSource: "/mh/client.yaml",
+  });
+  // An endpoint from elsewhere is another controller: the file's CA is not its.
+  const other = await loadClientConfig(ctx, { endpoint: "https://10.0.0.5:54555" });
+  assert.equal(other.caCertificate, undefined);
+});
+
+Deno.test("loadClientConfig() takes MILPA_CA_FILE over client.yaml's CA, for any endpoint", async () => {
+  const other = PEM.replace("MIIB", "MIIC");
+  const ctx = fakeContext(
+    { MILPA_HOME: "/mh", MILPA_CA_FILE: "/ca.pem", MILPA_ENDPOINT: "https://x:1" },
+    {
+      "/ca.pem": other,
+      "/mh/client.yaml": `token: t\ncertificateAuthority: |\n  ${
+        PEM.trimEnd().replaceAll("\n", "\n  ")
+      }\n`,
+    },
+  );
+  const c = await loadClientConfig(ctx, {});
+  assert.equal(c.caCertificate, other);
+  assert.equal(c.caSource, "MILPA_CA_FILE (/ca.pem)");
+});
+
+Deno.test("loadClientConfig() names an unreadable MILPA_CA_FILE and a certificateAuthority that is no PEM", async () => {
+  const missing = fakeContext({ MILPA_CA_FILE: "/nope.pem", MILPA_HOME: "/mh" }, {});
+  await assert.rejects(loadClientConfig(missing, {}), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.match(e.message, /cannot read MILPA_CA_FILE \/nope\.pem/);
+    return true;
+  });
+  const junk = fakeContext({ MILPA_CA_FILE: "/junk", MILPA_HOME: "/mh" }, { "/junk": "hello" });
+  await assert.rejects(loadClientConfig(junk, {}), /MILPA_CA_FILE \/junk holds no PEM/);
+  const bad = fakeContext({ MILPA_HOME: "/mh" }, {
+    "/mh/client.yaml": "endpoint: https://x:1\ntoken: t\ncertificateAuthority: 7\n",
+  });
+  await assert.rejects(loadClientConfig(bad, {}), /certificateAuthority must be a PEM certificate/);
+});

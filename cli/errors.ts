@@ -50,6 +50,60 @@ export class UnreachableError extends CliError {
   }
 }
 
+/**
+ * The controller's TLS did not check out (a certificate no given CA vouches for, a name it
+ * does not carry), or it speaks the other scheme than the endpoint's.
+ */
+export class TlsError extends CliError {
+  constructor(readonly endpoint: string, message: string, hint: string, options?: ErrorOptions) {
+    super(message, hint, options);
+  }
+}
+
+/**
+ * The error for a request that got no answer: TlsError when the TLS handshake failed or the
+ * endpoint's scheme is not the one the controller serves, else UnreachableError. Deno's fetch
+ * gives these as a TypeError whose cause says which, in words only: so they are read here, once.
+ */
+export function connectionError(
+  config: { endpoint: string; caCertificate?: string; caSource?: string },
+  err: unknown,
+): Error {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const text = cause instanceof Error ? cause.message : String(cause);
+  const detail = text.replace(/^.*client error \((Connect|SendRequest)\): /s, "");
+  const at = `the Milpa controller at ${config.endpoint}`;
+  if (/invalid peer certificate|certificate/i.test(text)) {
+    return new TlsError(
+      config.endpoint,
+      `cannot verify ${at}: ${detail}`,
+      config.caCertificate
+        ? `its certificate is not one the CA from ${config.caSource} vouches for: is that the ` +
+          `CA of this controller (its $MILPA_HOME/ca.crt)? MILPA_CA_FILE names another`
+        : "no CA was given for it (certificateAuthority in client.yaml, MILPA_CA_FILE): set " +
+          "MILPA_CA_FILE to the controller's $MILPA_HOME/ca.crt",
+      { cause: err },
+    );
+  }
+  if (config.endpoint.startsWith("https:") && /InvalidContentType|corrupt message/.test(text)) {
+    return new TlsError(
+      config.endpoint,
+      `${at} does not answer TLS: ${detail}`,
+      "it may serve plain http (tls.enabled: false): use an http:// endpoint",
+      { cause: err },
+    );
+  }
+  if (config.endpoint.startsWith("http:") && /invalid HTTP version/.test(text)) {
+    return new TlsError(
+      config.endpoint,
+      `${at} does not answer plain http: ${detail}`,
+      "it serves https: use an https:// endpoint (the controller's client.yaml has it)",
+      { cause: err },
+    );
+  }
+  return new UnreachableError(config.endpoint, { cause: err });
+}
+
 /** The controller answered with an error Status. `context` names what the error is about. */
 export class ApiError extends CliError {
   constructor(readonly status: Status, readonly context?: string, hint?: string) {
@@ -87,7 +141,7 @@ export const EXIT = {
   api: 1,
   /** Bad flags, unknown kind, unreadable or malformed file. */
   usage: 2,
-  /** The controller cannot be reached, or no client config was found. */
+  /** The controller cannot be reached or verified, or no client config was found. */
   unreachable: 3,
 } as const;
 
@@ -103,6 +157,7 @@ const EXIT_CODES: ReadonlyArray<readonly [ErrorClass, number]> = [
   [BadRequestError, EXIT.usage],
   [ConfigError, EXIT.unreachable],
   [UnreachableError, EXIT.unreachable],
+  [TlsError, EXIT.unreachable],
 ];
 
 /** The exit code for an error; for CommandErrors, the code of its first error. */

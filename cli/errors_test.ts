@@ -11,6 +11,7 @@ import {
   reportError,
   RolloutError,
   type Status,
+  TlsError,
   UnreachableError,
   UsageError,
 } from "./errors.ts";
@@ -39,6 +40,7 @@ Deno.test("exitCodeFor() maps every error class through one table", () => {
   assert.equal(exitCodeFor(new BadRequestError("x")), 2);
   assert.equal(exitCodeFor(new ConfigError("x")), 3);
   assert.equal(exitCodeFor(new UnreachableError("http://h:1")), 3);
+  assert.equal(exitCodeFor(new TlsError("https://h:1", "cannot verify", "hint")), 3);
   assert.equal(exitCodeFor(new NotFoundError("x")), 1);
   assert.equal(exitCodeFor(new Error("bug")), 1);
   assert.equal(exitCodeFor(new CommandErrors([new UsageError("a"), new ApiError(invalid)])), 2);

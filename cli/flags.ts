@@ -92,6 +92,15 @@ export const FLAGS = {
     new Option("--watch <bool>", "keep watching until the rollout finishes; false: look once")
       .argParser(parseBool)
       .default(true),
+  role: () =>
+    new Option("--role <role>", "edit: read and write; view: read only")
+      .choices(["edit", "view"])
+      .makeOptionMandatory(),
+  ttl: () =>
+    new Option("--ttl <duration>", "how long the token works, e.g. 1h or 720h; 0: forever")
+      .argParser(parseDuration)
+      .default(24 * 3_600_000, "24h"),
+  description: () => new Option("--description <text>", "what the token is for (shown by list)"),
   replicas: () =>
     new Option("--replicas <n>", "desired number of replicas").argParser(parseCount)
       .makeOptionMandatory(),

@@ -10,6 +10,7 @@ import { rolloutCommand } from "./commands/rollout.ts";
 import { scaleCommand } from "./commands/scale.ts";
 import { CLIENT_VERSION, examples } from "./commands/shared.ts";
 import { statechartCommand } from "./commands/statechart.ts";
+import { tokenCommand } from "./commands/token.ts";
 import { updateCommand } from "./commands/update.ts";
 import { versionCommand } from "./commands/version.ts";
 import type { CliContext } from "./context.ts";
@@ -27,6 +28,7 @@ const COMMANDS = [
   rolloutCommand,
   logsCommand,
   statechartCommand,
+  tokenCommand,
   versionCommand,
 ];
 
@@ -37,7 +39,9 @@ export function buildProgram(ctx: CliContext): Command {
       "Control a Milpa controller: every pod runs on its own right-sized node.\n\n" +
         "The controller is found through --endpoint/--token, then MILPA_ENDPOINT/MILPA_TOKEN, " +
         "then $MILPA_HOME/client.yaml, ./.milpa/client.yaml or ~/.milpa/client.yaml " +
-        "(written by the controller when it starts: `deno task start`).\n\n" +
+        "(written by the controller when it starts: `deno task start`). An https controller " +
+        "must have a certificate from the CA in MILPA_CA_FILE, else the certificateAuthority " +
+        "of that client.yaml (or one the system trusts).\n\n" +
         "Exit codes: 0 ok, 1 the controller answered with an error, 2 bad usage or manifest, " +
         "3 controller unreachable or not configured.",
     )

@@ -184,8 +184,16 @@ export interface AgentConfig {
   nodeName: string;
   /** Per-node bearer token. */
   token: string;
-  /** PEM CA certificate to trust for an https controller URL. */
+  /**
+   * PEM CA certificate to trust for an https controller URL. Only added to the process's roots:
+   * to trust it alone, start the agent as `model/agent_trust.ts` says.
+   */
   caCertificate?: string;
+  /**
+   * Hex sha256 of the agent program (`GET /agent/v1/agent.js`) for nodes that fetch it at boot:
+   * their user-data checks the file against it before running it.
+   */
+  agentSha256?: string;
   /** Directory for unit working directories, logs and volumes. @default "/var/lib/milpa" */
   dataDir?: string;
   /**

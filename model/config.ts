@@ -29,6 +29,21 @@ export interface LocalCloudConfig {
   bridge?: string;
   /** How to start an agent; the agent.json path is appended. @default deno run -A agent/main.ts --config */
   agentCommand?: string[];
+  /** The registry proxy nodes in namespaces pull images through. */
+  registryProxy?: RegistryProxyConfig;
+}
+
+/**
+ * The local cloud's registry proxy: it connects to registries only, never to this host's other
+ * loopback services, link-local (metadata) addresses or the controller's own ports.
+ */
+export interface RegistryProxyConfig {
+  /**
+   * Ports of registries on this host's loopback (127.0.0.0/8, ::1, localhost) nodes may pull
+   * from; the proxy refuses every other loopback port. Loopback registries named in
+   * `nodes.insecureRegistries` are added. @default [5000]
+   */
+  loopbackPorts?: number[];
 }
 
 /** AWS: nodes are EC2 instances (reference §10). */
@@ -105,6 +120,23 @@ export interface ServiceDiscoveryConfig {
   drainSeconds: number;
 }
 
+/** TLS of everything the controller serves: the API, the agent channel and bundle, the web view. */
+export interface TlsConfig {
+  /**
+   * Serve https with a certificate from the controller's own CA, made on first start and kept
+   * in MILPA_HOME (`ca.crt`; nodes and milpactl trust only it). `false` serves plain http: only
+   * for a controller that nothing reaches over an untrusted network. @default true
+   */
+  enabled: boolean;
+  /**
+   * DNS names and IP addresses the server certificate carries besides 127.0.0.1, ::1,
+   * localhost, the listen address, the local cloud's gateway and the host of
+   * `nodes.controllerURL` (which get in by themselves): the names clients reach the controller
+   * at through something else (a load balancer, a DNS name). @default []
+   */
+  subjectAltNames: string[];
+}
+
 /** The controller's configuration. */
 export interface ServerConfig {
   apiVersion?: string;
@@ -114,6 +146,7 @@ export interface ServerConfig {
   cloud: CloudConfig;
   nodes: NodesConfig;
   serviceDiscovery: ServiceDiscoveryConfig;
+  tls: TlsConfig;
 }
 
 /** Families the instance selector considers unless the config says otherwise. */
@@ -151,10 +184,28 @@ export function defaultConfig(): ServerConfig {
       maxLaunchAttempts: 5,
     },
     serviceDiscovery: { ttl: 30, drainSeconds: 30 },
+    tls: { enabled: true, subjectAltNames: [] },
   };
 }
 
 const dns952 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A DNS name (a leading `*.` allowed), an IPv4 address or an IPv6 address. */
+function isCertificateName(name: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return name.split(".").every((b) => Number(b) <= 255);
+  if (name.includes(":")) {
+    try {
+      new URL(`http://[${name}]/`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$/i.test(
+    name,
+  ) &&
+    name.length <= 253;
+}
 
 const schema = z.strictObject({
   apiVersion: z.literal("v1").optional(),
@@ -175,6 +226,9 @@ const schema = z.strictObject({
       addressRange: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, "must be an IPv4 CIDR")
         .optional(),
       agentCommand: z.array(z.string()).min(1).optional(),
+      registryProxy: z.strictObject({
+        loopbackPorts: z.array(z.number().int().min(1).max(65535)).optional(),
+      }).optional(),
     }).nullable().optional(),
     aws: z.strictObject({
       region: z.string().regex(
@@ -227,6 +281,12 @@ const schema = z.strictObject({
     ttl: z.number().int().min(0).max(86400).optional(),
     drainSeconds: z.number().int().min(0).max(3600).optional(),
   }).optional(),
+  tls: z.strictObject({
+    enabled: z.boolean().optional(),
+    subjectAltNames: z.array(
+      z.string().refine(isCertificateName, "must be a DNS name or an IP address"),
+    ).optional(),
+  }).optional(),
 });
 
 /** Turns zod issues into field errors with dotted paths. */
@@ -269,6 +329,16 @@ export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig
       ],
     );
   }
+  const tls = {
+    enabled: f.tls?.enabled ?? d.tls.enabled,
+    subjectAltNames: f.tls?.subjectAltNames ?? d.tls.subjectAltNames,
+  };
+  if (tls.enabled && f.nodes?.controllerURL?.startsWith("http:")) {
+    const message = "must be an https URL while tls.enabled is true (the default)";
+    throw new ValidationError(`${source} is invalid: nodes.controllerURL: ${message}`, [
+      { field: "nodes.controllerURL", message, value: f.nodes.controllerURL },
+    ]);
+  }
   return {
     ...(f.apiVersion ? { apiVersion: f.apiVersion } : {}),
     clusterName: f.clusterName ?? d.clusterName,
@@ -279,6 +349,7 @@ export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig
       drainSeconds: f.serviceDiscovery?.drainSeconds ?? f.serviceDiscovery?.ttl ??
         d.serviceDiscovery.drainSeconds,
     },
+    tls,
   };
 }
 

@@ -70,3 +70,48 @@ Deno.test("resolveConfig() drains for the record TTL unless drainSeconds says ot
     (e: Error) => e.message.includes("nodes.maxNodes"),
   );
 });
+
+Deno.test("resolveConfig() serves TLS by default and takes tls.enabled and tls.subjectAltNames", () => {
+  assert.deepEqual(resolveConfig({}).tls, { enabled: true, subjectAltNames: [] });
+  const c = resolveConfig({
+    tls: { subjectAltNames: ["milpa.example.com", "*.milpa.example", "10.0.0.5", "fd00::5"] },
+  });
+  assert.deepEqual(c.tls, {
+    enabled: true,
+    subjectAltNames: ["milpa.example.com", "*.milpa.example", "10.0.0.5", "fd00::5"],
+  });
+  assert.equal(resolveConfig({ tls: { enabled: false } }).tls.enabled, false);
+});
+
+Deno.test("resolveConfig() names bad tls fields, unknown ones included", () => {
+  const e = invalid({ tls: { enabled: "yes", subjectAltNames: ["bad name", "300.1.1.1"], ca: 1 } });
+  assert.deepEqual(e.fields.map((f) => f.field).sort(), [
+    "tls.ca",
+    "tls.enabled",
+    "tls.subjectAltNames[0]",
+    "tls.subjectAltNames[1]",
+  ]);
+});
+
+Deno.test("resolveConfig() wants an https nodes.controllerURL unless tls.enabled is false", () => {
+  const e = invalid({ nodes: { controllerURL: "http://10.0.0.5:54555" } });
+  assert.deepEqual(e.fields.map((f) => f.field), ["nodes.controllerURL"]);
+  assert.match(e.message, /https URL while tls\.enabled/);
+  const off = resolveConfig({ tls: { enabled: false }, nodes: { controllerURL: "http://x:1" } });
+  assert.equal(off.nodes.controllerURL, "http://x:1");
+  assert.equal(
+    resolveConfig({ nodes: { controllerURL: "https://x:1" } }).nodes.controllerURL,
+    "https://x:1",
+  );
+});
+
+Deno.test("resolveConfig() takes cloud.local.registryProxy.loopbackPorts and refuses a bad port", () => {
+  const c = resolveConfig({ cloud: { local: { registryProxy: { loopbackPorts: [5000, 5001] } } } });
+  assert.deepEqual(c.cloud.local?.registryProxy, { loopbackPorts: [5000, 5001] });
+  assert.deepEqual(
+    invalid({ cloud: { local: { registryProxy: { loopbackPorts: [0, 70000] } } } }).fields.map((
+      f,
+    ) => f.field),
+    ["cloud.local.registryProxy.loopbackPorts[0]", "cloud.local.registryProxy.loopbackPorts[1]"],
+  );
+});

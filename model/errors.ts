@@ -40,6 +40,19 @@ export class ConflictError extends MilpaError {}
 /** A request without a valid token. */
 export class UnauthorizedError extends MilpaError {}
 
+/** A valid token that lacks the permission a request needs (a namespace, or writing). */
+export class ForbiddenError extends MilpaError {}
+
+/** A request body over the size the route accepts. */
+export class PayloadTooLargeError extends MilpaError {}
+
+/** Too many requests of one kind (failed logins, open watches); `retryAfterSeconds` says when to retry. */
+export class TooManyRequestsError extends MilpaError {
+  constructor(message: string, readonly retryAfterSeconds?: number, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 /** A cloud capacity or quota problem: the instance type cannot be had right now. */
 export class CapacityError extends MilpaError {}
 

@@ -27,3 +27,8 @@ export function randomToken(bytes = 32): string {
   )
     .join("");
 }
+
+/** Forgets a stored value (one that is no longer used); safe to repeat. */
+export async function deleteMeta(kv: Deno.Kv, name: string): Promise<void> {
+  await kv.delete(["m", name]);
+}

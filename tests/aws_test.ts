@@ -19,6 +19,8 @@ import {
   Route53Client,
 } from "@aws-sdk/client-route-53";
 import { type Controller, startController } from "../api/controller.ts";
+import { ControllerPki } from "../api/pki.ts";
+import { CA_PATH, writtenFile } from "../cloud/aws/user_data.ts";
 import { createAwsCloud } from "../cloud/aws/setup.ts";
 import { resolveConfig } from "../model/config.ts";
 import type { Pod } from "../model/pod.ts";
@@ -29,6 +31,8 @@ const creds = { accessKeyId: "test", secretAccessKey: "test" };
 
 interface World {
   moto: Moto;
+  /** The controller's MILPA_HOME (its CA). */
+  home: string;
   player: InstancePlayer;
   controller: Controller;
   calls: Map<string, number>;
@@ -45,11 +49,17 @@ interface World {
   close(opts?: { keepKv?: boolean }): Promise<void>;
 }
 
+/**
+ * A controller on moto, serving https with a CA in `home` (a new temp dir unless given: a
+ * restarted controller shares its predecessor's, whose CA the nodes trust).
+ */
 async function world(
-  opts: { kv?: Deno.Kv; moto?: Moto; gcMs?: number; listen?: string } = {},
+  opts: { kv?: Deno.Kv; moto?: Moto; gcMs?: number; listen?: string; home?: string } = {},
 ): Promise<World> {
   const moto = opts.moto ?? await startMoto();
-  const dir = await Deno.makeTempDir({ prefix: "milpa-aws-" });
+  const dir = opts.home ?? await Deno.makeTempDir({ prefix: "milpa-aws-" });
+  const tls = await ControllerPki.open({ home: dir });
+  const http = Deno.createHttpClient({ caCerts: [tls.caCertificate] });
   const player = new InstancePlayer(moto.ec2, dir);
   player.start();
   const aws = {
@@ -69,6 +79,7 @@ async function world(
     kv: opts.kv ?? await Deno.openKv(":memory:"),
     home: dir,
     listen: opts.listen ?? "127.0.0.1:0",
+    tls,
     timings: {
       watchdogPeriodMs: 100,
       reconcilePeriodMs: 200,
@@ -90,6 +101,7 @@ async function world(
   const client = { region: "us-east-1", endpoint: moto.url, credentials: creds, maxAttempts: 1 };
   const w: World = {
     moto,
+    home: dir,
     player,
     controller,
     get calls() {
@@ -103,6 +115,7 @@ async function world(
         method,
         headers: { Authorization: `Bearer ${controller.token}` },
         body: body === undefined ? undefined : JSON.stringify(body),
+        client: http,
       }),
     async waitFor(check, what, ms = 30_000) {
       const deadline = Date.now() + ms;
@@ -119,8 +132,9 @@ async function world(
       w.ec2.destroy();
       w.route53.destroy();
       w.elb.destroy();
+      http.close();
       if (!opts.moto) await moto.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (!opts.home) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
   return w;
@@ -168,6 +182,13 @@ Deno.test({
       await w.waitFor(async () => await podPhase(w, "hello") === "Running", "pod Running");
       const [inst, ...more] = await ourInstances(w);
       assert.equal(more.length, 0, "exactly one instance");
+      // The node got the CA and the agent program's sha256 in its user-data; its agent came up
+      // over https trusting that CA alone, after the program it fetched matched.
+      assert.match(w.controller.url, /^https:/);
+      const userData = w.player.userData.get(inst.InstanceId!)!;
+      assert.equal(writtenFile(userData, CA_PATH), await Deno.readTextFile(`${w.home}/ca.crt`));
+      assert.match(userData, /sha256sum -c -/);
+      assert.deepEqual([...w.player.bootFailures], []);
       assert.equal(inst.InstanceType, "t3.nano");
       assert.equal(
         inst.Tags?.find((t) => t.Key === "MilpaControllerID")?.Value,
@@ -370,14 +391,20 @@ Deno.test({
   async fn() {
     const moto = await startMoto();
     const kv = await Deno.openKv(":memory:");
+    const home = await Deno.makeTempDir({ prefix: "milpa-aws-" });
     try {
-      const first = await world({ kv, moto });
+      const first = await world({ kv, moto, home });
       await post(first, "pods", sleeper("hello", { app: "hello" }));
       await first.waitFor(() => (first.calls.get("RunInstances") ?? 0) >= 1, "RunInstances");
       // As close to kill -9 as one process gets: stop at once, keeping the KV as it is.
       await first.close({ keepKv: true });
       // The agents know the controller by the URL in their user-data, which stays the same.
-      const second = await world({ kv, moto, listen: new URL(first.controller.url).host });
+      const second = await world({
+        kv,
+        moto,
+        home,
+        listen: new URL(first.controller.url).host,
+      });
       try {
         await second.waitFor(
           async () => await podPhase(second, "hello") === "Running",
@@ -399,6 +426,7 @@ Deno.test({
         // The second controller closed it already.
       }
       await moto.close();
+      await Deno.remove(home, { recursive: true }).catch(() => {});
     }
   },
 });

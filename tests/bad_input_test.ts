@@ -3,22 +3,13 @@
  * error naming the document and field, a non-zero exit, and nothing created.
  */
 import assert from "node:assert/strict";
+import { runMilpactl } from "./support/milpactl.ts";
 import { startSimCluster } from "./support/sim_cluster.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-async function milpactl(url: string, token: string, cwd: string, ...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}cli/milpactl.ts`, ...args],
-    env: { MILPA_ENDPOINT: url, MILPA_TOKEN: token, NO_COLOR: "1" },
-    cwd,
-    stdin: "null",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function milpactl(url: string, token: string, cwd: string, ...args: string[]) {
+  return runMilpactl({ env: { MILPA_ENDPOINT: url, MILPA_TOKEN: token }, cwd }, ...args);
 }
 
 const GOOD = `apiVersion: v1

@@ -292,7 +292,8 @@ Deno.test("milpactl with a wrong token exits 1 and says the token was refused", 
       r.stderr,
       "Error: Unauthorized: missing or wrong token\n" +
         `  the controller at ${controller.endpoint} did not accept the token from ` +
-        `${ws.dir}/client.yaml; restarting the controller may have replaced it\n`,
+        `${ws.dir}/client.yaml: it may have expired or been revoked, or the controller's ` +
+        "state was reset\n",
     );
   } finally {
     await controller.close();

@@ -3,13 +3,15 @@
  * (as root, where nodes have their own network namespaces): images built offline from
  * busybox-static are pushed to two registries on the nodes' gateway address (one anonymous,
  * one behind basic auth; listed in nodes.insecureRegistries) and one on the host's loopback,
- * which nodes reach only through the controller's registry proxy, and the controller runs pods
- * from them on real agents.
+ * which nodes reach only through the controller's registry proxy (allowed there because
+ * nodes.insecureRegistries names it), and the controller runs pods from them on real agents.
+ * The proxy refuses everything else on the host, and a node's token once the node is gone.
  */
 import assert from "node:assert/strict";
 import { haveStaticBusybox, webImage } from "../agent/oci/testing.ts";
 import type { AgentConfig } from "../model/agent_protocol.ts";
 import type { Event } from "../model/event.ts";
+import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
 import { startRegistry, type TestRegistry } from "./support/oci_registry.ts";
@@ -102,11 +104,19 @@ Deno.test({
     "a unit that exits 0, a private image with and without its imagePullSecret, cached layers",
   ignore: !CAN_RUN,
   async fn(t) {
+    const registries: TestRegistry[] = [];
+    // On a random loopback port: the proxy serves it because the configuration names it.
+    const loopback = await startRegistry();
+    registries.push(loopback);
     const cloud = await LocalCloud.start({
       extraYml: ({ gateway }) =>
-        gateway ? `nodes:\n  insecureRegistries: ["${gateway}"]\n  runtime: oci\n` : "",
+        gateway
+          ? `nodes:\n  insecureRegistries: ["${gateway}", "${loopback.host}"]\n  runtime: oci\n`
+          : "",
+    }).catch(async (e) => {
+      await loopback.close();
+      throw e;
     });
-    const registries: TestRegistry[] = [];
     try {
       assert.ok(cloud.gateway, "nodes have namespaces as root");
       const open = await startRegistry(undefined, cloud.gateway);
@@ -286,8 +296,6 @@ spec:
       await t.step(
         "an image on the host's loopback is pulled through the registry proxy",
         async () => {
-          const loopback = await startRegistry();
-          registries.push(loopback);
           assert.match(loopback.host, /^127\.0\.0\.1:\d+$/);
           const image = `${loopback.host}/milpa/loopback:1`;
           await loopback.push(
@@ -305,6 +313,7 @@ metadata:
   labels:
     app: loopback
 spec:
+  terminationGracePeriodSeconds: 1
   units:
     - name: web
       image: ${image}
@@ -371,7 +380,6 @@ spec:
           },
         });
         try {
-          const loopback = registries.at(-1)!;
           const res = await fetch(`http://${loopback.host}/v2/`, { client });
           await res.body?.cancel();
           assert.equal(res.status, 200);
@@ -379,6 +387,97 @@ spec:
           client.close();
         }
       });
+
+      await t.step(
+        "the registry proxy refuses the controller's API and other loopback ports",
+        async () => {
+          const pod = await cloud.api<Pod>("/api/v1/namespaces/default/pods/loopback");
+          const node = await agentConfig(cloud, pod);
+          const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+          const accepted: Deno.Conn[] = [];
+          const accepting = (async () => {
+            for await (const c of other) accepted.push(c);
+          })().catch(() => {});
+          const client = Deno.createHttpClient({
+            proxy: {
+              url: node.registryProxy!,
+              basicAuth: { username: node.nodeName, password: node.token },
+            },
+          });
+          try {
+            for (
+              const url of [
+                `http://127.0.0.1:${cloud.port}/api/v1/namespaces/default/secrets`,
+                `http://localhost:${other.addr.port}/`,
+              ]
+            ) {
+              const res = await fetch(url, { client });
+              await res.body?.cancel();
+              assert.equal(res.status, 403, url);
+              assert.match(res.headers.get("proxy-status") ?? "", /destination_ip_prohibited/);
+            }
+            assert.equal(accepted.length, 0, "nothing was connected to");
+          } finally {
+            client.close();
+            other.close();
+            await accepting;
+            for (const c of accepted) c.close();
+          }
+          const log = await cloud.controllerLog();
+          const from = `from node "${node.nodeName}" \\([\\d.]+\\)`;
+          for (
+            const line of [
+              `refused GET http://127\\.0\\.0\\.1:${cloud.port}/api/v1/namespaces/default/secrets ` +
+              `${from}: 127\\.0\\.0\\.1 is refused on port ${cloud.port}, the controller's own`,
+              `refused GET http://localhost:${other.addr.port}/ ${from}: localhost \\(\\S+\\) is ` +
+              "this host's loopback",
+            ]
+          ) assert.match(log, new RegExp(`registry proxy: ${line}`));
+        },
+      );
+
+      await t.step(
+        "once its node is gone, a node's token opens neither the registry proxy nor the agent routes",
+        async () => {
+          const pod = await cloud.api<Pod>("/api/v1/namespaces/default/pods/loopback");
+          const node = await agentConfig(cloud, pod);
+          await cloud.ok("delete", "pod", "loopback");
+          await cloud.eventually(
+            async () => {
+              const nodes = await cloud.api<{ items: Node[] }>("/api/v1/nodes");
+              const n = nodes.items.find((x) => x.metadata.name === node.nodeName);
+              return !n || n.status?.phase === "Terminated";
+            },
+            `node ${node.nodeName} to be gone`,
+            60_000,
+          );
+          const proxied = Deno.createHttpClient({
+            proxy: {
+              url: node.registryProxy!,
+              basicAuth: { username: node.nodeName, password: node.token },
+            },
+          });
+          const direct = Deno.createHttpClient({
+            caCerts: node.caCertificate ? [node.caCertificate] : undefined,
+          });
+          try {
+            const res = await fetch(`http://${loopback.host}/v2/`, { client: proxied });
+            await res.body?.cancel();
+            assert.equal(res.status, 407);
+            for (const path of ["/agent/v1/connect", "/agent/v1/agent.js"]) {
+              const r = await fetch(`${node.controllerURL}${path}`, {
+                client: direct,
+                headers: { Authorization: `Bearer ${node.token}`, "X-Milpa-Node": node.nodeName },
+              });
+              await r.body?.cancel();
+              assert.equal(r.status, 401, path);
+            }
+          } finally {
+            proxied.close();
+            direct.close();
+          }
+        },
+      );
     } finally {
       await cloud.close();
       for (const r of registries) await r.close();

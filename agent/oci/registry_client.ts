@@ -51,8 +51,27 @@ export interface RegistryProxy {
  * http), and the close() that releases its connections.
  */
 export function proxyFetch(proxy: RegistryProxy): { fetch: typeof fetch; close(): void } {
+  return registryFetch({ proxy });
+}
+
+/**
+ * A fetch for registries: through `proxy` when given (see {@linkcode proxyFetch}), checking
+ * https registries against `caCerts` (PEM) besides the process's roots; and its close().
+ */
+export function registryFetch(
+  o: { proxy?: RegistryProxy; caCerts?: string[] },
+): { fetch: typeof fetch; close(): void } {
+  const { proxy, caCerts } = o;
   const client = Deno.createHttpClient({
-    proxy: { url: proxy.url, basicAuth: { username: proxy.username, password: proxy.password } },
+    ...(proxy
+      ? {
+        proxy: {
+          url: proxy.url,
+          basicAuth: { username: proxy.username, password: proxy.password },
+        },
+      }
+      : {}),
+    ...(caCerts?.length ? { caCerts } : {}),
   });
   return {
     fetch: (input, init) => fetch(input, { ...init, client }),

@@ -160,10 +160,14 @@ Deno.test("RegistryClient reports an unreachable registry after its retries", as
   );
 });
 
-/** Runs `fn` with the local cloud's registry proxy on 127.0.0.1 and a fetch through it. */
+/**
+ * Runs `fn` with the local cloud's registry proxy on 127.0.0.1 and a fetch through it; it may
+ * connect to `loopbackPorts` of this host.
+ */
 async function withProxy(
   nodeRange: string,
   fn: (proxied: typeof fetch, nodes: string[], logs: string[]) => Promise<void>,
+  loopbackPorts: number[] = [],
 ) {
   const nodes: string[] = [];
   const logs: string[] = [];
@@ -176,6 +180,7 @@ async function withProxy(
     },
     log: (m) => logs.push(m),
     lookup: (host) => Promise.resolve(host === "node.example" ? ["127.98.0.9"] : []),
+    loopbackPorts,
   });
   const through = proxyFetch({ url: proxy.url, username: "node-a", password: "secret-a" });
   try {
@@ -198,7 +203,7 @@ Deno.test("RegistryClient pulls through a registry proxy with proxyFetch()", asy
       assert.equal(reg.requests.length, 4, "challenge, token, manifest, blob");
       assert.deepEqual(nodes, ["node-a", "node-a", "node-a", "node-a"], "all through the proxy");
       assert.deepEqual(logs, []);
-    });
+    }, [Number(reg.host.split(":")[1])]);
   });
 });
 

@@ -24,7 +24,8 @@ ${HEAD}<title>Milpa — log in</title>
 <body class="login">
 <main>
   <h1>Milpa state machines</h1>
-  <p>Paste the API token from <code>$MILPA_HOME/client.yaml</code>.</p>
+  <p>Paste the admin token from <code>$MILPA_HOME/client.yaml</code>, or a cluster-wide token
+  from <code>milpactl token create --role view</code>.</p>
   ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ""}
   <form method="post" action="/ui/login">
     <label for="token">Token</label>

@@ -2,7 +2,8 @@
  * The embedded local cloud: a node is a real agent process on this machine.
  *
  * Each instance has a directory `<home>/instances/<id>/` holding `instance.json` (the
- * record, written before the agent starts), `agent.json` (the agent's config), the agent's
+ * record, written before the agent starts), `agent.json` (the agent's config), `ca.crt` (the
+ * controller's CA, when it serves https: the agent is started to trust it alone), the agent's
  * log, its stderr (`agent.stderr`: what a command that fails before it can log says) and its
  * data. The instance id is derived from the controller id and the client token, so a repeated
  * launch finds the first one. Agents run detached in their own session, so they and their
@@ -12,6 +13,7 @@
  */
 import { CapacityError } from "../../model/errors.ts";
 import type { AgentConfig } from "../../model/agent_protocol.ts";
+import { agentTrustEnv } from "../../model/agent_trust.ts";
 import type {
   CloudProvider,
   IngressRule,
@@ -82,8 +84,13 @@ export interface RegistryProxySetup {
    * time. @default a new free port on every start
    */
   rememberPort?(pick: () => number): Promise<number>;
-  /** Gateway ports the proxy must not take: those the controller listens on there itself. */
+  /**
+   * The controller's own ports (it listens on them on the gateway too): the proxy neither takes
+   * them nor connects to them, on any address.
+   */
   reservedPorts?: number[];
+  /** Loopback ports of registries the proxy may connect to. @default [5000] */
+  loopbackPorts?: number[];
 }
 
 /** The record of one local instance. */
@@ -105,6 +112,9 @@ interface InstanceRecord {
  * process group's) through the network prefix to the agent itself.
  */
 const STDERR_TO_FILE = 'f=$1; shift; exec 2>>"$f"; exec "$@"';
+
+/** The controller's CA beside a node's agent.json, when the controller serves https. */
+export const CA_FILE = "ca.crt";
 
 /** How much of the agent's stderr and log an exit reason quotes. */
 const TAIL = { bytes: 4096, lines: 5, lineChars: 300 };
@@ -327,7 +337,8 @@ export class LocalProvider implements CloudProvider {
       } catch (e) {
         throw new CapacityError(`local cloud: ${(e as Error).message}`);
       }
-      await Deno.mkdir(`${dir}/data`, { recursive: true });
+      // The agent's data: the pod's environment (Secret values) and logs; the agent's alone.
+      await Deno.mkdir(`${dir}/data`, { recursive: true, mode: 0o700 });
       const agent: AgentConfig = {
         ...req.agent,
         dataDir: `${dir}/data`,
@@ -340,6 +351,7 @@ export class LocalProvider implements CloudProvider {
       await Deno.writeTextFile(`${dir}/agent.json`, JSON.stringify(agent, null, 2), {
         mode: 0o600,
       });
+      if (agent.caCertificate) await Deno.writeTextFile(`${dir}/${CA_FILE}`, agent.caCertificate);
       rec = {
         id,
         clientToken: req.clientToken,
@@ -363,8 +375,13 @@ export class LocalProvider implements CloudProvider {
         stderr: await sizeOf(`${dir}/agent.stderr`),
         log: await sizeOf(`${dir}/agent.log`),
       };
+      // With a CA, the agent trusts it alone (model/agent_trust.ts).
+      const trustsCa = await sizeOf(`${dir}/${CA_FILE}`) > 0;
       const child = new Deno.Command("sh", {
         args: ["-c", STDERR_TO_FILE, "milpa-agent", `${dir}/agent.stderr`, ...prefix, ...command],
+        ...(trustsCa
+          ? { env: agentTrustEnv(Deno.env.toObject(), `${dir}/${CA_FILE}`), clearEnv: true }
+          : {}),
         cwd: dir,
         stdin: "null",
         stdout: "null",
@@ -551,6 +568,8 @@ export async function startRegistryProxy(
       port,
       nodeRange: network.range,
       authorize: setup.authorize,
+      reservedPorts: setup.reservedPorts,
+      loopbackPorts: setup.loopbackPorts,
       log,
     });
   } catch (e) {

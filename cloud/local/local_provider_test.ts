@@ -96,6 +96,11 @@ function cmdline(pid: number): string[] {
   return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((s) => s !== "");
 }
 
+function environ(pid: number): Map<string, string> {
+  const entries = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").filter((s) => s);
+  return new Map(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
 /** Polls a condition about another process (nothing to await there) until it holds. */
 async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 5_000;
@@ -140,6 +145,24 @@ Deno.test("LocalProvider.launch() writes agent.json with the controller URL, nod
     const pid = await pidOf(home, i.id);
     assert.deepEqual(cmdline(pid).slice(-2), ["--config", `${dir}/agent.json`]);
     assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), dir);
+    // The CA beside it, and the agent started to trust it alone.
+    assert.equal(await Deno.readTextFile(`${dir}/ca.crt`), "PEM");
+    const env = environ(pid);
+    assert.equal(env.get("DENO_TLS_CA_STORE"), "system");
+    assert.equal(env.get("SSL_CERT_FILE"), `${dir}/ca.crt`);
+    assert.equal(env.get("NODE_EXTRA_CA_CERTS"), undefined);
+    assert.equal(env.get("PATH"), Deno.env.get("PATH"), "the rest of the environment is kept");
+  });
+});
+
+Deno.test("LocalProvider.launch() without a CA writes no ca.crt and leaves the agent's roots alone", async () => {
+  await withProvider(async ({ home, provider }) => {
+    const i = await provider.launch(launchRequest("node-a"));
+    const dir = dirOf(home, i.id);
+    await assert.rejects(Deno.stat(`${dir}/ca.crt`), Deno.errors.NotFound);
+    const env = environ(await pidOf(home, i.id));
+    assert.equal(env.get("DENO_TLS_CA_STORE"), Deno.env.get("DENO_TLS_CA_STORE"));
+    assert.equal(env.get("SSL_CERT_FILE"), Deno.env.get("SSL_CERT_FILE"));
   });
 });
 

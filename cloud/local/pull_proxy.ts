@@ -4,17 +4,21 @@
  * host's loopback, the internet) without routing or NAT on the host. Host names are resolved
  * and connected to on the host, so `localhost:5000` is the host's own registry.
  *
- * It serves node agents only (`Proxy-Authorization: Basic base64(nodeName:token)`) and refuses
- * destinations in the node range but for the gateway: nodes reach each other directly. It
- * speaks the two forms Deno's fetch sends through a proxy: `CONNECT host:port` for https (then
- * bytes are piped both ways) and absolute-form (`GET http://host:port/path HTTP/1.1`) for plain
- * http, forwarded as one request per connection with `Connection: close` on both sides. Its own
- * error answers carry a `Proxy-Status` header (RFC 9209) so clients can tell them from the
+ * It serves node agents only (`Proxy-Authorization: Basic base64(nodeName:token)`) and connects
+ * only where registries are: not to the node range but for the gateway (nodes reach each other
+ * directly), the controller's own ports, link-local and metadata addresses, nor this host's
+ * loopback but for registry ports (destination_policy.ts). Host names are resolved first and
+ * every address is judged, so a name cannot lead where an address may not.
+ *
+ * It speaks the two forms Deno's fetch sends through a proxy: `CONNECT host:port` for https
+ * (then bytes are piped both ways) and absolute-form (`GET http://host:port/path HTTP/1.1`) for
+ * plain http, forwarded as one request per connection with `Connection: close` on both sides.
+ * Its own error answers carry a `Proxy-Status` header (RFC 9209) so clients can tell them from the
  * registry's.
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { ipToNumber } from "./addresses.ts";
+import { DEFAULT_LOOPBACK_REGISTRY_PORTS, DestinationPolicy } from "./destination_policy.ts";
 import {
   bodyLength,
   copyBody,
@@ -45,11 +49,18 @@ export interface PullProxyOptions {
   port?: number;
   /** The node address range (CIDR); destinations in it are refused, except `hostname`. */
   nodeRange: string;
+  /** Ports refused on every address: the controller's (its API). Its own port is added. */
+  reservedPorts?: number[];
+  /**
+   * Loopback ports (of registries on this host) it may connect to; any other port of 127.0.0.0/8,
+   * ::1 or localhost is refused. @default [5000]
+   */
+  loopbackPorts?: number[];
   /** Whether `token` is node `nodeName`'s token. */
   authorize(nodeName: string, token: string): Promise<boolean>;
   /** Resolves a host name on the host. @default getaddrinfo (honours /etc/hosts) */
   lookup?: (hostname: string) => Promise<string[]>;
-  /** Gets one line per refused request. */
+  /** Gets one line per refused request, naming the node, the destination and why. */
   log?: (message: string) => void;
   /** Largest request (and response) head. @default 16384 */
   maxHeadBytes?: number;
@@ -65,7 +76,7 @@ export class PullProxy {
   readonly port: number;
   readonly #o: PullProxyOptions;
   readonly #listener: Deno.TcpListener;
-  readonly #range: { network: number; size: number };
+  readonly #policy: DestinationPolicy;
   readonly #conns = new Set<Deno.Conn>();
   readonly #handlers = new Set<Promise<void>>();
   readonly #shutdown = new AbortController();
@@ -76,7 +87,12 @@ export class PullProxy {
     this.#listener = listener;
     this.hostname = listener.addr.hostname;
     this.port = listener.addr.port;
-    this.#range = parseRange(options.nodeRange);
+    this.#policy = new DestinationPolicy({
+      nodeRange: options.nodeRange,
+      gateway: this.hostname,
+      reservedPorts: [...options.reservedPorts ?? [], this.port],
+      loopbackPorts: options.loopbackPorts ?? DEFAULT_LOOPBACK_REGISTRY_PORTS,
+    });
     this.#accepting = this.#accept();
   }
 
@@ -195,17 +211,14 @@ export class PullProxy {
   /** Resolves the destination on the host, checks every address, and connects. */
   async #open(dest: Destination): Promise<Deno.Conn> {
     const addresses = await this.#resolve(dest.host);
-    const inside = addresses.find((a) => this.#isNodeAddress(a));
-    if (inside !== undefined) {
+    for (const address of addresses) {
+      const why = this.#policy.refusal(address, dest.port);
+      if (why === undefined) continue;
       throw new ProxyError(
         403,
         "destination_ip_prohibited",
-        `${dest.host}${inside === dest.host ? "" : ` (${inside})`} is in the node range ` +
-          `${this.#o.nodeRange}; nodes reach it directly`,
+        `${dest.host}${address === dest.host ? "" : ` (${address})`} ${why}`,
       );
-    }
-    if (dest.port === this.port && addresses.includes(this.hostname)) {
-      throw new ProxyError(403, "destination_ip_prohibited", "that is this proxy");
     }
     // Deno documents connect's signal as one that closes the connection: this one never
     // aborts once connected (time-out and shutdown count only while connecting).
@@ -257,14 +270,6 @@ export class PullProxy {
       throw new ProxyError(502, "dns_error", `cannot resolve ${host}: ${(e as Error).message}`);
     }
     throw new ProxyError(502, "dns_error", `cannot resolve ${host}: no addresses`);
-  }
-
-  /** In the node range and not the gateway (IPv4, also as an IPv4-mapped IPv6 address). */
-  #isNodeAddress(address: string): boolean {
-    const v4 = address.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, "");
-    if (isIP(v4) !== 4 || v4 === this.hostname) return false;
-    const offset = ipToNumber(v4) - this.#range.network;
-    return offset >= 0 && offset < this.#range.size;
   }
 
   /**
@@ -328,15 +333,4 @@ export class PullProxy {
     this.#conns.delete(conn);
     safeClose(conn);
   }
-}
-
-/** Network number and size of an IPv4 CIDR. */
-function parseRange(cidr: string): { network: number; size: number } {
-  const [ip, bits] = cidr.split("/");
-  const prefix = Number(bits);
-  if (!/^\d+$/.test(bits ?? "") || prefix > 32) {
-    throw new Error(`invalid node range "${cidr}": must be an IPv4 CIDR`);
-  }
-  const size = 2 ** (32 - prefix);
-  return { network: Math.floor(ipToNumber(ip) / size) * size, size };
 }

@@ -1,4 +1,7 @@
-/** PullProxy: CONNECT tunnels, absolute-form requests, node credentials, refusals, shutdown. */
+/**
+ * PullProxy: CONNECT tunnels, absolute-form requests, node credentials, refused destinations
+ * (node range, link-local and metadata, the controller's ports, loopback), shutdown.
+ */
 import assert from "node:assert/strict";
 import { PullProxy, type PullProxyOptions } from "./pull_proxy.ts";
 
@@ -162,9 +165,9 @@ function connectRequest(target: string, auth = AUTH): string {
   return `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`;
 }
 
-Deno.test("PullProxy tunnels CONNECT to a loopback TCP server, bytes sent early included", async () => {
+Deno.test("PullProxy tunnels CONNECT to an allowed loopback port, bytes sent early included", async () => {
+  const echo = startEcho();
   await withProxy(async ({ proxy, logs, asked }) => {
-    const echo = startEcho();
     const conn = await dial(proxy);
     try {
       const target = `127.0.0.1:${echo.port}`;
@@ -179,36 +182,31 @@ Deno.test("PullProxy tunnels CONNECT to a loopback TCP server, bytes sent early 
       assert.deepEqual(logs, [], "nothing is logged for a served request");
     } finally {
       hangUp(conn);
-      await echo.close();
     }
-  });
+  }, { loopbackPorts: [echo.port] }).finally(() => echo.close());
 });
 
 Deno.test("PullProxy forwards an absolute-form GET in origin-form, without proxy headers", async () => {
+  const http = startHttp();
   await withProxy(async ({ proxy, logs }) => {
-    const http = startHttp();
-    try {
-      const origin = `127.0.0.1:${http.port}`;
-      const answer = await exchange(
-        proxy,
-        `GET http://${origin}/v2/x?y=1 HTTP/1.1\r\nHost: ${origin}\r\n${AUTH}` +
-          "Proxy-Connection: keep-alive\r\nConnection: keep-alive\r\nAccept: a/b\r\n\r\n",
-      );
-      const [head, body] = answer.split("\r\n\r\n");
-      assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
-      assert.match(head, /\r\nx-from: origin/i);
-      assert.match(head, /\r\nConnection: close$/, "the client is told not to reuse it");
-      assert.equal(body, "hello /v2/x");
-      assert.equal(http.seen.length, 1);
-      assert.equal(http.seen[0].url, `http://${origin}/v2/x?y=1`);
-      assert.equal(http.seen[0].headers.get("accept"), "a/b");
-      assert.equal(http.seen[0].headers.get("proxy-authorization"), null);
-      assert.equal(http.seen[0].headers.get("proxy-connection"), null);
-      assert.deepEqual(logs, []);
-    } finally {
-      await http.close();
-    }
-  });
+    const origin = `127.0.0.1:${http.port}`;
+    const answer = await exchange(
+      proxy,
+      `GET http://${origin}/v2/x?y=1 HTTP/1.1\r\nHost: ${origin}\r\n${AUTH}` +
+        "Proxy-Connection: keep-alive\r\nConnection: keep-alive\r\nAccept: a/b\r\n\r\n",
+    );
+    const [head, body] = answer.split("\r\n\r\n");
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(head, /\r\nx-from: origin/i);
+    assert.match(head, /\r\nConnection: close$/, "the client is told not to reuse it");
+    assert.equal(body, "hello /v2/x");
+    assert.equal(http.seen.length, 1);
+    assert.equal(http.seen[0].url, `http://${origin}/v2/x?y=1`);
+    assert.equal(http.seen[0].headers.get("accept"), "a/b");
+    assert.equal(http.seen[0].headers.get("proxy-authorization"), null);
+    assert.equal(http.seen[0].headers.get("proxy-connection"), null);
+    assert.deepEqual(logs, []);
+  }, { loopbackPorts: [http.port] }).finally(() => http.close());
 });
 
 Deno.test("PullProxy answers 407 without credentials and with a wrong token, and logs both", async () => {
@@ -276,6 +274,123 @@ Deno.test("PullProxy refuses destinations in the node range with 403, names too,
   }
 });
 
+/** Asks for each target by CONNECT and expects 403 destination_ip_prohibited for all. */
+async function assertForbidden(proxy: PullProxy, targets: string[]): Promise<void> {
+  for (const target of targets) {
+    const answer = await ask(proxy, connectRequest(target));
+    assert.match(answer, /^HTTP\/1\.1 403 Forbidden\r\n/, target);
+    assert.match(answer, /\r\nProxy-Status: milpa; error=destination_ip_prohibited;/, target);
+  }
+}
+
+Deno.test("PullProxy refuses link-local and metadata addresses, also behind a name, before connecting", async () => {
+  const echo = startEcho();
+  const names: Record<string, string[]> = {
+    "metadata.google.internal": ["169.254.169.254"],
+    // One good address does not make up for a bad one.
+    "mixed.example": ["127.0.0.1", "169.254.170.2"],
+  };
+  await withProxy(async ({ proxy, logs }) => {
+    await assertForbidden(proxy, [
+      "169.254.169.254:80",
+      "[fe80::1]:80",
+      "[fd00:ec2::254]:80",
+      "[::ffff:169.254.169.254]:80",
+      "metadata.google.internal:80",
+      `mixed.example:${echo.port}`,
+    ]);
+    const viaGet = await ask(
+      proxy,
+      `GET http://169.254.169.254/latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n${AUTH}\r\n`,
+    );
+    assert.match(viaGet, /^HTTP\/1\.1 403 /);
+    assert.equal(echo.accepted.length, 0, "nothing was connected to");
+    const from = `from node "node-a" (127.0.0.1)`;
+    const linkLocal = "is link-local (where cloud metadata services answer)";
+    assert.deepEqual(logs, [
+      `refused CONNECT 169.254.169.254:80 ${from}: 169.254.169.254 ${linkLocal}`,
+      `refused CONNECT [fe80::1]:80 ${from}: fe80::1 ${linkLocal}`,
+      `refused CONNECT [fd00:ec2::254]:80 ${from}: fd00:ec2::254 is the cloud metadata service`,
+      `refused CONNECT [::ffff:169.254.169.254]:80 ${from}: ::ffff:169.254.169.254 ${linkLocal}`,
+      `refused CONNECT metadata.google.internal:80 ${from}: metadata.google.internal ` +
+      `(169.254.169.254) ${linkLocal}`,
+      `refused CONNECT mixed.example:${echo.port} ${from}: mixed.example (169.254.170.2) ${linkLocal}`,
+      `refused GET http://169.254.169.254/latest/meta-data/ ${from}: 169.254.169.254 ${linkLocal}`,
+    ]);
+  }, {
+    loopbackPorts: [echo.port],
+    lookup: (host) => Promise.resolve(names[host] ?? []),
+  }).finally(() => echo.close());
+});
+
+Deno.test("PullProxy refuses the controller's API port and its own, on any address", async () => {
+  const api = startHttp();
+  await withProxy(async ({ proxy, logs }) => {
+    await assertForbidden(proxy, [
+      `127.0.0.1:${api.port}`,
+      `localhost:${api.port}`,
+      `192.0.2.10:${api.port}`,
+      `127.0.0.1:${proxy.port}`,
+    ]);
+    const viaGet = await ask(
+      proxy,
+      `GET http://127.0.0.1:${api.port}/api/v1/namespaces/default/secrets HTTP/1.1\r\n${AUTH}\r\n`,
+    );
+    assert.match(viaGet, /^HTTP\/1\.1 403 /);
+    assert.equal(api.seen.length, 0, "the API never saw a request");
+    assert.equal(logs.length, 5);
+    assert.equal(
+      logs[0],
+      `refused CONNECT 127.0.0.1:${api.port} from node "node-a" (127.0.0.1): 127.0.0.1 is ` +
+        `refused on port ${api.port}, the controller's own (its API or this proxy)`,
+    );
+    assert.match(logs[3], new RegExp(`is refused on port ${proxy.port}, the controller's own`));
+    // The API port is refused even where the configuration allows it as a registry port.
+  }, { reservedPorts: [api.port], loopbackPorts: [api.port] }).finally(() => api.close());
+});
+
+Deno.test("PullProxy refuses loopback ports other than the registry ports, by address or by name", async () => {
+  const echo = startEcho();
+  try {
+    await withProxy(async ({ proxy, logs }) => {
+      await assertForbidden(proxy, [
+        `127.0.0.1:${echo.port}`,
+        `localhost:${echo.port}`,
+        `[::1]:${echo.port}`,
+        `0.0.0.0:${echo.port}`,
+        `[::]:${echo.port}`,
+        `127.0.0.2:${echo.port}`,
+        `[::ffff:127.0.0.1]:${echo.port}`,
+      ]);
+      assert.equal(echo.accepted.length, 0, "nothing was connected to");
+      assert.equal(logs.length, 7);
+      assert.equal(
+        logs[0],
+        `refused CONNECT 127.0.0.1:${echo.port} from node "node-a" (127.0.0.1): 127.0.0.1 is ` +
+          "this host's loopback, where nodes may reach only registry ports 5000 " +
+          "(cloud.local.registryProxy.loopbackPorts)",
+      );
+      assert.match(
+        logs[1],
+        /^refused CONNECT localhost:\d+ .*: localhost \((127\.0\.0\.1|::1)\) is this host's loopback/,
+      );
+    });
+    // Once it is a registry port, the same destination is served.
+    await withProxy(async ({ proxy, logs }) => {
+      const conn = await dial(proxy);
+      try {
+        await conn.write(encoder.encode(connectRequest(`127.0.0.1:${echo.port}`)));
+        assert.match(await readHeadText(conn), /^HTTP\/1\.1 200 /);
+      } finally {
+        hangUp(conn);
+      }
+      assert.deepEqual(logs, []);
+    }, { loopbackPorts: [5000, echo.port] });
+  } finally {
+    await echo.close();
+  }
+});
+
 Deno.test("PullProxy.close() ends open tunnels and stops listening", async () => {
   const echo = startEcho();
   try {
@@ -283,6 +398,7 @@ Deno.test("PullProxy.close() ends open tunnels and stops listening", async () =>
       hostname: "127.0.0.1",
       nodeRange: RANGE,
       authorize: () => Promise.resolve(true),
+      loopbackPorts: [echo.port],
     });
     const conn = await dial(proxy);
     try {
@@ -305,8 +421,8 @@ Deno.test("PullProxy.close() ends open tunnels and stops listening", async () =>
 });
 
 Deno.test("PullProxy serves fetch() through Deno.createHttpClient({ proxy }) for http://127.0.0.1", async () => {
+  const http = startHttp();
   await withProxy(async ({ proxy, asked, logs }) => {
-    const http = startHttp();
     const client = Deno.createHttpClient({ proxy: { url: proxy.url, basicAuth: NODE } });
     try {
       const base = `http://127.0.0.1:${http.port}`;
@@ -333,9 +449,8 @@ Deno.test("PullProxy serves fetch() through Deno.createHttpClient({ proxy }) for
       assert.equal(logs.length, 1);
     } finally {
       client.close();
-      await http.close();
     }
-  });
+  }, { loopbackPorts: [http.port] }).finally(() => http.close());
 });
 
 Deno.test("PullProxy bounds request heads: too large is 431, too slow is closed", async () => {
@@ -359,15 +474,15 @@ Deno.test("PullProxy bounds request heads: too large is 431, too slow is closed"
 });
 
 Deno.test("PullProxy answers 400 to non-proxy requests and 502 when the destination is down", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closed = l.addr.port;
+  l.close();
   await withProxy(async ({ proxy, logs }) => {
     assert.match(await ask(proxy, `GET /v2/ HTTP/1.1\r\n${AUTH}\r\n`), /^HTTP\/1\.1 400 /);
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const closed = l.addr.port;
-    l.close();
     const down = await ask(proxy, connectRequest(`127.0.0.1:${closed}`));
     assert.match(down, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
     assert.match(down, /Proxy-Status: milpa; error=connection_refused;/);
     assert.match(logs[0], /not an absolute http:\/\/ URL/);
     assert.match(logs[1], new RegExp(`cannot connect to 127\\.0\\.0\\.1:${closed}: `));
-  });
+  }, { loopbackPorts: [closed] });
 });

@@ -1,18 +1,17 @@
 /**
  * A real controller subprocess on the embedded local cloud, driven the way a user drives
  * it: `deno run -A main.ts` with its own MILPA_HOME and port, and `milpactl` as a
- * subprocess. Cleans up every process it started (controller by pid, node agents by the
- * process groups recorded in their instance files) and its temp directory.
+ * subprocess. Requests of its own go where client.yaml says (https, trusting its CA, unless
+ * the config turns TLS off). Cleans up every process it started (controller by pid, node
+ * agents by the process groups recorded in their instance files) and its temp directory.
  */
+import { parse as parseYaml } from "yaml";
+import { type CliResult, runMilpactl } from "./milpactl.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CONFIG = `${ROOT}deno.json`;
 
-/** Output of one milpactl run. */
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult };
 
 /** Options of a local cloud. */
 export interface LocalCloudOptions {
@@ -47,6 +46,8 @@ let nextRange = 0;
 export class LocalCloud {
   #controller?: Deno.ChildProcess;
   #log?: Deno.FsFile;
+  /** Connections that trust the controller's CA, made once client.yaml names one. */
+  #http?: { ca: string; client: Deno.HttpClient };
   private constructor(
     readonly home: string,
     readonly port: number,
@@ -116,9 +117,10 @@ export class LocalCloud {
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
-        const r = await fetch(`http://127.0.0.1:${this.port}/healthz`);
+        // client.yaml is written once the controller serves (a restart finds the last one).
+        const r = await this.fetch("/healthz");
         await r.body?.cancel();
-        if (r.ok && await Deno.stat(`${this.home}/client.yaml`).catch(() => null)) return;
+        if (r.ok) return;
       } catch { /* not up yet */ }
       if (Date.now() > deadline) {
         throw new Error(`controller did not start:\n${await this.controllerLog()}`);
@@ -158,17 +160,8 @@ export class LocalCloud {
   }
 
   /** Runs milpactl with this cloud's MILPA_HOME. */
-  async milpactl(...args: string[]): Promise<CliResult> {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--config", CONFIG, `${ROOT}cli/milpactl.ts`, ...args],
-      env: { MILPA_HOME: this.home, NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
+  milpactl(...args: string[]): Promise<CliResult> {
+    return runMilpactl({ env: { MILPA_HOME: this.home } }, ...args);
   }
 
   /** Like milpactl(), but throws unless it exits 0. */
@@ -185,13 +178,32 @@ export class LocalCloud {
     return JSON.parse(await this.ok("get", kind, ...(name ? [name] : []), "-o", "json")) as T;
   }
 
+  /** What client.yaml says: the endpoint (https://127.0.0.1:port), token and CA. */
+  async clientConfig(): Promise<
+    { endpoint: string; token: string; certificateAuthority?: string }
+  > {
+    return parseYaml(await Deno.readTextFile(`${this.home}/client.yaml`));
+  }
+
+  /** $MILPA_HOME/ca.crt: the controller's CA, as curl and browsers take it. */
+  get caFile(): string {
+    return `${this.home}/ca.crt`;
+  }
+
+  /** A request to the controller at `path`, as client.yaml says (no token unless in `init`). */
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const { endpoint, certificateAuthority: ca } = await this.clientConfig();
+    if (ca && this.#http?.ca !== ca) {
+      this.#http?.client.close();
+      this.#http = { ca, client: Deno.createHttpClient({ caCerts: [ca] }) };
+    }
+    return await fetch(`${endpoint}${path}`, ca ? { ...init, client: this.#http!.client } : init);
+  }
+
   /** An authenticated API request to the controller (for tight polling; milpactl is slower). */
   async api<T = unknown>(path: string): Promise<T> {
-    const cfg = await Deno.readTextFile(`${this.home}/client.yaml`);
-    const token = cfg.match(/token: (\S+)/)![1];
-    const r = await fetch(`http://127.0.0.1:${this.port}${path}`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
+    const { token } = await this.clientConfig();
+    const r = await this.fetch(path, { headers: { Authorization: `Bearer ${token}` } });
     if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
     return await r.json() as T;
   }
@@ -278,6 +290,8 @@ export class LocalCloud {
       } catch { /* gone */ }
     }
     this.#log?.close();
+    this.#http?.client.close();
+    this.#http = undefined;
     if (this.bridge) await this.#removeNetwork();
     await Deno.remove(this.home, { recursive: true }).catch(() => {});
   }

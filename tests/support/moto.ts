@@ -1,11 +1,15 @@
 /**
  * A moto server (Python's AWS emulator) on 127.0.0.1 for one test, and a player that acts as
  * the EC2 instances it "launches": for every running instance it reads the user-data, takes
- * the agent config Milpa wrote into it, and runs the real agent on this machine with it.
+ * the agent config and the CA file Milpa wrote into it, fetches the agent program from the
+ * controller and checks its sha256 as the node's boot script would, and runs the real agent
+ * on this machine, trusting that CA alone as the node's service would.
  */
 import { DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { agentConfigOf } from "../../cloud/aws/user_data.ts";
+import { agentConfigOf, CA_PATH, writtenFile } from "../../cloud/aws/user_data.ts";
+import { agentTrustEnv } from "../../model/agent_trust.ts";
 import { type Ec2Api, ec2Api } from "../../cloud/aws/sdk.ts";
+import type { AgentConfig } from "../../model/agent_protocol.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -106,6 +110,8 @@ export class InstancePlayer {
   #busy = false;
   /** User-data of every instance seen, by id. */
   readonly userData = new Map<string, string>();
+  /** Why an instance's boot failed (the agent program did not check out), by id. */
+  readonly bootFailures = new Map<string, string>();
 
   constructor(private readonly ec2: Ec2Api, private readonly dir: string) {}
 
@@ -152,6 +158,13 @@ export class InstancePlayer {
       config,
       JSON.stringify({ ...agent, dataDir: `${data}/data`, logFile: `${data}/agent.log` }),
     );
+    const ca = writtenFile(text, CA_PATH);
+    if (ca !== undefined) await Deno.writeTextFile(`${data}/ca.crt`, ca);
+    const failure = await checkAgentProgram(agent, ca);
+    if (failure) {
+      this.bootFailures.set(id, failure);
+      return;
+    }
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -162,6 +175,10 @@ export class InstancePlayer {
         "--config",
         config,
       ],
+      // The node's systemd unit sets the same (cloud/aws/user_data.ts).
+      ...(ca === undefined
+        ? {}
+        : { env: agentTrustEnv(Deno.env.toObject(), `${data}/ca.crt`), clearEnv: true }),
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -183,5 +200,47 @@ export class InstancePlayer {
     clearInterval(this.#timer);
     while (this.#busy) await new Promise((r) => setTimeout(r, 20));
     for (const id of [...this.#agents.keys()]) await this.#stop(id);
+  }
+}
+
+/**
+ * What the node's boot script does before it starts the agent: fetch `agent.js` from the
+ * controller with the node's token, trusting the CA from user-data, and compare its sha256
+ * with the config's. The agent then runs from source; the fetched program only has to match.
+ * Resolves with why it failed, or undefined.
+ */
+async function checkAgentProgram(
+  agent: AgentConfig,
+  ca: string | undefined,
+): Promise<string | undefined> {
+  if (!agent.agentSha256) return "the agent config carries no agentSha256";
+  const client = ca ? Deno.createHttpClient({ caCerts: [ca] }) : undefined;
+  const url = `${agent.controllerURL.replace(/\/$/, "")}/agent/v1/agent.js`;
+  let why = "";
+  try {
+    // As the boot script's curl: retried while the controller is not up (a restart).
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      try {
+        const res = await fetch(url, {
+          headers: { Authorization: `Bearer ${agent.token}`, "X-Milpa-Node": agent.nodeName },
+          ...(client ? { client } : {}),
+        });
+        if (res.ok) {
+          const hash = await crypto.subtle.digest("SHA-256", await res.arrayBuffer());
+          const hex = Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0"))
+            .join("");
+          return hex === agent.agentSha256
+            ? undefined
+            : `agent.js has sha256 ${hex}, not ${agent.agentSha256}`;
+        }
+        why = `GET ${url}: ${res.status} ${await res.text()}`;
+      } catch (e) {
+        why = `GET ${url}: ${e instanceof Error ? `${e.message} ${e.cause ?? ""}` : e}`;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    return why;
+  } finally {
+    client?.close();
   }
 }

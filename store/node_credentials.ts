@@ -1,0 +1,163 @@
+/**
+ * Node agent credentials that die with their node.
+ *
+ * A node's token is `HMAC-SHA256(nodeKey, nodeName + ":" + nonce)`, hex-encoded. The node key
+ * is 32 random bytes in a file beside the database (`$MILPA_HOME/node-credentials.key`, mode
+ * 0600), never in KV; the nonce is random and made once per node, in the record
+ * `["nodeCredentials", nodeName] = { nonce, sha256, createdAt }` with the token's SHA-256.
+ * Hence:
+ * - a KV dump alone (nonces and hashes) yields no token;
+ * - issuing again for the same node gives the same token, so a launch that runs again after a
+ *   crash hands out (or finds the instance holding) the token that is already valid;
+ * - deleting the record revokes the token, and a new key file invalidates every token;
+ * - a token is valid only while its node's object exists and is not terminating.
+ * Tokens are compared by their hashes in constant time.
+ */
+import { type Clock, systemClock } from "../model/clock.ts";
+import type { Node } from "../model/node.ts";
+import { timingSafeEqual } from "../model/timing_safe.ts";
+import type { ObjectStore } from "./object_store.ts";
+
+/** The name of the node key file in the state directory. */
+export const NODE_KEY_FILE = "node-credentials.key";
+
+const KEY_BYTES = 32;
+
+/** What is kept in KV for one node: nothing from which its token can be made. */
+export interface NodeCredentialRecord {
+  /** Random, hex; the token is the HMAC of `name:nonce` under the node key. */
+  nonce: string;
+  /** SHA-256 of the token, hex. */
+  sha256: string;
+  /** Epoch ms. */
+  createdAt: number;
+}
+
+const recordKey = (node: string): Deno.KvKey => ["nodeCredentials", node];
+
+const hex = (bytes: Uint8Array) =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** SHA-256 of `text`, hex. */
+async function sha256(text: string): Promise<string> {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
+}
+
+/**
+ * The node key in `path`: created (32 random bytes, mode 0600) when there is none, atomically,
+ * so that two controllers starting at once end with one key.
+ */
+export async function loadOrCreateNodeKey(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  let bytes: Uint8Array<ArrayBuffer> | undefined = await Deno.readFile(path).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`Cannot read the node credentials key ${path}: ${e.message}`, { cause: e });
+  });
+  if (!bytes) {
+    // Written whole under another name, then linked in place: never a partial key file.
+    const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeFile(tmp, crypto.getRandomValues(new Uint8Array(KEY_BYTES)), {
+      mode: 0o600,
+      createNew: true,
+    });
+    try {
+      await Deno.link(tmp, path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    } finally {
+      await Deno.remove(tmp);
+    }
+    bytes = await Deno.readFile(path);
+  }
+  if (bytes.length !== KEY_BYTES) {
+    throw new Error(
+      `Cannot use the node credentials key ${path}: it has ${bytes.length} bytes, not ${KEY_BYTES}` +
+        " (remove it to make a new one; running nodes will then need replacing)",
+    );
+  }
+  if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
+  return bytes;
+}
+
+/** Issues, checks and revokes node agent tokens; see the module doc. */
+export class NodeCredentials {
+  readonly #store: ObjectStore;
+  readonly #key: CryptoKey;
+  readonly #clock: Clock;
+
+  private constructor(store: ObjectStore, key: CryptoKey, clock: Clock) {
+    this.#store = store;
+    this.#key = key;
+    this.#clock = clock;
+  }
+
+  /** Credentials kept in `store`'s KV, with the node key of `keyFile` (made when missing). */
+  static async open(
+    opts: { store: ObjectStore; keyFile: string; clock?: Clock },
+  ): Promise<NodeCredentials> {
+    const raw = await loadOrCreateNodeKey(opts.keyFile);
+    const key = await crypto.subtle.importKey(
+      "raw",
+      raw,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    return new NodeCredentials(opts.store, key, opts.clock ?? systemClock);
+  }
+
+  /**
+   * The token of `node`: the one issued before, or a new one. A record made under another node
+   * key (the key file was replaced) is replaced too, since its token can no longer be checked.
+   */
+  async issue(node: string): Promise<string> {
+    const kv = this.#store.kv;
+    for (;;) {
+      const entry = await kv.get<NodeCredentialRecord>(recordKey(node));
+      if (entry.value) {
+        const token = await this.#tokenOf(node, entry.value.nonce);
+        if (timingSafeEqual(await sha256(token), entry.value.sha256)) return token;
+      }
+      const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+      const token = await this.#tokenOf(node, nonce);
+      const record: NodeCredentialRecord = {
+        nonce,
+        sha256: await sha256(token),
+        createdAt: this.#clock.now(),
+      };
+      const res = await kv.atomic().check(entry).set(recordKey(node), record).commit();
+      if (res.ok) return token;
+    }
+  }
+
+  /**
+   * Whether `token` is the token of `node` now: issued under the current node key, not
+   * revoked, and the node exists and is not terminating.
+   */
+  async verify(node: string, token: string): Promise<boolean> {
+    const record = (await this.#store.kv.get<NodeCredentialRecord>(recordKey(node))).value;
+    if (!record) return false;
+    const given = timingSafeEqual(await sha256(token), record.sha256);
+    const current = timingSafeEqual(
+      await sha256(await this.#tokenOf(node, record.nonce)),
+      record.sha256,
+    );
+    if (!given || !current) return false;
+    const obj = await this.#store.get<Node>("nodes", undefined, node);
+    const phase = obj?.status?.phase;
+    return obj !== null && phase !== "Terminating" && phase !== "Terminated";
+  }
+
+  /** Revokes `node`'s token (safe to repeat). */
+  async revoke(node: string): Promise<void> {
+    await this.#store.kv.delete(recordKey(node));
+  }
+
+  async #tokenOf(node: string, nonce: string): Promise<string> {
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      this.#key,
+      new TextEncoder().encode(`${node}:${nonce}`),
+    );
+    return hex(new Uint8Array(mac));
+  }
+}

@@ -1,0 +1,172 @@
+/** NodeCredentials: tokens from a key file and a per-node nonce, revoked with the node. */
+import assert from "node:assert/strict";
+import { FakeClock } from "../model/fake_clock.ts";
+import type { Node, NodePhase } from "../model/node.ts";
+import { loadOrCreateNodeKey, NODE_KEY_FILE, NodeCredentials } from "./node_credentials.ts";
+import { ObjectStore } from "./object_store.ts";
+
+interface Fixture {
+  dir: string;
+  keyFile: string;
+  kv: Deno.Kv;
+  store: ObjectStore;
+  open(): Promise<NodeCredentials>;
+  /** Stores node `name` in `phase` (created when missing). */
+  node(name: string, phase?: NodePhase): Promise<void>;
+}
+
+async function withCredentials(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "milpa-creds-" });
+  const kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock();
+  const store = new ObjectStore(kv, clock);
+  const keyFile = `${dir}/${NODE_KEY_FILE}`;
+  const node = async (name: string, phase: NodePhase = "Available") => {
+    const current = await store.get<Node>("nodes", undefined, name);
+    const obj: Node = current ?? {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name },
+      spec: { instanceType: "t3.nano" },
+    };
+    const next = { ...obj, status: { phase } };
+    if (current) await store.update(next);
+    else await store.create(next);
+  };
+  try {
+    await fn({
+      dir,
+      keyFile,
+      kv,
+      store,
+      open: () => NodeCredentials.open({ store, keyFile, clock }),
+      node,
+    });
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Every value in KV, as one JSON text. */
+async function dump(kv: Deno.Kv): Promise<string> {
+  const all = [];
+  for await (const e of kv.list({ prefix: [] })) all.push([e.key, e.value]);
+  return JSON.stringify(all);
+}
+
+Deno.test("NodeCredentials.issue() gives a node the same token every time, and KV never holds it", async () => {
+  await withCredentials(async ({ kv, open, node }) => {
+    const creds = await open();
+    await node("node-a");
+    const [first, ...again] = await Promise.all([
+      creds.issue("node-a"),
+      creds.issue("node-a"),
+      creds.issue("node-a"),
+    ]);
+    assert.match(first, /^[0-9a-f]{64}$/);
+    assert.deepEqual(again, [first, first], "concurrent issues agree on one token");
+    assert.equal(await creds.issue("node-a"), first);
+    assert.notEqual(await creds.issue("node-b"), first);
+    const stored = await dump(kv);
+    assert.ok(!stored.includes(first), "the token is not in KV");
+    const record = (await kv.get<{ nonce: string; sha256: string }>(["nodeCredentials", "node-a"]))
+      .value!;
+    assert.match(record.nonce, /^[0-9a-f]{32}$/);
+    assert.match(record.sha256, /^[0-9a-f]{64}$/);
+    assert.ok(await creds.verify("node-a", first));
+  });
+});
+
+Deno.test("NodeCredentials.verify() accepts a node's token for that node only", async () => {
+  await withCredentials(async ({ open, node }) => {
+    const creds = await open();
+    await node("node-a");
+    await node("node-b");
+    const a = await creds.issue("node-a");
+    const b = await creds.issue("node-b");
+    assert.equal(await creds.verify("node-a", a), true);
+    assert.equal(await creds.verify("node-b", b), true);
+    assert.equal(await creds.verify("node-b", a), false, "A's token is not B's");
+    assert.equal(await creds.verify("node-a", b), false);
+    for (const wrong of ["", "x", a.slice(0, -1), `${a}0`, a.toUpperCase()]) {
+      assert.equal(await creds.verify("node-a", wrong), false, JSON.stringify(wrong));
+    }
+    assert.equal(await creds.verify("node-c", a), false, "a node with no credentials");
+  });
+});
+
+Deno.test("NodeCredentials.verify() refuses a node that is gone or terminating", async () => {
+  await withCredentials(async ({ store, open, node }) => {
+    const creds = await open();
+    const token = await creds.issue("node-a");
+    assert.equal(await creds.verify("node-a", token), false, "no Node object (yet or any more)");
+    await node("node-a", "Creating");
+    assert.equal(await creds.verify("node-a", token), true);
+    for (const phase of ["Terminating", "Terminated"] as const) {
+      await node("node-a", phase);
+      assert.equal(await creds.verify("node-a", token), false, phase);
+    }
+    await node("node-a", "Claimed");
+    assert.equal(await creds.verify("node-a", token), true);
+    await store.delete("nodes", undefined, "node-a");
+    assert.equal(await creds.verify("node-a", token), false, "deleted");
+  });
+});
+
+Deno.test("NodeCredentials.revoke() ends a token for good; a later issue() makes another", async () => {
+  await withCredentials(async ({ kv, open, node }) => {
+    const creds = await open();
+    await node("node-a");
+    const token = await creds.issue("node-a");
+    await creds.revoke("node-a");
+    await creds.revoke("node-a");
+    assert.equal(await creds.verify("node-a", token), false);
+    assert.equal((await kv.get(["nodeCredentials", "node-a"])).value, null);
+    const next = await creds.issue("node-a");
+    assert.notEqual(next, token);
+    assert.equal(await creds.verify("node-a", token), false, "the old one stays refused");
+    assert.equal(await creds.verify("node-a", next), true);
+  });
+});
+
+Deno.test("NodeCredentials after a restart: the same key file and KV give the same tokens; a new key file refuses them", async () => {
+  await withCredentials(async ({ keyFile, open, node }) => {
+    await node("node-a");
+    const before = await (await open()).issue("node-a");
+    const restarted = await open();
+    assert.equal(await restarted.verify("node-a", before), true, "the running agent's token");
+    assert.equal(await restarted.issue("node-a"), before, "a re-run launch hands out the same");
+
+    await Deno.remove(keyFile);
+    const rekeyed = await open();
+    assert.equal(await rekeyed.verify("node-a", before), false, "KV alone opens nothing");
+    const after = await rekeyed.issue("node-a");
+    assert.notEqual(after, before);
+    assert.equal(await rekeyed.verify("node-a", after), true);
+    assert.equal(await rekeyed.verify("node-a", before), false);
+  });
+});
+
+Deno.test("loadOrCreateNodeKey() makes 32 random bytes, mode 0600, once; refuses a bad file", async () => {
+  await withCredentials(async ({ dir, keyFile }) => {
+    const keys = await Promise.all([1, 2, 3, 4].map(() => loadOrCreateNodeKey(keyFile)));
+    assert.equal(keys[0].length, 32);
+    for (const k of keys) assert.deepEqual(k, keys[0], "racing starts end with one key");
+    assert.deepEqual(await loadOrCreateNodeKey(keyFile), keys[0]);
+    if (Deno.build.os !== "windows") {
+      assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
+      await Deno.chmod(keyFile, 0o644);
+      await loadOrCreateNodeKey(keyFile);
+      assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600, "tightened again");
+    }
+    const names = [];
+    for await (const e of Deno.readDir(dir)) names.push(e.name);
+    assert.deepEqual(names, [NODE_KEY_FILE], "no temporary file is left");
+    await Deno.writeTextFile(keyFile, "short");
+    await assert.rejects(
+      loadOrCreateNodeKey(keyFile),
+      new RegExp(`Cannot use the node credentials key ${keyFile}: it has 5 bytes, not 32`),
+    );
+  });
+});
