@@ -93,7 +93,7 @@ export const FLAGS = {
       .argParser(parseBool)
       .default(true),
   role: () =>
-    new Option("--role <role>", "edit: read and write; view: read only")
+    new Option("--role <role>", "edit: read and write; view: read only, but no Secrets")
       .choices(["edit", "view"])
       .makeOptionMandatory(),
   ttl: () =>

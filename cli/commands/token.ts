@@ -138,7 +138,7 @@ export function tokenCommand(ctx: CliContext): Command {
     .summary("create, list and revoke API tokens (admin token only)")
     .description(
       "API tokens let others use this controller with less than the admin token in " +
-        "client.yaml: a role (edit: read and write; view: read only), one namespace or all, " +
+        "client.yaml: a role (edit: read and write; view: read only, Secrets excepted), one namespace or all, " +
         "and an expiry. Tokens are sent as `Authorization: Bearer <token>` (MILPA_TOKEN or " +
         "--token for milpactl). Only the admin token may create, list or revoke them.",
     )
