@@ -16,7 +16,7 @@ import { ConfigError } from "./errors.ts";
 
 /** Where to talk to the controller, and where that was learned (for error messages). */
 export interface ClientConfig {
-  /** Base URL without a trailing slash, e.g. "http://127.0.0.1:54555". */
+  /** Base URL without a trailing slash, e.g. "https://127.0.0.1:54555". */
   endpoint: string;
   token: string;
   /** Where the token came from: "--token", "MILPA_TOKEN" or a file path. */
@@ -37,9 +37,12 @@ export function clientConfigPaths(ctx: Pick<CliContext, "env" | "cwd">): string[
   return paths;
 }
 
-/** Adds `http://` to a bare `host:port` and drops trailing slashes. */
+/**
+ * Adds `https://` to a bare `host:port` (the controller serves https unless `tls.enabled: false`;
+ * say `http://` then) and drops trailing slashes.
+ */
 export function normalizeEndpoint(endpoint: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `https://${endpoint}`;
   return withScheme.replace(/\/+$/, "");
 }
 

@@ -32,7 +32,7 @@ Deno.test("loadClientConfig() prefers flags, then environment, then the file", a
     "/mh/client.yaml": yamlConfig("http://file:1", "filetoken"),
   });
   assert.deepEqual(await loadClientConfig(fileOnly, { endpoint: "127.0.0.1:9/" }), {
-    endpoint: "http://127.0.0.1:9",
+    endpoint: "https://127.0.0.1:9",
     token: "filetoken",
     tokenSource: "/mh/client.yaml",
   });
@@ -84,8 +84,9 @@ Deno.test("loadClientConfig() reports a broken client.yaml", async () => {
   await assert.rejects(loadClientConfig(list, {}), /expected a mapping/);
 });
 
-Deno.test("normalizeEndpoint() adds http:// and drops trailing slashes", () => {
-  assert.equal(normalizeEndpoint("localhost:54555"), "http://localhost:54555");
+Deno.test("normalizeEndpoint() adds https:// and drops trailing slashes", () => {
+  assert.equal(normalizeEndpoint("localhost:54555"), "https://localhost:54555");
+  assert.equal(normalizeEndpoint("http://localhost:54555/"), "http://localhost:54555");
   assert.equal(normalizeEndpoint("https://milpa.example.com/"), "https://milpa.example.com");
 });
 
