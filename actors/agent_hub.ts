@@ -8,9 +8,11 @@ import type {
   ControllerMessage,
   DesiredPod,
   StatusMessage,
+  StreamOpenMessage,
 } from "../model/agent_protocol.ts";
 import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
-import { UnavailableError } from "../model/errors.ts";
+import { UnavailableError, ValidationError } from "../model/errors.ts";
+import { StreamPipes } from "./stream_pipes.ts";
 
 /** Something that carries controller messages to one agent. */
 export interface AgentConnection {
@@ -59,9 +61,13 @@ export class AgentHub {
   #subs = new Set<(e: HubEvent) => void>();
   #waiters = new Map<string, Set<() => void>>();
   #nextId = 1;
+  /** Exec, attach and port-forward streams waiting for or joined to their agent's dial-back. */
+  readonly streams: StreamPipes;
 
   /** @param clock times agent answers and connection waits. @default systemClock */
-  constructor(private readonly clock: Clock = systemClock) {}
+  constructor(private readonly clock: Clock = systemClock) {
+    this.streams = new StreamPipes(clock);
+  }
 
   /** Registers a new connection for a node, replacing (and closing) an older one. */
   attach(node: string, conn: AgentConnection): AttachedAgent {
@@ -127,6 +133,19 @@ export class AgentHub {
     await this.#request(node, (id) => ({ type: "apply", id, pod }), timeoutMs);
   }
 
+  /**
+   * Tells a node's agent to fetch, check and install a package of its pod; resolves once it
+   * did. Rejects with ValidationError when the agent refused the package (the reason as
+   * message), UnavailableError when the node is not connected or did not answer in `timeoutMs`.
+   */
+  async deployPackage(
+    node: string,
+    pkg: { podUid: string; name: string; sha256: string; size: number },
+    timeoutMs = AGENT_REPLY_TIMEOUT_MS,
+  ): Promise<void> {
+    await this.#request(node, (id) => ({ type: "package", id, ...pkg }), timeoutMs);
+  }
+
   /** The last `lines` lines (all kept lines when absent) of a unit's log. */
   logs(node: string, unit: string, lines?: number): Promise<string> {
     return this.#request(node, (id) => ({ type: "logs", id, unit, lines }));
@@ -158,6 +177,20 @@ export class AgentHub {
         } catch { /* connection already gone */ }
       }
     };
+  }
+
+  /**
+   * Asks a node's agent to dial back a stream (`stream.open`); UnavailableError when the node
+   * is not connected or the message cannot be sent.
+   */
+  openStream(node: string, open: Omit<StreamOpenMessage, "type" | "id">): void {
+    const link = this.#links.get(node);
+    if (!link) throw new UnavailableError(`node ${node} is not connected`);
+    try {
+      link.conn.send({ type: "stream.open", id: this.#nextId++, ...open });
+    } catch (e) {
+      throw new UnavailableError(`node ${node}: cannot send: ${(e as Error).message}`);
+    }
   }
 
   /** Calls `fn` for every hub event; returns the function that stops it. */
@@ -230,6 +263,15 @@ export class AgentHub {
         else p.resolve(msg.type === "logs.result" ? msg.text ?? "" : "");
         return;
       }
+      case "package.result": {
+        const p = link.pending.get(msg.id);
+        if (!p) return;
+        link.pending.delete(msg.id);
+        this.clock.clearTimeout(p.timer);
+        if (msg.error) p.reject(new ValidationError(msg.error));
+        else p.resolve("");
+        return;
+      }
       case "logs.data":
         link.follows.get(msg.id)?.onText(msg.text);
         return;
@@ -252,6 +294,7 @@ export class AgentHub {
     link.pending.clear();
     for (const f of link.follows.values()) f.onEnd(`node ${node} disconnected`);
     link.follows.clear();
+    this.streams.failWaiting(node, `node ${node} disconnected`);
     if (reason) {
       try {
         link.conn.close(reason);

@@ -15,6 +15,7 @@ import { allUnits, DEFAULT_TERMINATION_GRACE_SECONDS } from "../model/pod.ts";
 import { matchesSelector } from "../model/selector.ts";
 import type { Service } from "../model/service.ts";
 import { parseObjectKey } from "../model/meta.ts";
+import { milpactlVolumeOf } from "../model/pod_milpactl.ts";
 import { saveLog } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
@@ -102,9 +103,18 @@ export async function resolveSecrets(
   };
 }
 
-/** Hands a pod to its node's agent, waiting up to `connectTimeoutMs` for the agent. */
+/**
+ * Hands a pod to its node's agent, waiting up to `connectTimeoutMs` for the agent. A pod that
+ * drives Milpa (`model/pod_milpactl.ts`) gets its token (`podToken`) as MILPA_TOKEN.
+ */
 export async function dispatchPod(
-  deps: { store: ObjectStore; hub: AgentHub; clusterName: string; connectTimeoutMs: number },
+  deps: {
+    store: ObjectStore;
+    hub: AgentHub;
+    clusterName: string;
+    connectTimeoutMs: number;
+    podToken?: (pod: { namespace: string; name: string; uid: string }) => Promise<string>;
+  },
   input: { namespace: string; name: string; node: BoundNode },
 ): Promise<DispatchResult> {
   const pod = await deps.store.get<Pod>("pods", input.namespace, input.name);
@@ -113,6 +123,16 @@ export async function dispatchPod(
   await deps.hub.waitConnected(input.node.name, deps.connectTimeoutMs);
   const desired = desiredPod({ ...pod, spec }, input.node, deps.clusterName);
   if (Object.keys(credentials).length) desired.credentials = credentials;
+  const volume = milpactlVolumeOf(pod.metadata);
+  if (volume !== undefined) {
+    if (!deps.podToken) throw new Error("this controller issues no pod tokens");
+    desired.env.MILPA_TOKEN = await deps.podToken({
+      namespace: desired.namespace,
+      name: desired.name,
+      uid: desired.uid,
+    });
+    desired.milpactl = { volume };
+  }
   await deps.hub.apply(input.node.name, desired);
   return {
     units: pod.spec.units.map((u) => u.name),

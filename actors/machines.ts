@@ -89,6 +89,7 @@ export function managedKinds(
           hub: deps.hub,
           clusterName: deps.config.clusterName,
           connectTimeoutMs: t.dispatchConnectTimeoutMs,
+          podToken: deps.podToken,
         }, input),
       drain: (input, signal) => drainPod({ store: deps.store, clock: deps.clock }, input, signal),
       stopUnits: (input) => stopPodUnits({ store: deps.store, hub: deps.hub }, input),

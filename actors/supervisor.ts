@@ -72,6 +72,13 @@ export interface SupervisorDeps {
   nodeToken: (node: string) => Promise<string>;
   /** Revokes a node's token, once the node is terminating (safe to repeat). */
   revokeNodeToken: (node: string) => Promise<void>;
+  /**
+   * The API token of a pod that drives Milpa (`store/pod_credentials.ts`): the same one on
+   * every dispatch. Absent: such pods cannot be dispatched.
+   */
+  podToken?: (pod: { namespace: string; name: string; uid: string }) => Promise<string>;
+  /** Revokes the tokens of pods that are gone or ended (with every garbage collection). */
+  sweepPodTokens?: () => Promise<number>;
   /** Instance types, for the pods ReplicaSets create. */
   catalog: InstanceType[];
   timings?: Partial<Timings>;
@@ -362,6 +369,11 @@ export class Supervisor {
     this.#track(
       collectGarbage(this.deps.store, this.deps.clock, this.deps.cloud).catch((e) =>
         console.error("garbage collection failed:", e)
+      ),
+    );
+    this.#track(
+      (this.deps.sweepPodTokens?.() ?? Promise.resolve(0)).catch((e) =>
+        console.error("revoking the tokens of ended pods failed:", e)
       ),
     );
   }

@@ -3,6 +3,7 @@
  * sends hello, statuses, heartbeats and logs through `send`. ws_client.ts connects it to a
  * real controller; the controller's in-process simulator can drive it directly.
  */
+import type { MilpactlSource } from "./milpactl_volume.ts";
 import {
   AGENT_HEARTBEAT_MS,
   AGENT_PROTOCOL_VERSION,
@@ -10,11 +11,14 @@ import {
   type ApplyMessage,
   type ControllerMessage,
   type LogsRequestMessage,
+  type PackageMessage,
   type StatusMessage,
 } from "../model/agent_protocol.ts";
 import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
 import { PodRunner } from "./pod_runner.ts";
+import { downloadPackage, type PackageFetcher } from "./packages.ts";
 import type { Prober } from "./probe.ts";
+import { serveStream } from "./streams.ts";
 import type { UnitRuntime } from "./unit_runtime.ts";
 
 /** Options of {@linkcode NodeAgent}. */
@@ -33,8 +37,17 @@ export interface NodeAgentOptions {
   send: (msg: AgentMessage) => void;
   /** The agent's own log. */
   log?: (message: string) => void;
+  /**
+   * Opens the WebSocket of an exec/attach/port-forward stream back to the controller
+   * (ControllerLink.dialStream); without it `stream.open` is ignored (and the stream times out).
+   */
+  dialStream?: (id: string) => WebSocket;
   /** How the node runs image units, reported in `hello`; absent when it cannot. */
   containerRuntime?: "runc" | "unshare";
+  /** Where milpactl comes from, for pods that drive Milpa (`agent/milpactl_volume.ts`). */
+  milpactl?: MilpactlSource;
+  /** Fetches deployed packages from the controller; without it, `package` is refused. */
+  fetchPackage?: PackageFetcher;
 }
 
 /** Runs the node's pod as the controller says, over any transport. */
@@ -62,6 +75,7 @@ export class NodeAgent {
       clock: this.#clock,
       log: this.#log,
       onChange: () => this.#queueStatus(),
+      milpactl: options.milpactl,
     });
   }
 
@@ -101,6 +115,15 @@ export class NodeAgent {
         this.#follows.get(msg.id)?.();
         this.#follows.delete(msg.id);
         return;
+      case "stream.open": {
+        const dial = this.#o.dialStream;
+        if (!dial) return this.#log(`stream ${msg.id}: this agent cannot open streams`);
+        serveStream(msg, { runner: this.runner, dial, podIP: this.#o.podIP, log: this.#log })
+          .catch((err) => this.#log(`stream ${msg.id} failed: ${err}`));
+        return;
+      }
+      case "package":
+        return await this.#package(msg);
       default:
         this.#log(
           `ignoring unknown message type ${JSON.stringify((msg as { type?: unknown }).type)}`,
@@ -140,6 +163,34 @@ export class NodeAgent {
       const error = err instanceof Error ? err.message : String(err);
       this.#log(`apply ${msg.id} failed: ${error}`);
       this.#send({ type: "applied", id: msg.id, error });
+    }
+  }
+
+  /** Fetches, checks, unpacks and swaps in a deployed package; answers `package.result`. */
+  async #package(msg: PackageMessage): Promise<void> {
+    const answer = (error?: string) =>
+      this.#send(
+        error ? { type: "package.result", id: msg.id, error } : {
+          type: "package.result",
+          id: msg.id,
+        },
+      );
+    const run = this.runner.run;
+    const fetchPackage = this.#o.fetchPackage;
+    if (!run || run.pod.uid !== msg.podUid) {
+      return answer(`node "${this.#o.nodeName}" does not run pod uid ${msg.podUid}`);
+    }
+    if (!fetchPackage) return answer(`node "${this.#o.nodeName}" cannot fetch packages`);
+    try {
+      await run.deployPackage(msg.name, async (file) => {
+        const body = await fetchPackage(msg.podUid, msg.name);
+        await downloadPackage(body, file, msg);
+      });
+      answer();
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.#log(`package "${msg.name}" refused: ${error}`);
+      answer(error);
     }
   }
 

@@ -53,11 +53,14 @@ function checkLaunch(launch: UnitLaunch): void {
     }
     throw new UnitStartError(`unit "${launch.name}" has neither a command nor an image`);
   }
-  const mount = launch.volumeMounts?.[0];
+  // A host process sees no mounts; a volume mounted at its workingDir is its working directory.
+  const workingDir = launch.context?.unit.workingDir;
+  const mount = launch.volumeMounts?.find((m) => m.mountPath !== workingDir);
   if (mount) {
     throw new UnitStartError(
       `volume mount "${mount.name}" at "${mount.mountPath}" needs the container runtime, ` +
-        `which this node does not have; remove the unit's volumeMounts to run it as a host process`,
+        `which this node does not have; a host process gets only the volume mounted at its ` +
+        `workingDir (as its working directory)`,
     );
   }
   let info: Deno.FileInfo;

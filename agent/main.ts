@@ -6,6 +6,7 @@
  * SIGTERM or SIGINT stops every unit (SIGKILL after 10 s) and exits 0. Exit 2: bad arguments
  * or config.
  */
+import { controllerMilpactl } from "./milpactl_volume.ts";
 import { AGENT_PROTOCOL_VERSION } from "../model/agent_protocol.ts";
 import { NodeAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
@@ -121,7 +122,10 @@ async function main(args: string[]): Promise<number> {
     podIP: config.podIP,
     runtime: node.runtime,
     containerRuntime: node.containerRuntime,
+    milpactl: controllerMilpactl(config),
     send: link.send,
+    dialStream: (id) => link.dialStream(id),
+    fetchPackage: link.fetchPackage,
     log,
   });
   log(

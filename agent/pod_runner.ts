@@ -14,6 +14,7 @@
  *
  * Applies run one at a time; while one runs, only the latest waiting apply is carried out.
  */
+import type { MilpactlSource } from "./milpactl_volume.ts";
 import type { DesiredPod } from "../model/agent_protocol.ts";
 import type { UnitStatus } from "../model/pod.ts";
 import { type Clock, systemClock } from "../model/clock.ts";
@@ -51,6 +52,8 @@ export interface PodRunnerOptions {
   path?: string;
   /** HOME of units. @default the agent's HOME, else "/root" */
   home?: string;
+  /** Where milpactl comes from, for pods that drive Milpa (`agent/milpactl_volume.ts`). */
+  milpactl?: MilpactlSource;
 }
 
 /** What the runner reports: the pod's uid and its units' statuses. */
@@ -81,6 +84,7 @@ export class PodRunner {
       base: { PATH: options.path ?? defaultUnitPath(), HOME: options.home ?? agentHome() },
       onChange: options.onChange ?? (() => {}),
       log: options.log ?? (() => {}),
+      milpactl: options.milpactl,
     };
   }
 
@@ -113,6 +117,11 @@ export class PodRunner {
     return this.#run?.pod;
   }
 
+  /** The run of the pod being run, if any (deployPackage goes there). */
+  get run(): PodRun | undefined {
+    return this.#run;
+  }
+
   /** The pod `apply(null)` stopped last (or is stopping), until another pod is applied. */
   get stoppedPod(): DesiredPod | undefined {
     return this.#stopped?.pod;
@@ -134,6 +143,11 @@ export class PodRunner {
    */
   logs(unit: string): UnitLog | undefined {
     return (this.#run ?? this.#stopped)?.logs.get(unit);
+  }
+
+  /** A unit of the current pod by name, with its current run while it runs (for exec). */
+  unit(name: string): ReturnType<PodRun["unit"]> {
+    return this.#run?.unit(name);
   }
 
   /** Names of the current pod's units, init units first. */

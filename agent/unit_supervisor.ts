@@ -52,6 +52,14 @@ export interface UnitSupervisorOptions {
   context?: () => UnitContext;
 }
 
+/** What exec needs to know of a running unit (UnitSupervisor.current). */
+export interface UnitRunInfo {
+  pid?: number;
+  env: Record<string, string>;
+  cwd: string;
+  context?: UnitContext;
+}
+
 /** The status of a unit that has not started: `waiting{reason: "Unit waiting"}`. */
 export function waitingStatus(unit: Unit): UnitStatus {
   const status: UnitStatus = {
@@ -107,6 +115,16 @@ export class UnitSupervisor {
   /** A copy of the unit's status. */
   get status(): UnitStatus {
     return structuredClone(this.#status);
+  }
+
+  /**
+   * The current run while the unit runs: its process id (the launcher's, for image units),
+   * environment, working directory and pod context. Undefined between runs.
+   */
+  get current(): UnitRunInfo | undefined {
+    const run = this.#run;
+    if (!run || this.#status.state.running === undefined) return undefined;
+    return { pid: run.unit.pid, env: run.env, cwd: this.#o.cwd, context: this.#o.context?.() };
   }
 
   /** True once start() was called. */

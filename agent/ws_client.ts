@@ -71,7 +71,7 @@ export function redialDelay(
   return Math.round(base / 2 + random() * base / 2);
 }
 
-const MESSAGE_TYPES = new Set(["apply", "logs", "logs.cancel"]);
+const MESSAGE_TYPES = new Set(["apply", "logs", "logs.cancel", "stream.open", "package"]);
 
 /** Parses a controller frame; throws with a short reason when it is not a controller message. */
 export function parseControllerMessage(data: unknown): ControllerMessage {
@@ -157,6 +157,34 @@ export class ControllerLink {
     this.#ws.send(frame);
   };
 
+  /**
+   * Fetches a deployed package's tarball from `GET /agent/v1/packages/{podUid}/{name}` with the
+   * node's credentials (and the controller's CA); throws with the controller's answer when it
+   * is not 200.
+   */
+  readonly fetchPackage = async (
+    podUid: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<ReadableStream<Uint8Array>> => {
+    const base = new URL(this.#o.controllerURL);
+    base.pathname = base.pathname.replace(/\/+$/, "") +
+      `/agent/v1/packages/${encodeURIComponent(podUid)}/${encodeURIComponent(name)}`;
+    if (this.#o.caCertificate && !this.#client) {
+      this.#client = Deno.createHttpClient({ caCerts: [this.#o.caCertificate] });
+    }
+    const res = await fetch(base, {
+      headers: { "Authorization": `Bearer ${this.#o.token}`, "X-Milpa-Node": this.#o.nodeName },
+      signal,
+      ...(this.#client ? { client: this.#client } : {}),
+    });
+    if (!res.ok || !res.body) {
+      const text = (await res.text().catch(() => "")).slice(0, 300);
+      throw new Error(`cannot fetch package "${name}": ${res.status} ${text}`);
+    }
+    return res.body;
+  };
+
   /** Starts dialling; the endpoint hears connected()/disconnected() and every message. */
   start(endpoint: AgentEndpoint): void {
     this.#endpoint = endpoint;
@@ -164,6 +192,23 @@ export class ControllerLink {
       this.#client = Deno.createHttpClient({ caCerts: [this.#o.caCertificate] });
     }
     this.#dial();
+  }
+
+  /**
+   * Opens the WebSocket of a stream the controller asked for (`stream.open`): to
+   * `/agent/v1/streams/{id}` with the node's credentials, binary frames as ArrayBuffers.
+   */
+  dialStream(id: string): WebSocket {
+    const url = agentConnectURL(this.#o.controllerURL).replace(
+      /\/agent\/v1\/connect$/,
+      `/agent/v1/streams/${encodeURIComponent(id)}`,
+    );
+    const ws = new WebSocket(url, {
+      headers: { "Authorization": `Bearer ${this.#o.token}`, "X-Milpa-Node": this.#o.nodeName },
+      client: this.#client,
+    });
+    ws.binaryType = "arraybuffer";
+    return ws;
   }
 
   /** Stops redialling and closes the socket; resolves once it is closed. */

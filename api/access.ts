@@ -11,6 +11,8 @@
  *   every namespace).
  * - Reading Secrets needs `edit` (as Kubernetes' `view` role, a view token sees no Secret
  *   values): a read-only token for dashboards never hands out credentials.
+ * - Exec, attach and port-forward (`GET .../pods/{name}/{exec,attach,portforward}`, WebSocket
+ *   upgrades) write: they run commands in the pod, as Kubernetes' `create` on `pods/exec`.
  * - Any valid token may read `/version` and the statecharts (drawn from the code, not state).
  * - A batch needs a token that may write; each of its items is then checked against its own
  *   namespace (or cluster scope for cluster-scoped kinds) before anything is planned.
@@ -39,6 +41,9 @@ export type Access =
 
 /** Machines whose actors are named `<machine>/<namespace>/<name>`. */
 const NAMESPACED_MACHINES = new Set(["pod", "replicaset", "deployment", "service"]);
+
+/** Subresources of a pod that run something in it: they write, whatever the method. */
+const POD_STREAMS = new Set(["exec", "attach", "portforward"]);
 
 /** The verb of an HTTP method. */
 export function verbOf(method: string): Verb {
@@ -75,8 +80,9 @@ export function accessFor(method: string, path: string): Access {
     case "namespaces": {
       const namespace = seg.length >= 5 && seg[4] !== "" ? decode(seg[3]) : undefined;
       const secrets = seg[4] === "secrets" ? { secrets: true as const } : {};
+      const stream = seg.length === 7 && seg[4] === "pods" && POD_STREAMS.has(seg[6]);
       return namespace
-        ? { need: "namespace", namespace, verb, ...secrets }
+        ? { need: "namespace", namespace, verb: stream ? "write" : verb, ...secrets }
         : { need: "cluster", verb };
     }
     case "secrets":

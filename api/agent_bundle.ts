@@ -1,16 +1,15 @@
 /**
- * The node agent as one JavaScript file, for cloud nodes to fetch (`GET /agent/v1/agent.js`):
- * `dist/agent.js` when `deno task bundle` made it, else bundled once on first request with the
+ * The node agent (`GET /agent/v1/agent.js`, for cloud nodes) and milpactl
+ * (`GET /agent/v1/milpactl.js`, for pods that drive Milpa) as one JavaScript file each: the
+ * file in dist/ when `deno task bundle` made it, else bundled once on first request with the
  * Deno that runs the controller.
  */
 const ROOT = new URL("../", import.meta.url);
 
-let cached: Promise<string> | undefined;
-
-async function bundle(): Promise<string> {
-  const built = new URL("dist/agent.js", ROOT);
+/** `entry` bundled into one file: `built` (in dist/) when it exists, else bundled now. */
+async function bundle(entry: string, built: string): Promise<string> {
   try {
-    return await Deno.readTextFile(built);
+    return await Deno.readTextFile(new URL(built, ROOT));
   } catch { /* not built: bundle now */ }
   const out = await Deno.makeTempFile({ suffix: ".js" });
   try {
@@ -22,14 +21,14 @@ async function bundle(): Promise<string> {
         "deno",
         "-o",
         out,
-        new URL("agent/main.ts", ROOT).pathname,
+        new URL(entry, ROOT).pathname,
       ],
       cwd: ROOT.pathname,
       stdout: "null",
       stderr: "piped",
     }).output();
     if (code !== 0) {
-      throw new Error(`bundling the agent failed: ${new TextDecoder().decode(stderr)}`);
+      throw new Error(`bundling ${entry} failed: ${new TextDecoder().decode(stderr)}`);
     }
     return await Deno.readTextFile(out);
   } finally {
@@ -37,14 +36,30 @@ async function bundle(): Promise<string> {
   }
 }
 
-/** The agent's source, bundled once per controller. */
-export function agentBundle(): Promise<string> {
-  cached ??= bundle().catch((e) => {
-    cached = undefined;
-    throw e;
-  });
-  return cached;
+/** `make()`, once: a failure is forgotten, so the next call tries again. */
+function once(make: () => Promise<string>): () => Promise<string> {
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= make().catch((e) => {
+      cached = undefined;
+      throw e;
+    });
+    return cached;
+  };
 }
+
+/** The agent's source, bundled once per controller. */
+export const agentBundle: () => Promise<string> = once(() =>
+  bundle("agent/main.ts", "dist/agent.js")
+);
+
+/**
+ * milpactl as one JavaScript file (no shebang), bundled once per controller, for pods that
+ * drive Milpa (`GET /agent/v1/milpactl.js`). `dist/milpactl` when `deno task bundle` made it.
+ */
+export const milpactlBundle: () => Promise<string> = once(async () =>
+  (await bundle("cli/milpactl.ts", "dist/milpactl")).replace(/^#![^\n]*\n/, "")
+);
 
 let digest: Promise<string> | undefined;
 

@@ -8,8 +8,10 @@
 import { type Context, Hono, type Next } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { AgentHub, AttachedAgent } from "../actors/agent_hub.ts";
-import { UnauthorizedError } from "../model/errors.ts";
-import { agentBundle } from "./agent_bundle.ts";
+import { NotFoundError, UnauthorizedError } from "../model/errors.ts";
+import type { PackageStore } from "./packages.ts";
+import { addAgentStreamRoute } from "./streams.ts";
+import { agentBundle, milpactlBundle } from "./agent_bundle.ts";
 import {
   type AgentMessage,
   frameTooBig,
@@ -23,6 +25,8 @@ const CLOSE_MESSAGE_TOO_BIG = 1009;
 export function agentRoutes(deps: {
   hub: AgentHub;
   verifyNodeToken: (node: string, token: string) => Promise<boolean>;
+  /** Uploaded packages, which their pod's node fetches here. */
+  packages?: PackageStore;
 }): Hono {
   const app = new Hono();
   const nodeAuth = async (c: Context, next: Next) => {
@@ -38,6 +42,30 @@ export function agentRoutes(deps: {
   app.get("/agent/v1/agent.js", nodeAuth, async (c) => {
     c.header("Content-Type", "text/javascript; charset=utf-8");
     return c.body(await agentBundle());
+  });
+  // milpactl, for the pods of this node that drive Milpa (model/pod_milpactl.ts).
+  app.get("/agent/v1/milpactl.js", nodeAuth, async (c) => {
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    return c.body(await milpactlBundle());
+  });
+  addAgentStreamRoute(app, deps.hub, nodeAuth);
+  // A package uploaded for the pod this node runs (api/packages.ts): only that node gets it.
+  app.get("/agent/v1/packages/:uid/:name", nodeAuth, async (c) => {
+    const node = c.req.header("X-Milpa-Node")!;
+    const { uid, name } = c.req.param();
+    const offer = deps.packages?.find(node, uid, name);
+    const missing = () =>
+      new NotFoundError(`no package "${name}" of pod uid ${uid} is waiting for node ${node}`);
+    if (!offer) throw missing();
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(offer.path);
+    } catch {
+      throw missing();
+    }
+    c.header("Content-Type", "application/octet-stream");
+    c.header("Content-Length", String(offer.size));
+    return c.body(file.readable);
   });
   app.get(
     "/agent/v1/connect",

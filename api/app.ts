@@ -9,11 +9,14 @@ import type { TransitionRecorder } from "../actors/inspection.ts";
 import type { Clock } from "../model/clock.ts";
 import { NotFoundError, TooManyRequestsError } from "../model/errors.ts";
 import { ApiTokenStore } from "../store/api_tokens.ts";
+import type { ObjectStore } from "../store/object_store.ts";
+import { podLive } from "../store/pod_credentials.ts";
 import { agentRoutes } from "./agent_ws.ts";
-import { authenticate, Authenticator, authorize, authorizeBatch } from "./auth.ts";
+import { authenticate, Authenticator, authorize, authorizeBatch, bearerOf } from "./auth.ts";
 import { toStatus } from "./errors.ts";
 import {
   type ApiLimits,
+  clientAddress,
   DEFAULT_LIMITS,
   failureLimit,
   FailureLimiter,
@@ -21,9 +24,11 @@ import {
   StreamSlots,
 } from "./limits.ts";
 import { logRoutes } from "./logs.ts";
+import { isPackageUpload, packageRoutes, type PackageStore } from "./packages.ts";
 import type { RegistryDeps } from "./registry.ts";
 import { resourceRoutes } from "./resources.ts";
 import { statechartRoutes } from "./statecharts.ts";
+import { streamRoutes } from "./streams.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { uiRoutes } from "./ui.ts";
 import { UiSessions } from "./ui_sessions.ts";
@@ -39,6 +44,13 @@ export interface NodeApiDeps {
   clock: Clock;
   /** Limits other than DEFAULT_LIMITS. */
   limits?: Partial<ApiLimits>;
+  /** Uploaded packages (`milpactl deploy`); without it uploads are refused (503). */
+  packages?: PackageStore;
+  /**
+   * The user API (`createApp`) and its token check: the node app passes `/api/v1/...` and
+   * `/version` on to it for namespace-scoped tokens (pods' tokens among them). Absent: 404.
+   */
+  userApi?: { app: Hono; auth: Authenticator };
 }
 
 /** What the API serves from. */
@@ -68,11 +80,24 @@ function baseApp(): Hono {
   return app;
 }
 
+/** The API's token check: the admin token, user tokens, and pods' tokens while their pod lives. */
+export function apiAuthenticator(
+  deps: { token: string; store: ObjectStore; clock: Clock },
+): Authenticator {
+  const tokens = new ApiTokenStore(deps.store.kv);
+  return new Authenticator(deps.token, tokens, deps.clock, (pod) => podLive(deps.store, pod));
+}
+
+/** Whether the node app may pass a request for `path` on to the user API. */
+function userApiPath(path: string): boolean {
+  return path === "/version" || path === "/api/v1" || path.startsWith("/api/v1/");
+}
+
 /** Builds the API app. */
 export function createApp(deps: ApiDeps): Hono {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
-  const tokens = new ApiTokenStore(deps.store.kv);
-  const auth = new Authenticator(deps.token, tokens, deps.clock);
+  const auth = apiAuthenticator(deps);
+  const tokens = auth.tokens;
   const sessions = new UiSessions(deps.clock);
   const streams = new StreamSlots(limits.maxStreams);
   const failures = new FailureLimiter(deps.clock, limits.failuresPerWindow, limits.failureWindowMs);
@@ -84,7 +109,13 @@ export function createApp(deps: ApiDeps): Hono {
   app.route("/", agentRoutes(deps));
   app.route("/", uiRoutes({ auth, sessions }));
   // Everything below needs an API token (a body is read only after it was checked).
-  app.use("*", authenticate(auth, sessions), authorize(), limitBody(limits.apiBodyBytes));
+  // Package uploads stream to a file under a limit of their own (api/packages.ts).
+  app.use(
+    "*",
+    authenticate(auth, sessions),
+    authorize(),
+    limitBody(limits.apiBodyBytes, isPackageUpload),
+  );
   app.use("/api/v1/batch", authorizeBatch());
   app.get("/version", (c) =>
     c.json({
@@ -97,21 +128,42 @@ export function createApp(deps: ApiDeps): Hono {
   app.route("/", tokenRoutes({ tokens, clock: deps.clock }));
   app.route("/", statechartRoutes({ ...deps, streams }));
   app.route("/", logRoutes({ ...deps, streams }));
+  app.route("/", packageRoutes(deps));
+  app.route("/", streamRoutes({ ...deps, streams }));
   app.route("/", workloadRoutes(deps));
   app.route("/", resourceRoutes({ ...deps, streams }));
   return app;
 }
 
 /**
- * Builds the node app: `/agent/v1/connect`, `/agent/v1/agent.js` and `/healthz`, and 404 for
- * everything else. It is what the controller serves on the address nodes reach it at (the
- * local cloud's bridge gateway), so a pod cannot reach the user API or the web view there.
+ * Builds the node app: `/agent/v1/connect`, `/agent/v1/agent.js`, `/agent/v1/milpactl.js` and
+ * `/healthz`; the user API (`/api/v1/...`, `/version`) to namespace-scoped tokens only, when
+ * `userApi` is given; and 404 for everything else. It is what the controller serves on the
+ * address nodes reach it at (the local cloud's bridge gateway), so a pod reaches there only
+ * what a namespace token opens, never the web view or anything cluster-scoped.
  */
 export function createNodeApp(deps: NodeApiDeps): Hono {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const failures = new FailureLimiter(deps.clock, limits.failuresPerWindow, limits.failureWindowMs);
   const app = baseApp();
-  app.use("*", failureLimit(failures), limitBody(limits.openBodyBytes));
+  app.use("*", failureLimit(failures));
+  const userApi = deps.userApi;
+  if (userApi) {
+    // Only namespace-scoped tokens: the admin token, cluster-wide tokens, anonymous requests
+    // and /ui get the 404 below, as if the API were not there. A token that is none this
+    // controller knows counts as a failed authentication all the same.
+    app.use("*", async (c, next) => {
+      if (!userApiPath(c.req.path)) return next();
+      const bearer = bearerOf(c);
+      const p = bearer === undefined ? undefined : await userApi.auth.verify(bearer);
+      if (p?.kind === "token" && p.namespace !== undefined) {
+        return userApi.app.fetch(c.req.raw, c.env);
+      }
+      if (bearer !== undefined && !p) failures.fail(clientAddress(c));
+      await next();
+    });
+  }
+  app.use("*", limitBody(limits.openBodyBytes));
   app.route("/", agentRoutes(deps));
   return app;
 }

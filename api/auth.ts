@@ -9,7 +9,7 @@ import { getCookie } from "hono/cookie";
 import type { Clock } from "../model/clock.ts";
 import { ForbiddenError, UnauthorizedError } from "../model/errors.ts";
 import { timingSafeEqual } from "../model/timing_safe.ts";
-import type { ApiTokenStore } from "../store/api_tokens.ts";
+import type { ApiTokenStore, PodRef, TokenGrant } from "../store/api_tokens.ts";
 import { accessFor, batchItemAccess, permits, type Principal, refusal } from "./access.ts";
 import { BatchItemError } from "./errors.ts";
 import { identify } from "./registry.ts";
@@ -28,20 +28,33 @@ export class Authenticator {
     private readonly adminToken: string,
     readonly tokens: ApiTokenStore,
     private readonly clock: Clock,
+    /** Whether the pod of a pod token (`store/pod_credentials.ts`) lives; absent: none do. */
+    private readonly podLive: (pod: PodRef) => Promise<boolean> = () => Promise.resolve(false),
   ) {}
 
   /** The principal of a token string, or undefined when it is none this controller knows. */
   async verify(token: string): Promise<Principal | undefined> {
     if (timingSafeEqual(token, this.adminToken)) return { kind: "admin" };
-    const grant = await this.tokens.verify(token, this.clock.now());
-    return grant ? { kind: "token", ...grant } : undefined;
+    const grant = await this.#live(await this.tokens.verify(token, this.clock.now()));
+    return grant ? principalOf(grant) : undefined;
   }
 
   /** Whether a principal authenticated earlier (a session's) still holds: not revoked or expired. */
   async stillValid(p: Principal): Promise<boolean> {
     if (p.kind === "admin") return true;
-    return (await this.tokens.grant(p.id, this.clock.now())) !== undefined;
+    return (await this.#live(await this.tokens.grant(p.id, this.clock.now()))) !== undefined;
   }
+
+  /** The grant, unless it is a pod's token and its pod is gone or ended. */
+  async #live(grant: TokenGrant | undefined): Promise<TokenGrant | undefined> {
+    if (grant?.pod && !(await this.podLive(grant.pod))) return undefined;
+    return grant;
+  }
+}
+
+function principalOf(grant: TokenGrant): Principal {
+  const { pod: _pod, ...rest } = grant;
+  return { kind: "token", ...rest };
 }
 
 /** The token of an `Authorization: Bearer` header, or undefined when there is none. */

@@ -12,6 +12,8 @@ type Guard =
   | "admin"
   | "cluster"
   | "namespace"
+  /** The namespace, and a token that may write there, whatever the method. */
+  | "namespace-write"
   | "batch";
 
 /**
@@ -21,7 +23,10 @@ type Guard =
 const GUARDS: Record<string, Guard> = {
   "GET /healthz": "own",
   "GET /agent/v1/agent.js": "own",
+  "GET /agent/v1/milpactl.js": "own",
   "GET /agent/v1/connect": "own",
+  "GET /agent/v1/streams/:id": "own",
+  "GET /agent/v1/packages/:uid/:name": "own",
   "GET /ui/login": "own",
   "POST /ui/login": "own",
   "POST /ui/logout": "own",
@@ -39,6 +44,11 @@ const GUARDS: Record<string, Guard> = {
   "GET /api/v1/actors": "cluster",
   "GET /api/v1/actors/:id{.+}": "namespace",
   "GET /api/v1/namespaces/:ns/pods/:name/log": "namespace",
+  // WebSocket upgrades that run something in the pod: writes, as Kubernetes' pods/exec.
+  "GET /api/v1/namespaces/:ns/pods/:name/exec": "namespace-write",
+  "GET /api/v1/namespaces/:ns/pods/:name/attach": "namespace-write",
+  "GET /api/v1/namespaces/:ns/pods/:name/portforward": "namespace-write",
+  "POST /api/v1/namespaces/:ns/pods/:name/deploy/:pkg": "namespace",
   "POST /api/v1/namespaces/:ns/deployments/:name/rollback": "namespace",
   "GET /api/v1/namespaces/:ns/:plural": "namespace",
   "GET /api/v1/namespaces/:ns/:plural/:name": "namespace",
@@ -83,6 +93,8 @@ function allowed(who: Who, guard: Guard, write: boolean, ns: string): boolean {
       return who.namespace === undefined && (!write || mayWrite);
     case "namespace":
       return (who.namespace === undefined || who.namespace === ns) && (!write || mayWrite);
+    case "namespace-write":
+      return (who.namespace === undefined || who.namespace === ns) && mayWrite;
     case "batch": // the batch below writes one pod in `ns`
       return (who.namespace === undefined || who.namespace === ns) && mayWrite;
   }
@@ -182,7 +194,14 @@ Deno.test("every API route answers each kind of token as its guard says: 403 whe
 
 Deno.test("routes with their own check refuse API tokens where they want node tokens", async () => {
   await withTestApi(async (api) => {
-    for (const path of ["/agent/v1/agent.js", "/agent/v1/connect"]) {
+    for (
+      const path of [
+        "/agent/v1/agent.js",
+        "/agent/v1/milpactl.js",
+        "/agent/v1/connect",
+        "/agent/v1/streams/x",
+      ]
+    ) {
       const res = await api.call("GET", path);
       assert.equal(res.status, 401, path);
       await res.body?.cancel();

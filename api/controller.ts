@@ -15,11 +15,13 @@ import type { ServerConfig } from "../model/config.ts";
 import { ActorStore } from "../store/actor_store.ts";
 import { deleteMeta, getOrCreateMeta, randomToken } from "../store/meta_store.ts";
 import { NODE_KEY_FILE, NodeCredentials } from "../store/node_credentials.ts";
+import { PodCredentials } from "../store/pod_credentials.ts";
 import { ObjectStore } from "../store/object_store.ts";
 import { UnavailableError } from "../model/errors.ts";
 import { agentBundleSha256 } from "./agent_bundle.ts";
-import { createApp, createNodeApp } from "./app.ts";
+import { apiAuthenticator, createApp, createNodeApp } from "./app.ts";
 import { toStatus } from "./errors.ts";
+import { PackageStore } from "./packages.ts";
 import type { ControllerTls, ServerCertificate } from "./pki.ts";
 import { setListenerNoDelay } from "./tcp_nodelay.ts";
 
@@ -89,6 +91,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const token = await getOrCreateMeta(opts.kv, "apiToken", () => randomToken());
   // Node tokens die with their node, and a KV dump alone makes none (store/node_credentials.ts).
   const nodeCredentials = await NodeCredentials.open({
+    store,
+    keyFile: `${opts.home}/${NODE_KEY_FILE}`,
+    clock,
+  });
+  // Pods' tokens (pod.elotl.co/milpactl-volume-name) live as long as their pod.
+  const podCredentials = await PodCredentials.open({
     store,
     keyFile: `${opts.home}/${NODE_KEY_FILE}`,
     clock,
@@ -186,6 +194,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     agentSha256: agentBundleSha256,
     nodeToken,
     revokeNodeToken: (node) => nodeCredentials.revoke(node),
+    podToken: (pod) => podCredentials.issue(pod),
+    sweepPodTokens: () => podCredentials.sweep(),
     timings: opts.timings,
     inspect: (id, e) => recorder.inspect(id, e),
   });
@@ -199,6 +209,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     await cloud.close();
     throw e;
   }
+  // Uploads on their way to a node (`milpactl deploy`); nothing there outlives its request.
+  const packages = await PackageStore.open(`${opts.home}/packages`);
   const app = createApp({
     store,
     clock,
@@ -209,9 +221,16 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     verifyNodeToken,
     cloudName: cloud.name,
     recorder,
+    packages,
   });
   handler = app.fetch;
-  nodeHandler = createNodeApp({ hub, verifyNodeToken, clock }).fetch;
+  nodeHandler = createNodeApp({
+    hub,
+    verifyNodeToken,
+    clock,
+    packages,
+    userApi: { app, auth: apiAuthenticator({ token, store, clock }) },
+  }).fetch;
   ready = true;
   return {
     url,

@@ -38,15 +38,20 @@ export const DEFAULT_LIMITS: ApiLimits = {
 /**
  * Refuses a body over `maxBytes` with 413 without reading it: a declared Content-Length is
  * judged before any byte is read; a body without one (chunked) is read only until it passes
- * the limit.
+ * the limit. Requests `exempt` says yes to pass untouched (they must enforce a limit of their
+ * own).
  */
-export function limitBody(maxBytes: number): MiddlewareHandler {
-  return bodyLimit({
+export function limitBody(
+  maxBytes: number,
+  exempt?: (c: Context) => boolean,
+): MiddlewareHandler {
+  const limit = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
       throw new PayloadTooLargeError(`request body is larger than ${maxBytes} bytes`);
     },
   });
+  return exempt ? (c, next) => exempt(c) ? next() : limit(c, next) : limit;
 }
 
 /**

@@ -38,6 +38,16 @@ export interface ListOptions {
 /** How many times `modify()` tries when a status write keeps changing the object under it. */
 export const MODIFY_ATTEMPTS = 5;
 
+/** The answer to a package upload. */
+export interface DeployedPackage {
+  kind: "Package";
+  namespace: string;
+  pod: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
 /** Options of `GET .../pods/{name}/log`. */
 export interface LogOptions {
   unit?: string;
@@ -51,6 +61,8 @@ type Query = Record<string, string | undefined>;
 interface RequestOptions {
   query?: Query;
   body?: unknown;
+  /** A body sent as it is (bytes, a stream), instead of `body` as JSON. */
+  raw?: { data: BodyInit; contentType: string };
   signal?: AbortSignal;
 }
 
@@ -86,6 +98,22 @@ export class MilpaClient {
     return this.#http;
   }
 
+  /**
+   * Opens a WebSocket to `pathAndQuery` (exec, attach, port-forward) with the token and the
+   * config's CA; binary frames arrive as ArrayBuffers.
+   */
+  webSocket(pathAndQuery: string): WebSocket {
+    const url = new URL(this.config.endpoint + pathAndQuery);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const client = this.#client();
+    const ws = new WebSocket(url, {
+      headers: { Authorization: `Bearer ${this.config.token}` },
+      ...(client ? { client } : {}),
+    });
+    ws.binaryType = "arraybuffer";
+    return ws;
+  }
+
   /** Releases the connections; the client makes new ones if used again. */
   close(): void {
     this.#http?.close();
@@ -104,13 +132,15 @@ export class MilpaClient {
     }
     const headers: Record<string, string> = { Authorization: `Bearer ${this.config.token}` };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    if (options.raw) headers["Content-Type"] = options.raw.contentType;
     let res: Response;
     const client = this.#client();
     try {
       res = await this.fetchFn(url, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: options.raw?.data ??
+          (options.body === undefined ? undefined : JSON.stringify(options.body)),
         signal: options.signal,
         ...(client ? { client } : {}),
       });
@@ -235,6 +265,25 @@ export class MilpaClient {
       body: { operation, items, cascade },
     });
     return answer.items ?? [];
+  }
+
+  /**
+   * Uploads a package (a .tar.gz or .tar, streamed) into the pod's packagePath volume `name`;
+   * resolves once the pod's node installed it.
+   */
+  deployPackage(
+    namespace: string,
+    pod: string,
+    name: string,
+    data: ReadableStream<Uint8Array> | Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<DeployedPackage> {
+    return this.#json(
+      "POST",
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}` +
+        `/deploy/${encodeURIComponent(name)}`,
+      { raw: { data: data as BodyInit, contentType: "application/octet-stream" }, signal },
+    );
   }
 
   /** The log text of a pod's unit, as a byte stream (open-ended when following). */

@@ -127,6 +127,16 @@ export class ApiError extends CliError {
  */
 export class RolloutError extends CliError {}
 
+/**
+ * A command that ends with an exit code of its own (`run`: the unit's exit code, 130 when
+ * interrupted); the message says why.
+ */
+export class CommandExit extends CliError {
+  constructor(readonly code: number, message: string, hint?: string) {
+    super(message, hint);
+  }
+}
+
 /** Several independent failures of one command (e.g. two of three names not found). */
 export class CommandErrors extends CliError {
   constructor(readonly errors: Error[]) {
@@ -165,6 +175,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof CommandErrors) {
     return err.errors.length ? exitCodeFor(err.errors[0]) : EXIT.api;
   }
+  if (err instanceof CommandExit) return err.code;
   for (const [cls, code] of EXIT_CODES) {
     if (err instanceof cls) return code;
   }

@@ -4,6 +4,7 @@
  */
 import type { CliContext, Output } from "./context.ts";
 import { run } from "./program.ts";
+import { packDirectory } from "./pack.ts";
 
 const encoder = new TextEncoder();
 
@@ -27,6 +28,26 @@ export function denoContext(): CliContext {
     readStdin: () => new Response(Deno.stdin.readable).text(),
     fetch: globalThis.fetch,
     now: () => Date.now(),
+    terminal: {
+      stdin: () => Deno.stdin.readable,
+      isTerminal: () => Deno.stdin.isTerminal(),
+      setRaw: (raw) => Deno.stdin.setRaw(raw),
+      size: () => {
+        try {
+          const { columns, rows } = Deno.consoleSize();
+          return { cols: columns, rows };
+        } catch {
+          return undefined;
+        }
+      },
+      onSignal: (signal, fn) => {
+        Deno.addSignalListener(signal, fn);
+        return () => Deno.removeSignalListener(signal, fn);
+      },
+      listen: (port) => Deno.listen({ hostname: "127.0.0.1", port }),
+    },
+    openFile: async (path) => (await Deno.open(path)).readable,
+    packDirectory: (dir) => packDirectory(dir),
   };
 }
 

@@ -3,10 +3,16 @@ import { Command, CommanderError } from "commander";
 import { applyCommand } from "./commands/apply.ts";
 import { createCommand } from "./commands/create.ts";
 import { deleteCommand } from "./commands/delete.ts";
+import { deployCommand } from "./commands/deploy.ts";
 import { describeCommand } from "./commands/describe.ts";
 import { getCommand } from "./commands/get.ts";
 import { logsCommand } from "./commands/logs.ts";
+import { attachCommand } from "./commands/attach.ts";
+import { execCommand } from "./commands/exec.ts";
+import { portForwardCommand } from "./commands/port_forward.ts";
+import { RemoteExit } from "./commands/stream_session.ts";
 import { rolloutCommand } from "./commands/rollout.ts";
+import { runCommand } from "./commands/run.ts";
 import { scaleCommand } from "./commands/scale.ts";
 import { CLIENT_VERSION, examples } from "./commands/shared.ts";
 import { statechartCommand } from "./commands/statechart.ts";
@@ -27,6 +33,11 @@ const COMMANDS = [
   scaleCommand,
   rolloutCommand,
   logsCommand,
+  deployCommand,
+  runCommand,
+  execCommand,
+  attachCommand,
+  portForwardCommand,
   statechartCommand,
   tokenCommand,
   versionCommand,
@@ -118,6 +129,8 @@ export async function run(args: string[], ctx: CliContext): Promise<number> {
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return commanderExit(err, program, args, ctx);
+    // exec and attach exit with the remote command's code, which is no error of milpactl's.
+    if (err instanceof RemoteExit) return err.code;
     // The reader went away (`milpactl get pods | head`): not a failure of ours.
     if (err instanceof Deno.errors.BrokenPipe) return EXIT.ok;
     return reportError(err, ctx.stderr);

@@ -26,6 +26,12 @@ export interface DesiredPod {
    * "registry.example:5000"); only these, and only for this pod, reach the node.
    */
   credentials?: Record<string, { username: string; password: string }>;
+  /**
+   * The pod drives Milpa (`model/pod_milpactl.ts`): the agent puts milpactl into this emptyDir
+   * volume and adds MILPA_ENDPOINT, MILPA_CA_FILE and MILPACTL to every unit's env (the
+   * controller puts the pod's MILPA_TOKEN into `env`).
+   */
+  milpactl?: { volume: string };
 }
 
 /**
@@ -61,8 +67,58 @@ export interface LogsCancelMessage {
   id: number;
 }
 
+/**
+ * Controller → agent: open an exec, attach or port-forward stream. The agent dials back a
+ * WebSocket to `/agent/v1/streams/{id}` (node token, as `/agent/v1/connect`) and carries the
+ * stream there (frames of `model/stream_frames.ts`); it never answers on this connection.
+ * Problems with the stream (no such unit, a closed port) end that WebSocket with a status.
+ */
+export interface StreamOpenMessage {
+  type: "stream.open";
+  id: number;
+  /** Unguessable stream id (a UUID), the last segment of the dial-back path. */
+  stream: string;
+  kind: "exec" | "attach" | "portforward";
+  /** Unit (exec, attach); the pod's first unit when absent. */
+  unit?: string;
+  /** Program and arguments (exec). */
+  command?: string[];
+  /** Whether the client sends stdin (exec, attach). */
+  stdin?: boolean;
+  /** Run the command on a terminal (exec) or attach to the unit's terminal (attach). */
+  tty?: boolean;
+  /** Initial terminal size (exec with tty). */
+  cols?: number;
+  rows?: number;
+  /** TCP port in the pod's network (portforward). */
+  port?: number;
+}
+
+/**
+ * Controller → agent: a package was uploaded for the running pod (`milpactl deploy`). The agent
+ * fetches it with its node token from `GET /agent/v1/packages/{podUid}/{name}`, checks `size`
+ * and `sha256`, unpacks it safely into a new directory and swaps that in atomically as the
+ * content of the pod's packagePath volume `name`. Answered by `package.result`.
+ */
+export interface PackageMessage {
+  type: "package";
+  id: number;
+  podUid: string;
+  /** The package (and volume) name. */
+  name: string;
+  /** Hex sha256 of the tarball. */
+  sha256: string;
+  /** Bytes of the tarball. */
+  size: number;
+}
+
 /** Everything the controller sends. */
-export type ControllerMessage = ApplyMessage | LogsRequestMessage | LogsCancelMessage;
+export type ControllerMessage =
+  | ApplyMessage
+  | LogsRequestMessage
+  | LogsCancelMessage
+  | StreamOpenMessage
+  | PackageMessage;
 
 /** Agent → controller: first frame after connecting. */
 export interface HelloMessage {
@@ -130,6 +186,17 @@ export interface LogsEndMessage {
   id: number;
 }
 
+/**
+ * Agent → controller: result of a `package`; `error` says why the package was refused (a
+ * digest that does not match, an entry that would escape the volume, ...), and then the
+ * volume kept its previous content.
+ */
+export interface PackageResultMessage {
+  type: "package.result";
+  id: number;
+  error?: string;
+}
+
 /** Everything an agent sends. */
 export type AgentMessage =
   | HelloMessage
@@ -137,7 +204,8 @@ export type AgentMessage =
   | AppliedMessage
   | LogsResultMessage
   | LogsDataMessage
-  | LogsEndMessage;
+  | LogsEndMessage
+  | PackageResultMessage;
 
 /** How often an agent sends a status heartbeat, in milliseconds. */
 export const AGENT_HEARTBEAT_MS = 10_000;

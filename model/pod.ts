@@ -98,10 +98,22 @@ export interface ResourceSpec {
   privateIPOnly?: boolean;
 }
 
-/** A pod volume. Only emptyDir exists today. */
+/**
+ * A pod volume: exactly one of `emptyDir` (an empty directory the pod's units share) or
+ * `packagePath` (a file or directory of the package deployed under the volume's name with
+ * `milpactl deploy POD VOLUME FILE`; units mounting it wait until it is deployed).
+ */
 export interface Volume {
   name: string;
   emptyDir?: { medium?: "" | "Memory"; sizeLimit?: string };
+  /** `path`: relative to the package's root, "." or absent for the whole package. */
+  packagePath?: { path?: string };
+}
+
+/** The clean relative path of a packagePath volume ("" for the whole package). */
+export function packageSubpath(volume: Volume): string {
+  return (volume.packagePath?.path ?? "").split("/").filter((p) => p !== "" && p !== ".")
+    .join("/");
 }
 
 /** Desired state of a pod. */

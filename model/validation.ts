@@ -15,6 +15,8 @@ import { objectMeta, SERVER_OWNED_METADATA } from "./validation/common.ts";
 import { dns1123SubdomainProblem } from "./validation/formats.ts";
 import { issuesToFieldErrors } from "./validation/issues.ts";
 import { podSpec } from "./validation/pod.ts";
+import type { PodSpec } from "./pod.ts";
+import { MILPACTL_VOLUME_ANNOTATION, milpactlVolumeProblem } from "./pod_milpactl.ts";
 import { serviceNameProblem, serviceSpec } from "./validation/service.ts";
 import { secretManifest } from "./validation/secret.ts";
 import { deploymentSpec, replicaSetSpec } from "./validation/workloads.ts";
@@ -36,7 +38,18 @@ function manifest(
 
 /** One schema per kind users may write. */
 const SCHEMAS: Record<string, z.ZodType> = {
-  Pod: manifest("Pod", ["v1"], dns1123SubdomainProblem, podSpec),
+  Pod: manifest("Pod", ["v1"], dns1123SubdomainProblem, podSpec).superRefine((pod, ctx) => {
+    const { metadata, spec } = pod as { metadata: ObjectMeta; spec: PodSpec };
+    const problem = milpactlVolumeProblem(metadata, spec);
+    if (problem) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["metadata", "annotations", MILPACTL_VOLUME_ANNOTATION],
+        message: problem,
+        input: metadata.annotations?.[MILPACTL_VOLUME_ANNOTATION],
+      });
+    }
+  }),
   Service: manifest("Service", ["v1"], serviceNameProblem, serviceSpec),
   ReplicaSet: manifest("ReplicaSet", ["v1", "apps/v1"], dns1123SubdomainProblem, replicaSetSpec),
   Deployment: manifest("Deployment", ["v1", "apps/v1"], dns1123SubdomainProblem, deploymentSpec),

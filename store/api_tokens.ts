@@ -17,8 +17,15 @@ import { randomToken } from "./meta_store.ts";
 
 const PREFIX = "apitoken";
 
+/** The pod a pod token (`store/pod_credentials.ts`) belongs to: it works only while that pod lives. */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
 /** A token as it is kept. */
-interface StoredToken {
+export interface StoredToken {
   id: string;
   namespace?: string;
   role: ApiTokenRole;
@@ -29,6 +36,8 @@ interface StoredToken {
   expiresAt?: number;
   /** Lowercase hex SHA-256 of the secret. */
   secretHash: string;
+  /** Set for a pod's token: it is the pod's for as long as the pod lives. */
+  pod?: PodRef;
 }
 
 /** What the controller knows of a verified token. */
@@ -38,6 +47,8 @@ export interface TokenGrant {
   role: ApiTokenRole;
   /** Epoch milliseconds; absent: never expires. */
   expiresAt?: number;
+  /** Set for a pod's token. */
+  pod?: PodRef;
 }
 
 /** What a new token is for. */
@@ -49,7 +60,11 @@ export interface TokenSpec {
   ttlMs?: number;
 }
 
-async function sha256Hex(text: string): Promise<string> {
+/** The KV key of token `id`. */
+export const apiTokenKey = (id: string): Deno.KvKey => [PREFIX, id];
+
+/** Lowercase hex SHA-256 of `text`. */
+export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -141,5 +156,6 @@ function grantOf(t: StoredToken): TokenGrant {
     ...(t.namespace !== undefined ? { namespace: t.namespace } : {}),
     role: t.role,
     ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
+    ...(t.pod ? { pod: t.pod } : {}),
   };
 }

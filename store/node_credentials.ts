@@ -78,13 +78,44 @@ export async function loadOrCreateNodeKey(path: string): Promise<Uint8Array<Arra
   return bytes;
 }
 
+/**
+ * The HMAC key of the credentials the controller derives (node tokens, pods' tokens): the key
+ * file of {@linkcode loadOrCreateNodeKey}, never in KV.
+ */
+export class CredentialKey {
+  readonly #key: CryptoKey;
+
+  private constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  /** The key in `path` (made when missing). */
+  static async open(path: string): Promise<CredentialKey> {
+    const raw = await loadOrCreateNodeKey(path);
+    const key = await crypto.subtle.importKey(
+      "raw",
+      raw,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    return new CredentialKey(key);
+  }
+
+  /** HMAC-SHA256 of `data` under the key, hex. */
+  async mac(data: string): Promise<string> {
+    const sig = await crypto.subtle.sign("HMAC", this.#key, new TextEncoder().encode(data));
+    return hex(new Uint8Array(sig));
+  }
+}
+
 /** Issues, checks and revokes node agent tokens; see the module doc. */
 export class NodeCredentials {
   readonly #store: ObjectStore;
-  readonly #key: CryptoKey;
+  readonly #key: CredentialKey;
   readonly #clock: Clock;
 
-  private constructor(store: ObjectStore, key: CryptoKey, clock: Clock) {
+  private constructor(store: ObjectStore, key: CredentialKey, clock: Clock) {
     this.#store = store;
     this.#key = key;
     this.#clock = clock;
@@ -94,14 +125,7 @@ export class NodeCredentials {
   static async open(
     opts: { store: ObjectStore; keyFile: string; clock?: Clock },
   ): Promise<NodeCredentials> {
-    const raw = await loadOrCreateNodeKey(opts.keyFile);
-    const key = await crypto.subtle.importKey(
-      "raw",
-      raw,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
+    const key = await CredentialKey.open(opts.keyFile);
     return new NodeCredentials(opts.store, key, opts.clock ?? systemClock);
   }
 
@@ -152,12 +176,7 @@ export class NodeCredentials {
     await this.#store.kv.delete(recordKey(node));
   }
 
-  async #tokenOf(node: string, nonce: string): Promise<string> {
-    const mac = await crypto.subtle.sign(
-      "HMAC",
-      this.#key,
-      new TextEncoder().encode(`${node}:${nonce}`),
-    );
-    return hex(new Uint8Array(mac));
+  #tokenOf(node: string, nonce: string): Promise<string> {
+    return this.#key.mac(`${node}:${nonce}`);
   }
 }

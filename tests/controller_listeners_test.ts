@@ -1,7 +1,7 @@
 /**
  * The controller's listeners over real HTTP: the one on the nodes' network (the cloud's
  * `agentAddress`; 127.0.0.2 here, standing in for the local cloud's bridge gateway) serves
- * only what agents need, and the client address reaches the failure limit through the server.
+ * what agents need and the user API to namespace-scoped tokens only, and the client address reaches the failure limit through the server.
  */
 import assert from "node:assert/strict";
 import { type Controller, startController } from "../api/controller.ts";
@@ -36,7 +36,7 @@ async function statusOf(url: string, token?: string): Promise<number> {
   return res.status;
 }
 
-Deno.test("the nodes' listener answers 404 for the user API and the web view, and serves agents and /healthz", async () => {
+Deno.test("the nodes' listener answers 404 for the admin token and the web view, and serves agents and /healthz", async () => {
   await withController(async (c, gateway) => {
     const pods = "/api/v1/namespaces/default/pods";
     assert.equal(await statusOf(`${c.url}${pods}`, c.token), 200);
@@ -47,6 +47,22 @@ Deno.test("the nodes' listener answers 404 for the user API and the web view, an
     // The agent routes are there (and want a node's token).
     assert.equal(await statusOf(`${gateway}/agent/v1/connect`), 401);
     assert.equal(await statusOf(`${gateway}/agent/v1/agent.js`, c.token), 401);
+  });
+});
+
+Deno.test("the nodes' listener serves the user API to a namespace token and nothing else", async () => {
+  await withController(async (c, gateway) => {
+    const made = await fetch(`${c.url}/api/v1/tokens`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${c.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ role: "edit", namespace: "team" }),
+    });
+    const { token } = await made.json();
+    assert.equal(await statusOf(`${gateway}/api/v1/namespaces/team/pods`, token), 200);
+    assert.equal(await statusOf(`${gateway}/version`, token), 200);
+    assert.equal(await statusOf(`${gateway}/api/v1/namespaces/default/pods`, token), 403);
+    assert.equal(await statusOf(`${gateway}/ui`, token), 404);
+    assert.equal(await statusOf(`${gateway}/api/v1/namespaces/team/pods`), 404);
   });
 });
 

@@ -1,14 +1,15 @@
 /**
  * On the local cloud as root, nodes reach the controller on their bridge's gateway address.
- * That listener serves the agents (a pod runs, so its agent got through) and nothing else:
- * the user API and the web view are 404 there. Ignored without root (no bridge, no gateway).
+ * That listener serves the agents (a pod runs, so its agent got through) and the user API to
+ * namespace-scoped tokens only: the admin token and the web view get 404 there. Ignored without root (no bridge, no gateway).
  */
 import assert from "node:assert/strict";
 import type { Pod } from "../model/pod.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
 
 const isRoot = Deno.uid() === 0;
-const NAME = "the nodes' gateway listener serves agents but answers 404 for the API and /ui";
+const NAME =
+  "the nodes' gateway listener serves agents and namespace tokens, 404 for the admin token and /ui";
 
 Deno.test({
   name: isRoot ? NAME : `${NAME} [ignored: needs root for the nodes' bridge]`,
@@ -50,6 +51,10 @@ Deno.test({
         assert.equal(await status(path, token), 404, path);
       }
       assert.equal(await status("/healthz"), 200);
+      const team = (await cloud.ok("token", "create", "-n", "default", "--role", "view")).trim();
+      assert.equal(await status("/api/v1/namespaces/default/pods", team), 200);
+      assert.equal(await status("/api/v1/nodes", team), 403);
+      assert.equal(await status("/ui", team), 404);
       assert.equal(await status("/agent/v1/connect"), 401);
       // The same requests on the API's own listener are served.
       const login = await cloud.fetch("/ui"); // redirected to the login page

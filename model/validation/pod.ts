@@ -91,13 +91,28 @@ const resources: z.ZodType<ResourceSpec> = z.strictObject({
   privateIPOnly: z.boolean().optional(),
 });
 
+/** Why a packagePath `path` is refused: it must stay inside the package. */
+function packagePathProblem(path: string): string | undefined {
+  if (path.startsWith("/")) return "must be a path relative to the package (not absolute)";
+  if (path.split("/").includes("..")) return 'must not contain ".." (it must stay in the package)';
+  if (path.includes("\0")) return "must not contain NUL";
+  return undefined;
+}
+
 const volume: z.ZodType<Volume> = z.strictObject({
   name: formatted(dns1123LabelProblem),
   emptyDir: z.strictObject({
     medium: z.enum(["", "Memory"]).optional(),
     sizeLimit: positiveQuantity.optional(),
-  }),
-});
+  }).optional(),
+  packagePath: z.strictObject({
+    path: formatted(packagePathProblem).optional(),
+  }).optional(),
+}).check(rule(["emptyDir", "packagePath"], (v, report) => {
+  const kinds = [v.emptyDir, v.packagePath].filter((k) => k !== undefined).length;
+  if (kinds === 0) report([], "a volume needs emptyDir or packagePath");
+  else if (kinds > 1) report([], "a volume takes emptyDir or packagePath, not both");
+}));
 
 /** Every unit with the path of its list: init units first, as they run. */
 function unitsWithPaths(spec: ManifestPodSpec): { path: PathSegment[]; unit: Unit }[] {

@@ -150,20 +150,47 @@ Deno.test("podSpec checks unit ports", () => {
   );
 });
 
-Deno.test("podSpec checks volumes: unique names, emptyDir only, sizeLimit a quantity", () => {
+Deno.test("podSpec checks volumes: unique names, one kind each, sizeLimit a quantity", () => {
   assert.deepEqual(
     problems({
       volumes: [
         { name: "data", emptyDir: {} },
         { name: "data", emptyDir: { sizeLimit: "huge" } },
-        { name: "pkg", packagePath: { path: "/x" } },
+        { name: "none" },
+        { name: "both", emptyDir: {}, packagePath: {} },
+        { name: "odd", hostPath: { path: "/" } },
       ],
     }),
     [
       ["spec.volumes[1].emptyDir.sizeLimit", 'invalid quantity "huge"'],
-      ["spec.volumes[2].emptyDir", "required"],
-      ["spec.volumes[2].packagePath", "unknown field"],
+      ["spec.volumes[2]", "a volume needs emptyDir or packagePath"],
+      ["spec.volumes[3]", "a volume takes emptyDir or packagePath, not both"],
+      ["spec.volumes[4].hostPath", "unknown field"],
+      ["spec.volumes[4]", "a volume needs emptyDir or packagePath"],
       ["spec.volumes[1].name", 'duplicate volume name "data"'],
+    ],
+  );
+});
+
+Deno.test("podSpec takes packagePath volumes whose path stays in the package", () => {
+  assert.deepEqual(
+    problems({
+      volumes: [
+        { name: "src", packagePath: {} },
+        { name: "bin", packagePath: { path: "." } },
+        { name: "cfg", packagePath: { path: "etc/app.conf" } },
+        { name: "abs", packagePath: { path: "/etc" } },
+        { name: "up", packagePath: { path: "a/../../b" } },
+        { name: "num", packagePath: { path: 3 } },
+        { name: "extra", packagePath: { path: "x", mode: 1 } },
+      ],
+      units: [{ ...unit, workingDir: "/src", volumeMounts: [{ name: "src", mountPath: "/src" }] }],
+    }),
+    [
+      ["spec.volumes[3].packagePath.path", "must be a path relative to the package (not absolute)"],
+      ["spec.volumes[4].packagePath.path", 'must not contain ".." (it must stay in the package)'],
+      ["spec.volumes[5].packagePath.path", 'must be a string; put quotes around "3"'],
+      ["spec.volumes[6].packagePath.mode", "unknown field"],
     ],
   );
 });

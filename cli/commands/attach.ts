@@ -1,0 +1,43 @@
+/** `milpactl attach POD [-u UNIT] [-i] [-t]`: a running unit's output, live. */
+import { Command } from "commander";
+import type { CliContext } from "../context.ts";
+import { podStreamPath, streamFlags, type StreamOptions } from "./exec.ts";
+import { connect, examples, globalsOf, namespaceOf } from "./shared.ts";
+import { openSocket, queryString, runSession } from "./stream_session.ts";
+
+async function runAttach(ctx: CliContext, pod: string, opts: StreamOptions, cmd: Command) {
+  const globals = globalsOf(cmd);
+  const client = await connect(ctx, globals);
+  const query = queryString([
+    ["unit", opts.unit],
+    ["stdin", opts.stdin ? "1" : undefined],
+    ["tty", opts.tty ? "1" : undefined],
+  ]);
+  const ws = await openSocket(client, podStreamPath(namespaceOf(globals), pod, "attach") + query);
+  try {
+    await runSession(ctx, ws, { stdin: opts.stdin === true, tty: opts.tty === true });
+  } finally {
+    client.close();
+  }
+}
+
+/** Builds the `attach` command. */
+export function attachCommand(ctx: CliContext): Command {
+  return streamFlags(
+    new Command("attach")
+      .summary("show a running unit's output as it comes")
+      .description(
+        "Print what a running pod's unit writes from now on, until Ctrl-C or until the unit " +
+          "is stopped. Units run with standard input closed, so -i is refused.",
+      )
+      .argument("<pod>", "name of the pod"),
+  )
+    .addHelpText(
+      "after",
+      examples([
+        ["milpactl attach helloworld", "the first unit's output"],
+        ["milpactl attach mypod -u repl", "one unit's output"],
+      ]),
+    )
+    .action((pod: string, opts: StreamOptions, cmd: Command) => runAttach(ctx, pod, opts, cmd));
+}
