@@ -60,9 +60,23 @@ async function scripts(dir: string): Promise<void> {
   await Deno.writeTextFile(`${dir}/data.txt`, "payload from the workdir\n");
 }
 
+/** Python: writes a .tar.gz (argv[1]) with a "../escaped.txt" entry or an absolute symlink. */
+const EVIL_TAR = `
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    ok = tarfile.TarInfo("fine.txt"); data = b"fine\\n"; ok.size = len(data)
+    t.addfile(ok, io.BytesIO(data))
+    if sys.argv[2] == "dotdot":
+        bad = tarfile.TarInfo("../escaped.txt"); bad.size = len(data)
+        t.addfile(bad, io.BytesIO(data))
+    else:
+        link = tarfile.TarInfo("etc-link"); link.type = tarfile.SYMTYPE; link.linkname = "/etc"
+        t.addfile(link)
+`;
+
 Deno.test({
   name:
-    "milpactl deploy: a 50 MB package reaches the pod's volume intact; a waiting unit then runs",
+    "milpactl deploy: a 50 MB package reaches the pod's volume intact, a waiting unit then runs; a package reaching outside is refused whole",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -137,6 +151,30 @@ Deno.test({
       assert.equal(log.trim(), `${want}  big.bin`);
       // Nothing stays on the controller once the node has it.
       assert.deepEqual([...Deno.readDirSync(`${cloud.home}/packages`)], []);
+
+      // Packages that would write or point outside their volume are refused whole.
+      for (const [what, entry] of [["../ entry", "dotdot"], ["absolute symlink", "abslink"]]) {
+        const evil = `${cloud.home}/${entry}.tgz`;
+        const made = await new Deno.Command("python3", {
+          args: ["-c", EVIL_TAR, evil, entry],
+        }).output();
+        assert.equal(made.code, 0, new TextDecoder().decode(made.stderr));
+        const refused = await finish(milpactl(cloud, ["deploy", "pkg", "data", evil]));
+        assert.equal(refused.code, 1, `${what}: ${refused.stderr}`);
+        console.log(`${what}: ${refused.stderr.trim()}`);
+        assert.match(
+          refused.stderr,
+          entry === "dotdot" ? /\.\.\/escaped\.txt.*path with "\.\."/ : /link.*absolute/i,
+          what,
+        );
+      }
+      const escaped = await new Deno.Command("find", {
+        args: [cloud.home, "-name", "escaped.txt"],
+      }).output();
+      assert.equal(new TextDecoder().decode(escaped.stdout), "", "nothing written anywhere");
+      // The package deployed before is still in place: the unit hashes it again.
+      const again = await finish(milpactl(cloud, ["exec", "pkg", "--", "sha256sum", "big.bin"]));
+      assert.equal(again.stdout.trim(), `${want}  big.bin`, again.stderr);
       await cloud.ok("delete", "pod", "pkg");
       await noNodesLeft(cloud);
     } finally {
