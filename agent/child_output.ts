@@ -1,9 +1,10 @@
 /**
  * Delivers a child process's stdout and stderr to a unit launch as it arrives, and drains it
  * once the process exited: output still in the pipes is read for up to a second (a
- * grandchild may hold them open), then the streams are cancelled.
+ * grandchild may hold them open), then the streams are cancelled. Also holds a unit's stdin
+ * pipe open for its run (`keepStdin`).
  */
-import type { UnitLaunch } from "./unit_runtime.ts";
+import type { UnitLaunch, UnitStdin } from "./unit_runtime.ts";
 
 /** How long output may still arrive after the process exited (a grandchild holding the pipe). */
 const OUTPUT_DRAIN_MS = 1_000;
@@ -51,4 +52,26 @@ async function drain(pumps: Pump[]): Promise<void> {
   clearTimeout(timer);
   await Promise.all(pumps.map((p) => p.reader.cancel().catch(() => {})));
   await Promise.all(done);
+}
+
+/**
+ * The writer of a piped child's stdin, kept open until `close()` (call it once the child
+ * exited). Writes go in call order; a write that fails (the child closed its stdin) is dropped.
+ */
+export function keepStdin(child: Deno.ChildProcess): UnitStdin & { close(): Promise<void> } {
+  const writer = child.stdin.getWriter();
+  let open = true;
+  let queue = Promise.resolve();
+  return {
+    write(bytes) {
+      const chunk = bytes.slice();
+      queue = queue.then(() => open ? writer.write(chunk) : undefined).catch(() => {});
+      return queue;
+    },
+    close() {
+      open = false;
+      queue = queue.then(() => writer.close()).catch(() => {});
+      return queue;
+    },
+  };
 }

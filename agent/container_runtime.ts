@@ -6,7 +6,7 @@
  * definition reuse all of it. `start` launches one isolated run through a {@linkcode Launcher}
  * (runc or unshare) with the image's Env under the pod's env.
  */
-import { pipeOutput } from "./child_output.ts";
+import { keepStdin, pipeOutput } from "./child_output.ts";
 import { spawnProblem } from "./host_runtime.ts";
 import type { ContainerMount, LaunchedContainer, Launcher } from "./launcher.ts";
 import { ImageError } from "./oci/errors.ts";
@@ -28,6 +28,7 @@ import {
   type UnitLaunch,
   type UnitRuntime,
   UnitStartError,
+  type UnitStdin,
 } from "./unit_runtime.ts";
 
 /** Options of {@linkcode ContainerRuntime}. */
@@ -101,6 +102,7 @@ export class ContainerRuntime implements UnitRuntime {
         uid: p.uid,
         gid: p.gid,
         mounts: p.mounts,
+        stdin: launch.stdin === true,
       });
     } catch (err) {
       throw new UnitStartError(`${this.#o.launcher.kind}: ${spawnProblem(err)}`, { cause: err });
@@ -206,6 +208,7 @@ async function exists(path: string): Promise<boolean> {
 class ContainerUnit implements RunningUnit {
   readonly pid: number;
   readonly exited: Promise<UnitExit>;
+  readonly stdin?: UnitStdin;
   #launched: LaunchedContainer;
   #done = false;
   #killed = false;
@@ -215,9 +218,12 @@ class ContainerUnit implements RunningUnit {
     this.#launched = launched;
     this.pid = launched.child.pid;
     const drained = pipeOutput(launched.child, launch);
+    const stdin = launch.stdin ? keepStdin(launched.child) : undefined;
+    this.stdin = stdin;
     this.exited = (async () => {
       const status = await launched.child.status;
       this.#done = true;
+      await stdin?.close();
       await drained();
       await launched.cleanup?.();
       if (this.#killed) return { code: 137, signal: "SIGKILL" };

@@ -6,7 +6,7 @@
  * (Linux) and signalled one by one. A process the unit left running after it exited is no
  * longer part of its tree and is not stopped.
  */
-import { pipeOutput } from "./child_output.ts";
+import { keepStdin, pipeOutput } from "./child_output.ts";
 import { descendants, isAlive, type ProcEntry, signal } from "./proc.ts";
 import {
   type RunningUnit,
@@ -14,6 +14,7 @@ import {
   type UnitLaunch,
   type UnitRuntime,
   UnitStartError,
+  type UnitStdin,
 } from "./unit_runtime.ts";
 
 /** How often a stop checks whether the unit's processes are gone. */
@@ -32,7 +33,7 @@ export class HostRuntime implements UnitRuntime {
         env: launch.env,
         clearEnv: true,
         cwd: launch.cwd,
-        stdin: "null",
+        stdin: launch.stdin ? "piped" : "null",
         stdout: "piped",
         stderr: "piped",
       }).spawn();
@@ -84,15 +85,19 @@ export function spawnProblem(err: unknown): string {
 class HostUnit implements RunningUnit {
   readonly pid: number;
   readonly exited: Promise<UnitExit>;
+  readonly stdin?: UnitStdin;
   #done = false;
   #stopping?: Promise<void>;
 
   constructor(child: Deno.ChildProcess, launch: UnitLaunch) {
     this.pid = child.pid;
     const drained = pipeOutput(child, launch);
+    const stdin = launch.stdin ? keepStdin(child) : undefined;
+    this.stdin = stdin;
     this.exited = (async () => {
       const status = await child.status;
       this.#done = true;
+      await stdin?.close();
       await drained();
       return status.signal ? { code: status.code, signal: status.signal } : { code: status.code };
     })();

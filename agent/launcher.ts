@@ -29,6 +29,8 @@ export interface ContainerProcess {
   uid: number;
   gid: number;
   mounts: ContainerMount[];
+  /** Spawn with a stdin pipe (passed through to the unit) instead of stdin closed. */
+  stdin?: boolean;
 }
 
 /** A started isolated process. */
@@ -45,6 +47,9 @@ export interface LaunchedContainer {
 export interface Launcher {
   /** "runc" or "unshare", as reported in `hello`. */
   readonly kind: "runc" | "unshare";
-  /** Spawns the run with stdin closed and stdout/stderr piped; throws when it cannot spawn. */
+  /**
+   * Spawns the run with stdout/stderr piped and stdin closed, or piped through to the unit
+   * with `stdin`; throws when it cannot spawn.
+   */
   spawn(process: ContainerProcess): LaunchedContainer;
 }

@@ -17,7 +17,7 @@ export function unitArgv(unit: Unit): string[] {
 
 /**
  * The parts of a unit whose change restarts it (name, image, command, args, env, workingDir,
- * ports, volumeMounts), as a canonical string. Missing lists equal empty ones. A changed
+ * ports, volumeMounts, stdin), as a canonical string. Missing lists equal empty ones. A changed
  * readinessProbe alone does not restart the unit.
  */
 export function unitKey(unit: Unit): string {
@@ -30,6 +30,7 @@ export function unitKey(unit: Unit): string {
     unit.workingDir ?? "",
     (unit.ports ?? []).map((p) => [p.name ?? "", p.containerPort, p.protocol ?? "TCP"]),
     (unit.volumeMounts ?? []).map((m) => [m.name, m.mountPath]),
+    unit.stdin === true,
   ]);
 }
 

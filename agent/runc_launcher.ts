@@ -1,6 +1,7 @@
 /**
  * Starts a unit with runc: writes an OCI runtime bundle config (`<stateDir>/config.json`,
- * rootfs beside it) and runs `runc run` in the foreground, which passes stdio through and
+ * rootfs beside it) and runs `runc run` in the foreground, which passes stdio (the unit's stdin
+ * pipe among it, with `stdin: true`) through and
  * exits with the unit's status (128 + signal when killed). Namespaces: PID, mount, UTS and
  * IPC; the network is the node's. Capabilities are Docker's default set.
  *
@@ -72,7 +73,8 @@ export class RuncLauncher implements Launcher {
       args,
       clearEnv: true,
       env: { PATH: HOST_PATH },
-      stdin: "null",
+      // Not detached, runc hands its own stdin to the container's process.
+      stdin: p.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();

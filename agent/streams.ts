@@ -9,7 +9,10 @@
  *   (pty_helper.ts). stdout/stderr go out on channels 1/2 and the exit code on channel 3.
  *   When the client goes away first, the command and everything it started get SIGKILL.
  * - attach: the unit's output from now on (channel 1), until the unit's log closes or the
- *   client goes. Units run with stdin closed, so attaching with stdin is refused.
+ *   client goes. With stdin, channel 0 goes to the unit's stdin pipe, which only a unit with
+ *   `stdin: true` has (others run with stdin closed, and attaching with stdin is refused);
+ *   channel 5 ends this attach's input, never the pipe, which stays open for later attaches.
+ *   Units have no terminal, so attaching with a tty is refused.
  * - portforward: a TCP connection to the port in the pod's network (the pod IP, or 127.0.0.1
  *   in the node's network namespace), raw bytes both ways; a port that refuses ends the
  *   stream with a text frame `{"error"}`.
@@ -295,18 +298,28 @@ async function serveAttach(
   msg: StreamOpenMessage,
   deps: StreamDeps,
 ): Promise<void> {
-  let name: string;
+  let found: ReturnType<typeof runningUnit>;
   try {
-    name = runningUnit(deps.runner, msg.unit).name;
+    found = runningUnit(deps.runner, msg.unit);
   } catch (err) {
     if (err instanceof StreamFailure) return finish(ws, { error: err.message });
     throw err;
   }
-  if (msg.stdin) {
+  const name = found.name;
+  if (msg.tty) {
+    return finish(ws, {
+      error: `unit "${name}" has no terminal (tty is not supported for units); ` +
+        "attach without -t",
+    });
+  }
+  if (msg.stdin && !found.unit.stdin) {
     return finish(ws, {
       error: `unit "${name}" runs with its stdin closed, so nothing can be sent to it; ` +
-        "attach without -i to see its output",
+        "attach without -i to see its output, or give the unit stdin: true",
     });
+  }
+  if (msg.stdin && !found.run.stdin) {
+    return finish(ws, { error: `unit "${name}": this node's runtime gives it no stdin` });
   }
   const log = deps.runner.logs(name);
   if (!log) return finish(ws, { error: `unit "${name}" has no log` });
@@ -322,6 +335,17 @@ async function serveAttach(
       resolve();
     });
   });
+  if (msg.stdin) {
+    // To the stdin of the unit's run at the time (a restarted unit has a new pipe).
+    let inputOpen = true;
+    onFrames(ws, (e) => {
+      const frame = decodeFrame(e.data);
+      if (!frame || !inputOpen) return;
+      if (frame.channel === CHANNEL.stdin) {
+        void deps.runner.unit(name)?.run?.stdin?.write(frame.payload);
+      } else if (frame.channel === CHANNEL.stdinEnd) inputOpen = false;
+    });
+  }
   await ended;
   finish(ws, { error: `the log of unit "${name}" ended: the unit was stopped` });
 }

@@ -46,6 +46,17 @@ export interface UnitLaunch {
   onStderr(chunk: Uint8Array): void;
   /** The unit's pod context, for runtimes that run images. */
   context?: UnitContext;
+  /** Give the process a stdin pipe kept open for the run (the unit's `stdin: true`). */
+  stdin?: boolean;
+}
+
+/** The writing end of a unit's stdin pipe, open for the whole run. */
+export interface UnitStdin {
+  /**
+   * Queues bytes for the unit's stdin (in call order); resolves once written. Never rejects:
+   * bytes for a unit that exited or closed its stdin are dropped.
+   */
+  write(bytes: Uint8Array): Promise<void>;
 }
 
 /** How a run ended. `code` is 128 + signal number when a signal killed the process. */
@@ -58,6 +69,8 @@ export interface UnitExit {
 export interface RunningUnit {
   /** Process id, when the runtime has one. */
   readonly pid?: number;
+  /** The run's stdin, when it was launched with `stdin: true` and the runtime supports it. */
+  readonly stdin?: UnitStdin;
   /** Settles once the process exited and its output was delivered; never rejects. */
   readonly exited: Promise<UnitExit>;
   /**

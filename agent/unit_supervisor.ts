@@ -21,6 +21,7 @@ import {
   type UnitLaunch,
   type UnitRuntime,
   UnitStartError,
+  type UnitStdin,
 } from "./unit_runtime.ts";
 
 /** How a unit's supervision ended: exited 0 for good, failed for good, or stopped by us. */
@@ -52,12 +53,14 @@ export interface UnitSupervisorOptions {
   context?: () => UnitContext;
 }
 
-/** What exec needs to know of a running unit (UnitSupervisor.current). */
+/** What exec and attach need to know of a running unit (UnitSupervisor.current). */
 export interface UnitRunInfo {
   pid?: number;
   env: Record<string, string>;
   cwd: string;
   context?: UnitContext;
+  /** The run's stdin pipe (a unit with `stdin: true`). */
+  stdin?: UnitStdin;
 }
 
 /** The status of a unit that has not started: `waiting{reason: "Unit waiting"}`. */
@@ -119,12 +122,19 @@ export class UnitSupervisor {
 
   /**
    * The current run while the unit runs: its process id (the launcher's, for image units),
-   * environment, working directory and pod context. Undefined between runs.
+   * environment, working directory, pod context and stdin. Undefined between runs.
    */
   get current(): UnitRunInfo | undefined {
     const run = this.#run;
     if (!run || this.#status.state.running === undefined) return undefined;
-    return { pid: run.unit.pid, env: run.env, cwd: this.#o.cwd, context: this.#o.context?.() };
+    const info: UnitRunInfo = {
+      pid: run.unit.pid,
+      env: run.env,
+      cwd: this.#o.cwd,
+      context: this.#o.context?.(),
+    };
+    if (run.unit.stdin) info.stdin = run.unit.stdin;
+    return info;
   }
 
   /** True once start() was called. */
@@ -186,6 +196,7 @@ export class UnitSupervisor {
       onStdout: (chunk) => sinks.out?.write(chunk),
       onStderr: (chunk) => sinks.err?.write(chunk),
       context: this.#o.context?.(),
+      stdin: unit.stdin === true,
     };
     if (!this.#prepared && this.#prepare(launch)) return;
     sinks.out = log.sink("stdout");

@@ -101,7 +101,8 @@ export class UnshareLauncher implements Launcher {
       args,
       clearEnv: true,
       env: { ...carriers, PATH: t.path },
-      stdin: "null",
+      // Every exec in the chain keeps fd 0: the unit reads the pipe (closed without stdin).
+      stdin: p.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();

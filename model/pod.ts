@@ -78,6 +78,12 @@ export interface Unit {
   ports?: UnitPort[];
   volumeMounts?: VolumeMount[];
   readinessProbe?: Probe;
+  /**
+   * Runs the unit with a stdin pipe the agent keeps open for its whole run, so that
+   * `milpactl attach -i` can write to it (Kubernetes' `stdin: true`, without `stdinOnce`).
+   * @default false: stdin is closed
+   */
+  stdin?: boolean;
 }
 
 /** Resources a pod needs; the instance selector turns them into an instance type. */

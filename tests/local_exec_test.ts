@@ -279,6 +279,63 @@ Deno.test("milpactl exec runs commands in a unit: output, exit codes, stdin, err
       const i = await cloud.milpactl("attach", "-i", "helloworld");
       assert.equal(i.code, 1);
       assert.match(i.stderr, /stdin closed/);
+      const tty = await cloud.milpactl("attach", "-t", "helloworld");
+      assert.equal(tty.code, 1);
+      assert.match(
+        tty.stderr,
+        /unit "helloserver" has no terminal \(tty is not supported for units\)/,
+      );
+    });
+
+    await t.step("attach -i writes to a stdin: true unit, whose stdin stays open", async () => {
+      const file = `${cloud.home}/repl.yml`;
+      await Deno.writeTextFile(
+        file,
+        `apiVersion: v1
+kind: Pod
+metadata: {name: repl}
+spec:
+  resources: {memory: 0.4Gi}
+  units:
+    - name: repl
+      stdin: true
+      command: [sh, -c, "echo ready; while read l; do echo got:$l; done; echo eof"]
+`,
+      );
+      await cloud.ok("create", "-f", file);
+      await cloud.eventually(
+        async () => (await cloud.ok("logs", "repl")).includes("ready"),
+        "the repl unit runs",
+        60_000,
+      );
+      /** `printf INPUT | milpactl attach -i repl -u repl` until `until` shows, then Ctrl-C. */
+      const attach = async (input: string, until: string) => {
+        const child = spawnMilpactl(cloud, ["attach", "-i", "repl", "-u", "repl"]);
+        const writer = child.stdin.getWriter();
+        await writer.write(new TextEncoder().encode(input));
+        await writer.close();
+        const reader = child.stdout.getReader();
+        let seen = "";
+        while (!seen.includes(until)) {
+          const r = await reader.read();
+          if (r.done) break;
+          seen += new TextDecoder().decode(r.value);
+        }
+        child.kill("SIGINT");
+        await child.status;
+        reader.releaseLock();
+        await child.stdout.cancel();
+        const stderr = await child.stderr.text();
+        return { seen, stderr };
+      };
+      const first = await attach("a\nb\n", "got:b");
+      assert.equal(first.seen, "got:a\ngot:b\n", first.stderr);
+      // The first attach's input ended, the unit's stdin did not: a second attach still works.
+      const second = await attach("c\n", "got:c");
+      assert.equal(second.seen, "got:c\n", second.stderr);
+      const logs = await cloud.ok("logs", "repl");
+      assert.match(logs, /ready\ngot:a\ngot:b\ngot:c\n/);
+      assert.doesNotMatch(logs, /eof/);
     });
 
     await t.step(
@@ -427,7 +484,8 @@ async function execSocketTo(cloud: LocalCloud, pod: string, query: string): Prom
 }
 
 Deno.test({
-  name: "exec into a unit from an image runs in its namespaces and root, on a terminal too",
+  name:
+    "exec into a unit from an image runs in its namespaces and root, on a terminal too; attach -i reaches its stdin",
   ignore: !(Deno.uid() === 0 && haveStaticBusybox()),
   async fn() {
     let gatewayRegistry: TestRegistry | undefined;
@@ -451,6 +509,10 @@ spec:
     - name: web
       image: ${gatewayRegistry.host}/milpa/web:1
       env: [{name: GREETING, value: hola}]
+    - name: repl
+      image: ${gatewayRegistry.host}/milpa/web:1
+      command: [sh, -c, "echo ready; while read l; do echo got:$l; done"]
+      stdin: true
 `,
       );
       await cloud.ok("create", "-f", file);
@@ -490,6 +552,30 @@ spec:
       const closed = new Promise((r) => ws.onclose = r);
       ws.send(encodeFrame(CHANNEL.stdin, "exit\r"));
       await closed;
+
+      // attach -i reaches an image unit's stdin (runc passes its stdin to the container).
+      await cloud.eventually(
+        async () => (await cloud.ok("logs", "imgpod", "-u", "repl")).includes("ready"),
+        "the image repl unit runs",
+        60_000,
+      );
+      const child = spawnMilpactl(cloud, ["attach", "-i", "imgpod", "-u", "repl"]);
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("x\ny\n"));
+      await writer.close();
+      const reader = child.stdout.getReader();
+      let seen = "";
+      while (!seen.includes("got:y")) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        seen += new TextDecoder().decode(chunk.value);
+      }
+      child.kill("SIGINT");
+      await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel();
+      const stderr = await child.stderr.text();
+      assert.equal(seen, "got:x\ngot:y\n", stderr);
     } finally {
       await cloud.close();
       await gatewayRegistry?.close();

@@ -1,4 +1,7 @@
-/** `milpactl attach POD [-u UNIT] [-i] [-t]`: a running unit's output, live. */
+/**
+ * `milpactl attach POD [-u UNIT] [-i] [-t]`: a running unit's output, live; with -i, input to
+ * a unit that has `stdin: true`. Units have no terminal, so -t is refused by the node.
+ */
 import { Command } from "commander";
 import type { CliContext } from "../context.ts";
 import { podStreamPath, streamFlags, type StreamOptions } from "./exec.ts";
@@ -28,7 +31,10 @@ export function attachCommand(ctx: CliContext): Command {
       .summary("show a running unit's output as it comes")
       .description(
         "Print what a running pod's unit writes from now on, until Ctrl-C or until the unit " +
-          "is stopped. Units run with standard input closed, so -i is refused.",
+          "is stopped. With -i, standard input goes to the unit's stdin: only a unit with " +
+          "stdin: true has one (others run with it closed, and -i is refused). The end of the " +
+          "input ends only this attach's input; the unit's stdin stays open for the next " +
+          "attach. Units have no terminal, so -t is refused.",
       )
       .argument("<pod>", "name of the pod"),
   )
@@ -37,6 +43,7 @@ export function attachCommand(ctx: CliContext): Command {
       examples([
         ["milpactl attach helloworld", "the first unit's output"],
         ["milpactl attach mypod -u repl", "one unit's output"],
+        ["printf 'a\\n' | milpactl attach -i mypod -u repl", "send a line to a stdin: true unit"],
       ]),
     )
     .action((pod: string, opts: StreamOptions, cmd: Command) => runAttach(ctx, pod, opts, cmd));

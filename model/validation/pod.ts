@@ -68,6 +68,7 @@ const unit: z.ZodType<Unit> = z.strictObject({
     mountPath: formatted(mountPathProblem),
   })).optional(),
   readinessProbe: probe.optional(),
+  stdin: z.boolean().optional(),
 }).check(
   rule(["image", "command"], (u, report) => {
     if (!u.image && !u.command?.length) report([], "a unit needs an image or a command");

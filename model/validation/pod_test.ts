@@ -87,6 +87,16 @@ Deno.test("podSpec requires each unit to have an image or a command", () => {
   assert.deepEqual(problems({ units: [{ name: "a", command: ["/bin/sh"] }] }), []);
 });
 
+Deno.test("podSpec takes a boolean stdin on units", () => {
+  assert.deepEqual(
+    problems({ units: [{ ...unit, stdin: true }, { ...unit, name: "b", stdin: false }] }),
+    [],
+  );
+  assert.deepEqual(problems({ units: [{ ...unit, stdin: "yes" }] }), [
+    ["spec.units[0].stdin", "must be true or false"],
+  ]);
+});
+
 Deno.test("podSpec checks unit names and their uniqueness across units and initUnits", () => {
   assert.deepEqual(
     problems({
