@@ -78,14 +78,27 @@ export async function runCampaign(
   await apply(o.replicas, o.rounds + 1);
   let last: Omit<CampaignResult, "convergedMs"> = { pods: 0, nodes: 0, strays: [], agents: 0 };
   while (Date.now() - restarted < o.settleMs) {
-    const pods = (await cloud.api<List<Pod>>("/api/v1/namespaces/default/pods")).items
-      .filter((p) => isActivePod(p) && p.status?.phase === "Running");
+    const all = (await cloud.api<List<Pod>>("/api/v1/namespaces/default/pods")).items;
+    const pods = all.filter((p) => isActivePod(p) && p.status?.phase === "Running");
     const live = new Set(pods.map((p) => `default/${p.metadata.name}`));
     const nodes = (await cloud.api<List<Node>>("/api/v1/nodes")).items
       .filter((n) => n.status?.phase !== "Terminated");
-    const strays = nodes.filter((n) => !live.has(n.status?.boundPodName ?? "")).map((n) =>
-      `${n.metadata.name} (${n.status?.phase}, pod ${n.status?.boundPodName ?? "none"})`
-    );
+    // Each stray says what its node and its pod are doing, for the failure message.
+    const podState = (key: string) => {
+      const p = all.find((p) => `default/${p.metadata.name}` === key);
+      if (!p) return "gone";
+      const units = (p.status?.unitStatuses ?? []).map((u) => JSON.stringify(u.state)).join(",");
+      return `${p.spec.phase}/${p.status?.phase}${
+        p.status?.message ? `: ${p.status.message}` : ""
+      }` +
+        (units ? ` units ${units}` : "");
+    };
+    const strays = nodes.filter((n) => !live.has(n.status?.boundPodName ?? "")).map((n) => {
+      const pod = n.status?.boundPodName;
+      return `${n.metadata.name} (${n.status?.phase}${
+        n.status?.message ? `: ${n.status.message}` : ""
+      }, pod ${pod ? `${pod} ${podState(pod)}` : "none"})`;
+    });
     const agents = (await cloud.agentPids()).length;
     last = { pods: pods.length, nodes: nodes.length, strays, agents };
     const latest = pods.every((p) =>
