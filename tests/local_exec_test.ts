@@ -32,6 +32,35 @@ function spawnMilpactl(cloud: LocalCloud, args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
+/**
+ * `printf INPUT | milpactl attach -i POD -u UNIT` until `until` shows in its output, then Ctrl-C:
+ * what it printed, and its stderr.
+ */
+async function attachWithInput(
+  cloud: LocalCloud,
+  pod: string,
+  unit: string,
+  input: string,
+  until: string,
+): Promise<{ seen: string; stderr: string }> {
+  const child = spawnMilpactl(cloud, ["attach", "-i", pod, "-u", unit]);
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const reader = child.stdout.getReader();
+  let seen = "";
+  while (!seen.includes(until)) {
+    const r = await reader.read();
+    if (r.done) break;
+    seen += new TextDecoder().decode(r.value);
+  }
+  child.kill("SIGINT");
+  await child.status;
+  reader.releaseLock();
+  await child.stdout.cancel();
+  return { seen, stderr: await child.stderr.text() };
+}
+
 /** Runs milpactl with `input` on its stdin. */
 async function milpactlWithInput(cloud: LocalCloud, input: string, ...args: string[]) {
   const child = spawnMilpactl(cloud, args);
@@ -308,26 +337,8 @@ spec:
         "the repl unit runs",
         60_000,
       );
-      /** `printf INPUT | milpactl attach -i repl -u repl` until `until` shows, then Ctrl-C. */
-      const attach = async (input: string, until: string) => {
-        const child = spawnMilpactl(cloud, ["attach", "-i", "repl", "-u", "repl"]);
-        const writer = child.stdin.getWriter();
-        await writer.write(new TextEncoder().encode(input));
-        await writer.close();
-        const reader = child.stdout.getReader();
-        let seen = "";
-        while (!seen.includes(until)) {
-          const r = await reader.read();
-          if (r.done) break;
-          seen += new TextDecoder().decode(r.value);
-        }
-        child.kill("SIGINT");
-        await child.status;
-        reader.releaseLock();
-        await child.stdout.cancel();
-        const stderr = await child.stderr.text();
-        return { seen, stderr };
-      };
+      const attach = (input: string, until: string) =>
+        attachWithInput(cloud, "repl", "repl", input, until);
       const first = await attach("a\nb\n", "got:b");
       assert.equal(first.seen, "got:a\ngot:b\n", first.stderr);
       // The first attach's input ended, the unit's stdin did not: a second attach still works.
@@ -559,22 +570,7 @@ spec:
         "the image repl unit runs",
         60_000,
       );
-      const child = spawnMilpactl(cloud, ["attach", "-i", "imgpod", "-u", "repl"]);
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode("x\ny\n"));
-      await writer.close();
-      const reader = child.stdout.getReader();
-      let seen = "";
-      while (!seen.includes("got:y")) {
-        const chunk = await reader.read();
-        if (chunk.done) break;
-        seen += new TextDecoder().decode(chunk.value);
-      }
-      child.kill("SIGINT");
-      await child.status;
-      reader.releaseLock();
-      await child.stdout.cancel();
-      const stderr = await child.stderr.text();
+      const { seen, stderr } = await attachWithInput(cloud, "imgpod", "repl", "x\ny\n", "got:y");
       assert.equal(seen, "got:x\ngot:y\n", stderr);
     } finally {
       await cloud.close();
