@@ -15,6 +15,7 @@
  */
 import { MilpaError } from "../model/errors.ts";
 import { readTar, type TarEntry } from "./oci/tar.ts";
+import { lstat, writeNewFile } from "./oci/unpack.ts";
 
 /** A package that cannot be unpacked safely; the message says which entry and why. */
 export class PackageError extends MilpaError {}
@@ -102,7 +103,7 @@ export async function unpackPackage(
     }
     if (existing) await Deno.remove(target, { recursive: true });
     if (entry.type === "file") {
-      counts.bytes += await writeFile(target, body);
+      counts.bytes += await writeNewFile(target, body);
       await Deno.chmod(target, entry.mode & 0o777);
       await Deno.utime(target, entry.mtime, entry.mtime);
       counts.files++;
@@ -156,27 +157,4 @@ async function realDirectory(root: string, parts: string[], path: string): Promi
     }
   }
   return dir;
-}
-
-async function writeFile(path: string, body: AsyncIterable<Uint8Array>): Promise<number> {
-  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-  let bytes = 0;
-  try {
-    for await (const chunk of body) {
-      bytes += chunk.length;
-      for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
-    }
-  } finally {
-    file.close();
-  }
-  return bytes;
-}
-
-async function lstat(path: string): Promise<Deno.FileInfo | undefined> {
-  try {
-    return await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
 }

@@ -104,7 +104,7 @@ export async function applyLayer(
     if (existing) await Deno.remove(target, { recursive: true });
     switch (entry.type) {
       case "file":
-        await writeFile(target, body);
+        await writeNewFile(target, body);
         if (chown) await Deno.chown(target, entry.uid, entry.gid);
         await Deno.chmod(target, entry.mode);
         await Deno.utime(target, entry.mtime, entry.mtime);
@@ -130,15 +130,26 @@ export async function applyLayer(
   }
 }
 
-async function writeFile(path: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+/**
+ * Writes `body` to a new file at `path` (mode 0600 until the caller sets the entry's own; it
+ * must not exist yet, so no link is followed); returns the bytes written. Also used by the
+ * package unpacker (agent/package_unpack.ts).
+ */
+export async function writeNewFile(
+  path: string,
+  body: AsyncIterable<Uint8Array>,
+): Promise<number> {
   const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  let bytes = 0;
   try {
     for await (const chunk of body) {
+      bytes += chunk.length;
       for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
     }
   } finally {
     file.close();
   }
+  return bytes;
 }
 
 /** Removes what lower layers left in `dir` (an opaque whiteout), keeping this layer's entries. */
@@ -159,7 +170,8 @@ async function removeIfPresent(path: string): Promise<void> {
   }
 }
 
-async function lstat(path: string): Promise<Deno.FileInfo | undefined> {
+/** `Deno.lstat`, or undefined when nothing is there. */
+export async function lstat(path: string): Promise<Deno.FileInfo | undefined> {
   try {
     return await Deno.lstat(path);
   } catch (err) {
