@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { ControllerPki } from "../api/pki.ts";
 import { agentTrustEnv } from "../model/agent_trust.ts";
 import type { Pod } from "../model/pod.ts";
+import { defaultAgentCommand } from "../cloud/local/local_provider.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
 import { runMilpactl } from "./support/milpactl.ts";
 
@@ -199,16 +200,7 @@ async function dial(
         runtime: "host",
       }),
     );
-    const argv = [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--config",
-      `${ROOT}deno.json`,
-      `${ROOT}agent/main.ts`,
-      "--config",
-      `${dir}/agent.json`,
-    ];
+    const argv = [...defaultAgentCommand(), "--config", `${dir}/agent.json`];
     agent = new Deno.Command(prefix[0] ?? argv[0], {
       args: [...prefix.slice(1), ...(prefix.length ? argv : argv.slice(1))],
       env: env(dir),

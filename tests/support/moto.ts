@@ -11,7 +11,7 @@ import { agentTrustEnv } from "../../model/agent_trust.ts";
 import { type Ec2Api, ec2Api } from "../../cloud/aws/sdk.ts";
 import type { AgentConfig } from "../../model/agent_protocol.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { defaultAgentCommand } from "../../cloud/local/local_provider.ts";
 
 /** Whether moto can be imported here. */
 export const hasMoto = await new Deno.Command("python3", {
@@ -165,16 +165,9 @@ export class InstancePlayer {
       this.bootFailures.set(id, failure);
       return;
     }
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--config",
-        `${ROOT}deno.json`,
-        `${ROOT}agent/main.ts`,
-        "--config",
-        config,
-      ],
+    const [program, ...args] = defaultAgentCommand();
+    const child = new Deno.Command(program, {
+      args: [...args, "--config", config],
       // The node's systemd unit sets the same (cloud/aws/user_data.ts).
       ...(ca === undefined
         ? {}
