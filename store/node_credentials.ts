@@ -16,6 +16,8 @@
 import { type Clock, systemClock } from "../model/clock.ts";
 import type { Node } from "../model/node.ts";
 import { timingSafeEqual } from "../model/timing_safe.ts";
+import { sha256Hex } from "./api_tokens.ts";
+import { randomToken } from "./meta_store.ts";
 import type { ObjectStore } from "./object_store.ts";
 
 /** The name of the node key file in the state directory. */
@@ -37,11 +39,6 @@ const recordKey = (node: string): Deno.KvKey => ["nodeCredentials", node];
 
 const hex = (bytes: Uint8Array) =>
   Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-
-/** SHA-256 of `text`, hex. */
-async function sha256(text: string): Promise<string> {
-  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
-}
 
 /**
  * The node key in `path`: created (32 random bytes, mode 0600) when there is none, atomically,
@@ -139,13 +136,13 @@ export class NodeCredentials {
       const entry = await kv.get<NodeCredentialRecord>(recordKey(node));
       if (entry.value) {
         const token = await this.#tokenOf(node, entry.value.nonce);
-        if (timingSafeEqual(await sha256(token), entry.value.sha256)) return token;
+        if (timingSafeEqual(await sha256Hex(token), entry.value.sha256)) return token;
       }
-      const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+      const nonce = randomToken(16);
       const token = await this.#tokenOf(node, nonce);
       const record: NodeCredentialRecord = {
         nonce,
-        sha256: await sha256(token),
+        sha256: await sha256Hex(token),
         createdAt: this.#clock.now(),
       };
       const res = await kv.atomic().check(entry).set(recordKey(node), record).commit();
@@ -160,9 +157,9 @@ export class NodeCredentials {
   async verify(node: string, token: string): Promise<boolean> {
     const record = (await this.#store.kv.get<NodeCredentialRecord>(recordKey(node))).value;
     if (!record) return false;
-    const given = timingSafeEqual(await sha256(token), record.sha256);
+    const given = timingSafeEqual(await sha256Hex(token), record.sha256);
     const current = timingSafeEqual(
-      await sha256(await this.#tokenOf(node, record.nonce)),
+      await sha256Hex(await this.#tokenOf(node, record.nonce)),
       record.sha256,
     );
     if (!given || !current) return false;

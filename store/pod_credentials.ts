@@ -35,9 +35,6 @@ export interface PodCredentialRecord {
 const PREFIX = "podCredentials";
 const recordKey = (uid: string): Deno.KvKey => [PREFIX, uid];
 
-const hex = (bytes: Uint8Array) =>
-  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-
 /** Whether `ref` names a pod that exists with that uid, is not being deleted and has not ended. */
 export async function podLive(store: ObjectStore, ref: PodRef): Promise<boolean> {
   const pod = await store.get<Pod>("pods", ref.namespace, ref.name);
@@ -81,7 +78,7 @@ export class PodCredentials {
         }
         if (token.value) await kv.delete(apiTokenKey(entry.value.id));
       }
-      const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+      const nonce = randomToken(16);
       const id = randomToken(6);
       const secret = await this.#secretOf(pod.uid, nonce);
       const record: PodCredentialRecord = {
