@@ -28,7 +28,7 @@ async function runAttach(ctx: CliContext, pod: string, opts: StreamOptions, cmd:
 export function attachCommand(ctx: CliContext): Command {
   return streamFlags(
     new Command("attach")
-      .summary("show a running unit's output as it comes")
+      .summary("show a running unit's output as it comes; with -i, write to its stdin")
       .description(
         "Print what a running pod's unit writes from now on, until Ctrl-C or until the unit " +
           "is stopped. With -i, standard input goes to the unit's stdin: only a unit with " +
