@@ -145,13 +145,21 @@ async function sha256Hex(s: string): Promise<string> {
 }
 
 /** Whether `pid` is alive and is the agent started with `configPath`. */
+/** Whether process `pid` exists and is not a zombie. */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 async function isAgent(pid: number | undefined, configPath: string): Promise<boolean> {
   if (!pid) return false;
   try {
     const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && cmdline.split("\0").includes(configPath);
+    return cmdline.split("\0").includes(configPath) && await alive(pid);
   } catch {
     return false;
   }
@@ -364,7 +372,11 @@ export class LocalProvider implements CloudProvider {
       };
       await this.#write(rec);
     }
-    if (!(await isAgent(rec.pid, `${dir}/agent.json`))) {
+    // A child this provider started and that has not exited is the agent, even before it has
+    // exec'd (its /proc cmdline is still this process's then); others are judged by /proc.
+    const running = rec.pid !== undefined && this.#watched.get(id) === rec.pid &&
+      await alive(rec.pid);
+    if (!running && !(await isAgent(rec.pid, `${dir}/agent.json`))) {
       const zone = this.zone.name;
       const prefix = await this.network.attach(id, rec.address, {
         nameserver: this.network.gateway,
