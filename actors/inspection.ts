@@ -60,14 +60,52 @@ export interface RecorderOptions {
 interface Entry {
   summary: ActorSummary;
   states: string[];
-  updated: number;
+  /**
+   * The live actor's latest context: the object its snapshot holds, not a copy. Dropped when
+   * the actor finishes (the actor is gone then), leaving only `shown`.
+   */
   context: unknown;
+  /** The summary of the last context, once the actor finished. */
+  shown?: Record<string, string | number | boolean>;
   transitions: RecordedTransition[];
+  /** The eviction queue the entry is in (finished or live) and its neighbours there. */
+  queue?: Queue;
+  prev?: Entry;
+  next?: Entry;
+}
+
+/**
+ * Entries in the order they last changed, oldest first: a doubly linked list through the
+ * entries themselves, so that moving an entry to the back and taking the front are O(1).
+ */
+class Queue {
+  head?: Entry;
+  tail?: Entry;
+
+  push(e: Entry): void {
+    e.queue = this;
+    e.prev = this.tail;
+    e.next = undefined;
+    if (this.tail) this.tail.next = e;
+    else this.head = e;
+    this.tail = e;
+  }
+
+  remove(e: Entry): void {
+    if (e.prev) e.prev.next = e.next;
+    else this.head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else this.tail = e.prev;
+    e.queue = e.prev = e.next = undefined;
+  }
 }
 
 /** Records the transitions of every actor it is fed inspection events of. */
 export class TransitionRecorder {
   readonly #actors = new Map<string, Entry>();
+  /** Finished actors (status not active) and live ones, each least recently changed first. */
+  readonly #finished = new Queue();
+  readonly #live = new Queue();
   readonly #listeners = new Map<(change: ActorChange) => void, (() => void) | undefined>();
   readonly #clock: Clock;
   readonly #maxTransitions: number;
@@ -93,6 +131,7 @@ export class TransitionRecorder {
     const states = s.value === undefined ? [] : statePaths(s.value);
     const state = states.join(", ");
     const now = this.#clock.now();
+    const at = isoTime(now);
     const entry = this.#actors.get(systemId);
     if (!entry) {
       const created: Entry = {
@@ -102,34 +141,54 @@ export class TransitionRecorder {
           kind: systemId.split("/")[0],
           state,
           status: s.status,
-          updatedAt: isoTime(now),
+          updatedAt: at,
         },
         states,
-        updated: now,
-        context: s.context,
-        transitions: [{ at: isoTime(now), event: eventType, from: null, to: state }],
+        context: undefined,
+        transitions: [{ at, event: eventType, from: null, to: state }],
       };
+      this.#keepContext(created, s.context);
       this.#actors.set(systemId, created);
+      this.#queueOf(created).push(created);
       this.#emit({ type: "ADDED", actor: { ...created.summary } });
       this.#evict();
       return;
     }
-    entry.context = s.context;
     const moved = entry.summary.state !== state;
-    if (!moved && entry.summary.status === s.status) return;
+    if (!moved && entry.summary.status === s.status) {
+      this.#keepContext(entry, s.context);
+      return;
+    }
     if (moved) {
-      entry.transitions.push({
-        at: isoTime(now),
-        event: eventType,
-        from: entry.summary.state,
-        to: state,
-      });
+      entry.transitions.push({ at, event: eventType, from: entry.summary.state, to: state });
       if (entry.transitions.length > this.#maxTransitions) entry.transitions.shift();
     }
     entry.states = states;
-    entry.updated = now;
-    entry.summary = { ...entry.summary, state, status: s.status, updatedAt: isoTime(now) };
+    entry.summary = { ...entry.summary, state, status: s.status, updatedAt: at };
+    this.#keepContext(entry, s.context);
+    // Changed now: to the back of its queue (which may be the other one).
+    entry.queue?.remove(entry);
+    this.#queueOf(entry).push(entry);
     this.#emit({ type: "MODIFIED", actor: { ...entry.summary } });
+  }
+
+  /** The queue an entry belongs in by its status. */
+  #queueOf(e: Entry): Queue {
+    return e.summary.status === "active" ? this.#live : this.#finished;
+  }
+
+  /**
+   * Keeps what get() shows of an actor's context: while it is live, a reference to its latest
+   * context (summarized only when asked for); once it finished, only the short summary.
+   */
+  #keepContext(e: Entry, context: unknown): void {
+    if (e.summary.status === "active") {
+      e.context = context;
+      e.shown = undefined;
+    } else {
+      e.context = undefined;
+      e.shown = summarizeContext(context);
+    }
   }
 
   /** Every recorded actor, sorted by id. */
@@ -145,7 +204,7 @@ export class TransitionRecorder {
     return {
       ...e.summary,
       states: [...e.states],
-      context: summarizeContext(e.context),
+      context: e.shown ? { ...e.shown } : summarizeContext(e.context),
       transitions: e.transitions.map((t) => ({ ...t })),
     };
   }
@@ -176,20 +235,16 @@ export class TransitionRecorder {
     }
   }
 
-  /** Forgets actors beyond the cap: the longest-finished first, then the least recently changed. */
+  /**
+   * Forgets actors beyond the cap: the longest-finished first, then the least recently
+   * changed. O(1) per actor forgotten: each queue is in order of last change.
+   */
   #evict(): void {
     while (this.#actors.size > this.#maxActors) {
-      let victim: [string, Entry] | undefined;
-      for (const candidate of this.#actors) {
-        const finished = candidate[1].summary.status !== "active";
-        const best = victim && victim[1].summary.status !== "active";
-        if (
-          !victim || (finished && !best) ||
-          (finished === best && candidate[1].updated < victim[1].updated)
-        ) victim = candidate;
-      }
-      this.#actors.delete(victim![0]);
-      this.#emit({ type: "DELETED", actor: { ...victim![1].summary } });
+      const victim = this.#finished.head ?? this.#live.head!;
+      victim.queue!.remove(victim);
+      this.#actors.delete(victim.summary.id);
+      this.#emit({ type: "DELETED", actor: { ...victim.summary } });
     }
   }
 }

@@ -81,6 +81,92 @@ Deno.test("TransitionRecorder forgets finished actors first beyond maxActors", (
   for (const x of [a, c, d]) x.stop();
 });
 
+/** A clock one millisecond later at every reading, so that no two changes tie. */
+class TickingClock extends FakeClock {
+  #t = super.now();
+  override now(): number {
+    return this.#t++;
+  }
+}
+
+Deno.test("TransitionRecorder forgets the same actors as a scan of all of them would", () => {
+  // The reference: the longest-finished first, else the least recently changed (by time).
+  const ref = new Map<string, { state: string; status: string; updated: number }>();
+  let refNow = 0;
+  const refDeleted: string[] = [];
+  const refRecord = (id: string, state: string, status: string, max: number) => {
+    const now = refNow++;
+    const e = ref.get(id);
+    if (e) {
+      if (e.state !== state || e.status !== status) {
+        Object.assign(e, { state, status, updated: now });
+      }
+      return;
+    }
+    ref.set(id, { state, status, updated: now });
+    while (ref.size > max) {
+      let victim: string | undefined;
+      for (const [cid, c] of ref) {
+        const v = victim === undefined ? undefined : ref.get(victim)!;
+        const finished = c.status !== "active";
+        const best = v !== undefined && v.status !== "active";
+        if (!v || (finished && !best) || (finished === best && c.updated < v.updated)) victim = cid;
+      }
+      ref.delete(victim!);
+      refDeleted.push(victim!);
+    }
+  };
+  const maxActors = 50;
+  const recorder = new TransitionRecorder({ clock: new TickingClock(), maxActors });
+  const deleted: string[] = [];
+  recorder.subscribe((c) => c.type === "DELETED" && deleted.push(c.actor.id));
+  let seed = 7;
+  const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const states = ["Waiting", "Dispatching", "Running"];
+  const statuses = ["active", "active", "active", "done", "stopped", "error"];
+  for (let i = 0; i < 5000; i++) {
+    // New actors, and changes (finishing, restarting, moving, or none) of recent ones.
+    const id = `pod/default/p${random(2) ? i : Math.max(0, i - random(80))}`;
+    const state = states[random(states.length)];
+    const status = statuses[random(statuses.length)];
+    recorder.record(id, "E", { value: state, status, context: { i } } as never);
+    refRecord(id, state, status, maxActors);
+  }
+  assert.deepEqual(deleted, refDeleted);
+  assert.deepEqual(recorder.list().map((a) => a.id), [...ref.keys()].sort());
+  assert.ok(refDeleted.length > 1000, "the run evicted many actors");
+});
+
+Deno.test("TransitionRecorder shows a finished actor's last context, summarized", () => {
+  const recorder = new TransitionRecorder({ maxActors: 3 });
+  const at = (status: string, context: unknown) => ({ value: "Running", status, context }) as never;
+  recorder.record("pod/default/a", "xstate.init", at("active", { name: "a", attempt: 1 }));
+  recorder.record("pod/default/a", "NOOP", at("active", { name: "a", attempt: 2 }));
+  assert.deepEqual(recorder.get("pod/default/a")!.context, { name: "a", attempt: 2 });
+  recorder.record(
+    "pod/default/a",
+    "xstate.stop",
+    at("stopped", { name: "a", attempt: 3, apiToken: "t" }),
+  );
+  const detail = recorder.get("pod/default/a")!;
+  assert.equal(detail.status, "stopped");
+  assert.deepEqual(detail.context, { name: "a", attempt: 3 });
+  detail.context.name = "changed by a caller";
+  assert.equal(recorder.get("pod/default/a")!.context.name, "a", "get() hands out copies");
+  // Restarted from its snapshot: live again, and no longer first to be forgotten.
+  recorder.record("pod/default/a", "xstate.init", at("active", { name: "a", attempt: 4 }));
+  recorder.record("pod/default/b", "xstate.init", at("active", {}));
+  recorder.record("pod/default/b", "xstate.stop", at("stopped", {}));
+  recorder.record("pod/default/c", "xstate.init", at("active", {}));
+  recorder.record("pod/default/d", "xstate.init", at("active", {}));
+  assert.deepEqual(recorder.list().map((a) => a.id), [
+    "pod/default/a",
+    "pod/default/c",
+    "pod/default/d",
+  ]);
+  assert.deepEqual(recorder.get("pod/default/a")!.context, { name: "a", attempt: 4 });
+});
+
 Deno.test("TransitionRecorder tells listeners of state changes, not of every event", () => {
   const recorder = new TransitionRecorder();
   const changes: string[] = [];

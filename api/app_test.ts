@@ -6,7 +6,7 @@ import { ObjectStore } from "../store/object_store.ts";
 import { controllerRef } from "../model/workload.ts";
 import { VERSION } from "./app.ts";
 import { TEST_TOKEN, type TestApi as Api, withTestApi } from "./testing.ts";
-import type { StatusBody } from "./errors.ts";
+import type { Status } from "../model/api_types.ts";
 
 const TOKEN = TEST_TOKEN;
 const withApi = withTestApi;
@@ -19,8 +19,8 @@ async function expectJson<T = Record<string, unknown>>(res: Response, code: numb
 }
 
 /** The Status body of a failed request, after checking its code and reason. */
-async function expectStatus(res: Response, code: number, reason: string): Promise<StatusBody> {
-  const status = await expectJson<StatusBody>(res, code);
+async function expectStatus(res: Response, code: number, reason: string): Promise<Status> {
+  const status = await expectJson<Status>(res, code);
   assert.equal(status.kind, "Status");
   assert.equal(status.status, "Failure");
   assert.equal(status.code, code);
@@ -768,7 +768,7 @@ Deno.test({
         operation: "create",
         items: [podManifest("web"), podManifest("web", { labels: { again: "yes" } })],
       });
-      const status = await res.json() as StatusBody;
+      const status = await res.json() as Status;
       assert.equal(status.details?.index, 1);
       assert.deepEqual(await store.list("pods"), []);
     });

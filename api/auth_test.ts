@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { accessFor } from "./access.ts";
-import type { StatusBody } from "./errors.ts";
+import type { Status } from "../model/api_types.ts";
 import { TEST_TOKEN, type TestApi, withTestApi } from "./testing.ts";
 
 /** How a route is protected. */
@@ -175,7 +175,7 @@ Deno.test("every API route answers each kind of token as its guard says: 403 whe
             assert.ok(![401, 403].includes(res.status), `allowed, but ${what}`);
           } else {
             assert.equal(res.status, 403, `refused, but ${what}`);
-            const status = JSON.parse(text) as StatusBody;
+            const status = JSON.parse(text) as Status;
             assert.equal(status.reason, "Forbidden");
             assert.match(status.message, new RegExp(`^token [0-9a-f]{12} \\(${w.role}`));
           }
@@ -214,7 +214,7 @@ Deno.test("403 messages name the token, its scope, the verb and the namespace", 
   await withTestApi(async (api) => {
     const view = await api.newToken({ role: "view", namespace: "team" });
     const write = await api.callAs(view, "POST", "/api/v1/namespaces/team/pods", pod("team"));
-    const status = await write.json() as StatusBody;
+    const status = await write.json() as Status;
     assert.equal(write.status, 403);
     assert.match(
       status.message,
@@ -265,7 +265,7 @@ Deno.test("a batch is checked item by item: one item outside the token's namespa
       const [items, index] of [[[pod("team", "a"), pod("other", "b")], 1], [[node], 0]] as const
     ) {
       const res = await api.callAs(team, "POST", "/api/v1/batch", { operation: "create", items });
-      const status = await res.json() as StatusBody;
+      const status = await res.json() as Status;
       assert.equal(res.status, 403, JSON.stringify(status));
       assert.equal(status.details?.index, index);
     }

@@ -13,25 +13,8 @@ import {
   UnavailableError,
   ValidationError,
 } from "../model/errors.ts";
+import type { Status } from "../model/api_types.ts";
 import { API_VERSION } from "../model/meta.ts";
-
-/** A Kubernetes-style Status describing a failure. */
-export interface StatusBody {
-  kind: "Status";
-  apiVersion: string;
-  status: "Failure";
-  code: number;
-  reason: string;
-  message: string;
-  details?: {
-    kind?: string;
-    name?: string;
-    index?: number;
-    /** With 429: seconds to wait (also the `Retry-After` header). */
-    retryAfterSeconds?: number;
-    causes?: { field: string; message: string; value?: unknown }[];
-  };
-}
 
 /**
  * A watch the client fell too far behind in: the server ended it, and the client must list
@@ -68,8 +51,8 @@ export class BatchItemError extends Error {
 }
 
 /** The HTTP status and Status body for any thrown value. */
-export function toStatus(err: unknown): StatusBody {
-  let details: StatusBody["details"] | undefined;
+export function toStatus(err: unknown): Status {
+  let details: Status["details"] | undefined;
   if (err instanceof BatchItemError) {
     details = { index: err.index, kind: err.kind, name: err.objName };
     err = err.inner;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { settle } from "../model/fake_clock.ts";
-import type { StatusBody } from "./errors.ts";
+import type { Status } from "../model/api_types.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { fromAddress, readAll, TEST_TOKEN, withTestApi } from "./testing.ts";
 
@@ -20,10 +20,10 @@ function countingBody(total: number, chunk = 64 * 1024) {
   return { stream, counter };
 }
 
-async function expectStatus(res: Response, code: number, reason: string): Promise<StatusBody> {
+async function expectStatus(res: Response, code: number, reason: string): Promise<Status> {
   const text = await res.text();
   assert.equal(res.status, code, text);
-  const status = JSON.parse(text) as StatusBody;
+  const status = JSON.parse(text) as Status;
   assert.equal(status.kind, "Status");
   assert.equal(status.reason, reason);
   return status;

@@ -7,6 +7,7 @@ import { validateLoadBalancerAnnotations } from "../cloud/local/lb_annotations.t
 import type { Secret } from "../model/secret.ts";
 import type { Service } from "../model/service.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
+import type { BatchAction } from "../model/api_types.ts";
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
@@ -36,7 +37,7 @@ export interface Plan {
   op?: BatchOp;
   /** Dependents released with the delete (`cascade=false`): written in the same transaction. */
   orphans?: BatchOp[];
-  action: "created" | "updated" | "unchanged" | "deleted";
+  action: BatchAction;
   object: MilpaObject;
 }
 

@@ -13,7 +13,8 @@ import { matchesSelector, parseSelectorString } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
-import type { ObjectStore, WatchEvent } from "../store/object_store.ts";
+import type { BatchOperation, BatchResultItem, WatchEvent } from "../model/api_types.ts";
+import type { ObjectStore } from "../store/object_store.ts";
 import { MAX_BATCH, opIndexOf, TransactionTooLargeError } from "../store/object_store.ts";
 import { BatchItemError } from "./errors.ts";
 import type { Plan, RegistryDeps } from "./registry.ts";
@@ -26,9 +27,6 @@ import {
   planUpdate,
   prepareNew,
 } from "./registry.ts";
-
-/** Operations a batch can do. */
-export type BatchOperation = "create" | "update" | "apply" | "delete";
 
 /** Refuses a cluster-scoped path for a namespaced kind. */
 function clusterScoped(k: KindInfo): void {
@@ -70,8 +68,6 @@ function selectorFrom(c: Context): LabelSelector | undefined {
   }
 }
 
-type BatchResult = { kind: string; namespace?: string; name: string; action: Plan["action"] }[];
-
 /**
  * Plans and commits a batch; returns what happened to each item. Actors write statuses all
  * the time, so a commit that lost a race with one is planned again from fresh reads — unless
@@ -83,7 +79,7 @@ export async function runBatch(
   operation: BatchOperation,
   items: unknown[],
   cascade = true,
-): Promise<BatchResult> {
+): Promise<BatchResultItem[]> {
   const pinned = operation !== "delete" &&
     items.some((i) => (i as MilpaObject)?.metadata?.resourceVersion);
   for (let attempt = 1;; attempt++) {
@@ -101,7 +97,7 @@ async function planAndCommit(
   operation: BatchOperation,
   items: unknown[],
   cascade: boolean,
-): Promise<BatchResult> {
+): Promise<BatchResultItem[]> {
   const plans: Plan[] = [];
   for (const [index, raw] of items.entries()) {
     let id: { kind: string; namespace?: string; name: string } | undefined;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { StatusBody } from "./errors.ts";
+import type { Status } from "../model/api_types.ts";
 import { withTestApi } from "./testing.ts";
 
 Deno.test("POST /api/v1/tokens answers 422 naming every bad field, and creates nothing", async () => {
@@ -10,7 +10,7 @@ Deno.test("POST /api/v1/tokens answers 422 naming every bad field, and creates n
       ttlSeconds: -1,
       description: "x".repeat(201),
     });
-    const status = await res.json() as StatusBody;
+    const status = await res.json() as Status;
     assert.equal(res.status, 422);
     assert.deepEqual(status.details?.causes?.map((c) => c.field), [
       "role",

@@ -4,28 +4,21 @@
  * TLS does not check out (or that speaks the other scheme) TlsError. An https controller is
  * checked against the config's CA (and the system's).
  */
+import type {
+  BatchOperation,
+  BatchRequest,
+  BatchResponse,
+  BatchResultItem,
+  ObjectList,
+  Status,
+  WatchEvent,
+  WatchEventType,
+} from "../model/api_types.ts";
 import type { KindInfo } from "../model/kinds.ts";
-import type { MilpaObject, ObjectList } from "../model/meta.ts";
+import type { MilpaObject } from "../model/meta.ts";
 import type { ClientConfig } from "./config.ts";
-import { ApiError, connectionError, type Status } from "./errors.ts";
+import { ApiError, connectionError } from "./errors.ts";
 import { readSse } from "./sse.ts";
-
-/** Operations of `POST /api/v1/batch`. */
-export type BatchOperation = "create" | "update" | "apply" | "delete";
-
-/** One line of a batch answer. */
-export interface BatchResultItem {
-  kind: string;
-  namespace?: string;
-  name: string;
-  action: "created" | "updated" | "unchanged" | "deleted";
-}
-
-/** One change seen by a watch. */
-export interface WatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | string;
-  object: MilpaObject;
-}
 
 /** Where to list: one namespace, or every namespace when `namespace` is undefined. */
 export interface ListOptions {
@@ -261,9 +254,8 @@ export class MilpaClient {
     items: unknown[],
     cascade = true,
   ): Promise<BatchResultItem[]> {
-    const answer = await this.#json<{ items?: BatchResultItem[] }>("POST", "/api/v1/batch", {
-      body: { operation, items, cascade },
-    });
+    const body: BatchRequest = { operation, items, cascade };
+    const answer = await this.#json<Partial<BatchResponse>>("POST", "/api/v1/batch", { body });
     return answer.items ?? [];
   }
 
@@ -316,7 +308,7 @@ export class MilpaClient {
     for await (const message of readSse(res.body)) {
       const object = JSON.parse(message.data);
       if (object?.kind === "Status") throw new ApiError(object as Status);
-      yield { type: message.event, object };
+      yield { type: message.event as WatchEventType, object };
     }
   }
 

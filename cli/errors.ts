@@ -2,25 +2,9 @@
  * The CLI's error classes, the one table that maps them to exit codes, and the one
  * error printer. Commands throw; only `run()` catches, prints and turns errors into codes.
  */
-import { BadRequestError, type FieldError, MilpaError } from "../model/errors.ts";
+import type { Status } from "../model/api_types.ts";
+import { BadRequestError, MilpaError } from "../model/errors.ts";
 import type { Output } from "./context.ts";
-
-/** A Kubernetes-style Status object, as every API error body is (docs/api.md "Errors"). */
-export interface Status {
-  kind: "Status";
-  apiVersion?: string;
-  status?: string;
-  code: number;
-  reason: string;
-  message: string;
-  details?: {
-    kind?: string;
-    name?: string;
-    /** Position of the offending item in a batch request. */
-    index?: number;
-    causes?: FieldError[];
-  };
-}
 
 /** Base class of CLI errors; `hint` is printed on its own line after the message. */
 export class CliError extends MilpaError {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { Status } from "../model/api_types.ts";
 import { BadRequestError, NotFoundError } from "../model/errors.ts";
 import { BufferOutput } from "./context.ts";
 import {
@@ -10,7 +11,6 @@ import {
   ManifestError,
   reportError,
   RolloutError,
-  type Status,
   TlsError,
   UnreachableError,
   UsageError,

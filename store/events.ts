@@ -6,7 +6,8 @@ import { EVENT_TTL_MS } from "../model/event.ts";
 import { API_VERSION } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
-import type { ObjectStore } from "./object_store.ts";
+import type { BatchOp, ObjectStore } from "./object_store.ts";
+import { MAX_BATCH } from "./object_store.ts";
 
 /** How long a finished pod stays visible, in milliseconds. */
 export const FINISHED_POD_TTL_MS = 3 * 60 * 1000;
@@ -25,8 +26,15 @@ export interface EventInput {
   type?: "Normal" | "Warning";
 }
 
-/** Stores an event about an object. Failures are logged, never thrown. */
-export async function recordEvent(
+/**
+ * Stores an event about an object. Failures are logged, never thrown. The promise resolves
+ * once the event is written (or its failure logged).
+ *
+ * Events are group-committed: one commit of at most MAX_BATCH events is in flight per store
+ * at a time, and events recorded meanwhile wait for the next, so a burst of events costs a
+ * few KV transactions instead of one each, and an event waits at most about one commit.
+ */
+export function recordEvent(
   store: ObjectStore,
   clock: Clock,
   input: EventInput,
@@ -46,50 +54,114 @@ export async function recordEvent(
     message: input.message,
     type: input.type ?? "Normal",
   };
+  return new Promise((resolve) => {
+    let writer = writers.get(store);
+    if (!writer) writers.set(store, writer = { queue: [], writing: false });
+    writer.queue.push({ event, done: resolve });
+    if (!writer.writing) {
+      writer.writing = true;
+      // After a microtask: events recorded in the same turn share the first commit.
+      queueMicrotask(() => void drain(store, writer));
+    }
+  });
+}
+
+/** An event waiting to be written, and the resolver of its recordEvent() promise. */
+interface PendingEvent {
+  event: Event;
+  done: () => void;
+}
+
+/** A store's event queue; `writing` while a drain() is running for it. No timers. */
+interface EventWriter {
+  queue: PendingEvent[];
+  writing: boolean;
+}
+
+/** Per store, so that stores (tests open many) share nothing and are collected when dropped. */
+const writers = new WeakMap<ObjectStore, EventWriter>();
+
+/** Writes queued events, MAX_BATCH per commit, until the queue is empty. Never throws. */
+async function drain(store: ObjectStore, writer: EventWriter): Promise<void> {
   try {
-    await store.create(event);
-  } catch (e) {
-    console.error("could not record event:", e);
+    while (writer.queue.length) {
+      const batch = writer.queue.splice(0, MAX_BATCH);
+      try {
+        await store.commit(batch.map(({ event }) => ({ op: "create", object: event })));
+      } catch (e) {
+        if (batch.length === 1) {
+          console.error("could not record event:", e);
+        } else {
+          // One bad event (a name taken, too large) fails the whole batch: write them one
+          // at a time, so that it does not lose the others.
+          for (const { event } of batch) {
+            try {
+              await store.create(event);
+            } catch (e) {
+              console.error("could not record event:", e);
+            }
+          }
+        }
+      }
+      for (const { done } of batch) done();
+    }
+  } finally {
+    writer.writing = false;
   }
 }
 
 /**
  * Deletes events older than an hour (and the oldest beyond MAX_EVENTS), and pods whose
- * status reached a terminal phase more than 3 minutes ago.
+ * status reached a terminal phase more than 3 minutes ago. Deletes MAX_BATCH objects per
+ * commit, each only if unchanged since it was listed.
  */
 export async function purgeExpired(store: ObjectStore, clock: Clock): Promise<number> {
   const now = clock.now();
-  let purged = 0;
   const events = await store.list<Event>("events");
   events.sort((a, b) => a.metadata.creationTimestamp!.localeCompare(b.metadata.creationTimestamp!));
   const excess = Math.max(0, events.length - MAX_EVENTS);
-  for (const [i, e] of events.entries()) {
-    if (i < excess || now - Date.parse(e.metadata.creationTimestamp!) > EVENT_TTL_MS) {
-      purged += await tryDelete(store, e);
-    }
-  }
-  for (const pod of await store.list<Pod>("pods")) {
-    const finished = pod.status?.lastPhaseChange;
-    if (
-      finished && isTerminalPodPhase(pod.status?.phase) &&
-      now - Date.parse(finished) > FINISHED_POD_TTL_MS
-    ) {
-      purged += await tryDelete(store, pod);
-    }
-  }
+  let purged = await deleteAll(
+    store,
+    events.filter((e, i) =>
+      i < excess || now - Date.parse(e.metadata.creationTimestamp!) > EVENT_TTL_MS
+    ),
+  );
+  const pods = await store.list<Pod>("pods");
+  purged += await deleteAll(
+    store,
+    pods.filter((pod) => {
+      const finished = pod.status?.lastPhaseChange;
+      return finished && isTerminalPodPhase(pod.status?.phase) &&
+        now - Date.parse(finished) > FINISHED_POD_TTL_MS;
+    }),
+  );
   return purged;
 }
 
-async function tryDelete(store: ObjectStore, obj: Event | Pod): Promise<number> {
-  try {
-    await store.delete(
-      obj.kind,
-      obj.metadata.namespace,
-      obj.metadata.name,
-      obj.metadata.resourceVersion,
-    );
-    return 1;
-  } catch {
-    return 0; // changed or gone meanwhile: the next pass decides again
+/**
+ * Deletes the objects, each at the resourceVersion it was read at, MAX_BATCH per commit;
+ * returns how many it deleted. A batch that fails (one of them changed or gone meanwhile)
+ * is retried one object at a time, skipping those: the next pass decides on them again.
+ */
+async function deleteAll(store: ObjectStore, objects: (Event | Pod)[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < objects.length; i += MAX_BATCH) {
+    const ops: BatchOp[] = objects.slice(i, i + MAX_BATCH).map((object) => ({
+      op: "delete",
+      object,
+    }));
+    try {
+      deleted += (await store.commit(ops)).length;
+    } catch {
+      for (const op of ops) {
+        try {
+          await store.commit([op]);
+          deleted++;
+        } catch {
+          // changed or gone meanwhile
+        }
+      }
+    }
   }
+  return deleted;
 }

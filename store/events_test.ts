@@ -174,3 +174,131 @@ Deno.test("purgeExpired() with nothing expired deletes nothing", async () => {
     assert.equal((await store.list("pods")).length, 1);
   });
 });
+
+/** Counts the objects of every commit the store makes from now on. */
+function countCommits(store: ObjectStore): number[] {
+  const sizes: number[] = [];
+  const commit = store.commit.bind(store);
+  store.commit = (ops) => {
+    sizes.push(ops.length);
+    return commit(ops);
+  };
+  return sizes;
+}
+
+const input = (name: string, message = "running") => ({
+  involvedObject: { kind: "Pod", name, namespace: "default" },
+  status: "pod-running",
+  source: "pod-controller",
+  message,
+});
+
+Deno.test("recordEvent() writes events recorded together in a few commits, not one each", async () => {
+  await withStore(async (store, clock) => {
+    const commits = countCommits(store);
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => recordEvent(store, clock, input(`p${i}`))),
+    );
+    assert.equal((await store.list("events")).length, 50);
+    assert.ok(commits.length <= 3, `${commits.length} commits: ${commits}`);
+    commits.length = 0;
+    await Promise.all(
+      Array.from({ length: 250 }, (_, i) => recordEvent(store, clock, input(`q${i}`))),
+    );
+    assert.equal((await store.list("events")).length, 300);
+    assert.deepEqual(commits, [100, 100, 50], "at most MAX_BATCH per commit");
+  });
+});
+
+Deno.test("recordEvent() collects events recorded during a commit for the next one", async () => {
+  await withStore(async (store, clock) => {
+    const commits = countCommits(store);
+    const first = recordEvent(store, clock, input("first"));
+    await Promise.resolve(); // the first commit has started
+    assert.deepEqual(commits, [1]);
+    const more = Array.from({ length: 30 }, (_, i) => recordEvent(store, clock, input(`p${i}`)));
+    await first;
+    await Promise.all(more);
+    assert.deepEqual(commits, [1, 30]);
+    assert.equal((await store.list("events")).length, 31);
+  });
+});
+
+Deno.test("recordEvent() does not lose a batch's other events to one bad event", async () => {
+  await withStore(async (store, clock) => {
+    const errors: unknown[][] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args);
+    try {
+      await Promise.all([
+        ...Array.from({ length: 5 }, (_, i) => recordEvent(store, clock, input(`a${i}`))),
+        recordEvent(store, clock, input("huge", "x".repeat(70_000))),
+        ...Array.from({ length: 5 }, (_, i) => recordEvent(store, clock, input(`b${i}`))),
+      ]);
+    } finally {
+      console.error = consoleError;
+    }
+    const names = (await store.list<Event>("events")).map((e) => e.involvedObject.name).sort();
+    assert.deepEqual(names, ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4"]);
+    assert.equal(errors.length, 1, "the bad event's failure is logged");
+    assert.match(String(errors[0][1]), /too large/);
+  });
+});
+
+Deno.test("recordEvent() keeps each store's events apart", async () => {
+  await withStore(async (a, clock) => {
+    await withStore(async (b) => {
+      await Promise.all([
+        recordEvent(a, clock, input("in-a")),
+        recordEvent(b, clock, input("in-b")),
+        recordEvent(a, clock, input("in-a")),
+      ]);
+      assert.deepEqual((await a.list<Event>("events")).map((e) => e.involvedObject.name), [
+        "in-a",
+        "in-a",
+      ]);
+      assert.deepEqual((await b.list<Event>("events")).map((e) => e.involvedObject.name), ["in-b"]);
+    });
+  });
+});
+
+Deno.test("purgeExpired() deletes expired events in batches, not one transaction each", async () => {
+  await withStore(async (store, clock) => {
+    const start = clock.now();
+    for (let i = 0; i < 250; i += 100) {
+      await store.commit(
+        Array.from({ length: Math.min(100, 250 - i) }, (_, j) => ({
+          op: "create" as const,
+          object: event(`old${i + j}`, start),
+        })),
+      );
+    }
+    await store.create(event("fresh", start + EVENT_TTL_MS));
+    await clock.advance(EVENT_TTL_MS + 1);
+    const commits = countCommits(store);
+    assert.equal(await purgeExpired(store, clock), 250);
+    assert.ok(commits.length <= 3, `${commits.length} commits`);
+    assert.deepEqual((await store.list("events")).map((e) => e.metadata.name), ["fresh"]);
+  });
+});
+
+Deno.test("purgeExpired() skips an object changed since it was listed, and deletes the rest", async () => {
+  await withStore(async (store, clock) => {
+    const start = clock.now();
+    await store.commit(
+      ["e1", "e2", "e3", "e4"].map((name) => ({ op: "create", object: event(name, start) })),
+    );
+    await clock.advance(EVENT_TTL_MS + 1);
+    const list = store.list.bind(store);
+    store.list = (async (...args: Parameters<typeof store.list>) => {
+      const listed = await list(...args);
+      if (args[0] === "events") {
+        // Someone changes e2 between the purge's read and its delete.
+        await store.mutate<Event>("Event", "default", "e2", (e) => ({ ...e, message: "again" }));
+      }
+      return listed;
+    }) as typeof store.list;
+    assert.equal(await purgeExpired(store, clock), 3);
+    assert.deepEqual((await list("events")).map((e) => e.metadata.name), ["e2"]);
+  });
+});

@@ -3,8 +3,8 @@
  * every document in one all-or-nothing `POST /api/v1/batch`, then print one line per item.
  */
 import { Command } from "commander";
+import type { BatchOperation, BatchResultItem } from "../../model/api_types.ts";
 import { findKind } from "../../model/kinds.ts";
-import type { BatchOperation, BatchResultItem } from "../client.ts";
 import type { CliContext } from "../context.ts";
 import { ApiError, UsageError } from "../errors.ts";
 import { FLAGS, type GlobalOptions } from "../flags.ts";

@@ -1,8 +1,9 @@
 /** `milpactl get KIND [NAME...]`: tables, JSON or YAML, optionally watching for changes. */
 import { Command } from "commander";
+import type { WatchEvent } from "../../model/api_types.ts";
 import type { KindInfo } from "../../model/kinds.ts";
 import type { MilpaObject } from "../../model/meta.ts";
-import type { ListOptions, MilpaClient, WatchEvent } from "../client.ts";
+import type { ListOptions, MilpaClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
 import { ApiError, CommandErrors, UsageError } from "../errors.ts";
 import { FLAGS, type OutputFormat } from "../flags.ts";
