@@ -68,6 +68,106 @@ interface NodeView {
   addresses: NetworkAddress[];
 }
 
+function spareKey(n: { instanceType: string; spot: boolean; privateIPOnly: boolean }): string {
+  return `${n.instanceType}/${n.spot}/${n.privateIPOnly}`;
+}
+
+/**
+ * The pool's nodes, indexed by the pod each is bound to and, for unbound ones, by what they
+ * fit: every lookup an event makes costs the same however many nodes there are. A node's
+ * pod changes only through bind().
+ */
+export class NodeViews {
+  readonly #all = new Map<string, NodeView>();
+  readonly #byPod = new Map<string, NodeView>();
+  readonly #spares = new Map<string, Set<NodeView>>();
+
+  get size(): number {
+    return this.#all.size;
+  }
+
+  get(name: string): NodeView | undefined {
+    return this.#all.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#all.has(name);
+  }
+
+  values(): IterableIterator<NodeView> {
+    return this.#all.values();
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#all.keys();
+  }
+
+  clear(): void {
+    this.#all.clear();
+    this.#byPod.clear();
+    this.#spares.clear();
+  }
+
+  add(n: NodeView): void {
+    this.delete(n.name);
+    this.#all.set(n.name, n);
+    this.#index(n);
+  }
+
+  delete(name: string): boolean {
+    const n = this.#all.get(name);
+    if (!n) return false;
+    this.#unindex(n);
+    this.#all.delete(name);
+    return true;
+  }
+
+  /** Binds a node to a pod, or unbinds it. */
+  bind(n: NodeView, pod: string | undefined): void {
+    const ours = this.#all.get(n.name) === n;
+    if (ours) this.#unindex(n);
+    n.boundPod = pod;
+    if (ours) this.#index(n);
+  }
+
+  /** The node bound to a pod. */
+  ofPod(pod: string): NodeView | undefined {
+    return this.#byPod.get(pod);
+  }
+
+  /** Unbound nodes that fit these requirements. */
+  spares(want: { instanceType: string; spot: boolean; privateIPOnly: boolean }): Set<NodeView> {
+    return this.#spares.get(spareKey(want)) ?? new Set();
+  }
+
+  /** Whether any node is unbound. */
+  hasSpare(): boolean {
+    return this.#spares.size > 0;
+  }
+
+  #index(n: NodeView): void {
+    if (n.boundPod) {
+      this.#byPod.set(n.boundPod, n);
+      return;
+    }
+    const key = spareKey(n);
+    let set = this.#spares.get(key);
+    if (!set) this.#spares.set(key, set = new Set());
+    set.add(n);
+  }
+
+  #unindex(n: NodeView): void {
+    if (n.boundPod) {
+      if (this.#byPod.get(n.boundPod) === n) this.#byPod.delete(n.boundPod);
+      return;
+    }
+    const key = spareKey(n);
+    const set = this.#spares.get(key);
+    set?.delete(n);
+    if (set?.size === 0) this.#spares.delete(key);
+  }
+}
+
 /** What the pool needs from the rest of the controller. */
 export interface PoolDeps {
   store: ObjectStore;
@@ -109,7 +209,7 @@ const LEAVING: NodePhase[] = ["Cleaning", "Terminating"];
 
 /** The pool's decision logic; the pool machine feeds it events one at a time. */
 export class NodePool {
-  readonly nodes = new Map<string, NodeView>();
+  readonly nodes = new NodeViews();
   readonly waiting = new Set<string>();
   readonly #unavailable = new Map<string, number>();
   /** Nodes the pool let go (released or terminating) that still exist: they count toward maxNodes. */
@@ -122,6 +222,10 @@ export class NodePool {
   #standbyFailures = 0;
   #standbyRetryAt = 0;
   #queue: Promise<void> = Promise.resolve();
+  /** Nodes whose objects are being stored: their actors start when that is done. */
+  readonly #storing = new Map<string, Promise<void>>();
+  /** Store writes in flight. */
+  readonly #writes = new Set<Promise<unknown>>();
   /** Whether the last load succeeded; events are held until one did. */
   #loaded = true;
   readonly #held: PoolEvent[] = [];
@@ -159,7 +263,7 @@ export class NodePool {
         this.#leaving.add(n.metadata.name);
         continue;
       }
-      this.nodes.set(n.metadata.name, {
+      this.nodes.add({
         name: n.metadata.name,
         phase,
         instanceType: n.spec.instanceType,
@@ -201,7 +305,8 @@ export class NodePool {
     do {
       q = this.#queue;
       await q;
-    } while (q !== this.#queue);
+      await Promise.allSettled(this.#writes);
+    } while (q !== this.#queue || this.#writes.size > 0);
   }
 
   /** Handles one event. */
@@ -231,7 +336,7 @@ export class NodePool {
     if (!want) return;
     const spare = this.#findSpare(want);
     if (spare) this.#bind(spare, pod);
-    else await this.#boot(want, pod);
+    else this.#boot(want, pod);
   }
 
   async #podReleased(pod: string, node?: string): Promise<void> {
@@ -248,12 +353,12 @@ export class NodePool {
       // Single-use: a node that ran a pod is cleaned and terminated.
       this.nodes.delete(n.name);
       this.#leaving.add(n.name);
-      this.deps.send(nodeId(n.name), { type: "RELEASE", used: true });
+      this.#sendNode(n.name, { type: "RELEASE", used: true });
       return;
     }
     // Booted for this pod but never used: reuse it for another pod or a standby slot.
-    n.boundPod = undefined;
-    this.deps.send(nodeId(n.name), { type: "BIND", pod: undefined });
+    this.nodes.bind(n, undefined);
+    this.#sendNode(n.name, { type: "BIND", pod: undefined });
     await this.#placeSpare(n);
   }
 
@@ -268,8 +373,8 @@ export class NodePool {
     n.addresses = e.addresses ?? n.addresses;
     if (n.boundPod && this.waiting.has(n.boundPod)) return this.#claim(n, n.boundPod);
     if (n.boundPod) {
-      n.boundPod = undefined;
-      this.deps.send(nodeId(n.name), { type: "BIND", pod: undefined });
+      this.nodes.bind(n, undefined);
+      this.#sendNode(n.name, { type: "BIND", pod: undefined });
     }
     await this.#placeSpare(n);
   }
@@ -302,7 +407,7 @@ export class NodePool {
       this.deps.send(podId(...splitKey(pod)), { type: "LAUNCH_FAILED", message: e.launchError });
     } else if (this.waiting.has(pod)) {
       const want = await this.#requirements(pod);
-      if (want) await this.#boot(want, pod);
+      if (want) this.#boot(want, pod);
     }
     await this.#placeWaiting();
   }
@@ -325,8 +430,7 @@ export class NodePool {
   /** Boots nodes for waiting pods that have none, while there is room (at most a pass's worth). */
   async #placeWaiting(): Promise<number> {
     let boots = 0;
-    const spares = () =>
-      [...this.nodes.values()].some((n) => !n.boundPod && LIVE.includes(n.phase));
+    const spares = () => this.nodes.hasSpare();
     for (const pod of [...this.waiting]) {
       if (boots >= MAX_BOOTS_PER_PASS) break;
       const n = this.#nodeOf(pod);
@@ -340,7 +444,7 @@ export class NodePool {
       if (!want) continue;
       const spare = this.#findSpare(want);
       if (spare) this.#bind(spare, pod);
-      else if (await this.#boot(want, pod)) boots++;
+      else if (this.#boot(want, pod)) boots++;
     }
     return boots;
   }
@@ -363,7 +467,7 @@ export class NodePool {
       if (this.deps.clock.now() < this.#standbyRetryAt) continue;
       for (let i = matching.length; i < s.count && boots < MAX_BOOTS_PER_PASS; i++) {
         const want = { instanceType: s.instanceType, spot: s.spot ?? false, privateIPOnly: false };
-        if (await this.#boot({ ...want, volumeSizeGiB: volumeGiB(this.deps.defaultVolumeSize) })) {
+        if (this.#boot({ ...want, volumeSizeGiB: volumeGiB(this.deps.defaultVolumeSize) })) {
           boots++;
         }
       }
@@ -434,8 +538,8 @@ export class NodePool {
 
   /** Gives an unbound node to a pod: claimed now if it is up, else when it comes up. */
   #bind(n: NodeView, pod: string): void {
-    n.boundPod = pod;
-    this.deps.send(nodeId(n.name), { type: "BIND", pod });
+    this.nodes.bind(n, pod);
+    this.#sendNode(n.name, { type: "BIND", pod });
     if (n.phase === "Available") this.#claim(n, pod);
   }
 
@@ -443,8 +547,8 @@ export class NodePool {
     this.waiting.delete(pod);
     this.#limited.delete(pod);
     n.phase = "Claimed";
-    n.boundPod = pod;
-    this.deps.send(nodeId(n.name), { type: "CLAIM", pod });
+    this.nodes.bind(n, pod);
+    this.#sendNode(n.name, { type: "CLAIM", pod });
     this.deps.send(podId(...splitKey(pod)), {
       type: "NODE_BOUND",
       node: { name: n.name, instanceId: n.instanceId, addresses: n.addresses },
@@ -462,31 +566,41 @@ export class NodePool {
     const standby = this.deps.standbyNodes.find((s) =>
       s.instanceType === n.instanceType && (s.spot ?? false) === n.spot
     );
-    const have = [...this.nodes.values()].filter((o) =>
-      !o.boundPod && o.phase === "Available" && o.instanceType === n.instanceType &&
-      o.spot === n.spot
-    );
+    const have = [false, true].flatMap((privateIPOnly) => [
+      ...this.nodes.spares({ instanceType: n.instanceType, spot: n.spot, privateIPOnly }),
+    ]).filter((o) => o.phase === "Available");
     if (!standby || have.indexOf(n) >= standby.count) this.#terminate(n, "not needed");
   }
 
   #terminate(n: NodeView, reason: string): void {
     this.nodes.delete(n.name);
     this.#leaving.add(n.name);
-    this.deps.send(nodeId(n.name), { type: "TERMINATE", reason });
+    this.#sendNode(n.name, { type: "TERMINATE", reason });
+  }
+
+  /**
+   * Sends to a node's actor; for a node whose object is still being stored (its actor starts
+   * after that), once the actor is there.
+   */
+  #sendNode(name: string, event: { type: string; [k: string]: unknown }): void {
+    const storing = this.#storing.get(name);
+    if (storing) void storing.then(() => this.deps.send(nodeId(name), event), () => {});
+    else this.deps.send(nodeId(name), event);
   }
 
   #nodeOf(pod: string): NodeView | undefined {
-    for (const n of this.nodes.values()) {
-      if (n.boundPod === pod && (LIVE.includes(n.phase) || n.phase === "Claimed")) return n;
-    }
-    return undefined;
+    const n = this.nodes.ofPod(pod);
+    return n && (LIVE.includes(n.phase) || n.phase === "Claimed") ? n : undefined;
   }
 
   #findSpare(want: Requirements): NodeView | undefined {
-    const spare = [...this.nodes.values()].filter((n) =>
-      !n.boundPod && LIVE.includes(n.phase) && matches(n, want)
-    );
-    return spare.find((n) => n.phase === "Available") ?? spare[0];
+    let first: NodeView | undefined;
+    for (const n of this.nodes.spares(want)) {
+      if (!LIVE.includes(n.phase)) continue;
+      if (n.phase === "Available") return n;
+      first ??= n;
+    }
+    return first;
   }
 
   async #requirements(pod: string): Promise<Requirements | undefined> {
@@ -530,7 +644,7 @@ export class NodePool {
    * Stores a node object (the intent) and starts its actor. False if the type is unavailable or
    * maxNodes nodes are alive (a pod waiting for one is told why, once).
    */
-  async #boot(want: Requirements, pod?: string): Promise<boolean> {
+  #boot(want: Requirements, pod?: string): boolean {
     if (this.#isUnavailable(want.instanceType, want.spot)) return false;
     if (this.#atLimit()) {
       if (pod && !this.#limited.has(pod)) {
@@ -560,10 +674,32 @@ export class NodePool {
         ...(pod ? { boundPodName: pod } : {}),
       },
     };
-    await this.deps.store.create(node);
-    this.nodes.set(name, { name, phase: "Creating", ...want, boundPod: pod, addresses: [] });
-    this.deps.spawnNode({ name, ...want, boundPod: pod });
+    // The pool goes on while the node's object is stored: its actor starts once it is (the
+    // object is the intent a restart finds), and what the pool sends it meanwhile waits.
+    const view: NodeView = { name, phase: "Creating", ...want, boundPod: pod, addresses: [] };
+    this.nodes.add(view);
+    const storing = this.deps.store.create(node).then(
+      () => this.deps.spawnNode({ name, ...want, boundPod: view.boundPod }),
+      (e) => {
+        console.error(`node pool: storing node ${name} failed:`, e);
+        this.enqueue({
+          type: "NODE_GONE",
+          node: name,
+          pod: view.boundPod,
+          launchError: `could not store the node: ${(e as Error)?.message ?? e}`,
+        });
+        throw e;
+      },
+    ).finally(() => this.#storing.delete(name));
+    this.#storing.set(name, storing);
+    this.#track(storing);
     return true;
+  }
+
+  /** Keeps a store write so that drain() waits for it. */
+  #track(p: Promise<unknown>): void {
+    this.#writes.add(p);
+    p.then(() => this.#writes.delete(p), () => this.#writes.delete(p));
   }
 
   #markUnavailable(instanceType: string, spot: boolean): void {

@@ -1,14 +1,20 @@
 /**
- * One serial write queue per actor: snapshots are written in order, and while a write is
- * in flight only the newest pending snapshot is kept (older ones would be overwritten anyway).
+ * Actor persistence with group commit: snapshots scheduled while a write is in flight are
+ * written together by the next one, in as few KV transactions as KV's limits allow
+ * (`ActorStore.saveMany`). Per actor only the newest pending snapshot is kept (older ones
+ * would be overwritten anyway), writes of one actor stay in order, and a snapshot equal to
+ * the one last written (a heartbeat, a watchdog tick) is not written again.
  *
  * A write the store refuses is retried with a growing delay (the snapshot is taken afresh at
  * each attempt, so the retry writes the newest state) until it succeeds, and every failure is
- * reported, so that an object's status is never left silently stale. Once closed, a failing
- * write is given up after one more attempt, so that a stopping controller does not hang.
+ * reported, so that an object's status is never left silently stale. A batch that fails as a
+ * whole is written again one actor at a time, so that one bad snapshot holds no other back.
+ * Once closed, a failing write is given up after one more attempt, so that a stopping
+ * controller does not hang.
  */
-import { type Clock, sleep, systemClock } from "../model/clock.ts";
-import type { ActorStore, OwnedStatus } from "../store/actor_store.ts";
+import { createHash } from "node:crypto";
+import { type Clock, systemClock } from "../model/clock.ts";
+import type { ActorStore, OwnedStatus, SnapshotWrite } from "../store/actor_store.ts";
 
 /**
  * A snapshot and the owned status derived from it, taken when the write starts; undefined when
@@ -29,15 +35,33 @@ export interface PersisterOptions {
   onError?: (systemId: string, error: unknown, failures: number) => void;
 }
 
-/** Coalescing, per-actor serial persistence. */
+/** A digest of what a write would store: equal digests, nothing new to write. */
+function digest(w: SnapshotWrite): string {
+  const h = createHash("sha1").update(w.json);
+  if (w.owned) h.update("\0").update(JSON.stringify(w.owned.status ?? null));
+  return h.digest("base64");
+}
+
+/** Lets the transitions of the current turn schedule their snapshots before a batch is taken. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Coalescing, group-committing persistence of every actor. */
 export class Persister {
   #pending = new Map<string, SnapshotSource>();
-  #running = new Map<string, Promise<void>>();
-  /** Actors whose last write failed. */
-  #failing = new Set<string>();
+  /** Actors whose snapshot the batch in flight writes. */
+  #inFlight = new Set<string>();
+  /** Actors waiting to retry a failed write: the timer's cancel function. */
+  #retrying = new Map<string, () => void>();
+  #failures = new Map<string, number>();
+  /** Digest of the last snapshot written per actor. */
+  #written = new Map<string, string>();
   /** Actors whose writes were cancelled: a failed one is not retried. */
   #cancelled = new Set<string>();
-  #closed = new AbortController();
+  #loop: Promise<void> | undefined;
+  #changed = Promise.withResolvers<void>();
+  #closed = false;
   readonly #clock: Clock;
   readonly #onError: (systemId: string, error: unknown, failures: number) => void;
 
@@ -51,17 +75,26 @@ export class Persister {
   schedule(systemId: string, source: SnapshotSource): void {
     this.#cancelled.delete(systemId);
     this.#pending.set(systemId, source);
-    if (!this.#running.has(systemId)) {
-      this.#running.set(systemId, this.#drain(systemId));
-    }
+    // One waiting for its retry is written when its delay is over.
+    if (!this.#retrying.has(systemId)) this.#kick();
   }
 
   /** Drops pending writes of an actor and waits for the one in flight. */
   async cancel(systemId: string): Promise<void> {
     this.#pending.delete(systemId);
     this.#cancelled.add(systemId);
-    await this.#running.get(systemId);
-    if (!this.#running.has(systemId)) this.#cancelled.delete(systemId);
+    this.#retrying.get(systemId)?.();
+    this.#retrying.delete(systemId);
+    this.#failures.delete(systemId);
+    this.#written.delete(systemId);
+    while (this.#inFlight.has(systemId)) await this.#changed.promise;
+    this.#cancelled.delete(systemId);
+    this.#signal();
+  }
+
+  /** Forgets what was written for an actor whose snapshot was removed from the store. */
+  forget(systemId: string): void {
+    this.#written.delete(systemId);
   }
 
   /**
@@ -71,50 +104,137 @@ export class Persister {
    */
   async persisted(systemId: string): Promise<void> {
     await Promise.resolve(); // observers schedule the transition's snapshot after it returns
-    for (let r = this.#running.get(systemId); r; r = this.#running.get(systemId)) await r;
+    while (
+      this.#pending.has(systemId) || this.#inFlight.has(systemId) || this.#retrying.has(systemId)
+    ) {
+      await this.#changed.promise;
+    }
   }
 
   /** Resolves when every scheduled write is done (or, once closed, given up). */
   async flush(): Promise<void> {
-    while (this.#running.size > 0) await Promise.all(this.#running.values());
+    while (this.#loop || this.#pending.size > 0 || this.#retrying.size > 0) {
+      if (!this.#loop && this.#retrying.size === 0) this.#kick();
+      await this.#changed.promise;
+    }
   }
 
   /** From now on a failing write is tried once more, then given up (the controller stops). */
   close(): void {
-    this.#closed.abort();
+    this.#closed = true;
+    // Retries waiting for their delay go now.
+    for (const cancel of this.#retrying.values()) cancel();
+    this.#retrying.clear();
+    this.#kick();
   }
 
   /** How many actors' last write failed (and is being retried). */
   get failing(): number {
-    return this.#failing.size;
+    return this.#failures.size;
   }
 
-  async #drain(systemId: string): Promise<void> {
-    let failures = 0;
-    try {
-      for (;;) {
-        const source = this.#pending.get(systemId);
-        if (!source) return;
-        this.#pending.delete(systemId);
-        try {
-          const taken = source();
-          if (taken) await this.store.save(systemId, taken.snapshot, taken.owned);
-          failures = 0;
-          this.#failing.delete(systemId);
-        } catch (e) {
-          failures++;
-          this.#failing.add(systemId);
-          this.#onError(systemId, e, failures);
-          if (this.#closed.signal.aborted && failures > 1) return;
-          // Retry, unless a newer state was scheduled meanwhile (it is written instead).
-          if (this.#cancelled.has(systemId)) return;
-          if (!this.#pending.has(systemId)) this.#pending.set(systemId, source);
-          await sleep(this.#clock, persistRetryDelayMs(failures), this.#closed.signal);
-        }
+  #signal(): void {
+    const done = this.#changed;
+    this.#changed = Promise.withResolvers<void>();
+    done.resolve();
+  }
+
+  #kick(): void {
+    if (this.#loop) return;
+    this.#loop = this.#run().finally(() => {
+      this.#loop = undefined;
+      const ready = [...this.#pending.keys()].some((id) => !this.#retrying.has(id));
+      if (ready) this.#kick();
+      this.#signal();
+    });
+  }
+
+  async #run(): Promise<void> {
+    for (;;) {
+      await nextTurn();
+      const sources = new Map<string, SnapshotSource>();
+      for (const [id, source] of this.#pending) {
+        if (this.#retrying.has(id)) continue;
+        sources.set(id, source);
       }
-    } finally {
-      this.#running.delete(systemId);
-      this.#failing.delete(systemId);
+      if (sources.size === 0) return;
+      for (const id of sources.keys()) {
+        this.#pending.delete(id);
+        this.#inFlight.add(id);
+      }
+      try {
+        await this.#write(sources);
+      } finally {
+        this.#inFlight.clear();
+        this.#signal();
+      }
     }
+  }
+
+  async #write(sources: Map<string, SnapshotSource>): Promise<void> {
+    const writes: { write: SnapshotWrite; digest: string; source: SnapshotSource }[] = [];
+    for (const [id, source] of sources) {
+      let taken;
+      try {
+        taken = source();
+      } catch (e) {
+        this.#failed(id, source, e);
+        continue;
+      }
+      if (!taken) continue;
+      const write = { systemId: id, json: JSON.stringify(taken.snapshot), owned: taken.owned };
+      const d = digest(write);
+      if (this.#written.get(id) === d) {
+        this.#succeeded(id);
+        continue;
+      }
+      writes.push({ write, digest: d, source });
+    }
+    if (writes.length === 0) return;
+    try {
+      await this.store.saveMany(writes.map((w) => w.write));
+      for (const w of writes) this.#succeeded(w.write.systemId, w.digest);
+      return;
+    } catch (e) {
+      if (writes.length === 1) {
+        this.#failed(writes[0].write.systemId, writes[0].source, e);
+        return;
+      }
+    }
+    // One at a time: a write the store refuses fails alone.
+    for (const w of writes) {
+      try {
+        await this.store.saveMany([w.write]);
+        this.#succeeded(w.write.systemId, w.digest);
+      } catch (e) {
+        this.#failed(w.write.systemId, w.source, e);
+      }
+    }
+  }
+
+  #succeeded(id: string, d?: string): void {
+    if (d !== undefined && !this.#cancelled.has(id)) this.#written.set(id, d);
+    this.#failures.delete(id);
+  }
+
+  #failed(id: string, source: SnapshotSource, e: unknown): void {
+    const failures = (this.#failures.get(id) ?? 0) + 1;
+    this.#failures.set(id, failures);
+    this.#written.delete(id);
+    this.#onError(id, e, failures);
+    if ((this.#closed && failures > 1) || this.#cancelled.has(id)) {
+      // Given up: the controller stops, or the actor is gone.
+      this.#failures.delete(id);
+      this.#pending.delete(id);
+      return;
+    }
+    // Retry, unless a newer state was scheduled meanwhile (it is written instead).
+    if (!this.#pending.has(id)) this.#pending.set(id, source);
+    if (this.#closed) return; // once more, at once
+    const timer = this.#clock.setTimeout(() => {
+      this.#retrying.delete(id);
+      this.#kick();
+    }, persistRetryDelayMs(failures));
+    this.#retrying.set(id, () => this.#clock.clearTimeout(timer));
   }
 }

@@ -1,7 +1,7 @@
 /** Persister on a scripted store and a fake clock. */
 import assert from "node:assert/strict";
 import { FakeClock } from "../model/fake_clock.ts";
-import type { ActorStore } from "../store/actor_store.ts";
+import type { ActorStore, SnapshotWrite } from "../store/actor_store.ts";
 import { Persister, persistRetryDelayMs } from "./persister.ts";
 
 /** A store whose saves fail while `failing` is set; it keeps what was written. */
@@ -9,12 +9,33 @@ class ScriptedStore {
   failing = false;
   readonly saved: unknown[] = [];
   attempts = 0;
+  /** Transactions asked for. */
+  batches: string[][] = [];
+  /** Refuses every write of these actors. */
+  refuse = new Set<string>();
   save(_id: string, snapshot: unknown): Promise<void> {
     this.attempts++;
     if (this.failing) return Promise.reject(new Error("database is locked"));
     this.saved.push(snapshot);
     return Promise.resolve();
   }
+  saveMany(writes: SnapshotWrite[]): Promise<void> {
+    this.batches.push(writes.map((w) => w.systemId));
+    const bad = writes.find((w) => this.refuse.has(w.systemId));
+    if (bad) {
+      this.attempts++;
+      return Promise.reject(new Error(`value too large: ${bad.systemId}`));
+    }
+    return writes.reduce(
+      (p, w) => p.then(() => this.save(w.systemId, JSON.parse(w.json))),
+      Promise.resolve(),
+    );
+  }
+}
+
+/** Lets the persister take its batch (it waits for the next turn of the event loop). */
+function tick(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 5));
 }
 
 function setup() {
@@ -33,15 +54,17 @@ Deno.test("Persister retries a refused write with a growing delay and writes the
   let state = 1;
   store.failing = true;
   persister.schedule("pod/default/web", () => ({ snapshot: state }));
-  await clock.advance(0);
+  await tick();
   assert.deepEqual(errors, [["pod/default/web", "database is locked", 1]]);
   assert.equal(persister.failing, 1);
   await clock.advance(persistRetryDelayMs(1));
+  await tick();
   assert.equal(store.attempts, 2);
   assert.deepEqual(errors.at(-1), ["pod/default/web", "database is locked", 2]);
   state = 2; // the actor moved on while its writes failed
   store.failing = false;
   await clock.advance(persistRetryDelayMs(2));
+  await tick();
   await persister.flush();
   assert.deepEqual(store.saved, [2], "the retry writes the state as it is now");
   assert.equal(persister.failing, 0);
@@ -62,9 +85,8 @@ Deno.test("Persister.close() gives up a failing write after one more attempt, so
   const { clock, store, persister } = setup();
   store.failing = true;
   persister.schedule("node/n1", () => ({ snapshot: "s" }));
-  await clock.advance(0);
+  await tick();
   persister.close();
-  await clock.advance(0);
   await persister.flush();
   assert.equal(store.attempts, 2);
   assert.equal(clock.pendingTimers, 0);
@@ -74,7 +96,7 @@ Deno.test("Persister.cancel() stops retrying a write that failed", async () => {
   const { clock, store, persister } = setup();
   store.failing = true;
   persister.schedule("pod/default/gone", () => ({ snapshot: "s" }));
-  await clock.advance(0);
+  await tick();
   const cancelled = persister.cancel("pod/default/gone");
   await clock.advance(persistRetryDelayMs(1));
   await cancelled;
@@ -99,4 +121,37 @@ Deno.test("Persister.persisted() resolves once the state scheduled in the same t
   gate.resolve();
   await waiting;
   assert.deepEqual(store.saved, ["Terminating"]);
+});
+
+Deno.test("Persister writes the snapshots scheduled together in one batch, and skips unchanged ones", async () => {
+  const { store, persister } = setup();
+  for (let i = 0; i < 50; i++) persister.schedule(`pod/default/p${i}`, () => ({ snapshot: "A" }));
+  await persister.flush();
+  assert.deepEqual(store.batches.length, 1);
+  assert.equal(store.batches[0].length, 50);
+  // The same state again (a heartbeat that changed nothing): nothing to write.
+  for (let i = 0; i < 50; i++) persister.schedule(`pod/default/p${i}`, () => ({ snapshot: "A" }));
+  await persister.flush();
+  assert.equal(store.batches.length, 1);
+  persister.schedule("pod/default/p7", () => ({ snapshot: "B" }));
+  await persister.flush();
+  assert.deepEqual(store.batches.at(-1), ["pod/default/p7"]);
+});
+
+Deno.test("Persister writes the rest of a batch when one snapshot is refused", async () => {
+  const { clock, store, errors, persister } = setup();
+  store.refuse.add("pod/default/bad");
+  for (const name of ["a", "bad", "c"]) {
+    persister.schedule(`pod/default/${name}`, () => ({ snapshot: name }));
+  }
+  await tick();
+  await tick();
+  assert.deepEqual(store.saved, ["a", "c"]);
+  assert.deepEqual(errors.map(([id]) => id), ["pod/default/bad"]);
+  assert.equal(persister.failing, 1);
+  store.refuse.clear();
+  await clock.advance(persistRetryDelayMs(1));
+  await persister.flush();
+  assert.deepEqual(store.saved, ["a", "c", "bad"]);
+  assert.equal(persister.failing, 0);
 });

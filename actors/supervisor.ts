@@ -121,6 +121,8 @@ function revive(kind: Kind, snap: Snapshot<unknown> | undefined): Snapshot<unkno
 /** Supervises every actor of the controller. */
 export class Supervisor {
   readonly #actors = new Map<string, Entry>();
+  /** System ids of live actors by kind (lookups by kind cost what the kind has, not all). */
+  readonly #byKind = new Map<Kind, Set<string>>();
   readonly #persister: Persister;
   readonly #timings: Timings;
   readonly #kinds: Map<string, ManagedKind>;
@@ -282,6 +284,7 @@ export class Supervisor {
     for (const cancel of this.#timers) cancel();
     for (const e of this.#actors.values()) e.ref.stop();
     this.#actors.clear();
+    this.#byKind.clear();
     await Promise.all(this.#tasks);
     await this.pool.drain();
     this.#persister.close();
@@ -339,9 +342,23 @@ export class Supervisor {
 
   /** System ids of live actors, by kind. */
   actorIds(kind?: Kind): string[] {
-    return [...this.#actors.entries()].filter(([, e]) => !kind || e.kind === kind).map(([id]) =>
-      id
-    );
+    return kind ? [...this.#byKind.get(kind) ?? []] : [...this.#actors.keys()];
+  }
+
+  #set(id: string, entry: Entry): void {
+    const prev = this.#actors.get(id);
+    if (prev && prev.kind !== entry.kind) this.#byKind.get(prev.kind)?.delete(id);
+    this.#actors.set(id, entry);
+    let ids = this.#byKind.get(entry.kind);
+    if (!ids) this.#byKind.set(entry.kind, ids = new Set());
+    ids.add(id);
+  }
+
+  #delete(id: string): void {
+    const e = this.#actors.get(id);
+    if (!e) return;
+    this.#actors.delete(id);
+    this.#byKind.get(e.kind)?.delete(id);
   }
 
   /** Resolves when every snapshot scheduled so far is written. */
@@ -420,9 +437,13 @@ export class Supervisor {
       generation: obj?.metadata.generation,
       restarts: prev?.restarts ?? 0,
     };
-    this.#actors.set(id, entry);
+    this.#set(id, entry);
+    let last: Snapshot<unknown> | undefined;
     ref.subscribe({
       next: (snap) => {
+        // An event that changed nothing hands observers the same snapshot: nothing to store.
+        if (snap === last) return;
+        last = snap;
         if (kind !== "pool") this.#persister.schedule(id, () => this.#persistable(entry, snap));
         if (snap.status === "done") this.#track(this.#done(id, entry));
       },
@@ -453,8 +474,9 @@ export class Supervisor {
 
   /** An actor reached its final state: a node is removed, a reconciler's object is gone. */
   async #done(id: string, entry: Entry): Promise<void> {
-    await this.#persister.flush();
-    if (this.#actors.get(id) === entry) this.#actors.delete(id);
+    await this.#persister.persisted(id);
+    if (this.#actors.get(id) === entry) this.#delete(id);
+    this.#persister.forget(id);
     await this.deps.actorStore.remove(id);
     if (entry.kind === "node") {
       await this.deps.store.delete("nodes", undefined, entry.name!).catch(() => {});
@@ -498,7 +520,7 @@ export class Supervisor {
       collectGarbage: () => this.collectGarbage(),
       forget: (id) => {
         this.#actors.get(id)?.ref.stop();
-        this.#actors.delete(id);
+        this.#delete(id);
         this.#track(
           this.#persister.cancel(id).then(() => {
             // A pod re-created under the same name already has a new actor: keep its snapshot.

@@ -1,10 +1,17 @@
 /**
  * Objects in Deno KV with optimistic concurrency, label lists and an in-process watch.
  *
- * Layout: `["o", plural, namespace, name]` holds an object (namespace "" for
+ * Layout (see keys.ts): `["o", plural, namespace, name]` holds an object (namespace "" for
  * cluster-scoped kinds); `["l", plural, labelKey, labelValue, namespace, name]` indexes
  * labels. An object's resourceVersion is the KV versionstamp of its last write, so a
  * write carrying a stale resourceVersion fails with ConflictError instead of being lost.
+ *
+ * Reads are served from an in-memory index of every object (its JSON and versionstamp),
+ * loaded from KV per kind on first use and updated by every commit after KV accepted it.
+ * The index is kept coherent with KV by versionstamps: every write checks the versionstamp
+ * the index holds, so a write by anyone else (another process on the same database) makes
+ * the write fail, the index re-reads those keys, and the caller's retry sees the truth.
+ * One controller writes a database; reads may lag another writer's writes until then.
  */
 import { serialize } from "node:v8";
 import type { Clock } from "../model/clock.ts";
@@ -20,6 +27,7 @@ import { kindOrThrow } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import { matchesSelector, normalizeSelector } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
+import { labelKey, objectKey, OBJECTS } from "./keys.ts";
 
 /**
  * Largest object the store writes, in bytes as Deno KV counts them (see storedSize). KV takes
@@ -68,6 +76,85 @@ export interface ListOptions {
   selector?: LabelSelector;
 }
 
+/** Options of listPage(): list() with paging. */
+export interface PageOptions extends ListOptions {
+  /** Most objects on the page; all when absent. */
+  limit?: number;
+  /** Where the previous page ended (its `continue`). */
+  continue?: string;
+}
+
+/** One page of a list. */
+export interface Page<T> {
+  items: T[];
+  /** Pass as `continue` for the next page; absent on the last page. */
+  continue?: string;
+  /** Objects after this page (when there is a next page). */
+  remainingItemCount?: number;
+}
+
+/** What the index holds of one object. */
+interface Indexed {
+  /** The stored form (without resourceVersion), as JSON: a compact, private copy. */
+  json: string;
+  versionstamp: string;
+  labels?: Record<string, string>;
+}
+
+/** The index of one kind: namespace → name → object. */
+class KindIndex {
+  readonly byNamespace = new Map<string, Map<string, Indexed>>();
+
+  get(ns: string, name: string): Indexed | undefined {
+    return this.byNamespace.get(ns)?.get(name);
+  }
+
+  set(ns: string, name: string, e: Indexed): void {
+    let names = this.byNamespace.get(ns);
+    if (!names) this.byNamespace.set(ns, names = new Map());
+    names.set(name, e);
+  }
+
+  delete(ns: string, name: string): void {
+    const names = this.byNamespace.get(ns);
+    names?.delete(name);
+    if (names?.size === 0) this.byNamespace.delete(ns);
+  }
+}
+
+function indexed(stored: MilpaObject, versionstamp: string, json?: string): Indexed {
+  const labels = stored.metadata.labels;
+  return {
+    json: json ?? JSON.stringify(stored),
+    versionstamp,
+    ...(labels && Object.keys(labels).length ? { labels } : {}),
+  };
+}
+
+/** A fresh object from the index, with its resourceVersion. */
+function decode<T extends MilpaObject>(e: Indexed): T {
+  const obj = JSON.parse(e.json) as T;
+  obj.metadata.resourceVersion = e.versionstamp;
+  return obj;
+}
+
+/** The continue token of a page that ended at this object. */
+function continueToken(ns: string, name: string): string {
+  return btoa(JSON.stringify([ns, name]));
+}
+
+function parseContinue(token: string): [string, string] {
+  try {
+    const v = JSON.parse(atob(token));
+    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "string")) {
+      return v as [string, string];
+    }
+  } catch { /* reported below */ }
+  throw new ValidationError(`continue token ${JSON.stringify(token)} is not valid`, [
+    { field: "continue", message: "not a token from an earlier page", value: token },
+  ]);
+}
+
 type KindArg = KindInfo | string;
 
 function info(kind: KindArg): KindInfo {
@@ -79,19 +166,14 @@ function nsOf(k: KindInfo, namespace: string | undefined): string {
 }
 
 function objKey(k: KindInfo, namespace: string | undefined, name: string): Deno.KvKey {
-  return ["o", k.plural, nsOf(k, namespace), name];
+  return objectKey(k.plural, nsOf(k, namespace), name);
 }
 
 function labelKeys(k: KindInfo, obj: MilpaObject): Deno.KvKey[] {
   const ns = nsOf(k, obj.metadata.namespace);
-  return Object.entries(obj.metadata.labels ?? {}).map(([lk, lv]) => [
-    "l",
-    k.plural,
-    lk,
-    lv,
-    ns,
-    obj.metadata.name,
-  ]);
+  return Object.entries(obj.metadata.labels ?? {}).map(([lk, lv]) =>
+    labelKey(k.plural, lk, lv, ns, obj.metadata.name)
+  );
 }
 
 /**
@@ -118,17 +200,34 @@ function describe(k: KindInfo, obj: Pick<MilpaObject, "metadata">): string {
 }
 
 /** Stored form: without resourceVersion, which the versionstamp supplies on read. */
-function toStored(obj: MilpaObject): MilpaObject {
+/**
+ * An upper bound of the bytes KV stores for a value whose JSON has `length` characters: V8's
+ * form of a value takes at most 3 bytes per JSON character (a double such as `0.5` takes 9
+ * bytes for 3 characters and a separator; a two-byte string 2 per character; an empty object
+ * 5 bytes for `{}`), plus its header.
+ */
+function jsonBound(length: number): number {
+  return length * 3 + 64;
+}
+
+/** Stored form: without resourceVersion, which the versionstamp supplies on read; and its JSON. */
+function toStored(obj: MilpaObject): { stored: MilpaObject; json: string } {
   const { resourceVersion: _rv, ...metadata } = obj.metadata;
   const stored = { ...obj, metadata };
-  const size = storedSize(stored);
+  const json = JSON.stringify(stored);
+  // Exact sizes only for objects that may be near the limit.
+  const size = jsonBound(json.length) <= MAX_OBJECT_BYTES ? 0 : storedSize(stored);
   if (size > MAX_OBJECT_BYTES) {
     throw new ValidationError(
       `${obj.kind} "${obj.metadata.name}" is too large: ${size} bytes (max ${MAX_OBJECT_BYTES})`,
       [{ field: "", message: `object is ${size} bytes, more than ${MAX_OBJECT_BYTES}` }],
     );
   }
-  return stored;
+  return { stored, json };
+}
+
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function withVersion(obj: MilpaObject, versionstamp: string): MilpaObject {
@@ -154,30 +253,49 @@ function atOp(index: number, e: unknown): unknown {
  * (values as storedSize counts them) and 81,920 bytes of keys. Keys are counted by their
  * JSON, a little more than KV's own encoding.
  */
-class TxBudget {
+export class TxBudget {
   static readonly MUTATIONS = 1000;
   static readonly BYTES = 800_000;
   static readonly KEY_BYTES = 80_000;
   mutations = 0;
-  bytes = 0;
-  keyBytes = 0;
+  /** Upper bounds of the bytes, cheap to count; exact counts only when these are over. */
+  #bytesBound = 0;
+  #keyBytesBound = 0;
+  readonly #writes: [Deno.KvKey, unknown][] = [];
 
-  /** Counts one write; a delete has no value. */
-  add(key: Deno.KvKey, value?: unknown): void {
-    const keyBytes = new TextEncoder().encode(JSON.stringify(key)).length;
+  /**
+   * Counts one write; a delete has no value. `jsonLength`, the length of the value's JSON when
+   * the caller has it, spares serializing it to count: KV's form takes at most 3 bytes for
+   * every character of JSON (see jsonBound).
+   */
+  add(key: Deno.KvKey, value?: unknown, jsonLength?: number): void {
+    const keyBound = JSON.stringify(key).length * 3;
     this.mutations++;
-    this.keyBytes += keyBytes;
-    this.bytes += keyBytes + (value === undefined ? 0 : storedSize(value));
+    this.#writes.push([key, value]);
+    this.#keyBytesBound += keyBound;
+    this.#bytesBound += keyBound +
+      (value === undefined ? 0 : jsonLength !== undefined ? jsonBound(jsonLength) : storedSize(value));
   }
 
   check(): void {
     if (
-      this.mutations > TxBudget.MUTATIONS || this.bytes > TxBudget.BYTES ||
-      this.keyBytes > TxBudget.KEY_BYTES
+      this.mutations <= TxBudget.MUTATIONS && this.#bytesBound <= TxBudget.BYTES &&
+      this.#keyBytesBound <= TxBudget.KEY_BYTES
+    ) return;
+    let bytes = 0;
+    let keyBytes = 0;
+    for (const [key, value] of this.#writes) {
+      const k = new TextEncoder().encode(JSON.stringify(key)).length;
+      keyBytes += k;
+      bytes += k + (value === undefined ? 0 : storedSize(value));
+    }
+    if (
+      this.mutations > TxBudget.MUTATIONS || bytes > TxBudget.BYTES ||
+      keyBytes > TxBudget.KEY_BYTES
     ) {
       throw new TransactionTooLargeError(
-        `the request is too large to write at once (${this.mutations} writes, ${this.bytes} bytes, ` +
-          `${this.keyBytes} bytes of keys; at most ${TxBudget.MUTATIONS} writes, ` +
+        `the request is too large to write at once (${this.mutations} writes, ${bytes} bytes, ` +
+          `${keyBytes} bytes of keys; at most ${TxBudget.MUTATIONS} writes, ` +
           `${TxBudget.BYTES} bytes and ${TxBudget.KEY_BYTES} bytes of keys): ` +
           `split it into smaller files`,
         [{ field: "items", message: "too large for one transaction" }],
@@ -186,12 +304,75 @@ class TxBudget {
   }
 }
 
+/** A current entry as a commit plans against it. */
+type Current = { value: MilpaObject | null; versionstamp: string | null };
+
+/** A status write staged into another transaction (see stageStatus). */
+export interface StagedStatus {
+  plural: string;
+  namespace: string;
+  name: string;
+  stored: MilpaObject;
+  json: string;
+}
+
 /** Objects of every kind, kept in one Deno KV database. */
 export class ObjectStore {
   #listeners = new Set<WatchListener>();
   #closers = new Map<WatchListener, () => void>();
+  readonly #index = new Map<string, KindIndex>();
+  readonly #loading = new Map<string, Promise<KindIndex>>();
+  readonly #kv: Deno.Kv;
 
-  constructor(readonly kv: Deno.Kv, private readonly clock: Clock = systemClock) {}
+  constructor(kv: Deno.Kv, private readonly clock: Clock = systemClock) {
+    this.#kv = kv;
+  }
+
+  /** TEMPORARY: the database, for the stores that still reach it through this one. */
+  get kv(): Deno.Kv {
+    return this.#kv;
+  }
+
+  /** The index of a kind, loaded from KV on first use. */
+  #kind(k: KindInfo): KindIndex | Promise<KindIndex> {
+    const have = this.#index.get(k.plural);
+    if (have) return have;
+    let loading = this.#loading.get(k.plural);
+    if (!loading) {
+      loading = this.#load(k).finally(() => this.#loading.delete(k.plural));
+      this.#loading.set(k.plural, loading);
+    }
+    return loading;
+  }
+
+  async #load(k: KindInfo): Promise<KindIndex> {
+    const idx = new KindIndex();
+    for await (const e of this.#kv.list<MilpaObject>({ prefix: [OBJECTS, k.plural] })) {
+      const [, , ns, name] = e.key as string[];
+      idx.set(ns, name, indexed(e.value, e.versionstamp));
+    }
+    this.#index.set(k.plural, idx);
+    return idx;
+  }
+
+  /** Loads the index of these kinds (all objects of them) now rather than on first use. */
+  async preload(kinds: KindArg[]): Promise<void> {
+    for (const k of kinds) await this.#kind(info(k));
+  }
+
+  /** Re-reads keys from KV into the index (after a write found it stale). */
+  async #refresh(keys: Deno.KvKey[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 10) {
+      const entries = await this.#kv.getMany<MilpaObject[]>(keys.slice(i, i + 10));
+      for (const e of entries) {
+        const [, plural, ns, name] = e.key as string[];
+        const idx = this.#index.get(plural);
+        if (!idx) continue;
+        if (e.value) idx.set(ns, name, indexed(e.value, e.versionstamp!));
+        else idx.delete(ns, name);
+      }
+    }
+  }
 
   /** The object, or null when there is none. */
   async get<T extends MilpaObject = MilpaObject>(
@@ -199,8 +380,9 @@ export class ObjectStore {
     namespace: string | undefined,
     name: string,
   ): Promise<T | null> {
-    const e = await this.kv.get<MilpaObject>(objKey(info(kind), namespace, name));
-    return e.value ? withVersion(e.value, e.versionstamp!) as T : null;
+    const k = info(kind);
+    const e = (await this.#kind(k)).get(nsOf(k, namespace), name);
+    return e ? decode<T>(e) : null;
   }
 
   /** Like get(), but throws NotFoundError. */
@@ -220,35 +402,61 @@ export class ObjectStore {
     kind: KindArg,
     opts: ListOptions = {},
   ): Promise<T[]> {
+    return (await this.listPage<T>(kind, opts)).items;
+  }
+
+  /**
+   * Like list(), a page at a time: at most `limit` objects after `continue`. Pages follow the
+   * order of list() (namespace, then name); objects created or deleted between pages are seen
+   * or not depending on where they fall, as with Kubernetes' paging.
+   */
+  async listPage<T extends MilpaObject = MilpaObject>(
+    kind: KindArg,
+    opts: PageOptions = {},
+  ): Promise<Page<T>> {
     const k = info(kind);
+    const idx = await this.#kind(k);
     const ns = opts.namespace === undefined ? undefined : nsOf(k, opts.namespace);
     const sel = opts.selector ? normalizeSelector(opts.selector) : undefined;
-    const firstLabel = sel ? Object.entries(sel.matchLabels ?? {})[0] : undefined;
-    const out: T[] = [];
-    if (firstLabel) {
-      // Narrow by the label index, then check the whole selector on each object.
-      const keys: Deno.KvKey[] = [];
-      const prefix: Deno.KvKey = ["l", k.plural, firstLabel[0], firstLabel[1]];
-      for await (const e of this.kv.list({ prefix: ns === undefined ? prefix : [...prefix, ns] })) {
-        const [, , , , ens, ename] = e.key as string[];
-        keys.push(["o", k.plural, ens, ename]);
-      }
-      for (let i = 0; i < keys.length; i += 10) {
-        for (const e of await this.kv.getMany<MilpaObject[]>(keys.slice(i, i + 10))) {
-          if (e.value) out.push(withVersion(e.value, e.versionstamp!) as T);
+    const after = opts.continue ? parseContinue(opts.continue) : undefined;
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+    const namespaces = ns === undefined
+      ? [...idx.byNamespace.keys()].sort(byCodePoint)
+      : idx.byNamespace.has(ns)
+      ? [ns]
+      : [];
+    const items: T[] = [];
+    let last: [string, string] | undefined;
+    let remaining = 0;
+    for (const n of namespaces) {
+      if (after && n < after[0]) continue;
+      const names = idx.byNamespace.get(n)!;
+      const sorted = [...names.keys()].sort(byCodePoint);
+      for (const name of sorted) {
+        if (after && n === after[0] && name <= after[1]) continue;
+        const e = names.get(name)!;
+        if (sel && !matchesSelector(sel, e.labels ?? {})) continue;
+        if (items.length >= limit) {
+          remaining++;
+          continue;
         }
-      }
-    } else {
-      const prefix = ns === undefined ? ["o", k.plural] : ["o", k.plural, ns];
-      for await (const e of this.kv.list<MilpaObject>({ prefix })) {
-        out.push(withVersion(e.value, e.versionstamp) as T);
+        items.push(decode<T>(e));
+        last = [n, name];
       }
     }
-    const matching = sel ? out.filter((o) => matchesSelector(sel, o.metadata.labels ?? {})) : out;
-    return matching.sort((a, b) =>
-      (a.metadata.namespace ?? "").localeCompare(b.metadata.namespace ?? "") ||
-      a.metadata.name.localeCompare(b.metadata.name)
-    );
+    return remaining > 0 && last
+      ? { items, continue: continueToken(...last), remainingItemCount: remaining }
+      : { items };
+  }
+
+  /** How many objects of a kind there are (optionally in one namespace). */
+  async count(kind: KindArg, namespace?: string): Promise<number> {
+    const k = info(kind);
+    const idx = await this.#kind(k);
+    if (namespace !== undefined) return idx.byNamespace.get(nsOf(k, namespace))?.size ?? 0;
+    let n = 0;
+    for (const names of idx.byNamespace.values()) n += names.size;
+    return n;
   }
 
   /** Creates an object; fills uid, creationTimestamp and generation. AlreadyExistsError if taken. */
@@ -319,14 +527,13 @@ export class ObjectStore {
         [{ field: "items", message: `at most ${MAX_BATCH} objects`, value: ops.length }],
       );
     }
+    const kinds = ops.map((o) => info(o.object.kind));
+    for (const k of kinds) await this.#kind(k);
     const now = isoTime(this.clock.now());
-    const atomic = this.kv.atomic();
+    const atomic = this.#kv.atomic();
     const budget = new TxBudget();
     const results: { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject }[] = [];
-    const keys = ops.map((o) => {
-      const k = info(o.object.kind);
-      return objKey(k, o.object.metadata.namespace, o.object.metadata.name);
-    });
+    const keys = ops.map((o, i) => objKey(kinds[i], o.object.metadata.namespace, o.object.metadata.name));
     const seen = new Set<string>();
     keys.forEach((key, i) => {
       const s = JSON.stringify(key);
@@ -338,21 +545,26 @@ export class ObjectStore {
       }
       seen.add(s);
     });
-    const currents: Deno.KvEntryMaybe<MilpaObject>[] = [];
-    for (let i = 0; i < keys.length; i += 10) {
-      currents.push(...await this.kv.getMany<MilpaObject[]>(keys.slice(i, i + 10)));
-    }
-    const set = (key: Deno.KvKey, value: unknown) => {
-      budget.add(key, value);
+    const currents: Current[] = keys.map(([, plural, ns, name]) => {
+      const e = this.#index.get(plural as string)!.get(ns as string, name as string);
+      return e
+        ? { value: JSON.parse(e.json) as MilpaObject, versionstamp: e.versionstamp }
+        : { value: null, versionstamp: null };
+    });
+    const set = (key: Deno.KvKey, value: unknown, jsonLength?: number) => {
+      budget.add(key, value, jsonLength);
       atomic.set(key, value);
     };
     const del = (key: Deno.KvKey) => {
       budget.add(key);
       atomic.delete(key);
     };
+    const stored: ({ stored: MilpaObject; json: string } | undefined)[] = [];
     ops.forEach((o, i) => {
       try {
-        results.push(this.#plan(o, keys[i], currents[i], now, atomic, set, del));
+        const planned = this.#plan(o, keys[i], currents[i], now, atomic, set, del);
+        results.push(planned);
+        stored.push(planned.stored);
       } catch (e) {
         throw atOp(i, e);
       }
@@ -360,8 +572,16 @@ export class ObjectStore {
     budget.check();
     const res = await atomic.commit();
     if (!res.ok) {
+      // Someone else wrote one of them: the index learns what is there now.
+      await this.#refresh(keys);
       throw new ConflictError("the objects changed while they were being written; retry");
     }
+    keys.forEach(([, plural, ns, name], i) => {
+      const idx = this.#index.get(plural as string)!;
+      const s = stored[i];
+      if (s) idx.set(ns as string, name as string, indexed(s.stored, res.versionstamp, s.json));
+      else idx.delete(ns as string, name as string);
+    });
     const out = results.map((r) =>
       r.type === "DELETED" ? r.object : withVersion(r.object, res.versionstamp)
     );
@@ -373,16 +593,67 @@ export class ObjectStore {
     return out;
   }
 
+  /**
+   * Stages a write of an object's status into a transaction of another store (an actor's
+   * snapshot goes with its object's status): returns undefined when there is nothing to write
+   * (no such object, or the status is already this one). The object's versionstamp is checked,
+   * so the transaction fails if the object changed meanwhile. After the transaction committed,
+   * pass what this returned to statusCommitted(). The kind must be loaded (preload()).
+   */
+  stageStatus(
+    atomic: Deno.AtomicOperation,
+    budget: TxBudget,
+    owned: { kind: string; namespace?: string; name: string; status: unknown },
+  ): StagedStatus | undefined {
+    const k = info(owned.kind);
+    const ns = nsOf(k, owned.namespace);
+    const idx = this.#index.get(k.plural);
+    if (!idx) throw new Error(`${k.plural} are not loaded: preload them first`);
+    const e = idx.get(ns, owned.name);
+    if (!e) return undefined;
+    const current = JSON.parse(e.json) as MilpaObject & { status?: unknown };
+    if (JSON.stringify(current.status ?? null) === JSON.stringify(owned.status ?? null)) {
+      return undefined;
+    }
+    const stored = { ...current, status: owned.status } as MilpaObject;
+    const key = objectKey(k.plural, ns, owned.name);
+    const json = JSON.stringify(stored);
+    atomic.check({ key, versionstamp: e.versionstamp });
+    budget.add(key, stored, json.length);
+    atomic.set(key, stored);
+    return { plural: k.plural, namespace: ns, name: owned.name, stored, json };
+  }
+
+  /** Records staged status writes as committed at `versionstamp` and tells watchers. */
+  statusCommitted(staged: StagedStatus[], versionstamp: string): void {
+    for (const s of staged) {
+      this.#index.get(s.plural)?.set(s.namespace, s.name, indexed(s.stored, versionstamp, s.json));
+    }
+    for (const s of staged) {
+      this.emit({ type: "MODIFIED", object: withVersion(s.stored, versionstamp) });
+    }
+  }
+
+  /** Re-reads staged objects from KV after their transaction failed its checks. */
+  async statusConflicted(staged: { plural: string; namespace: string; name: string }[]) {
+    await this.#refresh(staged.map((s) => objectKey(s.plural, s.namespace, s.name)));
+  }
+
   /** Adds one operation's checks and writes to a transaction; returns its watch event. */
   #plan(
     o: BatchOp,
     key: Deno.KvKey,
-    cur: Deno.KvEntryMaybe<MilpaObject>,
+    cur: Current,
     now: string,
     atomic: Deno.AtomicOperation,
-    set: (key: Deno.KvKey, value: unknown) => void,
+    set: (key: Deno.KvKey, value: unknown, jsonLength?: number) => void,
     del: (key: Deno.KvKey) => void,
-  ): { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject } {
+  ): {
+    type: WatchEventType;
+    object: MilpaObject;
+    replaced?: MilpaObject;
+    stored?: { stored: MilpaObject; json: string };
+  } {
     const k = info(o.object.kind);
     if (o.op === "create" || o.op === "replace") {
       if (o.op === "create" && cur.value) {
@@ -405,10 +676,11 @@ export class ObjectStore {
       };
       if (!k.namespaced) delete object.metadata.namespace;
       atomic.check({ key, versionstamp: cur.versionstamp });
-      set(key, toStored(object));
+      const stored = toStored(object);
+      set(key, stored.stored, stored.json.length);
       relabel(k, cur.value ?? undefined, object, set, del);
       const replaced = cur.value ? withVersion(cur.value, cur.versionstamp!) : undefined;
-      return { type: "ADDED", object, replaced };
+      return { type: "ADDED", object, replaced, stored };
     }
     if (!cur.value) throw new NotFoundError(`${describe(k, o.object)} not found`);
     const rv = o.object.metadata.resourceVersion;
@@ -422,7 +694,7 @@ export class ObjectStore {
     if (o.op === "delete") {
       relabel(k, cur.value, undefined, set, del);
       del(key);
-      return { type: "DELETED", object: withVersion(cur.value, cur.versionstamp) };
+      return { type: "DELETED", object: withVersion(cur.value, cur.versionstamp!) };
     }
     const object: MilpaObject = {
       ...o.object,
@@ -435,9 +707,10 @@ export class ObjectStore {
           (specChanged(cur.value, o.object) ? 1 : 0),
       },
     };
-    set(key, toStored(object));
+    const stored = toStored(object);
+    set(key, stored.stored, stored.json.length);
     relabel(k, cur.value, object, set, del);
-    return { type: "MODIFIED", object };
+    return { type: "MODIFIED", object, stored };
   }
 
   /**

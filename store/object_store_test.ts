@@ -314,33 +314,18 @@ Deno.test("ObjectStore.mutate() of a missing object fails with NotFoundError", a
   });
 });
 
-Deno.test("ObjectStore.mutate() retries when the object changes between its read and its write", async () => {
+Deno.test("ObjectStore.mutate() retries when another writer changed the object since it was read", async () => {
   const kv = await Deno.openKv(":memory:");
-  const other = new ObjectStore(kv);
-  let interfered = false;
-  // A KV whose first read of the pod is followed by another writer's change.
-  const racyKv = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "get") {
-        return async (key: Deno.KvKey) => {
-          const entry = await target.get(key);
-          if (!interfered && key[0] === "o") {
-            interfered = true;
-            await other.mutate("pods", "default", "web", (p) => {
-              p.metadata.labels = { ...p.metadata.labels, other: "yes" };
-              return p;
-            });
-          }
-          return entry;
-        };
-      }
-      const v = Reflect.get(target, prop, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
   try {
+    const other = new ObjectStore(kv);
     await other.create(pod("web"));
-    const store = new ObjectStore(racyKv);
+    const store = new ObjectStore(kv);
+    // The second store has indexed the pod; the other writer changes it behind its back.
+    assert.equal((await store.mustGet("pods", "default", "web")).metadata.labels, undefined);
+    await other.mutate("pods", "default", "web", (p) => {
+      p.metadata.labels = { ...p.metadata.labels, other: "yes" };
+      return p;
+    });
     const seen: (Record<string, string> | undefined)[] = [];
     const out = await store.mutate("pods", "default", "web", (p) => {
       seen.push(p.metadata.labels);
@@ -352,9 +337,65 @@ Deno.test("ObjectStore.mutate() retries when the object changes between its read
     assert.deepEqual(seen[1], { other: "yes" });
     assert.deepEqual(out.metadata.labels, { other: "yes", mine: "yes" });
     assert.deepEqual(
-      (await other.mustGet("pods", "default", "web")).metadata.labels,
+      (await new ObjectStore(kv).mustGet("pods", "default", "web")).metadata.labels,
       { other: "yes", mine: "yes" },
     );
+    // And the label index in KV agrees with the object.
+    assert.deepEqual(
+      (await new ObjectStore(kv).list("pods", { selector: { matchLabels: { other: "yes" } } }))
+        .map((p) => p.metadata.name),
+      ["web"],
+    );
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("ObjectStore.listPage() pages in list order with continue tokens", async () => {
+  await withStore(async (store) => {
+    for (const ns of ["b", "a"]) {
+      for (let i = 0; i < 5; i++) {
+        await store.create(pod(`p${i}`, { namespace: ns, labels: { even: String(i % 2 === 0) } }));
+      }
+    }
+    const all = (await store.list("pods")).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+    assert.equal(all.length, 10);
+    assert.equal(all[0], "a/p0");
+    const paged: string[] = [];
+    let cont: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listPage("pods", { limit: 3, continue: cont });
+      paged.push(...page.items.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
+      if (page.continue) assert.equal(page.remainingItemCount, 10 - paged.length);
+      cont = page.continue;
+      pages++;
+    } while (cont);
+    assert.deepEqual(paged, all);
+    assert.equal(pages, 4);
+    const even = await store.listPage("pods", {
+      namespace: "b",
+      selector: { matchLabels: { even: "true" } },
+      limit: 2,
+    });
+    assert.deepEqual(even.items.map((p) => p.metadata.name), ["p0", "p2"]);
+    assert.equal(even.remainingItemCount, 1);
+    await assert.rejects(store.listPage("pods", { continue: "nonsense" }), /continue token/);
+  });
+});
+
+Deno.test("ObjectStore reads objects written by an earlier store on the same database", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const first = new ObjectStore(kv);
+    const v1 = await first.create(pod("web", { labels: { app: "web" } }));
+    const second = new ObjectStore(kv);
+    assert.deepEqual(await second.get("pods", "default", "web"), v1);
+    assert.equal(await second.count("pods"), 1);
+    // What a caller does to a returned object does not change the store's copy.
+    const got = (await second.get("pods", "default", "web"))!;
+    got.metadata.labels!.app = "changed";
+    assert.equal((await second.get("pods", "default", "web"))!.metadata.labels!.app, "web");
   } finally {
     kv.close();
   }
