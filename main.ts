@@ -7,6 +7,7 @@
  * `tls.enabled: false`) its CA and server certificate (api/pki.ts).
  */
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { SimAgents } from "./agent/sim_agent.ts";
 import { startController } from "./api/controller.ts";
 import { ControllerPki } from "./api/pki.ts";
 import { isLoopbackHost } from "./api/tls_names.ts";
@@ -16,9 +17,14 @@ import { MilpaError, ValidationError } from "./model/errors.ts";
 const USAGE = `Usage: deno task start [--config FILE]
 
 Starts the Milpa controller. With no --config it runs the embedded local cloud, where
-each node is an agent process on this machine. It serves https with its own CA, made on
-first start: $MILPA_HOME/ca.crt (curl --cacert, browsers); milpactl finds it in
-$MILPA_HOME/client.yaml. tls.enabled: false in the config serves plain http.
+each node is an agent process on this machine. The config picks one cloud:
+  cloud: {local: {}}   the embedded local cloud (the default)
+  cloud: {aws: {...}}  EC2 instances (docs/aws.md)
+  cloud: {sim: {}}     a simulated cloud in this process: nodes that run nothing, to
+                       rehearse thousands of pods (docs/tutorial-files/sim.yml)
+It serves https with its own CA, made on first start: $MILPA_HOME/ca.crt (curl --cacert,
+browsers); milpactl finds it in $MILPA_HOME/client.yaml. tls.enabled: false in the config
+serves plain http.
 
 Options:
   --config FILE   server.yml (see docs/configuration.md)
@@ -86,7 +92,15 @@ async function main(): Promise<number> {
     );
   }
   const kv = await Deno.openKv(Deno.env.get("MILPA_KV") ?? `${home}/state.kv`);
-  const controller = await startController({ config, kv, home, listen, tls });
+  const controller = await startController({
+    config,
+    kv,
+    home,
+    listen,
+    tls,
+    // Agents of the simulated cloud's nodes (cloud.sim), in this process.
+    simAgents: (hub, sim) => new SimAgents(hub, { unitStartDelayMs: sim.unitStartDelayMs }),
+  });
   const clientConfig = "# written by the Milpa controller; milpactl reads it\n" +
     stringifyYaml({
       endpoint: controller.url,

@@ -16,7 +16,7 @@ import { matchesSelector } from "../model/selector.ts";
 import type { Service } from "../model/service.ts";
 import { parseObjectKey } from "../model/meta.ts";
 import { milpactlVolumeOf } from "../model/pod_milpactl.ts";
-import { saveLog } from "../store/log_store.ts";
+import type { SavedLogs } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
 import type { LaunchResult, NodeInput } from "./node_machine.ts";
@@ -226,7 +226,7 @@ export const SAVE_LOGS_TIMEOUT_MS = 5_000;
  * Best effort: a unit whose log cannot be read (agent gone, timeout) is skipped.
  */
 export async function saveNodeLogs(
-  deps: { store: ObjectStore; hub: AgentHub; clock: Clock },
+  deps: { store: ObjectStore; savedLogs: SavedLogs; hub: AgentHub; clock: Clock },
   node: string,
   podKey: string | undefined,
 ): Promise<void> {
@@ -242,8 +242,7 @@ export async function saveNodeLogs(
         deps.hub.logs(node, u.name).catch(() => undefined),
       );
       if (text === undefined) return;
-      await saveLog(
-        deps.store.kv,
+      await deps.savedLogs.save(
         { namespace, pod: name, uid: pod.metadata.uid!, unit: u.name },
         text,
         deps.clock.now(),

@@ -128,7 +128,7 @@ export function managedKinds(
       persisted: (name) => persisted(nodeId(name)),
       clean: ({ name, boundPod }) =>
         saveNodeLogs(
-          { store: deps.store, hub: deps.hub, clock: deps.clock },
+          { store: deps.store, savedLogs: deps.savedLogs, hub: deps.hub, clock: deps.clock },
           name,
           boundPod,
         ),

@@ -25,6 +25,7 @@ import { type MilpaObject, parseObjectKey } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import type { ActorStore } from "../store/actor_store.ts";
+import type { SavedLogs } from "../store/log_store.ts";
 import { purgeExpired, recordEvent } from "../store/events.ts";
 import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
@@ -58,6 +59,8 @@ export interface Timings {
 export interface SupervisorDeps {
   store: ObjectStore;
   actorStore: ActorStore;
+  /** Where cleaned nodes leave their units' logs. */
+  savedLogs: SavedLogs;
   cloud: CloudProvider;
   hub: AgentHub;
   clock: Clock;

@@ -8,7 +8,8 @@ import type { AgentHub } from "../actors/agent_hub.ts";
 import type { TransitionRecorder } from "../actors/inspection.ts";
 import type { Clock } from "../model/clock.ts";
 import { NotFoundError, TooManyRequestsError } from "../model/errors.ts";
-import { ApiTokenStore } from "../store/api_tokens.ts";
+import type { ApiTokenStore } from "../store/api_tokens.ts";
+import type { SavedLogs } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { podLive } from "../store/pod_credentials.ts";
 import { agentRoutes } from "./agent_ws.ts";
@@ -58,6 +59,10 @@ export interface ApiDeps extends RegistryDeps, NodeApiDeps {
   /** The admin token (`client.yaml`); user tokens are in the store (`store/api_tokens.ts`). */
   token: string;
   cloudName: string;
+  /** User tokens (`milpactl token`). */
+  apiTokens: ApiTokenStore;
+  /** Logs of pods whose nodes are gone. */
+  savedLogs: SavedLogs;
   /** Recent transitions of every actor, for `/api/v1/actors` and the web view. */
   recorder?: TransitionRecorder;
 }
@@ -82,10 +87,14 @@ function baseApp(): Hono {
 
 /** The API's token check: the admin token, user tokens, and pods' tokens while their pod lives. */
 export function apiAuthenticator(
-  deps: { token: string; store: ObjectStore; clock: Clock },
+  deps: { token: string; store: ObjectStore; clock: Clock; apiTokens: ApiTokenStore },
 ): Authenticator {
-  const tokens = new ApiTokenStore(deps.store.kv);
-  return new Authenticator(deps.token, tokens, deps.clock, (pod) => podLive(deps.store, pod));
+  return new Authenticator(
+    deps.token,
+    deps.apiTokens,
+    deps.clock,
+    (pod) => podLive(deps.store, pod),
+  );
 }
 
 /** Whether the node app may pass a request for `path` on to the user API. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isoTime } from "../model/clock.ts";
-import type { MilpaObject } from "../model/meta.ts";
+import type { MilpaObject, ObjectList } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { ObjectStore } from "../store/object_store.ts";
 import { controllerRef } from "../model/workload.ts";
@@ -1278,4 +1278,38 @@ Deno.test({
       assert.equal(await api.store.get("pods", "default", "big"), null);
     });
   },
+});
+
+Deno.test("API lists a page at a time with ?limit= and ?continue=, and refuses a bad limit", async () => {
+  await withApi(async (api) => {
+    for (let i = 0; i < 7; i++) await createPod(api, podManifest(`p${i}`));
+    const seen: string[] = [];
+    let cont = "";
+    let pages = 0;
+    do {
+      const list = await expectJson<ObjectList>(
+        await api.call(
+          "GET",
+          `${PODS}?limit=3${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`,
+        ),
+        200,
+      );
+      assert.ok(list.items.length <= 3);
+      seen.push(...names(list));
+      if (list.metadata.continue) assert.equal(list.metadata.remainingItemCount, 7 - seen.length);
+      cont = list.metadata.continue ?? "";
+      pages++;
+    } while (cont);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, names(await expectJson<ObjectList>(await api.call("GET", PODS), 200)));
+    assert.equal(seen.length, 7);
+    const bad = await expectStatus(await api.call("GET", `${PODS}?limit=many`), 422, "Invalid");
+    assert.equal(bad.details?.causes?.[0].field, "limit");
+    const badToken = await expectStatus(
+      await api.call("GET", `${PODS}?continue=xyz`),
+      422,
+      "Invalid",
+    );
+    assert.equal(badToken.details?.causes?.[0].field, "continue");
+  });
 });

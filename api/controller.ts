@@ -9,14 +9,18 @@ import { loadCatalog } from "../cloud/catalog.ts";
 import { loopbackRegistryPorts } from "../cloud/local/destination_policy.ts";
 import { LocalProvider, type RegistryProxySetup } from "../cloud/local/local_provider.ts";
 import type { CloudProvider } from "../cloud/provider.ts";
+import { randomLaunchFailures, SimProvider, type StartAgent } from "../cloud/sim/sim_provider.ts";
 import type { Clock } from "../model/clock.ts";
 import { systemClock } from "../model/clock.ts";
-import type { ServerConfig } from "../model/config.ts";
+import type { ServerConfig, SimCloudConfig } from "../model/config.ts";
 import { ActorStore } from "../store/actor_store.ts";
+import { ApiTokenStore } from "../store/api_tokens.ts";
+import { SavedLogs } from "../store/log_store.ts";
 import { deleteMeta, getOrCreateMeta, randomToken } from "../store/meta_store.ts";
 import { NODE_KEY_FILE, NodeCredentials } from "../store/node_credentials.ts";
 import { PodCredentials } from "../store/pod_credentials.ts";
 import { ObjectStore } from "../store/object_store.ts";
+import { SimInstanceStore } from "../store/sim_instances.ts";
 import { UnavailableError } from "../model/errors.ts";
 import { agentBundleSha256 } from "./agent_bundle.ts";
 import { apiAuthenticator, createApp, createNodeApp } from "./app.ts";
@@ -24,6 +28,14 @@ import { toStatus } from "./errors.ts";
 import { PackageStore } from "./packages.ts";
 import type { ControllerTls, ServerCertificate } from "./pki.ts";
 import { setListenerNoDelay } from "./tcp_nodelay.ts";
+
+/** The agents of the simulated cloud's nodes (`agent/sim_agent.ts`'s `SimAgents`). */
+export interface SimAgentRunner {
+  /** Starts an instance's agent; the returned function stops it. */
+  start: StartAgent;
+  /** Stops them all (the controller is stopping). */
+  close(): void;
+}
 
 /** How to start a controller. */
 export interface ControllerOptions {
@@ -48,6 +60,11 @@ export interface ControllerOptions {
   recorder?: TransitionRecorder;
   /** Extra work after the supervisor started but before the API listens. */
   hub?: AgentHub;
+  /**
+   * Makes the agents of the simulated cloud's nodes, for `cloud.sim` (main.ts passes
+   * `SimAgents` from `agent/sim_agent.ts`, which this layer may not import).
+   */
+  simAgents?: (hub: AgentHub, sim: SimCloudConfig) => SimAgentRunner;
 }
 
 /** A running controller. */
@@ -86,18 +103,22 @@ export function newControllerId(): string {
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const clock = opts.clock ?? systemClock;
   const store = new ObjectStore(opts.kv, clock);
-  const actorStore = new ActorStore(store);
+  const actorStore = new ActorStore(store, opts.kv);
+  const apiTokens = new ApiTokenStore(opts.kv);
+  const savedLogs = new SavedLogs(opts.kv);
   const controllerId = await getOrCreateMeta(opts.kv, "controllerID", newControllerId);
   const token = await getOrCreateMeta(opts.kv, "apiToken", () => randomToken());
   // Node tokens die with their node, and a KV dump alone makes none (store/node_credentials.ts).
   const nodeCredentials = await NodeCredentials.open({
     store,
+    kv: opts.kv,
     keyFile: `${opts.home}/${NODE_KEY_FILE}`,
     clock,
   });
   // Pods' tokens (pod.elotl.co/milpactl-volume-name) live as long as their pod.
   const podCredentials = await PodCredentials.open({
     store,
+    kv: opts.kv,
     keyFile: `${opts.home}/${NODE_KEY_FILE}`,
     clock,
   });
@@ -128,9 +149,16 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
   const url = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
   let cloud: CloudProvider;
+  // The simulated cloud's agents, when the config names it.
+  let sim: { provider: SimProvider; agents: SimAgentRunner } | undefined;
   try {
+    if (!opts.cloud && opts.config.cloud.sim) {
+      sim = await simCloud(opts.config.cloud.sim, opts.kv, hub, opts.simAgents);
+    }
     cloud = opts.cloud
       ? await opts.cloud({ controllerId, hub, controllerURL: url })
+      : sim
+      ? sim.provider
       : await defaultCloud(opts.config, opts.home, controllerId, {
         authorize: verifyNodeToken,
         // Agents keep the proxy's URL in agent.json and outlive restarts: the port is kept.
@@ -153,6 +181,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   } catch (e) {
     await server.shutdown();
     await cloud.close();
+    sim?.agents.close();
     throw e;
   }
   if (cloud.agentAddress) {
@@ -165,6 +194,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       await server.shutdown();
       await agentServer?.shutdown();
       await cloud.close();
+      sim?.agents.close();
       throw e;
     }
     agentURL = `${scheme}://${cloud.agentAddress}:${addr.port}`;
@@ -185,6 +215,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     catalog,
     store,
     actorStore,
+    savedLogs,
     cloud,
     hub,
     clock,
@@ -207,6 +238,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     await server.shutdown();
     await agentServer?.shutdown();
     await cloud.close();
+    sim?.agents.close();
     throw e;
   }
   // Uploads on their way to a node (`milpactl deploy`); nothing there outlives its request.
@@ -220,6 +252,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     token,
     verifyNodeToken,
     cloudName: cloud.name,
+    apiTokens,
+    savedLogs,
     recorder,
     packages,
   });
@@ -229,9 +263,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     verifyNodeToken,
     clock,
     packages,
-    userApi: { app, auth: apiAuthenticator({ token, store, clock }) },
+    userApi: { app, auth: apiAuthenticator({ token, store, clock, apiTokens }) },
   }).fetch;
   ready = true;
+  // Agents reach a controller once it serves: the simulated ones too (those of the instances
+  // an earlier controller launched, and of those booted while this one started).
+  sim?.provider.startAgents();
   return {
     url,
     token,
@@ -252,9 +289,38 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       await server.shutdown();
       await agentServer?.shutdown();
       await cloud.close();
+      sim?.agents.close();
       if (!o.keepKv) opts.kv.close();
     },
   };
+}
+
+/**
+ * The simulated cloud of `cloud.sim`: instances kept in this KV (they outlive the controller),
+ * a simulated agent per node, launches that fail at the configured rate.
+ */
+async function simCloud(
+  config: SimCloudConfig,
+  kv: Deno.Kv,
+  hub: AgentHub,
+  simAgents: ControllerOptions["simAgents"],
+): Promise<{ provider: SimProvider; agents: SimAgentRunner }> {
+  if (!simAgents) {
+    throw new Error(
+      "cloud.sim needs simulated agents: startController() takes them as simAgents " +
+        "(main.ts passes agent/sim_agent.ts)",
+    );
+  }
+  const agents = simAgents(hub, config);
+  const provider = await SimProvider.open({
+    store: new SimInstanceStore(kv),
+    record: false,
+    bootDelayMs: config.bootDelayMs,
+    bootJitterMs: config.bootJitterMs,
+    failLaunch: randomLaunchFailures(config.launchFailureRate, config.launchFailureKind),
+    startAgent: agents.start,
+  });
+  return { provider, agents };
 }
 
 async function defaultCloud(

@@ -9,7 +9,7 @@ import type { Clock } from "../model/clock.ts";
 import { BadRequestError, NotFoundError, UnavailableError } from "../model/errors.ts";
 import type { Pod } from "../model/pod.ts";
 import { allUnits } from "../model/pod.ts";
-import { savedLog } from "../store/log_store.ts";
+import type { SavedLogs } from "../store/log_store.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { StreamSlots } from "./limits.ts";
 
@@ -53,7 +53,13 @@ function unitOf(pod: Pod, asked: string | undefined): string {
 
 /** The log route; a follow takes one of `streams` (the controller's open streams) while it lasts. */
 export function logRoutes(
-  deps: { store: ObjectStore; hub: AgentHub; clock: Clock; streams?: StreamSlots },
+  deps: {
+    store: ObjectStore;
+    savedLogs: SavedLogs;
+    hub: AgentHub;
+    clock: Clock;
+    streams?: StreamSlots;
+  },
 ): Hono {
   const app = new Hono();
   const streams = deps.streams ?? new StreamSlots();
@@ -69,7 +75,7 @@ export function logRoutes(
     c.header("Content-Type", "text/plain; charset=utf-8");
     const node = pod.status?.boundNodeName;
     if (!node || !deps.hub.isConnected(node)) {
-      const saved = await savedLog(deps.store.kv, {
+      const saved = await deps.savedLogs.get({
         namespace: pod.metadata.namespace ?? "default",
         pod: name,
         uid: pod.metadata.uid!,

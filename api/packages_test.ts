@@ -6,6 +6,8 @@ import type { ControllerMessage } from "../model/agent_protocol.ts";
 import { resolveConfig } from "../model/config.ts";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { Pod } from "../model/pod.ts";
+import { ApiTokenStore } from "../store/api_tokens.ts";
+import { SavedLogs } from "../store/log_store.ts";
 import { ObjectStore } from "../store/object_store.ts";
 import { createApp, createNodeApp } from "./app.ts";
 import { PackageStore } from "./packages.ts";
@@ -38,6 +40,8 @@ async function withHarness(fn: (h: Harness) => Promise<void>): Promise<void> {
     catalog: loadCatalog(),
     token: TOKEN,
     cloudName: "sim",
+    apiTokens: new ApiTokenStore(kv),
+    savedLogs: new SavedLogs(kv),
     limits: { apiBodyBytes: 1024 },
   });
   const nodeApp = createNodeApp(deps);

@@ -29,6 +29,7 @@ async function withPodToken(
       const pod = await res.json() as Pod;
       const creds = await PodCredentials.open({
         store: api.store,
+        kv: api.kv,
         keyFile: `${home}/${NODE_KEY_FILE}`,
         clock: api.clock,
       });
@@ -93,7 +94,12 @@ Deno.test("the nodes' app serves the API to namespace tokens, 404 to the admin t
       clock: api.clock,
       userApi: {
         app: api.app,
-        auth: apiAuthenticator({ token: TEST_TOKEN, store: api.store, clock: api.clock }),
+        auth: apiAuthenticator({
+          token: TEST_TOKEN,
+          store: api.store,
+          clock: api.clock,
+          apiTokens: api.tokens,
+        }),
       },
     });
     const get = (path: string, bearer?: string) =>

@@ -4,11 +4,11 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { StreamSlots } from "./limits.ts";
 import { SseQueue } from "./sse.ts";
-import { BadRequestError, ConflictError, NotFoundError } from "../model/errors.ts";
+import { BadRequestError, ConflictError, NotFoundError, ValidationError } from "../model/errors.ts";
 import type { KindInfo } from "../model/kinds.ts";
 import { findKind, KINDS } from "../model/kinds.ts";
 import { API_VERSION } from "../model/meta.ts";
-import type { MilpaObject } from "../model/meta.ts";
+import type { MilpaObject, ObjectList } from "../model/meta.ts";
 import { matchesSelector, parseSelectorString } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import type { Pod } from "../model/pod.ts";
@@ -27,6 +27,22 @@ import {
   planUpdate,
   prepareNew,
 } from "./registry.ts";
+
+/** `?limit=`: a positive whole number of objects per page, or undefined for all of them. */
+function limitFrom(c: Context): number | undefined {
+  const raw = c.req.query("limit");
+  if (raw === undefined || raw === "" || raw === "0") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new ValidationError(
+      `limit must be a whole number of objects, not ${JSON.stringify(raw)}`,
+      [
+        { field: "limit", message: "must be a whole number", value: raw },
+      ],
+    );
+  }
+  return n;
+}
 
 /** Refuses a cluster-scoped path for a namespaced kind. */
 function clusterScoped(k: KindInfo): void {
@@ -199,12 +215,24 @@ export function resourceRoutes(deps: RegistryDeps & { streams?: StreamSlots }): 
     if (c.req.query("watch") === "true" || c.req.query("watch") === "1") {
       return watch(c, k, namespace, selector);
     }
-    const items = await deps.store.list(k, { namespace, selector });
-    if (k.kind === "Event") {
+    const limit = limitFrom(c);
+    const page = await deps.store.listPage(k, {
+      namespace,
+      selector,
+      limit,
+      continue: c.req.query("continue") || undefined,
+    });
+    const items = page.items;
+    if (k.kind === "Event" && limit === undefined) {
       const t = (o: MilpaObject) => o.metadata.creationTimestamp ?? "";
       items.sort((a, b) => t(a).localeCompare(t(b)));
     }
-    return c.json({ kind: `${k.kind}List`, apiVersion: API_VERSION, metadata: {}, items });
+    const metadata = page.continue
+      ? { continue: page.continue, remainingItemCount: page.remainingItemCount }
+      : {};
+    return c.json(
+      { kind: `${k.kind}List`, apiVersion: API_VERSION, metadata, items } satisfies ObjectList,
+    );
   };
 
   const watch = (

@@ -9,6 +9,7 @@ import { loadCatalog } from "../cloud/catalog.ts";
 import { resolveConfig } from "../model/config.ts";
 import { FakeClock } from "../model/fake_clock.ts";
 import { ApiTokenStore, type TokenSpec } from "../store/api_tokens.ts";
+import { SavedLogs } from "../store/log_store.ts";
 import { ObjectStore } from "../store/object_store.ts";
 import { createApp } from "./app.ts";
 import type { ApiLimits } from "./limits.ts";
@@ -58,8 +59,11 @@ export async function withTestApi(
   const store = new ObjectStore(kv, clock);
   const hub = new AgentHub(clock);
   const recorder = new TransitionRecorder({ clock });
+  const tokens = new ApiTokenStore(kv);
   const app = createApp({
     store,
+    apiTokens: tokens,
+    savedLogs: new SavedLogs(kv),
     clock,
     config: resolveConfig({}),
     catalog: loadCatalog(),
@@ -70,7 +74,6 @@ export async function withTestApi(
     recorder,
     limits: opts.limits,
   });
-  const tokens = new ApiTokenStore(kv);
   const callAs = async (
     token: string,
     method: string,

@@ -24,9 +24,14 @@ import { readSse } from "./sse.ts";
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  /** Objects per request of a list; 0 for all in one. @default DEFAULT_CHUNK_SIZE */
+  chunkSize?: number;
   /** Aborts the request (and a watch's stream). */
   signal?: AbortSignal;
 }
+
+/** Objects per request when milpactl lists (kubectl's `--chunk-size` default). */
+export const DEFAULT_CHUNK_SIZE = 500;
 
 /** How many times `modify()` tries when a status write keeps changing the object under it. */
 export const MODIFY_ATTEMPTS = 5;
@@ -172,11 +177,28 @@ export class MilpaClient {
     return await res.json() as T;
   }
 
-  /** Lists a kind. */
-  list(kind: KindInfo, options: ListOptions = {}): Promise<ObjectList> {
-    return this.#json("GET", objectPath(kind, options.namespace), {
-      query: { labelSelector: options.labelSelector },
-    });
+  /**
+   * Lists a kind, `chunkSize` objects per request (as kubectl does, 500 by default; 0: all in
+   * one), following the controller's `continue` tokens.
+   */
+  async list(kind: KindInfo, options: ListOptions = {}): Promise<ObjectList> {
+    const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    let list: ObjectList | undefined;
+    let cont: string | undefined;
+    do {
+      const page: ObjectList = await this.#json("GET", objectPath(kind, options.namespace), {
+        query: {
+          labelSelector: options.labelSelector,
+          ...(chunk > 0 ? { limit: String(chunk) } : {}),
+          ...(cont ? { continue: cont } : {}),
+        },
+      });
+      if (list) list.items.push(...page.items);
+      else list = page;
+      cont = page.metadata?.continue;
+    } while (cont);
+    list.metadata = { ...list.metadata, continue: undefined, remainingItemCount: undefined };
+    return list;
   }
 
   /** Reads one object; a 404 says `pods "x" not found`. */

@@ -54,6 +54,28 @@ Deno.test("MilpaClient.list() sends the token and the label selector", async () 
   assert.equal(seen[0].auth, "Bearer tok");
 });
 
+Deno.test("MilpaClient.list() reads a long list in chunks of 500, following continue", async () => {
+  const all = Array.from({ length: 1_200 }, (_, i) => ({ metadata: { name: `p${i}` } }));
+  const { client, seen } = clientWith(({ url }) => {
+    const limit = Number(url.searchParams.get("limit") ?? all.length);
+    const from = Number(url.searchParams.get("continue") ?? 0);
+    const items = all.slice(from, from + limit);
+    const next = from + limit < all.length ? String(from + limit) : undefined;
+    return json({
+      kind: "PodList",
+      metadata: next ? { continue: next, remainingItemCount: all.length - from - limit } : {},
+      items,
+    });
+  });
+  const list = await client.list(pods, { namespace: "default" });
+  assert.deepEqual(seen.map((s) => s.url.searchParams.get("limit")), ["500", "500", "500"]);
+  assert.deepEqual(seen.map((s) => s.url.searchParams.get("continue")), [null, "500", "1000"]);
+  assert.equal(list.items.length, 1_200);
+  assert.equal(list.metadata.continue, undefined);
+  await client.list(pods, { chunkSize: 0 });
+  assert.equal(seen.at(-1)!.url.searchParams.get("limit"), null);
+});
+
 Deno.test("MilpaClient.get() turns a 404 into kubectl's not-found message", async () => {
   const { client } = clientWith(() =>
     json({ kind: "Status", code: 404, reason: "NotFound", message: "no such pod" }, 404)

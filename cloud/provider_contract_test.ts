@@ -4,6 +4,7 @@ import { LocalProvider, type LocalProviderOptions } from "./local/local_provider
 import type { IngressRule } from "./provider.ts";
 import { launchRequest, providerContract, type ServiceObserver } from "./provider_contract.ts";
 import { SimProvider } from "./sim/sim_provider.ts";
+import { SimInstanceStore } from "../store/sim_instances.ts";
 
 /**
  * A stand-in agent: a shell that keeps the appended `--config <file>` in its command line
@@ -61,6 +62,27 @@ providerContract("SimProvider", () => {
     cleanup: () => Promise.resolve(provider.reset()),
     crash: (id) => Promise.resolve(provider.exit(id, "crashed")),
   });
+});
+
+// The user-facing sim (cloud.sim): "the same state" is the same KV.
+providerContract("SimProvider on KV", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const open = () => SimProvider.open({ store: new SimInstanceStore(kv), record: false });
+  const provider = await open();
+  provider.startAgents();
+  return {
+    provider,
+    observe: simObserver(provider),
+    servicesEndWithClose: "the simulated cloud keeps only instances in KV; the Service actors " +
+      "sync the rest again after a restart",
+    reopen: open,
+    crash: (id) => Promise.resolve(provider.exit(id, "crashed")),
+    cleanup: () => {
+      provider.reset();
+      kv.close();
+      return Promise.resolve();
+    },
+  };
 });
 
 // Local: "the same state" is the same home directory and controller id.

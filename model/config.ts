@@ -61,10 +61,44 @@ export interface AwsCloudConfig {
   endpointURL?: string;
 }
 
+/**
+ * The simulated cloud: nodes are simulated in the controller's process (no processes, no
+ * network), so that a cluster of thousands of pods can be rehearsed on one machine. Every node
+ * gets a simulated agent that runs nothing: its units report running, `milpactl logs` prints
+ * one line. Instances are kept in the controller's KV and outlive a restart, as a real
+ * cloud's do. Resolved with every default filled in (`DEFAULT_SIM_CLOUD`).
+ */
+export interface SimCloudConfig {
+  /** Milliseconds from a launch until the node's agent connects. @default 200 */
+  bootDelayMs: number;
+  /** Up to this many more milliseconds, at random, per launch. @default 0 */
+  bootJitterMs: number;
+  /** Share of launches that fail, 0..1. @default 0 */
+  launchFailureRate: number;
+  /**
+   * How a failing launch fails: `error`, a cloud error (the pod backs off, LaunchBackOff, and
+   * fails after nodes.maxLaunchAttempts), or `capacity`, no capacity for the instance type
+   * (the next cheapest type that fits is tried). @default "error"
+   */
+  launchFailureKind: "error" | "capacity";
+  /** Milliseconds from the apply of a pod until its units report running. @default 0 */
+  unitStartDelayMs: number;
+}
+
+/** What `cloud: {sim: {}}` means. */
+export const DEFAULT_SIM_CLOUD: SimCloudConfig = {
+  bootDelayMs: 200,
+  bootJitterMs: 0,
+  launchFailureRate: 0,
+  launchFailureKind: "error",
+  unitStartDelayMs: 0,
+};
+
 /** Where nodes run. Exactly one provider; none means `local`. */
 export interface CloudConfig {
   local?: LocalCloudConfig;
   aws?: AwsCloudConfig;
+  sim?: SimCloudConfig;
 }
 
 /** Node settings. */
@@ -242,6 +276,13 @@ const schema = z.strictObject({
       subnetID: z.string().optional(),
       endpointURL: z.url("must be a URL such as http://127.0.0.1:5000").optional(),
     }).optional(),
+    sim: z.strictObject({
+      bootDelayMs: z.number().int().min(0).max(3_600_000).optional(),
+      bootJitterMs: z.number().int().min(0).max(3_600_000).optional(),
+      launchFailureRate: z.number().min(0).max(1).optional(),
+      launchFailureKind: z.enum(["error", "capacity"]).optional(),
+      unitStartDelayMs: z.number().int().min(0).max(3_600_000).optional(),
+    }).nullable().optional(),
   }).optional(),
   nodes: z.strictObject({
     defaultInstanceType: z.string().min(1).optional(),
@@ -321,13 +362,14 @@ export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig
   }
   const d = defaultConfig();
   const f = parsed.data;
-  if (f.cloud?.aws && f.cloud.local) {
-    throw new ValidationError(
-      `${source} is invalid: cloud: configure exactly one of local and aws`,
-      [
-        { field: "cloud", message: "configure exactly one of local and aws" },
-      ],
-    );
+  const clouds = Object.entries(f.cloud ?? {}).filter(([, v]) => v !== undefined);
+  if (clouds.length > 1) {
+    const message = `configure exactly one of local, aws and sim (got ${
+      clouds.map(([k]) => k).join(" and ")
+    })`;
+    throw new ValidationError(`${source} is invalid: cloud: ${message}`, [
+      { field: "cloud", message },
+    ]);
   }
   const tls = {
     enabled: f.tls?.enabled ?? d.tls.enabled,
@@ -342,7 +384,11 @@ export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig
   return {
     ...(f.apiVersion ? { apiVersion: f.apiVersion } : {}),
     clusterName: f.clusterName ?? d.clusterName,
-    cloud: f.cloud?.aws ? { aws: f.cloud.aws } : { local: { ...(f.cloud?.local ?? {}) } },
+    cloud: f.cloud?.aws
+      ? { aws: f.cloud.aws }
+      : f.cloud?.sim !== undefined
+      ? { sim: { ...DEFAULT_SIM_CLOUD, ...stripUndefined(f.cloud.sim ?? {}) } }
+      : { local: { ...(f.cloud?.local ?? {}) } },
     nodes: { ...d.nodes, ...stripUndefined(f.nodes ?? {}) } as NodesConfig,
     serviceDiscovery: {
       ttl: f.serviceDiscovery?.ttl ?? d.serviceDiscovery.ttl,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultConfig, resolveConfig } from "./config.ts";
+import { DEFAULT_SIM_CLOUD, defaultConfig, resolveConfig } from "./config.ts";
 import { ValidationError } from "./errors.ts";
 
 function invalid(raw: unknown): ValidationError {
@@ -114,4 +114,51 @@ Deno.test("resolveConfig() takes cloud.local.registryProxy.loopbackPorts and ref
     ) => f.field),
     ["cloud.local.registryProxy.loopbackPorts[0]", "cloud.local.registryProxy.loopbackPorts[1]"],
   );
+});
+
+Deno.test("resolveConfig() takes cloud.sim with every knob defaulted, or set", () => {
+  for (const sim of [{}, null]) {
+    assert.deepEqual(resolveConfig({ cloud: { sim } }).cloud, { sim: DEFAULT_SIM_CLOUD });
+  }
+  assert.deepEqual(DEFAULT_SIM_CLOUD, {
+    bootDelayMs: 200,
+    bootJitterMs: 0,
+    launchFailureRate: 0,
+    launchFailureKind: "error",
+    unitStartDelayMs: 0,
+  });
+  const c = resolveConfig({
+    cloud: {
+      sim: { bootDelayMs: 50, bootJitterMs: 100, launchFailureRate: 0.25, unitStartDelayMs: 10 },
+    },
+  });
+  assert.deepEqual(c.cloud, {
+    sim: {
+      bootDelayMs: 50,
+      bootJitterMs: 100,
+      launchFailureRate: 0.25,
+      launchFailureKind: "error",
+      unitStartDelayMs: 10,
+    },
+  });
+});
+
+Deno.test("resolveConfig() names unknown and bad cloud.sim fields, and refuses two clouds", () => {
+  assert.deepEqual(invalid({ cloud: { sim: { bootDelay: 200 } } }).fields, [
+    { field: "cloud.sim.bootDelay", message: "unknown field" },
+  ]);
+  assert.deepEqual(
+    invalid({ cloud: { sim: { launchFailureRate: 1.5, launchFailureKind: "quota" } } }).fields
+      .map((f) => f.field),
+    ["cloud.sim.launchFailureRate", "cloud.sim.launchFailureKind"],
+  );
+  assert.equal(
+    invalid({ cloud: { sim: { bootDelayMs: -1 } } }).fields[0].field,
+    "cloud.sim.bootDelayMs",
+  );
+  for (const cloud of [{ sim: {}, local: {} }, { sim: {}, aws: {} }, { local: null, aws: {} }]) {
+    const e = invalid({ cloud });
+    assert.equal(e.fields[0].field, "cloud");
+    assert.match(e.message, /exactly one of local, aws and sim/);
+  }
 });

@@ -53,7 +53,13 @@ export interface MilpaObject extends TypeMeta {
 
 /** A list of objects of one kind, as `get` without a name returns it. */
 export interface ObjectList<T extends MilpaObject = MilpaObject> extends TypeMeta {
-  metadata: { resourceVersion?: string };
+  metadata: {
+    resourceVersion?: string;
+    /** With `?limit=`: pass as `?continue=` for the next page; absent on the last page. */
+    continue?: string;
+    /** With `?limit=`: how many objects come after this page. */
+    remainingItemCount?: number;
+  };
   items: T[];
 }
 

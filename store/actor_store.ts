@@ -53,11 +53,7 @@ export class ActorStore {
   /** Chunk counts of stored snapshots, once loadAll() read them all (else read per actor). */
   #chunks: Map<string, number> | undefined;
 
-  constructor(private readonly objects: ObjectStore) {}
-
-  private get kv(): Deno.Kv {
-    return this.objects.kv;
-  }
+  constructor(private readonly objects: ObjectStore, private readonly kv: Deno.Kv) {}
 
   /**
    * Persists a snapshot and, when given, the owned object's status in one transaction.
@@ -87,7 +83,8 @@ export class ActorStore {
     for (const w of writes) {
       const n = w.json.length <= CHUNK ? 0 : Math.ceil(w.json.length / CHUNK);
       const m = 2 + Math.max(n, this.#chunkCount(w.systemId));
-      const c = w.json.length + (w.owned ? 2_000 + JSON.stringify(w.owned.status ?? null).length : 0);
+      const c = w.json.length +
+        (w.owned ? 2_000 + JSON.stringify(w.owned.status ?? null).length : 0);
       if (
         batch.length > 0 &&
         (chars + c > TX_CHARS || mutations + m > TX_WRITES || checks + 1 > TX_CHECKS)

@@ -19,7 +19,7 @@ async function withActors(fn: (f: Fixture) => Promise<void>): Promise<void> {
     const objects = new ObjectStore(kv, new FakeClock());
     const events: WatchEvent[] = [];
     objects.watch((e) => events.push(e));
-    await fn({ kv, objects, actors: new ActorStore(objects), events });
+    await fn({ kv, objects, actors: new ActorStore(objects, kv), events });
   } finally {
     kv.close();
   }

@@ -17,8 +17,29 @@ export interface SavedLog {
   savedAt: number;
 }
 
-/** Saves the tail of a unit's log. */
-export async function saveLog(
+/** Saved unit logs, in Deno KV. */
+export class SavedLogs {
+  constructor(private readonly kv: Deno.Kv) {}
+
+  /** Saves the tail of a unit's log. */
+  save(
+    at: { namespace: string; pod: string; uid: string; unit: string },
+    text: string,
+    now: number,
+  ): Promise<void> {
+    return saveLog(this.kv, at, text, now);
+  }
+
+  /** The saved log of a unit of this pod (by uid), if there is one and it is fresh. */
+  get(
+    at: { namespace: string; pod: string; uid: string; unit: string },
+    now: number,
+  ): Promise<SavedLog | undefined> {
+    return savedLog(this.kv, at, now);
+  }
+}
+
+async function saveLog(
   kv: Deno.Kv,
   at: { namespace: string; pod: string; uid: string; unit: string },
   text: string,
@@ -28,8 +49,7 @@ export async function saveLog(
   await kv.set(["logs", at.namespace, at.pod, at.unit], log, { expireIn: SAVED_LOG_TTL_MS });
 }
 
-/** The saved log of a unit of this pod (by uid), if there is one and it is fresh. */
-export async function savedLog(
+async function savedLog(
   kv: Deno.Kv,
   at: { namespace: string; pod: string; uid: string; unit: string },
   now: number,

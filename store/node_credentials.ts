@@ -109,21 +109,23 @@ export class CredentialKey {
 /** Issues, checks and revokes node agent tokens; see the module doc. */
 export class NodeCredentials {
   readonly #store: ObjectStore;
+  readonly #kv: Deno.Kv;
   readonly #key: CredentialKey;
   readonly #clock: Clock;
 
-  private constructor(store: ObjectStore, key: CredentialKey, clock: Clock) {
+  private constructor(store: ObjectStore, kv: Deno.Kv, key: CredentialKey, clock: Clock) {
     this.#store = store;
+    this.#kv = kv;
     this.#key = key;
     this.#clock = clock;
   }
 
   /** Credentials kept in `store`'s KV, with the node key of `keyFile` (made when missing). */
   static async open(
-    opts: { store: ObjectStore; keyFile: string; clock?: Clock },
+    opts: { store: ObjectStore; kv: Deno.Kv; keyFile: string; clock?: Clock },
   ): Promise<NodeCredentials> {
     const key = await CredentialKey.open(opts.keyFile);
-    return new NodeCredentials(opts.store, key, opts.clock ?? systemClock);
+    return new NodeCredentials(opts.store, opts.kv, key, opts.clock ?? systemClock);
   }
 
   /**
@@ -131,7 +133,7 @@ export class NodeCredentials {
    * key (the key file was replaced) is replaced too, since its token can no longer be checked.
    */
   async issue(node: string): Promise<string> {
-    const kv = this.#store.kv;
+    const kv = this.#kv;
     for (;;) {
       const entry = await kv.get<NodeCredentialRecord>(recordKey(node));
       if (entry.value) {
@@ -155,7 +157,7 @@ export class NodeCredentials {
    * revoked, and the node exists and is not terminating.
    */
   async verify(node: string, token: string): Promise<boolean> {
-    const record = (await this.#store.kv.get<NodeCredentialRecord>(recordKey(node))).value;
+    const record = (await this.#kv.get<NodeCredentialRecord>(recordKey(node))).value;
     if (!record) return false;
     const given = timingSafeEqual(await sha256Hex(token), record.sha256);
     const current = timingSafeEqual(
@@ -170,7 +172,7 @@ export class NodeCredentials {
 
   /** Revokes `node`'s token (safe to repeat). */
   async revoke(node: string): Promise<void> {
-    await this.#store.kv.delete(recordKey(node));
+    await this.#kv.delete(recordKey(node));
   }
 
   #tokenOf(node: string, nonce: string): Promise<string> {

@@ -39,7 +39,7 @@ async function withCredentials(fn: (f: Fixture) => Promise<void>): Promise<void>
       keyFile,
       kv,
       store,
-      open: () => NodeCredentials.open({ store, keyFile, clock }),
+      open: () => NodeCredentials.open({ store, kv, keyFile, clock }),
       node,
     });
   } finally {

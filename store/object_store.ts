@@ -274,7 +274,11 @@ export class TxBudget {
     this.#writes.push([key, value]);
     this.#keyBytesBound += keyBound;
     this.#bytesBound += keyBound +
-      (value === undefined ? 0 : jsonLength !== undefined ? jsonBound(jsonLength) : storedSize(value));
+      (value === undefined
+        ? 0
+        : jsonLength !== undefined
+        ? jsonBound(jsonLength)
+        : storedSize(value));
   }
 
   check(): void {
@@ -326,11 +330,6 @@ export class ObjectStore {
 
   constructor(kv: Deno.Kv, private readonly clock: Clock = systemClock) {
     this.#kv = kv;
-  }
-
-  /** TEMPORARY: the database, for the stores that still reach it through this one. */
-  get kv(): Deno.Kv {
-    return this.#kv;
   }
 
   /** The index of a kind, loaded from KV on first use. */
@@ -533,7 +532,9 @@ export class ObjectStore {
     const atomic = this.#kv.atomic();
     const budget = new TxBudget();
     const results: { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject }[] = [];
-    const keys = ops.map((o, i) => objKey(kinds[i], o.object.metadata.namespace, o.object.metadata.name));
+    const keys = ops.map((o, i) =>
+      objKey(kinds[i], o.object.metadata.namespace, o.object.metadata.name)
+    );
     const seen = new Set<string>();
     keys.forEach((key, i) => {
       const s = JSON.stringify(key);

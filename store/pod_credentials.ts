@@ -45,21 +45,23 @@ export async function podLive(store: ObjectStore, ref: PodRef): Promise<boolean>
 /** Issues, revokes and sweeps pod tokens; see the module doc. */
 export class PodCredentials {
   readonly #store: ObjectStore;
+  readonly #kv: Deno.Kv;
   readonly #key: CredentialKey;
   readonly #clock: Clock;
 
-  private constructor(store: ObjectStore, key: CredentialKey, clock: Clock) {
+  private constructor(store: ObjectStore, kv: Deno.Kv, key: CredentialKey, clock: Clock) {
     this.#store = store;
+    this.#kv = kv;
     this.#key = key;
     this.#clock = clock;
   }
 
   /** Pod credentials kept in `store`'s KV, under the key of `keyFile` (made when missing). */
   static async open(
-    opts: { store: ObjectStore; keyFile: string; clock?: Clock },
+    opts: { store: ObjectStore; kv: Deno.Kv; keyFile: string; clock?: Clock },
   ): Promise<PodCredentials> {
     const key = await CredentialKey.open(opts.keyFile);
-    return new PodCredentials(opts.store, key, opts.clock ?? systemClock);
+    return new PodCredentials(opts.store, opts.kv, key, opts.clock ?? systemClock);
   }
 
   /**
@@ -67,7 +69,7 @@ export class PodCredentials {
    * revoked, or the key file was replaced).
    */
   async issue(pod: PodRef): Promise<string> {
-    const kv = this.#store.kv;
+    const kv = this.#kv;
     for (;;) {
       const entry = await kv.get<PodCredentialRecord>(recordKey(pod.uid));
       if (entry.value) {
@@ -108,7 +110,7 @@ export class PodCredentials {
 
   /** Revokes the token of the pod with `uid` (safe to repeat). */
   async revoke(uid: string): Promise<void> {
-    const kv = this.#store.kv;
+    const kv = this.#kv;
     const entry = await kv.get<PodCredentialRecord>(recordKey(uid));
     if (!entry.value) return;
     await kv.atomic().check(entry).delete(recordKey(uid)).delete(apiTokenKey(entry.value.id))
@@ -118,7 +120,7 @@ export class PodCredentials {
   /** Revokes the tokens of pods that are gone, replaced or ended; returns how many. */
   async sweep(): Promise<number> {
     let n = 0;
-    for await (const e of this.#store.kv.list<PodCredentialRecord>({ prefix: [PREFIX] })) {
+    for await (const e of this.#kv.list<PodCredentialRecord>({ prefix: [PREFIX] })) {
       const uid = e.key[1] as string;
       const { namespace, name } = e.value;
       if (!(await podLive(this.#store, { namespace, name, uid }))) {

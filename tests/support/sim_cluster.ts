@@ -78,16 +78,16 @@ export async function startSimCluster(opts: SimClusterOptions = {}): Promise<Sim
     cloud: ({ hub }) => {
       sim = new SimProvider({
         launchLatencyMs: opts.launchLatencyMs,
-        startAgent: (instance, req) => {
+        startAgent: (instance) => {
           const runtime = new FakeRuntime({ script: opts.script });
-          runtimes.set(req.nodeName, runtime);
+          runtimes.set(instance.nodeName, runtime);
           const agent = connectInProcess(hub, {
-            nodeName: req.nodeName,
+            nodeName: instance.nodeName,
             podIP: instance.addresses[0]?.address,
-            dataDir: `${dataDir}/${req.nodeName}`,
+            dataDir: `${dataDir}/${instance.nodeName}`,
             runtime,
           });
-          agents.set(req.nodeName, agent);
+          agents.set(instance.nodeName, agent);
           return () => void agent.stop();
         },
       });

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { SIM_BATCH_MUTATIONS, type SimInstanceRecord, SimInstanceStore } from "./sim_instances.ts";
+
+function record(n: number): SimInstanceRecord {
+  return {
+    id: `i-${n}`,
+    n,
+    nodeName: `node-${n}`,
+    instanceType: "t3.nano",
+    spot: false,
+    address: `10.0.0.${n}`,
+    launchedAt: 1000 + n,
+    clientToken: `node-${n}`,
+  };
+}
+
+/** Counts the KV commits made through `kv`. */
+function countCommits(kv: Deno.Kv): { commits: number } {
+  const counter = { commits: 0 };
+  const atomic = kv.atomic.bind(kv);
+  kv.atomic = () => {
+    const op = atomic();
+    const commit = op.commit.bind(op);
+    op.commit = () => {
+      counter.commits++;
+      return commit();
+    };
+    return op;
+  };
+  return counter;
+}
+
+Deno.test("SimInstanceStore keeps instances and the next number for a store opened later", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new SimInstanceStore(kv);
+    assert.deepEqual(await store.load(), { instances: [], next: 1 });
+    await Promise.all([1, 2, 3].map((n) => store.put(record(n))));
+    await store.remove("i-2");
+    await store.remove("i-2");
+    const later = await new SimInstanceStore(kv).load();
+    assert.deepEqual(later.instances.map((i) => i.id).sort(), ["i-1", "i-3"]);
+    assert.deepEqual(later.instances.find((i) => i.id === "i-3"), record(3));
+    // Numbers are not given twice, even those of instances that are gone.
+    await store.remove("i-3");
+    assert.equal((await new SimInstanceStore(kv).load()).next, 4);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("SimInstanceStore commits a burst of writes in a few batches, not one per write", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new SimInstanceStore(kv);
+    const counter = countCommits(kv);
+    const N = 2 * SIM_BATCH_MUTATIONS + 10;
+    await Promise.all(Array.from({ length: N }, (_, i) => store.put(record(i + 1))));
+    assert.ok(counter.commits <= 3, `${counter.commits} commits for ${N} launches`);
+    assert.equal((await store.load()).instances.length, N);
+    counter.commits = 0;
+    await Promise.all(Array.from({ length: N }, (_, i) => store.remove(`i-${i + 1}`)));
+    assert.ok(counter.commits <= 3, `${counter.commits} commits for ${N} terminations`);
+    assert.deepEqual((await store.load()).instances, []);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("SimInstanceStore rejects the writes of a batch that cannot be committed", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const store = new SimInstanceStore(kv);
+  kv.close();
+  await assert.rejects(store.put(record(1)));
+  await store.flush();
+});
