@@ -52,6 +52,12 @@ export interface ManagedKind {
   statusOf(snapshot: unknown): unknown;
   /** The uid in a persisted snapshot, to tell it belongs to this object (and not a namesake). */
   uidOf(snapshot: unknown): string | undefined;
+  /**
+   * Context fields kept out of persisted snapshots: liveness times that every heartbeat moves.
+   * Stored, each heartbeat of every node would be a write; restored without them, an actor's
+   * watchdog counts from its restore, as it does for a connection made after a restart.
+   */
+  volatile?: string[];
 }
 
 const ctx = <C>(s: unknown) => (s as { context: C }).context;
@@ -78,6 +84,7 @@ export function managedKinds(
 ): ManagedKind[] {
   const pod: ManagedKind = {
     name: "pod",
+    volatile: ["lastStatusAt"],
     objectKind: "Pod",
     machine: createPodMachine({
       clock: deps.clock,
@@ -117,6 +124,7 @@ export function managedKinds(
   };
   const node: ManagedKind = {
     name: "node",
+    volatile: ["lastHeartbeat"],
     objectKind: "Node",
     machine: createNodeMachine({
       clock: deps.clock,

@@ -462,8 +462,13 @@ export class Supervisor {
     // A stopped actor's snapshot is "stopped", without its invoked work: restored, it would
     // never move again. What it was before it stopped is what a restart must find.
     if (entry.ref.getSnapshot().status === "stopped") return undefined;
-    const snapshot = entry.ref.getPersistedSnapshot();
     const kind = this.#kinds.get(entry.kind)!;
+    let snapshot = entry.ref.getPersistedSnapshot() as Snapshot<unknown> & { context?: object };
+    if (kind.volatile && snapshot.context) {
+      const context: Record<string, unknown> = { ...snapshot.context };
+      for (const field of kind.volatile) delete context[field];
+      snapshot = { ...snapshot, context };
+    }
     return {
       snapshot,
       owned: {

@@ -31,6 +31,8 @@ export interface InProcessAgent {
   reconnect(hub?: AgentHub): void;
   /** Disconnects and stops every unit. */
   stop(): Promise<void>;
+  /** Sends the current status now, as the next heartbeat would. */
+  heartbeat(): void;
 }
 
 /** Starts an agent for `nodeName` and connects it to `hub`. */
@@ -76,6 +78,11 @@ export function connectInProcess(
     async stop() {
       disconnect();
       await agent.stop(0);
+    },
+    heartbeat() {
+      const to = attached;
+      const msg = agent.statusMessage();
+      queueMicrotask(() => to?.receive(msg));
     },
   };
 }

@@ -14,6 +14,8 @@ import type { Clock } from "../model/clock.ts";
 import { systemClock } from "../model/clock.ts";
 import type { ServerConfig, SimCloudConfig } from "../model/config.ts";
 import { ActorStore } from "../store/actor_store.ts";
+import { flushEvents } from "../store/events.ts";
+import { GroupCommitter } from "../store/group_commit.ts";
 import { ApiTokenStore } from "../store/api_tokens.ts";
 import { SavedLogs } from "../store/log_store.ts";
 import { deleteMeta, getOrCreateMeta, randomToken } from "../store/meta_store.ts";
@@ -290,6 +292,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       await agentServer?.shutdown();
       await cloud.close();
       sim?.agents.close();
+      // Events recorded while stopping, and every write queued, reach KV before it closes.
+      await flushEvents(store);
+      await GroupCommitter.of(opts.kv).flush();
       if (!o.keepKv) opts.kv.close();
     },
   };

@@ -5,27 +5,16 @@
  * the JSON split over `["sc", systemId, 0..n-1]` (keys.ts). Snapshot and status go in one
  * transaction, so after a crash the object's status and its actor's state agree.
  *
- * saveMany() writes the snapshots of many actors in as few transactions as Deno KV's limits
- * allow (group commit): the persister hands it everything that changed while the previous
- * transaction was in flight.
+ * Writes go through the database's group committer (group_commit.ts): the snapshots the
+ * persister hands over together, and whatever else is written meanwhile, share transactions.
  */
 import { kindOrThrow } from "../model/kinds.ts";
 import { snapshotChunkKey, snapshotKey, SNAPSHOTS } from "./keys.ts";
-import type { ObjectStore, StagedStatus } from "./object_store.ts";
-import { TxBudget } from "./object_store.ts";
+import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
+import type { ObjectStore } from "./object_store.ts";
 
 /** Characters per KV value: V8 may store a string at 2 bytes a character, and a value holds 64 KiB. */
 const CHUNK = 30_000;
-
-/**
- * Bytes of snapshots and statuses, as JSON characters, per transaction: half of KV's 800 KB,
- * since V8 stores a string with any character past Latin-1 at 2 bytes a character.
- */
-const TX_CHARS = 380_000;
-
-/** Writes per transaction: KV allows 1,000 mutations (and 100 checks). */
-const TX_WRITES = 900;
-const TX_CHECKS = 100;
 
 interface Head {
   v?: string;
@@ -53,7 +42,11 @@ export class ActorStore {
   /** Chunk counts of stored snapshots, once loadAll() read them all (else read per actor). */
   #chunks: Map<string, number> | undefined;
 
-  constructor(private readonly objects: ObjectStore, private readonly kv: Deno.Kv) {}
+  private readonly committer: GroupCommitter;
+
+  constructor(private readonly objects: ObjectStore, private readonly kv: Deno.Kv) {
+    this.committer = GroupCommitter.of(kv);
+  }
 
   /**
    * Persists a snapshot and, when given, the owned object's status in one transaction.
@@ -65,9 +58,10 @@ export class ActorStore {
 
   /**
    * Persists the snapshots (and owned statuses) of many actors, each actor's snapshot and
-   * status in the same transaction, in as few transactions as fit KV's limits. A transaction
-   * whose object check failed (the object changed meanwhile) is planned again. Throws when
-   * KV refuses a write; then some transactions may have been written and others not.
+   * status in the same transaction; the group committer (group_commit.ts) puts many actors in
+   * one transaction. An actor's write whose object check failed (the object changed meanwhile)
+   * is planned again. Throws when KV refuses a write (the first refusal), after the others
+   * were tried.
    */
   async saveMany(writes: SnapshotWrite[]): Promise<void> {
     const kinds = new Set(writes.flatMap((w) => w.owned ? [w.owned.kind] : []));
@@ -76,29 +70,9 @@ export class ActorStore {
       // Without the chunk counts of every snapshot, read those of these actors.
       await this.#readChunkCounts(writes.map((w) => w.systemId));
     }
-    let batch: SnapshotWrite[] = [];
-    let chars = 0;
-    let mutations = 0;
-    let checks = 0;
-    for (const w of writes) {
-      const n = w.json.length <= CHUNK ? 0 : Math.ceil(w.json.length / CHUNK);
-      const m = 2 + Math.max(n, this.#chunkCount(w.systemId));
-      const c = w.json.length +
-        (w.owned ? 2_000 + JSON.stringify(w.owned.status ?? null).length : 0);
-      if (
-        batch.length > 0 &&
-        (chars + c > TX_CHARS || mutations + m > TX_WRITES || checks + 1 > TX_CHECKS)
-      ) {
-        await this.#commit(batch);
-        batch = [];
-        chars = mutations = checks = 0;
-      }
-      batch.push(w);
-      chars += c;
-      mutations += m;
-      checks += w.owned ? 1 : 0;
-    }
-    if (batch.length) await this.#commit(batch);
+    const results = await Promise.allSettled(writes.map((w) => this.#save(w)));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   #chunkCount(systemId: string): number {
@@ -116,44 +90,41 @@ export class ActorStore {
     }
   }
 
-  async #commit(batch: SnapshotWrite[]): Promise<void> {
+  async #save(w: SnapshotWrite): Promise<void> {
     for (let attempt = 0;; attempt++) {
-      const atomic = this.kv.atomic();
-      const budget = new TxBudget();
-      const staged: StagedStatus[] = [];
-      const counts = new Map<string, number>();
-      for (const w of batch) {
-        const headKey = snapshotKey(w.systemId);
-        const oldChunks = this.#chunkCount(w.systemId);
-        const n = w.json.length <= CHUNK ? 0 : Math.ceil(w.json.length / CHUNK);
-        if (n === 0) {
-          atomic.set(headKey, { v: w.json });
-        } else {
-          atomic.set(headKey, { n });
-          for (let i = 0; i < n; i++) {
-            atomic.set(snapshotChunkKey(w.systemId, i), w.json.slice(i * CHUNK, (i + 1) * CHUNK));
-          }
-        }
-        for (let i = n; i < oldChunks; i++) atomic.delete(snapshotChunkKey(w.systemId, i));
-        counts.set(w.systemId, n);
-        if (w.owned) {
-          const s = this.objects.stageStatus(atomic, budget, w.owned);
-          if (s) staged.push(s);
+      const write: Write = { checks: [], mutations: [], bytes: 0 };
+      const headKey = snapshotKey(w.systemId);
+      const oldChunks = this.#chunkCount(w.systemId);
+      const n = w.json.length <= CHUNK ? 0 : Math.ceil(w.json.length / CHUNK);
+      if (n === 0) {
+        write.mutations.push({ type: "set", key: headKey, value: { v: w.json } });
+      } else {
+        write.mutations.push({ type: "set", key: headKey, value: { n } });
+        for (let i = 0; i < n; i++) {
+          write.mutations.push({
+            type: "set",
+            key: snapshotChunkKey(w.systemId, i),
+            value: w.json.slice(i * CHUNK, (i + 1) * CHUNK),
+          });
         }
       }
-      const res = await atomic.commit();
+      for (let i = n; i < oldChunks; i++) {
+        write.mutations.push({ type: "delete", key: snapshotChunkKey(w.systemId, i) });
+      }
+      // A string takes at most 2 bytes a character; keys are short.
+      write.bytes = w.json.length * 2 + 200 * write.mutations.length;
+      const staged = w.owned ? this.objects.stageStatus(write, w.owned) : undefined;
+      const res = await this.committer.commit(write);
       if (res.ok) {
-        for (const [id, n] of counts) this.#setChunks(id, n);
-        this.objects.statusCommitted(staged, res.versionstamp);
+        this.#setChunks(w.systemId, n);
+        if (staged) this.objects.statusCommitted([staged], res.versionstamp);
         return;
       }
-      // An object changed since the index had it (its own writes land in the index first):
-      // the index re-reads them, and the batch is planned again.
-      await this.objects.statusConflicted(staged);
+      // The object changed since the index had it (its own writes land in the index first): the
+      // index re-reads it, and the write is planned again.
+      if (staged) await this.objects.statusConflicted([staged]);
       if (attempt > 100) {
-        throw new Error(
-          `could not persist actors ${batch.map((w) => w.systemId).join(", ")}: too many conflicts`,
-        );
+        throw new Error(`could not persist actor ${w.systemId}: too many conflicts`);
       }
     }
   }
@@ -190,9 +161,11 @@ export class ActorStore {
     const n = this.#chunks
       ? this.#chunkCount(systemId)
       : (await this.kv.get<Head>(snapshotKey(systemId))).value?.n ?? 0;
-    const atomic = this.kv.atomic().delete(snapshotKey(systemId));
-    for (let i = 0; i < n; i++) atomic.delete(snapshotChunkKey(systemId, i));
-    await atomic.commit();
+    const mutations: Mutation[] = [{ type: "delete", key: snapshotKey(systemId) }];
+    for (let i = 0; i < n; i++) {
+      mutations.push({ type: "delete", key: snapshotChunkKey(systemId, i) });
+    }
+    await this.committer.commit({ checks: [], mutations, bytes: 200 * mutations.length });
     this.#setChunks(systemId, 0);
   }
 

@@ -76,6 +76,16 @@ interface PendingEvent {
 interface EventWriter {
   queue: PendingEvent[];
   writing: boolean;
+  /** Resolved when the running drain() ends (flushEvents). */
+  drained?: PromiseWithResolvers<void>;
+}
+
+/** Resolves once every event recorded so far in this store is written (or its failure logged). */
+export function flushEvents(store: ObjectStore): Promise<void> {
+  const writer = writers.get(store);
+  if (!writer?.writing) return Promise.resolve();
+  writer.drained ??= Promise.withResolvers<void>();
+  return writer.drained.promise;
 }
 
 /** Per store, so that stores (tests open many) share nothing and are collected when dropped. */
@@ -107,6 +117,8 @@ async function drain(store: ObjectStore, writer: EventWriter): Promise<void> {
     }
   } finally {
     writer.writing = false;
+    writer.drained?.resolve();
+    writer.drained = undefined;
   }
 }
 

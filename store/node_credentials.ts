@@ -18,6 +18,7 @@ import type { Node } from "../model/node.ts";
 import { timingSafeEqual } from "../model/timing_safe.ts";
 import { sha256Hex } from "./api_tokens.ts";
 import { randomToken } from "./meta_store.ts";
+import { GroupCommitter } from "./group_commit.ts";
 import type { ObjectStore } from "./object_store.ts";
 
 /** The name of the node key file in the state directory. */
@@ -147,7 +148,12 @@ export class NodeCredentials {
         sha256: await sha256Hex(token),
         createdAt: this.#clock.now(),
       };
-      const res = await kv.atomic().check(entry).set(recordKey(node), record).commit();
+      // Through the group committer: a burst of new nodes shares transactions.
+      const res = await GroupCommitter.of(kv).commit({
+        checks: [entry],
+        mutations: [{ type: "set", key: recordKey(node), value: record }],
+        bytes: 1_000,
+      });
       if (res.ok) return token;
     }
   }
@@ -172,7 +178,11 @@ export class NodeCredentials {
 
   /** Revokes `node`'s token (safe to repeat). */
   async revoke(node: string): Promise<void> {
-    await this.#kv.delete(recordKey(node));
+    await GroupCommitter.of(this.#kv).commit({
+      checks: [],
+      mutations: [{ type: "delete", key: recordKey(node) }],
+      bytes: 1_000,
+    });
   }
 
   #tokenOf(node: string, nonce: string): Promise<string> {

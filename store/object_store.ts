@@ -27,6 +27,7 @@ import { kindOrThrow } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import { matchesSelector, normalizeSelector } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
+import { GroupCommitter, type Write } from "./group_commit.ts";
 import { labelKey, objectKey, OBJECTS } from "./keys.ts";
 
 /**
@@ -281,6 +282,11 @@ export class TxBudget {
         : storedSize(value));
   }
 
+  /** An upper bound of the bytes of the writes counted. */
+  get bytesBound(): number {
+    return this.#bytesBound;
+  }
+
   check(): void {
     if (
       this.mutations <= TxBudget.MUTATIONS && this.#bytesBound <= TxBudget.BYTES &&
@@ -327,9 +333,11 @@ export class ObjectStore {
   readonly #index = new Map<string, KindIndex>();
   readonly #loading = new Map<string, Promise<KindIndex>>();
   readonly #kv: Deno.Kv;
+  readonly #committer: GroupCommitter;
 
   constructor(kv: Deno.Kv, private readonly clock: Clock = systemClock) {
     this.#kv = kv;
+    this.#committer = GroupCommitter.of(kv);
   }
 
   /** The index of a kind, loaded from KV on first use. */
@@ -529,7 +537,8 @@ export class ObjectStore {
     const kinds = ops.map((o) => info(o.object.kind));
     for (const k of kinds) await this.#kind(k);
     const now = isoTime(this.clock.now());
-    const atomic = this.#kv.atomic();
+    const write: Write = { checks: [], mutations: [], bytes: 0 };
+    const check = (c: Deno.AtomicCheck) => write.checks.push(c);
     const budget = new TxBudget();
     const results: { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject }[] = [];
     const keys = ops.map((o, i) =>
@@ -554,16 +563,16 @@ export class ObjectStore {
     });
     const set = (key: Deno.KvKey, value: unknown, jsonLength?: number) => {
       budget.add(key, value, jsonLength);
-      atomic.set(key, value);
+      write.mutations.push({ type: "set", key, value });
     };
     const del = (key: Deno.KvKey) => {
       budget.add(key);
-      atomic.delete(key);
+      write.mutations.push({ type: "delete", key });
     };
     const stored: ({ stored: MilpaObject; json: string } | undefined)[] = [];
     ops.forEach((o, i) => {
       try {
-        const planned = this.#plan(o, keys[i], currents[i], now, atomic, set, del);
+        const planned = this.#plan(o, keys[i], currents[i], now, check, set, del);
         results.push(planned);
         stored.push(planned.stored);
       } catch (e) {
@@ -571,7 +580,8 @@ export class ObjectStore {
       }
     });
     budget.check();
-    const res = await atomic.commit();
+    write.bytes = budget.bytesBound;
+    const res = await this.#committer.commit(write);
     if (!res.ok) {
       // Someone else wrote one of them: the index learns what is there now.
       await this.#refresh(keys);
@@ -595,15 +605,14 @@ export class ObjectStore {
   }
 
   /**
-   * Stages a write of an object's status into a transaction of another store (an actor's
-   * snapshot goes with its object's status): returns undefined when there is nothing to write
-   * (no such object, or the status is already this one). The object's versionstamp is checked,
-   * so the transaction fails if the object changed meanwhile. After the transaction committed,
-   * pass what this returned to statusCommitted(). The kind must be loaded (preload()).
+   * Adds a write of an object's status to another store's write (an actor's snapshot goes with
+   * its object's status): returns undefined when there is nothing to write (no such object, or
+   * the status is already this one). The object's versionstamp is checked, so the write fails if
+   * the object changed meanwhile. After the write committed, pass what this returned to
+   * statusCommitted(). The kind must be loaded (preload()).
    */
   stageStatus(
-    atomic: Deno.AtomicOperation,
-    budget: TxBudget,
+    write: Write,
     owned: { kind: string; namespace?: string; name: string; status: unknown },
   ): StagedStatus | undefined {
     const k = info(owned.kind);
@@ -619,9 +628,9 @@ export class ObjectStore {
     const stored = { ...current, status: owned.status } as MilpaObject;
     const key = objectKey(k.plural, ns, owned.name);
     const json = JSON.stringify(stored);
-    atomic.check({ key, versionstamp: e.versionstamp });
-    budget.add(key, stored, json.length);
-    atomic.set(key, stored);
+    write.checks.push({ key, versionstamp: e.versionstamp });
+    write.mutations.push({ type: "set", key, value: stored });
+    write.bytes += jsonBound(json.length) + JSON.stringify(key).length * 3;
     return { plural: k.plural, namespace: ns, name: owned.name, stored, json };
   }
 
@@ -646,7 +655,7 @@ export class ObjectStore {
     key: Deno.KvKey,
     cur: Current,
     now: string,
-    atomic: Deno.AtomicOperation,
+    check: (c: Deno.AtomicCheck) => void,
     set: (key: Deno.KvKey, value: unknown, jsonLength?: number) => void,
     del: (key: Deno.KvKey) => void,
   ): {
@@ -676,7 +685,7 @@ export class ObjectStore {
         },
       };
       if (!k.namespaced) delete object.metadata.namespace;
-      atomic.check({ key, versionstamp: cur.versionstamp });
+      check({ key, versionstamp: cur.versionstamp });
       const stored = toStored(object);
       set(key, stored.stored, stored.json.length);
       relabel(k, cur.value ?? undefined, object, set, del);
@@ -691,7 +700,7 @@ export class ObjectStore {
           `now ${cur.versionstamp}); read it again and retry`,
       );
     }
-    atomic.check({ key, versionstamp: cur.versionstamp });
+    check({ key, versionstamp: cur.versionstamp });
     if (o.op === "delete") {
       relabel(k, cur.value, undefined, set, del);
       del(key);

@@ -304,3 +304,37 @@ Deno.test("secrets: a pod gets only the keys it references, and imagePullSecrets
     await c.close();
   }
 });
+
+Deno.test("heartbeats are not stored: snapshots leave liveness times out, and a repeated status writes nothing", async () => {
+  const c = await startSimCluster({ timings: fast });
+  try {
+    const res = await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("beat"));
+    assert.equal(res.status, 201);
+    const pod = await c.waitForPod("beat", "Running");
+    const node = pod.status!.boundNodeName!;
+    await c.controller.supervisor.flush();
+    const live = c.controller.supervisor.actor("pod/default/beat")!.getSnapshot().context;
+    assert.equal(typeof live.lastStatusAt, "number", "the live actor keeps it");
+    const stored = (await c.kv.get<{ v: string }>(["s", "pod/default/beat"])).value!;
+    assert.equal("lastStatusAt" in JSON.parse(stored.v).context, false);
+    const storedNode = (await c.kv.get<{ v: string }>(["s", `node/${node}`])).value!;
+    assert.equal("lastHeartbeat" in JSON.parse(storedNode.v).context, false);
+    // The agent repeats its status (as every heartbeat does): nothing new to store.
+    const before = (await c.kv.get(["o", "pods", "default", "beat"])).versionstamp;
+    const snapBefore = (await c.kv.get(["s", "pod/default/beat"])).versionstamp;
+    for (let i = 0; i < 5; i++) {
+      c.agents.get(node)!.heartbeat();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await c.controller.supervisor.flush();
+    assert.notEqual(
+      c.controller.supervisor.actor("pod/default/beat")!.getSnapshot().context.lastStatusAt,
+      live.lastStatusAt,
+      "the statuses arrived",
+    );
+    assert.equal((await c.kv.get(["o", "pods", "default", "beat"])).versionstamp, before);
+    assert.equal((await c.kv.get(["s", "pod/default/beat"])).versionstamp, snapBefore);
+  } finally {
+    await c.close();
+  }
+});

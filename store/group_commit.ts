@@ -1,0 +1,209 @@
+/**
+ * Group commit: every store's writes to one Deno KV database go through one committer, which
+ * writes what was submitted while its previous transaction was in flight as one transaction.
+ * KV writes one transaction at a time (on disk, each waits for its sync), so a write's cost is
+ * shared by everything that queued behind it: a burst of thousands of small writes takes tens of
+ * transactions instead of thousands, and a lone write waits for at most the one in flight.
+ *
+ * Each write keeps its own meaning:
+ * - Its checks and mutations are applied together or not at all.
+ * - Writes merged into one transaction touch disjoint keys (a write that shares a key with one
+ *   already in the batch waits for the next), so no write's check is decided on a key another
+ *   write of the same transaction changes.
+ * - When a merged transaction fails a check, each of its writes is committed again alone, so that
+ *   each caller learns its own result; likewise when KV refuses a merged transaction (a value too
+ *   large, a limit), so that one bad write fails alone.
+ * - A transaction stays within KV's limits: 1,000 mutations, 100 checks, 800 KB (by the byte
+ *   bounds the writes declare).
+ */
+
+/** One mutation of a write. */
+export type Mutation =
+  | { type: "set"; key: Deno.KvKey; value: unknown; expireIn?: number }
+  | { type: "delete"; key: Deno.KvKey };
+
+/** One caller's atomic write. */
+export interface Write {
+  checks: Deno.AtomicCheck[];
+  mutations: Mutation[];
+  /** An upper bound of the bytes of its keys and values as KV counts them. */
+  bytes: number;
+}
+
+/** KV's limits of one transaction, with some room. */
+const MAX_MUTATIONS = 1000;
+const MAX_CHECKS = 100;
+const MAX_BYTES = 780_000;
+
+interface Queued {
+  write: Write;
+  keys: string[];
+  resolve: (r: Deno.KvCommitResult | Deno.KvCommitError) => void;
+  reject: (e: unknown) => void;
+}
+
+/** How a key is compared for overlap. */
+function keyId(key: Deno.KvKey): string {
+  return JSON.stringify(key, (_, v) => typeof v === "bigint" ? `${v}n` : v);
+}
+
+function keysOf(w: Write): string[] {
+  const ids = new Set<string>();
+  for (const c of w.checks) ids.add(keyId(c.key));
+  for (const m of w.mutations) ids.add(keyId(m.key));
+  return [...ids];
+}
+
+function apply(atomic: Deno.AtomicOperation, w: Write): void {
+  for (const c of w.checks) atomic.check(c);
+  for (const m of w.mutations) {
+    if (m.type === "set") {
+      atomic.set(m.key, m.value, m.expireIn ? { expireIn: m.expireIn } : undefined);
+    } else atomic.delete(m.key);
+  }
+}
+
+/** Counters, for benchmarks and tests. */
+export interface CommitStats {
+  /** Transactions KV committed or refused. */
+  transactions: number;
+  /** Writes submitted. */
+  writes: number;
+  /** Mutations in transactions. */
+  mutations: number;
+}
+
+/** The group committer of one KV database. */
+export class GroupCommitter {
+  static readonly #byKv = new WeakMap<Deno.Kv, GroupCommitter>();
+
+  /** The one committer of a database: every store writing it shares it. */
+  static of(kv: Deno.Kv): GroupCommitter {
+    let c = GroupCommitter.#byKv.get(kv);
+    if (!c) GroupCommitter.#byKv.set(kv, c = new GroupCommitter(kv));
+    return c;
+  }
+
+  readonly stats: CommitStats = { transactions: 0, writes: 0, mutations: 0 };
+  #queue: Queued[] = [];
+  #running = false;
+  #idle: PromiseWithResolvers<void> | undefined;
+
+  private constructor(private readonly kv: Deno.Kv) {}
+
+  /**
+   * Commits a write, together with others submitted meanwhile. Resolves with KV's result for
+   * this write: `ok: false` when one of its checks failed.
+   */
+  commit(write: Write): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    this.stats.writes++;
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ write, keys: keysOf(write), resolve, reject });
+      if (!this.#running) {
+        this.#running = true;
+        // After the current turn's microtasks: writes submitted together share the first one.
+        queueMicrotask(() => void this.#drain());
+      }
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length) {
+        const batch = this.#take();
+        await this.#commitBatch(batch);
+      }
+    } finally {
+      this.#running = false;
+      this.#idle?.resolve();
+      this.#idle = undefined;
+    }
+  }
+
+  /** Resolves once every write submitted so far is committed (or refused). */
+  flush(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  /** The next transaction's writes: disjoint keys, within KV's limits, in submission order. */
+  #take(): Queued[] {
+    const batch: Queued[] = [];
+    const rest: Queued[] = [];
+    const keys = new Set<string>();
+    let mutations = 0;
+    let checks = 0;
+    let bytes = 0;
+    for (const q of this.#queue) {
+      const w = q.write;
+      const fits = batch.length === 0 || (
+        mutations + w.mutations.length <= MAX_MUTATIONS &&
+        checks + w.checks.length <= MAX_CHECKS &&
+        bytes + w.bytes <= MAX_BYTES &&
+        !q.keys.some((k) => keys.has(k))
+      );
+      // A write that waits keeps its keys reserved, so that later writes to them stay behind it.
+      if (!fits) {
+        rest.push(q);
+        for (const k of q.keys) keys.add(k);
+        continue;
+      }
+      batch.push(q);
+      for (const k of q.keys) keys.add(k);
+      mutations += w.mutations.length;
+      checks += w.checks.length;
+      bytes += w.bytes;
+    }
+    this.#queue = rest;
+    return batch;
+  }
+
+  async #commitBatch(batch: Queued[]): Promise<void> {
+    if (batch.length === 1) {
+      const [q] = batch;
+      try {
+        q.resolve(await this.#commitOne(q.write));
+      } catch (e) {
+        q.reject(e);
+      }
+      return;
+    }
+    const atomic = this.kv.atomic();
+    for (const q of batch) apply(atomic, q.write);
+    let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
+    try {
+      res = await atomic.commit();
+      this.#count(batch.map((q) => q.write));
+    } catch {
+      res = undefined; // one of them is refused: each alone says which
+    }
+    if (res?.ok) {
+      for (const q of batch) q.resolve(res);
+      return;
+    }
+    // A check failed (or KV refused the whole): each write alone gets its own answer.
+    for (const q of batch) {
+      try {
+        q.resolve(await this.#commitOne(q.write));
+      } catch (e) {
+        q.reject(e);
+      }
+    }
+  }
+
+  async #commitOne(w: Write): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    const atomic = this.kv.atomic();
+    apply(atomic, w);
+    try {
+      return await atomic.commit();
+    } finally {
+      this.#count([w]);
+    }
+  }
+
+  #count(writes: Write[]): void {
+    this.stats.transactions++;
+    for (const w of writes) this.stats.mutations += w.mutations.length;
+  }
+}

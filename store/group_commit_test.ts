@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { GroupCommitter, type Write } from "./group_commit.ts";
+
+async function withKv(fn: (kv: Deno.Kv, c: GroupCommitter) => Promise<void>): Promise<void> {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await fn(kv, GroupCommitter.of(kv));
+  } finally {
+    kv.close();
+  }
+}
+
+const put = (key: Deno.KvKey, value: unknown, versionstamp?: string | null): Write => ({
+  checks: versionstamp === undefined ? [] : [{ key, versionstamp }],
+  mutations: [{ type: "set", key, value }],
+  bytes: 100,
+});
+
+Deno.test("GroupCommitter writes what is submitted together in one transaction", async () => {
+  await withKv(async (kv, c) => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => c.commit(put(["k", i], i, null))),
+    );
+    assert.ok(results.every((r) => r.ok));
+    assert.equal(c.stats.transactions, 1);
+    assert.equal((await kv.get(["k", 49])).value, 49);
+    // All of them at the same version: one transaction.
+    assert.equal(new Set(results.map((r) => (r as Deno.KvCommitResult).versionstamp)).size, 1);
+  });
+});
+
+Deno.test("GroupCommitter keeps KV's limits: 100 checks and 1,000 mutations a transaction", async () => {
+  await withKv(async (kv, c) => {
+    const checked = Array.from({ length: 250 }, (_, i) => c.commit(put(["c", i], i, null)));
+    assert.ok((await Promise.all(checked)).every((r) => r.ok));
+    assert.equal(c.stats.transactions, 3);
+    const wide: Write = {
+      checks: [],
+      mutations: Array.from({ length: 600 }, (_, i) => ({ type: "set", key: ["w", i], value: i })),
+      bytes: 1_000,
+    };
+    const before = c.stats.transactions;
+    const two = await Promise.all([c.commit(wide), c.commit({ ...wide })]);
+    assert.ok(two.every((r) => r.ok));
+    assert.equal(c.stats.transactions - before, 2, "1,200 mutations do not fit in one");
+    assert.equal((await kv.get(["w", 599])).value, 599);
+  });
+});
+
+Deno.test("GroupCommitter never decides two writes of one key in the same transaction", async () => {
+  await withKv(async (kv, c) => {
+    const v1 = await kv.set(["obj"], "v1");
+    // Both read version v1 and write: only the first may win (optimistic concurrency).
+    const [a, b] = await Promise.all([
+      c.commit(put(["obj"], "a", v1.versionstamp)),
+      c.commit(put(["obj"], "b", v1.versionstamp)),
+    ]);
+    assert.equal(a.ok, true);
+    assert.equal(b.ok, false);
+    assert.equal((await kv.get(["obj"])).value, "a");
+  });
+});
+
+Deno.test("GroupCommitter answers each write of a merged transaction that failed on its own", async () => {
+  await withKv(async (kv, c) => {
+    await kv.set(["taken"], "someone");
+    const results = await Promise.all([
+      c.commit(put(["free", 1], 1, null)),
+      c.commit(put(["taken"], "me", null)), // its check fails
+      c.commit(put(["free", 2], 2, null)),
+    ]);
+    assert.deepEqual(results.map((r) => r.ok), [true, false, true]);
+    assert.equal((await kv.get(["taken"])).value, "someone");
+    assert.equal((await kv.get(["free", 2])).value, 2);
+  });
+});
+
+Deno.test("GroupCommitter fails only the write KV refuses", async () => {
+  await withKv(async (kv, c) => {
+    const settled = await Promise.allSettled([
+      c.commit(put(["ok", 1], "fine")),
+      c.commit(put(["big"], "x".repeat(70_000))), // over KV's 64 KiB per value
+      c.commit(put(["ok", 2], "fine")),
+    ]);
+    assert.deepEqual(settled.map((s) => s.status), ["fulfilled", "rejected", "fulfilled"]);
+    assert.equal((await kv.get(["ok", 2])).value, "fine");
+    assert.equal((await kv.get(["big"])).value, null);
+    await c.flush();
+  });
+});
