@@ -7,6 +7,7 @@ import { type Actor, type AnyStateMachine, createActor } from "xstate";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
+import { Ticker } from "./ticker.ts";
 
 /** A message an actor sent through its `send` effect. */
 export type Sent = { to: string; event: { type: string; [k: string]: unknown } };
@@ -18,6 +19,13 @@ export abstract class MachineHarness<M extends AnyStateMachine> {
   readonly events: EventInput[] = [];
   readonly actors: Actor<M>[] = [];
   abstract readonly machine: M;
+  /** The watchdog ticks, as the supervisor's Ticker sends them, on the fake clock. */
+  readonly ticker: Ticker;
+
+  constructor(watchdogPeriodMs = 60_000) {
+    this.ticker = new Ticker(this.clock, watchdogPeriodMs);
+    this.ticker.start();
+  }
 
   /** The `send` effect: records the message. */
   protected readonly send = (to: string, event: Sent["event"]): void => {
@@ -36,6 +44,7 @@ export abstract class MachineHarness<M extends AnyStateMachine> {
       ...(snapshot ? { snapshot: snapshot as never } : {}),
     } as never) as Actor<M>;
     this.actors.push(actor);
+    this.ticker.follow(actor);
     return actor.start();
   }
 
@@ -46,6 +55,7 @@ export abstract class MachineHarness<M extends AnyStateMachine> {
 
   stop(): void {
     for (const a of this.actors) a.stop();
+    this.ticker.stop();
   }
 }
 

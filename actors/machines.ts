@@ -101,7 +101,6 @@ export function managedKinds(
       drain: (input, signal) => drainPod({ store: deps.store, clock: deps.clock }, input, signal),
       stopUnits: (input) => stopPodUnits({ store: deps.store, hub: deps.hub }, input),
       healthyTimeoutMs: t.healthyTimeoutMs,
-      watchdogPeriodMs: t.watchdogPeriodMs,
       // Read when used, so that machine definitions (inert deps) can be built.
       get drainMs() {
         return deps.config.serviceDiscovery.drainSeconds * 1000;
@@ -144,7 +143,6 @@ export function managedKinds(
       isConnected: (n) => deps.hub.isConnected(n),
       bootTimeoutMs: t.bootTimeoutMs,
       healthyTimeoutMs: t.healthyTimeoutMs,
-      watchdogPeriodMs: t.watchdogPeriodMs,
     }),
     idOf: (_ns, name) => nodeId(name),
     inputOf: (o) => nodeInputOf(o as Node, deps.config.nodes.defaultVolumeSize),

@@ -6,14 +6,15 @@
  * Deadlines (boot timeout, heartbeats) are epoch milliseconds in context, re-armed by
  * invoked timers, because XState does not restore `after` timers from a snapshot.
  */
-import { assign, fromCallback, fromPromise, setup } from "xstate";
+import { assign, fromPromise, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
 import type { Clock } from "../model/clock.ts";
-import { every, isoTime, sleep } from "../model/clock.ts";
+import { isoTime, sleep } from "../model/clock.ts";
 import type { NodePhase, NodeStatus } from "../model/node.ts";
 import type { NetworkAddress } from "../model/pod.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
+import { WATCHED } from "./ticker.ts";
 
 /** What a node actor starts from. */
 export interface NodeInput {
@@ -88,7 +89,6 @@ export interface NodeDeps {
   event: (e: EventInput) => void;
   bootTimeoutMs: number;
   healthyTimeoutMs: number;
-  watchdogPeriodMs: number;
   /** Whether the node's agent is connected right now (checked after launch). */
   isConnected: (node: string) => boolean;
 }
@@ -125,10 +125,6 @@ export function createNodeMachine(deps: NodeDeps) {
           }
         },
       ),
-      watchdog: fromCallback<NodeEvent, { periodMs: number }>(({ sendBack, input }) => {
-        const since = deps.clock.now();
-        return every(deps.clock, input.periodMs, () => sendBack({ type: "TICK", since }));
-      }),
     },
     guards: {
       connected: ({ context }) => context.agentConnected || deps.isConnected(context.name),
@@ -265,7 +261,8 @@ export function createNodeMachine(deps: NodeDeps) {
       Created: {
         entry: ["markPhaseChange", "armBoot"],
         always: { guard: "connected", target: "Available", actions: "noteConnected" },
-        invoke: { src: "watchdog", input: () => ({ periodMs: deps.watchdogPeriodMs }) },
+        // The supervisor's Ticker sends TICK in watched states (actors/ticker.ts).
+        tags: [WATCHED],
         on: {
           AGENT_CONNECTED: { target: "Available", actions: "noteConnected" },
           BIND: { actions: "bind" },
@@ -276,7 +273,7 @@ export function createNodeMachine(deps: NodeDeps) {
       },
       Available: {
         entry: ["markPhaseChange", "tellPoolAvailable"],
-        invoke: { src: "watchdog", input: () => ({ periodMs: deps.watchdogPeriodMs }) },
+        tags: [WATCHED],
         on: {
           CLAIM: { target: "Claimed", actions: "claim" },
           BIND: { actions: "bind" },

@@ -46,7 +46,7 @@ class Harness extends MachineHarness<NodeMachine> {
   constructor(
     t: { bootTimeoutMs?: number; healthyTimeoutMs?: number; watchdogPeriodMs?: number } = {},
   ) {
-    super();
+    super(t.watchdogPeriodMs);
     this.machine = createNodeMachine({
       clock: this.clock,
       send: this.send,
@@ -76,7 +76,6 @@ class Harness extends MachineHarness<NodeMachine> {
       event: this.record,
       bootTimeoutMs: t.bootTimeoutMs ?? 300_000,
       healthyTimeoutMs: t.healthyTimeoutMs ?? 90_000,
-      watchdogPeriodMs: t.watchdogPeriodMs ?? 60_000,
       isConnected: () => this.connected,
     });
   }

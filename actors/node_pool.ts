@@ -485,9 +485,13 @@ export class NodePool {
   async #catchUp(): Promise<void> {
     // Nodes on their way out whose actor is gone no longer count toward maxNodes.
     for (const name of this.#leaving) {
-      if (this.deps.nodeState(name) === undefined) this.#leaving.delete(name);
+      if (!this.#storing.has(name) && this.deps.nodeState(name) === undefined) {
+        this.#leaving.delete(name);
+      }
     }
     for (const n of [...this.nodes.values()]) {
+      // A node whose object is still being stored has no actor yet: it is not gone.
+      if (this.#storing.has(n.name)) continue;
       const node = this.deps.nodeState(n.name);
       // (A Terminated actor sent NODE_GONE as it got there, with why: that is on its way.)
       if (node === undefined) {
@@ -514,7 +518,9 @@ export class NodePool {
     for (const n of this.nodes.values()) {
       if (!n.boundPod) continue;
       const pod = this.deps.podState(n.boundPod);
-      if (!pod || pod.ended || (n.phase === "Claimed" && pod.node !== n.name)) {
+      // Bound to a pod that ended, is gone, holds another node, or (claimed) holds none.
+      const elsewhere = pod?.node !== undefined && pod.node !== n.name;
+      if (!pod || pod.ended || elsewhere || (n.phase === "Claimed" && pod.node !== n.name)) {
         suspects.add(n.name);
       }
     }

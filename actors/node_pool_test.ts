@@ -187,6 +187,43 @@ Deno.test("NodePool gives a waiting pod a new node object bound to it and spawns
   });
 });
 
+Deno.test("NodePool goes on while a node's object is stored, and a pass meanwhile takes the node for booting, not gone", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    const other = await h.addPod("api");
+    // The node objects' writes are held: the pool must not wait for them, nor lose them.
+    const gate = Promise.withResolvers<void>();
+    const create = h.store.create.bind(h.store);
+    h.store.create = async (obj) => {
+      if (obj.kind === "Node") await gate.promise;
+      return await create(obj);
+    };
+    // (drain() waits for the stores too: let the queue run on its own.)
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    void h.pool.enqueue({ type: "POD_WAITING", pod });
+    void h.pool.enqueue({ type: "POD_WAITING", pod: other });
+    await settle();
+    assert.equal(h.pool.nodes.size, 2, "both booted without waiting for the store");
+    assert.equal(h.spawned.length, 0, "no actor before the object is stored");
+    const [first] = [...h.pool.nodes.keys()];
+    h.nodePhases.set(first, undefined); // no actor yet
+    void h.pool.enqueue({ type: "RECONCILE" });
+    void h.pool.enqueue({ type: "RECONCILE" });
+    await settle();
+    assert.equal(h.pool.nodes.size, 2, "a node being stored is not gone");
+    // Told to go before its actor exists: the message waits for the actor.
+    void h.pool.enqueue({ type: "POD_RELEASED", pod });
+    await settle();
+    assert.equal(h.sent.filter((s) => s.to === `node/${first}`).length, 0);
+    gate.resolve();
+    await h.pool.drain();
+    assert.equal(h.spawned.length, 2);
+    assert.equal((await h.nodes()).length, 2, "no node booted twice");
+    const bind = h.sent.findIndex((s) => s.to === `node/${first}` && s.event.type === "BIND");
+    assert.ok(bind >= 0, "the release reached the node's actor");
+  });
+});
+
 Deno.test("NodePool boots the node a pod asks for: spot, private IP only, volume size", async () => {
   await withPool(async (h) => {
     const pod = await h.addPod("web", {

@@ -15,7 +15,7 @@
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
 import type { Clock } from "../model/clock.ts";
-import { every, isoTime } from "../model/clock.ts";
+import { isoTime } from "../model/clock.ts";
 import type {
   NetworkAddress,
   PodCondition,
@@ -28,6 +28,7 @@ import { lbGateType } from "../model/workload.ts";
 import { allUnitsStarted, computePodPhase } from "../model/pod_phase.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
+import { WATCHED } from "./ticker.ts";
 
 /** A node the pool gave a pod. */
 export interface BoundNode {
@@ -144,8 +145,6 @@ export interface PodDeps {
   stopUnits: (input: { namespace: string; name: string; node: string }) => Promise<void>;
   /** How long a running pod may go without a status report before it counts as lost. */
   healthyTimeoutMs: number;
-  /** How often the watchdog checks. */
-  watchdogPeriodMs: number;
   /** How long a leaving pod that backs a Service stays up after leaving it. */
   drainMs: number;
   /** Failed node launches after which the pod fails. */
@@ -177,10 +176,6 @@ export function createPodMachine(deps: PodDeps) {
       dispatch: fromPromise<DispatchResult, { namespace: string; name: string; node: BoundNode }>(
         ({ input }) => deps.dispatch(input),
       ),
-      watchdog: fromCallback<PodEvent, { periodMs: number }>(({ sendBack, input }) => {
-        const since = deps.clock.now();
-        return every(deps.clock, input.periodMs, () => sendBack({ type: "TICK", since }));
-      }),
       /** Sends RETRY_LAUNCH at an absolute time (re-armed after a restore). */
       launchTimer: fromCallback<PodEvent, { at: number }>(({ sendBack, input }) => {
         const t = deps.clock.setTimeout(
@@ -485,7 +480,8 @@ export function createPodMachine(deps: PodDeps) {
       },
       Running: {
         entry: ["markPhaseChange", "reportRunning"],
-        invoke: { src: "watchdog", input: () => ({ periodMs: deps.watchdogPeriodMs }) },
+        // The supervisor's Ticker sends TICK while Running (actors/ticker.ts).
+        tags: [WATCHED],
         always: [
           { guard: "observedSucceeded", target: "Succeeded" },
           { guard: "observedStartFailure", target: "Failing", actions: "countStartFailure" },

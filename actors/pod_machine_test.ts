@@ -39,7 +39,7 @@ class Harness extends MachineHarness<PodMachine> {
       maxLaunchAttempts?: number;
     } = {},
   ) {
-    super();
+    super(opts.watchdogPeriodMs);
     this.machine = createPodMachine({
       clock: this.clock,
       send: this.send,
@@ -58,7 +58,6 @@ class Harness extends MachineHarness<PodMachine> {
         return s.promise;
       },
       healthyTimeoutMs: opts.healthyTimeoutMs ?? 60_000,
-      watchdogPeriodMs: opts.watchdogPeriodMs ?? 60_000,
       drainMs: opts.drainMs ?? 0,
       maxLaunchAttempts: opts.maxLaunchAttempts ?? 5,
     });

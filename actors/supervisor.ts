@@ -40,6 +40,7 @@ import { Persister } from "./persister.ts";
 import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
 import { routeHubEvent, routeStoreEvent, type RouteTarget, terminateNode } from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
+import { Ticker } from "./ticker.ts";
 
 /** Intervals and timeouts; tests shorten them. */
 export interface Timings {
@@ -130,6 +131,8 @@ export class Supervisor {
   readonly #timings: Timings;
   readonly #kinds: Map<string, ManagedKind>;
   readonly pool: NodePool;
+  /** The one watchdog timer of every pod and node actor. */
+  readonly #ticker: Ticker;
   readonly #root: Actor<ReturnType<typeof createSupervisorMachine>>;
   #unsubscribe: (() => void)[] = [];
   #timers: (() => void)[] = [];
@@ -150,6 +153,7 @@ export class Supervisor {
       launchRetryBaseMs: LAUNCH_RETRY_BASE_MS,
       ...deps.timings,
     };
+    this.#ticker = new Ticker(deps.clock, this.#timings.watchdogPeriodMs);
     this.#persister = new Persister(deps.actorStore, {
       clock: deps.clock,
       onError: (id, error, failures) => this.#persistFailed(id, error, failures),
@@ -251,6 +255,8 @@ export class Supervisor {
       if (n.spec.terminate) terminateNode(routes, n.metadata.name);
     }
     const clock = this.deps.clock;
+    this.#ticker.start();
+    this.#timers.push(() => this.#ticker.stop());
     this.#timers.push(
       every(
         clock,
@@ -453,6 +459,7 @@ export class Supervisor {
       error: (err) => this.#track(this.#restart(id, entry, err)),
     });
     this.deps.onActor?.(id, ref);
+    if (kind !== "pool") this.#ticker.follow(ref);
     ref.start();
     // Restored in its final state (the controller died while removing it).
     if (ref.getSnapshot().status === "done") this.#track(this.#done(id, entry));

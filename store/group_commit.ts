@@ -34,6 +34,8 @@ export interface Write {
 const MAX_MUTATIONS = 1000;
 const MAX_CHECKS = 100;
 const MAX_BYTES = 780_000;
+/** Queued writes looked at for one transaction (those that do not fit wait for the next). */
+const MAX_SCAN = 2_000;
 
 interface Queued {
   write: Write;
@@ -135,7 +137,11 @@ export class GroupCommitter {
     let mutations = 0;
     let checks = 0;
     let bytes = 0;
-    for (const q of this.#queue) {
+    let i = 0;
+    for (; i < this.#queue.length; i++) {
+      // Full, or looked far enough: the rest waits, in order, for the next transaction.
+      if (checks >= MAX_CHECKS || mutations >= MAX_MUTATIONS || i >= MAX_SCAN) break;
+      const q = this.#queue[i];
       const w = q.write;
       const fits = batch.length === 0 || (
         mutations + w.mutations.length <= MAX_MUTATIONS &&
@@ -155,7 +161,7 @@ export class GroupCommitter {
       checks += w.checks.length;
       bytes += w.bytes;
     }
-    this.#queue = rest;
+    this.#queue = i < this.#queue.length ? rest.concat(this.#queue.slice(i)) : rest;
     return batch;
   }
 

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { createActor, setup } from "xstate";
+import { FakeClock } from "../model/fake_clock.ts";
+import { Ticker, WATCHED } from "./ticker.ts";
+
+const machine = setup({
+  types: {} as {
+    context: { ticks: number[] };
+    events: { type: "GO" | "BACK" } | { type: "TICK"; since: number };
+  },
+}).createMachine({
+  context: () => ({ ticks: [] }),
+  initial: "Idle",
+  states: {
+    Idle: { on: { GO: "Watched" } },
+    Watched: {
+      tags: [WATCHED],
+      on: {
+        BACK: "Idle",
+        TICK: { actions: ({ context, event }) => context.ticks.push(event.since) },
+      },
+    },
+  },
+});
+
+Deno.test("Ticker ticks only actors in watched states, with when they entered, on one timer", async () => {
+  const clock = new FakeClock();
+  const t0 = clock.now();
+  const ticker = new Ticker(clock, 100);
+  ticker.start();
+  const actors = Array.from({ length: 3 }, () => createActor(machine));
+  for (const a of actors) {
+    ticker.follow(a);
+    a.start();
+  }
+  assert.equal(clock.pendingTimers, 0, "no timer while nothing is watched");
+  await clock.advance(50);
+  actors[0].send({ type: "GO" });
+  actors[1].send({ type: "GO" });
+  assert.equal(ticker.size, 2);
+  assert.equal(clock.pendingTimers, 1, "one timer for all");
+  await clock.advance(100);
+  actors[1].send({ type: "BACK" });
+  await clock.advance(100);
+  assert.deepEqual(actors[0].getSnapshot().context.ticks, [t0 + 50, t0 + 50]);
+  assert.deepEqual(actors[1].getSnapshot().context.ticks, [t0 + 50]);
+  assert.deepEqual(actors[2].getSnapshot().context.ticks, []);
+  actors[0].stop();
+  await clock.advance(100);
+  assert.equal(ticker.size, 0);
+  assert.equal(clock.pendingTimers, 0, "the timer stops when nothing is watched");
+  ticker.stop();
+  for (const a of actors) a.stop();
+});
