@@ -11,6 +11,9 @@
 import type { AnyActorRef } from "xstate";
 import { type Clock, every } from "../model/clock.ts";
 
+/** Parts a period's ticks are spread over. */
+const SLICES = 10;
+
 /** The tag of states whose actor gets watchdog ticks. */
 export const WATCHED = "watched";
 
@@ -20,6 +23,7 @@ export class Ticker {
   readonly #watched = new Map<AnyActorRef, number>();
   #cancel: (() => void) | undefined;
   #enabled = false;
+  #slice = 0;
 
   constructor(private readonly clock: Clock, private readonly periodMs: number) {}
 
@@ -39,7 +43,9 @@ export class Ticker {
   /** Runs the timer while enabled and some actor is watched, else not. */
   #arm(): void {
     const want = this.#enabled && this.#watched.size > 0;
-    if (want && !this.#cancel) this.#cancel = every(this.clock, this.periodMs, () => this.#tick());
+    if (want && !this.#cancel) {
+      this.#cancel = every(this.clock, this.periodMs / this.#slices, () => this.#tick());
+    }
     if (!want && this.#cancel) {
       this.#cancel();
       this.#cancel = undefined;
@@ -80,13 +86,26 @@ export class Ticker {
     };
   }
 
+  /**
+   * Ticks one slice of the watched actors: each gets one tick a period, and a period's ticks are
+   * spread over its slices, so that 10,000 actors never hold the event loop at once.
+   */
   #tick(): void {
+    const slice = this.#slice;
+    this.#slice = (slice + 1) % this.#slices;
+    let i = 0;
     for (const [ref, since] of [...this.#watched]) {
+      if (i++ % this.#slices !== slice) continue;
       if (ref.getSnapshot().status !== "active") {
         this.#unwatch(ref);
         continue;
       }
       ref.send({ type: "TICK", since });
     }
+  }
+
+  /** Parts of a period ticked one after another (none for periods under a second). */
+  get #slices(): number {
+    return this.periodMs >= 1_000 ? SLICES : 1;
   }
 }

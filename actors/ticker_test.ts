@@ -26,7 +26,7 @@ const machine = setup({
 Deno.test("Ticker ticks only actors in watched states, with when they entered, on one timer", async () => {
   const clock = new FakeClock();
   const t0 = clock.now();
-  const ticker = new Ticker(clock, 100);
+  const ticker = new Ticker(clock, 1_000);
   ticker.start();
   const actors = Array.from({ length: 3 }, () => createActor(machine));
   for (const a of actors) {
@@ -34,19 +34,20 @@ Deno.test("Ticker ticks only actors in watched states, with when they entered, o
     a.start();
   }
   assert.equal(clock.pendingTimers, 0, "no timer while nothing is watched");
-  await clock.advance(50);
+  await clock.advance(500);
   actors[0].send({ type: "GO" });
   actors[1].send({ type: "GO" });
   assert.equal(ticker.size, 2);
   assert.equal(clock.pendingTimers, 1, "one timer for all");
-  await clock.advance(100);
+  // A period's ticks are spread over its tenths: the two actors are ticked 100 ms apart.
+  await clock.advance(1_000);
   actors[1].send({ type: "BACK" });
-  await clock.advance(100);
-  assert.deepEqual(actors[0].getSnapshot().context.ticks, [t0 + 50, t0 + 50]);
-  assert.deepEqual(actors[1].getSnapshot().context.ticks, [t0 + 50]);
+  await clock.advance(1_000);
+  assert.deepEqual(actors[0].getSnapshot().context.ticks, [t0 + 500, t0 + 500]);
+  assert.deepEqual(actors[1].getSnapshot().context.ticks, [t0 + 500]);
   assert.deepEqual(actors[2].getSnapshot().context.ticks, []);
   actors[0].stop();
-  await clock.advance(100);
+  await clock.advance(1_000);
   assert.equal(ticker.size, 0);
   assert.equal(clock.pendingTimers, 0, "the timer stops when nothing is watched");
   ticker.stop();

@@ -94,6 +94,13 @@ export interface Page<T> {
   remainingItemCount?: number;
 }
 
+/** Objects a list decodes before it lets others run. */
+const YIELD_EVERY = 500;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** What the index holds of one object. */
 interface Indexed {
   /** The stored form (without resourceVersion), as JSON: a compact, private copy. */
@@ -364,7 +371,7 @@ export class ObjectStore {
 
   /** Loads the index of these kinds (all objects of them) now rather than on first use. */
   async preload(kinds: KindArg[]): Promise<void> {
-    for (const k of kinds) await this.#kind(info(k));
+    await Promise.all(kinds.map((k) => this.#kind(info(k))));
   }
 
   /** Re-reads keys from KV into the index (after a write found it stale). */
@@ -441,7 +448,8 @@ export class ObjectStore {
       const sorted = [...names.keys()].sort(byCodePoint);
       for (const name of sorted) {
         if (after && n === after[0] && name <= after[1]) continue;
-        const e = names.get(name)!;
+        const e = names.get(name);
+        if (!e) continue; // deleted while this list let others run
         if (sel && !matchesSelector(sel, e.labels ?? {})) continue;
         if (items.length >= limit) {
           remaining++;
@@ -449,6 +457,8 @@ export class ObjectStore {
         }
         items.push(decode<T>(e));
         last = [n, name];
+        // A long list lets others run now and then (a request, a tick): no long stall.
+        if (items.length % YIELD_EVERY === 0) await nextTurn();
       }
     }
     return remaining > 0 && last

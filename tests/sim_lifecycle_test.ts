@@ -338,3 +338,31 @@ Deno.test("heartbeats are not stored: snapshots leave liveness times out, and a 
     await c.close();
   }
 });
+
+Deno.test("a restarted controller does not write the snapshots it restored again", async () => {
+  const c1 = await startSimCluster({ timings: fast });
+  const kv = c1.kv;
+  let c2: Awaited<ReturnType<typeof startSimCluster>> | undefined;
+  try {
+    const res = await c1.api("POST", "/api/v1/namespaces/default/pods", podManifest("kept"));
+    assert.equal(res.status, 201);
+    const pod = await c1.waitForPod("kept", "Running");
+    const node = pod.status!.boundNodeName!;
+    await c1.controller.supervisor.flush();
+    const stamps = async () =>
+      (await kv.getMany([["s", "pod/default/kept"], ["s", `node/${node}`]])).map((e) =>
+        e.versionstamp
+      );
+    const before = await stamps();
+    await c1.close({ keepKv: true });
+    // Restored and left alone (no agent reconnects, nothing happens): nothing to write.
+    c2 = await startSimCluster({ timings: fast, kv });
+    assert.ok(c2.controller.supervisor.actor("pod/default/kept"));
+    await new Promise((r) => setTimeout(r, 100));
+    await c2.controller.supervisor.flush();
+    assert.deepEqual(await stamps(), before);
+  } finally {
+    if (c2) await c2.close();
+    else await c1.close();
+  }
+});
