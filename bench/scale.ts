@@ -41,6 +41,15 @@ function log(message: string): void {
 // ---------------------------------------------------------------------------------------------
 // Controllers
 
+/** The V8 flags `deno task start` gives the controller (deno.json), so the bench runs it alike. */
+function startFlags(): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`)).tasks as Record<
+    string,
+    string
+  >;
+  return tasks.start.match(/--v8-flags=\S+/g) ?? [];
+}
+
 /** A free loopback port (never 54555, which a developer's controller may hold). */
 function freePort(): number {
   for (;;) {
@@ -83,7 +92,15 @@ class ControllerProc {
     const open = () => Deno.open(`${this.home}/controller.log`, { append: true, create: true });
     const [outFile, errFile] = [await open(), await open()];
     this.child = new Deno.Command("setsid", {
-      args: [Deno.execPath(), "run", "-A", this.entry, "--config", this.configPath],
+      args: [
+        Deno.execPath(),
+        "run",
+        "-A",
+        ...startFlags(),
+        this.entry,
+        "--config",
+        this.configPath,
+      ],
       cwd: REPO,
       env: {
         MILPA_HOME: this.home,

@@ -113,16 +113,19 @@ export class ActorStore {
       }
       // A string takes at most 2 bytes a character; keys are short.
       write.bytes = w.json.length * 2 + 200 * write.mutations.length;
-      const staged = w.owned ? this.objects.stageStatus(write, w.owned) : undefined;
+      // The owned status is decided when the transaction is formed: no check, no conflict.
+      const status = w.owned ? this.objects.statusWrite(w.owned) : undefined;
+      if (status) {
+        write.late = status.late;
+        write.lateKeys = [status.key];
+        write.bytes += status.bytes;
+      }
       const res = await this.committer.commit(write);
       if (res.ok) {
         this.#setChunks(w.systemId, n);
-        if (staged) this.objects.statusCommitted([staged], res.versionstamp);
+        status?.committed(res.versionstamp);
         return;
       }
-      // The object changed since the index had it (its own writes land in the index first): the
-      // index re-reads it, and the write is planned again.
-      if (staged) await this.objects.statusConflicted([staged]);
       if (attempt > 100) {
         throw new Error(`could not persist actor ${w.systemId}: too many conflicts`);
       }

@@ -28,6 +28,15 @@ export interface Write {
   mutations: Mutation[];
   /** An upper bound of the bytes of its keys and values as KV counts them. */
   bytes: number;
+  /**
+   * Mutations decided when the write is put into a transaction (at most `lateKeys.length`, one
+   * per key), from what is committed by then: every transaction before it has committed, and
+   * no other write of its transaction touches those keys. So they need no check (a status
+   * derived from the current object cannot overwrite a change it did not see).
+   */
+  late?: () => Mutation[];
+  /** The keys `late` may write. */
+  lateKeys?: Deno.KvKey[];
 }
 
 /** KV's limits of one transaction, with some room. */
@@ -39,6 +48,8 @@ const MAX_SCAN = 2_000;
 
 interface Queued {
   write: Write;
+  /** The late mutations, decided when its transaction was formed. */
+  late?: Mutation[];
   keys: string[];
   resolve: (r: Deno.KvCommitResult | Deno.KvCommitError) => void;
   reject: (e: unknown) => void;
@@ -53,12 +64,13 @@ function keysOf(w: Write): string[] {
   const ids = new Set<string>();
   for (const c of w.checks) ids.add(keyId(c.key));
   for (const m of w.mutations) ids.add(keyId(m.key));
+  for (const k of w.lateKeys ?? []) ids.add(keyId(k));
   return [...ids];
 }
 
-function apply(atomic: Deno.AtomicOperation, w: Write): void {
+function apply(atomic: Deno.AtomicOperation, w: Write, late: Mutation[] = []): void {
   for (const c of w.checks) atomic.check(c);
-  for (const m of w.mutations) {
+  for (const m of [...w.mutations, ...late]) {
     if (m.type === "set") {
       atomic.set(m.key, m.value, m.expireIn ? { expireIn: m.expireIn } : undefined);
     } else atomic.delete(m.key);
@@ -144,7 +156,7 @@ export class GroupCommitter {
       const q = this.#queue[i];
       const w = q.write;
       const fits = batch.length === 0 || (
-        mutations + w.mutations.length <= MAX_MUTATIONS &&
+        mutations + w.mutations.length + (w.lateKeys?.length ?? 0) <= MAX_MUTATIONS &&
         checks + w.checks.length <= MAX_CHECKS &&
         bytes + w.bytes <= MAX_BYTES &&
         !q.keys.some((k) => keys.has(k))
@@ -157,7 +169,7 @@ export class GroupCommitter {
       }
       batch.push(q);
       for (const k of q.keys) keys.add(k);
-      mutations += w.mutations.length;
+      mutations += w.mutations.length + (w.lateKeys?.length ?? 0);
       checks += w.checks.length;
       bytes += w.bytes;
     }
@@ -166,17 +178,19 @@ export class GroupCommitter {
   }
 
   async #commitBatch(batch: Queued[]): Promise<void> {
+    // Every earlier transaction has committed (and its writers saw it): late mutations now.
+    for (const q of batch) q.late = q.write.late?.();
     if (batch.length === 1) {
       const [q] = batch;
       try {
-        q.resolve(await this.#commitOne(q.write));
+        q.resolve(await this.#commitOne(q));
       } catch (e) {
         q.reject(e);
       }
       return;
     }
     const atomic = this.kv.atomic();
-    for (const q of batch) apply(atomic, q.write);
+    for (const q of batch) apply(atomic, q.write, q.late);
     let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
     try {
       res = await atomic.commit();
@@ -191,25 +205,25 @@ export class GroupCommitter {
     // A check failed (or KV refused the whole): each write alone gets its own answer.
     for (const q of batch) {
       try {
-        q.resolve(await this.#commitOne(q.write));
+        q.resolve(await this.#commitOne(q));
       } catch (e) {
         q.reject(e);
       }
     }
   }
 
-  async #commitOne(w: Write): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  async #commitOne(q: Queued): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     const atomic = this.kv.atomic();
-    apply(atomic, w);
+    apply(atomic, q.write, q.late);
     try {
       return await atomic.commit();
     } finally {
-      this.#count([w]);
+      this.#count([q.write]);
     }
   }
 
   #count(writes: Write[]): void {
     this.stats.transactions++;
-    for (const w of writes) this.stats.mutations += w.mutations.length;
+    for (const w of writes) this.stats.mutations += w.mutations.length + (w.lateKeys?.length ?? 0);
   }
 }

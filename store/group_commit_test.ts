@@ -88,3 +88,37 @@ Deno.test("GroupCommitter fails only the write KV refuses", async () => {
     await c.flush();
   });
 });
+
+Deno.test("GroupCommitter decides late mutations when it forms their transaction, after those before it committed", async () => {
+  await withKv(async (kv, c) => {
+    let current = "v0";
+    // The object's writer updates what others read once its write committed (as the index does).
+    const first = c.commit(put(["obj"], "v1")).then((r) => {
+      current = "v1";
+      return r;
+    });
+    const status = c.commit({
+      checks: [],
+      mutations: [{ type: "set", key: ["snap"], value: "s" }],
+      bytes: 100,
+      lateKeys: [["obj"]],
+      late: () => [{ type: "set", key: ["obj"], value: `${current}+status` }],
+    });
+    const [a, b] = await Promise.all([first, status]);
+    assert.ok(a.ok && b.ok);
+    assert.equal((await kv.get(["obj"])).value, "v1+status", "built on the write before it");
+    assert.equal(c.stats.transactions, 2, "the same key: not in the same transaction");
+    // 300 status writes without checks share transactions (checks would allow 100 each).
+    const before = c.stats.transactions;
+    await Promise.all(Array.from({ length: 300 }, (_, i) =>
+      c.commit({
+        checks: [],
+        mutations: [],
+        bytes: 100,
+        lateKeys: [["o", i]],
+        late: () => [{ type: "set", key: ["o", i], value: i }],
+      })));
+    assert.equal(c.stats.transactions - before, 1);
+    assert.equal((await kv.get(["o", 299])).value, 299);
+  });
+});

@@ -27,7 +27,7 @@ import { kindOrThrow } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import { matchesSelector, normalizeSelector } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
-import { GroupCommitter, type Write } from "./group_commit.ts";
+import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
 import { labelKey, objectKey, OBJECTS } from "./keys.ts";
 
 /**
@@ -261,7 +261,7 @@ function atOp(index: number, e: unknown): unknown {
  * (values as storedSize counts them) and 81,920 bytes of keys. Keys are counted by their
  * JSON, a little more than KV's own encoding.
  */
-export class TxBudget {
+class TxBudget {
   static readonly MUTATIONS = 1000;
   static readonly BYTES = 800_000;
   static readonly KEY_BYTES = 80_000;
@@ -324,7 +324,7 @@ export class TxBudget {
 /** A current entry as a commit plans against it. */
 type Current = { value: MilpaObject | null; versionstamp: string | null };
 
-/** A status write staged into another transaction (see stageStatus). */
+/** A status write decided for another store's transaction (see statusWrite). */
 export interface StagedStatus {
   plural: string;
   namespace: string;
@@ -615,33 +615,49 @@ export class ObjectStore {
   }
 
   /**
-   * Adds a write of an object's status to another store's write (an actor's snapshot goes with
-   * its object's status): returns undefined when there is nothing to write (no such object, or
-   * the status is already this one). The object's versionstamp is checked, so the write fails if
-   * the object changed meanwhile. After the write committed, pass what this returned to
-   * statusCommitted(). The kind must be loaded (preload()).
+   * A write of an object's status for another store's write (an actor's snapshot goes with its
+   * object's status in one transaction), decided when the group committer forms that
+   * transaction (`Write.late`): the object as committed by then, with `owned.status`; nothing
+   * when the object is gone or already has that status. Pass `committed` the transaction's
+   * versionstamp once it committed. The kind must be loaded (preload()).
    */
-  stageStatus(
-    write: Write,
-    owned: { kind: string; namespace?: string; name: string; status: unknown },
-  ): StagedStatus | undefined {
+  statusWrite(owned: { kind: string; namespace?: string; name: string; status: unknown }): {
+    key: Deno.KvKey;
+    bytes: number;
+    late: () => Mutation[];
+    committed: (versionstamp: string) => void;
+  } {
     const k = info(owned.kind);
     const ns = nsOf(k, owned.namespace);
-    const idx = this.#index.get(k.plural);
-    if (!idx) throw new Error(`${k.plural} are not loaded: preload them first`);
-    const e = idx.get(ns, owned.name);
-    if (!e) return undefined;
-    const current = JSON.parse(e.json) as MilpaObject & { status?: unknown };
-    if (JSON.stringify(current.status ?? null) === JSON.stringify(owned.status ?? null)) {
-      return undefined;
-    }
-    const stored = { ...current, status: owned.status } as MilpaObject;
     const key = objectKey(k.plural, ns, owned.name);
-    const json = JSON.stringify(stored);
-    write.checks.push({ key, versionstamp: e.versionstamp });
-    write.mutations.push({ type: "set", key, value: stored });
-    write.bytes += jsonBound(json.length) + JSON.stringify(key).length * 3;
-    return { plural: k.plural, namespace: ns, name: owned.name, stored, json };
+    const statusJson = JSON.stringify(owned.status ?? null);
+    const now = this.#index.get(k.plural)?.get(ns, owned.name);
+    let staged: StagedStatus | undefined;
+    return {
+      key,
+      bytes: jsonBound((now?.json.length ?? 0) + statusJson.length) + key.length * 200,
+      late: () => {
+        staged = undefined;
+        const idx = this.#index.get(k.plural);
+        if (!idx) throw new Error(`${k.plural} are not loaded: preload them first`);
+        const e = idx.get(ns, owned.name);
+        if (!e) return [];
+        const current = JSON.parse(e.json) as MilpaObject & { status?: unknown };
+        if (JSON.stringify(current.status ?? null) === statusJson) return [];
+        const stored = { ...current, status: owned.status } as MilpaObject;
+        staged = {
+          plural: k.plural,
+          namespace: ns,
+          name: owned.name,
+          stored,
+          json: JSON.stringify(stored),
+        };
+        return [{ type: "set", key, value: stored }];
+      },
+      committed: (versionstamp) => {
+        if (staged) this.statusCommitted([staged], versionstamp);
+      },
+    };
   }
 
   /** Records staged status writes as committed at `versionstamp` and tells watchers. */
@@ -652,11 +668,6 @@ export class ObjectStore {
     for (const s of staged) {
       this.emit({ type: "MODIFIED", object: withVersion(s.stored, versionstamp) });
     }
-  }
-
-  /** Re-reads staged objects from KV after their transaction failed its checks. */
-  async statusConflicted(staged: { plural: string; namespace: string; name: string }[]) {
-    await this.#refresh(staged.map((s) => objectKey(s.plural, s.namespace, s.name)));
   }
 
   /** Adds one operation's checks and writes to a transaction; returns its watch event. */

@@ -8,6 +8,7 @@
  * at {@linkcode SIM_BATCH_MUTATIONS} mutations). So a launch costs one key write, shared with
  * every launch of the same moment, and never a rewrite of the whole list.
  */
+import { GroupCommitter, type Mutation } from "./group_commit.ts";
 
 /** What KV keeps of a simulated instance. */
 export interface SimInstanceRecord {
@@ -107,15 +108,20 @@ export class SimInstanceStore {
           if (batch.length === SIM_BATCH_MUTATIONS - 1) break;
         }
         for (const [id] of batch) this.#pending.delete(id);
-        const atomic = this.#kv.atomic();
-        for (const [id, { value }] of batch) {
-          if (value) atomic.set(instanceKey(id), value);
-          else atomic.delete(instanceKey(id));
-        }
-        atomic.set(NEXT_KEY, this.#next);
+        const mutations: Mutation[] = batch.map(([id, { value }]) =>
+          value
+            ? { type: "set", key: instanceKey(id), value }
+            : { type: "delete", key: instanceKey(id) }
+        );
+        mutations.push({ type: "set", key: NEXT_KEY, value: this.#next });
         let error: unknown;
         try {
-          const res = await atomic.commit();
+          // With the controller's other writes (group_commit.ts).
+          const res = await GroupCommitter.of(this.#kv).commit({
+            checks: [],
+            mutations,
+            bytes: 1_000 * mutations.length,
+          });
           if (!res.ok) error = new Error("the simulated cloud's instance batch was not committed");
         } catch (e) {
           error = e;
