@@ -3,6 +3,7 @@
  * Events are hints; actors re-read what they need.
  */
 import type { SnapshotFrom } from "xstate";
+import type { Clock } from "../model/clock.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
@@ -147,6 +148,38 @@ export function terminateNode(t: RouteTarget, name: string): void {
     return;
   }
   t.send(nodeId(name), { type: "TERMINATE", reason: "termination was requested" });
+}
+
+/**
+ * Passes on what changed in agents' statuses, and an unchanged status (a heartbeat) only once
+ * per `refreshMs`: at 10,000 nodes, heartbeats every 10 s are 1,000 statuses a second that
+ * change nothing. The watchdogs count from the last status passed on, so `refreshMs` must stay
+ * well below the healthy timeout (a third of it). A new connection's first status always goes.
+ */
+export class StatusFilter {
+  readonly #last = new Map<string, { key: string; at: number }>();
+
+  constructor(private readonly clock: Clock, private readonly refreshMs: number) {}
+
+  /** Whether to pass on `e`; connects and disconnects always pass (and reset the node). */
+  pass(e: HubEvent): boolean {
+    if (e.type !== "status") {
+      this.#last.delete(e.node);
+      return true;
+    }
+    const s = e.status;
+    const key = JSON.stringify([s.podUid, s.unitStatuses, s.initUnitStatuses]);
+    const now = this.clock.now();
+    const last = this.#last.get(e.node);
+    if (last && last.key === key && now - last.at < this.refreshMs) return false;
+    this.#last.set(e.node, { key, at: now });
+    return true;
+  }
+
+  /** Forgets a node (gone). */
+  forget(node: string): void {
+    this.#last.delete(node);
+  }
 }
 
 /** Agent connects, disconnects and statuses go to the node's actor and to its pod's actor. */

@@ -38,7 +38,13 @@ import type { NodeInput, NodeMachine } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
 import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
-import { routeHubEvent, routeStoreEvent, type RouteTarget, terminateNode } from "./routing.ts";
+import {
+  routeHubEvent,
+  routeStoreEvent,
+  type RouteTarget,
+  StatusFilter,
+  terminateNode,
+} from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
 import { Ticker } from "./ticker.ts";
 
@@ -249,7 +255,10 @@ export class Supervisor {
     for (const id of snapshots.keys()) if (!known.has(id)) await actorStore.remove(id);
     const routes = this.#routes();
     this.#unsubscribe.push(store.watch((e) => routeStoreEvent(routes, e)));
-    this.#unsubscribe.push(this.deps.hub.subscribe((e) => routeHubEvent(routes, e)));
+    const statuses = new StatusFilter(this.deps.clock, this.#timings.healthyTimeoutMs / 3);
+    this.#unsubscribe.push(this.deps.hub.subscribe((e) => {
+      if (statuses.pass(e)) routeHubEvent(routes, e);
+    }));
     const exits = this.deps.cloud.onInstanceExit?.((e) =>
       this.send(nodeId(e.nodeName), { type: "INSTANCE_GONE", reason: e.reason })
     );

@@ -12,7 +12,7 @@ import type { AnyActorRef } from "xstate";
 import { type Clock, every } from "../model/clock.ts";
 
 /** Parts a period's ticks are spread over. */
-const SLICES = 10;
+const SLICES = 50;
 
 /** The tag of states whose actor gets watchdog ticks. */
 export const WATCHED = "watched";

@@ -39,7 +39,7 @@ Deno.test("Ticker ticks only actors in watched states, with when they entered, o
   actors[1].send({ type: "GO" });
   assert.equal(ticker.size, 2);
   assert.equal(clock.pendingTimers, 1, "one timer for all");
-  // A period's ticks are spread over its tenths: the two actors are ticked 100 ms apart.
+  // A period's ticks are spread over 50 parts: the two actors are ticked 20 ms apart.
   await clock.advance(1_000);
   actors[1].send({ type: "BACK" });
   await clock.advance(1_000);
