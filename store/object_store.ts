@@ -109,9 +109,12 @@ interface Indexed {
   labels?: Record<string, string>;
 }
 
-/** The index of one kind: namespace → name → object. */
+/** The index of one kind: namespace → name → object, with each namespace's names in order. */
 class KindIndex {
   readonly byNamespace = new Map<string, Map<string, Indexed>>();
+  /** Sorted names per namespace, made when a list needs them, dropped when names change. */
+  readonly #sorted = new Map<string, string[]>();
+  #namespaces: string[] | undefined;
 
   get(ns: string, name: string): Indexed | undefined {
     return this.byNamespace.get(ns)?.get(name);
@@ -119,15 +122,50 @@ class KindIndex {
 
   set(ns: string, name: string, e: Indexed): void {
     let names = this.byNamespace.get(ns);
-    if (!names) this.byNamespace.set(ns, names = new Map());
+    if (!names) {
+      this.byNamespace.set(ns, names = new Map());
+      this.#namespaces = undefined;
+    }
+    if (!names.has(name)) this.#sorted.delete(ns);
     names.set(name, e);
   }
 
   delete(ns: string, name: string): void {
     const names = this.byNamespace.get(ns);
-    names?.delete(name);
-    if (names?.size === 0) this.byNamespace.delete(ns);
+    if (!names?.delete(name)) return;
+    this.#sorted.delete(ns);
+    if (names.size === 0) {
+      this.byNamespace.delete(ns);
+      this.#namespaces = undefined;
+    }
   }
+
+  /** Namespaces in order. */
+  namespaces(): string[] {
+    return this.#namespaces ??= [...this.byNamespace.keys()].sort(byCodePoint);
+  }
+
+  /** A namespace's names in order (do not change the array). */
+  names(ns: string): string[] {
+    let sorted = this.#sorted.get(ns);
+    if (!sorted) {
+      sorted = [...this.byNamespace.get(ns)?.keys() ?? []].sort(byCodePoint);
+      this.#sorted.set(ns, sorted);
+    }
+    return sorted;
+  }
+}
+
+/** Where the first name after `after` is in sorted `names`. */
+function firstAfter(names: string[], after: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function indexed(stored: MilpaObject, versionstamp: string, json?: string): Indexed {
@@ -434,24 +472,26 @@ export class ObjectStore {
     const sel = opts.selector ? normalizeSelector(opts.selector) : undefined;
     const after = opts.continue ? parseContinue(opts.continue) : undefined;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
-    const namespaces = ns === undefined
-      ? [...idx.byNamespace.keys()].sort(byCodePoint)
-      : idx.byNamespace.has(ns)
-      ? [ns]
-      : [];
+    const namespaces = ns === undefined ? idx.namespaces() : idx.byNamespace.has(ns) ? [ns] : [];
     const items: T[] = [];
     let last: [string, string] | undefined;
     let remaining = 0;
     for (const n of namespaces) {
       if (after && n < after[0]) continue;
-      const names = idx.byNamespace.get(n)!;
-      const sorted = [...names.keys()].sort(byCodePoint);
-      for (const name of sorted) {
-        if (after && n === after[0] && name <= after[1]) continue;
+      const names = idx.byNamespace.get(n);
+      if (!names) continue;
+      const sorted = idx.names(n);
+      const from = after && n === after[0] ? firstAfter(sorted, after[1]) : 0;
+      for (let i = from; i < sorted.length; i++) {
+        const name = sorted[i];
         const e = names.get(name);
         if (!e) continue; // deleted while this list let others run
         if (sel && !matchesSelector(sel, e.labels ?? {})) continue;
         if (items.length >= limit) {
+          if (!sel) {
+            remaining += sorted.length - i; // the rest of this namespace, without a look each
+            break;
+          }
           remaining++;
           continue;
         }
