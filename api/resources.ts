@@ -182,7 +182,8 @@ async function commitPlans(store: ObjectStore, plans: Plan[]): Promise<void> {
     throw refuse(MAX_BATCH - (writes.length - count));
   }
   try {
-    await store.commit(writes.map((w) => w.op));
+    // The client waits: before the actors' background writes.
+    await store.commit(writes.map((w) => w.op), { urgent: true });
   } catch (e) {
     const at = opIndexOf(e);
     const write = at === undefined ? undefined : writes[at];

@@ -37,6 +37,11 @@ export interface Write {
   late?: () => Mutation[];
   /** The keys `late` may write. */
   lateKeys?: Deno.KvKey[];
+  /**
+   * Someone waits for it (a client's request): it goes before background writes (actor
+   * snapshots, events) that are queued, into the next transaction.
+   */
+  urgent?: boolean;
 }
 
 /** KV's limits of one transaction, with some room. */
@@ -53,6 +58,15 @@ interface Queued {
   keys: string[];
   resolve: (r: Deno.KvCommitResult | Deno.KvCommitError) => void;
   reject: (e: unknown) => void;
+}
+
+/** A transaction being formed. */
+interface Taking {
+  batch: Queued[];
+  keys: Set<string>;
+  mutations: number;
+  checks: number;
+  bytes: number;
 }
 
 /** How a key is compared for overlap. */
@@ -100,6 +114,8 @@ export class GroupCommitter {
 
   readonly stats: CommitStats = { transactions: 0, writes: 0, mutations: 0 };
   #queue: Queued[] = [];
+  /** Urgent writes: taken before the others. */
+  #urgent: Queued[] = [];
   #running = false;
   #idle: PromiseWithResolvers<void> | undefined;
 
@@ -112,7 +128,12 @@ export class GroupCommitter {
   commit(write: Write): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     this.stats.writes++;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ write, keys: keysOf(write), resolve, reject });
+      (write.urgent ? this.#urgent : this.#queue).push({
+        write,
+        keys: keysOf(write),
+        resolve,
+        reject,
+      });
       if (!this.#running) {
         this.#running = true;
         // After the current turn's microtasks: writes submitted together share the first one.
@@ -123,7 +144,7 @@ export class GroupCommitter {
 
   async #drain(): Promise<void> {
     try {
-      while (this.#queue.length) {
+      while (this.#urgent.length || this.#queue.length) {
         const batch = this.#take();
         await this.#commitBatch(batch);
       }
@@ -141,40 +162,45 @@ export class GroupCommitter {
     return this.#idle.promise;
   }
 
-  /** The next transaction's writes: disjoint keys, within KV's limits, in submission order. */
+  /**
+   * The next transaction's writes: urgent ones first, then the others, each in submission order;
+   * disjoint keys, within KV's limits.
+   */
   #take(): Queued[] {
-    const batch: Queued[] = [];
+    const t: Taking = { batch: [], keys: new Set(), mutations: 0, checks: 0, bytes: 0 };
+    this.#urgent = this.#takeFrom(this.#urgent, t);
+    this.#queue = this.#takeFrom(this.#queue, t);
+    return t.batch;
+  }
+
+  /** Moves what fits of `queue` into the transaction being formed; returns what is left. */
+  #takeFrom(queue: Queued[], t: Taking): Queued[] {
     const rest: Queued[] = [];
-    const keys = new Set<string>();
-    let mutations = 0;
-    let checks = 0;
-    let bytes = 0;
     let i = 0;
-    for (; i < this.#queue.length; i++) {
+    for (; i < queue.length; i++) {
       // Full, or looked far enough: the rest waits, in order, for the next transaction.
-      if (checks >= MAX_CHECKS || mutations >= MAX_MUTATIONS || i >= MAX_SCAN) break;
-      const q = this.#queue[i];
+      if (t.checks >= MAX_CHECKS || t.mutations >= MAX_MUTATIONS || i >= MAX_SCAN) break;
+      const q = queue[i];
       const w = q.write;
-      const fits = batch.length === 0 || (
-        mutations + w.mutations.length + (w.lateKeys?.length ?? 0) <= MAX_MUTATIONS &&
-        checks + w.checks.length <= MAX_CHECKS &&
-        bytes + w.bytes <= MAX_BYTES &&
-        !q.keys.some((k) => keys.has(k))
+      const fits = t.batch.length === 0 || (
+        t.mutations + w.mutations.length + (w.lateKeys?.length ?? 0) <= MAX_MUTATIONS &&
+        t.checks + w.checks.length <= MAX_CHECKS &&
+        t.bytes + w.bytes <= MAX_BYTES &&
+        !q.keys.some((k) => t.keys.has(k))
       );
       // A write that waits keeps its keys reserved, so that later writes to them stay behind it.
       if (!fits) {
         rest.push(q);
-        for (const k of q.keys) keys.add(k);
+        for (const k of q.keys) t.keys.add(k);
         continue;
       }
-      batch.push(q);
-      for (const k of q.keys) keys.add(k);
-      mutations += w.mutations.length + (w.lateKeys?.length ?? 0);
-      checks += w.checks.length;
-      bytes += w.bytes;
+      t.batch.push(q);
+      for (const k of q.keys) t.keys.add(k);
+      t.mutations += w.mutations.length + (w.lateKeys?.length ?? 0);
+      t.checks += w.checks.length;
+      t.bytes += w.bytes;
     }
-    this.#queue = i < this.#queue.length ? rest.concat(this.#queue.slice(i)) : rest;
-    return batch;
+    return i < queue.length ? rest.concat(queue.slice(i)) : rest;
   }
 
   async #commitBatch(batch: Queued[]): Promise<void> {

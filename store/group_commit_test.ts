@@ -122,3 +122,22 @@ Deno.test("GroupCommitter decides late mutations when it forms their transaction
     assert.equal((await kv.get(["o", 299])).value, 299);
   });
 });
+
+Deno.test("GroupCommitter puts urgent writes (a request waits) before queued background writes", async () => {
+  await withKv(async (_kv, c) => {
+    const order: string[] = [];
+    const note = (name: string) => (r: Deno.KvCommitResult | Deno.KvCommitError) => {
+      order.push(name);
+      return r;
+    };
+    // 150 checked background writes: two transactions' worth (100 checks each).
+    const background = Array.from(
+      { length: 150 },
+      (_, i) => c.commit(put(["bg", i], i, null)).then(note(`bg${i}`)),
+    );
+    const urgent = c.commit({ ...put(["req"], "r", null), urgent: true }).then(note("req"));
+    await Promise.all([...background, urgent]);
+    assert.ok(order.indexOf("req") < order.indexOf("bg100"), "in the first transaction");
+    assert.equal(c.stats.transactions, 2);
+  });
+});

@@ -71,6 +71,15 @@ export type BatchOp =
   /** Overwrites `previous` (which must still be current) with a brand-new object. */
   | { op: "replace"; object: MilpaObject; previous: MilpaObject };
 
+/** Options of commit(). */
+export interface CommitOptions {
+  /**
+   * A client's request waits for it: the write goes before queued background writes (actors'
+   * snapshots, events) into the next KV transaction.
+   */
+  urgent?: boolean;
+}
+
 /** Options of list(). */
 export interface ListOptions {
   namespace?: string;
@@ -577,7 +586,7 @@ export class ObjectStore {
    * name is free; updates and deletes check the object's resourceVersion when it is given
    * (else the version just read). Throws AlreadyExistsError, NotFoundError or ConflictError.
    */
-  async commit(ops: BatchOp[]): Promise<MilpaObject[]> {
+  async commit(ops: BatchOp[], opts: CommitOptions = {}): Promise<MilpaObject[]> {
     if (ops.length > MAX_BATCH) {
       throw new TransactionTooLargeError(
         `too many objects in one request: ${ops.length} (at most ${MAX_BATCH} are written together)`,
@@ -587,7 +596,7 @@ export class ObjectStore {
     const kinds = ops.map((o) => info(o.object.kind));
     for (const k of kinds) await this.#kind(k);
     const now = isoTime(this.clock.now());
-    const write: Write = { checks: [], mutations: [], bytes: 0 };
+    const write: Write = { checks: [], mutations: [], bytes: 0, urgent: opts.urgent };
     const check = (c: Deno.AtomicCheck) => write.checks.push(c);
     const budget = new TxBudget();
     const results: { type: WatchEventType; object: MilpaObject; replaced?: MilpaObject }[] = [];
