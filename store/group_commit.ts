@@ -50,6 +50,12 @@ const MAX_CHECKS = 100;
 const MAX_BYTES = 780_000;
 /** Queued writes looked at for one transaction (those that do not fit wait for the next). */
 const MAX_SCAN = 2_000;
+/**
+ * Transactions handed to KV at once. KV writes them in order; the second is formed while the
+ * first is written, so the writer does not wait for this thread between them. Writes in flight
+ * at once touch disjoint keys, so late mutations still see every earlier write of their keys.
+ */
+const MAX_IN_FLIGHT = 2;
 
 interface Queued {
   write: Write;
@@ -116,7 +122,10 @@ export class GroupCommitter {
   #queue: Queued[] = [];
   /** Urgent writes: taken before the others. */
   #urgent: Queued[] = [];
-  #running = false;
+  /** Transactions in flight, and the keys they write (no write to those joins another). */
+  #inFlight = 0;
+  readonly #busy = new Set<string>();
+  #scheduled = false;
   #idle: PromiseWithResolvers<void> | undefined;
 
   private constructor(private readonly kv: Deno.Kv) {}
@@ -134,30 +143,45 @@ export class GroupCommitter {
         resolve,
         reject,
       });
-      if (!this.#running) {
-        this.#running = true;
-        // After the current turn's microtasks: writes submitted together share the first one.
-        queueMicrotask(() => void this.#drain());
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // After the current turn's microtasks: writes submitted together share a transaction.
+        queueMicrotask(() => {
+          this.#scheduled = false;
+          this.#pump();
+        });
       }
     });
   }
 
-  async #drain(): Promise<void> {
-    try {
-      while (this.#urgent.length || this.#queue.length) {
-        const batch = this.#take();
-        await this.#commitBatch(batch);
-      }
-    } finally {
-      this.#running = false;
-      this.#idle?.resolve();
-      this.#idle = undefined;
+  /**
+   * Starts transactions while fewer than MAX_IN_FLIGHT are in flight: KV applies them one after
+   * another, but the next one is formed and handed over while the last is being written.
+   */
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && (this.#urgent.length || this.#queue.length)) {
+      const batch = this.#take();
+      if (batch.length === 0) break; // all queued writes wait for keys in flight
+      const keys = batch.flatMap((q) => q.keys);
+      for (const k of keys) this.#busy.add(k);
+      this.#inFlight++;
+      void this.#commitBatch(batch).finally(() => {
+        for (const k of keys) this.#busy.delete(k);
+        this.#inFlight--;
+        this.#pump();
+        if (this.#inFlight === 0 && !this.#urgent.length && !this.#queue.length) {
+          this.#idle?.resolve();
+          this.#idle = undefined;
+        }
+      });
     }
   }
 
   /** Resolves once every write submitted so far is committed (or refused). */
   flush(): Promise<void> {
-    if (!this.#running) return Promise.resolve();
+    if (this.#inFlight === 0 && !this.#urgent.length && !this.#queue.length) {
+      return Promise.resolve();
+    }
     this.#idle ??= Promise.withResolvers<void>();
     return this.#idle.promise;
   }
@@ -182,12 +206,14 @@ export class GroupCommitter {
       if (t.checks >= MAX_CHECKS || t.mutations >= MAX_MUTATIONS || i >= MAX_SCAN) break;
       const q = queue[i];
       const w = q.write;
-      const fits = t.batch.length === 0 || (
+      // Not with a write of a transaction in flight (its late mutations must see that one).
+      const busy = q.keys.some((k) => this.#busy.has(k));
+      const fits = !busy && (t.batch.length === 0 || (
         t.mutations + w.mutations.length + (w.lateKeys?.length ?? 0) <= MAX_MUTATIONS &&
         t.checks + w.checks.length <= MAX_CHECKS &&
         t.bytes + w.bytes <= MAX_BYTES &&
         !q.keys.some((k) => t.keys.has(k))
-      );
+      ));
       // A write that waits keeps its keys reserved, so that later writes to them stay behind it.
       if (!fits) {
         rest.push(q);

@@ -141,3 +141,21 @@ Deno.test("GroupCommitter puts urgent writes (a request waits) before queued bac
     assert.equal(c.stats.transactions, 2);
   });
 });
+
+Deno.test("GroupCommitter hands KV a second transaction while the first is written, never with the same keys", async () => {
+  await withKv(async (kv, c) => {
+    const v1 = await kv.set(["obj"], "v1");
+    // 250 checked writes (three transactions' worth) and two writes of one key.
+    const many = Array.from({ length: 250 }, (_, i) => c.commit(put(["m", i], i, null)));
+    const [a, b] = await Promise.all([
+      c.commit(put(["obj"], "a", v1.versionstamp)),
+      c.commit(put(["obj"], "b", v1.versionstamp)),
+      ...many,
+    ]);
+    assert.equal(a.ok, true);
+    assert.equal(b.ok, false, "the second write of a key never rides with the first");
+    assert.equal((await kv.get(["obj"])).value, "a");
+    assert.equal((await kv.get(["m", 249])).value, 249);
+    await c.flush();
+  });
+});
