@@ -68,6 +68,8 @@ interface Entry {
   /** The summary of the last context, once the actor finished. */
   shown?: Record<string, string | number | boolean>;
   transitions: RecordedTransition[];
+  /** The state value last recorded (XState keeps the object while the state stays). */
+  value?: unknown;
   /** The eviction queue the entry is in (finished or live) and its neighbours there. */
   queue?: Queue;
   prev?: Entry;
@@ -128,13 +130,20 @@ export class TransitionRecorder {
   /** Records a snapshot of actor `systemId` reached through `eventType`. */
   record(systemId: string, eventType: string, snapshot: Snapshot<unknown>): void {
     const s = snapshot as Snapshot<unknown> & { value?: StateValue; context?: unknown };
+    const entry = this.#actors.get(systemId);
+    // The same state as last recorded (most events): only the context is kept.
+    if (entry && entry.value === s.value && entry.summary.status === s.status) {
+      this.#keepContext(entry, s.context);
+      return;
+    }
     const states = s.value === undefined ? [] : statePaths(s.value);
     const state = states.join(", ");
     const now = this.#clock.now();
     const at = isoTime(now);
-    const entry = this.#actors.get(systemId);
+    if (entry) entry.value = s.value;
     if (!entry) {
       const created: Entry = {
+        value: s.value,
         summary: {
           id: systemId,
           // The first segment of a system id: `pod/default/web` → `pod`.

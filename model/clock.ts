@@ -74,7 +74,15 @@ export async function within<T>(
   }
 }
 
+let lastMs = NaN;
+let lastIso = "";
+
 /** RFC 3339 time with milliseconds, as objects carry it. */
 export function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
+  // The same millisecond is formatted many times over in a burst (every status of every actor).
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }
