@@ -18,7 +18,10 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
 }, 20);
 
-const cluster = await startSimCluster();
+// Room for every pod (the default nodes.maxNodes, 1,000, would keep the rest waiting).
+const cluster = await startSimCluster({
+  config: { nodes: { maxNodes: Math.max(1000, Math.ceil(N * 1.2)) } },
+});
 const created = new Map<string, number>();
 const running = new Map<string, number>();
 let allRunning!: () => void;
