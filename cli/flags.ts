@@ -3,6 +3,7 @@
  * they take from here, so a flag means the same thing and parses the same way everywhere.
  */
 import { InvalidArgumentError, Option } from "commander";
+import { DEFAULT_CHUNK_SIZE } from "./client.ts";
 
 /** Output formats of `get -o`. */
 export const OUTPUT_FORMATS = ["json", "yaml", "wide"] as const;
@@ -66,6 +67,11 @@ export const FLAGS = {
   allNamespaces: () => new Option("-A, --all-namespaces", "list across every namespace"),
   watch: () => new Option("-w, --watch", "after listing, print changes as they happen"),
   showLabels: () => new Option("--show-labels", "add a LABELS column"),
+  chunkSize: () =>
+    new Option(
+      "--chunk-size <n>",
+      "objects per request when listing (0: all in one request)",
+    ).argParser(parseCount).default(DEFAULT_CHUNK_SIZE),
   filename: () =>
     new Option(
       "-f, --filename <file>",

@@ -19,6 +19,7 @@ interface GetOptions {
   allNamespaces?: boolean;
   watch?: boolean;
   showLabels?: boolean;
+  chunkSize?: number;
 }
 
 async function getByName(
@@ -122,7 +123,11 @@ async function runGet(
     ({ found: objects, errors } = await getByName(client, kind, namespace, names));
     machineValue = names.length === 1 ? objects[0] : listOf(kind, objects);
   } else {
-    const list = await client.list(kind, { namespace, labelSelector: opts.selector });
+    const list = await client.list(kind, {
+      namespace,
+      labelSelector: opts.selector,
+      chunkSize: opts.chunkSize,
+    });
     objects = list.items ?? [];
     machineValue = list;
   }
@@ -153,6 +158,7 @@ export function getCommand(ctx: CliContext): Command {
     .addOption(FLAGS.allNamespaces())
     .addOption(FLAGS.watch())
     .addOption(FLAGS.showLabels())
+    .addOption(FLAGS.chunkSize())
     .addHelpText(
       "after",
       examples([

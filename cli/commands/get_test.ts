@@ -55,3 +55,32 @@ Deno.test("milpactl get -w prints the controller's last ERROR event as an error 
       "  run the command again: it lists afresh and watches from there\n",
   );
 });
+
+Deno.test("milpactl get lists 500 objects a request, and --chunk-size changes it (0: one request)", async () => {
+  const seen: URL[] = [];
+  const stdout = new BufferOutput();
+  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa:1", MILPA_TOKEN: "tok" };
+  const ctx: CliContext = {
+    stdout,
+    stderr: new BufferOutput(),
+    env: (name) => env[name],
+    cwd: "/nowhere",
+    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
+    readStdin: () => Promise.resolve(""),
+    fetch: (input: URL | RequestInfo) => {
+      seen.push(new URL(String(input)));
+      return Promise.resolve(
+        Response.json({ kind: "PodList", metadata: {}, items: [JSON.parse(POD)] }),
+      );
+    },
+    now: () => Date.parse("2026-01-01T00:00:10Z"),
+  };
+  assert.equal(await run(["get", "pods"], ctx), 0);
+  assert.equal(seen.at(-1)!.searchParams.get("limit"), "500");
+  assert.equal(await run(["get", "pods", "--chunk-size", "0"], ctx), 0);
+  assert.equal(seen.at(-1)!.searchParams.get("limit"), null);
+  assert.equal(await run(["get", "pods", "--chunk-size", "2000"], ctx), 0);
+  assert.equal(seen.at(-1)!.searchParams.get("limit"), "2000");
+  assert.equal(await run(["get", "pods", "--chunk-size", "lots"], ctx), EXIT.usage);
+  assert.match(stdout.text, /^NAME\s.*\nweb\s/);
+});
