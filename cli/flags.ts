@@ -8,6 +8,9 @@ import { DEFAULT_CHUNK_SIZE } from "./client.ts";
 /** Output formats of `get -o`. */
 export const OUTPUT_FORMATS = ["json", "yaml", "wide"] as const;
 
+/** Output formats of `get`: those of every command, and `name` (`pod/web` per object). */
+export const GET_OUTPUT_FORMATS = [...OUTPUT_FORMATS, "name"] as const;
+
 /** A value of `-o/--output`. */
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
@@ -63,6 +66,11 @@ export const FLAGS = {
     new Option("-o, --output <format>", "output format: json, yaml or wide").choices(
       OUTPUT_FORMATS,
     ),
+  getOutput: () =>
+    new Option(
+      "-o, --output <format>",
+      "output format: json, yaml, wide or name (TYPE/NAME, one a line)",
+    ).choices(GET_OUTPUT_FORMATS),
   selector: () => new Option("-l, --selector <selector>", "label selector, e.g. app=web,tier!=db"),
   allNamespaces: () => new Option("-A, --all-namespaces", "list across every namespace"),
   watch: () => new Option("-w, --watch", "after listing, print changes as they happen"),

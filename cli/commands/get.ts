@@ -14,12 +14,17 @@ import { connect, examples, globalsOf, KIND_NAMES, namespaceOf, resolveKind } fr
 
 /** Options of `get`. */
 interface GetOptions {
-  output?: OutputFormat;
+  output?: OutputFormat | "name";
   selector?: string;
   allNamespaces?: boolean;
   watch?: boolean;
   showLabels?: boolean;
   chunkSize?: number;
+}
+
+/** `pod/web`, as kubectl's `-o name` prints an object. */
+function typeName(kind: KindInfo, o: MilpaObject): string {
+  return `${kind.kind.toLowerCase()}/${o.metadata?.name}`;
 }
 
 async function getByName(
@@ -80,6 +85,8 @@ async function watch(
     if (opts.output === "json" || opts.output === "yaml") {
       if (opts.output === "yaml" && count > 0) ctx.stdout.write("---\n");
       ctx.stdout.write(formatObject(event.object, opts.output));
+    } else if (opts.output === "name") {
+      ctx.stdout.write(`${typeName(kind, event.object)}\n`);
     } else {
       const row = tableRow(kind.kind, event.object, { ...table, now: ctx.now() });
       if (count === 0) {
@@ -134,6 +141,8 @@ async function runGet(
 
   if (opts.output === "json" || opts.output === "yaml") {
     if (machineValue !== undefined) ctx.stdout.write(formatObject(machineValue, opts.output));
+  } else if (opts.output === "name") {
+    for (const o of objects) ctx.stdout.write(`${typeName(kind, o)}\n`);
   } else if (objects.length || !names.length) {
     // An empty list prints the header alone, as Milpa's milpactl did.
     ctx.stdout.write(renderTable(kind.kind, objects, table));
@@ -153,7 +162,7 @@ export function getCommand(ctx: CliContext): Command {
     )
     .argument("<kind>", "kind of object, e.g. pods, po, svc, deploy")
     .argument("[names...]", "names of the objects (all when none)")
-    .addOption(FLAGS.output())
+    .addOption(FLAGS.getOutput())
     .addOption(FLAGS.selector())
     .addOption(FLAGS.allNamespaces())
     .addOption(FLAGS.watch())
@@ -168,6 +177,7 @@ export function getCommand(ctx: CliContext): Command {
         ["milpactl get pod -oyaml haproxy", "the same as YAML"],
         ["milpactl get po -l app=nginx --show-labels", "pods with a label, and their labels"],
         ["milpactl get svc -o wide", "services with their selectors"],
+        ["milpactl get pods -o name", "pod/NAME, one a line (for scripts)"],
         ["milpactl get nodes", "the nodes (one per running pod)"],
         ["milpactl get deploy -A", "deployments in every namespace"],
         ["milpactl get pods -w", "watch pods change until Ctrl-C"],

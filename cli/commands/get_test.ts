@@ -84,3 +84,28 @@ Deno.test("milpactl get lists 500 objects a request, and --chunk-size changes it
   assert.equal(await run(["get", "pods", "--chunk-size", "lots"], ctx), EXIT.usage);
   assert.match(stdout.text, /^NAME\s.*\nweb\s/);
 });
+
+Deno.test("milpactl get -o name prints TYPE/NAME a line, as kubectl does", async () => {
+  const stdout = new BufferOutput();
+  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa:1", MILPA_TOKEN: "tok" };
+  const second = { ...JSON.parse(POD), metadata: { ...JSON.parse(POD).metadata, name: "db" } };
+  const ctx: CliContext = {
+    stdout,
+    stderr: new BufferOutput(),
+    env: (name) => env[name],
+    cwd: "/nowhere",
+    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
+    readStdin: () => Promise.resolve(""),
+    fetch: (input: URL | RequestInfo) =>
+      Promise.resolve(
+        new URL(String(input)).pathname.endsWith("/pods")
+          ? Response.json({ kind: "PodList", metadata: {}, items: [JSON.parse(POD), second] })
+          : Response.json(JSON.parse(POD)),
+      ),
+    now: () => Date.parse("2026-01-01T00:00:10Z"),
+  };
+  assert.equal(await run(["get", "pods", "-o", "name"], ctx), 0);
+  assert.equal(stdout.text, "pod/web\npod/db\n");
+  assert.equal(await run(["get", "pod", "web", "-oname"], ctx), 0);
+  assert.equal(stdout.text, "pod/web\npod/db\npod/web\n");
+});

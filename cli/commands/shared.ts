@@ -23,7 +23,9 @@ export function namespaceOf(globals: GlobalOptions): string {
 }
 
 /** Every kind with its aliases, for help texts: "pods (po), nodes (no), ...". */
-export const KIND_NAMES = KINDS.map((k) => `${k.plural} (${k.aliases.join(", ")})`).join(", ");
+export const KIND_NAMES = KINDS.map((k) =>
+  k.aliases.length ? `${k.plural} (${k.aliases.join(", ")})` : k.plural
+).join(", ");
 
 /** The kind a user typed (any plural, singular, kind name or alias, any case). */
 export function resolveKind(name: string): KindInfo {
