@@ -408,14 +408,18 @@ Deno.test("milpactl version prints both versions, and the client's alone when th
   await withController({ "GET /version": () => json(version) }, async (ws) => {
     const r = await ws.run(["version"]);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^milpactl version \d+\.\d+\.\d+\n/);
-    assert.ok(r.stdout.endsWith(`Milpa server version: ${JSON.stringify(version)}\n`));
+    assert.match(r.stdout, /^Client Version: \d+\.\d+\.\d+\n/);
+    assert.ok(r.stdout.endsWith("Server Version: 0.1.0 (linux, cloud local)\n"), r.stdout);
+    const j = await ws.run(["version", "-o", "json"]);
+    assert.equal(j.code, 0);
+    assert.deepEqual(JSON.parse(j.stdout).serverVersion, version);
+    assert.match(JSON.parse(j.stdout).clientVersion, /^\d+\.\d+\.\d+$/);
   });
   const ws = await Workspace.create("http://127.0.0.1:9");
   try {
     const r = await ws.run(["version"]);
     assert.equal(r.code, 3);
-    assert.match(r.stdout, /^milpactl version \d+\.\d+\.\d+\n$/);
+    assert.match(r.stdout, /^Client Version: \d+\.\d+\.\d+\n$/);
     assert.match(r.stderr, /^Error: cannot reach the Milpa controller at http:\/\/127\.0\.0\.1:9/);
   } finally {
     await ws.remove();
