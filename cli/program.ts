@@ -53,8 +53,9 @@ export function buildProgram(ctx: CliContext): Command {
         "(written by the controller when it starts: `deno task start`). An https controller " +
         "must have a certificate from the CA in MILPA_CA_FILE, else the certificateAuthority " +
         "of that client.yaml (or one the system trusts).\n\n" +
-        "Exit codes: 0 ok, 1 the controller answered with an error, 2 bad usage or manifest, " +
-        "3 controller unreachable or not configured.",
+        "Exit codes: 0 ok; 1 the controller answered with an error, a manifest it refused " +
+        "included (422, naming the field); 2 bad usage, or a manifest file that cannot be read " +
+        "or parsed; 3 controller unreachable or not configured.",
     )
     .addOption(FLAGS.endpoint())
     .addOption(FLAGS.token())
