@@ -31,7 +31,7 @@ import {
   withSelectedMark,
 } from "../model/workload.ts";
 import type { EventInput } from "../store/events.ts";
-import type { ObjectStore } from "../store/object_store.ts";
+import { type ObjectStore, opIndexOf } from "../store/object_store.ts";
 import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
 
 /** Most pods created in one transaction. */
@@ -86,9 +86,29 @@ function newPod(rs: ReplicaSet, deps: ReplicaSetDeps): Pod {
   };
 }
 
-async function createChunks(store: ObjectStore, pods: Pod[]): Promise<void> {
+/**
+ * Creates the pods, CHUNK a transaction. A generated name that is taken (5 random characters
+ * collide now and then in a burst of hundreds) gets another suffix and its chunk is tried again,
+ * so that a pass creates every pod it counts and records events for pods that exist.
+ */
+async function createChunks(store: ObjectStore, rs: ReplicaSet, pods: Pod[]): Promise<void> {
+  const names = new Set<string>();
+  for (const p of pods) {
+    while (names.has(p.metadata.name)) p.metadata.name = `${rs.metadata.name}-${randomSuffix()}`;
+    names.add(p.metadata.name);
+  }
   for (let i = 0; i < pods.length; i += CHUNK) {
-    await store.commit(pods.slice(i, i + CHUNK).map((object) => ({ op: "create", object })));
+    const chunk = pods.slice(i, i + CHUNK);
+    for (let attempt = 1;; attempt++) {
+      try {
+        await store.commit(chunk.map((object) => ({ op: "create", object })));
+        break;
+      } catch (e) {
+        const at = opIndexOf(e);
+        if (!(e instanceof AlreadyExistsError) || at === undefined || attempt >= 5) throw e;
+        chunk[at].metadata.name = `${rs.metadata.name}-${randomSuffix()}`;
+      }
+    }
   }
 }
 
@@ -125,7 +145,7 @@ export async function reconcileReplicaSet(
     }
     const pods = Array.from({ length: Math.min(missing, BURST) }, () => newPod(rs, deps));
     try {
-      await createChunks(deps.store, pods);
+      await createChunks(deps.store, rs, pods);
     } catch (e) {
       if (!(e instanceof AlreadyExistsError)) throw e; // a name collision: the next pass retries
     }

@@ -130,3 +130,35 @@ Deno.test("reconcileReplicaSet() counts a ready pod available only once every Lo
     assert.equal(result.state, "Settled");
   });
 });
+
+Deno.test("reconcileReplicaSet() gives a pod whose generated name is taken another, and creates every pod it counts", async () => {
+  await withStore(async (store, clock, events) => {
+    const rs = await store.create(replicaSet(250));
+    // A stranger already holds web-bbbbb, and the first suffixes drawn are all "bbbbb".
+    await store.create({
+      kind: "Pod",
+      apiVersion: "v1",
+      metadata: { name: "web-bbbbb", namespace: "default" },
+      spec: { units: [{ name: "main", command: ["serve"] }], instanceType: "t3.nano" },
+    });
+    const real = crypto.getRandomValues.bind(crypto);
+    let draws = 0;
+    crypto.getRandomValues = (<T extends ArrayBufferView | null>(array: T): T => {
+      if (draws++ < 3 && array instanceof Uint8Array && array.length === 5) {
+        array.fill(0); // SAFE[0] five times: "bbbbb"
+        return array;
+      }
+      return real(array as never) as T;
+    }) as typeof crypto.getRandomValues;
+    try {
+      await pass(store, clock, events, rs);
+    } finally {
+      crypto.getRandomValues = real;
+    }
+    const own = await ownPods(store, rs);
+    assert.equal(own.length, 250);
+    const created = events.filter((e) => e.status === "SuccessfulCreate")
+      .map((e) => e.message.replace("Created pod: ", ""));
+    assert.deepEqual(created.sort(), own.map((p) => p.metadata.name).sort());
+  });
+});
