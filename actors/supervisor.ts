@@ -467,7 +467,8 @@ export class Supervisor {
     ref.subscribe({
       next: (snap) => {
         // An event that changed nothing hands observers the same snapshot: nothing to store.
-        if (snap === last) return;
+        // A stopped actor's last snapshot is not stored (see #persistable).
+        if (snap === last || snap.status === "stopped") return;
         last = snap;
         const unchanged = restored;
         restored = false;
@@ -486,11 +487,13 @@ export class Supervisor {
   }
 
   #persistable(entry: Entry, snap: Snapshot<unknown>) {
-    // A stopped actor's snapshot is "stopped", without its invoked work: restored, it would
-    // never move again. What it was before it stopped is what a restart must find.
-    if (entry.ref.getSnapshot().status === "stopped") return undefined;
+    // The snapshot as observed, not the actor's now: writes are taken a moment later, and an
+    // actor stopped meanwhile (the controller stopping) has a "stopped" snapshot without its
+    // invoked work, which restored would never move again. What it was before is what a
+    // restart must find.
     const kind = this.#kinds.get(entry.kind)!;
-    let snapshot = entry.ref.getPersistedSnapshot() as Snapshot<unknown> & { context?: object };
+    let snapshot = (kind.machine as { getPersistedSnapshot(s: unknown): unknown })
+      .getPersistedSnapshot(snap) as Snapshot<unknown> & { context?: object };
     if (kind.volatile && snapshot.context) {
       const context: Record<string, unknown> = { ...snapshot.context };
       for (const field of kind.volatile) delete context[field];
