@@ -4,7 +4,7 @@
  * `maxTransitions` per actor and `maxActors` actors, the oldest finished ones forgotten
  * first. Listeners hear of every state change (the API streams them to the web view).
  */
-import type { InspectionEvent, Snapshot, StateValue } from "xstate";
+import type { AnyActorRef, InspectionEvent, Snapshot, StateValue } from "xstate";
 import type { Clock } from "../model/clock.ts";
 import { isoTime, systemClock } from "../model/clock.ts";
 import { statePaths } from "./statechart.ts";
@@ -123,7 +123,7 @@ export class TransitionRecorder {
   inspect(systemId: string, event: InspectionEvent): void {
     if (event.type !== "@xstate.snapshot") return;
     // Invoked and spawned children share the root's inspector: keep the root's own snapshots.
-    if (event.actorRef.sessionId !== event.rootId) return;
+    if ((event.actorRef as AnyActorRef).id !== systemId) return;
     this.record(systemId, event.event.type, event.snapshot);
   }
 

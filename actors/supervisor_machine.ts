@@ -14,7 +14,10 @@ export interface SupervisorHooks {
 }
 
 /** Events of the root machine. */
-export type SupervisorEvent = { type: "STOP" };
+export type SupervisorEvent =
+  | { type: "STOP" }
+  // A child actor failed (the supervisor restarts it; see the root's `on`).
+  | { type: `xstate.error.actor.${string}`; error: unknown };
 
 /** Builds the root supervisor machine around its hooks. */
 export function createSupervisorMachine(hooks: SupervisorHooks) {
@@ -28,6 +31,10 @@ export function createSupervisorMachine(hooks: SupervisorHooks) {
     id: "supervisor",
     initial: "Restoring",
     context: {},
+    // Every pod, node and reconciler actor is a child of this root in one actor system (one
+    // system per actor cost ~2 KiB each). Their failures are handled by the supervisor, which
+    // restarts the actor; unhandled here, an error event would fail the root itself.
+    on: { "xstate.error.actor.*": {} },
     states: {
       Restoring: {
         invoke: {

@@ -19,13 +19,21 @@ export const WATCHED = "watched";
 
 /** The watchdog timer shared by actors. */
 export class Ticker {
-  /** Watched actors, and when each entered its watched state. */
-  readonly #watched = new Map<AnyActorRef, number>();
+  /** Watched actors by the slice they are ticked in, each with when it entered its state. */
+  readonly #slices: Map<AnyActorRef, number>[];
+  /** The slice of each watched actor. */
+  readonly #sliceOf = new Map<AnyActorRef, number>();
   #cancel: (() => void) | undefined;
   #enabled = false;
+  /** The slice ticked next. */
   #slice = 0;
+  /** The slice the next watched actor joins (round robin, so slices stay even). */
+  #joining = 0;
 
-  constructor(private readonly clock: Clock, private readonly periodMs: number) {}
+  constructor(private readonly clock: Clock, private readonly periodMs: number) {
+    // Periods under a second are not sliced.
+    this.#slices = Array.from({ length: periodMs >= 1_000 ? SLICES : 1 }, () => new Map());
+  }
 
   /** Starts ticking (idempotent); the timer runs only while some actor is watched. */
   start(): void {
@@ -36,15 +44,16 @@ export class Ticker {
   /** Stops ticking and forgets every actor. */
   stop(): void {
     this.#enabled = false;
-    this.#watched.clear();
+    for (const slice of this.#slices) slice.clear();
+    this.#sliceOf.clear();
     this.#arm();
   }
 
   /** Runs the timer while enabled and some actor is watched, else not. */
   #arm(): void {
-    const want = this.#enabled && this.#watched.size > 0;
+    const want = this.#enabled && this.#sliceOf.size > 0;
     if (want && !this.#cancel) {
-      this.#cancel = every(this.clock, this.periodMs / this.#slices, () => this.#tick());
+      this.#cancel = every(this.clock, this.periodMs / this.#slices.length, () => this.#tick());
     }
     if (!want && this.#cancel) {
       this.#cancel();
@@ -53,18 +62,39 @@ export class Ticker {
   }
 
   #watch(ref: AnyActorRef): void {
-    if (this.#watched.has(ref)) return;
-    this.#watched.set(ref, this.clock.now());
+    if (this.#sliceOf.has(ref)) return;
+    const slice = this.#joining;
+    this.#joining = (slice + 1) % this.#slices.length;
+    this.#sliceOf.set(ref, slice);
+    this.#slices[slice].set(ref, this.clock.now());
     this.#arm();
   }
 
   #unwatch(ref: AnyActorRef): void {
-    if (this.#watched.delete(ref)) this.#arm();
+    const slice = this.#sliceOf.get(ref);
+    if (slice === undefined) return;
+    this.#sliceOf.delete(ref);
+    this.#slices[slice].delete(ref);
+    this.#arm();
   }
 
   /** How many actors are watched now. */
   get size(): number {
-    return this.#watched.size;
+    return this.#sliceOf.size;
+  }
+
+  /**
+   * Takes a snapshot of `ref`: it is ticked while the snapshot is active in a watched state.
+   * For a caller that already observes the actor (one observer per actor, not two).
+   */
+  observe(ref: AnyActorRef, snap: { status: string; hasTag(tag: string): boolean }): void {
+    if (snap.status === "active" && snap.hasTag(WATCHED)) this.#watch(ref);
+    else this.#unwatch(ref);
+  }
+
+  /** Stops ticking `ref` (it failed or stopped). */
+  forget(ref: AnyActorRef): void {
+    this.#unwatch(ref);
   }
 
   /**
@@ -73,16 +103,13 @@ export class Ticker {
    */
   follow(ref: AnyActorRef): () => void {
     const sub = ref.subscribe({
-      next: (snap) => {
-        if (snap.status === "active" && snap.hasTag(WATCHED)) this.#watch(ref);
-        else this.#unwatch(ref);
-      },
-      error: () => this.#unwatch(ref),
-      complete: () => this.#unwatch(ref),
+      next: (snap) => this.observe(ref, snap),
+      error: () => this.forget(ref),
+      complete: () => this.forget(ref),
     });
     return () => {
       sub.unsubscribe();
-      this.#unwatch(ref);
+      this.forget(ref);
     };
   }
 
@@ -92,20 +119,14 @@ export class Ticker {
    */
   #tick(): void {
     const slice = this.#slice;
-    this.#slice = (slice + 1) % this.#slices;
-    let i = 0;
-    for (const [ref, since] of [...this.#watched]) {
-      if (i++ % this.#slices !== slice) continue;
+    this.#slice = (slice + 1) % this.#slices.length;
+    // A copy: a tick may move an actor out of (or, elsewhere, into) its watched state.
+    for (const [ref, since] of [...this.#slices[slice]]) {
       if (ref.getSnapshot().status !== "active") {
         this.#unwatch(ref);
         continue;
       }
       ref.send({ type: "TICK", since });
     }
-  }
-
-  /** Parts of a period ticked one after another (none for periods under a second). */
-  get #slices(): number {
-    return this.periodMs >= 1_000 ? SLICES : 1;
   }
 }

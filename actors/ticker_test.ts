@@ -53,3 +53,26 @@ Deno.test("Ticker ticks only actors in watched states, with when they entered, o
   ticker.stop();
   for (const a of actors) a.stop();
 });
+
+Deno.test("Ticker keeps each actor in its slice when others leave: one tick each a period", async () => {
+  const clock = new FakeClock();
+  const ticker = new Ticker(clock, 1_000);
+  ticker.start();
+  const actors = Array.from({ length: 3 }, () => createActor(machine));
+  for (const a of actors) {
+    ticker.follow(a);
+    a.start();
+    a.send({ type: "GO" });
+  }
+  // Slices are 20 ms: the first actor's tick comes first, then it leaves.
+  await clock.advance(30);
+  assert.equal(actors[0].getSnapshot().context.ticks.length, 1);
+  actors[0].send({ type: "BACK" });
+  // The rest of the period: each remaining actor gets its tick, none is skipped or doubled.
+  await clock.advance(970);
+  assert.deepEqual(actors.slice(1).map((a) => a.getSnapshot().context.ticks.length), [1, 1]);
+  await clock.advance(1_000);
+  assert.deepEqual(actors.map((a) => a.getSnapshot().context.ticks.length), [1, 2, 2]);
+  ticker.stop();
+  for (const a of actors) a.stop();
+});

@@ -232,8 +232,6 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     timings: opts.timings,
     inspect: (id, e) => recorder.inspect(id, e),
   });
-  // The root is not started by the supervisor's #start, so it is inspected here.
-  supervisor.root.system.inspect((e) => recorder.inspect("supervisor", e));
   try {
     await supervisor.start();
   } catch (e) {

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import { CapacityError } from "../model/errors.ts";
+import type { Event as MilpaEvent } from "../model/event.ts";
+import { podId } from "../actors/ids.ts";
 import { podManifest, startSimCluster } from "./support/sim_cluster.ts";
 
 const fast = { watchdogPeriodMs: 50, purgePeriodMs: 100, reconcilePeriodMs: 100 };
@@ -364,5 +366,48 @@ Deno.test("a restarted controller does not write the snapshots it restored again
   } finally {
     if (c2) await c2.close();
     else await c1.close();
+  }
+});
+
+Deno.test("an actor that fails is restarted from its snapshot; the root and other actors go on", async () => {
+  const c = await startSimCluster({ timings: fast });
+  try {
+    for (const name of ["web", "db"]) {
+      await c.api("POST", "/api/v1/namespaces/default/pods", podManifest(name));
+    }
+    const web = await c.waitForPod("web", "Running");
+    await c.waitForPod("db", "Running");
+    const supervisor = c.controller.supervisor;
+    const before = supervisor.actor(podId("default", "web"));
+    // A status the machine cannot read makes its guards throw: the actor fails.
+    supervisor.send(podId("default", "web"), {
+      type: "AGENT_STATUS",
+      podUid: web.metadata.uid,
+      unitStatuses: null,
+      initUnitStatuses: null,
+    } as never);
+    await c.waitUntil(
+      async () =>
+        (await c.controller.store.list<MilpaEvent>("events"))
+          .some((e) => e.status === "actor-restarted" && e.involvedObject.name === "web"),
+      "the restart event",
+    );
+    // All actors share the root's system: the failure reached the root, which went on.
+    assert.equal(supervisor.root.getSnapshot().value, "Supervising");
+    assert.equal(supervisor.root.getSnapshot().status, "active");
+    assert.equal(supervisor.actor(podId("default", "db"))?.getSnapshot().status, "active");
+    await c.waitUntil(
+      () => Promise.resolve(supervisor.actor(podId("default", "web")) !== before),
+      "a new actor for web",
+    );
+    const again = supervisor.actor(podId("default", "web"))!;
+    assert.equal(again.system, supervisor.root.system);
+    assert.ok(again.getSnapshot().matches("Running"), JSON.stringify(again.getSnapshot().value));
+    assert.equal(
+      (await c.waitForPod("web", "Running")).status?.boundNodeName,
+      web.status?.boundNodeName,
+    );
+  } finally {
+    await c.close();
   }
 });
