@@ -13,8 +13,17 @@ export class CliError extends MilpaError {
   }
 }
 
-/** Bad flags or arguments, or an unknown kind. */
+/** Bad flags or arguments. */
 export class UsageError extends CliError {}
+
+/**
+ * A kind Milpa does not have (`get pdos`): kubectl's "the server doesn't have a resource
+ * type", which exits 1 as kubectl does; the message suggests the nearest kinds.
+ */
+export class UnknownKindError extends CliError {}
+
+/** A field that a kind's schema does not have (`explain pod.spec.foo`); exits 1. */
+export class UnknownFieldError extends CliError {}
 
 /** A manifest file that cannot be read or parsed; nothing was sent. */
 export class ManifestError extends CliError {}
@@ -131,9 +140,12 @@ export class CommandErrors extends CliError {
 /** Process exit codes. */
 export const EXIT = {
   ok: 0,
-  /** The controller answered with an error (4xx/5xx), or a rollout failed or timed out. */
+  /**
+   * The controller answered with an error (4xx/5xx), a rollout failed or timed out, or a kind
+   * or field is unknown.
+   */
   api: 1,
-  /** Bad flags, unknown kind, unreadable or malformed file. */
+  /** Bad flags or arguments, unreadable or malformed file. */
   usage: 2,
   /** The controller cannot be reached or verified, or no client config was found. */
   unreachable: 3,
@@ -146,6 +158,8 @@ type ErrorClass = abstract new (...args: any[]) => Error;
 const EXIT_CODES: ReadonlyArray<readonly [ErrorClass, number]> = [
   [ApiError, EXIT.api],
   [RolloutError, EXIT.api],
+  [UnknownKindError, EXIT.api],
+  [UnknownFieldError, EXIT.api],
   [UsageError, EXIT.usage],
   [ManifestError, EXIT.usage],
   [BadRequestError, EXIT.usage],
@@ -166,16 +180,29 @@ export function exitCodeFor(err: unknown): number {
   return EXIT.api;
 }
 
+/** A cause as the printer lists it: `spec.units[0]: a unit needs an image or a command`. */
+function causeText(cause: { field?: string; message: string }): string {
+  return cause.field ? `${cause.field}: ${cause.message}` : cause.message;
+}
+
+/**
+ * The message of an error answer without the causes it repeats: the controller's message ends
+ * with every cause, joined by "; ", and the printer lists them one a line instead.
+ */
+function withoutCauses(message: string, causes: { field?: string; message: string }[]): string {
+  const tail = causes.map(causeText).join("; ");
+  return causes.length && message.endsWith(tail)
+    ? message.slice(0, -tail.length).replace(/[:;]?\s*$/, ":")
+    : message;
+}
+
 /** The text the error printer writes for an error: `Error: ...` lines, causes, hint. */
 export function formatError(err: unknown): string {
   if (err instanceof CommandErrors) return err.errors.map(formatError).join("");
+  const causes = err instanceof ApiError ? err.status.details?.causes ?? [] : [];
   const message = err instanceof Error ? err.message : String(err);
-  let text = `Error: ${message}\n`;
-  if (err instanceof ApiError) {
-    for (const cause of err.status.details?.causes ?? []) {
-      text += cause.field ? `  * ${cause.field}: ${cause.message}\n` : `  * ${cause.message}\n`;
-    }
-  }
+  let text = `Error: ${withoutCauses(message, causes)}\n`;
+  for (const cause of causes) text += `  * ${causeText(cause)}\n`;
   if (err instanceof CliError && err.hint) {
     text += err.hint.split("\n").map((line) => `  ${line}\n`).join("");
   }

@@ -12,6 +12,8 @@ import {
   reportError,
   RolloutError,
   TlsError,
+  UnknownFieldError,
+  UnknownKindError,
   UnreachableError,
   UsageError,
 } from "./errors.ts";
@@ -20,7 +22,8 @@ const invalid: Status = {
   kind: "Status",
   code: 422,
   reason: "Invalid",
-  message: 'Pod "web" is invalid: spec.resources.memory: invalid quantity "lots"',
+  message: 'Pod "web" is invalid: spec.resources.memory: invalid quantity "lots"; ' +
+    "spec.units: at least one unit is required",
   details: {
     kind: "Pod",
     name: "web",
@@ -36,6 +39,8 @@ Deno.test("exitCodeFor() maps every error class through one table", () => {
   assert.equal(exitCodeFor(new ApiError(invalid)), 1);
   assert.equal(exitCodeFor(new RolloutError("x")), 1);
   assert.equal(exitCodeFor(new UsageError("x")), 2);
+  assert.equal(exitCodeFor(new UnknownKindError("x")), 1);
+  assert.equal(exitCodeFor(new UnknownFieldError("x")), 1);
   assert.equal(exitCodeFor(new ManifestError("x")), 2);
   assert.equal(exitCodeFor(new BadRequestError("x")), 2);
   assert.equal(exitCodeFor(new ConfigError("x")), 3);
@@ -46,14 +51,28 @@ Deno.test("exitCodeFor() maps every error class through one table", () => {
   assert.equal(exitCodeFor(new CommandErrors([new UsageError("a"), new ApiError(invalid)])), 2);
 });
 
-Deno.test("formatError() prints the context, the message and each cause on its own line", () => {
+Deno.test("formatError() prints the context, the message and each cause once, on its own line", () => {
   const err = new ApiError(invalid).withContext('app.yml: document 2 (Pod "web")');
   assert.equal(
     formatError(err),
-    'Error: app.yml: document 2 (Pod "web"): Pod "web" is invalid: ' +
-      'spec.resources.memory: invalid quantity "lots"\n' +
+    'Error: app.yml: document 2 (Pod "web"): Pod "web" is invalid:\n' +
       '  * spec.resources.memory: invalid quantity "lots"\n' +
       "  * spec.units: at least one unit is required\n",
+  );
+});
+
+Deno.test("formatError() keeps a message that does not end with its causes whole", () => {
+  const err = new ApiError({
+    kind: "Status",
+    code: 422,
+    reason: "Invalid",
+    message: 'Cannot create pod "web": memory "64Ti" fits no instance type',
+    details: { causes: [{ field: "spec.resources", message: "fits no instance type" }] },
+  });
+  assert.equal(
+    formatError(err),
+    'Error: Cannot create pod "web": memory "64Ti" fits no instance type\n' +
+      "  * spec.resources: fits no instance type\n",
   );
 });
 

@@ -14,6 +14,22 @@ export const GET_OUTPUT_FORMATS = [...OUTPUT_FORMATS, "name"] as const;
 /** A value of `-o/--output`. */
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
+/** A value of `get -o`: a format, or `jsonpath=TEMPLATE` (the template is parsed later). */
+export type GetOutputFormat = (typeof GET_OUTPUT_FORMATS)[number] | `jsonpath=${string}`;
+
+/** Checks a `get -o` value: one of GET_OUTPUT_FORMATS, or `jsonpath=TEMPLATE`. */
+export function parseGetOutput(given: string): GetOutputFormat {
+  // `-o=json` reaches here as "=json" (kubectl's flag library takes both spellings).
+  const value = given.startsWith("=") ? given.slice(1) : given;
+  if ((GET_OUTPUT_FORMATS as readonly string[]).includes(value)) return value as GetOutputFormat;
+  if (value.startsWith("jsonpath=")) return value as GetOutputFormat;
+  const hint = value === "jsonpath" ? " (give the template: -o jsonpath='{.metadata.name}')" : "";
+  throw new InvalidArgumentError(
+    `unknown output format "${value}"${hint}: use ${GET_OUTPUT_FORMATS.join(", ")} or ` +
+      "jsonpath=TEMPLATE.",
+  );
+}
+
 /** Options every command inherits from the root command. */
 export interface GlobalOptions {
   endpoint?: string;
@@ -69,8 +85,14 @@ export const FLAGS = {
   getOutput: () =>
     new Option(
       "-o, --output <format>",
-      "output format: json, yaml, wide or name (TYPE/NAME, one a line)",
-    ).choices(GET_OUTPUT_FORMATS),
+      "output format: json, yaml, wide (more columns), name (TYPE/NAME, one a line) or " +
+        "jsonpath=TEMPLATE (kubectl's, e.g. jsonpath='{.items[*].metadata.name}')",
+    ).argParser(parseGetOutput),
+  showAll: () =>
+    new Option(
+      "-a, --show-all",
+      "also list pods whose deletion finished (hidden as in kubectl; kept for 3 minutes)",
+    ),
   selector: () => new Option("-l, --selector <selector>", "label selector, e.g. app=web,tier!=db"),
   allNamespaces: () => new Option("-A, --all-namespaces", "list across every namespace"),
   watch: () => new Option("-w, --watch", "after listing, print changes as they happen"),

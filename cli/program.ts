@@ -5,9 +5,11 @@ import { createCommand } from "./commands/create.ts";
 import { deleteCommand } from "./commands/delete.ts";
 import { deployCommand } from "./commands/deploy.ts";
 import { describeCommand } from "./commands/describe.ts";
+import { explainCommand } from "./commands/explain.ts";
 import { getCommand } from "./commands/get.ts";
 import { logsCommand } from "./commands/logs.ts";
 import { attachCommand } from "./commands/attach.ts";
+import { completionCommand } from "./commands/completion.ts";
 import { execCommand } from "./commands/exec.ts";
 import { portForwardCommand } from "./commands/port_forward.ts";
 import { RemoteExit } from "./commands/stream_session.ts";
@@ -26,6 +28,7 @@ import { FLAGS } from "./flags.ts";
 const COMMANDS = [
   getCommand,
   describeCommand,
+  explainCommand,
   createCommand,
   applyCommand,
   updateCommand,
@@ -41,6 +44,7 @@ const COMMANDS = [
   statechartCommand,
   tokenCommand,
   versionCommand,
+  completionCommand,
 ];
 
 /** Builds the root command with every subcommand; nothing runs until it parses. */
@@ -53,9 +57,13 @@ export function buildProgram(ctx: CliContext): Command {
         "(written by the controller when it starts: `deno task start`). An https controller " +
         "must have a certificate from the CA in MILPA_CA_FILE, else the certificateAuthority " +
         "of that client.yaml (or one the system trusts).\n\n" +
+        "Objects are named as kubectl names them: TYPE NAME..., TYPE,TYPE (or all) NAME..., or " +
+        "TYPE/NAME... (get, describe, delete, scale; logs, exec, attach and port-forward take " +
+        "NAME or pod/NAME).\n\n" +
         "Exit codes: 0 ok; 1 the controller answered with an error, a manifest it refused " +
-        "included (422, naming the field); 2 bad usage, or a manifest file that cannot be read " +
-        "or parsed; 3 controller unreachable or not configured.",
+        "included (422, naming the field), or a kind or field that Milpa does not have (get " +
+        "pdos, explain pod.spec.foo); 2 bad usage, or a manifest file that cannot be read or " +
+        "parsed; 3 controller unreachable or not configured.",
     )
     .addOption(FLAGS.endpoint())
     .addOption(FLAGS.token())
@@ -72,11 +80,14 @@ export function buildProgram(ctx: CliContext): Command {
       "after",
       examples([
         ["milpactl get pods", "list pods"],
+        ["milpactl get all", "pods, services, deployments and replica sets"],
         ["milpactl create -f helloworld-pod.yml", "create the objects in a file"],
         ["milpactl logs helloworld -u helloserver", "print a unit's log"],
         ["milpactl delete pod helloworld", "terminate a pod"],
         ["milpactl rollout status deploy/backend-deployment", "wait for a deployment's rollout"],
         ["milpactl statechart pod helloworld", "where a pod's actor is in its state machine"],
+        ["milpactl explain pod.spec.resources", "what a manifest's fields mean"],
+        ["source <(milpactl completion bash)", "Tab completion in bash (also zsh, fish)"],
         ["milpactl get --help", "help on one command"],
       ]),
     );

@@ -81,6 +81,20 @@ export function findKind(name: string): KindInfo | undefined {
   );
 }
 
+/**
+ * The kinds `all` stands for (`milpactl get all`), in that order: as in kubectl, the workloads
+ * and their Services; not nodes, events or secrets.
+ */
+export const ALL_KINDS: readonly KindInfo[] = ["pods", "services", "deployments", "replicasets"]
+  .map((plural) => findKind(plural)!);
+
+/** Every word that names a kind, lower case: plurals, singulars, aliases (as findKind takes). */
+export const KIND_WORDS: readonly string[] = KINDS.flatMap((k) => [
+  k.plural,
+  k.singular,
+  ...k.aliases,
+]);
+
 /** Like findKind, but throws a BadRequestError that lists the known kinds. */
 export function kindOrThrow(name: string): KindInfo {
   const k = findKind(name);

@@ -28,15 +28,24 @@ function manifest(
   spec: z.ZodType,
 ) {
   return z.strictObject({
-    apiVersion: z.enum(apiVersions),
-    kind: z.literal(kind),
-    metadata: objectMeta(nameProblem),
+    apiVersion: z.enum(apiVersions).describe(
+      `The version of the object's schema: ${apiVersions.map((v) => `"${v}"`).join(" or ")}; ` +
+        `stored as "${API_VERSION}".`,
+    ),
+    kind: z.literal(kind).describe(`The kind of object: "${kind}".`),
+    metadata: objectMeta(nameProblem).describe(
+      "The object's name, namespace, labels and annotations; the server adds uid, " +
+        "creationTimestamp, generation and resourceVersion.",
+    ),
     spec,
-    status: z.unknown().optional(),
+    status: z.unknown().optional().describe(
+      "What Milpa observes, written by Milpa only. Accepted in a manifest (so `milpactl get " +
+        "-o yaml` output applies again) and ignored.",
+    ),
   });
 }
 
-/** One schema per kind users may write. */
+/** One schema per kind users may write; each describes itself and its fields (`explain`). */
 const SCHEMAS: Record<string, z.ZodType> = {
   Pod: manifest("Pod", ["v1"], dns1123SubdomainProblem, podSpec).superRefine((pod, ctx) => {
     const { metadata, spec } = pod as { metadata: ObjectMeta; spec: PodSpec };
@@ -49,12 +58,37 @@ const SCHEMAS: Record<string, z.ZodType> = {
         input: metadata.annotations?.[MILPACTL_VOLUME_ANNOTATION],
       });
     }
-  }),
-  Service: manifest("Service", ["v1"], serviceNameProblem, serviceSpec),
-  ReplicaSet: manifest("ReplicaSet", ["v1", "apps/v1"], dns1123SubdomainProblem, replicaSetSpec),
-  Deployment: manifest("Deployment", ["v1", "apps/v1"], dns1123SubdomainProblem, deploymentSpec),
+  }).describe(
+    "A pod: units (containers) that run together on one node of their own, which Milpa " +
+      "boots for the pod with the cheapest instance type that fits its resources, and " +
+      "terminates when the pod ends.",
+  ),
+  Service: manifest("Service", ["v1"], serviceNameProblem, serviceSpec).describe(
+    "A service: opens ports on the nodes of the running pods its selector matches, registers " +
+      "them in DNS (<name>.<namespace>.<cluster>.local, and SRV records per port) and, with " +
+      "type LoadBalancer, puts a load balancer in front of them.",
+  ),
+  ReplicaSet: manifest("ReplicaSet", ["v1", "apps/v1"], dns1123SubdomainProblem, replicaSetSpec)
+    .describe(
+      "A replica set: keeps spec.replicas pods made from its pod template running. " +
+        "Deployments make and scale them; write a Deployment instead unless you roll out by hand.",
+    ),
+  Deployment: manifest("Deployment", ["v1", "apps/v1"], dns1123SubdomainProblem, deploymentSpec)
+    .describe(
+      "A deployment: keeps spec.replicas pods of its pod template running through replica " +
+        "sets, and rolls a changed template out within maxSurge and maxUnavailable, keeping " +
+        "old revisions to roll back to (milpactl rollout).",
+    ),
   Secret: secretManifest,
 };
+
+/**
+ * The schema of a kind users may write (Pod, Service, ReplicaSet, Deployment, Secret), for
+ * `milpactl explain`; undefined for the others.
+ */
+export function manifestSchema(kind: string): z.ZodType | undefined {
+  return SCHEMAS[kind];
+}
 
 /**
  * Validates one manifest document and returns it as a typed object (no defaults applied).

@@ -89,18 +89,34 @@ spec:
   - port: 80
 `;
 
-Deno.test("milpactl get pods prints Milpa's table", async () => {
+Deno.test("milpactl get pods prints a narrow table, and Milpa's whole text with -o wide", async () => {
+  const node = {
+    kind: "Node",
+    apiVersion: "v1",
+    metadata: { name: "37621e3e-38b6-4dab-97e3-d719af861b9b" },
+    spec: { instanceType: "t3.nano" },
+    status: { phase: "Claimed" },
+  };
   await withController({
     "GET /api/v1/namespaces/default/pods": () => json(podList(helloworldPod(), mongoPod())),
+    "GET /api/v1/nodes": () => json({ kind: "NodeList", apiVersion: "v1", items: [node] }),
   }, async (ws) => {
     const r = await ws.run(["get", "pods"]);
     assert.equal(r.stderr, "");
     assert.equal(r.code, 0);
     assert.equal(
       r.stdout,
-      "NAME         UNITS     RUNNING   STATUS                                      RESTARTS   NODE                                   IP             AGE\n" +
-        "helloworld   1         1         Pod Running                                 0          37621e3e-38b6-4dab-97e3-d719af861b9b   172.31.44.62   3m\n" +
-        "mongo        2         1         Pod Running - Unit Terminated: ExitCode:0   1          <unassigned>                           <none>         3m\n",
+      "NAME         UNITS     RUNNING   STATUS    RESTARTS   NODE           IP             AGE\n" +
+        "helloworld   1         1         Running   0          37621e3e       172.31.44.62   3m\n" +
+        "mongo        2         1         Running   1          <unassigned>   <none>         3m\n",
+    );
+    const wide = await ws.run(["get", "pods", "-o", "wide"]);
+    assert.equal(wide.code, 0);
+    assert.equal(
+      wide.stdout,
+      "NAME         UNITS     RUNNING   STATUS                                      RESTARTS   NODE                                   IP             AGE       INSTANCE-TYPE   PRICE/HR   INSTANCE   PUBLIC-IP       IMAGES\n" +
+        "helloworld   1         1         Pod Running                                 0          37621e3e-38b6-4dab-97e3-d719af861b9b   172.31.44.62   3m        t3.nano         $0.0052    <none>     54.236.63.193   elotl/helloserver\n" +
+        "mongo        2         1         Pod Running - Unit Terminated: ExitCode:0   1          <unassigned>                           <none>         3m        <none>          <none>     <none>     <none>          <none>\n",
     );
   });
 });
@@ -164,9 +180,9 @@ Deno.test("milpactl get -w prints the header once, then a row per event", async 
     const lines = r.stdout.trimEnd().split("\n");
     assert.equal(lines.length, 3);
     assert.match(lines[0], /^NAME +UNITS +RUNNING +STATUS +RESTARTS +NODE +IP +AGE$/);
-    assert.match(lines[1], /^helloworld +1 +0 +Pod Waiting +0 +<unassigned> +<none> +3m$/);
-    assert.match(lines[2], /^helloworld +1 +1 +Pod Running +0 +37621e3e\S+ +172\.31\.44\.62 +3m$/);
-    assert.equal(lines[0].indexOf("STATUS"), lines[1].indexOf("Pod Waiting"));
+    assert.match(lines[1], /^helloworld +1 +0 +Waiting +0 +<unassigned> +<none> +3m$/);
+    assert.match(lines[2], /^helloworld +1 +1 +Running +0 +37621e3e +172\.31\.44\.62 +3m$/);
+    assert.equal(lines[0].indexOf("STATUS"), lines[1].indexOf("Waiting"));
     assert.equal(lines[0].indexOf("AGE"), lines[1].indexOf("3m"));
   });
 });
@@ -205,7 +221,7 @@ Deno.test("milpactl create -f sends every document in one batch", async () => {
   });
 });
 
-Deno.test("milpactl create -f names the document and field the controller rejected", async () => {
+Deno.test("milpactl create -f names the document and field the controller rejected, once", async () => {
   await withController({
     "POST /api/v1/batch": () =>
       status(
@@ -230,8 +246,7 @@ Deno.test("milpactl create -f names the document and field the controller reject
     assert.equal(r.stdout, "");
     assert.equal(
       r.stderr,
-      'Error: app.yml: document 1 (Pod "web"): Pod "web" is invalid: spec.resources.memory: ' +
-        'invalid quantity "lots"\n' +
+      'Error: app.yml: document 1 (Pod "web"): Pod "web" is invalid:\n' +
         '  * spec.resources.memory: invalid quantity "lots"\n',
     );
   });
@@ -426,14 +441,20 @@ Deno.test("milpactl version prints both versions, and the client's alone when th
   }
 });
 
-Deno.test("milpactl usage errors exit 2 and --help exits 0", async () => {
+Deno.test("milpactl usage errors exit 2, an unknown kind 1 (as kubectl), and --help exits 0", async () => {
   const ws = await Workspace.create();
   try {
     const unknown = await ws.run(["get", "widgets"]);
-    assert.equal(unknown.code, 2);
+    assert.equal(unknown.code, 1);
     assert.match(
       unknown.stderr,
-      /^Error: unknown resource type "widgets"\n {2}known types: pods \(po\)/,
+      /^Error: the server doesn't have a resource type "widgets"\n {2}known types: pods \(po\)/,
+    );
+    const typo = await ws.run(["get", "pdos"]);
+    assert.equal(typo.code, 1);
+    assert.match(
+      typo.stderr,
+      /^Error: the server doesn't have a resource type "pdos"; did you mean "pods"\?\n/,
     );
     const badFlag = await ws.run(["get", "pods", "-o", "xml"]);
     assert.equal(badFlag.code, 2);

@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import type { CliContext } from "../context.ts";
+import { podName } from "../resource_args.ts";
 import { podStreamPath, streamFlags, type StreamOptions } from "./exec.ts";
 import { connect, examples, globalsOf, namespaceOf } from "./shared.ts";
 import { openSocket, queryString, runSession } from "./stream_session.ts";
@@ -36,7 +37,7 @@ export function attachCommand(ctx: CliContext): Command {
           "input ends only this attach's input; the unit's stdin stays open for the next " +
           "attach. Units have no terminal, so -t is refused.",
       )
-      .argument("<pod>", "name of the pod"),
+      .argument("<pod>", "the pod: NAME or pod/NAME"),
   )
     .addHelpText(
       "after",
@@ -46,5 +47,7 @@ export function attachCommand(ctx: CliContext): Command {
         ["printf 'a\\n' | milpactl attach -i mypod -u repl", "send a line to a stdin: true unit"],
       ]),
     )
-    .action((pod: string, opts: StreamOptions, cmd: Command) => runAttach(ctx, pod, opts, cmd));
+    .action((pod: string, opts: StreamOptions, cmd: Command) =>
+      runAttach(ctx, podName(pod, "attach"), opts, cmd)
+    );
 }

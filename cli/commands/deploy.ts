@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import type { CliContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
+import { podName } from "../resource_args.ts";
 import { connect, examples, globalsOf, namespaceOf } from "./shared.ts";
 
 /** Streams `file` (a .tar.gz or .tar) to the pod's volume `pkg` and prints what arrived. */
@@ -39,7 +40,7 @@ export function deployCommand(ctx: CliContext): Command {
         "At most 1 GiB; paths in the tarball must stay inside it (no absolute paths, no '..', " +
         "no links out, no device files).",
     )
-    .argument("<pod>", "name of the pod")
+    .argument("<pod>", "the pod: NAME or pod/NAME")
     .argument("<package>", "package name: the name of the pod's packagePath volume")
     .argument("<file>", "the tarball")
     .addHelpText(
@@ -49,6 +50,6 @@ export function deployCommand(ctx: CliContext): Command {
       ]),
     )
     .action((pod: string, pkg: string, file: string, _opts: unknown, cmd: Command) =>
-      runDeploy(ctx, pod, pkg, file, cmd)
+      runDeploy(ctx, podName(pod, "deploy"), pkg, file, cmd)
     );
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import type { CliContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
+import { podName } from "../resource_args.ts";
 import { connect, examples, globalsOf, namespaceOf } from "./shared.ts";
 import { openSocket, queryString, runSession } from "./stream_session.ts";
 
@@ -68,7 +69,7 @@ export function execCommand(ctx: CliContext): Command {
           "directory (in its container for a unit from an image). milpactl exits with the " +
           "command's exit code. Without -t, Ctrl-C ends the command (exit code 130).",
       )
-      .argument("<pod>", "name of the pod")
+      .argument("<pod>", "the pod: NAME or pod/NAME")
       .argument("<command...>", "the command and its arguments, after --"),
   )
     .addHelpText(
@@ -81,6 +82,6 @@ export function execCommand(ctx: CliContext): Command {
       ]),
     )
     .action((pod: string, command: string[], opts: StreamOptions, cmd: Command) =>
-      runExec(ctx, pod, command, opts, cmd)
+      runExec(ctx, podName(pod, "exec"), command, opts, cmd)
     );
 }

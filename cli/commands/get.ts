@@ -1,4 +1,7 @@
-/** `milpactl get KIND [NAME...]`: tables, JSON or YAML, optionally watching for changes. */
+/**
+ * `milpactl get TYPE[,TYPE...] [NAME...]` or `get TYPE/NAME...`: tables, JSON, YAML or a
+ * jsonpath template, optionally watching for changes. Several kinds are read and printed by get_kinds.ts.
+ */
 import { Command } from "commander";
 import type { WatchEvent } from "../../model/api_types.ts";
 import type { KindInfo } from "../../model/kinds.ts";
@@ -6,45 +9,30 @@ import type { MilpaObject } from "../../model/meta.ts";
 import type { ListOptions, MilpaClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
 import { ApiError, CommandErrors, UsageError } from "../errors.ts";
-import { FLAGS, type OutputFormat } from "../flags.ts";
-import { formatObject, listOf } from "../printers/output.ts";
-import { renderTable, tableHeader, type TableOptions, tableRow } from "../printers/tables.ts";
-import { StreamingTable } from "../printers/tabwriter.ts";
-import { connect, examples, globalsOf, KIND_NAMES, namespaceOf, resolveKind } from "./shared.ts";
+import { FLAGS, type GetOutputFormat } from "../flags.ts";
+import {
+  formatGetResult,
+  type GetFormat,
+  getFormat,
+  hiddenByDefault,
+  WatchPrinter,
+} from "../printers/get_output.ts";
+import { listOf } from "../printers/output.ts";
+import type { TableOptions } from "../printers/tables.ts";
+import { ALL_NAMES, KIND_NAMES, type KindRequest, parseResourceArgs } from "../resource_args.ts";
+import { fetchRequest, getKinds } from "./get_kinds.ts";
+import { PodNodes } from "./get_pod_nodes.ts";
+import { connect, examples, globalsOf, namespaceOf } from "./shared.ts";
 
 /** Options of `get`. */
 interface GetOptions {
-  output?: OutputFormat | "name";
+  output?: GetOutputFormat;
+  showAll?: boolean;
   selector?: string;
   allNamespaces?: boolean;
   watch?: boolean;
   showLabels?: boolean;
   chunkSize?: number;
-}
-
-/** `pod/web`, as kubectl's `-o name` prints an object. */
-function typeName(kind: KindInfo, o: MilpaObject): string {
-  return `${kind.kind.toLowerCase()}/${o.metadata?.name}`;
-}
-
-async function getByName(
-  client: MilpaClient,
-  kind: KindInfo,
-  namespace: string | undefined,
-  names: string[],
-): Promise<{ found: MilpaObject[]; errors: Error[] }> {
-  const found: MilpaObject[] = [];
-  const errors: Error[] = [];
-  for (const name of names) {
-    try {
-      found.push(await client.get(kind, namespace, name));
-    } catch (err) {
-      // Keep going on "not found" like kubectl; anything else (unreachable, 401) is fatal.
-      if (err instanceof ApiError && err.code === 404) errors.push(err);
-      else throw err;
-    }
-  }
-  return { found, errors };
 }
 
 /** A watch's events; one the controller ended because this client fell behind says what to do. */
@@ -74,60 +62,101 @@ async function watch(
   namespace: string | undefined,
   names: string[],
   opts: GetOptions,
-  table: TableOptions,
+  output: { format: GetFormat; table: TableOptions; nodes?: PodNodes },
 ): Promise<void> {
-  const rows = new StreamingTable();
-  let count = 0;
+  const { format, table, nodes } = output;
+  // Objects asked for by name are shown whatever their state.
+  const printer = new WatchPrinter(format, kind, table, opts.showAll || names.length > 0);
   for await (
     const event of watchEvents(client, kind, { namespace, labelSelector: opts.selector })
   ) {
     if (names.length && !names.includes(event.object.metadata?.name)) continue;
-    if (opts.output === "json" || opts.output === "yaml") {
-      if (opts.output === "yaml" && count > 0) ctx.stdout.write("---\n");
-      ctx.stdout.write(formatObject(event.object, opts.output));
-    } else if (opts.output === "name") {
-      ctx.stdout.write(`${typeName(kind, event.object)}\n`);
-    } else {
-      const row = tableRow(kind.kind, event.object, { ...table, now: ctx.now() });
-      if (count === 0) {
-        // Size the header to the first row too, so they line up.
-        const header = tableHeader(kind.kind, table);
-        rows.widen(row);
-        ctx.stdout.write(rows.row(header));
-      }
-      ctx.stdout.write(rows.row(row));
-    }
-    count++;
+    await nodes?.readNodesOf([event.object]);
+    ctx.stdout.write(printer.event(event.object, ctx.now(), nodes?.nodes));
   }
 }
 
-async function runGet(
+/** The kinds and names asked for, checked against the flags given with them. */
+function getRequests(args: string[], opts: GetOptions): KindRequest[] {
+  const { requests } = parseResourceArgs(args);
+  const named = requests.some((r) => r.names.length);
+  if (opts.allNamespaces && named) {
+    throw new UsageError("a name cannot be looked up across all namespaces; use -n instead");
+  }
+  if (opts.selector && named) {
+    throw new UsageError("give names or -l, not both: a selector picks among all objects");
+  }
+  if (opts.watch && requests.length > 1) {
+    throw new UsageError("-w watches one kind at a time");
+  }
+  return requests;
+}
+
+/** Several kinds: read in turn, printed one table each (get_kinds.ts). */
+async function runGetKinds(
   ctx: CliContext,
-  kindArg: string,
-  names: string[],
+  requests: KindRequest[],
   opts: GetOptions,
   cmd: Command,
 ): Promise<void> {
   const globals = globalsOf(cmd);
-  const kind = resolveKind(kindArg);
-  if (opts.allNamespaces && names.length) {
-    throw new UsageError("a name cannot be looked up across all namespaces; use -n instead");
-  }
+  const client = await connect(ctx, globals);
+  const wide = opts.output === "wide";
+  // The pods' node columns of -o wide come from their nodes.
+  const nodes = wide && requests.some((r) => r.kind.kind === "Pod")
+    ? new PodNodes(client)
+    : undefined;
+  await nodes?.readAll();
+  const errors = await getKinds(ctx, client, requests, {
+    namespace: opts.allNamespaces ? undefined : namespaceOf(globals),
+    selector: opts.selector,
+    chunkSize: opts.chunkSize,
+    output: opts.output,
+    showAll: opts.showAll,
+    table: (kind) => ({
+      wide,
+      showLabels: opts.showLabels,
+      withNamespace: kind.namespaced && opts.allNamespaces,
+      now: ctx.now(),
+      nodes: nodes?.nodes,
+    }),
+  });
+  if (errors.length) throw errors.length === 1 ? errors[0] : new CommandErrors(errors);
+}
+
+async function runGet(
+  ctx: CliContext,
+  args: string[],
+  opts: GetOptions,
+  cmd: Command,
+): Promise<void> {
+  const globals = globalsOf(cmd);
+  const requests = getRequests(args, opts);
+  // A bad jsonpath template fails here, before anything is read.
+  const format = getFormat(opts.output);
+  if (requests.length > 1) return await runGetKinds(ctx, requests, opts, cmd);
+  const [{ kind, names }] = requests;
   const namespace = !kind.namespaced || opts.allNamespaces ? undefined : namespaceOf(globals);
+  const wide = format.type === "table" && format.wide;
   const table: TableOptions = {
-    wide: opts.output === "wide",
+    wide,
     showLabels: opts.showLabels,
     withNamespace: kind.namespaced && opts.allNamespaces,
     now: ctx.now(),
   };
   const client = await connect(ctx, globals);
-  if (opts.watch) return await watch(ctx, client, kind, namespace, names, opts, table);
+  // The pods' node columns of -o wide come from their nodes.
+  const nodes = wide && kind.kind === "Pod" ? new PodNodes(client) : undefined;
+  await nodes?.readAll();
+  if (opts.watch) {
+    return await watch(ctx, client, kind, namespace, names, opts, { format, table, nodes });
+  }
 
   let objects: MilpaObject[];
   let errors: Error[] = [];
   let machineValue: unknown;
   if (names.length) {
-    ({ found: objects, errors } = await getByName(client, kind, namespace, names));
+    ({ objects, errors } = await fetchRequest(client, { kind, names }, { namespace }));
     machineValue = names.length === 1 ? objects[0] : listOf(kind, objects);
   } else {
     const list = await client.list(kind, {
@@ -135,55 +164,85 @@ async function runGet(
       labelSelector: opts.selector,
       chunkSize: opts.chunkSize,
     });
-    objects = list.items ?? [];
-    machineValue = list;
+    // Pods whose deletion finished are left out, as kubectl no longer lists them.
+    objects = (list.items ?? []).filter((o) => opts.showAll || !hiddenByDefault(kind, o));
+    machineValue = { ...list, items: objects };
   }
 
-  if (opts.output === "json" || opts.output === "yaml") {
-    if (machineValue !== undefined) ctx.stdout.write(formatObject(machineValue, opts.output));
-  } else if (opts.output === "name") {
-    for (const o of objects) ctx.stdout.write(`${typeName(kind, o)}\n`);
-  } else if (objects.length || !names.length) {
-    // An empty list prints the header alone, as Milpa's milpactl did.
-    ctx.stdout.write(renderTable(kind.kind, objects, table));
-  }
+  ctx.stdout.write(
+    formatGetResult(format, {
+      kind,
+      objects,
+      value: machineValue,
+      headerWhenEmpty: !names.length,
+    }, { ...table, nodes: nodes?.nodes }),
+  );
   if (errors.length) throw errors.length === 1 ? errors[0] : new CommandErrors(errors);
 }
 
 /** Builds the `get` command. */
 export function getCommand(ctx: CliContext): Command {
   return new Command("get")
-    .summary("list objects of a kind, or show some by name")
+    .summary("list objects of one or more kinds, or show some by name")
     .description(
-      "List objects of a kind, or show the named ones.\n\n" +
-        `Kinds: ${KIND_NAMES}.\n\n` +
-        "Tables follow Milpa's layout; -o json prints one object for one name and a <Kind>List " +
-        "otherwise; -w keeps printing a row per change until Ctrl-C.",
+      "List objects of one or more kinds, or show the named ones: TYPE [NAME...], several " +
+        "kinds as TYPE,TYPE [NAME...] (each name looked up in each kind), or TYPE/NAME... " +
+        "(pod/web svc/web; not mixed with the first form).\n\n" +
+        `Kinds: ${KIND_NAMES}; "all" stands for ${ALL_NAMES} (not nodes, events or ` +
+        "secrets).\n\n" +
+        "Tables follow Milpa's layout; several kinds print one table each, separated by a " +
+        "blank line, with names as TYPE/NAME. -o json prints one object for one name, a " +
+        "<Kind>List for one kind and a List for several; -w keeps printing a row per change " +
+        "until Ctrl-C (one kind only).\n\n" +
+        "Pod tables show a one-word STATUS (Running, Draining, LaunchBackOff, ExitCode:1...) " +
+        "and node UUIDs cut to 8 characters. -o wide shows Milpa's whole STATUS text and node " +
+        "names and adds columns: pods INSTANCE-TYPE, PRICE/HR, INSTANCE, PUBLIC-IP, IMAGES; " +
+        "nodes PRICE/HR, PRIVATE-IP, POD; deployments and replica sets UNITS, IMAGES, " +
+        "SELECTOR; services SELECTOR. PRICE/HR is the bundled catalog's on-demand price of the " +
+        "node's instance type (us-east-1), <unknown> for spot nodes.\n\n" +
+        "-o jsonpath=TEMPLATE prints kubectl's JSONPath template ({.field}, {range ...}{end}, " +
+        '{"\\n"}) applied to what -o json prints.\n\n' +
+        "Pods whose deletion finished (stopped, their node given back) are not listed, as in " +
+        "kubectl; -a shows them until the controller drops them 3 minutes later. Pods that " +
+        "ended on their own (Succeeded, Failed) are listed.",
     )
-    .argument("<kind>", "kind of object, e.g. pods, po, svc, deploy")
-    .argument("[names...]", "names of the objects (all when none)")
+    .argument("<type>", "kind of object (pods, po, svc, deploy, ...), a comma list, or TYPE/NAME")
+    .argument("[names...]", "names of the objects (all when none), or more TYPE/NAME")
     .addOption(FLAGS.getOutput())
     .addOption(FLAGS.selector())
     .addOption(FLAGS.allNamespaces())
     .addOption(FLAGS.watch())
     .addOption(FLAGS.showLabels())
+    .addOption(FLAGS.showAll())
     .addOption(FLAGS.chunkSize())
     .addHelpText(
       "after",
       examples([
         ["milpactl get pods", "list the pods in the default namespace"],
         ["milpactl get pod helloworld", "show one pod"],
+        ["milpactl get pod/helloworld svc/helloworld-svc", "a pod and a service, as TYPE/NAME"],
+        ["milpactl get deploy,svc", "deployments and services, a table each"],
+        ["milpactl get all", `${ALL_NAMES} in the namespace`],
         ["milpactl get -ojson pod helloworld", "the whole pod object as JSON"],
         ["milpactl get pod -oyaml haproxy", "the same as YAML"],
         ["milpactl get po -l app=nginx --show-labels", "pods with a label, and their labels"],
         ["milpactl get svc -o wide", "services with their selectors"],
         ["milpactl get pods -o name", "pod/NAME, one a line (for scripts)"],
+        ["milpactl get pods -o wide", "also instance type, price per hour, images"],
+        ["milpactl get pods -o jsonpath='{.items[*].metadata.name}'", "the pods' names"],
+        [
+          `milpactl get pods -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}` +
+          `{.status.phase}{"\\n"}{end}'`,
+          "name and phase, a pod a line",
+        ],
+        ["milpactl get pod helloworld -o jsonpath='{.status.phase}'", "one field of one pod"],
+        ["milpactl get pods -a", "also the pods whose deletion finished"],
         ["milpactl get nodes", "the nodes (one per running pod)"],
         ["milpactl get deploy -A", "deployments in every namespace"],
         ["milpactl get pods -w", "watch pods change until Ctrl-C"],
       ]),
     )
-    .action((kind: string, names: string[], opts: GetOptions, cmd: Command) =>
-      runGet(ctx, kind, names, opts, cmd)
+    .action((type: string, names: string[], opts: GetOptions, cmd: Command) =>
+      runGet(ctx, [type, ...names], opts, cmd)
     );
 }

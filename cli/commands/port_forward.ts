@@ -6,10 +6,14 @@ import { Command } from "commander";
 import type { MilpaClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
 import { formatError, UsageError } from "../errors.ts";
+import { findKind } from "../../model/kinds.ts";
 import type { Pod } from "../../model/pod.ts";
 import { podStreamPath } from "./exec.ts";
-import { connect, examples, globalsOf, namespaceOf, resolveKind } from "./shared.ts";
+import { podName } from "../resource_args.ts";
+import { connect, examples, globalsOf, namespaceOf } from "./shared.ts";
 import { openSocket, StreamError } from "./stream_session.ts";
+
+const PODS = findKind("pods")!;
 
 /** One `[LOCAL:]REMOTE`. */
 export interface PortPair {
@@ -92,7 +96,7 @@ async function runPortForward(ctx: CliContext, pod: string, ports: string[], cmd
   const globals = globalsOf(cmd);
   const namespace = namespaceOf(globals);
   const client = await connect(ctx, globals);
-  const obj = await client.get<Pod>(resolveKind("pods"), namespace, pod);
+  const obj = await client.get<Pod>(PODS, namespace, pod);
   const phase = obj.status?.phase ?? "Waiting";
   if (phase !== "Running") {
     throw new StreamError(`pod "${pod}" is not running (Pod ${phase}); try again when it runs`);
@@ -141,7 +145,7 @@ export function portForwardCommand(ctx: CliContext): Command {
         "pod's network, so ports its firewall keeps closed work too), until Ctrl-C. " +
         "LOCAL:REMOTE, REMOTE (the same port locally) or :REMOTE (any free local port).",
     )
-    .argument("<pod>", "name of the pod")
+    .argument("<pod>", "the pod: NAME or pod/NAME")
     .argument("<ports...>", "[LOCAL:]REMOTE, one or more")
     .addHelpText(
       "after",
@@ -151,6 +155,6 @@ export function portForwardCommand(ctx: CliContext): Command {
       ]),
     )
     .action((pod: string, ports: string[], _opts: unknown, cmd: Command) =>
-      runPortForward(ctx, pod, ports, cmd)
+      runPortForward(ctx, podName(pod, "port-forward"), ports, cmd)
     );
 }

@@ -12,7 +12,8 @@ import { FLAGS } from "../flags.ts";
 import { replicaSetsOf, revisionOf } from "../printers/replica_sets.ts";
 import { deploymentRef, historyTable, revisionDetail } from "../printers/rollout.ts";
 import { followRollout } from "./rollout_status.ts";
-import { connect, examples, globalsOf, namespaceOf, resolveKind } from "./shared.ts";
+import { parseResourceArgs } from "../resource_args.ts";
+import { connect, examples, globalsOf, namespaceOf } from "./shared.ts";
 
 const DEPLOYMENTS = findKind("deployments")!;
 const REPLICA_SETS = findKind("replicasets")!;
@@ -25,23 +26,19 @@ export const RESTARTED_AT_ANNOTATION = "milpa.elotl.co/restartedAt";
  * (two); any name of the Deployment kind works (deploy, deployment, deployments).
  */
 export function deploymentName(target: string, name?: string): string {
-  const slash = target.indexOf("/");
-  const kindPart = slash < 0 ? target : target.slice(0, slash);
-  const namePart = slash < 0 ? name : target.slice(slash + 1);
-  if (slash >= 0 && name !== undefined) {
-    throw new UsageError(`give either ${target} or ${kindPart} ${name}, not both`);
+  const { requests } = parseResourceArgs(name === undefined ? [target] : [target, name]);
+  const [{ kind, names }] = requests;
+  if (requests.length > 1 || kind.kind !== "Deployment") {
+    const what = requests.length > 1 ? `"${target}"` : kind.plural;
+    throw new UsageError(`rollout works on deployments, not ${what}`);
   }
-  const kind = resolveKind(kindPart);
-  if (kind.kind !== "Deployment") {
-    throw new UsageError(`rollout works on deployments, not ${kind.plural}`);
-  }
-  if (!namePart) {
+  if (!names.length) {
     throw new UsageError(
       "rollout needs the deployment's name: deploy/NAME or deploy NAME",
       "run 'milpactl rollout --help' for examples",
     );
   }
-  return namePart;
+  return names[0];
 }
 
 /** Now as RFC 3339 in UTC, to the second, as kubectl writes restartedAt. */

@@ -26,8 +26,11 @@ Deno.test("deploymentName() refuses other kinds, a missing name and both forms a
   });
   assert.throws(() => deploymentName("deploy"), UsageError);
   assert.throws(() => deploymentName("deploy/"), UsageError);
-  assert.throws(() => deploymentName("web"), /unknown resource type "web"/);
-  assert.throws(() => deploymentName("deploy/web", "other"), /not both/);
+  assert.throws(() => deploymentName("web"), /doesn't have a resource type "web"/);
+  assert.throws(() => deploymentName("deploy/web", "other"), /"other" has no kind/);
+  assert.throws(() => deploymentName("deploy,rs", "web"), {
+    message: 'rollout works on deployments, not "deploy,rs"',
+  });
 });
 
 function deployment(paused?: boolean): Deployment {

@@ -1,12 +1,10 @@
-/** Helpers every command uses: global options, kinds, connecting, help examples. */
+/** Helpers every command uses: global options, connecting, help examples. */
 import type { Command } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
-import { findKind, type KindInfo, KINDS } from "../../model/kinds.ts";
 import { DEFAULT_NAMESPACE } from "../../model/meta.ts";
 import { MilpaClient } from "../client.ts";
 import { loadClientConfig } from "../config.ts";
 import type { CliContext } from "../context.ts";
-import { UsageError } from "../errors.ts";
 import type { GlobalOptions } from "../flags.ts";
 
 /** The client's version, from deno.json. */
@@ -20,23 +18,6 @@ export function globalsOf(cmd: Command): GlobalOptions {
 /** `-n`, or "default". */
 export function namespaceOf(globals: GlobalOptions): string {
   return globals.namespace ?? DEFAULT_NAMESPACE;
-}
-
-/** Every kind with its aliases, for help texts: "pods (po), nodes (no), ...". */
-export const KIND_NAMES = KINDS.map((k) =>
-  k.aliases.length ? `${k.plural} (${k.aliases.join(", ")})` : k.plural
-).join(", ");
-
-/** The kind a user typed (any plural, singular, kind name or alias, any case). */
-export function resolveKind(name: string): KindInfo {
-  const kind = findKind(name);
-  if (!kind) {
-    throw new UsageError(
-      `unknown resource type "${name}"`,
-      `known types: ${KIND_NAMES}`,
-    );
-  }
-  return kind;
 }
 
 /** A client for the configured controller; throws ConfigError when none is configured. */

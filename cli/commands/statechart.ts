@@ -27,6 +27,9 @@ const MACHINES: Record<string, string[]> = {
   supervisor: ["root"],
 };
 
+/** The machines, as `statechart` takes them (for completion). */
+export const MACHINE_NAMES: readonly string[] = Object.keys(MACHINES);
+
 /** An actor as `GET /api/v1/actors/{id}` returns it. */
 export interface ActorDetail {
   id: string;

@@ -8,7 +8,8 @@ import type { LabelSelector, LabelSelectorRequirement } from "../../model/select
 export const MAX_POD_REASON_LENGTH = 50;
 
 /**
- * The pod STATUS string: `Pod <phase>`, plus ` - Unit Waiting: <reason>` or
+ * Milpa's pod STATUS text, as `-o wide` shows it (the default column is shorter): `Pod <phase>`,
+ * plus ` - Unit Waiting: <reason>` or
  * ` - Unit Terminated: ExitCode:<n>` for the first unit (in spec order) that is waiting
  * with a reason or has terminated. Like Milpa's printer, the detail including its
  * "Unit ..." prefix is cut at 50 characters. A pod on its way out shows ` - Draining` or

@@ -1,4 +1,8 @@
-/** The `get` tables: columns and row cells for every kind, in Milpa's layout. */
+/**
+ * The `get` tables: columns and row cells for every kind, in Milpa's layout but narrower by
+ * default (a one-word pod STATUS, node UUIDs cut to 8 characters); `-o wide` adds columns and
+ * shows Milpa's whole text.
+ */
 import type { Deployment, ReplicaSet } from "../../model/deployment.ts";
 import type { Secret } from "../../model/secret.ts";
 import type { Event } from "../../model/event.ts";
@@ -8,6 +12,14 @@ import type { Pod } from "../../model/pod.ts";
 import type { Service } from "../../model/service.ts";
 import { age } from "./age.ts";
 import {
+  formatImages,
+  formatUnitNames,
+  nodePricePerHour,
+  podStatusShort,
+  shortNodeName,
+} from "./columns.ts";
+import {
+  addressOf,
   formatIngress,
   formatLabels,
   formatSelector,
@@ -28,43 +40,82 @@ interface TableDef {
   /** Extra columns for `-o wide`. */
   wideColumns?: string[];
   // deno-lint-ignore no-explicit-any
-  row(obj: any, now: number): string[];
+  row(obj: any, options: TableOptions): string[];
   // deno-lint-ignore no-explicit-any
-  wideRow?(obj: any): string[];
+  wideRow?(obj: any, options: TableOptions): string[];
 }
 
 const created = (obj: MilpaObject, now: number) => age(obj.metadata?.creationTimestamp, now);
+
+/** The node a pod runs on, when the table was given the nodes and it is among them. */
+function nodeOfPod(pod: Pod, options: TableOptions): Node | undefined {
+  const name = pod.status?.boundNodeName;
+  return name ? options.nodes?.get(name) : undefined;
+}
+
+/** A node-derived cell of a pod: `<none>` without a node, `<unknown>` when it cannot be read. */
+function podNodeCell(pod: Pod, options: TableOptions, cell: (node: Node) => string): string {
+  if (!pod.status?.boundNodeName) return "<none>";
+  const node = nodeOfPod(pod, options);
+  return node ? cell(node) : "<unknown>";
+}
+
+/** The wide columns of a workload (Deployment, ReplicaSet), as kubectl has them. */
+const WORKLOAD_WIDE_COLUMNS = ["UNITS", "IMAGES", "SELECTOR"];
+
+const workloadWideRow = (w: Deployment | ReplicaSet) => [
+  formatUnitNames(w.spec?.template?.spec?.units),
+  formatImages(w.spec?.template?.spec?.units),
+  formatSelector(w.spec?.selector),
+];
 
 /** Table definitions by kind. */
 const TABLES: Record<string, TableDef> = {
   Pod: {
     columns: ["NAME", "UNITS", "RUNNING", "STATUS", "RESTARTS", "NODE", "IP", "AGE"],
-    row: (pod: Pod, now) => [
-      pod.metadata.name,
-      String(pod.spec?.units?.length ?? 0),
-      String(runningUnits(pod)),
-      podStatusString(pod),
-      String(podRestarts(pod)),
-      pod.status?.boundNodeName || "<unassigned>",
-      podIP(pod),
-      created(pod, now),
+    wideColumns: ["INSTANCE-TYPE", "PRICE/HR", "INSTANCE", "PUBLIC-IP", "IMAGES"],
+    row: (pod: Pod, options) => {
+      const node = pod.status?.boundNodeName;
+      return [
+        pod.metadata.name,
+        String(pod.spec?.units?.length ?? 0),
+        String(runningUnits(pod)),
+        options.wide ? podStatusString(pod) : podStatusShort(pod),
+        String(podRestarts(pod)),
+        node ? (options.wide ? node : shortNodeName(node)) : "<unassigned>",
+        podIP(pod),
+        created(pod, options.now),
+      ];
+    },
+    wideRow: (pod: Pod, options) => [
+      podNodeCell(pod, options, nodeInstanceType),
+      podNodeCell(pod, options, nodePricePerHour),
+      pod.status?.boundInstanceID || "<none>",
+      addressOf(pod.status?.addresses, "PublicIP") ?? "<none>",
+      formatImages(pod.spec?.units),
     ],
   },
   Node: {
     columns: ["NAME", "STATUS", "INSTANCE-TYPE", "INSTANCE", "IP", "AGE"],
-    row: (node: Node, now) => [
+    wideColumns: ["PRICE/HR", "PRIVATE-IP", "POD"],
+    row: (node: Node, options) => [
       node.metadata.name,
       node.status?.phase ?? "",
       nodeInstanceType(node),
       node.status?.instanceID ?? "",
       nodeIP(node),
-      created(node, now),
+      created(node, options.now),
+    ],
+    wideRow: (node: Node) => [
+      nodePricePerHour(node),
+      addressOf(node.status?.addresses, "PrivateIP") ?? "<none>",
+      node.status?.boundPodName || "<none>",
     ],
   },
   Service: {
     columns: ["NAME", "PORT(S)", "SOURCES", "INGRESS ADDRESS", "AGE"],
     wideColumns: ["SELECTOR"],
-    row: (svc: Service, now) => [
+    row: (svc: Service, { now }) => [
       svc.metadata.name,
       formatServicePorts(svc),
       formatSources(svc),
@@ -75,7 +126,8 @@ const TABLES: Record<string, TableDef> = {
   },
   Deployment: {
     columns: ["NAME", "DESIRED", "CURRENT", "UP-TO-DATE", "AVAILABLE", "AGE"],
-    row: (d: Deployment, now) => [
+    wideColumns: WORKLOAD_WIDE_COLUMNS,
+    row: (d: Deployment, { now }) => [
       d.metadata.name,
       String(d.spec?.replicas ?? 1),
       String(d.status?.replicas ?? 0),
@@ -83,20 +135,23 @@ const TABLES: Record<string, TableDef> = {
       String(d.status?.availableReplicas ?? 0),
       created(d, now),
     ],
+    wideRow: workloadWideRow,
   },
   ReplicaSet: {
     columns: ["NAME", "DESIRED", "CURRENT", "AGE"],
-    row: (rs: ReplicaSet, now) => [
+    wideColumns: WORKLOAD_WIDE_COLUMNS,
+    row: (rs: ReplicaSet, { now }) => [
       rs.metadata.name,
       String(rs.spec?.replicas ?? 1),
       String(rs.status?.replicas ?? 0),
       created(rs, now),
     ],
+    wideRow: workloadWideRow,
   },
   Secret: {
     // Values are never printed in tables (only base64, with -o yaml/json, as kubectl does).
     columns: ["NAME", "TYPE", "DATA", "AGE"],
-    row: (secret: Secret, now) => [
+    row: (secret: Secret, { now }) => [
       secret.metadata.name,
       secret.type ?? "Opaque",
       String(Object.keys(secret.data ?? {}).length),
@@ -105,7 +160,7 @@ const TABLES: Record<string, TableDef> = {
   },
   Event: {
     columns: ["TIMESTAMP", "NAME", "KIND", "STATUS", "SOURCE", "MESSAGE"],
-    row: (ev: Event, now) => [
+    row: (ev: Event, { now }) => [
       created(ev, now),
       ev.involvedObject?.name ?? "",
       ev.involvedObject?.kind ?? "",
@@ -118,7 +173,13 @@ const TABLES: Record<string, TableDef> = {
 
 /** What to add to the basic columns. */
 export interface TableOptions {
+  /** `-o wide`: extra columns, and Milpa's whole STATUS text and node names. */
   wide?: boolean;
+  /**
+   * The nodes by name, for the node columns of `get pods -o wide`; absent when they could not
+   * be read (those cells then say `<unknown>`).
+   */
+  nodes?: ReadonlyMap<string, Node>;
   showLabels?: boolean;
   /** Add a NAMESPACE column in front (for `--all-namespaces`). */
   withNamespace?: boolean;
@@ -147,8 +208,8 @@ export function tableRow(kind: string, obj: MilpaObject, options: TableOptions):
   const def = definition(kind);
   return [
     ...(options.withNamespace ? [obj.metadata?.namespace ?? ""] : []),
-    ...def.row(obj, options.now),
-    ...(options.wide && def.wideRow ? def.wideRow(obj) : []),
+    ...def.row(obj, options),
+    ...(options.wide && def.wideRow ? def.wideRow(obj, options) : []),
     ...(options.showLabels ? [formatLabels(obj.metadata?.labels)] : []),
   ];
 }

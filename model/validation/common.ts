@@ -98,27 +98,44 @@ export const annotations = z.record(z.string(), z.string()).check(
 );
 
 const ownerReference: z.ZodType<OwnerReference> = z.strictObject({
-  apiVersion: nonEmptyString,
-  kind: nonEmptyString,
-  name: nonEmptyString,
-  uid: nonEmptyString,
-  controller: z.boolean().optional(),
-  blockOwnerDeletion: z.boolean().optional(),
+  apiVersion: nonEmptyString.describe("The owner's apiVersion."),
+  kind: nonEmptyString.describe("The owner's kind, e.g. ReplicaSet."),
+  name: nonEmptyString.describe("The owner's name, in this object's namespace."),
+  uid: nonEmptyString.describe("The owner's uid: a new object of the same name is not the owner."),
+  controller: z.boolean().optional().describe("Whether the owner manages this object."),
+  blockOwnerDeletion: z.boolean().optional().describe("Accepted for Kubernetes; not used."),
 });
 
 /** ObjectMeta as a manifest may write it, with `name` checked by `nameProblem`. */
 export function objectMeta(nameProblem: (name: string) => string | undefined) {
+  const serverOwned = "Set by the server; accepted in a manifest and ignored.";
   return z.strictObject({
-    name: formatted(nameProblem),
-    namespace: formatted(dns1123LabelProblem).optional(),
-    labels: labels.optional(),
-    annotations: annotations.optional(),
-    resourceVersion: stringOrNumber("must be a string").optional(),
-    ownerReferences: z.array(ownerReference).optional(),
-    uid: z.unknown().optional(),
-    creationTimestamp: z.unknown().optional(),
-    deletionTimestamp: z.unknown().optional(),
-    generation: z.unknown().optional(),
+    name: formatted(nameProblem).describe(
+      "The object's name, unique among objects of its kind in its namespace; it cannot change.",
+    ),
+    namespace: formatted(dns1123LabelProblem).optional().describe(
+      'The namespace the object lives in; "default" when left out (or milpactl\'s -n).',
+    ),
+    labels: labels.optional().describe(
+      "Key/value pairs that selectors match (a Service's or a Deployment's selector, " +
+        "milpactl -l). Keys are [prefix/]name, values at most 63 characters.",
+    ),
+    annotations: annotations.optional().describe(
+      "Key/value pairs for tools and for Milpa's own settings (e.g. " +
+        "pod.elotl.co/milpactl-volume-name); at most 256 KiB in all.",
+    ),
+    resourceVersion: stringOrNumber("must be a string").optional().describe(
+      "The version of the object that an update is based on: an update carrying a stale one " +
+        "fails with 409 Conflict; without it the update applies to the current object.",
+    ),
+    ownerReferences: z.array(ownerReference).optional().describe(
+      "The objects this one belongs to (a pod's ReplicaSet, a ReplicaSet's Deployment); " +
+        "deleting an owner deletes what it owns, unless --cascade=false.",
+    ),
+    uid: z.unknown().optional().describe(serverOwned),
+    creationTimestamp: z.unknown().optional().describe(serverOwned),
+    deletionTimestamp: z.unknown().optional().describe(serverOwned),
+    generation: z.unknown().optional().describe(serverOwned),
   });
 }
 

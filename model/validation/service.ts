@@ -23,11 +23,24 @@ export function serviceNameProblem(name: string): string | undefined {
 const MAX_PORT = { TCP: 65535, UDP: 65535, ICMP: 255 };
 
 const servicePort: z.ZodType<ServicePort> = z.strictObject({
-  name: formatted(dns1123LabelProblem).optional(),
-  protocol: z.enum(["TCP", "UDP", "ICMP"]).optional(),
-  port: z.number().int(),
-  nodePort: z.number().int().optional(),
-  portRangeSize: positiveInt.optional(),
+  name: formatted(dns1123LabelProblem).optional().describe(
+    "The port's name, in its SRV record (_<name>._<protocol>.<service>...); required and " +
+      "unique when the service has several ports.",
+  ),
+  protocol: z.enum(["TCP", "UDP", "ICMP"]).optional().describe(
+    '"TCP" when left out; for ICMP, port is the ICMP type. A LoadBalancer takes only TCP.',
+  ),
+  port: z.number().int().describe(
+    "The port opened on the pods' nodes, and the load balancer's listener port; 1-65535 " +
+      `(0-255 for ICMP). TCP ${MILPA_RESERVED_PORT} is Milpa's own.`,
+  ),
+  nodePort: z.number().int().optional().describe(
+    "The port on the pods' nodes when it differs from port (the load balancer forwards " +
+      "port to it); port when left out.",
+  ),
+  portRangeSize: positiveInt.optional().describe(
+    "Opens this many ports from port (and nodePort) on; 1 when left out.",
+  ),
 }).check(rule(["protocol", "port", "nodePort", "portRangeSize"], (p, report) => {
   const protocol = p.protocol ?? "TCP";
   const size = p.portRangeSize ?? 1;
@@ -111,10 +124,19 @@ const sourceRanges = z.array(
 
 /** A service spec with every rule of reference §2.4. */
 export const serviceSpec: z.ZodType<ServiceSpec> = z.strictObject({
-  type: z.enum(["", "LoadBalancer"]).optional(),
-  selector: labelSelectorSchema.optional(),
-  ports: z.array(servicePort),
-  sourceRanges: sourceRanges.optional(),
+  type: z.enum(["", "LoadBalancer"]).optional().describe(
+    '"" (the default): open the ports and register the pods in DNS; "LoadBalancer": also ' +
+      "a load balancer in front of them, whose address is in status.loadBalancer.ingress.",
+  ),
+  selector: labelSelectorSchema.optional().describe(
+    "The pods the service covers: a map of labels they must all have, or matchLabels and " +
+      "matchExpressions. Without one the service covers no pod.",
+  ).meta({ type: "object" }),
+  ports: z.array(servicePort).describe("The ports opened: at least one."),
+  sourceRanges: sourceRanges.optional().describe(
+    'Who may connect: CIDRs such as "0.0.0.0/0", or "VPC" for the cluster\'s own network. ' +
+      'Left out: "VPC" for the nodes\' ports, "0.0.0.0/0" for a load balancer.',
+  ),
 }).check(
   rule(
     ["ports.*.name", "ports.*.protocol", "ports.*.port", "ports.*.portRangeSize"],
@@ -133,4 +155,7 @@ export const serviceSpec: z.ZodType<ServiceSpec> = z.strictObject({
       }
     });
   }),
+).describe(
+  "The service's desired state: which pods (selector), which ports, open to whom " +
+    "(sourceRanges), and whether a load balancer fronts them (type).",
 );

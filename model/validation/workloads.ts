@@ -28,13 +28,18 @@ export type ManifestDeploymentSpec = Omit<DeploymentSpec, "template"> & {
 
 const podTemplate: z.ZodType<ManifestPodTemplate> = z.strictObject({
   metadata: z.strictObject({
-    name: z.string().optional(),
-    namespace: z.string().optional(),
-    labels: labels.optional(),
-    annotations: annotations.optional(),
-  }).optional(),
+    name: z.string().optional().describe("Ignored: pods are named <replica set>-<suffix>."),
+    namespace: z.string().optional().describe("Ignored: pods live in the owner's namespace."),
+    labels: labels.optional().describe(
+      "The pods' labels; the selector must match them (and defaults to them).",
+    ),
+    annotations: annotations.optional().describe("The pods' annotations."),
+  }).optional().describe("Labels and annotations every pod gets."),
   spec: podSpec,
-});
+}).describe(
+  "The pod every replica is made from. A changed template is a new revision, rolled out " +
+    "by a Deployment.",
+);
 
 interface SelectsTemplate {
   selector?: LabelSelector;
@@ -62,13 +67,21 @@ const selectorMatchesTemplate = rule<SelectsTemplate>(
 /** `replicas` of a ReplicaSet or Deployment, at most MAX_REPLICAS. */
 const replicas = nonNegativeInt.max(MAX_REPLICAS, `must be at most ${MAX_REPLICAS}`);
 
+// Descriptions shared by ReplicaSet and Deployment fields (`milpactl explain`).
+const REPLICAS = `How many pods to keep running, 0-${MAX_REPLICAS}; 1 when left out.`;
+const SELECTOR = "The pods that count as replicas: a map of labels, or matchLabels and " +
+  "matchExpressions. It must match template.metadata.labels; left out, it is those labels.";
+const MIN_READY = "Seconds a pod must be ready before it counts as available; 0 when left out.";
+
 /** A replica set spec. */
 export const replicaSetSpec: z.ZodType<ManifestReplicaSetSpec> = z.strictObject({
-  replicas: replicas.optional(),
-  selector: labelSelectorSchema.optional(),
+  replicas: replicas.optional().describe(REPLICAS),
+  selector: labelSelectorSchema.optional().describe(SELECTOR).meta({ type: "object" }),
   template: podTemplate,
-  minReadySeconds: nonNegativeInt.optional(),
-}).check(selectorMatchesTemplate);
+  minReadySeconds: nonNegativeInt.optional().describe(MIN_READY),
+}).check(selectorMatchesTemplate).describe(
+  "The replica set's desired state: how many pods of which template.",
+);
 
 /** An int-or-percent as a number of units or percent; NaN when malformed (reported elsewhere). */
 function amount(v: IntOrPercent): { n: number; percent: boolean } {
@@ -106,22 +119,44 @@ const rollout = rule<ManifestDeploymentSpec>(
   },
 );
 
+const MAX_SURGE = "During a rollout, how many pods (or what percentage of replicas, rounded " +
+  'up) may run above replicas; "25%" when left out.';
+const MAX_UNAVAILABLE = "During a rollout, how many pods (or what percentage of replicas, " +
+  'rounded down) may be unavailable; "25%" when left out. Not 0 when maxSurge is 0.';
+
 /** A deployment spec; maxSurge/maxUnavailable may sit at the top (Milpa) or under strategy. */
 export const deploymentSpec: z.ZodType<ManifestDeploymentSpec> = z.strictObject({
-  replicas: replicas.optional(),
-  selector: labelSelectorSchema.optional(),
+  replicas: replicas.optional().describe(REPLICAS),
+  selector: labelSelectorSchema.optional().describe(SELECTOR).meta({ type: "object" }),
   template: podTemplate,
-  maxSurge: intOrPercent.optional(),
-  maxUnavailable: intOrPercent.optional(),
+  maxSurge: intOrPercent.optional().describe(
+    `${MAX_SURGE} Milpa's place for it; wins over strategy.rollingUpdate.maxSurge.`,
+  ),
+  maxUnavailable: intOrPercent.optional().describe(
+    `${MAX_UNAVAILABLE} Milpa's place for it; wins over strategy.rollingUpdate.maxUnavailable.`,
+  ),
   strategy: z.strictObject({
-    type: z.enum(["RollingUpdate", "Recreate"]).optional(),
+    type: z.enum(["RollingUpdate", "Recreate"]).optional().describe(
+      '"RollingUpdate" (the default): replace pods a few at a time; "Recreate": stop every ' +
+        "old pod before starting new ones.",
+    ),
     rollingUpdate: z.strictObject({
-      maxSurge: intOrPercent.optional(),
-      maxUnavailable: intOrPercent.optional(),
-    }).optional(),
-  }).optional(),
-  minReadySeconds: nonNegativeInt.optional(),
-  revisionHistoryLimit: nonNegativeInt.optional(),
-  progressDeadlineSeconds: nonNegativeInt.optional(),
-  paused: z.boolean().optional(),
-}).check(selectorMatchesTemplate, rollout);
+      maxSurge: intOrPercent.optional().describe(MAX_SURGE),
+      maxUnavailable: intOrPercent.optional().describe(MAX_UNAVAILABLE),
+    }).optional().describe("Kubernetes' place for the rollout bounds (not with Recreate)."),
+  }).optional().describe("How a new template replaces the old pods."),
+  minReadySeconds: nonNegativeInt.optional().describe(MIN_READY),
+  revisionHistoryLimit: nonNegativeInt.optional().describe(
+    "How many old replica sets to keep to roll back to; 10 when left out.",
+  ),
+  progressDeadlineSeconds: nonNegativeInt.optional().describe(
+    "Seconds a rollout may go without progress before it is reported failed (milpactl " +
+      "rollout status exits 1); 600 when left out.",
+  ),
+  paused: z.boolean().optional().describe(
+    "While true, template changes are not rolled out (milpactl rollout pause / resume).",
+  ),
+}).check(selectorMatchesTemplate, rollout).describe(
+  "The deployment's desired state: how many pods of which template, and how a new " +
+    "template is rolled out.",
+);
