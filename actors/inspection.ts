@@ -8,6 +8,7 @@ import type { AnyActorRef, InspectionEvent, Snapshot, StateValue } from "xstate"
 import type { Clock } from "../model/clock.ts";
 import { isoTime, systemClock } from "../model/clock.ts";
 import { statePaths } from "./statechart.ts";
+import { log } from "../model/log.ts";
 
 /** One change of state. */
 export interface RecordedTransition {
@@ -32,6 +33,11 @@ export interface ActorSummary {
   status: string;
   /** When the state or status last changed. */
   updatedAt: string;
+  /**
+   * Actors this one points at, by role: a node's pod (`{pod: "pod/default/web"}`), a pod's
+   * node (`{node: "node/<name>"}`). Absent when there are none.
+   */
+  links?: Record<string, string>;
 }
 
 /** An actor with its last transitions and a short, secret-free summary of its context. */
@@ -119,10 +125,10 @@ export class TransitionRecorder {
     this.#maxActors = opts.maxActors ?? 1000;
   }
 
-  /** Takes one inspection event of the actor system whose root is `systemId`; others are ignored. */
+  /** Takes one inspection event; those of actors other than `systemId` itself are ignored. */
   inspect(systemId: string, event: InspectionEvent): void {
     if (event.type !== "@xstate.snapshot") return;
-    // Invoked and spawned children share the root's inspector: keep the root's own snapshots.
+    // Invoked and spawned children share the inspector: keep the named actor's own snapshots.
     if ((event.actorRef as AnyActorRef).id !== systemId) return;
     this.record(systemId, event.event.type, event.snapshot);
   }
@@ -131,9 +137,11 @@ export class TransitionRecorder {
   record(systemId: string, eventType: string, snapshot: Snapshot<unknown>): void {
     const s = snapshot as Snapshot<unknown> & { value?: StateValue; context?: unknown };
     const entry = this.#actors.get(systemId);
+    const links = actorLinks(systemId, s.context);
     // The same state as last recorded (most events): only the context is kept.
     if (entry && entry.value === s.value && entry.summary.status === s.status) {
       this.#keepContext(entry, s.context);
+      if (!sameLinks(entry.summary.links, links)) this.#relink(entry, links);
       return;
     }
     const states = s.value === undefined ? [] : statePaths(s.value);
@@ -151,6 +159,7 @@ export class TransitionRecorder {
           state,
           status: s.status,
           updatedAt: at,
+          ...(links ? { links } : {}),
         },
         states,
         context: undefined,
@@ -166,6 +175,7 @@ export class TransitionRecorder {
     const moved = entry.summary.state !== state;
     if (!moved && entry.summary.status === s.status) {
       this.#keepContext(entry, s.context);
+      if (!sameLinks(entry.summary.links, links)) this.#relink(entry, links);
       return;
     }
     if (moved) {
@@ -173,11 +183,25 @@ export class TransitionRecorder {
       if (entry.transitions.length > this.#maxTransitions) entry.transitions.shift();
     }
     entry.states = states;
-    entry.summary = { ...entry.summary, state, status: s.status, updatedAt: at };
+    const { links: _old, ...rest } = entry.summary;
+    entry.summary = {
+      ...rest,
+      state,
+      status: s.status,
+      updatedAt: at,
+      ...(links ? { links } : {}),
+    };
     this.#keepContext(entry, s.context);
     // Changed now: to the back of its queue (which may be the other one).
     entry.queue?.remove(entry);
     this.#queueOf(entry).push(entry);
+    this.#emit({ type: "MODIFIED", actor: { ...entry.summary } });
+  }
+
+  /** The actor points at other actors now (a node was bound to a pod): listeners hear of it. */
+  #relink(entry: Entry, links: Record<string, string> | undefined): void {
+    const { links: _old, ...rest } = entry.summary;
+    entry.summary = links ? { ...rest, links } : rest;
     this.#emit({ type: "MODIFIED", actor: { ...entry.summary } });
   }
 
@@ -239,7 +263,7 @@ export class TransitionRecorder {
       try {
         l(change);
       } catch (e) {
-        console.error("transition recorder: a listener failed:", e);
+        log.error("transition recorder: a listener failed", { error: e });
       }
     }
   }
@@ -256,6 +280,31 @@ export class TransitionRecorder {
       this.#emit({ type: "DELETED", actor: { ...victim.summary } });
     }
   }
+}
+
+/**
+ * The actors an actor's context points at: a node's pod (`boundPod`, `namespace/name`) and a
+ * pod's node (`node.name`). Read on every snapshot, so it only looks at two fields.
+ */
+export function actorLinks(
+  systemId: string,
+  context: unknown,
+): Record<string, string> | undefined {
+  if (!context || typeof context !== "object") return undefined;
+  const c = context as { boundPod?: unknown; node?: { name?: unknown } };
+  if (systemId.startsWith("node/") && typeof c.boundPod === "string" && c.boundPod) {
+    return { pod: `pod/${c.boundPod.includes("/") ? c.boundPod : `default/${c.boundPod}`}` };
+  }
+  if (systemId.startsWith("pod/") && typeof c.node?.name === "string" && c.node.name) {
+    return { node: `node/${c.node.name}` };
+  }
+  return undefined;
+}
+
+function sameLinks(a?: Record<string, string>, b?: Record<string, string>): boolean {
+  if (!a || !b) return a === b;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 /** Context keys never shown: anything that may hold a credential. */

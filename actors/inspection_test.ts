@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { createActor, fromPromise, setup } from "xstate";
+import { assign, createActor, fromPromise, setup } from "xstate";
 import { FakeClock } from "../model/fake_clock.ts";
-import { type ActorChange, summarizeContext, TransitionRecorder } from "./inspection.ts";
+import {
+  type ActorChange,
+  actorLinks,
+  summarizeContext,
+  TransitionRecorder,
+} from "./inspection.ts";
 
 const machine = setup({
   types: {} as { context: { name: string; apiToken: string; n: number } },
@@ -199,4 +204,47 @@ Deno.test("summarizeContext() keeps scalars and names, cuts long texts and drops
   for (const secret of ["s3cr3t", "apiToken", "agentSecret", "password", "deeper"]) {
     assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
   }
+});
+
+Deno.test("TransitionRecorder links a node to its pod and a pod to its node, and says when that changes", () => {
+  const nodeMachine = setup({
+    types: {} as {
+      context: { boundPod?: string };
+      events: { type: "BIND"; pod: string } | { type: "CLAIM" };
+    },
+  }).createMachine({
+    id: "node",
+    initial: "Available",
+    context: {},
+    states: {
+      Available: {
+        on: {
+          BIND: { actions: assign({ boundPod: ({ event }) => (event as { pod: string }).pod }) },
+          CLAIM: "Claimed",
+        },
+      },
+      Claimed: {},
+    },
+  });
+  const recorder = new TransitionRecorder();
+  const changes: string[] = [];
+  recorder.subscribe((c) => changes.push(`${c.type} ${c.actor.state} ${c.actor.links?.pod}`));
+  const node = createActor(nodeMachine, {
+    inspect: (e) => recorder.inspect("node/n1", e),
+    id: "node/n1",
+  }).start();
+  node.send({ type: "BIND", pod: "team/web" });
+  node.send({ type: "CLAIM" });
+  assert.deepEqual(changes, [
+    "ADDED Available undefined",
+    "MODIFIED Available pod/team/web",
+    "MODIFIED Claimed pod/team/web",
+  ]);
+  assert.deepEqual(recorder.get("node/n1")!.links, { pod: "pod/team/web" });
+  node.stop();
+  assert.deepEqual(actorLinks("pod/default/web", { node: { name: "n1", addresses: [] } }), {
+    node: "node/n1",
+  });
+  assert.equal(actorLinks("pod/default/web", { node: undefined }), undefined);
+  assert.equal(actorLinks("replicaset/default/web", { boundPod: "default/web" }), undefined);
 });

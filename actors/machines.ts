@@ -140,6 +140,7 @@ export function managedKinds(
           boundPod,
         ),
       isCapacityError,
+      onLaunch: deps.onLaunch,
       isConnected: (n) => deps.hub.isConnected(n),
       bootTimeoutMs: t.bootTimeoutMs,
       healthyTimeoutMs: t.healthyTimeoutMs,

@@ -15,6 +15,7 @@ import type { NetworkAddress } from "../model/pod.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
 import { WATCHED } from "./ticker.ts";
+import { log } from "../model/log.ts";
 
 /** What a node actor starts from. */
 export interface NodeInput {
@@ -91,7 +92,20 @@ export interface NodeDeps {
   healthyTimeoutMs: number;
   /** Whether the node's agent is connected right now (checked after launch). */
   isConnected: (node: string) => boolean;
+  /** Hears how each launch went (the controller's metrics); absent: nobody. */
+  onLaunch?: (outcome: LaunchOutcome) => void;
 }
+
+/**
+ * How a node's launch went: the cloud gave an instance (`launched`), or it refused for lack of
+ * capacity or otherwise, or the instance stopped or stayed silent before its agent connected.
+ */
+export type LaunchOutcome =
+  | "launched"
+  | "capacity"
+  | "cloud_error"
+  | "instance_gone"
+  | "boot_timeout";
 
 /** Builds the node machine around its effects. */
 export function createNodeMachine(deps: NodeDeps) {
@@ -115,11 +129,10 @@ export function createNodeMachine(deps: NodeDeps) {
               return;
             } catch (e) {
               if (signal.aborted) return;
-              console.error(
-                `terminate node ${input.name} (${input.instanceId ?? "no instance"}) failed, ` +
-                  `retrying in ${delay / 1000}s:`,
-                e,
-              );
+              log.warn(`terminate node ${input.name} failed, retrying in ${delay / 1000}s`, {
+                instance: input.instanceId ?? "none",
+                error: e,
+              });
               await sleep(deps.clock, delay, signal);
             }
           }
@@ -200,6 +213,13 @@ export function createNodeMachine(deps: NodeDeps) {
           capacityError: context.capacityError ?? false,
           ...(context.launchFailed ? { launchError: context.message } : {}),
         }),
+      countLaunch: (_, params: { outcome: LaunchOutcome }) => deps.onLaunch?.(params.outcome),
+      countLaunchError: ({ event }) =>
+        deps.onLaunch?.(
+          deps.isCapacityError((event as unknown as { error: unknown }).error)
+            ? "capacity"
+            : "cloud_error",
+        ),
       reportCreated: ({ context }) =>
         deps.event({
           involvedObject: involved(context),
@@ -247,10 +267,21 @@ export function createNodeMachine(deps: NodeDeps) {
           }),
           onDone: [
             // Termination asked for mid-launch: let the launch finish, then end what it made.
-            { guard: "terminateRequested", target: "Terminating", actions: "assignLaunched" },
-            { target: "Created", actions: ["assignLaunched", "reportCreated"] },
+            {
+              guard: "terminateRequested",
+              target: "Terminating",
+              actions: ["assignLaunched", { type: "countLaunch", params: { outcome: "launched" } }],
+            },
+            {
+              target: "Created",
+              actions: [
+                "assignLaunched",
+                "reportCreated",
+                { type: "countLaunch", params: { outcome: "launched" } },
+              ],
+            },
           ],
-          onError: { target: "Terminating", actions: "noteLaunchError" },
+          onError: { target: "Terminating", actions: ["noteLaunchError", "countLaunchError"] },
         },
         on: {
           BIND: { actions: "bind" },
@@ -266,9 +297,22 @@ export function createNodeMachine(deps: NodeDeps) {
         on: {
           AGENT_CONNECTED: { target: "Available", actions: "noteConnected" },
           BIND: { actions: "bind" },
-          TICK: { guard: "bootTimedOut", target: "Terminating", actions: "noteBootTimeout" },
+          TICK: {
+            guard: "bootTimedOut",
+            target: "Terminating",
+            actions: ["noteBootTimeout", {
+              type: "countLaunch",
+              params: { outcome: "boot_timeout" },
+            }],
+          },
           TERMINATE: { target: "Terminating", actions: "noteReason" },
-          INSTANCE_GONE: { target: "Terminating", actions: "noteGoneAtBoot" },
+          INSTANCE_GONE: {
+            target: "Terminating",
+            actions: [
+              "noteGoneAtBoot",
+              { type: "countLaunch", params: { outcome: "instance_gone" } },
+            ],
+          },
         },
       },
       Available: {

@@ -6,6 +6,7 @@ import { isCapacityError } from "./effects.ts";
 import { MachineHarness, withHarness as withAny } from "./machine_harness.ts";
 import {
   createNodeMachine,
+  type LaunchOutcome,
   type LaunchResult,
   type NodeInput,
   type NodeMachine,
@@ -35,6 +36,8 @@ class Harness extends MachineHarness<NodeMachine> {
   readonly terminated: string[] = [];
   /** Nodes whose credentials were revoked, in order. */
   readonly revoked: string[] = [];
+  /** How each launch went, as the controller's metrics hear it. */
+  readonly outcomes: LaunchOutcome[] = [];
   connected = false;
   /** Nodes whose stored state terminate waited for, and what that wait resolves with. */
   readonly persistedAsked: string[] = [];
@@ -77,6 +80,7 @@ class Harness extends MachineHarness<NodeMachine> {
       bootTimeoutMs: t.bootTimeoutMs ?? 300_000,
       healthyTimeoutMs: t.healthyTimeoutMs ?? 90_000,
       isConnected: () => this.connected,
+      onLaunch: (outcome) => this.outcomes.push(outcome),
     });
   }
 
@@ -553,4 +557,46 @@ Deno.test("node machine terminates the instance only once its Terminating state 
     await until(a, "Terminated");
     assert.deepEqual(h.terminated, ["i-1"]);
   });
+});
+
+Deno.test("node machine tells onLaunch how each launch went, failures by their reason", async () => {
+  /** What onLaunch heard once `play` ran and, unless `ends` is false, the node ended. */
+  const outcome = async (
+    play: (h: Harness, a: Actor<NodeMachine>) => Promise<void>,
+    ends = true,
+  ): Promise<LaunchOutcome[]> => {
+    let seen: LaunchOutcome[] = [];
+    await withHarness(async (h) => {
+      const a = h.start();
+      await play(h, a);
+      if (ends) await until(a, "Terminated");
+      seen = h.outcomes;
+    }, { bootTimeoutMs: 1_000, watchdogPeriodMs: 5 });
+    return seen;
+  };
+  assert.deepEqual(await outcome((h, a) => claimed(h, a), false), ["launched"]);
+  assert.deepEqual(
+    await outcome((h) => Promise.resolve(h.launches[0].reject(new CapacityError("none left")))),
+    ["capacity"],
+  );
+  assert.deepEqual(
+    await outcome((h) => Promise.resolve(h.launches[0].reject(new Error("refused")))),
+    ["cloud_error"],
+  );
+  assert.deepEqual(
+    await outcome(async (h, a) => {
+      h.launches[0].resolve(LAUNCHED);
+      await until(a, "Created");
+      a.send({ type: "INSTANCE_GONE", reason: "agent process exited with code 1" });
+    }),
+    ["launched", "instance_gone"],
+  );
+  assert.deepEqual(
+    await outcome(async (h, a) => {
+      h.launches[0].resolve(LAUNCHED);
+      await until(a, "Created");
+      await h.clock.advance(1_005);
+    }),
+    ["launched", "boot_timeout"],
+  );
 });

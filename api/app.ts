@@ -25,6 +25,7 @@ import {
   StreamSlots,
 } from "./limits.ts";
 import { logRoutes } from "./logs.ts";
+import { type ControllerMetrics, metricsRoutes } from "./metrics.ts";
 import { isPackageUpload, packageRoutes, type PackageStore } from "./packages.ts";
 import type { RegistryDeps } from "./registry.ts";
 import { resourceRoutes } from "./resources.ts";
@@ -65,6 +66,8 @@ export interface ApiDeps extends RegistryDeps, NodeApiDeps {
   savedLogs: SavedLogs;
   /** Recent transitions of every actor, for `/api/v1/actors` and the web view. */
   recorder?: TransitionRecorder;
+  /** The controller's metrics: served at `/metrics` (cluster read access) when given. */
+  metrics?: ControllerMetrics;
 }
 
 /** An app with the one error handler (a Status for every error) and 404 for unknown routes. */
@@ -111,6 +114,7 @@ export function createApp(deps: ApiDeps): Hono {
   const streams = new StreamSlots(limits.maxStreams);
   const failures = new FailureLimiter(deps.clock, limits.failuresPerWindow, limits.failureWindowMs);
   const app = baseApp();
+  if (deps.metrics) app.use("*", deps.metrics.requests());
   app.use("*", failureLimit(failures));
   // Routes that check credentials of their own (node tokens, the view's session).
   app.use("/agent/*", limitBody(limits.openBodyBytes));
@@ -134,6 +138,7 @@ export function createApp(deps: ApiDeps): Hono {
       platform: `deno ${Deno.version.deno} ${Deno.build.os}/${Deno.build.arch}`,
       cloud: deps.cloudName,
     }));
+  if (deps.metrics) app.route("/", metricsRoutes(deps.metrics));
   app.route("/", tokenRoutes({ tokens, clock: deps.clock }));
   app.route("/", statechartRoutes({ ...deps, streams }));
   app.route("/", logRoutes({ ...deps, streams }));

@@ -119,6 +119,8 @@ export class GroupCommitter {
   }
 
   readonly stats: CommitStats = { transactions: 0, writes: 0, mutations: 0 };
+  /** Hears how long each KV transaction took to commit, in seconds (the controller's metrics). */
+  onCommit?: (seconds: number) => void;
   #queue: Queued[] = [];
   /** Urgent writes: taken before the others. */
   #urgent: Queued[] = [];
@@ -244,8 +246,10 @@ export class GroupCommitter {
     const atomic = this.kv.atomic();
     for (const q of batch) apply(atomic, q.write, q.late);
     let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
+    const started = performance.now();
     try {
       res = await atomic.commit();
+      this.onCommit?.((performance.now() - started) / 1000);
       this.#count(batch.map((q) => q.write));
     } catch {
       res = undefined; // one of them is refused: each alone says which
@@ -267,9 +271,11 @@ export class GroupCommitter {
   async #commitOne(q: Queued): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
     const atomic = this.kv.atomic();
     apply(atomic, q.write, q.late);
+    const started = performance.now();
     try {
       return await atomic.commit();
     } finally {
+      this.onCommit?.((performance.now() - started) / 1000);
       this.#count([q.write]);
     }
   }

@@ -2,7 +2,9 @@
  * Browser code (served inside /ui/app.js) that draws a chart's JSON (`actors/statechart.ts`)
  * as SVG without any library: every compound state lays out its children in layers
  * (longest path from its initial state, back edges found by depth-first search), arrows
- * are quadratic curves clipped to the boxes, and active states get the class `active`.
+ * are quadratic curves clipped to the boxes, and active states get the class `active`. A
+ * compound state is made wide enough for the labels of the arrows inside it, and a label goes
+ * beside its arrow, on the side the arrow bends to, where it covers no box and no other label.
  * Kept as a string for the reasons in `page.ts`; written without template literals.
  */
 export const CHART_JS = String.raw`
@@ -46,9 +48,46 @@ function measure(s, chart) {
     return { state: s, notes: notes, w: Math.max(96, textW + 24), h: head + 10, kids: [] };
   }
   var inner = layoutChildren(s, chart);
+  var room = labelRoom(s, chart, inner);
   return {
-    state: s, notes: notes, kids: inner.kids, head: head,
-    w: Math.max(inner.w + 2 * PAD, textW + 24), h: head + inner.h + PAD,
+    state: s, notes: notes, kids: inner.kids, head: head, pad: PAD + room.left,
+    w: Math.max(inner.w + 2 * PAD + room.left + room.right, textW + 24), h: head + inner.h + PAD,
+  };
+}
+
+function labelWidth(labels) {
+  return Math.max.apply(null, labels.map(function (l) { return textWidth(l, 10); }));
+}
+
+/**
+ * Room (left and right, beyond PAD) a compound state needs for the labels of the arrows inside
+ * it: beside a two-way pair's curves, on the right of an arrow between the state's right border
+ * and one of its children, centred on a one-way arrow between two children.
+ */
+function labelRoom(s, chart, inner) {
+  var half = inner.w / 2 + PAD, need = 0, right = 0;
+  var arrows = arrowsOf(chart), pairs = {};
+  arrows.forEach(function (a) { pairs[a.source + "\u0000" + a.target] = true; });
+  var kidOf = function (id) {
+    for (var i = 0; i < inner.kids.length; i++) if (within(id, inner.kids[i].state.id)) return inner.kids[i];
+    return null;
+  };
+  arrows.forEach(function (a) {
+    if (!within(a.source, s.id) || !within(a.target, s.id)) return;
+    var from = kidOf(a.source), to = kidOf(a.target), w = labelWidth(a.labels);
+    if (from && to && from === to) return; // drawn inside that child
+    if (!from || !to) {
+      var kid = from || to;
+      right = Math.max(right, kid.x + kid.w - inner.w / 2 + w + 24);
+    } else if (pairs[a.target + "\u0000" + a.source]) {
+      need = Math.max(need, w + 34);
+    } else {
+      need = Math.max(need, w / 2 + 8);
+    }
+  });
+  return {
+    left: Math.max(0, Math.ceil(need - half)),
+    right: Math.max(0, Math.ceil(Math.max(need, right) - half)),
   };
 }
 
@@ -145,10 +184,10 @@ function drawState(box, x, y, parent, boxes, active) {
     var t = svgEl("tspan", { x: x + box.w / 2, y: y + 17 + HEAD_LINE * (i + 1), "class": "note" }, text);
     t.textContent = note;
   });
-  boxes[s.id] = { x: x, y: y, w: box.w, h: box.h, compound: s.states.length > 0 };
+  boxes[s.id] = { x: x, y: y, w: box.w, h: box.h, compound: s.states.length > 0, head: box.head || box.h };
   var initial = null;
   box.kids.forEach(function (k) {
-    var kx = x + PAD + k.x, ky = y + box.head + k.y;
+    var kx = x + box.pad + k.x, ky = y + box.head + k.y;
     drawState(k, kx, ky, g, boxes, active);
     if (k.state.id === s.initial) initial = { x: kx, y: ky, h: k.h };
   });
@@ -216,44 +255,112 @@ function route(a, boxes, twoWay) {
   return best;
 }
 
-/** Draws an arrow; its label goes where it overlaps no box and no other label. */
-function drawArrow(a, boxes, parent, twoWay, taken) {
-  var from = boxes[a.source];
+/** Whether arrow 'a' joins a compound state and one of its own descendants. */
+function nested(a) {
+  return a.source !== a.target && (within(a.target, a.source) || within(a.source, a.target));
+}
+
+/**
+ * Where a label may go along a curve from s to e bending towards c: beside the curve on the
+ * side it bends to (text growing away from it), else centred on it; middle positions first.
+ */
+function labelSpots(s, c, e) {
+  var mid = { x: (s.x + e.x) / 2, y: (s.y + e.y) / 2 };
+  var nx = c.x - mid.x, ny = c.y - mid.y, bent = Math.abs(nx) + Math.abs(ny) > 4;
+  var beside = function (p) {
+    if (!bent) return null;
+    if (Math.abs(nx) >= Math.abs(ny)) {
+      return nx > 0 ? { x: p.x + 5, y: p.y, anchor: "start" } : { x: p.x - 5, y: p.y, anchor: "end" };
+    }
+    return { x: p.x, y: p.y + (ny > 0 ? 9 : -9), anchor: "middle", below: ny > 0 };
+  };
+  var spots = [];
+  [0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82].forEach(function (t, i) {
+    var p = bezier(s, c, e, t), side = beside(p);
+    if (side) spots.push({ x: side.x, y: side.y, anchor: side.anchor, below: side.below, cost: i });
+    spots.push({ x: p.x, y: p.y, anchor: "middle", cost: i + (bent ? 3 : 0) });
+    if (!bent) {
+      spots.push({ x: p.x + 6, y: p.y, anchor: "start", cost: i + 2 });
+      spots.push({ x: p.x - 6, y: p.y, anchor: "end", cost: i + 2 });
+    }
+  });
+  return spots;
+}
+
+/** Draws an arrow's path; returns where its label may go and points along it. */
+function drawArrow(a, boxes, parent, twoWay) {
+  var from = boxes[a.source], to = boxes[a.target];
   var g = svgEl("g", { "class": "arrow" + (a.eventless ? " eventless" : ""), "data-source": a.source, "data-target": a.target }, parent);
-  var d, spots, anchor = "middle";
+  var d, spots, curve;
   if (a.source === a.target) {
     var rx = from.x + from.w, top = from.y + from.h * 0.3, bottom = from.y + from.h * 0.7;
     d = "M" + rx + "," + top + " C" + (rx + 44) + "," + (top - 14) + " " + (rx + 44) + "," + (bottom + 14) + " " + rx + "," + bottom;
-    spots = [{ x: rx + 46, y: from.y + from.h / 2 }];
-    anchor = "start";
+    spots = [{ x: rx + 46, y: from.y + from.h / 2, anchor: "start", cost: 0 }];
+    curve = { s: { x: rx, y: top }, c: { x: rx + 40, y: from.y + from.h / 2 }, e: { x: rx, y: bottom } };
+  } else if (nested(a)) {
+    // Between a compound state's right border and its child's right side, inside the state.
+    var outer = within(a.target, a.source) ? from : to, inner = outer === from ? to : from;
+    var y = inner.y + inner.h / 2;
+    var s = { x: outer === from ? outer.x + outer.w : inner.x + inner.w, y: y };
+    var e = { x: outer === from ? inner.x + inner.w : outer.x + outer.w, y: y };
+    d = "M" + s.x + "," + s.y + " L" + e.x + "," + e.y;
+    curve = { s: s, c: { x: (s.x + e.x) / 2, y: y }, e: e };
+    spots = labelSpots(s, { x: curve.c.x, y: y - 20 }, e);
   } else {
-    var r = route(a, boxes, twoWay);
-    d = "M" + r.s.x + "," + r.s.y + " Q" + r.c.x + "," + r.c.y + " " + r.e.x + "," + r.e.y;
-    spots = [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8].map(function (t) { return bezier(r.s, r.c, r.e, t); });
+    curve = route(a, boxes, twoWay);
+    d = "M" + curve.s.x + "," + curve.s.y + " Q" + curve.c.x + "," + curve.c.y + " " + curve.e.x + "," + curve.e.y;
+    spots = labelSpots(curve.s, curve.c, curve.e);
   }
   svgEl("path", { d: d, "marker-end": "url(#arrowhead)" }, g);
-  var label = svgEl("text", { "text-anchor": anchor }, g);
+  var points = [];
+  for (var t = 0.04; t < 1; t += 0.04) points.push(bezier(curve.s, curve.c, curve.e, t));
+  return { a: a, spots: spots, points: points };
+}
+
+/**
+ * Writes an arrow's label where it covers the fewest boxes, other labels and other arrows
+ * (in that order of badness), close to the middle of its arrow.
+ */
+function drawLabel(drawn, boxes, taken, all, layer) {
+  var a = drawn.a, lines = a.labels.length;
+  // Above every arrow: a later arrow's line never runs over a label.
+  var g = svgEl("g", { "class": "label", "data-source": a.source, "data-target": a.target }, layer);
+  var label = svgEl("text", {}, g);
   var place = function (p) {
     label.setAttribute("x", p.x);
     label.setAttribute("y", p.y);
+    label.setAttribute("text-anchor", p.anchor);
     label.textContent = "";
+    // Centred on the spot; beside a curve above or below it, the block grows away from it.
+    var first = p.below === undefined ? 3 - 6 * (lines - 1) : p.below ? 8 : -2 - 12 * (lines - 1);
     a.labels.forEach(function (text, i) {
-      var t = svgEl("tspan", { x: p.x, dy: i ? 12 : 3 - 6 * (a.labels.length - 1) }, label);
+      var t = svgEl("tspan", { x: p.x, dy: i ? 12 : first }, label);
       t.textContent = text;
     });
     var bb = label.getBBox();
     return { x: bb.x - 2, y: bb.y - 1, w: bb.width + 4, h: bb.height + 2 };
   };
-  var crowding = function (box) {
-    return taken.filter(function (o) { return overlaps(box, o, 1); }).length +
-      Object.keys(boxes).filter(function (id) {
-        return !boxes[id].compound && overlaps(box, boxes[id], 1);
-      }).length;
+  var obstacles = Object.keys(boxes).map(function (id) {
+    var b = boxes[id];
+    // A compound state's title and notes, not the space inside it, which arrows cross.
+    return b.compound ? { x: b.x, y: b.y, w: b.w, h: b.head } : b;
+  });
+  var crossed = function (box) {
+    return all.filter(function (other) {
+      return other !== drawn && other.points.some(function (p) {
+        return p.x > box.x && p.x < box.x + box.w && p.y > box.y && p.y < box.y + box.h;
+      });
+    }).length;
+  };
+  var badness = function (box) {
+    return 100 * (taken.filter(function (o) { return overlaps(box, o, 2); }).length +
+      obstacles.filter(function (o) { return overlaps(box, o, 1); }).length) + 12 * crossed(box);
   };
   var best = null;
-  for (var i = 0; i < spots.length && !(best && best.n === 0); i++) {
-    var n = crowding(place(spots[i]));
-    if (!best || n < best.n) best = { p: spots[i], n: n };
+  for (var i = 0; i < drawn.spots.length; i++) {
+    if (best && drawn.spots[i].cost >= best.n) continue; // cannot do better
+    var n = badness(place(drawn.spots[i])) + drawn.spots[i].cost;
+    if (!best || n < best.n) best = { p: drawn.spots[i], n: n };
   }
   var spot = place(best.p);
   taken.push(spot);
@@ -284,9 +391,12 @@ function drawChart(host, chart, current) {
   var arrows = svgEl("g", { "class": "arrows" }, svg);
   var pairs = {}, taken = [];
   arrowsOf(chart).forEach(function (a) { pairs[a.source + "\u0000" + a.target] = true; });
-  arrowsOf(chart).forEach(function (a) {
-    drawArrow(a, boxes, arrows, !!pairs[a.target + "\u0000" + a.source], taken);
+  // Every arrow first, then the labels, so that a label knows every arrow it could cover.
+  var drawn = arrowsOf(chart).map(function (a) {
+    return drawArrow(a, boxes, arrows, !!pairs[a.target + "\u0000" + a.source]);
   });
+  var labels = svgEl("g", { "class": "labels" }, svg);
+  drawn.forEach(function (d) { drawLabel(d, boxes, taken, drawn, labels); });
   // Arrows may bend beyond the boxes: the picture is whatever was drawn, plus a margin.
   var bb = svg.getBBox();
   var x0 = Math.floor(Math.min(0, bb.x - 10)), y0 = Math.floor(Math.min(0, bb.y - 10));

@@ -55,12 +55,18 @@ ${HEAD}<title>Milpa state machines</title>
   <nav id="sidebar" aria-label="Machines and actors">
     <h2>Machines</h2>
     <ul id="machines" class="machines"></ul>
-    <h2>Actors</h2>
+    <div class="actors-head">
+      <h2>Actors</h2>
+      <label title="Actors that ended: terminated pods and nodes, stopped reconcilers">
+        <input type="checkbox" id="show-finished"> show finished (<span id="finished-count">0</span>)
+      </label>
+    </div>
     <div id="actors"><p class="empty">No actors yet.</p></div>
   </nav>
   <section id="view" aria-live="polite">
     <h2 id="title">Loading…</h2>
     <p id="subtitle"></p>
+    <p id="links" class="links" hidden></p>
     <div id="chart" class="chart"></div>
     <div id="details" class="details" hidden>
       <div>
@@ -70,7 +76,7 @@ ${HEAD}<title>Milpa state machines</title>
       <div>
         <h3>Recent transitions</h3>
         <table id="transitions">
-          <thead><tr><th>time</th><th>event</th><th>from</th><th>to</th></tr></thead>
+          <thead><tr><th>time (UTC)</th><th>event</th><th>from</th><th>to</th></tr></thead>
           <tbody></tbody>
         </table>
       </div>
@@ -91,31 +97,46 @@ export const UI_CSS = `
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: #1f2933; background: #f7f7f5; }
 header { display: flex; align-items: center; gap: 1rem; padding: .5rem 1rem; background: #2e7d32; color: #fff; }
-header h1 { font-size: 1.1rem; margin: 0; flex: 1; }
+header h1 { font-size: 1.1rem; margin: 0; flex: 1; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 header button { background: transparent; color: #fff; border: 1px solid #fff8; border-radius: 4px; cursor: pointer; }
-.connection { font-size: .85rem; opacity: .9; }
+.connection { font-size: .85rem; opacity: .9; white-space: nowrap; }
 .connection.live::before { content: "● "; color: #b9f6ca; }
 .connection.down::before { content: "● "; color: #ff8a80; }
 main { display: flex; align-items: flex-start; gap: 1rem; padding: 1rem; }
-nav { width: 22rem; flex: none; background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .5rem 1rem; max-height: calc(100vh - 5rem); overflow: auto; }
+nav { width: 22rem; flex: none; background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .5rem 1rem; max-height: calc(100vh - 5rem); overflow: auto; position: sticky; top: 1rem; }
 nav h2 { font-size: .95rem; margin: .75rem 0 .25rem; }
 nav h3 { font-size: .85rem; margin: .5rem 0 .1rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+nav h3 .count { text-transform: none; letter-spacing: 0; font-weight: normal; }
 nav ul { list-style: none; margin: 0; padding: 0; }
+.actors-head { display: flex; align-items: baseline; justify-content: space-between; gap: .5rem; }
+.actors-head label { font-size: .8rem; color: var(--muted); cursor: pointer; white-space: nowrap; }
 .machines { display: flex; flex-wrap: wrap; gap: .25rem; }
-nav button { font: inherit; border: 0; background: none; padding: .1rem .3rem; cursor: pointer; text-align: left; border-radius: 4px; }
+nav button { font: inherit; border: 0; background: none; padding: .1rem .3rem; cursor: pointer; text-align: left; border-radius: 4px; color: inherit; }
 nav button:hover, nav .selected > button { background: #e8f5e9; }
 .machines button { border: 1px solid #c8e6c9; }
-.actor { display: flex; justify-content: space-between; gap: .5rem; align-items: baseline; }
-.actor .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 13rem; }
-.actor .state { font-family: ui-monospace, monospace; font-size: .8rem; color: #37474f; }
-.actor.finished .state { color: var(--muted); text-decoration: line-through; }
+.actor { display: grid; grid-template-columns: minmax(0, 1fr) auto; column-gap: .5rem; align-items: baseline; }
+.actor .name, .actor-link { display: flex; min-width: 0; white-space: nowrap; }
+.head { overflow: hidden; text-overflow: ellipsis; min-width: 1.5em; }
+.tail { flex: none; }
+.actor .state { font-family: ui-monospace, monospace; font-size: .8rem; color: #37474f; white-space: nowrap; }
+.actor .runs { grid-column: 1 / -1; display: flex; gap: .3em; padding-left: .9rem; font-size: .8rem; color: var(--muted); min-width: 0; white-space: nowrap; }
+.actor-link { color: #1b5e20; text-decoration: none; }
+.actor-link:hover { text-decoration: underline; }
+.actor.finished { display: none; }
+.show-finished .actor.finished, .actor.finished.selected { display: grid; }
+.actor.finished .name, .actor.finished .state { color: var(--muted); }
+.actor.finished .state { text-decoration: line-through; }
+#actors section.all-finished { display: none; }
+#actors.show-finished section.all-finished:not([hidden]) { display: block; }
 .actor.flash .state { background: var(--active); }
 .empty { color: var(--muted); }
 #view { flex: 1; min-width: 0; background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .5rem 1rem 1rem; }
-#view h2 { margin: .25rem 0; font-size: 1.1rem; }
+#view h2 { margin: .25rem 0; font-size: 1.1rem; overflow-wrap: anywhere; }
 #subtitle { color: var(--muted); margin: 0 0 .5rem; }
+.links { margin: 0 0 .5rem; display: flex; flex-wrap: wrap; gap: 1rem; }
+.links .link { display: inline-flex; gap: .3em; min-width: 0; max-width: 100%; white-space: nowrap; }
 .chart { overflow: auto; border: 1px solid #eee; border-radius: 4px; background: #fcfcfb; }
-.chart svg { display: block; }
+.chart svg { display: block; margin: 0 auto; max-width: 100%; height: auto; }
 .chart .state rect { fill: #fff; stroke: var(--line); stroke-width: 1.2; }
 .chart .state.compound > rect { fill: #f1f5f9; }
 .chart .state text { font-size: 12px; fill: #1f2933; }
@@ -124,19 +145,35 @@ nav button:hover, nav .selected > button { background: #e8f5e9; }
 .chart .state.compound.active > rect { fill: #fff8e1; }
 .chart .arrow path { fill: none; stroke: var(--line); stroke-width: 1.1; }
 .chart .arrow.eventless path { stroke-dasharray: 4 3; }
-.chart .arrow text { font-size: 10px; fill: #37474f; }
-.chart .arrow rect { fill: #fcfcfbdd; }
+.chart .label text { font-size: 10px; fill: #37474f; }
+.chart .label rect { fill: #fcfcfbdd; }
 .chart .initial { fill: #37474f; }
 .chart marker path { fill: var(--line); }
 .measure { position: absolute; visibility: hidden; }
-.details { display: grid; grid-template-columns: minmax(14rem, 1fr) 2fr; gap: 1rem; margin-top: 1rem; }
+.details { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.25fr); gap: 1rem; margin-top: 1rem; }
+.details > div { min-width: 0; }
 table { border-collapse: collapse; width: 100%; font-size: .85rem; }
 th, td { text-align: left; padding: .15rem .4rem; border-bottom: 1px solid #eee; vertical-align: top; }
-td.mono, #context td:last-child { font-family: ui-monospace, monospace; word-break: break-all; }
+td.mono, #context td:last-child { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+#context td:first-child { white-space: nowrap; }
+td.time, td.event { white-space: nowrap; }
+tr.repeated td { background: #f8fafc; }
+.times { font-weight: 600; color: #37474f; }
 body.login main { display: block; max-width: 26rem; margin: 10vh auto; background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 1.5rem; }
 body.login h1 { font-size: 1.2rem; margin-top: 0; }
 body.login form { display: flex; flex-direction: column; gap: .5rem; }
 body.login input { font: inherit; padding: .4rem; }
 body.login button { font: inherit; padding: .4rem; background: #2e7d32; color: #fff; border: 0; border-radius: 4px; cursor: pointer; }
 .error { color: #b71c1c; }
+@media (max-width: 1000px) {
+  main { flex-direction: column; align-items: stretch; padding: .5rem; gap: .5rem; }
+  nav { width: auto; max-height: 45vh; position: static; }
+  #actors { columns: 2 17rem; column-gap: 1.5rem; }
+  #actors section { break-inside: avoid; }
+  .details { grid-template-columns: minmax(0, 1fr); }
+}
+@media (max-width: 520px) {
+  header { gap: .5rem; padding: .5rem; }
+  #view { padding: .5rem; }
+}
 `;
