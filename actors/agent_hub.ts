@@ -13,6 +13,7 @@ import type {
 import { type Clock, systemClock, type TimerId } from "../model/clock.ts";
 import { UnavailableError, ValidationError } from "../model/errors.ts";
 import { StreamPipes } from "./stream_pipes.ts";
+import { log } from "../model/log.ts";
 
 /** Something that carries controller messages to one agent. */
 export interface AgentConnection {
@@ -307,7 +308,7 @@ export class AgentHub {
       try {
         fn(e);
       } catch (err) {
-        console.error("hub subscriber failed:", err);
+        log.error("hub subscriber failed", { error: err });
       }
     }
   }

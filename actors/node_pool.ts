@@ -28,6 +28,7 @@ import type { ObjectStore } from "../store/object_store.ts";
 import { nodeId, podId } from "./ids.ts";
 import type { NodeInput } from "./node_machine.ts";
 import { launchRetryDelayMs } from "./pod_machine.ts";
+import { log, retryLevel } from "../model/log.ts";
 
 /** How long a (type, spot) stays unavailable after a capacity error. */
 export const UNAVAILABLE_MS = 10 * 60 * 1000;
@@ -249,7 +250,7 @@ export class NodePool {
       // Events that arrived before the view was whole run now, in order.
       this.#loaded = true;
       for (const e of this.#held.splice(0)) this.enqueue(e);
-    }, (e) => console.error("node pool: load failed:", e));
+    }, (e) => log.at(retryLevel(e), "node pool: load failed; retried", { error: e }));
     return p;
   }
 
@@ -294,7 +295,7 @@ export class NodePool {
       return this.#queue;
     }
     this.#queue = this.#queue.then(() => this.handle(event)).catch((e) =>
-      console.error(`node pool: ${event.type} failed:`, e)
+      log.at(retryLevel(e), `node pool: ${event.type} failed`, { error: e })
     );
     return this.#queue;
   }
@@ -687,7 +688,7 @@ export class NodePool {
     const storing = this.deps.store.create(node).then(
       () => this.deps.spawnNode({ name, ...want, boundPod: view.boundPod }),
       (e) => {
-        console.error(`node pool: storing node ${name} failed:`, e);
+        log.warn(`node pool: storing node ${name} failed`, { error: e });
         this.enqueue({
           type: "NODE_GONE",
           node: name,

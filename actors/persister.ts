@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import { type Clock, systemClock } from "../model/clock.ts";
 import type { ActorStore, OwnedStatus, SnapshotWrite } from "../store/actor_store.ts";
+import { log, retryLevel } from "../model/log.ts";
 
 /**
  * A snapshot and the owned status derived from it, taken when the write starts; undefined when
@@ -68,7 +69,8 @@ export class Persister {
   constructor(private readonly store: ActorStore, options: PersisterOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ??
-      ((id, e, n) => console.error(`persisting ${id} failed (${n} in a row):`, e));
+      ((id, e, n) =>
+        log.at(retryLevel(e), `persisting ${id} failed (${n} in a row)`, { error: e }));
   }
 
   /** Schedules a write of the actor's current state. */

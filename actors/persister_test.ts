@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { ActorStore, SnapshotWrite } from "../store/actor_store.ts";
+import { ConflictError } from "../model/errors.ts";
+import { log } from "../model/log.ts";
 import { Persister, persistRetryDelayMs } from "./persister.ts";
 
 /** A store whose saves fail while `failing` is set; it keeps what was written. */
@@ -154,4 +156,52 @@ Deno.test("Persister writes the rest of a batch when one snapshot is refused", a
   await persister.flush();
   assert.deepEqual(store.saved, ["a", "c", "bad"]);
   assert.equal(persister.failing, 0);
+});
+
+Deno.test("Persister logs a write that lost a race at debug, other failures at warn, neither with a stack", async () => {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (line: string) => void lines.push(line);
+  const level = log.level;
+  log.level = "info";
+  try {
+    for (
+      // close() tries a failing write once more: two attempts.
+      const [error, expected] of [
+        [new ConflictError("changed meanwhile"), 0],
+        [new Error("disk full"), 2],
+      ] as const
+    ) {
+      lines.length = 0;
+      const clock = new FakeClock();
+      const store = new ScriptedStore();
+      store.save = () => Promise.reject(error);
+      const persister = new Persister(store as unknown as ActorStore, { clock });
+      persister.schedule("pod/default/web", () => ({ snapshot: 1 }));
+      await tick();
+      persister.close();
+      await persister.flush();
+      assert.equal(lines.length, expected, lines.join("\n"));
+    }
+    assert.match(
+      lines[0],
+      /Z WARN {2}persisting pod\/default\/web failed \(1 in a row\) error="Error: disk full"$/,
+    );
+    log.level = "debug";
+    lines.length = 0;
+    const store = new ScriptedStore();
+    store.save = () => Promise.reject(new ConflictError("changed meanwhile"));
+    const persister = new Persister(store as unknown as ActorStore, { clock: new FakeClock() });
+    persister.schedule("pod/default/web", () => ({ snapshot: 1 }));
+    await tick();
+    persister.close();
+    await persister.flush();
+    assert.match(
+      lines[0],
+      /Z DEBUG persisting pod\/default\/web failed \(1 in a row\) error="ConflictError: changed meanwhile"\n {4}ConflictError/,
+    );
+  } finally {
+    console.error = original;
+    log.level = level;
+  }
 });

@@ -17,6 +17,7 @@ import {
   frameTooBig,
   MAX_AGENT_MESSAGE_BYTES,
 } from "../model/agent_protocol.ts";
+import { log } from "../model/log.ts";
 
 /** WebSocket close code "message too big". */
 const CLOSE_MESSAGE_TOO_BIG = 1009;
@@ -90,7 +91,7 @@ export function agentRoutes(deps: {
         onMessage: (evt, ws) => {
           if (!attached) return; // closed for a message too big; the rest is not read
           if (frameTooBig(evt.data)) {
-            console.error(
+            log.warn(
               `node ${node}: the agent sent a message over ${MAX_AGENT_MESSAGE_BYTES} bytes; closing the connection`,
             );
             ws.close(CLOSE_MESSAGE_TOO_BIG, "message too big");
@@ -104,13 +105,13 @@ export function agentRoutes(deps: {
             msg = JSON.parse(text);
           } catch {
             // Not JSON.parse's error: it quotes the frame, whose unit output may hold secrets.
-            console.error(`node ${node}: bad message: not JSON (${text.length} characters)`);
+            log.warn(`node ${node}: bad message: not JSON (${text.length} characters)`);
             return;
           }
           try {
             attached.receive(msg);
           } catch (e) {
-            console.error(`node ${node}: bad message:`, e);
+            log.warn(`node ${node}: bad message`, { error: e });
           }
         },
         onClose: () => attached?.closed(),

@@ -100,7 +100,9 @@ Deno.test("agent WebSocket closes with 1009 on a bigger message, unparsed, and t
     assert.deepEqual(events, [], "the hello in it was never read");
     assert.ok(!hub.isConnected("node-1"));
     assert.ok(
-      errors.some((e) => /^node node-1: the agent sent a message over 4194304 bytes/.test(e)),
+      errors.some((e) =>
+        /Z WARN {2}node node-1: the agent sent a message over 4194304 bytes/.test(e)
+      ),
       `logged: ${errors}`,
     );
   });
@@ -113,7 +115,10 @@ Deno.test("agent WebSocket logs a frame that is not JSON without quoting it", as
     ws.send(frame);
     ws.send(JSON.stringify({ type: "status", unitStatuses: [], initUnitStatuses: [] }));
     await within(next("status"), "the status after it");
-    assert.deepEqual(errors, [`node node-1: bad message: not JSON (${frame.length} characters)`]);
+    // The log line: a timestamp, the level, then the message.
+    assert.deepEqual(errors.map((e) => e.replace(/^\S+Z /, "")), [
+      `WARN  node node-1: bad message: not JSON (${frame.length} characters)`,
+    ]);
     assert.ok(hub.isConnected("node-1"), "the link stays");
   });
 });

@@ -15,6 +15,7 @@ import {
 } from "../model/errors.ts";
 import type { Status } from "../model/api_types.ts";
 import { API_VERSION } from "../model/meta.ts";
+import { isTeardown, log } from "../model/log.ts";
 
 /**
  * A watch the client fell too far behind in: the server ended it, and the client must list
@@ -59,7 +60,7 @@ export function toStatus(err: unknown): Status {
   }
   const row = TABLE.find(([cls]) => err instanceof cls);
   const [code, reason] = row ? [row[1], row[2]] : [500, "InternalError"];
-  if (!row) console.error("internal error:", err);
+  if (!row) log.at(isTeardown(err) ? "debug" : "error", "internal error", { error: err });
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ValidationError && err.fields.length > 0) {
     details = { ...details, causes: err.fields };

@@ -5,6 +5,10 @@
 import { z } from "zod";
 import { ValidationError } from "./errors.ts";
 import type { FieldError } from "./errors.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { MILPA_IMAGE_TAGS, MILPA_TOP_LEVEL } from "./config_milpa.ts";
+
+export { type IgnoredField, ignoredFields } from "./config_milpa.ts";
 
 /** A standby pool entry: keep `count` unbound nodes of this type booted. */
 export interface StandbyNodes {
@@ -59,6 +63,8 @@ export interface AwsCloudConfig {
   subnetID?: string;
   /** Send EC2, Route 53 and ELB calls here instead (private regions, emulators). */
   endpointURL?: string;
+  /** Owner of the boot images `nodes.bootImageTags` looks up, unless it names owners (Milpa's). */
+  imageOwnerID?: string;
 }
 
 /**
@@ -140,6 +146,20 @@ export interface NodesConfig {
    * the cloud's message. Between attempts it waits 10 s, doubling up to 5 min. @default 5
    */
   maxLaunchAttempts: number;
+  /**
+   * A DNS-952 label (at most 34 characters) in the names of cloud resources: AWS nodes are named
+   * `Milpa Node <nametag> <node>` and tagged `MilpaNametag`. @default the controller id
+   */
+  nametag?: string;
+  /** More source CIDRs of the cluster security group every AWS node is in (Milpa's). @default [] */
+  extraCIDRs?: string[];
+  /** Security groups every AWS node is put in besides the cluster group. @default [] */
+  extraSecurityGroups?: string[];
+  /**
+   * A `#cloud-config` file whose keys AWS nodes' user-data gets too (its `write_files` and
+   * `runcmd` before Milpa's own). Read at start.
+   */
+  cloudInitFile?: string;
 }
 
 /** Service discovery (DNS records of Services). */
@@ -177,6 +197,8 @@ export interface ServerConfig {
   kind?: string;
   /** @default "milpa" */
   clusterName: string;
+  /** The least severe level the controller logs (MILPA_LOG_LEVEL and --log-level win). @default "info" */
+  logLevel: LogLevel;
   cloud: CloudConfig;
   nodes: NodesConfig;
   serviceDiscovery: ServiceDiscoveryConfig;
@@ -204,6 +226,7 @@ export const DEFAULT_FAMILIES = [
 export function defaultConfig(): ServerConfig {
   return {
     clusterName: "milpa",
+    logLevel: "info",
     cloud: { local: {} },
     nodes: {
       defaultInstanceType: "t3.nano",
@@ -249,6 +272,8 @@ const schema = z.strictObject({
     "must be a DNS-952 label (lowercase letters, digits, '-')",
   )
     .optional(),
+  logLevel: z.enum(LOG_LEVELS).optional(),
+  ...MILPA_TOP_LEVEL,
   cloud: z.strictObject({
     local: z.strictObject({
       network: z.enum(["auto", "netns", "host"]).optional(),
@@ -275,6 +300,8 @@ const schema = z.strictObject({
       vpcID: z.string().optional(),
       subnetID: z.string().optional(),
       endpointURL: z.url("must be a URL such as http://127.0.0.1:5000").optional(),
+      imageOwnerID: z.string().optional(),
+      ecsClusterName: z.string().optional(),
     }).optional(),
     sim: z.strictObject({
       bootDelayMs: z.number().int().min(0).max(3_600_000).optional(),
@@ -306,6 +333,7 @@ const schema = z.strictObject({
     bootImageTags: z.strictObject({
       name: z.string().min(1).optional(),
       owners: z.array(z.string().min(1)).optional(),
+      ...MILPA_IMAGE_TAGS,
     }).optional(),
     controllerURL: z.url("must be the URL nodes reach the controller at").optional(),
     runtime: z.enum(["auto", "oci", "host"]).optional(),
@@ -317,6 +345,20 @@ const schema = z.strictObject({
     ).optional(),
     maxNodes: z.number().int().min(1).max(100_000).optional(),
     maxLaunchAttempts: z.number().int().min(1).max(100).optional(),
+    nametag: z.string().max(34).regex(
+      dns952,
+      "must be a DNS-952 label (lowercase letters, digits, '-') of at most 34 characters",
+    ).optional(),
+    extraCIDRs: z.array(z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/, "must be an IPv4 CIDR"))
+      .optional(),
+    extraSecurityGroups: z.array(
+      z.string().regex(/^sg-[0-9a-f]+$/, "must be a security group id such as sg-0123abcd"),
+    ).optional(),
+    cloudInitFile: z.string().min(1).optional(),
+    itzo: z.strictObject({
+      version: z.union([z.string(), z.number()]).optional(),
+      url: z.string().optional(),
+    }).nullable().optional(),
   }).optional(),
   serviceDiscovery: z.strictObject({
     ttl: z.number().int().min(0).max(86400).optional(),
@@ -381,15 +423,29 @@ export function resolveConfig(raw: unknown, source = "server.yml"): ServerConfig
       { field: "nodes.controllerURL", message, value: f.nodes.controllerURL },
     ]);
   }
+  const { itzo: _itzo, bootImageTags, ...nodes } = f.nodes ?? {};
+  const { ecsClusterName: _ecs, ...aws } = f.cloud?.aws ?? {};
   return {
     ...(f.apiVersion ? { apiVersion: f.apiVersion } : {}),
     clusterName: f.clusterName ?? d.clusterName,
+    logLevel: f.logLevel ?? d.logLevel,
     cloud: f.cloud?.aws
-      ? { aws: f.cloud.aws }
+      // Milpa's files leave fields empty ("") to mean "not set".
+      ? {
+        aws: Object.fromEntries(Object.entries(aws).filter(([, v]) => v !== undefined && v !== "")),
+      }
       : f.cloud?.sim !== undefined
       ? { sim: { ...DEFAULT_SIM_CLOUD, ...stripUndefined(f.cloud.sim ?? {}) } }
       : { local: { ...(f.cloud?.local ?? {}) } },
-    nodes: { ...d.nodes, ...stripUndefined(f.nodes ?? {}) } as NodesConfig,
+    nodes: {
+      ...d.nodes,
+      ...stripUndefined(nodes),
+      ...(bootImageTags?.name || bootImageTags?.owners
+        ? {
+          bootImageTags: stripUndefined({ name: bootImageTags.name, owners: bootImageTags.owners }),
+        }
+        : {}),
+    } as NodesConfig,
     serviceDiscovery: {
       ttl: f.serviceDiscovery?.ttl ?? d.serviceDiscovery.ttl,
       drainSeconds: f.serviceDiscovery?.drainSeconds ?? f.serviceDiscovery?.ttl ??

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_SIM_CLOUD, defaultConfig, resolveConfig } from "./config.ts";
+import { parse as parseYaml } from "yaml";
+import { DEFAULT_SIM_CLOUD, defaultConfig, ignoredFields, resolveConfig } from "./config.ts";
 import { ValidationError } from "./errors.ts";
 
 function invalid(raw: unknown): ValidationError {
@@ -161,4 +162,136 @@ Deno.test("resolveConfig() names unknown and bad cloud.sim fields, and refuses t
     assert.equal(e.fields[0].field, "cloud");
     assert.match(e.message, /exactly one of local, aws and sim/);
   }
+});
+
+Deno.test("resolveConfig() logs at info by default, takes logLevel and refuses an unknown level", () => {
+  assert.equal(resolveConfig({}).logLevel, "info");
+  assert.equal(resolveConfig({ logLevel: "debug" }).logLevel, "debug");
+  const e = invalid({ logLevel: "verbose" });
+  assert.deepEqual(e.fields.map((f) => [f.field, f.value]), [["logLevel", "verbose"]]);
+});
+
+/** A server.yml as Milpa's installers left it (/opt/milpa/etc/server.yml after tf-milpa's yq). */
+const MILPA_SERVER_YML = `
+apiVersion: v1
+kind: serverConfig
+clusterName: my-cluster
+cloud:
+  aws:
+    region: us-east-1
+    accessKeyID: AKIAEXAMPLE
+    secretAccessKey: secret
+    vpcID: ""
+    imageOwnerID: "689494258501"
+    ecsClusterName: ""
+etcd:
+  client:
+    endpoints: []
+    certFile: ""
+    keyFile: ""
+    caFile: ""
+  internal:
+    dataDir: /opt/milpa/data
+    configFile: ""
+nodes:
+  defaultInstanceType: t3.nano
+  defaultVolumeSize: 5Gi
+  bootImageTags:
+    company: elotl
+    product: milpa
+    version: "449"
+    date: ""
+    time: ""
+  standbyNodes: []
+  cloudInitFile: /opt/milpa/etc/cloudinit.yml
+  itzo:
+    version: v1.0.7
+    url: http://itzo-download.s3.amazonaws.com
+  extraCIDRs: ["10.50.0.0/16"]
+  extraSecurityGroups: ["sg-0123abcd"]
+  nametag: prod
+license:
+  key: some long key
+  id: tester_id
+  username: tester
+  password: tester_password
+disableUsageReporter: false
+testing:
+  controllerID: ""
+`;
+
+Deno.test("resolveConfig() takes a Milpa installer's server.yml: AWS fields kept, Milpa-only ones ignored", () => {
+  const raw = parseYaml(MILPA_SERVER_YML);
+  const c = resolveConfig(raw);
+  assert.deepEqual(c.cloud.aws, {
+    region: "us-east-1",
+    accessKeyID: "AKIAEXAMPLE",
+    secretAccessKey: "secret",
+    imageOwnerID: "689494258501",
+  }, 'empty ("") means not set, as in Milpa');
+  assert.equal(c.nodes.nametag, "prod");
+  assert.deepEqual(c.nodes.extraCIDRs, ["10.50.0.0/16"]);
+  assert.deepEqual(c.nodes.extraSecurityGroups, ["sg-0123abcd"]);
+  assert.equal(c.nodes.cloudInitFile, "/opt/milpa/etc/cloudinit.yml");
+  assert.equal(c.nodes.bootImageTags, undefined, "elotl's image tags find nothing here");
+  assert.equal("itzo" in c.nodes, false);
+  assert.deepEqual(ignoredFields(raw, c).map((f) => f.field), [
+    "license",
+    "etcd",
+    "disableUsageReporter",
+    "testing",
+    "nodes.itzo",
+    "nodes.bootImageTags.{company,product,version,date,time}",
+    "cloud.aws.ecsClusterName",
+  ]);
+  for (const f of ignoredFields(raw, c)) assert.ok(f.reason.length > 10, f.field);
+});
+
+Deno.test("ignoredFields() names nametag, extraCIDRs, extraSecurityGroups and cloudInitFile off AWS", () => {
+  const raw = {
+    nodes: {
+      nametag: "dev",
+      extraCIDRs: ["10.0.0.0/8"],
+      extraSecurityGroups: ["sg-1"],
+      cloudInitFile: "/x",
+    },
+  };
+  const local = ignoredFields(raw, resolveConfig(raw));
+  assert.deepEqual(local.map((f) => f.field), [
+    "nodes.nametag",
+    "nodes.extraCIDRs",
+    "nodes.extraSecurityGroups",
+    "nodes.cloudInitFile",
+  ]);
+  assert.match(local[0].reason, /local nodes have no cloud names or tags; only the aws cloud/);
+  const sim = { ...raw, cloud: { sim: {} } };
+  assert.match(ignoredFields(sim, resolveConfig(sim))[1].reason, /simulated nodes/);
+  assert.deepEqual(ignoredFields({}, resolveConfig({})), []);
+  const aws = { ...raw, cloud: { aws: {} } };
+  assert.deepEqual(ignoredFields(aws, resolveConfig(aws)), []);
+});
+
+Deno.test("resolveConfig() keeps bootImageTags name and owners beside Milpa's keys", () => {
+  const c = resolveConfig({ nodes: { bootImageTags: { name: "milpa-*", company: "elotl" } } });
+  assert.deepEqual(c.nodes.bootImageTags, { name: "milpa-*" });
+});
+
+Deno.test("resolveConfig() still refuses unknown fields, inside Milpa's sections too, and bad Milpa values", () => {
+  assert.deepEqual(
+    invalid({ licence: {}, license: { serial: "x" }, nodes: { itzo: { branch: "m" } } }).fields
+      .map((f) => f.field).sort(),
+    ["licence", "license.serial", "nodes.itzo.branch"],
+  );
+  assert.deepEqual(
+    invalid({
+      nodes: {
+        nametag: "Prod_1",
+        extraCIDRs: ["10.0.0.0"],
+        extraSecurityGroups: ["default"],
+      },
+    }).fields.map((f) => f.field),
+    ["nodes.nametag", "nodes.extraCIDRs[0]", "nodes.extraSecurityGroups[0]"],
+  );
+  assert.equal(invalid({ nodes: { nametag: "a".repeat(35) } }).fields[0].field, "nodes.nametag");
+  assert.equal(invalid({ cloud: { azure: {} } }).fields[0].field, "cloud.azure");
 });

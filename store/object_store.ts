@@ -29,6 +29,7 @@ import { matchesSelector, normalizeSelector } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
 import { labelKey, objectKey, OBJECTS } from "./keys.ts";
+import { log } from "../model/log.ts";
 
 /**
  * Largest object the store writes, in bytes as Deno KV counts them (see storedSize). KV takes
@@ -820,7 +821,7 @@ export class ObjectStore {
       try {
         l(event);
       } catch (e) {
-        console.error("watch listener failed:", e);
+        log.error("watch listener failed", { error: e });
       }
     }
   }

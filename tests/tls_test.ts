@@ -160,7 +160,7 @@ Deno.test("the controller warns when tls.enabled is false and MILPA_LISTEN is no
     assert.notEqual(out.code, 0);
     assert.match(
       stderr,
-      /warning: tls\.enabled is false and MILPA_LISTEN \(192\.0\.2\.1:54555\) is not a loopback address/,
+      /WARN +tls\.enabled is false and MILPA_LISTEN \(192\.0\.2\.1:54555\) is not a loopback address/,
     );
   } finally {
     await Deno.remove(home, { recursive: true });

@@ -29,6 +29,8 @@ import { cloudConfig } from "./user_data.ts";
 export const CONTROLLER_TAG = "MilpaControllerID";
 /** Tag holding a node's name on its instance. */
 export const NODE_TAG = "Node";
+/** Tag holding `nodes.nametag` on instances, when it is set (Milpa's). */
+export const NAMETAG_TAG = "MilpaNametag";
 
 /** Where nodes go. */
 export interface AwsPlacement {
@@ -37,6 +39,12 @@ export interface AwsPlacement {
   clusterGroupId: string;
   /** The boot image (AMI id). */
   imageId: string;
+  /** More security groups every node is in (`nodes.extraSecurityGroups`). @default [] */
+  extraGroupIds?: string[];
+  /** In each instance's `Name` tag and its `MilpaNametag` tag (`nodes.nametag`). @default the controller id */
+  nametag?: string;
+  /** The keys of `nodes.cloudInitFile`, merged into every node's user-data (user_data.ts). */
+  userCloudConfig?: Record<string, unknown>;
 }
 
 /** What the AWS provider is built from. */
@@ -54,6 +62,13 @@ export interface AwsProviderOptions extends AwsPlacement {
   retry?: RetryOptions;
   /** Released on close() (SDK clients). */
   close?: () => void;
+}
+
+/** UTF-8 text as base64 (`btoa` takes Latin-1 only; a cloud-init file may hold more). */
+function base64(text: string): string {
+  let bin = "";
+  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
+  return btoa(bin);
 }
 
 function tag(i: Ec2Instance, key: string): string | undefined {
@@ -162,12 +177,12 @@ export class AwsProvider implements CloudProvider {
       MinCount: 1,
       MaxCount: 1,
       ClientToken: `${this.o.controllerId}-${req.clientToken}`.slice(0, 64),
-      UserData: btoa(cloudConfig(req.agent)),
+      UserData: base64(cloudConfig(req.agent, this.o.userCloudConfig)),
       MetadataOptions: { ...METADATA_OPTIONS },
       NetworkInterfaces: [{
         DeviceIndex: 0,
         SubnetId: this.o.subnetId,
-        Groups: [this.o.clusterGroupId],
+        Groups: [this.o.clusterGroupId, ...(this.o.extraGroupIds ?? [])],
         AssociatePublicIpAddress: !req.privateIPOnly,
         DeleteOnTermination: true,
       }],
@@ -184,7 +199,11 @@ export class AwsProvider implements CloudProvider {
         Tags: [
           { Key: CONTROLLER_TAG, Value: this.o.controllerId },
           { Key: NODE_TAG, Value: req.nodeName },
-          { Key: "Name", Value: `Milpa Node ${this.o.controllerId} ${req.nodeName}` },
+          {
+            Key: "Name",
+            Value: `Milpa Node ${this.o.nametag ?? this.o.controllerId} ${req.nodeName}`,
+          },
+          ...(this.o.nametag ? [{ Key: NAMETAG_TAG, Value: this.o.nametag }] : []),
         ],
       }],
       ...(req.spot

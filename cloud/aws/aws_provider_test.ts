@@ -116,3 +116,30 @@ Deno.test("AwsProvider.launch() shares one RunInstances among concurrent launche
   assert.equal(ec2.calls.filter((c) => c.name === "runInstances").length, 1);
   await p.close();
 });
+
+Deno.test("AwsProvider.launch() names and tags nodes with nodes.nametag, adds extraSecurityGroups and the cloud-init keys", async () => {
+  const { ec2, provider, clusterGroupId } = fakeCloud();
+  const plain = await provider().launch(request);
+  assert.deepEqual(
+    ec2.instances.get(plain.id)?.Tags?.find((t) => t.Key === "Name")?.Value,
+    "Milpa Node ctl n1",
+  );
+  const p = provider({
+    nametag: "prod",
+    extraGroupIds: ["sg-0e0e0e0e"],
+    userCloudConfig: { packages: ["htop"], runcmd: [["echo", "é"]] },
+  });
+  const i = await p.launch({ ...request, clientToken: "n2", nodeName: "n2" });
+  const inst = ec2.instances.get(i.id)!;
+  const tags = Object.fromEntries((inst.Tags ?? []).map((t) => [t.Key, t.Value]));
+  assert.equal(tags.Name, "Milpa Node prod n2");
+  assert.equal(tags.MilpaNametag, "prod");
+  assert.equal(tags.MilpaControllerID, "ctl", "the controller's tag stays what finds instances");
+  assert.deepEqual(ec2.groupsOf(i.id), [clusterGroupId, "sg-0e0e0e0e"]);
+  const userData = new TextDecoder().decode(
+    Uint8Array.from(atob(ec2.userDataOf.get(i.id)!), (c) => c.charCodeAt(0)),
+  );
+  assert.match(userData, /packages:\n {2}- htop/);
+  assert.match(userData, /- é/, "UTF-8 survives the base64");
+  await p.close();
+});

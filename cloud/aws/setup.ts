@@ -1,23 +1,34 @@
 /**
  * Builds the AWS provider from `cloud.aws` and `nodes`: SDK clients (pointed at `endpointURL`
  * when set), the VPC (`vpcID: default` = the default VPC), its CIDRs and a subnet, the boot
- * image (an AMI id, or the newest image matching `bootImageTags`), and the cluster security
- * group every node gets (all traffic from inside the VPC), created if missing.
+ * image (an AMI id, or the newest image matching `bootImageTags`, owned by `imageOwnerID` unless
+ * the tags name owners), the cluster security group every node gets (all traffic from inside
+ * the VPC and `nodes.extraCIDRs`), created if missing, and what else nodes get from Milpa's
+ * fields: `extraSecurityGroups`, `nametag`, `cloudInitFile`.
  */
 import { EC2Client, type Filter } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import type { AwsCloudConfig, NodesConfig } from "../../model/config.ts";
-import { ValidationError } from "../../model/errors.ts";
+import { NotFoundError, ValidationError } from "../../model/errors.ts";
 import { AwsProvider, CONTROLLER_TAG } from "./aws_provider.ts";
 import { type Caller, caller, classify } from "./errors.ts";
 import { awsApis, type Ec2Api } from "./sdk.ts";
 import { AwsServices } from "./services/aws_services.ts";
+import { readCloudInitFile } from "./user_data.ts";
 
 /** What the AWS provider is set up from. */
 export interface AwsSetup {
   aws: AwsCloudConfig;
-  nodes: Pick<NodesConfig, "bootImage" | "bootImageTags">;
+  nodes: Pick<
+    NodesConfig,
+    | "bootImage"
+    | "bootImageTags"
+    | "nametag"
+    | "extraCIDRs"
+    | "extraSecurityGroups"
+    | "cloudInitFile"
+  >;
   controllerId: string;
   clusterName: string;
   ttl: number;
@@ -80,7 +91,13 @@ async function findSubnets(
   return subnets.map((s) => s.SubnetId!).sort();
 }
 
-async function findImage(ec2: Ec2Api, call: Caller, nodes: AwsSetup["nodes"]): Promise<string> {
+/** The boot image: `nodes.bootImage`, else the newest image matching `nodes.bootImageTags`. */
+export async function findImage(
+  ec2: Ec2Api,
+  call: Caller,
+  nodes: AwsSetup["nodes"],
+  imageOwnerID?: string,
+): Promise<string> {
   if (nodes.bootImage) return nodes.bootImage;
   const tags = nodes.bootImageTags;
   if (!tags?.name) {
@@ -91,16 +108,17 @@ async function findImage(ec2: Ec2Api, call: Caller, nodes: AwsSetup["nodes"]): P
       ],
     );
   }
+  const owners = tags.owners?.length ? tags.owners : [imageOwnerID ?? "self"];
   const images = await call(`find the boot image "${tags.name}"`, () =>
     ec2.describeImages({
-      Owners: tags.owners?.length ? tags.owners : ["self"],
+      Owners: owners,
       Filters: [{ Name: "name", Values: [tags.name!] }, { Name: "state", Values: ["available"] }],
     }));
   const newest =
     images.sort((a, b) => (b.CreationDate ?? "").localeCompare(a.CreationDate ?? ""))[0];
   if (!newest?.ImageId) {
     throw new ValidationError(
-      `nodes.bootImageTags: no image named "${tags.name}" owned by ${tags.owners ?? ["self"]}`,
+      `nodes.bootImageTags: no image named "${tags.name}" owned by ${owners}`,
       [
         { field: "nodes.bootImageTags.name", message: "matches no image", value: tags.name },
       ],
@@ -109,19 +127,40 @@ async function findImage(ec2: Ec2Api, call: Caller, nodes: AwsSetup["nodes"]): P
   return newest.ImageId;
 }
 
-/** The cluster group: all traffic between nodes (from the VPC). Created when missing. */
-async function clusterGroup(
+/**
+ * The cluster group: all traffic between nodes (from the VPC) and from `extraCIDRs`. Created
+ * when missing; an existing one gets the extra CIDRs it lacks (none is ever taken away).
+ */
+export async function clusterGroup(
   ec2: Ec2Api,
   call: Caller,
   controllerId: string,
   vpc: { id: string; cidrs: string[] },
+  extraCIDRs: string[] = [],
 ): Promise<string> {
   const name = `milpa-${controllerId}-default-nodesecuritygroup`;
   const found = await call(`find security group ${name}`, () =>
     ec2.describeSecurityGroups({
       Filters: [{ Name: "group-name", Values: [name] }, { Name: "vpc-id", Values: [vpc.id] }],
     }));
-  if (found[0]?.GroupId) return found[0].GroupId;
+  const existing = found[0];
+  if (existing?.GroupId) {
+    const held = new Set(
+      (existing.IpPermissions ?? []).filter((p) => p.IpProtocol === "-1")
+        .flatMap((p) => (p.IpRanges ?? []).map((r) => r.CidrIp)),
+    );
+    const missing = [...new Set(extraCIDRs)].filter((c) => !held.has(c));
+    if (missing.length) {
+      await call(
+        `open security group ${name} to nodes.extraCIDRs`,
+        () =>
+          ec2.authorizeIngress(existing.GroupId!, [
+            { IpProtocol: "-1", IpRanges: missing.map((c) => ({ CidrIp: c })) },
+          ]),
+      );
+    }
+    return existing.GroupId;
+  }
   const id = await call(`create security group ${name}`, () =>
     ec2.createSecurityGroup({
       GroupName: name,
@@ -132,11 +171,41 @@ async function clusterGroup(
         Tags: [{ Key: CONTROLLER_TAG, Value: controllerId }, { Key: "Name", Value: name }],
       }],
     }));
+  const sources = [...new Set([...vpc.cidrs, ...extraCIDRs])];
   await call(`open security group ${name} to the VPC`, () =>
     ec2.authorizeIngress(id, [
-      { IpProtocol: "-1", IpRanges: vpc.cidrs.map((c) => ({ CidrIp: c })) },
+      { IpProtocol: "-1", IpRanges: sources.map((c) => ({ CidrIp: c })) },
     ]));
   return id;
+}
+
+/** Throws a ValidationError naming `nodes.extraSecurityGroups` when one of them is not in `vpcId`. */
+export async function checkExtraGroups(
+  ec2: Ec2Api,
+  call: Caller,
+  vpcId: string,
+  groupIds: string[] = [],
+): Promise<void> {
+  if (!groupIds.length) return;
+  const found = await call(
+    "find nodes.extraSecurityGroups",
+    () => ec2.describeSecurityGroups({ GroupIds: groupIds }),
+  ).catch((e) => {
+    if (e instanceof NotFoundError) return [];
+    throw e;
+  });
+  const inVpc = new Set(found.filter((g) => g.VpcId === vpcId).map((g) => g.GroupId));
+  const missing = groupIds.filter((g) => !inVpc.has(g));
+  if (missing.length) {
+    throw new ValidationError(
+      `nodes.extraSecurityGroups: ${missing.join(", ")} not found in VPC ${vpcId}`,
+      missing.map((g) => ({
+        field: `nodes.extraSecurityGroups[${groupIds.indexOf(g)}]`,
+        message: `not found in VPC ${vpcId}`,
+        value: g,
+      })),
+    );
+  }
 }
 
 /** Sets the AWS provider up; errors name the config field at fault. */
@@ -173,10 +242,20 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
   const ec2 = apis.ec2;
   const call = caller();
   try {
+    const userCloudConfig = setup.nodes.cloudInitFile
+      ? await readCloudInitFile(setup.nodes.cloudInitFile)
+      : undefined;
     const vpc = await findVpc(ec2, call, setup.aws.vpcID ?? "default");
     const subnets = await findSubnets(ec2, call, vpc.id, setup.aws.subnetID);
-    const imageId = await findImage(ec2, call, setup.nodes);
-    const clusterGroupId = await clusterGroup(ec2, call, setup.controllerId, vpc);
+    await checkExtraGroups(ec2, call, vpc.id, setup.nodes.extraSecurityGroups);
+    const imageId = await findImage(ec2, call, setup.nodes, setup.aws.imageOwnerID);
+    const clusterGroupId = await clusterGroup(
+      ec2,
+      call,
+      setup.controllerId,
+      vpc,
+      setup.nodes.extraCIDRs,
+    );
     const services = new AwsServices({
       ...apis,
       controllerId: setup.controllerId,
@@ -196,6 +275,9 @@ export async function createAwsCloud(setup: AwsSetup): Promise<AwsCloud> {
       subnetId: subnets[0],
       clusterGroupId,
       imageId,
+      extraGroupIds: setup.nodes.extraSecurityGroups,
+      nametag: setup.nodes.nametag,
+      userCloudConfig,
       close: destroy,
     });
     return { provider, calls };

@@ -11,6 +11,7 @@
 import { parse, stringify } from "yaml";
 import type { AgentConfig } from "../../model/agent_protocol.ts";
 import { agentTrustVariables, EXTRA_CA_VARIABLES } from "../../model/agent_trust.ts";
+import { ValidationError } from "../../model/errors.ts";
 
 /** The Deno release nodes install. */
 export const NODE_DENO_VERSION = "2.9.6";
@@ -62,8 +63,12 @@ function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'"'"'`)}'`;
 }
 
-/** The cloud-config text for a node; throws when it would exceed MAX_USER_DATA_BYTES. */
-export function cloudConfig(agent: AgentConfig): string {
+/**
+ * The cloud-config text for a node; throws when it would exceed MAX_USER_DATA_BYTES. `user` (the
+ * keys of `nodes.cloudInitFile`) adds its keys; its `write_files` and `runcmd` come before
+ * Milpa's own, so that they can prepare the machine and cannot replace the agent's files.
+ */
+export function cloudConfig(agent: AgentConfig, user: Record<string, unknown> = {}): string {
   const url = agent.controllerURL.replace(/\/$/, "");
   const fetchAgent = [
     "curl -fsSL --retry 20 --retry-delay 3 --retry-all-errors",
@@ -93,7 +98,9 @@ export function cloudConfig(agent: AgentConfig): string {
     "systemctl enable --now milpa-agent.service",
   ].join("\n");
   const doc = {
+    ...user,
     write_files: [
+      ...(user.write_files as unknown[] ?? []),
       {
         path: AGENT_CONFIG_PATH,
         permissions: "0600",
@@ -114,7 +121,7 @@ export function cloudConfig(agent: AgentConfig): string {
         content: unit(agent.caCertificate !== undefined),
       },
     ],
-    runcmd: [["sh", "-e", BOOT_SCRIPT_PATH]],
+    runcmd: [...(user.runcmd as unknown[] ?? []), ["sh", "-e", BOOT_SCRIPT_PATH]],
   };
   const text = `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
   const size = new TextEncoder().encode(text).length;
@@ -134,4 +141,38 @@ export function writtenFile(userData: string, path: string): string | undefined 
 export function agentConfigOf(userData: string): AgentConfig | undefined {
   const file = writtenFile(userData, AGENT_CONFIG_PATH);
   return file === undefined ? undefined : JSON.parse(file) as AgentConfig;
+}
+
+/**
+ * The keys of a `#cloud-config` file (`nodes.cloudInitFile`) for {@linkcode cloudConfig}: a YAML
+ * mapping, whose `write_files` and `runcmd`, when there, are lists. Throws a ValidationError
+ * naming the field when the file cannot be read or is not such a file.
+ */
+export async function readCloudInitFile(path: string): Promise<Record<string, unknown>> {
+  const bad = (why: string) =>
+    new ValidationError(`nodes.cloudInitFile: ${path} ${why}`, [
+      { field: "nodes.cloudInitFile", message: why, value: path },
+    ]);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw bad(`cannot be read: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw bad(`is not YAML: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) throw bad("is not a #cloud-config mapping");
+  for (const key of ["write_files", "runcmd"]) {
+    const v = (doc as Record<string, unknown>)[key];
+    if (v !== undefined && v !== null && !Array.isArray(v)) {
+      throw bad(`has a ${key} that is not a list`);
+    }
+  }
+  const { write_files, runcmd, ...rest } = doc as Record<string, unknown>;
+  return { ...rest, ...(write_files ? { write_files } : {}), ...(runcmd ? { runcmd } : {}) };
 }

@@ -141,3 +141,17 @@ Deno.test("cloudConfig() of a node with a real-sized CA and token stays well und
 Deno.test("cloudConfig() refuses user-data over 16,000 bytes", () => {
   assert.throws(() => cloudConfig({ ...agent, caCertificate: "x".repeat(20_000) }), /16000/);
 });
+
+Deno.test("cloudConfig() adds nodes.cloudInitFile's keys, its write_files and runcmd before Milpa's", () => {
+  const text = cloudConfig(agent, {
+    packages: ["htop"],
+    write_files: [{ path: "/etc/motd", content: "hi\n" }],
+    runcmd: [["touch", "/tmp/first"]],
+  });
+  const doc = parse(text);
+  assert.deepEqual(doc.packages, ["htop"]);
+  assert.equal(doc.write_files[0].path, "/etc/motd");
+  assert.equal(doc.write_files[1].path, "/etc/milpa/agent.json", "Milpa's files are written after");
+  assert.deepEqual(doc.runcmd, [["touch", "/tmp/first"], ["sh", "-e", BOOT_SCRIPT_PATH]]);
+  assert.equal(agentConfigOf(text)?.nodeName, "n-1");
+});

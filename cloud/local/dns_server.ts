@@ -11,6 +11,7 @@
 import * as packet from "dns-packet";
 import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
+import { isTeardown, type LogLevel } from "../../model/log.ts";
 import type { DnsRecord, DnsZone, Rcode } from "./dns_records.ts";
 
 const RCODES: Record<Rcode, number> = {
@@ -250,8 +251,8 @@ export interface DnsServerOptions {
   /** 0 picks a port free for both UDP and TCP. */
   port: number;
   zone: DnsZone;
-  /** Where socket and connection errors go. */
-  log?: (message: string) => void;
+  /** Where socket and connection errors go (a client's own trouble at `debug`). */
+  log?: (message: string, level?: LogLevel) => void;
   /** A TCP connection with no complete query for this long is closed. @default 10_000 */
   tcpIdleTimeoutMs?: number;
   /** Largest UDP answer sent to EDNS clients. @default 4096 */
@@ -263,7 +264,7 @@ export class DnsServer {
   /** Where it listens; `port` is the real one when 0 was asked. */
   readonly addr: { hostname: string; port: number };
   #o: DnsServerOptions;
-  #log: (message: string) => void;
+  #log: (message: string, level?: LogLevel) => void;
   #tcp: Deno.TcpListener;
   #udp: dgram.Socket;
   #conns = new Set<Deno.TcpConn>();
@@ -277,7 +278,7 @@ export class DnsServer {
     this.#udp = udp;
     this.addr = { hostname: options.hostname, port: tcp.addr.port };
     udp.on("message", (msg, rinfo) => this.#datagram(msg, rinfo));
-    udp.on("error", (e) => this.#log(`DNS UDP socket error: ${e}`));
+    udp.on("error", (e) => this.#log(`DNS UDP socket error: ${e}`, "warn"));
     this.#track(this.#accept());
   }
 
@@ -310,7 +311,7 @@ export class DnsServer {
     try {
       return respond(this.#o.zone, query, { udp, maxUdpPayload: this.#o.maxUdpPayload });
     } catch (e) {
-      this.#log(`DNS query failed: ${e}`);
+      this.#log(`DNS query failed: ${e}`, "debug");
       return undefined;
     }
   }
@@ -319,7 +320,7 @@ export class DnsServer {
     const out = this.#respond(msg, true);
     if (out === undefined || this.#closed) return;
     this.#udp.send(out, rinfo.port, rinfo.address, (e) => {
-      if (e) this.#log(`DNS UDP answer to ${rinfo.address}:${rinfo.port} failed: ${e}`);
+      if (e) this.#log(`DNS UDP answer to ${rinfo.address}:${rinfo.port} failed: ${e}`, "debug");
     });
   }
 
@@ -336,7 +337,7 @@ export class DnsServer {
         else this.#track(this.#serve(conn));
       } catch (e) {
         if (this.#closed) return;
-        this.#log(`DNS TCP accept failed: ${e}`);
+        this.#log(`DNS TCP accept failed: ${e}`, "warn");
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
@@ -368,7 +369,7 @@ export class DnsServer {
         !this.#closed && !(e instanceof Deno.errors.BadResource) &&
         !(e instanceof Deno.errors.Interrupted)
       ) {
-        this.#log(`DNS TCP connection failed: ${e}`);
+        this.#log(`DNS TCP connection failed: ${e}`, isTeardown(e) ? "debug" : "warn");
       }
     } finally {
       clearTimeout(idle);

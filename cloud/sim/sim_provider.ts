@@ -25,6 +25,7 @@ import type {
   LoadBalancerState,
   ServiceDnsPort,
 } from "../provider.ts";
+import { log } from "../../model/log.ts";
 
 /** What the simulated cloud holds for one Service. */
 export interface SimService {
@@ -288,7 +289,7 @@ export class SimProvider implements CloudProvider {
     if (!inst || inst.state === "terminated") return;
     this.#end(inst);
     void this.options.store?.remove(instanceId).catch((e) =>
-      console.error(`sim cloud: cannot forget instance ${instanceId}:`, e)
+      log.warn(`sim cloud: cannot forget instance ${instanceId}`, { error: e })
     );
     for (const l of this.#exitListeners) l({ instanceId, nodeName: inst.nodeName, reason });
   }

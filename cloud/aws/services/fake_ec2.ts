@@ -170,9 +170,9 @@ export class FakeEc2 extends Recorder implements Ec2Api {
     });
   }
 
-  /** One image, `ami-1`. */
-  describeImages() {
-    return this.run("describeImages", [], () => [{ ImageId: "ami-1", Name: "milpa-node" }]);
+  /** One image, `ami-1`, whatever is asked (the input is recorded). */
+  describeImages(input?: Parameters<Ec2Api["describeImages"]>[0]) {
+    return this.run("describeImages", [input], () => [{ ImageId: "ami-1", Name: "milpa-node" }]);
   }
 
   /** One default VPC, `vpc-1`. */
