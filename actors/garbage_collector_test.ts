@@ -217,3 +217,19 @@ Deno.test("collectGarbage() keeps the pods their ReplicaSet released after they 
     assert.deepEqual(await terminated(store), []);
   });
 });
+
+Deno.test("collectGarbage({pods: false}) reads no pod: orphaned pods wait for a full pass", async () => {
+  await withStore(async (store, clock) => {
+    const gone = await createDeployment(store, "gone");
+    await createPods(store, await createReplicaSet(store, "gone-1", gone));
+    await store.delete("deployments", "default", "gone");
+    const listed: string[] = [];
+    store.afterList = (plural) => Promise.resolve(void listed.push(plural));
+    // The cheap pass deletes the ReplicaSet but leaves its pods to the full pass.
+    assert.equal(await collectGarbage(store, clock, undefined, { pods: false }), 1);
+    assert.ok(!listed.includes("pods"), `listed ${listed}`);
+    assert.deepEqual(await terminated(store), []);
+    assert.equal(await collectGarbage(store, clock), 2);
+    assert.deepEqual(await terminated(store), ["gone-1-a", "gone-1-b"]);
+  });
+});

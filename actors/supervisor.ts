@@ -27,7 +27,7 @@ import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import type { ActorStore } from "../store/actor_store.ts";
 import type { SavedLogs } from "../store/log_store.ts";
-import { purgeExpired, recordEvent } from "../store/events.ts";
+import { FinishedPods, purgeExpired, recordEvent } from "../store/events.ts";
 import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
@@ -35,7 +35,7 @@ import { collectGarbage } from "./garbage_collector.ts";
 import { InstanceCollector } from "./instance_collector.ts";
 import { nodeId, podId, POOL_ID } from "./ids.ts";
 import { type ManagedKind, managedKinds } from "./machines.ts";
-import type { NodeInput, NodeMachine } from "./node_machine.ts";
+import type { LaunchOutcome, NodeInput, NodeMachine } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
 import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
@@ -48,6 +48,7 @@ import {
 } from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
 import { Ticker } from "./ticker.ts";
+import { log, retryLevel } from "../model/log.ts";
 
 /**
  * Stops a managed actor. They are children of the root (one actor system for all), and XState's
@@ -61,7 +62,13 @@ function stopChild(ref: AnyActorRef): void {
 /** Intervals and timeouts; tests shorten them. */
 export interface Timings {
   watchdogPeriodMs: number;
+  /** Between passes that purge expired events and finished pods and collect orphans. */
   purgePeriodMs: number;
+  /**
+   * Between the passes of that which also read every pod (orphaned pods, tokens of ended pods):
+   * those are a safety net, since a deleted owner and an ended pod are acted on at once.
+   */
+  fullCollectionPeriodMs: number;
   reconcilePeriodMs: number;
   bootTimeoutMs: number;
   healthyTimeoutMs: number;
@@ -106,6 +113,8 @@ export interface SupervisorDeps {
   onActor?: (systemId: string, ref: AnyActorRef) => void;
   /** XState inspection events of every actor, by system id (see `actors/inspection.ts`). */
   inspect?: (systemId: string, event: InspectionEvent) => void;
+  /** Hears how each node launch went (the controller's metrics). */
+  onLaunch?: (outcome: LaunchOutcome) => void;
 }
 
 type Kind = ManagedKind["name"] | "pool";
@@ -149,6 +158,8 @@ export class Supervisor {
   readonly pool: NodePool;
   /** The one watchdog timer of every pod and node actor. */
   readonly #ticker: Ticker;
+  readonly #finishedPods: FinishedPods;
+  #lastFullCollection = -Infinity;
   readonly #root: Actor<ReturnType<typeof createSupervisorMachine>>;
   #unsubscribe: (() => void)[] = [];
   #timers: (() => void)[] = [];
@@ -161,6 +172,7 @@ export class Supervisor {
     this.#timings = {
       watchdogPeriodMs: 5_000,
       purgePeriodMs: 10_000,
+      fullCollectionPeriodMs: 300_000,
       reconcilePeriodMs: 7_000,
       bootTimeoutMs: c.bootTimeout * 1000,
       healthyTimeoutMs: c.healthyTimeout * 1000,
@@ -170,6 +182,7 @@ export class Supervisor {
       ...deps.timings,
     };
     this.#ticker = new Ticker(deps.clock, this.#timings.watchdogPeriodMs);
+    this.#finishedPods = new FinishedPods(deps.store);
     this.#persister = new Persister(deps.actorStore, {
       clock: deps.clock,
       onError: (id, error, failures) => this.#persistFailed(id, error, failures),
@@ -250,6 +263,8 @@ export class Supervisor {
       actorStore.loadAll(),
       store.preload([...this.#kinds.values()].map((k) => k.objectKind)),
     ]);
+    await this.#finishedPods.start();
+    this.#unsubscribe.push(() => this.#finishedPods.stop());
     const known = new Set<string>([POOL_ID]);
     this.#start(
       POOL_ID,
@@ -304,11 +319,20 @@ export class Supervisor {
     });
     this.#timers.push(every(clock, this.#timings.instanceGcPeriodMs, () => {
       if (this.#stopping) return;
-      this.#track(instances.pass().catch((e) => console.error("instance collection failed:", e)));
+      this.#track(
+        instances.pass().catch((e) =>
+          log.at(retryLevel(e), "instance collection failed", { error: e })
+        ),
+      );
     }));
     this.#timers.push(every(clock, this.#timings.purgePeriodMs, () => {
-      this.#track(purgeExpired(store, clock).catch((e) => console.error("purge failed:", e)));
-      this.collectGarbage();
+      this.#track(
+        purgeExpired(store, clock, this.#finishedPods).catch((e) =>
+          log.at(retryLevel(e), "purge failed", { error: e })
+        ),
+      );
+      const full = clock.now() - this.#lastFullCollection >= this.#timings.fullCollectionPeriodMs;
+      this.collectGarbage(full);
     }));
   }
 
@@ -339,7 +363,9 @@ export class Supervisor {
    */
   #persistFailed(id: string, error: unknown, failures: number): void {
     const message = (error as Error)?.message ?? String(error);
-    console.error(`persisting ${id} failed (${failures} in a row, retrying): ${message}`);
+    log.at(retryLevel(error), `persisting ${id} failed (${failures} in a row, retrying)`, {
+      error,
+    });
     if (!Number.isInteger(Math.log10(failures))) return;
     const entry = this.#actors.get(id);
     const kind = entry && this.#kinds.get(entry.kind);
@@ -422,17 +448,23 @@ export class Supervisor {
     if (snapshot && RECONCILERS.includes(kind.name)) this.send(id, { type: "CHANGED" });
   }
 
-  /** Deletes what lost its owner (in the background). */
-  collectGarbage(): void {
+  /**
+   * Deletes what lost its owner (in the background). A full pass (the default: an owner was
+   * deleted) also reads every pod, and revokes the tokens of pods that are gone.
+   */
+  collectGarbage(full = true): void {
     if (this.#stopping) return;
+    const { store, clock, cloud } = this.deps;
     this.#track(
-      collectGarbage(this.deps.store, this.deps.clock, this.deps.cloud).catch((e) =>
-        console.error("garbage collection failed:", e)
+      collectGarbage(store, clock, cloud, { pods: full }).catch((e) =>
+        log.at(retryLevel(e), "garbage collection failed; the next pass retries", { error: e })
       ),
     );
+    if (!full) return;
+    this.#lastFullCollection = clock.now();
     this.#track(
       (this.deps.sweepPodTokens?.() ?? Promise.resolve(0)).catch((e) =>
-        console.error("revoking the tokens of ended pods failed:", e)
+        log.at(retryLevel(e), "revoking the tokens of ended pods failed", { error: e })
       ),
     );
   }
@@ -547,7 +579,7 @@ export class Supervisor {
     if (this.#stopping || this.#actors.get(id) !== entry) return;
     entry.restarts++;
     const delay = Math.min(1000 * 2 ** (entry.restarts - 1), 60_000);
-    console.error(`actor ${id} failed (restart ${entry.restarts} in ${delay / 1000}s):`, err);
+    log.error(`actor ${id} failed (restart ${entry.restarts} in ${delay / 1000}s)`, { error: err });
     const kind = this.#kinds.get(entry.kind);
     void recordEvent(this.deps.store, this.deps.clock, {
       involvedObject: {

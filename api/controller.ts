@@ -26,10 +26,13 @@ import { SimInstanceStore } from "../store/sim_instances.ts";
 import { UnavailableError } from "../model/errors.ts";
 import { agentBundleSha256 } from "./agent_bundle.ts";
 import { apiAuthenticator, createApp, createNodeApp } from "./app.ts";
+import { ControllerMetrics } from "./metrics.ts";
 import { toStatus } from "./errors.ts";
 import { PackageStore } from "./packages.ts";
 import type { ControllerTls, ServerCertificate } from "./pki.ts";
 import { setListenerNoDelay } from "./tcp_nodelay.ts";
+import { hostPort, listening } from "../model/listen_error.ts";
+import { log } from "../model/log.ts";
 
 /** The agents of the simulated cloud's nodes (`agent/sim_agent.ts`'s `SimAgents`). */
 export interface SimAgentRunner {
@@ -143,10 +146,17 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   let nodeHandler = starting;
   const scheme = opts.tls ? "https" : "http";
   const listenCert = await opts.tls?.serverCertificate([hostname]);
-  const server = Deno.serve(
-    { hostname, port: Number(portText), onListen: () => {}, ...listenCert },
-    (req, info) => handler(req, info),
-  );
+  const server = listening(() =>
+    Deno.serve(
+      { hostname, port: Number(portText), onListen: () => {}, ...listenCert },
+      (req, info) => handler(req, info),
+    ), {
+    what: "the API (MILPA_LISTEN)",
+    hostname,
+    port: Number(portText),
+    fix: "Stop the other controller, or give this one another port: " +
+      `MILPA_LISTEN=${hostPort(hostname, Number(portText) + 1)}.`,
+  });
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname === "0.0.0.0" ? "127.0.0.1" : addr.hostname;
   const url = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
@@ -188,10 +198,17 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   }
   if (cloud.agentAddress) {
     try {
-      agentServer = Deno.serve(
-        { hostname: cloud.agentAddress, port: addr.port, onListen: () => {}, ...agentCert },
-        (req, info) => nodeHandler(req, info),
-      );
+      agentServer = listening(() =>
+        Deno.serve(
+          { hostname: cloud.agentAddress!, port: addr.port, onListen: () => {}, ...agentCert },
+          (req, info) => nodeHandler(req, info),
+        ), {
+        what: "node agents (the cloud's gateway address, at the API's port)",
+        hostname: cloud.agentAddress,
+        port: addr.port,
+        fix: "Give this controller another port (MILPA_LISTEN) or, on the local cloud, a bridge " +
+          "and address range of its own (cloud.local.bridge, cloud.local.addressRange).",
+      });
     } catch (e) {
       await server.shutdown();
       await agentServer?.shutdown();
@@ -205,14 +222,17 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     // Deno leaves Nagle on for TLS connections: 44 ms per response without this.
     const set = setListenerNoDelay(addr.port);
     if (typeof set === "string") {
-      console.error(
-        `warning: cannot set TCP_NODELAY on the https listeners (${set}): ` +
+      log.warn(
+        `cannot set TCP_NODELAY on the https listeners (${set}): ` +
           "responses over 500 bytes will each take about 40 ms more",
       );
     }
   }
   const catalog = loadCatalog();
   const recorder = opts.recorder ?? new TransitionRecorder({ clock });
+  const metrics = new ControllerMetrics({ store, clock });
+  const timeCommit = (seconds: number) => metrics.kvCommit(seconds);
+  GroupCommitter.of(opts.kv).onCommit = timeCommit;
   const supervisor = new Supervisor({
     catalog,
     store,
@@ -231,6 +251,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     sweepPodTokens: () => podCredentials.sweep(),
     timings: opts.timings,
     inspect: (id, e) => recorder.inspect(id, e),
+    onLaunch: (outcome) => metrics.nodeLaunch(outcome),
   });
   try {
     await supervisor.start();
@@ -256,6 +277,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     savedLogs,
     recorder,
     packages,
+    metrics,
   });
   handler = app.fetch;
   nodeHandler = createNodeApp({
@@ -284,6 +306,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       await supervisor.stop();
       // Open actor streams (the web view's) would keep the server from shutting down.
       recorder.endSubscriptions();
+      metrics.close();
       store.closeWatches();
       hub.closeAll();
       await server.shutdown();
@@ -293,6 +316,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       // Events recorded while stopping, and every write queued, reach KV before it closes.
       await flushEvents(store);
       await GroupCommitter.of(opts.kv).flush();
+      const committer = GroupCommitter.of(opts.kv);
+      if (committer.onCommit === timeCommit) committer.onCommit = undefined;
       if (!o.keepKv) opts.kv.close();
     },
   };
@@ -341,7 +366,7 @@ async function defaultCloud(
       controllerId,
       clusterName: config.clusterName,
       ttl: config.serviceDiscovery.ttl,
-      log: (m) => console.error(`aws: ${m}`),
+      log: (m) => log.info(`aws: ${m}`),
     });
     return aws.provider;
   }
@@ -362,7 +387,7 @@ async function defaultCloud(
         config.nodes.insecureRegistries,
       ),
     },
-    log: (m) => console.error(`local cloud: ${m}`),
+    log: (m, level) => log.at(level ?? "info", `local cloud: ${m}`),
   });
 }
 

@@ -4,7 +4,13 @@ import { FakeClock } from "../model/fake_clock.ts";
 import type { Event } from "../model/event.ts";
 import { EVENT_TTL_MS } from "../model/event.ts";
 import type { Pod, PodPhase } from "../model/pod.ts";
-import { FINISHED_POD_TTL_MS, MAX_EVENTS, purgeExpired, recordEvent } from "./events.ts";
+import {
+  FINISHED_POD_TTL_MS,
+  FinishedPods,
+  MAX_EVENTS,
+  purgeExpired,
+  recordEvent,
+} from "./events.ts";
 import type { BatchOp } from "./object_store.ts";
 import { ObjectStore } from "./object_store.ts";
 
@@ -241,7 +247,7 @@ Deno.test("recordEvent() does not lose a batch's other events to one bad event",
     const names = (await store.list<Event>("events")).map((e) => e.involvedObject.name).sort();
     assert.deepEqual(names, ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4"]);
     assert.equal(errors.length, 1, "the bad event's failure is logged");
-    assert.match(String(errors[0][1]), /too large/);
+    assert.match(String(errors[0][0]), /WARN {2}could not record event error=".*too large/);
   });
 });
 
@@ -300,5 +306,52 @@ Deno.test("purgeExpired() skips an object changed since it was listed, and delet
     }) as typeof store.list;
     assert.equal(await purgeExpired(store, clock), 3);
     assert.deepEqual((await list("events")).map((e) => e.metadata.name), ["e2"]);
+  });
+});
+
+Deno.test("FinishedPods: purging finished pods reads only those that ended, kept from the watch", async () => {
+  await withStore(async (store, clock) => {
+    const now = clock.now();
+    const long = now - FINISHED_POD_TTL_MS - 1;
+    await store.commit([
+      { op: "create", object: pod("ended-before-start", "Succeeded", long) },
+      { op: "create", object: pod("running", "Running", long) },
+      { op: "create", object: pod("ends-later", "Running", long) },
+      { op: "create", object: pod("ends-then-restarts", "Running", long) },
+    ]);
+    const finished = new FinishedPods(store);
+    await finished.start();
+    try {
+      assert.equal(finished.size, 1, "read once at start");
+      // Ended after the start: known from the watch.
+      await store.mutate<Pod>("pods", "default", "ends-later", (p) => ({
+        ...p,
+        status: { phase: "Failed", lastPhaseChange: new Date(long).toISOString() },
+      }));
+      await store.mutate<Pod>("pods", "default", "ends-then-restarts", (p) => ({
+        ...p,
+        status: { phase: "Succeeded", lastPhaseChange: new Date(long).toISOString() },
+      }));
+      await store.mutate<Pod>("pods", "default", "ends-then-restarts", (p) => ({
+        ...p,
+        status: { phase: "Running", lastPhaseChange: new Date(now).toISOString() },
+      }));
+      assert.equal(finished.size, 2);
+      // No pod list after the start: a store that refuses one shows it.
+      const list = store.list.bind(store);
+      store.list = ((kind: string, opts?: object) => {
+        if (kind === "pods") throw new Error("purge listed every pod");
+        return list(kind, opts);
+      }) as typeof store.list;
+      assert.equal(await purgeExpired(store, clock, finished), 2);
+      store.list = list;
+      assert.deepEqual((await store.list("pods")).map((p) => p.metadata.name), [
+        "ends-then-restarts",
+        "running",
+      ]);
+      assert.equal(finished.size, 0, "deleted pods are forgotten");
+    } finally {
+      finished.stop();
+    }
   });
 });
