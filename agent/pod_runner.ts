@@ -52,6 +52,11 @@ export interface PodRunnerOptions {
   path?: string;
   /** HOME of units. @default the agent's HOME, else "/root" */
   home?: string;
+  /**
+   * HOSTNAME of host-process units: the name of the node they share.
+   * @default this process's hostname, else the pod name
+   */
+  hostname?: string;
   /** Where milpactl comes from, for pods that drive Milpa (`agent/milpactl_volume.ts`). */
   milpactl?: MilpactlSource;
 }
@@ -81,7 +86,11 @@ export class PodRunner {
       prober: options.prober ?? new HostProber(),
       podIP: options.podIP || DEFAULT_PROBE_HOST,
       clock: options.clock ?? systemClock,
-      base: { PATH: options.path ?? defaultUnitPath(), HOME: options.home ?? agentHome() },
+      base: {
+        PATH: options.path ?? defaultUnitPath(),
+        HOME: options.home ?? agentHome(),
+        HOSTNAME: options.hostname ?? agentHostname(),
+      },
       onChange: options.onChange ?? (() => {}),
       log: options.log ?? (() => {}),
       milpactl: options.milpactl,
@@ -211,6 +220,15 @@ function describeEnds(run: PodRun): string {
     if (t) return `${s.name}: ${t.reason ?? `exited with code ${t.exitCode}`}`;
     return `${s.name}: ${waiting ? `not running (${waiting.reason})` : "running"}`;
   }).join("; ");
+}
+
+/** This process's hostname (its node's, on a local node with namespaces), if it may know it. */
+function agentHostname(): string | undefined {
+  try {
+    return Deno.hostname();
+  } catch {
+    return undefined;
+  }
 }
 
 function agentHome(): string {

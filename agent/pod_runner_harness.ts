@@ -53,6 +53,7 @@ export async function harness(
     clock,
     path: "/agent/bin:/usr/bin:/bin",
     home: "/home/agent",
+    hostname: "ip-10-0-0-9",
     onChange: () => {
       changes++;
       for (const l of [...listeners]) l();

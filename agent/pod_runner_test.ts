@@ -250,7 +250,7 @@ Deno.test("PodRunner cancels a pending restart when the pod stops", async () => 
   assert.equal(h.runtime.launchCount("web"), 1);
 });
 
-Deno.test("PodRunner gives units their env, PATH, HOME, HOSTNAME and a working directory", async () => {
+Deno.test("PodRunner gives units their env, PATH, HOME, the node's HOSTNAME and a working directory", async () => {
   await using h = await harness();
   await h.runner.apply(desired([
     unit("web", {
@@ -266,12 +266,15 @@ Deno.test("PodRunner gives units their env, PATH, HOME, HOSTNAME and a working d
   assert.deepEqual(web.env, {
     PATH: "/agent/bin:/usr/bin:/bin",
     HOME: "/home/agent",
-    HOSTNAME: "web-pod",
+    HOSTNAME: "ip-10-0-0-9",
     MILPA_POD_NAME: "web-pod",
     MILPA_NODE_NAME: "mine",
     GREETING: "hi",
     TOKEN: "s3cret",
   });
+  // A host process shares the node's hostname; a container's is the pod name.
+  assert.equal(web.context?.hostname, "web-pod");
+  assert.equal(web.context?.specEnv.HOSTNAME, "web-pod");
   assert.equal(web.cwd, `${h.dataDir}/units/web`);
   assert.ok((await Deno.stat(web.cwd)).isDirectory);
   assert.equal(h.runtime.unit("tool")!.launch.cwd, "/srv");
@@ -286,6 +289,23 @@ Deno.test("PodRunner's default PATH puts the agent's deno first", async () => {
     const path = runtime.unit("web")!.launch.env.PATH;
     const execDir = Deno.execPath().slice(0, Deno.execPath().lastIndexOf("/"));
     assert.equal(path, `${execDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`);
+  } finally {
+    await runner.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("PodRunner's default HOSTNAME is this machine's name; a unit's own HOSTNAME wins", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const runtime = new FakeRuntime();
+  const runner = new PodRunner({ dataDir, runtime });
+  try {
+    await runner.apply(desired([
+      unit("web"),
+      unit("named", { env: [{ name: "HOSTNAME", value: "mine" }] }),
+    ]));
+    assert.equal(runtime.unit("web")!.launch.env.HOSTNAME, Deno.hostname());
+    assert.equal(runtime.unit("named")!.launch.env.HOSTNAME, "mine");
   } finally {
     await runner.stop();
     await Deno.remove(dataDir, { recursive: true });

@@ -43,19 +43,28 @@ export function sameUnits(a: Unit[] = [], b: Unit[] = []): boolean {
 export interface BaseEnv {
   PATH: string;
   HOME: string;
+  /** The node's hostname, which host processes share. @default the pod name */
+  HOSTNAME?: string;
 }
 
 /**
- * A unit's full environment: PATH, HOME and HOSTNAME (the pod name, at most 63 characters),
- * overridden by the pod's env (MILPA_POD_NAME...), overridden by the unit's env values.
+ * A host process's full environment: PATH, HOME and HOSTNAME (the node's name, which it shares
+ * as a Kubernetes hostNetwork pod does, else the pod name), overridden by the pod's env
+ * (MILPA_POD_NAME...), overridden by the unit's env values. Containers start from
+ * {@linkcode unitSpecEnv} instead: their HOSTNAME is their hostname, the pod name.
  */
 export function unitEnv(unit: Unit, pod: DesiredPod, base: BaseEnv): Record<string, string> {
-  return { ...base, ...unitSpecEnv(unit, pod) };
+  const { HOSTNAME = podHostname(pod), ...rest } = base;
+  return { ...rest, ...specEnv(unit, pod, HOSTNAME) };
 }
 
-/** What the pod sets in a unit's environment: HOSTNAME, the pod's env, the unit's env values. */
+/** What the pod sets in a container's environment: HOSTNAME, the pod's env, the unit's env values. */
 export function unitSpecEnv(unit: Unit, pod: DesiredPod): Record<string, string> {
-  const env: Record<string, string> = { HOSTNAME: podHostname(pod), ...pod.env };
+  return specEnv(unit, pod, podHostname(pod));
+}
+
+function specEnv(unit: Unit, pod: DesiredPod, hostname: string): Record<string, string> {
+  const env: Record<string, string> = { HOSTNAME: hostname, ...pod.env };
   for (const e of unit.env ?? []) env[e.name] = e.value ?? "";
   return env;
 }

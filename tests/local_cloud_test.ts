@@ -62,12 +62,12 @@ Deno.test("the helloworld walkthrough works on the local cloud", async () => {
     }
     assert.equal((await cloud.ok("create", "-f", HELLO)).trim(), "pod/helloworld created");
     await cloud.eventually(
-      async () => (await cloud.ok("get", "pod", "helloworld")).includes("Pod Running"),
-      "Pod Running",
+      async () => /\sRunning\s/.test(await cloud.ok("get", "pod", "helloworld")),
+      "Running",
     );
     const table = await cloud.ok("get", "pod", "helloworld");
     assert.match(table, /^NAME\s+UNITS\s+RUNNING\s+STATUS\s+RESTARTS\s+NODE\s+IP\s+AGE\n/);
-    assert.match(table, /helloworld\s+1\s+1\s+Pod Running\s+0\s/);
+    assert.match(table, /helloworld\s+1\s+1\s+Running\s+0\s/);
 
     const nodes = await cloud.getJson<List<Node>>("nodes");
     assert.equal(nodes.items.length, 1);
@@ -116,7 +116,8 @@ Deno.test("the helloworld walkthrough works on the local cloud", async () => {
       "no nodes",
     );
     await cloud.eventually(async () => (await cloud.agentPids()).length === 0, "agents gone");
-    assert.match(await cloud.ok("get", "pod", "helloworld"), /Pod Terminated/);
+    assert.match(await cloud.ok("get", "pod", "helloworld"), /\sTerminated\s/);
+    assert.doesNotMatch(await cloud.ok("get", "pods"), /helloworld/, "hidden once deleted");
     // The log was saved when the node was cleaned: it outlives the node.
     assert.match(await cloud.ok("logs", "helloworld"), /GET \//);
   } finally {
@@ -192,10 +193,13 @@ Deno.test("restart policies: OnFailure backs off, Never fails, exit 0 succeeds; 
 
     const phase = async (name: string) => (await cloud.getJson<Pod>("pod", name)).status?.phase;
     await cloud.eventually(async () => await phase("never") === "Failed", "never Failed");
-    assert.match(await cloud.ok("get", "pod", "never"), /Pod Failed - Unit Terminated: ExitCode:1/);
+    assert.match(
+      await cloud.ok("get", "pod", "never", "-o", "wide"),
+      /Pod Failed - Unit Terminated: ExitCode:1/,
+    );
     await cloud.eventually(async () => await phase("done") === "Succeeded", "done Succeeded");
     assert.match(
-      await cloud.ok("get", "pod", "done"),
+      await cloud.ok("get", "pod", "done", "-o", "wide"),
       /Pod Succeeded - Unit Terminated: ExitCode:0/,
     );
     await cloud.eventually(
@@ -219,7 +223,7 @@ Deno.test("restart policies: OnFailure backs off, Never fails, exit 0 succeeds; 
     );
     assert.equal(flaky.status?.phase, "Running");
     assert.match(
-      await cloud.ok("get", "pod", "flaky"),
+      await cloud.ok("get", "pod", "flaky", "-o", "wide"),
       /flaky\s+1\s+0\s+Pod Running - Unit Waiting: Waiting for unit restart, last exit \.\.\.\s+[3-9]\s/,
     );
     const starts = await cloud.eventually(

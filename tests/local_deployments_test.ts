@@ -11,7 +11,8 @@ import { isActivePod, readySince } from "../model/workload.ts";
 import { LocalCloud } from "./support/local_cloud.ts";
 
 type List<T> = { items: T[] };
-const FILES = new URL("../docs/tutorial-files/", import.meta.url).pathname;
+/** The tutorial files users are told to edit (MY_MILPA_VAR, replicas), as shipped. */
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const hasNginx = await new Deno.Command("nginx", { args: ["-v"], stderr: "null" }).output().then(
   (o) => o.success,
   () => false,
@@ -27,7 +28,7 @@ Deno.test({
   ignore: !hasNginx,
   async fn() {
     const cloud = await LocalCloud.start();
-    const file = `${FILES}nginx-deploy.yml`;
+    const file = `${FIXTURES}nginx-deploy.yml`;
     try {
       assert.equal(
         (await cloud.ok("create", "-f", file)).trim(),
@@ -67,7 +68,7 @@ Deno.test({
       const victim = three[0].metadata.name;
       await cloud.ok("delete", "po", victim);
       await cloud.eventually(
-        async () => (await cloud.ok("get", "po", victim)).includes("Pod Terminated"),
+        async () => /\sTerminated\s/.test(await cloud.ok("get", "po", victim)),
         "Terminated",
       );
       const after = await running(3);
@@ -99,7 +100,7 @@ Deno.test({
 Deno.test("delete --cascade=false keeps the ReplicaSet and its pods", async () => {
   const cloud = await LocalCloud.start();
   try {
-    await cloud.ok("create", "-f", `${FILES}backend-deploy.yml`);
+    await cloud.ok("create", "-f", `${FIXTURES}backend-deploy.yml`);
     await cloud.eventually(
       async () => (await pods(cloud)).filter((p) => readySince(p)).length === 2,
       "2 ready",
@@ -159,7 +160,7 @@ async function served(cloud: LocalCloud): Promise<string[]> {
 }
 
 async function withValue(cloud: LocalCloud, value: string): Promise<string> {
-  const text = (await Deno.readTextFile(`${FILES}backend-deploy.yml`)).replace(
+  const text = (await Deno.readTextFile(`${FIXTURES}backend-deploy.yml`)).replace(
     "variable_value_1",
     value,
   )

@@ -97,8 +97,8 @@ function descendantsOf(pid: number): number[] {
 async function startHello(cloud: LocalCloud): Promise<void> {
   await cloud.ok("create", "-f", HELLO);
   await cloud.eventually(
-    async () => (await cloud.ok("get", "pod", "helloworld")).includes("Pod Running"),
-    "Pod Running",
+    async () => /\sRunning\s/.test(await cloud.ok("get", "pod", "helloworld")),
+    "Running",
     60_000,
   );
   await cloud.eventually(

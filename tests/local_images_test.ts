@@ -151,7 +151,7 @@ spec:
         assert.equal(index, "hello from the image\n");
         const info = await cloud.eventually(() => get(ip, "/cgi-bin/info"), "the CGI");
         assert.equal(info, "pid1=/bin/httpd -f -v -p 80 -h /www \nhostname=web\n");
-        assert.match(await cloud.ok("get", "pods", "web"), /web\s+1\s+1\s+Pod Running\s+0\s/);
+        assert.match(await cloud.ok("get", "pods", "web"), /web\s+1\s+1\s+Running\s+0\s/);
       });
 
       await t.step("init unit, emptyDir, and a unit that exits 0 under OnFailure", async () => {
@@ -191,7 +191,7 @@ spec:
         const { ip } = await runningPod(cloud, "tiers");
         assert.equal(await cloud.eventually(() => get(ip), "the page"), "written by init\n");
         const table = await cloud.eventually(async () => {
-          const out = await cloud.ok("get", "pods", "tiers");
+          const out = await cloud.ok("get", "pods", "tiers", "-o", "wide");
           return out.includes("Unit Terminated") ? out : undefined;
         }, "init-once terminated");
         assert.match(table, /tiers\s+2\s+1\s+Pod Running - Unit Terminated: ExitCode:0\s+0/);

@@ -40,7 +40,8 @@ Deno.test("an agent that exits at once fails the launch at once; the pod backs o
       /\(attempt 1 of 2\): launch failed: agent process exited with code 3/,
     );
     assert.match(backingOff.status!.message!, /stderr: no agent here/);
-    assert.match(await cloud.ok("get", "pod", "web"), /Pod Waiting - LaunchBackOff/);
+    assert.match(await cloud.ok("get", "pod", "web"), /\sLaunchBackOff\s/);
+    assert.match(await cloud.ok("get", "pod", "web", "-o", "wide"), /Pod Waiting - LaunchBackOff/);
 
     const failed = await cloud.eventually(
       async () => {

@@ -17,6 +17,8 @@ import { LocalCloud } from "./support/local_cloud.ts";
 
 type List<T> = { items: T[] };
 const FILES = new URL("../docs/tutorial-files/", import.meta.url).pathname;
+/** backend-deploy.yml as shipped: users edit the tutorial's copy (README, Deployments). */
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const root = Deno.uid() === 0;
 const hasHaproxy = await new Deno.Command("haproxy", { args: ["-v"], stdout: "null" }).output()
   .then((o) => o.success, () => false);
@@ -58,7 +60,13 @@ Deno.test({
   async fn() {
     const cloud = await LocalCloud.start(FAST_DRAIN);
     try {
-      await cloud.ok("create", "-f", `${FILES}backend-deploy.yml`, "-f", `${FILES}backend-lb.yml`);
+      await cloud.ok(
+        "create",
+        "-f",
+        `${FIXTURES}backend-deploy.yml`,
+        "-f",
+        `${FILES}backend-lb.yml`,
+      );
       await cloud.eventually(() => complete(cloud), "2 backends", 60_000);
       const svc = await cloud.api<Service>("/api/v1/namespaces/default/services/backend-lb");
       const ip = svc.status?.loadBalancer?.ingress?.[0]?.ip;
@@ -97,7 +105,7 @@ Deno.test({
     const cloud = await LocalCloud.start(FAST_DRAIN);
     try {
       await cloud.ok("create", "-f", `${FILES}haproxy.yml`);
-      await cloud.ok("create", "-f", `${FILES}backend-deploy.yml`);
+      await cloud.ok("create", "-f", `${FIXTURES}backend-deploy.yml`);
       await cloud.eventually(() => complete(cloud), "2 backends", 60_000);
       const haproxy = await cloud.api<Pod>("/api/v1/namespaces/default/pods/haproxy");
       const ip = haproxy.status?.addresses?.find((a) => a.type === "PrivateIP")?.address;

@@ -12,6 +12,8 @@
  * `onInstanceExit` listeners at once, when this process started it.
  */
 import { CapacityError } from "../../model/errors.ts";
+import { listenError } from "../../model/listen_error.ts";
+import type { LogLevel } from "../../model/log.ts";
 import type { AgentConfig } from "../../model/agent_protocol.ts";
 import { agentTrustEnv } from "../../model/agent_trust.ts";
 import type {
@@ -30,6 +32,7 @@ import { DnsServer } from "./dns_server.ts";
 import { HostNetwork } from "./host_network.ts";
 import { LocalServices } from "./local_services.ts";
 import { createNodeNetwork, DEFAULT_HOST_RANGE, type NodeNetwork } from "./network.ts";
+import { checkRangeFree, ownNetworkFix } from "./own_network.ts";
 import { PullProxy } from "./pull_proxy.ts";
 
 /** How to run the local cloud. */
@@ -51,8 +54,8 @@ export interface LocalProviderOptions {
   dnsServer?: DnsServer;
   /** Registry proxy for the nodes: its URL goes into every new agent.json. Closed on close(). */
   registryProxy?: PullProxy;
-  /** Where provider messages go. */
-  log?: (message: string) => void;
+  /** Where provider messages go, at `info` unless a level is given. */
+  log?: (message: string, level?: LogLevel) => void;
 }
 
 /** What `LocalProvider.create` sets up from the configuration. */
@@ -69,7 +72,8 @@ export interface LocalCloudSetup {
   agentCommand?: string[];
   /** Runs the registry proxy for nodes in namespaces; without it they reach only the gateway. */
   registryProxy?: RegistryProxySetup;
-  log?: (message: string) => void;
+  /** Where provider messages go, at `info` unless a level is given. */
+  log?: (message: string, level?: LogLevel) => void;
 }
 
 /**
@@ -277,8 +281,11 @@ export class LocalProvider implements CloudProvider {
     if (setup.network === "netns" && network.kind !== "netns") {
       throw new Error(`cloud.local.network is netns, but ${network.reason}`);
     }
+    // createNodeNetwork's default bridge.
+    const fix = ownNetworkFix(setup.bridge ?? "milpa0", network.range);
+    if (network.kind === "netns") await checkRangeFree(setup.bridge ?? "milpa0", network.range);
     await network.setUp();
-    for (const w of network.warnings) log(`warning: ${w}`);
+    for (const w of network.warnings) log(w, "warn");
     // On the host network agents reach every registry this machine does: no proxy needed.
     const registryProxy = network.kind === "netns" && setup.registryProxy
       ? await startRegistryProxy(network, setup.registryProxy, (m) => log(`registry proxy: ${m}`))
@@ -294,11 +301,19 @@ export class LocalProvider implements CloudProvider {
         hostname: network.gateway,
         port: network.kind === "netns" ? 53 : 0,
         zone,
-        log: (m) => log(`dns: ${m}`),
+        log: (m, level) => log(`dns: ${m}`, level),
       });
     } catch (e) {
       await registryProxy?.close();
-      throw e;
+      if (network.kind !== "netns") throw e;
+      throw listenError(e, {
+        what: `the local cloud's DNS server (nodes' resolver, on bridge ${
+          setup.bridge ?? "milpa0"
+        }'s address)`,
+        hostname: network.gateway,
+        port: 53,
+        fix,
+      });
     }
     return new LocalProvider({
       home: setup.home,
@@ -381,7 +396,7 @@ export class LocalProvider implements CloudProvider {
       const prefix = await this.network.attach(id, rec.address, {
         nameserver: this.network.gateway,
         search: [`default.${zone}`, zone],
-      });
+      }, nodeHostname(rec.address));
       const command = [...this.#command, "--config", `${dir}/agent.json`];
       const since = {
         stderr: await sizeOf(`${dir}/agent.stderr`),
@@ -406,7 +421,7 @@ export class LocalProvider implements CloudProvider {
       rec.pid = child.pid;
       await this.#write(rec);
     }
-    return toInstance(rec);
+    return this.#toInstance(rec);
   }
 
   /** Kills the agent and its units (the whole process group) and removes the instance. */
@@ -466,7 +481,7 @@ export class LocalProvider implements CloudProvider {
         try {
           listener({ instanceId: id, nodeName, reason });
         } catch (e) {
-          this.options.log?.(`an instance exit listener failed: ${(e as Error).stack ?? e}`);
+          this.options.log?.(`an instance exit listener failed: ${e}`, "error");
         }
       }
     }).catch(() => {});
@@ -513,7 +528,7 @@ export class LocalProvider implements CloudProvider {
   /** Instances of this controller whose directory still exists. */
   async listInstances(): Promise<Instance[]> {
     return (await this.#records()).filter((r) => r.controllerId === this.options.controllerId).map(
-      toInstance,
+      (r) => this.#toInstance(r),
     );
   }
 
@@ -554,6 +569,15 @@ export class LocalProvider implements CloudProvider {
     const path = `${this.#dir}/${rec.id}/instance.json`;
     await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(rec, null, 2));
     await Deno.rename(`${path}.tmp`, path);
+  }
+
+  /** The instance of a record; nodes with namespaces also have their hostname as PrivateDNS. */
+  #toInstance(r: InstanceRecord): Instance {
+    const i = toInstance(r);
+    if (this.network.kind === "netns") {
+      i.addresses.push({ type: "PrivateDNS", address: nodeHostname(r.address) });
+    }
+    return i;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -606,6 +630,14 @@ function freePort(hostname: string, reserved: number[]): number {
   } finally {
     for (const l of held) l.close();
   }
+}
+
+/**
+ * A node's hostname, made from its address as EC2 names instances: `ip-198-18-0-2` for
+ * 198.18.0.2. Nodes with namespaces run under it (their own UTS namespace); it is in no DNS zone.
+ */
+export function nodeHostname(address: string): string {
+  return `ip-${address.replaceAll(".", "-")}`;
 }
 
 function toInstance(r: InstanceRecord): Instance {

@@ -8,6 +8,7 @@ import { HostNetwork } from "./host_network.ts";
 import {
   LocalProvider,
   type LocalProviderOptions,
+  nodeHostname,
   type RegistryProxySetup,
   startRegistryProxy,
 } from "./local_provider.ts";
@@ -455,11 +456,16 @@ class NamespacePerNode extends HostNetwork {
   constructor(range: string, readonly prefix: string) {
     super(range, "a test network");
   }
-  override async attach(node: string): Promise<string[]> {
+  override async attach(
+    node: string,
+    _address?: string,
+    _dns?: unknown,
+    hostname?: string,
+  ): Promise<string[]> {
     const ns = `${this.prefix}${node}`;
     if (!this.made.has(ns)) await run(["ip", "netns", "add", ns]);
     this.made.add(ns);
-    return enterNode(ns);
+    return enterNode(ns, hostname);
   }
   override async detach(node: string): Promise<void> {
     const ns = `${this.prefix}${node}`;
@@ -493,6 +499,68 @@ Deno.test({
     } finally {
       for (const ns of network.made) await run(["ip", "netns", "del", ns]).catch(() => {});
     }
+  },
+});
+
+Deno.test("nodeHostname() names a node after its address, as EC2 does", () => {
+  assert.equal(nodeHostname("198.18.0.2"), "ip-198-18-0-2");
+  assert.equal(nodeHostname("10.251.7.130"), "ip-10-251-7-130");
+});
+
+Deno.test("LocalProvider.launch() on the host network leaves the agent the host's hostname", async () => {
+  const names = ["sh", "-c", 'hostname > names; echo "$HOSTNAME" >> names; exec "$0" "$@"'];
+  await withProvider(async ({ home, provider }) => {
+    const i = await provider.launch(launchRequest("node-a"));
+    const file = `${dirOf(home, i.id)}/names`;
+    await until(
+      () => Deno.readTextFile(file).then((t) => t.split("\n").length > 2, () => false),
+      "names",
+    );
+    assert.equal((await Deno.readTextFile(file)).split("\n")[0], Deno.hostname());
+    const pid = await pidOf(home, i.id);
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/ns/uts`), Deno.readLinkSync("/proc/self/ns/uts"));
+  }, { agentCommand: [...names, ...STAND_IN] });
+});
+
+Deno.test({
+  name:
+    "LocalProvider.launch() in namespaces runs the agent under its node's hostname, ip-a-b-c-d, and leaves the host's (root only)",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const network = new NamespacePerNode(
+      `127.99.${++range}.0/24`,
+      `mlp${crypto.randomUUID().slice(0, 6)}-`,
+    );
+    const before = Deno.hostname();
+    // What the agent sees, then the stand-in agent itself.
+    const names = [
+      "sh",
+      "-c",
+      'echo "$(hostname) $(uname -n) $HOSTNAME" > names; exec "$0" "$@"',
+    ];
+    try {
+      await withProvider(async ({ home, provider }) => {
+        const i = await provider.launch(launchRequest("node-a"));
+        const file = `${dirOf(home, i.id)}/names`;
+        await until(
+          () => Deno.readTextFile(file).then((t) => t.endsWith("\n"), () => false),
+          "names",
+        );
+        const name = nodeHostname(i.addresses[0].address);
+        assert.match(name, /^ip-127-99-\d+-2$/);
+        assert.equal(await Deno.readTextFile(file), `${name} ${name} ${name}\n`);
+        const pid = await pidOf(home, i.id);
+        assert.notEqual(
+          Deno.readLinkSync(`/proc/${pid}/ns/uts`),
+          Deno.readLinkSync("/proc/self/ns/uts"),
+          "the agent has a UTS namespace of its own",
+        );
+        assert.equal(Deno.hostname(), before, "the host's hostname is unchanged");
+      }, { agentCommand: [...names, ...STAND_IN], network });
+    } finally {
+      for (const ns of network.made) await run(["ip", "netns", "del", ns]).catch(() => {});
+    }
+    assert.equal(Deno.hostname(), before);
   },
 });
 

@@ -42,17 +42,31 @@ const ENTER_NODE = "conf=$1; net=$2; shift 2; " +
   'if [ -e "$conf" ]; then mount --bind "$conf" /etc/resolv.conf || exit 1; fi; ' +
   'exec nsenter --net="$net" -- "$@"';
 
-/** The argv prefix that runs a program on node namespace `ns` (see {@linkcode ENTER_NODE}). */
-export function enterNode(ns: string): string[] {
+/**
+ * {@linkcode ENTER_NODE} in a UTS namespace of its own named `$1` (as `hostname` and
+ * `uname -n` report it), with `HOSTNAME` exported to match.
+ */
+const NAME_NODE = 'printf %s "$1" > /proc/sys/kernel/hostname || exit 1; ' +
+  'export HOSTNAME="$1"; shift; ' + ENTER_NODE;
+
+/**
+ * The argv prefix that runs a program on node namespace `ns` (see {@linkcode ENTER_NODE}),
+ * and with a `hostname`, in a UTS namespace of its own with that name: the program and
+ * everything it starts see it; the host's name is left alone.
+ */
+export function enterNode(ns: string, hostname?: string): string[] {
+  const named = hostname !== undefined;
   return [
     "unshare",
     "--mount",
+    ...(named ? ["--uts"] : []),
     "--propagation",
     "slave",
     "sh",
     "-c",
-    ENTER_NODE,
+    named ? NAME_NODE : ENTER_NODE,
     "milpa-node",
+    ...(named ? [hostname] : []),
     `/etc/netns/${ns}/resolv.conf`,
     `/run/netns/${ns}`,
   ];
@@ -153,21 +167,25 @@ export class NetnsNetwork implements NodeNetwork {
   /**
    * Gives a node its namespace, firewall (before any link is up), veth (host end `mv<hash>`
    * on the bridge, `eth0` inside), address, default route and resolv.conf. Service rules
-   * already there stay.
+   * already there stay. The prefix returned gives the program `hostname`, when there is one.
    */
   attach(
     node: string,
     address: string,
     dns?: { nameserver: string; search: string[] },
+    hostname?: string,
   ): Promise<string[]> {
-    return this.#locked(node, () => this.#attach(node, address, dns));
+    return this.#locked(node, async () => {
+      await this.#attach(node, address, dns);
+      return enterNode(this.namespace(node), hostname);
+    });
   }
 
   async #attach(
     node: string,
     address: string,
     dns?: { nameserver: string; search: string[] },
-  ): Promise<string[]> {
+  ): Promise<void> {
     const ns = this.namespace(node);
     if (!isNodeAddress(this.range, address)) {
       throw new Error(
@@ -190,7 +208,6 @@ export class NetnsNetwork implements NodeNetwork {
     await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
     await run(["ip", "-n", ns, "route", "replace", "default", "via", this.gateway, "dev", "eth0"]);
     await this.#writeResolvConf(ns, dns);
-    return enterNode(ns);
   }
 
   /** Deletes the veth, the namespace (with its firewall) and `/etc/netns/<ns>`. */

@@ -34,11 +34,14 @@ export interface NodeNetwork {
    * closed firewall with the cluster rule, `/etc/netns/<ns>/resolv.conf` from `dns`) and
    * returns the argv prefix that runs a program inside it, e.g.
    * `enterNode("milpa-i-0123")` (like `ip netns exec`). Idempotent; keeps the service rules it finds.
+   * With a `hostname`, the program also gets a UTS namespace with that name where the network
+   * has namespaces; the host network ignores it (programs see the host's name).
    */
   attach(
     node: string,
     address: string,
     dns?: { nameserver: string; search: string[] },
+    hostname?: string,
   ): Promise<string[]>;
   /** Removes a node's network. Safe to repeat and for unknown nodes. */
   detach(node: string): Promise<void>;
