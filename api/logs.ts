@@ -74,13 +74,15 @@ export function logRoutes(
     }
     c.header("Content-Type", "text/plain; charset=utf-8");
     const node = pod.status?.boundNodeName;
-    if (!node || !deps.hub.isConnected(node)) {
-      const saved = await deps.savedLogs.get({
+    const savedLog = () =>
+      deps.savedLogs.get({
         namespace: pod.metadata.namespace ?? "default",
         pod: name,
         uid: pod.metadata.uid!,
         unit,
       }, deps.clock.now());
+    if (!node || !deps.hub.isConnected(node)) {
+      const saved = await savedLog();
       if (saved) return c.body(lastLines(saved.text, lines));
       if (!node) {
         throw new UnavailableError(
@@ -94,7 +96,15 @@ export function logRoutes(
       );
     }
     if (c.req.query("follow") !== "true" && c.req.query("follow") !== "1") {
-      return c.body(await deps.hub.logs(node, unit, lines));
+      try {
+        return c.body(await deps.hub.logs(node, unit, lines));
+      } catch (e) {
+        // The node went away while asked: its pod ended and the node was cleaned, which saved
+        // the log first (milpactl run asks just then).
+        const saved = e instanceof UnavailableError ? await savedLog() : undefined;
+        if (!saved) throw e;
+        return c.body(lastLines(saved.text, lines));
+      }
     }
     const release = streams.acquire();
     return stream(c, async (s) => {

@@ -3,6 +3,7 @@ import type { AttachedAgent } from "../actors/agent_hub.ts";
 import type { ControllerMessage } from "../model/agent_protocol.ts";
 import type { Pod } from "../model/pod.ts";
 import { LOG_FOLLOW_MAX_PENDING_BYTES } from "./logs.ts";
+import { SavedLogs } from "../store/log_store.ts";
 import { readAll, withTestApi } from "./testing.ts";
 
 const LOG = "/api/v1/namespaces/default/pods/web/log";
@@ -71,5 +72,35 @@ Deno.test("API log follow cuts off a client that reads nothing: the agent is tol
       body,
       /\n\[log stream ended: this client fell more than 1048576 bytes behind; follow the log again\]\n$/,
     );
+  });
+});
+
+Deno.test("API log of a pod whose node disconnects while asked answers with the log saved when the node was cleaned", async () => {
+  await withTestApi(async ({ kv, store, hub, call, clock }) => {
+    const created = await call("POST", "/api/v1/namespaces/default/pods", {
+      kind: "Pod",
+      apiVersion: "v1",
+      metadata: { name: "web", namespace: "default" },
+      spec: { resources: { memory: "0.4Gi" }, units: [{ name: "main", command: ["serve"] }] },
+    });
+    const pod = await created.json() as Pod;
+    await store.mutate<Pod>("pods", "default", "web", (p) => ({
+      ...p,
+      status: { phase: "Succeeded", boundNodeName: "node-1" },
+    }));
+    const sent: ControllerMessage[] = [];
+    const agent = hub.attach("node-1", { send: (m) => sent.push(m), close: () => {} });
+    const res = call("GET", LOG);
+    // The node is cleaned (its log saved) and goes before it answers.
+    while (!sent.some((m) => m.type === "logs")) await new Promise((r) => setTimeout(r, 1));
+    await new SavedLogs(kv).save(
+      { namespace: "default", pod: "web", uid: pod.metadata.uid!, unit: "main" },
+      "run 3\n",
+      clock.now(),
+    );
+    agent.closed();
+    const answer = await res;
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), "run 3\n");
   });
 });
