@@ -8,7 +8,7 @@
  */
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { SimAgents } from "./agent/sim_agent.ts";
-import { startController } from "./api/controller.ts";
+import { startController } from "./controller.ts";
 import { ControllerPki } from "./api/pki.ts";
 import { isLoopbackHost } from "./api/tls_names.ts";
 import {

@@ -27,7 +27,7 @@ import {
 import { logRoutes } from "./logs.ts";
 import { type ControllerMetrics, metricsRoutes } from "./metrics.ts";
 import { isPackageUpload, packageRoutes, type PackageStore } from "./packages.ts";
-import type { RegistryDeps } from "./registry.ts";
+import type { PlanDeps } from "./write_plans.ts";
 import { resourceRoutes } from "./resources.ts";
 import { statechartRoutes } from "./statecharts.ts";
 import { streamRoutes } from "./streams.ts";
@@ -56,7 +56,7 @@ export interface NodeApiDeps {
 }
 
 /** What the API serves from. */
-export interface ApiDeps extends RegistryDeps, NodeApiDeps {
+export interface ApiDeps extends PlanDeps, NodeApiDeps {
   /** The admin token (`client.yaml`); user tokens are in the store (`store/api_tokens.ts`). */
   token: string;
   cloudName: string;

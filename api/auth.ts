@@ -12,7 +12,7 @@ import { timingSafeEqual } from "../model/timing_safe.ts";
 import type { ApiTokenStore, PodRef, TokenGrant } from "../store/api_tokens.ts";
 import { accessFor, batchItemAccess, permits, type Principal, refusal } from "./access.ts";
 import { BatchItemError } from "./errors.ts";
-import { identify } from "./registry.ts";
+import { identify } from "./write_plans.ts";
 import { UI_COOKIE, type UiSessions } from "./ui_sessions.ts";
 
 declare module "hono" {

@@ -17,7 +17,7 @@ import type { BatchOperation, BatchResultItem, WatchEvent } from "../model/api_t
 import type { ObjectStore } from "../store/object_store.ts";
 import { MAX_BATCH, opIndexOf, TransactionTooLargeError } from "../store/object_store.ts";
 import { BatchItemError } from "./errors.ts";
-import type { Plan, RegistryDeps } from "./registry.ts";
+import type { Plan, PlanDeps } from "./write_plans.ts";
 import { orphaningTooLarge, planOrphaning } from "./workloads.ts";
 import {
   batchWrites,
@@ -26,7 +26,7 @@ import {
   planDelete,
   planUpdate,
   prepareNew,
-} from "./registry.ts";
+} from "./write_plans.ts";
 
 /** `?limit=`: a positive whole number of objects per page, or undefined for all of them. */
 function limitFrom(c: Context): number | undefined {
@@ -91,7 +91,7 @@ function selectorFrom(c: Context): LabelSelector | undefined {
  * current object and ignores the item's resourceVersion, so it pins nothing.
  */
 export async function runBatch(
-  deps: RegistryDeps,
+  deps: PlanDeps,
   operation: BatchOperation,
   items: unknown[],
   cascade = true,
@@ -109,7 +109,7 @@ export async function runBatch(
 }
 
 async function planAndCommit(
-  deps: RegistryDeps,
+  deps: PlanDeps,
   operation: BatchOperation,
   items: unknown[],
   cascade: boolean,
@@ -206,7 +206,7 @@ async function commitPlans(store: ObjectStore, plans: Plan[]): Promise<void> {
  * The object routes. A watch takes one of `streams` (the controller's open streams) for as
  * long as it lasts.
  */
-export function resourceRoutes(deps: RegistryDeps & { streams?: StreamSlots }): Hono {
+export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono {
   const app = new Hono();
   const streams = deps.streams ?? new StreamSlots();
 

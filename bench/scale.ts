@@ -688,7 +688,7 @@ async function wrkGetOne(b: Bench, pod: string, seconds: number) {
 
 /**
  * kill -9 the controller, start it again on the same MILPA_HOME and port, and time until the
- * API serves (every actor is restored before it does: api/controller.ts) and lists every pod
+ * API serves (every actor is restored before it does: controller.ts) and lists every pod
  * that was Running as Running again with the same nodes; then checks again 5 s later.
  */
 async function restart(b: Bench, opts: ScaleOptions) {

@@ -18,7 +18,7 @@ import {
   ListResourceRecordSetsCommand,
   Route53Client,
 } from "@aws-sdk/client-route-53";
-import { type Controller, startController } from "../api/controller.ts";
+import { type Controller, startController } from "../controller.ts";
 import { ControllerPki } from "../api/pki.ts";
 import { CA_PATH, writtenFile } from "../cloud/aws/user_data.ts";
 import { createAwsCloud } from "../cloud/aws/setup.ts";

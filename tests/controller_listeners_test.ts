@@ -4,7 +4,7 @@
  * what agents need and the user API to namespace-scoped tokens only, and the client address reaches the failure limit through the server.
  */
 import assert from "node:assert/strict";
-import { type Controller, startController } from "../api/controller.ts";
+import { type Controller, startController } from "../controller.ts";
 import { SimProvider } from "../cloud/sim/sim_provider.ts";
 import { resolveConfig } from "../model/config.ts";
 

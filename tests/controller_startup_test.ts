@@ -4,7 +4,7 @@
  * address it needs is taken. Every process is stopped by its pid, every directory removed.
  */
 import assert from "node:assert/strict";
-import { type Controller, startController } from "../api/controller.ts";
+import { type Controller, startController } from "../controller.ts";
 import { SimProvider } from "../cloud/sim/sim_provider.ts";
 import { resolveConfig } from "../model/config.ts";
 

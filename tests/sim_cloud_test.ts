@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { SimAgents } from "../agent/sim_agent.ts";
-import { type Controller, startController } from "../api/controller.ts";
+import { type Controller, startController } from "../controller.ts";
 import type { Timings } from "../actors/supervisor.ts";
 import type { Event } from "../model/event.ts";
 import type { Node } from "../model/node.ts";

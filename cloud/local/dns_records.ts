@@ -2,30 +2,8 @@
  * The records of the cluster's DNS zone (`<clusterName>.local`): a pure, synchronous store that
  * answers questions the way an authoritative-only server must. `dns_server.ts` puts it on the wire.
  */
+import { isValidName, normalize, type ServiceRecordSet } from "../service_records.ts";
 import { ipToNumber } from "./addresses.ts";
-
-/** An A record one service contributes; `ttl` defaults to the zone's. */
-export interface ARecord {
-  name: string;
-  address: string;
-  ttl?: number;
-}
-
-/** An SRV record one service contributes; `ttl` defaults to the zone's. */
-export interface SrvRecord {
-  name: string;
-  priority: number;
-  weight: number;
-  port: number;
-  target: string;
-  ttl?: number;
-}
-
-/** Everything one service contributes to the zone. */
-export interface ServiceRecordSet {
-  a: ARecord[];
-  srv: SrvRecord[];
-}
 
 /** The data of an SRV answer. */
 export interface SrvData {
@@ -90,17 +68,6 @@ interface NameRecords {
 }
 
 const NAMESERVER_OWNER = "#nameserver";
-const LABEL = /^[a-z0-9_]([-a-z0-9_]{0,61}[a-z0-9_])?$/;
-
-/** Lowercase, without one trailing dot. */
-function normalize(name: string): string {
-  return name.toLowerCase().replace(/\.$/, "");
-}
-
-/** Whether a normalized name is one we can store and encode: ASCII labels of 1–63, 253 in all. */
-function isValidName(name: string): boolean {
-  return name.length > 0 && name.length <= 253 && name.split(".").every((l) => LABEL.test(l));
-}
 
 function isUint16(n: number): boolean {
   return Number.isInteger(n) && n >= 0 && n <= 65535;
@@ -338,57 +305,4 @@ export class DnsZone {
 
 function reply(rcode: Rcode, authoritative: boolean): DnsAnswer {
   return { rcode, authoritative, answers: [], authorities: [], additionals: [] };
-}
-
-/** The weight of every SRV record `serviceRecords` makes: all endpoints are equal. */
-export const SRV_WEIGHT = 10;
-
-/** What `serviceRecords` needs to know of a service. */
-export interface ServiceRecordsInput {
-  service: string;
-  namespace: string;
-  /** The zone's apex, e.g. "milpa.local". */
-  zone: string;
-  /** @default the zone's TTL */
-  ttl?: number;
-  /** `port` is the node port. Unnamed ports and ICMP get no SRV record. */
-  ports: { name?: string; protocol: "TCP" | "UDP" | "ICMP"; port: number }[];
-  /** Ready endpoints only. */
-  endpoints: { pod: string; address: string }[];
-}
-
-/**
- * A service's records: `<svc>.<ns>.<zone>` A → every endpoint; per endpoint
- * `<pod>.<svc>.<ns>.<zone>` A → its address (the dashed address, `10-0-0-5.<svc>...`, when the pod
- * name would make too long a name); per named TCP/UDP port and endpoint
- * `_<port>._<tcp|udp>.<svc>.<ns>.<zone>` SRV `0 10 <port> <pod target>`.
- */
-export function serviceRecords(input: ServiceRecordsInput): ServiceRecordSet {
-  const base = normalize(`${input.service}.${input.namespace}.${input.zone}`);
-  const ttl = input.ttl === undefined ? {} : { ttl: input.ttl };
-  const endpoints = [...new Map(input.endpoints.map((e) => [`${e.pod} ${e.address}`, e])).values()];
-  const targets = endpoints.map((e) => {
-    const byPod = normalize(`${e.pod}.${base}`);
-    return {
-      address: e.address,
-      target: isValidName(byPod) ? byPod : `${e.address.replaceAll(".", "-")}.${base}`,
-    };
-  });
-  const a: ARecord[] = [
-    ...targets.map((t) => ({ name: base, address: t.address, ...ttl })),
-    ...targets.map((t) => ({ name: t.target, address: t.address, ...ttl })),
-  ];
-  const srv: SrvRecord[] = input.ports
-    .filter((p) => p.name && p.protocol !== "ICMP")
-    .flatMap((p) =>
-      targets.map((t) => ({
-        name: `_${p.name!.toLowerCase()}._${p.protocol.toLowerCase()}.${base}`,
-        priority: 0,
-        weight: SRV_WEIGHT,
-        port: p.port,
-        target: t.target,
-        ...ttl,
-      }))
-    );
-  return { a, srv };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DnsZone, serviceRecords, SRV_WEIGHT } from "./dns_records.ts";
-import type { DnsRecord, ServiceRecordsInput } from "./dns_records.ts";
+import { serviceRecords, type ServiceRecordsInput, SRV_WEIGHT } from "../service_records.ts";
+import { type DnsRecord, DnsZone } from "./dns_records.ts";
 
 const ZONE = "milpa.local";
 

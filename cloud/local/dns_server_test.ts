@@ -3,7 +3,8 @@ import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
 // @ts-types="@types/dns-packet"
 import * as packet from "dns-packet";
-import { DnsZone, serviceRecords } from "./dns_records.ts";
+import { serviceRecords } from "../service_records.ts";
+import { DnsZone } from "./dns_records.ts";
 import { DnsServer } from "./dns_server.ts";
 
 const HOST = "127.0.0.1";

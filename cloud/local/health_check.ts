@@ -13,18 +13,7 @@
  * - A backend whose checks pass and fail alternately never changes state.
  */
 import { type Clock, systemClock, type TimerId } from "../../model/clock.ts";
-
-/** How backends are checked. `parseHealthCheck` builds one from a Service's annotations. */
-export interface HealthCheckConfig {
-  /** Time between the starts of two checks of one backend. */
-  intervalMs: number;
-  /** A check that has not passed by then fails. */
-  timeoutMs: number;
-  /** Consecutive passing checks that bring a backend into rotation. */
-  healthyThreshold: number;
-  /** Consecutive failed checks (or connections) that take a backend out of rotation. */
-  unhealthyThreshold: number;
-}
+import type { HealthCheckConfig } from "../lb_annotations.ts";
 
 /**
  * One check of a backend address: resolves when it is healthy, rejects with the reason when

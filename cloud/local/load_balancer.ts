@@ -13,11 +13,11 @@
 import {
   type Backend,
   type BackendHealth,
-  type HealthCheckConfig,
   HealthChecker,
   type Probe,
   tcpProbe,
 } from "./health_check.ts";
+import type { HealthCheckConfig } from "../lb_annotations.ts";
 import type { Clock } from "../../model/clock.ts";
 
 /** A listener: the Service `port` it listens on and the `nodePort` it forwards to. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { BackendHealth, HealthCheckConfig, Probe } from "./health_check.ts";
+import type { BackendHealth, Probe } from "./health_check.ts";
+import type { HealthCheckConfig } from "../lb_annotations.ts";
 import { FakeClock } from "../../model/fake_clock.ts";
 import { type LoadBalancerOptions, TcpLoadBalancer } from "./load_balancer.ts";
 

@@ -10,8 +10,9 @@ import type {
   ServiceDnsPort,
 } from "../provider.ts";
 import { allocateFromTop } from "./addresses.ts";
-import { type DnsZone, serviceRecords } from "./dns_records.ts";
-import { parseHealthCheck } from "./lb_annotations.ts";
+import { serviceRecords } from "../service_records.ts";
+import type { DnsZone } from "./dns_records.ts";
+import { parseHealthCheck } from "../lb_annotations.ts";
 import { TcpLoadBalancer } from "./load_balancer.ts";
 import type { NodeNetwork } from "./network.ts";
 import { parseCidr } from "../../model/validation/cidr.ts";

@@ -6,7 +6,7 @@
 import { connectInProcess, type InProcessAgent } from "../../agent/in_process.ts";
 import { FakeRuntime, type FakeScript } from "../../agent/fake_runtime.ts";
 import type { Timings } from "../../actors/supervisor.ts";
-import { type Controller, startController } from "../../api/controller.ts";
+import { type Controller, startController } from "../../controller.ts";
 import { SimProvider } from "../../cloud/sim/sim_provider.ts";
 import { resolveConfig } from "../../model/config.ts";
 import type { MilpaObject } from "../../model/meta.ts";

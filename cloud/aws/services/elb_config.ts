@@ -3,7 +3,7 @@
  * listeners, as pure functions of the spec so they can be tested alone.
  */
 import { parseCidr } from "../../../model/validation/cidr.ts";
-import { LB_ANNOTATIONS, parseHealthCheck } from "../../local/lb_annotations.ts";
+import { LB_ANNOTATIONS, parseHealthCheck } from "../../lb_annotations.ts";
 import type { LoadBalancerSpec } from "../../provider.ts";
 import type { HealthCheck, Listener, LoadBalancerAttributes } from "../sdk.ts";
 

@@ -5,7 +5,7 @@ import {
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
 } from "@aws-sdk/client-elastic-load-balancing";
-import { LB_ANNOTATIONS } from "../../local/lb_annotations.ts";
+import { LB_ANNOTATIONS } from "../../lb_annotations.ts";
 import { assertRejects, groupNamed, rule, spied, withMoto } from "./moto_harness.ts";
 import { loadBalancerName } from "./names.ts";
 import { permissionKey, permissionsHeld } from "./rules.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ValidationError } from "../../../model/errors.ts";
-import { LB_ANNOTATIONS } from "../../local/lb_annotations.ts";
+import { LB_ANNOTATIONS } from "../../lb_annotations.ts";
 import type { LoadBalancerSpec } from "../../provider.ts";
 import { attributesOf, healthCheckOf, isInternal } from "./elb_config.ts";
 import { fakeCloud } from "./fake_cloud.ts";

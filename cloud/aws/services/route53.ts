@@ -5,7 +5,7 @@
  * zone holds under the service's name and sends the difference as one change batch.
  */
 import { NotFoundError } from "../../../model/errors.ts";
-import { serviceRecords } from "../../local/dns_records.ts";
+import { serviceRecords } from "../../service_records.ts";
 import type { ServiceDnsPort } from "../../provider.ts";
 import type { Caller } from "../errors.ts";
 import { CONTROLLER_TAG, splitService } from "./names.ts";

@@ -3,7 +3,7 @@
  * decided before anything is written, so a batch either fully applies or not at all.
  */
 import { withInstanceType } from "../cloud/instance_selector.ts";
-import { validateLoadBalancerAnnotations } from "../cloud/local/lb_annotations.ts";
+import { validateLoadBalancerAnnotations } from "../cloud/lb_annotations.ts";
 import type { Secret } from "../model/secret.ts";
 import type { Service } from "../model/service.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
@@ -24,8 +24,8 @@ import { isTerminalPodPhase } from "../model/pod.ts";
 import { validateObject } from "../model/validation.ts";
 import type { BatchOp, ObjectStore } from "../store/object_store.ts";
 
-/** What the registry needs. */
-export interface RegistryDeps {
+/** What planning writes needs. */
+export interface PlanDeps {
   store: ObjectStore;
   clock: Clock;
   config: ServerConfig;
@@ -75,7 +75,7 @@ function strip(obj: MilpaObject): MilpaObject {
 /** Validates, defaults and completes an object as it will be created. */
 export function prepareNew(
   raw: unknown,
-  deps: RegistryDeps,
+  deps: PlanDeps,
   verb: "create" | "update" = "create",
 ): MilpaObject {
   const obj = strip(applyDefaults(validateObject(raw)));
@@ -97,7 +97,7 @@ export function prepareNew(
   return obj;
 }
 
-function selectorOptions(deps: RegistryDeps) {
+function selectorOptions(deps: PlanDeps) {
   return {
     catalog: deps.catalog,
     defaultInstanceType: deps.config.nodes.defaultInstanceType,
@@ -108,7 +108,7 @@ function selectorOptions(deps: RegistryDeps) {
 /** Runs the instance selector; its errors name the object and the field path `prefix`. */
 function chooseInstanceType(
   spec: PodSpec,
-  deps: RegistryDeps,
+  deps: PlanDeps,
   what: string,
   prefix: string,
 ): PodSpec {
@@ -126,7 +126,7 @@ function chooseInstanceType(
   }
 }
 
-function preparePod(pod: Pod, deps: RegistryDeps, verb: "create" | "update"): Pod {
+function preparePod(pod: Pod, deps: PlanDeps, verb: "create" | "update"): Pod {
   if (pod.spec.phase && pod.spec.phase !== "Running") {
     throw new ValidationError(
       `Pod "${pod.metadata.name}" is invalid: spec.phase: must be Running on create`,
@@ -149,7 +149,7 @@ function preparePod(pod: Pod, deps: RegistryDeps, verb: "create" | "update"): Po
 }
 
 /** A workload's template must make pods that fit an instance type; checked now, not at scale-up. */
-function checkTemplate(obj: ReplicaSet | Deployment, deps: RegistryDeps, verb: string): void {
+function checkTemplate(obj: ReplicaSet | Deployment, deps: PlanDeps, verb: string): void {
   chooseInstanceType(
     obj.spec.template.spec,
     deps,

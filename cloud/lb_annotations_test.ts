@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ValidationError } from "../../model/errors.ts";
+import { ValidationError } from "../model/errors.ts";
 import {
   annotationField,
   DEFAULT_HEALTH_CHECK,

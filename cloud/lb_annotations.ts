@@ -3,10 +3,21 @@
  * §5.5): keys, validation that reports every bad one at once, and the health check they set.
  * Keys are kept verbatim from Milpa, `aws-` included, so manifests move between clouds unchanged.
  */
-import { type FieldError, ValidationError } from "../../model/errors.ts";
-import type { HealthCheckConfig } from "./health_check.ts";
+import { type FieldError, ValidationError } from "../model/errors.ts";
 
 const PREFIX = "service.elotl.co/aws-load-balancer-";
+
+/** How backends are checked. `parseHealthCheck` builds one from a Service's annotations. */
+export interface HealthCheckConfig {
+  /** Time between the starts of two checks of one backend. */
+  intervalMs: number;
+  /** A check that has not passed by then fails. */
+  timeoutMs: number;
+  /** Consecutive passing checks that bring a backend into rotation. */
+  healthyThreshold: number;
+  /** Consecutive failed checks (or connections) that take a backend out of rotation. */
+  unhealthyThreshold: number;
+}
 
 /** Annotation keys the local cloud reads or checks. */
 export const LB_ANNOTATIONS = {

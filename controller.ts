@@ -2,37 +2,37 @@
  * Assembles a controller: store, cloud, agent hub, supervisor and HTTP API. `main.ts`
  * calls it with the real pieces; tests call it with `:memory:` KV and the sim provider.
  */
-import { AgentHub } from "../actors/agent_hub.ts";
-import { TransitionRecorder } from "../actors/inspection.ts";
-import { Supervisor, type Timings } from "../actors/supervisor.ts";
-import { loadCatalog } from "../cloud/catalog.ts";
-import { loopbackRegistryPorts } from "../cloud/local/destination_policy.ts";
-import { LocalProvider, type RegistryProxySetup } from "../cloud/local/local_provider.ts";
-import type { CloudProvider } from "../cloud/provider.ts";
-import { randomLaunchFailures, SimProvider, type StartAgent } from "../cloud/sim/sim_provider.ts";
-import type { Clock } from "../model/clock.ts";
-import { systemClock } from "../model/clock.ts";
-import type { ServerConfig, SimCloudConfig } from "../model/config.ts";
-import { ActorStore } from "../store/actor_store.ts";
-import { flushEvents } from "../store/events.ts";
-import { GroupCommitter } from "../store/group_commit.ts";
-import { ApiTokenStore } from "../store/api_tokens.ts";
-import { SavedLogs } from "../store/log_store.ts";
-import { deleteMeta, getOrCreateMeta, randomToken } from "../store/meta_store.ts";
-import { NODE_KEY_FILE, NodeCredentials } from "../store/node_credentials.ts";
-import { PodCredentials } from "../store/pod_credentials.ts";
-import { ObjectStore } from "../store/object_store.ts";
-import { SimInstanceStore } from "../store/sim_instances.ts";
-import { UnavailableError } from "../model/errors.ts";
-import { agentBundleSha256 } from "./agent_bundle.ts";
-import { apiAuthenticator, createApp, createNodeApp } from "./app.ts";
-import { ControllerMetrics } from "./metrics.ts";
-import { toStatus } from "./errors.ts";
-import { PackageStore } from "./packages.ts";
-import type { ControllerTls, ServerCertificate } from "./pki.ts";
-import { setListenerNoDelay } from "./tcp_nodelay.ts";
-import { hostPort, listening } from "../model/listen_error.ts";
-import { log } from "../model/log.ts";
+import { AgentHub } from "./actors/agent_hub.ts";
+import { TransitionRecorder } from "./actors/inspection.ts";
+import { Supervisor, type Timings } from "./actors/supervisor.ts";
+import { loadCatalog } from "./cloud/catalog.ts";
+import { loopbackRegistryPorts } from "./cloud/local/destination_policy.ts";
+import { LocalProvider, type RegistryProxySetup } from "./cloud/local/local_provider.ts";
+import type { CloudProvider } from "./cloud/provider.ts";
+import { randomLaunchFailures, SimProvider, type StartAgent } from "./cloud/sim/sim_provider.ts";
+import type { Clock } from "./model/clock.ts";
+import { systemClock } from "./model/clock.ts";
+import type { ServerConfig, SimCloudConfig } from "./model/config.ts";
+import { ActorStore } from "./store/actor_store.ts";
+import { flushEvents } from "./store/events.ts";
+import { GroupCommitter } from "./store/group_commit.ts";
+import { ApiTokenStore } from "./store/api_tokens.ts";
+import { SavedLogs } from "./store/log_store.ts";
+import { deleteMeta, getOrCreateMeta, randomToken } from "./store/meta_store.ts";
+import { NODE_KEY_FILE, NodeCredentials } from "./store/node_credentials.ts";
+import { PodCredentials } from "./store/pod_credentials.ts";
+import { ObjectStore } from "./store/object_store.ts";
+import { SimInstanceStore } from "./store/sim_instances.ts";
+import { UnavailableError } from "./model/errors.ts";
+import { agentBundleSha256 } from "./api/agent_bundle.ts";
+import { apiAuthenticator, createApp, createNodeApp } from "./api/app.ts";
+import { ControllerMetrics } from "./api/metrics.ts";
+import { toStatus } from "./api/errors.ts";
+import { PackageStore } from "./api/packages.ts";
+import type { ControllerTls, ServerCertificate } from "./api/pki.ts";
+import { setListenerNoDelay } from "./api/tcp_nodelay.ts";
+import { hostPort, listening } from "./model/listen_error.ts";
+import { log } from "./model/log.ts";
 
 /** The agents of the simulated cloud's nodes (`agent/sim_agent.ts`'s `SimAgents`). */
 export interface SimAgentRunner {
@@ -359,7 +359,7 @@ async function defaultCloud(
 ): Promise<CloudProvider> {
   if (config.cloud.aws) {
     // Loaded only when configured: the AWS SDK is large, and the local cloud needs none of it.
-    const { createAwsCloud } = await import("../cloud/aws/setup.ts");
+    const { createAwsCloud } = await import("./cloud/aws/setup.ts");
     const aws = await createAwsCloud({
       aws: config.cloud.aws,
       nodes: config.nodes,
