@@ -7,17 +7,23 @@ import { Command, Option } from "commander";
 import type { CliContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { resolveKind } from "../resource_args.ts";
-import { explain } from "./explain_schema.ts";
 import { examples } from "./shared.ts";
 
-function runExplain(ctx: CliContext, target: string, opts: { recursive?: boolean }): void {
+async function runExplain(
+  ctx: CliContext,
+  target: string,
+  opts: { recursive?: boolean },
+): Promise<void> {
   const [kindWord, ...fields] = target.split(".");
   if (kindWord.includes("/") || fields.includes("")) {
     throw new UsageError(
       `"${target}" is not KIND[.field...]: e.g. pods, pod.spec or deployment.spec.template`,
     );
   }
-  ctx.stdout.write(explain(resolveKind(kindWord), fields, opts.recursive));
+  const kind = resolveKind(kindWord);
+  // The schemas (zod) load only here: not at every milpactl start.
+  const { explain } = await import("./explain_schema.ts");
+  ctx.stdout.write(explain(kind, fields, opts.recursive));
 }
 
 /** Builds the `explain` command. */

@@ -17,6 +17,7 @@ import {
   hiddenByDefault,
   WatchPrinter,
 } from "../printers/get_output.ts";
+import { loadJsonPath } from "../printers/jsonpath.ts";
 import { listOf } from "../printers/output.ts";
 import type { TableOptions } from "../printers/tables.ts";
 import { ALL_NAMES, KIND_NAMES, type KindRequest, parseResourceArgs } from "../resource_args.ts";
@@ -134,6 +135,7 @@ async function runGet(
   const requests = getRequests(args, opts);
   // A bad jsonpath template fails here, before anything is read.
   const format = getFormat(opts.output);
+  if (format.type === "jsonpath") await loadJsonPath();
   if (requests.length > 1) return await runGetKinds(ctx, requests, opts, cmd);
   const [{ kind, names }] = requests;
   const namespace = !kind.namespaced || opts.allNamespaces ? undefined : namespaceOf(globals);

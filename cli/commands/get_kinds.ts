@@ -10,6 +10,7 @@ import type { CliContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import type { GetOutputFormat } from "../flags.ts";
 import { formatGetResult, getFormat, hiddenByDefault, typeName } from "../printers/get_output.ts";
+import { loadJsonPath } from "../printers/jsonpath.ts";
 import { tableHeader, type TableOptions, tableRow } from "../printers/tables.ts";
 import { formatTable } from "../printers/tabwriter.ts";
 import type { KindRequest } from "../resource_args.ts";
@@ -96,6 +97,7 @@ export async function getKinds(
   options: GetKindsOptions,
 ): Promise<Error[]> {
   const format = getFormat(options.output);
+  if (format.type === "jsonpath") await loadJsonPath();
   const found: Found[] = [];
   for (const request of requests) {
     const f = await fetchRequest(client, request, options);

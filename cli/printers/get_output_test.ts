@@ -9,7 +9,9 @@ import {
   hiddenByDefault,
   WatchPrinter,
 } from "./get_output.ts";
-import { TemplateError } from "./jsonpath.ts";
+import { loadJsonPath, TemplateError } from "./jsonpath.ts";
+
+await loadJsonPath();
 
 const POD = findKind("pod")!;
 const NOW = Date.parse("2024-05-01T12:00:00Z");

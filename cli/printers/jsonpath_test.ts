@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { applyTemplate, parseTemplate, TemplateError } from "./jsonpath.ts";
+import { applyTemplate, loadJsonPath, parseTemplate, TemplateError } from "./jsonpath.ts";
+
+await loadJsonPath();
 
 const web = {
   kind: "Pod",
