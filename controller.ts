@@ -262,6 +262,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     sim?.agents.close();
     throw e;
   }
+  // Counted once the actors are restored (not while: a restart reads every object once already).
+  void metrics.seed();
   // Uploads on their way to a node (`milpactl deploy`); nothing there outlives its request.
   const packages = await PackageStore.open(`${opts.home}/packages`);
   const app = createApp({

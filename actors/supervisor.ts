@@ -263,7 +263,6 @@ export class Supervisor {
       actorStore.loadAll(),
       store.preload([...this.#kinds.values()].map((k) => k.objectKind)),
     ]);
-    await this.#finishedPods.start();
     this.#unsubscribe.push(() => this.#finishedPods.stop());
     const known = new Set<string>([POOL_ID]);
     this.#start(

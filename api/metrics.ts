@@ -112,7 +112,8 @@ export class ControllerMetrics {
   readonly #unwatch: () => void;
   /** Objects deleted while the first list was read (it may still return them). */
   #deletedWhileSeeding: Set<string> | undefined = new Set();
-  readonly #seeded: Promise<void>;
+  #seeded: Promise<void> | undefined;
+  readonly #store: ObjectStore;
 
   /** Starts following the store now; the objects already there are read once, in the background. */
   constructor(deps: MetricsDeps) {
@@ -174,9 +175,21 @@ export class ControllerMetrics {
       registers,
     });
     this.#unwatch = deps.store.watch((e) => this.#changed(e));
-    this.#seeded = this.#seed(deps.store);
-    // A failed first read fails each scrape (text()), not the process.
-    this.#seeded.catch(() => {});
+    this.#store = deps.store;
+  }
+
+  /**
+   * Counts the pods and nodes there are (once; text() does it if nobody did). The controller
+   * calls it once its actors are restored, so that the restore does not share the thread with
+   * reading every object.
+   */
+  seed(): Promise<void> {
+    if (!this.#seeded) {
+      this.#seeded = this.#seed(this.#store);
+      // A failed first read fails each scrape (text()), not the process.
+      this.#seeded.catch(() => {});
+    }
+    return this.#seeded;
   }
 
   /** Counts how a node launch went (for `onLaunch` of the node actors). */
@@ -209,7 +222,7 @@ export class ControllerMetrics {
 
   /** The text `GET /metrics` serves; resolves once the objects there at start were counted. */
   async text(): Promise<string> {
-    await this.#seeded;
+    await this.seed();
     return await this.registry.metrics();
   }
 

@@ -166,11 +166,21 @@ export class FinishedPods {
   /** `namespace/name` → when the pod ended (epoch ms). */
   readonly #ended = new Map<string, number>();
   #unwatch: (() => void) | undefined;
+  #started: Promise<void> | undefined;
 
   constructor(private readonly store: ObjectStore) {}
 
-  /** Follows pod changes, then reads the pods there are (once). */
+  /**
+   * Follows pod changes, then reads the pods there are (once). `endedBefore` does it the first
+   * time, so a restarting controller does not read every pod while it restores its actors.
+   */
   async start(): Promise<void> {
+    if (this.#started) return this.#started;
+    this.#started = this.#follow();
+    return await this.#started;
+  }
+
+  async #follow(): Promise<void> {
     // Pods changed while the list is read: known better from their watch events.
     let seen: Set<string> | undefined = new Set();
     this.#unwatch = this.store.watch((e) => {
@@ -197,6 +207,7 @@ export class FinishedPods {
 
   /** The pods that ended before `before` (epoch ms), as stored now. */
   async endedBefore(before: number): Promise<Pod[]> {
+    await this.start();
     const due: Pod[] = [];
     for (const [key, at] of [...this.#ended]) {
       if (at >= before) continue;
