@@ -33,6 +33,21 @@ import { log, retryLevel } from "../model/log.ts";
 /** How long a (type, spot) stays unavailable after a capacity error. */
 export const UNAVAILABLE_MS = 10 * 60 * 1000;
 
+/** Nodes a reconcile pass looks at before it lets other work run (HTTP requests, actors). */
+const NODES_PER_TURN = 500;
+
+/**
+ * A function to await once per node of a pass: every NODES_PER_TURN calls it yields to the event
+ * loop. At 10,000 nodes a pass held the loop ~45 ms every 7 s, the p99 of every request then.
+ */
+function breather(): () => Promise<void> {
+  let calls = 0;
+  return () =>
+    ++calls % NODES_PER_TURN === 0
+      ? new Promise((resolve) => setTimeout(resolve, 0))
+      : Promise.resolve();
+}
+
 /** Most nodes the pool boots in one reconcile pass. */
 export const MAX_BOOTS_PER_PASS = 10;
 
@@ -490,7 +505,9 @@ export class NodePool {
         this.#leaving.delete(name);
       }
     }
+    const breathe = breather();
     for (const n of [...this.nodes.values()]) {
+      await breathe();
       // A node whose object is still being stored has no actor yet: it is not gone.
       if (this.#storing.has(n.name)) continue;
       const node = this.deps.nodeState(n.name);
@@ -516,7 +533,9 @@ export class NodePool {
    */
   async #releaseOrphans(): Promise<void> {
     const suspects = new Set<string>();
-    for (const n of this.nodes.values()) {
+    const breathe = breather();
+    for (const n of [...this.nodes.values()]) {
+      await breathe();
       if (!n.boundPod) continue;
       const pod = this.deps.podState(n.boundPod);
       // Bound to a pod that ended, is gone, holds another node, or (claimed) holds none.

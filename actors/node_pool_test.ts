@@ -775,3 +775,25 @@ Deno.test("NodePool handles a node's NODE_AVAILABLE once, also after a pass caug
     assert.equal(h.ofType("NODE_BOUND").filter((s) => s.to === "pod/default/other").length, 0);
   });
 });
+
+Deno.test("NodePool.reconcile() over many nodes lets other work run between parts of its pass", async () => {
+  await withPool(async (h) => {
+    for (let i = 0; i < 1_200; i++) {
+      const pod = await h.addPod(`p${i}`, {}, "Running");
+      await h.addNode(`n${i}`, "Claimed", { boundPod: pod });
+    }
+    await h.pool.load();
+    let ranDuringPass = 0;
+    let passing = true;
+    const tick = () => {
+      if (!passing) return;
+      ranDuringPass++;
+      setTimeout(tick, 0);
+    };
+    setTimeout(tick, 0);
+    await h.pool.reconcile();
+    passing = false;
+    // 1,200 nodes, twice over (catch-up, then orphans): a turn for others every 500.
+    assert.ok(ranDuringPass >= 2, `a timer ran ${ranDuringPass} times during the pass`);
+  });
+});

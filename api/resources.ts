@@ -226,7 +226,8 @@ export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono
     const items = page.items;
     if (k.kind === "Event" && limit === undefined) {
       const t = (o: MilpaObject) => o.metadata.creationTimestamp ?? "";
-      items.sort((a, b) => t(a).localeCompare(t(b)));
+      // ISO times in UTC order as plain strings (localeCompare is ~10× slower).
+      items.sort((a, b) => t(a) < t(b) ? -1 : t(a) > t(b) ? 1 : 0);
     }
     const metadata = page.continue
       ? { continue: page.continue, remainingItemCount: page.remainingItemCount }
