@@ -7,7 +7,8 @@ import type { Status } from "../../model/api_types.ts";
 import { findKind } from "../../model/kinds.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import { matchesSelector, parseSelectorString } from "../../model/selector.ts";
-import { BufferOutput, type CliContext } from "../context.ts";
+import type { BufferOutput, CliContext } from "../context.ts";
+import { testContext } from "../testing.ts";
 
 /** A request the fake received. */
 export interface FakeRequest {
@@ -100,20 +101,7 @@ export function contextFor(api: FakeApi): {
   stdout: BufferOutput;
   stderr: BufferOutput;
 } {
-  const stdout = new BufferOutput();
-  const stderr = new BufferOutput();
-  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa:1", MILPA_TOKEN: "tok" };
-  const ctx: CliContext = {
-    stdout,
-    stderr,
-    env: (name) => env[name],
-    cwd: "/nowhere",
-    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
-    readStdin: () => Promise.resolve(""),
-    fetch: api.fetch,
-    now: () => Date.parse("2026-01-01T00:01:00Z"),
-  };
-  return { ctx, stdout, stderr };
+  return testContext({ fetch: api.fetch, now: () => Date.parse("2026-01-01T00:01:00Z") });
 }
 
 /** An object of a kind, made in the default namespace a minute before the context's now. */

@@ -1,27 +1,14 @@
 import assert from "node:assert/strict";
-import { BufferOutput, type CliContext } from "../context.ts";
 import { EXIT } from "../errors.ts";
 import { run } from "../program.ts";
+import { testContext } from "../testing.ts";
 
 /** A context whose controller answers every request with `body` as an event stream. */
-function contextAnswering(
-  body: string,
-): { ctx: CliContext; stdout: BufferOutput; stderr: BufferOutput } {
-  const stdout = new BufferOutput();
-  const stderr = new BufferOutput();
-  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa:1", MILPA_TOKEN: "tok" };
-  const ctx: CliContext = {
-    stdout,
-    stderr,
-    env: (name) => env[name],
-    cwd: "/nowhere",
-    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
-    readStdin: () => Promise.resolve(""),
+function contextAnswering(body: string) {
+  return testContext({
     fetch: () =>
       Promise.resolve(new Response(body, { headers: { "content-type": "text/event-stream" } })),
-    now: () => Date.parse("2026-01-01T00:00:10Z"),
-  };
-  return { ctx, stdout, stderr };
+  });
 }
 
 const POD = JSON.stringify({
@@ -58,23 +45,14 @@ Deno.test("milpactl get -w prints the controller's last ERROR event as an error 
 
 Deno.test("milpactl get lists 500 objects a request, and --chunk-size changes it (0: one request)", async () => {
   const seen: URL[] = [];
-  const stdout = new BufferOutput();
-  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa:1", MILPA_TOKEN: "tok" };
-  const ctx: CliContext = {
-    stdout,
-    stderr: new BufferOutput(),
-    env: (name) => env[name],
-    cwd: "/nowhere",
-    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
-    readStdin: () => Promise.resolve(""),
+  const { ctx, stdout } = testContext({
     fetch: (input: URL | RequestInfo) => {
       seen.push(new URL(String(input)));
       return Promise.resolve(
         Response.json({ kind: "PodList", metadata: {}, items: [JSON.parse(POD)] }),
       );
     },
-    now: () => Date.parse("2026-01-01T00:00:10Z"),
-  };
+  });
   assert.equal(await run(["get", "pods"], ctx), 0);
   assert.equal(seen.at(-1)!.searchParams.get("limit"), "500");
   assert.equal(await run(["get", "pods", "--chunk-size", "0"], ctx), 0);
@@ -86,24 +64,15 @@ Deno.test("milpactl get lists 500 objects a request, and --chunk-size changes it
 });
 
 Deno.test("milpactl get -o name prints TYPE/NAME a line, as kubectl does", async () => {
-  const stdout = new BufferOutput();
-  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa:1", MILPA_TOKEN: "tok" };
   const second = { ...JSON.parse(POD), metadata: { ...JSON.parse(POD).metadata, name: "db" } };
-  const ctx: CliContext = {
-    stdout,
-    stderr: new BufferOutput(),
-    env: (name) => env[name],
-    cwd: "/nowhere",
-    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
-    readStdin: () => Promise.resolve(""),
+  const { ctx, stdout } = testContext({
     fetch: (input: URL | RequestInfo) =>
       Promise.resolve(
         new URL(String(input)).pathname.endsWith("/pods")
           ? Response.json({ kind: "PodList", metadata: {}, items: [JSON.parse(POD), second] })
           : Response.json(JSON.parse(POD)),
       ),
-    now: () => Date.parse("2026-01-01T00:00:10Z"),
-  };
+  });
   assert.equal(await run(["get", "pods", "-o", "name"], ctx), 0);
   assert.equal(stdout.text, "pod/web\npod/db\n");
   assert.equal(await run(["get", "pod", "web", "-oname"], ctx), 0);
@@ -112,17 +81,8 @@ Deno.test("milpactl get -o name prints TYPE/NAME a line, as kubectl does", async
 
 /** A context whose controller answers `GET path` from `routes` (else 404), recording requests. */
 function contextRouting(routes: Record<string, () => Response>) {
-  const stdout = new BufferOutput();
-  const stderr = new BufferOutput();
   const paths: string[] = [];
-  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa:1", MILPA_TOKEN: "tok" };
-  const ctx: CliContext = {
-    stdout,
-    stderr,
-    env: (name) => env[name],
-    cwd: "/nowhere",
-    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
-    readStdin: () => Promise.resolve(""),
+  const { ctx, stdout, stderr } = testContext({
     fetch: (input: URL | RequestInfo) => {
       const path = new URL(String(input)).pathname;
       paths.push(path);
@@ -135,8 +95,7 @@ function contextRouting(routes: Record<string, () => Response>) {
           }),
       );
     },
-    now: () => Date.parse("2026-01-01T00:00:10Z"),
-  };
+  });
   return { ctx, stdout, stderr, paths };
 }
 

@@ -1,24 +1,17 @@
 import assert from "node:assert/strict";
 import { TEST_TOKEN, type TestApi, withTestApi } from "../../api/testing.ts";
-import { BufferOutput, type CliContext } from "../context.ts";
 import { EXIT } from "../errors.ts";
 import { run } from "../program.ts";
+import { testContext } from "../testing.ts";
 
 /** Runs milpactl in process against the test API, as `token` (default: the admin token). */
 async function milpactl(api: TestApi, args: string[], token = TEST_TOKEN) {
-  const stdout = new BufferOutput();
-  const stderr = new BufferOutput();
-  const env: Record<string, string> = { MILPA_ENDPOINT: "http://milpa", MILPA_TOKEN: token };
-  const ctx: CliContext = {
-    stdout,
-    stderr,
-    env: (name) => env[name],
-    cwd: "/nowhere",
-    readTextFile: () => Promise.reject(new Deno.errors.NotFound()),
-    readStdin: () => Promise.resolve(""),
+  const { ctx, stdout, stderr } = testContext({
     fetch: (input, init) => Promise.resolve(api.app.request(input as URL, init)),
     now: () => api.clock.now(),
-  };
+    endpoint: "http://milpa",
+    token,
+  });
   const code = await run(args, ctx);
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
