@@ -169,6 +169,7 @@ export class FinishedPods {
   readonly #ended = new Map<string, number>();
   #unwatch: (() => void) | undefined;
   #started: Promise<void> | undefined;
+  #stopped = false;
 
   constructor(private readonly store: ObjectStore) {}
 
@@ -177,6 +178,8 @@ export class FinishedPods {
    * time, so a restarting controller does not read every pod while it restores its actors.
    */
   async start(): Promise<void> {
+    // A pass still running as the controller stops does not start following a closing store.
+    if (this.#stopped) return;
     if (this.#started) return this.#started;
     this.#started = this.#follow();
     return await this.#started;
@@ -198,6 +201,7 @@ export class FinishedPods {
 
   /** Stops following. */
   stop(): void {
+    this.#stopped = true;
     this.#unwatch?.();
     this.#unwatch = undefined;
   }
