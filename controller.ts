@@ -185,6 +185,13 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   }
   // Nodes on their own network reach the controller at the cloud's address for them.
   let agentServer: Deno.HttpServer | undefined;
+  /** Stops what was started so far, when start-up fails. */
+  const abandon = async () => {
+    await server.shutdown();
+    await agentServer?.shutdown();
+    await cloud.close();
+    sim?.agents.close();
+  };
   let agentURL = opts.config.nodes.controllerURL?.replace(/\/$/, "") ?? url;
   let agentCert: ServerCertificate | undefined;
   try {
@@ -210,10 +217,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
           "and address range of its own (cloud.local.bridge, cloud.local.addressRange).",
       });
     } catch (e) {
-      await server.shutdown();
-      await agentServer?.shutdown();
-      await cloud.close();
-      sim?.agents.close();
+      await abandon();
       throw e;
     }
     agentURL = `${scheme}://${cloud.agentAddress}:${addr.port}`;
@@ -256,10 +260,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   try {
     await supervisor.start();
   } catch (e) {
-    await server.shutdown();
-    await agentServer?.shutdown();
-    await cloud.close();
-    sim?.agents.close();
+    await abandon();
     throw e;
   }
   // Counted once the actors are restored (not while: a restart reads every object once already).

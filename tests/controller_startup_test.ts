@@ -75,6 +75,15 @@ license:
 disableUsageReporter: false
 `;
 
+/** Kills a controller child (if it still runs) and waits for it, its stdout closed. */
+async function reap(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* exited */ }
+  await child.status;
+  await child.stdout.cancel().catch(() => {});
+}
+
 Deno.test("main.ts starts from a Milpa installer's server.yml: one warning per ignored field, every line timestamped", async () => {
   await withHome(async (home) => {
     await Deno.writeTextFile(`${home}/server.yml`, SEED);
@@ -105,11 +114,7 @@ Deno.test("main.ts starts from a Milpa installer's server.yml: one warning per i
       await out.rest;
       assert.match(out.text(), /INFO {2}stopping the controller \(nodes keep running\)/);
     } finally {
-      try {
-        Deno.kill(child.pid, "SIGKILL");
-      } catch { /* exited */ }
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
+      await reap(child);
     }
   });
 });
@@ -170,11 +175,7 @@ Deno.test("main.ts --log-level warn wins over logLevel in server.yml: the start-
       assert.equal(status.code, 0);
       assert.equal(stderr, "", "nothing at warn or above, though the config says debug");
     } finally {
-      try {
-        Deno.kill(child.pid, "SIGKILL");
-      } catch { /* exited */ }
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
+      await reap(child);
     }
   });
 });
