@@ -194,6 +194,42 @@ function decode<T extends MilpaObject>(e: Indexed): T {
   return obj;
 }
 
+const METADATA_KEY = '"metadata":{';
+
+/**
+ * Where the members of the top-level `metadata` object begin in an object's JSON (just after
+ * its `{`), or -1. Strings are skipped whole, so a `"metadata":{` inside a value or deeper in
+ * the object (a template's) is not taken; a string at depth 1 followed by `:` is a key.
+ */
+export function metadataMembersAt(json: string): number {
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 34) { // "
+      if (depth === 1 && json.startsWith(METADATA_KEY, i)) return i + METADATA_KEY.length;
+      for (i++; i < json.length; i++) {
+        const d = json.charCodeAt(i);
+        if (d === 92) i++; // a backslash escapes the next character
+        else if (d === 34) break;
+      }
+    } else if (c === 123 || c === 91) depth++; // { [
+    else if (c === 125 || c === 93) depth--; // } ]
+  }
+  return -1;
+}
+
+/**
+ * The object's JSON as the API serves it, its resourceVersion added, without decoding it: what
+ * decode() then JSON.stringify() would give, but for member order (resourceVersion first).
+ */
+function encoded(e: Indexed): string {
+  const at = metadataMembersAt(e.json);
+  if (at < 0) return JSON.stringify(decode(e));
+  const rv = `"resourceVersion":${JSON.stringify(e.versionstamp)}`;
+  return e.json.slice(0, at) + rv + (e.json.charCodeAt(at) === 125 ? "" : ",") +
+    e.json.slice(at);
+}
+
 /** The continue token of a page that ended at this object. */
 function continueToken(ns: string, name: string): string {
   return btoa(JSON.stringify([ns, name]));
@@ -447,6 +483,28 @@ export class ObjectStore {
     return e ? decode<T>(e) : null;
   }
 
+  /**
+   * The object's JSON with its resourceVersion (what the API serves), or null when there is
+   * none: get() without decoding the object and encoding it again.
+   */
+  async getJson(
+    kind: KindArg,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<string | null> {
+    const k = info(kind);
+    const e = (await this.#kind(k)).get(nsOf(k, namespace), name);
+    return e ? encoded(e) : null;
+  }
+
+  /** Like getJson(), but throws NotFoundError. */
+  async mustGetJson(kind: KindArg, namespace: string | undefined, name: string): Promise<string> {
+    const k = info(kind);
+    const json = await this.getJson(k, namespace, name);
+    if (json === null) throw new NotFoundError(`${k.plural} "${name}" not found`);
+    return json;
+  }
+
   /** Like get(), but throws NotFoundError. */
   async mustGet<T extends MilpaObject = MilpaObject>(
     kind: KindArg,
@@ -472,11 +530,19 @@ export class ObjectStore {
    * order of list() (namespace, then name); objects created or deleted between pages are seen
    * or not depending on where they fall, as with Kubernetes' paging.
    */
-  async listPage<T extends MilpaObject = MilpaObject>(
+  listPage<T extends MilpaObject = MilpaObject>(
     kind: KindArg,
     opts: PageOptions = {},
   ): Promise<Page<T>> {
-    const k = info(kind);
+    return this.#page(info(kind), opts, decode<T>);
+  }
+
+  /** Like listPage(), each object as its JSON (what getJson() gives): none is decoded. */
+  listPageJson(kind: KindArg, opts: PageOptions = {}): Promise<Page<string>> {
+    return this.#page(info(kind), opts, encoded);
+  }
+
+  async #page<T>(k: KindInfo, opts: PageOptions, item: (e: Indexed) => T): Promise<Page<T>> {
     const idx = await this.#kind(k);
     const ns = opts.namespace === undefined ? undefined : nsOf(k, opts.namespace);
     const sel = opts.selector ? normalizeSelector(opts.selector) : undefined;
@@ -505,7 +571,7 @@ export class ObjectStore {
           remaining++;
           continue;
         }
-        items.push(decode<T>(e));
+        items.push(item(e));
         last = [n, name];
         // A long list lets others run now and then (a request, a tick): no long stall.
         if (items.length % YIELD_EVERY === 0) await nextTurn();

@@ -8,7 +8,14 @@ import {
 } from "../model/errors.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { WatchEvent } from "./object_store.ts";
-import { MAX_BATCH, MAX_OBJECT_BYTES, ObjectStore, opIndexOf, storedSize } from "./object_store.ts";
+import {
+  MAX_BATCH,
+  MAX_OBJECT_BYTES,
+  metadataMembersAt,
+  ObjectStore,
+  opIndexOf,
+  storedSize,
+} from "./object_store.ts";
 
 /** Runs `fn` with a fresh store on an in-memory KV, closed afterwards. */
 async function withStore(
@@ -382,6 +389,44 @@ Deno.test("ObjectStore.listPage() pages in list order with continue tokens", asy
     assert.equal(even.remainingItemCount, 1);
     await assert.rejects(store.listPage("pods", { continue: "nonsense" }), /continue token/);
   });
+});
+
+Deno.test("ObjectStore.getJson() and listPageJson() give what get() and listPage() give, encoded", async () => {
+  await withStore(async (store) => {
+    // Top-level metadata after a member holding a nested "metadata" (a template's), and a
+    // string value with the key's text in it: only the top-level metadata gets the version.
+    await store.create({
+      spec: {
+        note: '"metadata":{"x":1}',
+        template: { metadata: { labels: { app: "a" } }, spec: {} },
+      },
+      kind: "Deployment",
+      apiVersion: "v1",
+      metadata: { name: "d", labels: { 'a\\"b': "{[" } },
+    } as MilpaObject);
+    await store.create(pod("p0"));
+    await store.create(pod("p1", { labels: { even: "true" } }));
+    const d = await store.mustGet("deployments", "default", "d");
+    assert.deepEqual(JSON.parse((await store.getJson("deployments", "default", "d"))!), d);
+    assert.equal(await store.getJson("pods", "default", "none"), null);
+    await assert.rejects(store.mustGetJson("pods", "default", "none"), NotFoundError);
+    const page = await store.listPage("pods", { limit: 1 });
+    const pageJson = await store.listPageJson("pods", { limit: 1 });
+    assert.deepEqual(pageJson.items.map((j) => JSON.parse(j)), page.items);
+    assert.equal(pageJson.continue, page.continue);
+    assert.equal(pageJson.remainingItemCount, 1);
+    const even = await store.listPageJson("pods", { selector: { matchLabels: { even: "true" } } });
+    assert.deepEqual(even.items.map((j) => JSON.parse(j).metadata.name), ["p1"]);
+  });
+});
+
+Deno.test("metadataMembersAt() finds the top-level metadata object only", () => {
+  const at = (o: unknown) => metadataMembersAt(JSON.stringify(o));
+  const json = JSON.stringify({ a: { metadata: { x: 1 } }, b: ['"metadata":{'], metadata: {} });
+  assert.equal(json.slice(at(JSON.parse(json)) - 12), '"metadata":{}}');
+  assert.equal(at({ kind: "Pod", metadata: { name: "p" } }), '{"kind":"Pod","metadata":{'.length);
+  assert.equal(at({ kind: "Pod", spec: { metadata: {} } }), -1);
+  assert.equal(at({ metadata: "not an object" }), -1);
 });
 
 Deno.test("ObjectStore reads objects written by an earlier store on the same database", async () => {

@@ -72,3 +72,28 @@ Deno.test("StreamingTable.widen() sizes columns without printing", () => {
   t.widen(["a-long-pod-name", "Running", "1s"]);
   assert.equal(t.row(["NAME", "STATUS", "AGE"]), "NAME              STATUS    AGE\n");
 });
+
+Deno.test("formatTable() lays out rows of equal length as tabwrite() does, and others through it", () => {
+  const cells = [
+    "",
+    "a",
+    "pod-1",
+    "Running",
+    "é",
+    "😀x",
+    "a-much-longer-cell-than-ten",
+    "\t",
+    "x\ny",
+  ];
+  let seed = 7;
+  const pick = () => cells[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % cells.length];
+  for (let t = 0; t < 200; t++) {
+    const width = 1 + t % 5;
+    const rows = Array.from(
+      { length: 1 + t % 7 },
+      (_, i) => Array.from({ length: t % 3 === 0 ? width + i % 2 : width }, pick),
+    );
+    const expected = tabwrite(rows.map((r) => r.join("\t")).join("\n")) + "\n";
+    assert.equal(formatTable(rows), expected, JSON.stringify(rows));
+  }
+});
