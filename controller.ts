@@ -293,7 +293,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   ready = true;
   // Agents reach a controller once it serves: the simulated ones too (those of the instances
   // an earlier controller launched, and of those booted while this one started).
-  sim?.provider.startAgents();
+  // They arrive over a few turns of the event loop (see startAgents), the API answering meanwhile.
+  void sim?.provider.startAgents();
   return {
     url,
     token,

@@ -69,7 +69,7 @@ providerContract("SimProvider on KV", async () => {
   const kv = await Deno.openKv(":memory:");
   const open = () => SimProvider.open({ store: new SimInstanceStore(kv), record: false });
   const provider = await open();
-  provider.startAgents();
+  await provider.startAgents();
   return {
     provider,
     observe: simObserver(provider),

@@ -60,7 +60,7 @@ const cloud = kind === "cloud"
     startAgent: fleet.start,
   })
   : undefined;
-cloud?.startAgents();
+await cloud?.startAgents();
 const launches: Promise<unknown>[] = [];
 const real: InProcessAgent[] = [];
 const t0 = performance.now();

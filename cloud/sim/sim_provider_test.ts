@@ -3,7 +3,7 @@ import { CapacityError, UnavailableError } from "../../model/errors.ts";
 import { SimInstanceStore } from "../../store/sim_instances.ts";
 import { launchRequest } from "../provider_contract.ts";
 import type { Instance } from "../provider.ts";
-import { randomLaunchFailures, SimProvider } from "./sim_provider.ts";
+import { AGENT_START_SLICE, randomLaunchFailures, SimProvider } from "./sim_provider.ts";
 
 Deno.test("SimProvider: an instance is pending for bootDelayMs, then runs and its agent starts", async () => {
   const started: string[] = [];
@@ -27,6 +27,40 @@ Deno.test("SimProvider: an instance is pending for bootDelayMs, then runs and it
     assert.deepEqual(started, ["node-a"]);
   } finally {
     sim.reset();
+  }
+});
+
+Deno.test("SimProvider.startAgents() starts held agents a slice per turn of the event loop, stopping once closed", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const started: string[] = [];
+    const startAgent = (i: Instance) => {
+      started.push(i.nodeName);
+      return () => {};
+    };
+    const first = await SimProvider.open({ store: new SimInstanceStore(kv), startAgent });
+    const count = AGENT_START_SLICE * 2 + 10;
+    for (let i = 0; i < count; i++) await first.launch(launchRequest(`node-${i}`));
+    await first.close();
+    const second = await SimProvider.open({ store: new SimInstanceStore(kv), startAgent });
+    const done = second.startAgents();
+    // The first slice at once; other work (a timer set now) runs between the next slices.
+    assert.equal(started.length, AGENT_START_SLICE);
+    const meanwhile = await new Promise<number>((r) => setTimeout(() => r(started.length), 0));
+    assert.equal(meanwhile, AGENT_START_SLICE * 2);
+    await done;
+    assert.equal(started.length, count);
+    assert.equal(new Set(started).size, count);
+
+    // Closed while starting: the agents of later slices stay stopped.
+    started.length = 0;
+    const third = await SimProvider.open({ store: new SimInstanceStore(kv), startAgent });
+    const stopped = third.startAgents();
+    await third.close();
+    await stopped;
+    assert.equal(started.length, AGENT_START_SLICE);
+  } finally {
+    kv.close();
   }
 });
 
