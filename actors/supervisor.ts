@@ -275,8 +275,13 @@ export class Supervisor {
       undefined,
       undefined,
     );
+    // Terminations asked for while the controller was down, acted on once events are routed.
+    const terminating: string[] = [];
     for (const kind of this.#kinds.values()) {
       for (const obj of await store.list(kind.objectKind)) {
+        if (obj.kind === "Node" && (obj as Node).spec.terminate) {
+          terminating.push(obj.metadata.name);
+        }
         const id = kind.idOf(obj.metadata.namespace, obj.metadata.name);
         known.add(id);
         const snap = revive(kind.name, snapshots.get(id) as Snapshot<unknown> | undefined);
@@ -297,10 +302,7 @@ export class Supervisor {
       this.send(nodeId(e.nodeName), { type: "INSTANCE_GONE", reason: e.reason })
     );
     if (exits) this.#unsubscribe.push(exits);
-    // Terminations asked for while the controller was down.
-    for (const n of await store.list<Node>("nodes")) {
-      if (n.spec.terminate) terminateNode(routes, n.metadata.name);
-    }
+    for (const name of terminating) terminateNode(routes, name);
     const clock = this.deps.clock;
     this.#ticker.start();
     this.#timers.push(() => this.#ticker.stop());

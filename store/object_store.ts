@@ -445,7 +445,8 @@ export class ObjectStore {
 
   async #load(k: KindInfo): Promise<KindIndex> {
     const idx = new KindIndex();
-    for await (const e of this.#kv.list<MilpaObject>({ prefix: [OBJECTS, k.plural] })) {
+    const prefix = [OBJECTS, k.plural];
+    for await (const e of this.#kv.list<MilpaObject>({ prefix }, { batchSize: 1000 })) {
       const [, , ns, name] = e.key as string[];
       idx.set(ns, name, indexed(e.value, e.versionstamp));
     }

@@ -5,6 +5,8 @@ import type { Pod } from "../model/pod.ts";
 import { CapacityError } from "../model/errors.ts";
 import type { Event as MilpaEvent } from "../model/event.ts";
 import { podId } from "../actors/ids.ts";
+import { systemClock } from "../model/clock.ts";
+import { ObjectStore } from "../store/object_store.ts";
 import { podManifest, startSimCluster } from "./support/sim_cluster.ts";
 
 const fast = { watchdogPeriodMs: 50, purgePeriodMs: 100, reconcilePeriodMs: 100 };
@@ -175,6 +177,29 @@ Deno.test("a restarted controller re-attaches to running agents without relaunch
     assert.equal(after.status?.boundNodeName, before.status?.boundNodeName);
     assert.equal(c2.sim.calls.filter((x) => x.method === "launch").length, 0, "no new node");
     assert.equal(runtime.launchCount("main"), 1, "unit not restarted");
+  } finally {
+    await c2.close();
+  }
+});
+
+Deno.test("a node deleted while the controller was down is terminated once it restarts", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const c1 = await startSimCluster({ timings: fast, kv });
+  await c1.api("POST", "/api/v1/namespaces/default/pods", podManifest("web"));
+  const pod = await c1.waitForPod("web", "Running");
+  const node = pod.status!.boundNodeName!;
+  await c1.close({ stopAgents: false, keepKv: true });
+  // What `milpactl delete node` stores, written while no controller runs.
+  await new ObjectStore(kv, systemClock).mutate<Node>("nodes", undefined, node, (n) => ({
+    ...n,
+    spec: { ...n.spec, terminate: true },
+  }));
+  const c2 = await startSimCluster({ timings: fast, kv, agents: c1.agents, runtimes: c1.runtimes });
+  try {
+    await c2.waitUntil(
+      () => Promise.resolve(c2.sim.calls.some((x) => x.method === "terminate")),
+      `node ${node} terminated`,
+    );
   } finally {
     await c2.close();
   }
