@@ -230,6 +230,11 @@ function encoded(e: Indexed): string {
     e.json.slice(at);
 }
 
+/** Throws the NotFoundError of a missing object (kubectl's message). */
+function notFound(k: KindInfo, name: string): never {
+  throw new NotFoundError(`${k.plural} "${name}" not found`);
+}
+
 /** The continue token of a page that ended at this object. */
 function continueToken(ns: string, name: string): string {
   return btoa(JSON.stringify([ns, name]));
@@ -501,9 +506,7 @@ export class ObjectStore {
   /** Like getJson(), but throws NotFoundError. */
   async mustGetJson(kind: KindArg, namespace: string | undefined, name: string): Promise<string> {
     const k = info(kind);
-    const json = await this.getJson(k, namespace, name);
-    if (json === null) throw new NotFoundError(`${k.plural} "${name}" not found`);
-    return json;
+    return await this.getJson(k, namespace, name) ?? notFound(k, name);
   }
 
   /** Like get(), but throws NotFoundError. */
@@ -513,9 +516,7 @@ export class ObjectStore {
     name: string,
   ): Promise<T> {
     const k = info(kind);
-    const obj = await this.get<T>(k, namespace, name);
-    if (!obj) throw new NotFoundError(`${k.plural} "${name}" not found`);
-    return obj;
+    return await this.get<T>(k, namespace, name) ?? notFound(k, name);
   }
 
   /** Objects of a kind, optionally in one namespace and matching a label selector, by name. */
@@ -531,16 +532,16 @@ export class ObjectStore {
    * order of list() (namespace, then name); objects created or deleted between pages are seen
    * or not depending on where they fall, as with Kubernetes' paging.
    */
-  listPage<T extends MilpaObject = MilpaObject>(
+  async listPage<T extends MilpaObject = MilpaObject>(
     kind: KindArg,
     opts: PageOptions = {},
   ): Promise<Page<T>> {
-    return this.#page(info(kind), opts, decode<T>);
+    return await this.#page(info(kind), opts, decode<T>);
   }
 
   /** Like listPage(), each object as its JSON (what getJson() gives): none is decoded. */
-  listPageJson(kind: KindArg, opts: PageOptions = {}): Promise<Page<string>> {
-    return this.#page(info(kind), opts, encoded);
+  async listPageJson(kind: KindArg, opts: PageOptions = {}): Promise<Page<string>> {
+    return await this.#page(info(kind), opts, encoded);
   }
 
   async #page<T>(k: KindInfo, opts: PageOptions, item: (e: Indexed) => T): Promise<Page<T>> {

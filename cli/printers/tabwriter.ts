@@ -111,7 +111,8 @@ export function formatTable(rows: string[][], options: TabwriterOptions = TABLE_
   const uniform = rows.every((r) => r.length === cells && !r.some((c) => SEPARATOR.test(c)));
   if (!uniform) return tabwrite(rows.map((r) => r.join("\t")).join("\n"), options) + "\n";
   // Every row has the same cells: each column is one block as wide as its widest cell, which
-  // is what tabwrite() settles, without joining and splitting the text (10,000 pods: ~5× faster).
+  // is what tabwrite() settles, without joining and splitting the text (10,000 pods, in a
+  // fresh process: 209 → 140 ms).
   const minWidth = options.minWidth ?? TABLE_OPTIONS.minWidth;
   const padding = options.padding ?? TABLE_OPTIONS.padding;
   const widths = new Array<number>(cells - 1).fill(minWidth);
