@@ -246,7 +246,10 @@ class Bench {
       await sleep(25);
     }
     this.#closeHttp();
+    // HTTP/1.1, as milpactl speaks (cli/client.ts): Deno's fetch over HTTP/2 stalls ~45 ms at
+    // its flow-control window updates, which held the pods watch behind (docs/benchmarks.md).
     this.http = Deno.createHttpClient({
+      http2: false,
       caCerts: this.client.certificateAuthority ? [this.client.certificateAuthority] : [],
     });
   }
