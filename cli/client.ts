@@ -92,8 +92,8 @@ export class MilpaClient {
   /**
    * The connection pool of an https endpoint: it trusts the config's CA when there is one, and
    * speaks HTTP/1.1. Over HTTP/2, Deno's fetch stalled about one response in four of a few
-   * hundred KB for ~40 ms (its flow-control window updates wait on a delayed ACK): a 10,000-pod
-   * `get pods`, 20 pages of 500, took 0.5 s instead of 0.1 s. See docs/decisions/0002.
+   * hundred KB for ~45 ms (curl over HTTP/2 did not): a 10,000-pod `get pods` spent ~0.5 s in its
+   * 20 pages of 500, ~0.3 s over HTTP/1.1. See docs/decisions/0002.
    */
   #client(): Deno.HttpClient | undefined {
     if (!this.config.endpoint.startsWith("https:")) return undefined;

@@ -149,8 +149,8 @@ export class ActorStore {
   async loadAll(): Promise<Map<string, unknown>> {
     const out = new Map<string, unknown>();
     const chunks = new Map<string, number>();
-    // 1,000 a batch (KV's most; 500 by default): fewer trips to KV's thread on a restart.
-    for await (const e of this.kv.list<Head>({ prefix: [SNAPSHOTS] }, { batchSize: 1000 })) {
+    // 500 a batch (KV's most; 100 by default): fewer trips to KV's thread on a restart.
+    for await (const e of this.kv.list<Head>({ prefix: [SNAPSHOTS] }, { batchSize: 500 })) {
       const id = e.key[1] as string;
       if (e.value.n) chunks.set(id, e.value.n);
       out.set(id, await this.#decode(id, e.value));

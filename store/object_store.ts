@@ -451,7 +451,8 @@ export class ObjectStore {
   async #load(k: KindInfo): Promise<KindIndex> {
     const idx = new KindIndex();
     const prefix = [OBJECTS, k.plural];
-    for await (const e of this.#kv.list<MilpaObject>({ prefix }, { batchSize: 1000 })) {
+    // 500 a batch: KV's most (100 by default).
+    for await (const e of this.#kv.list<MilpaObject>({ prefix }, { batchSize: 500 })) {
       const [, , ns, name] = e.key as string[];
       idx.set(ns, name, indexed(e.value, e.versionstamp));
     }

@@ -60,7 +60,7 @@ export class SimInstanceStore {
     const instances: SimInstanceRecord[] = [];
     for await (
       const e of this.#kv.list<SimInstanceRecord>({ prefix: [PREFIX, "instance"] }, {
-        batchSize: 1000,
+        batchSize: 500, // KV's most
       })
     ) {
       instances.push(e.value);
