@@ -485,9 +485,14 @@ export class ObjectStore {
     namespace: string | undefined,
     name: string,
   ): Promise<T | null> {
-    const k = info(kind);
-    const e = (await this.#kind(k)).get(nsOf(k, namespace), name);
+    const e = await this.#entry(kind, namespace, name);
     return e ? decode<T>(e) : null;
+  }
+
+  /** What the index holds of an object. */
+  async #entry(kind: KindArg, namespace: string | undefined, name: string) {
+    const k = info(kind);
+    return (await this.#kind(k)).get(nsOf(k, namespace), name);
   }
 
   /**
@@ -499,8 +504,7 @@ export class ObjectStore {
     namespace: string | undefined,
     name: string,
   ): Promise<string | null> {
-    const k = info(kind);
-    const e = (await this.#kind(k)).get(nsOf(k, namespace), name);
+    const e = await this.#entry(kind, namespace, name);
     return e ? encoded(e) : null;
   }
 
