@@ -297,14 +297,19 @@ export function createNodeMachine(deps: NodeDeps) {
         on: {
           AGENT_CONNECTED: { target: "Available", actions: "noteConnected" },
           BIND: { actions: "bind" },
-          TICK: {
-            guard: "bootTimedOut",
-            target: "Terminating",
-            actions: ["noteBootTimeout", {
-              type: "countLaunch",
-              params: { outcome: "boot_timeout" },
-            }],
-          },
+          TICK: [
+            // An agent that connected unseen (no AGENT_CONNECTED reached this actor) is found
+            // on a tick: the ticker sends only ticks a transition takes, so it is one here.
+            { guard: "connected", target: "Available", actions: "noteConnected" },
+            {
+              guard: "bootTimedOut",
+              target: "Terminating",
+              actions: ["noteBootTimeout", {
+                type: "countLaunch",
+                params: { outcome: "boot_timeout" },
+              }],
+            },
+          ],
           TERMINATE: { target: "Terminating", actions: "noteReason" },
           INSTANCE_GONE: {
             target: "Terminating",

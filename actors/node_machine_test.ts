@@ -457,6 +457,19 @@ Deno.test("node machine terminates a node whose agent does not connect within th
   }, { bootTimeoutMs: 1_000, watchdogPeriodMs: 5 });
 });
 
+Deno.test("node machine in Created finds on a tick an agent that connected unseen", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    h.launches[0].resolve(LAUNCHED);
+    await until(a, "Created");
+    // The agent connects, but no AGENT_CONNECTED reaches the actor (it was missed).
+    h.connected = true;
+    await h.clock.advance(5);
+    assert.equal(phase(a), "Available");
+    assert.equal(a.getSnapshot().context.agentConnected, true);
+  }, { watchdogPeriodMs: 5 });
+});
+
 Deno.test("node machine terminates an Available node whose agent is gone and sent no heartbeat", async () => {
   await withHarness(async (h) => {
     const a = h.start();

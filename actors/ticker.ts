@@ -2,7 +2,9 @@
  * One watchdog timer for every actor: each period, every actor in a state tagged
  * {@linkcode WATCHED} gets `{type: "TICK", since}`, `since` being when it entered (or was
  * restored in) that state. A machine's guards decide on a tick whether a deadline passed
- * (no status, no heartbeat, no boot); deadlines live in context as epoch-ms.
+ * (no status, no heartbeat, no boot); deadlines live in context as epoch-ms. A tick is sent
+ * only when the actor would take a transition on it (`snapshot.can`): a watched state reacts to
+ * time in its `TICK` transitions, never in eventless (`always`) ones.
  *
  * This replaces a callback actor and a timer per pod and per node: at 10,000 pods those were
  * 10,000 child actors and intervals. Follow an actor with follow(); its ticks start and stop as
@@ -13,6 +15,12 @@ import { type Clock, every } from "../model/clock.ts";
 
 /** Parts a period's ticks are spread over. */
 const SLICES = 50;
+
+/** What the ticker reads of a snapshot: a machine's can tell whether a tick would do anything. */
+interface Tickable {
+  status: string;
+  can?: (event: { type: "TICK"; since: number }) => boolean;
+}
 
 /** The tag of states whose actor gets watchdog ticks. */
 export const WATCHED = "watched";
@@ -120,13 +128,20 @@ export class Ticker {
   #tick(): void {
     const slice = this.#slice;
     this.#slice = (slice + 1) % this.#slices.length;
-    // A copy: a tick may move an actor out of (or, elsewhere, into) its watched state.
-    for (const [ref, since] of [...this.#slices[slice]]) {
-      if (ref.getSnapshot().status !== "active") {
-        this.#unwatch(ref);
-        continue;
+    // Most ticks find every deadline ahead: only a tick some transition takes is sent. A sent
+    // event is a macrostep, eventless transitions and every observer (the persister, the
+    // inspection recorder); at 10,000 running pods that was 2,000 a second doing nothing.
+    // Sent after the look: a tick may move an actor out of (or, elsewhere, into) its state.
+    const due: [AnyActorRef, number][] = [];
+    const gone: AnyActorRef[] = [];
+    for (const [ref, since] of this.#slices[slice]) {
+      const snap = ref.getSnapshot() as Tickable;
+      if (snap.status !== "active") gone.push(ref);
+      else if (typeof snap.can !== "function" || snap.can({ type: "TICK", since })) {
+        due.push([ref, since]);
       }
-      ref.send({ type: "TICK", since });
     }
+    for (const ref of gone) this.#unwatch(ref);
+    for (const [ref, since] of due) ref.send({ type: "TICK", since });
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createActor, setup } from "xstate";
+import { assign, createActor, setup } from "xstate";
 import { FakeClock } from "../model/fake_clock.ts";
 import { Ticker, WATCHED } from "./ticker.ts";
 
@@ -75,4 +75,39 @@ Deno.test("Ticker keeps each actor in its slice when others leave: one tick each
   assert.deepEqual(actors.map((a) => a.getSnapshot().context.ticks.length), [1, 2, 2]);
   ticker.stop();
   for (const a of actors) a.stop();
+});
+
+Deno.test("Ticker sends a tick only when a transition takes it: idle ticks reach no observer", async () => {
+  let due = false;
+  const guarded = setup({
+    types: {} as { context: { ticks: number }; events: { type: "TICK"; since: number } },
+    guards: { due: () => due },
+  }).createMachine({
+    context: { ticks: 0 },
+    initial: "Watched",
+    states: {
+      Watched: {
+        tags: [WATCHED],
+        on: {
+          TICK: { guard: "due", actions: assign({ ticks: ({ context }) => context.ticks + 1 }) },
+        },
+      },
+    },
+  });
+  const clock = new FakeClock();
+  const ticker = new Ticker(clock, 1_000);
+  ticker.start();
+  const a = createActor(guarded);
+  ticker.follow(a);
+  a.start();
+  let seen = 0;
+  a.subscribe(() => seen++);
+  await clock.advance(5_000);
+  assert.equal(seen, 0, "five periods of ticks nothing takes: no event processed");
+  due = true;
+  await clock.advance(1_000);
+  assert.equal(a.getSnapshot().context.ticks, 1);
+  assert.equal(seen, 1);
+  ticker.stop();
+  a.stop();
 });
