@@ -33,6 +33,7 @@ import type { ControllerTls, ServerCertificate } from "./api/pki.ts";
 import { setListenerNoDelay } from "./api/tcp_nodelay.ts";
 import { hostPort, listening } from "./model/listen_error.ts";
 import { log } from "./model/log.ts";
+import { holdMemoryReducer } from "./model/memory_reducer.ts";
 
 /** The agents of the simulated cloud's nodes (`agent/sim_agent.ts`'s `SimAgents`). */
 export interface SimAgentRunner {
@@ -291,6 +292,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     userApi: { app, auth: apiAuthenticator({ token, store, clock, apiTokens }) },
   }).fetch;
   ready = true;
+  // Heap pages a burst left committed go back once the process is quiet (model/memory_reducer.ts).
+  const releaseReducer = holdMemoryReducer();
   // Agents reach a controller once it serves: the simulated ones too (those of the instances
   // an earlier controller launched, and of those booted while this one started).
   // They arrive over a few turns of the event loop (see startAgents), the API answering meanwhile.
@@ -307,6 +310,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     async close(o = {}) {
       if (!ready) return;
       ready = false;
+      releaseReducer();
       await supervisor.stop();
       // Open actor streams (the web view's) would keep the server from shutting down.
       recorder.endSubscriptions();

@@ -33,6 +33,8 @@ import {
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const T0 = performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long the controller rests, idle, before its RSS is read. */
+const REST_MS = 10_000;
 
 function log(message: string): void {
   console.error(`[${((performance.now() - T0) / 1000).toFixed(1).padStart(6)} s] ${message}`);
@@ -929,7 +931,17 @@ export async function runScale(args: string[]): Promise<number> {
         log(`big: live: ${livePods} (${phases})`);
         extra.node_phases_10k = live.nodePhases;
 
+        // At rest: the RSS when it went idle, and 10 s later, once the controller's memory
+        // reducer (model/memory_reducer.ts) had the quiet it waits for to compact the heap the
+        // burst grew. The second is the figure: what a cluster that is not busy holds.
+        const firstIdle = await b.proc.rss();
+        extra.rss_first_idle_mb_10k = Math.round(firstIdle.rss);
+        await sleep(REST_MS);
         const rss = await b.proc.rss();
+        log(
+          `big: RSS ${firstIdle.rss.toFixed(0)} MiB when idle, ` +
+            `${rss.rss.toFixed(0)} MiB ${REST_MS / 1000} s later`,
+        );
         figures.push({
           key: "rss_mb_10k",
           name: `controller RSS with ${N} live pods`,
@@ -937,7 +949,9 @@ export async function runScale(args: string[]): Promise<number> {
           unit: "MiB",
           target: "≤ 400",
           ok: rss.rss <= 400 && live.running >= opts.n,
-          note: `VmRSS (peak VmHWM ${rss.hwm.toFixed(0)} MiB); ${livePods}`,
+          note: `VmRSS ${REST_MS / 1000} s after it went idle (${
+            firstIdle.rss.toFixed(0)
+          } MiB then, peak VmHWM ${rss.hwm.toFixed(0)} MiB); ${livePods}`,
         });
         extra.rss_hwm_mb_10k = Math.round(rss.hwm);
 
