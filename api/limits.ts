@@ -38,8 +38,8 @@ export const DEFAULT_LIMITS: ApiLimits = {
 /**
  * Refuses a body over `maxBytes` with 413 without reading it: a declared Content-Length is
  * judged before any byte is read; a body without one (chunked) is read only until it passes
- * the limit. Requests `exempt` says yes to pass untouched (they must enforce a limit of their
- * own).
+ * the limit. GET and HEAD requests, and those `exempt` says yes to, pass untouched (they must
+ * enforce a limit of their own).
  */
 export function limitBody(
   maxBytes: number,
@@ -51,7 +51,13 @@ export function limitBody(
       throw new PayloadTooLargeError(`request body is larger than ${maxBytes} bytes`);
     },
   });
-  return exempt ? (c, next) => exempt(c) ? next() : limit(c, next) : limit;
+  // No handler reads the body of a GET or HEAD: they pass without a look (Hono's check costs
+  // 3 % of the main thread under `wrk` on GET of one pod).
+  return (c, next) => {
+    const m = c.req.method;
+    if (m === "GET" || m === "HEAD" || exempt?.(c)) return next();
+    return limit(c, next);
+  };
 }
 
 /**
