@@ -3,6 +3,7 @@
  * expiry, and the SHA-256 of their secret, never the secret itself. An expired token is
  * treated as gone at once (by the injected clock) and removed by KV's own expiry later.
  */
+import { createHash } from "node:crypto";
 import { isoTime } from "../model/clock.ts";
 import {
   type ApiToken,
@@ -64,9 +65,10 @@ export interface TokenSpec {
 export const apiTokenKey = (id: string): Deno.KvKey => [PREFIX, id];
 
 /** Lowercase hex SHA-256 of `text`. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+export function sha256Hex(text: string): Promise<string> {
+  // node:crypto's hash: 2 µs here, where WebCrypto's digest took 37 µs of the main thread
+  // (a node's credentials hash once per node, an API token on each of its requests).
+  return Promise.resolve(createHash("sha256").update(text).digest("hex"));
 }
 
 function shown(t: StoredToken): ApiToken {

@@ -170,3 +170,31 @@ Deno.test("loadOrCreateNodeKey() makes 32 random bytes, mode 0600, once; refuses
     );
   });
 });
+
+Deno.test("NodeCredentials tokens are HMAC-SHA256 of name:nonce under the key file, stored by SHA-256: those issued before an upgrade still verify", async () => {
+  await withCredentials(async ({ kv, keyFile, open, node }) => {
+    const creds = await open();
+    await node("node-a");
+    const token = await creds.issue("node-a");
+    const record = (await kv.get<{ nonce: string; sha256: string }>(["nodeCredentials", "node-a"]))
+      .value!;
+    // The same values, computed with WebCrypto as every earlier version did.
+    const hex = (b: ArrayBuffer) =>
+      Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+    const key = await crypto.subtle.importKey(
+      "raw",
+      await Deno.readFile(keyFile),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const expected = hex(
+      await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`node-a:${record.nonce}`)),
+    );
+    assert.equal(token, expected);
+    assert.equal(
+      record.sha256,
+      hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))),
+    );
+  });
+});
