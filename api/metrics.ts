@@ -20,6 +20,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { LaunchOutcome } from "../actors/node_machine.ts";
 import type { Clock } from "../model/clock.ts";
 import { systemClock } from "../model/clock.ts";
+import { memoryReducerTotals } from "../model/memory_reducer.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Node, NodePhase } from "../model/node.ts";
 import type { Pod, PodPhase } from "../model/pod.ts";
@@ -137,6 +138,25 @@ export class ControllerMetrics {
       registers,
       collect() {
         for (const [phase, n] of nodes.counts) this.set({ phase }, n);
+      },
+    });
+    new Counter({
+      name: "milpa_heap_compactions_total",
+      help: "Compacting collections the controller ran once quiet after a burst, to give " +
+        "the heap's empty pages back (model/memory_reducer.ts); each pauses it.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(memoryReducerTotals().count);
+      },
+    });
+    new Counter({
+      name: "milpa_heap_compaction_seconds_total",
+      help: "Seconds the controller spent paused in those compactions.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(memoryReducerTotals().seconds);
       },
     });
     this.#launches = new Counter({

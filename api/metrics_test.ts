@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { CapacityError } from "../model/errors.ts";
+import { memoryReducerTotals } from "../model/memory_reducer.ts";
 import { podManifest, type SimCluster, startSimCluster } from "../tests/support/sim_cluster.ts";
 
 /** One metric family as parse-prometheus-text-format gives it. */
@@ -73,6 +74,12 @@ Deno.test("GET /metrics gives pods and nodes by phase, launches, start latency, 
     assert.equal(value(m, "milpa_nodes", { phase: "Creating" }), 0);
     assert.equal(m.get("milpa_node_launches_total")?.type, "COUNTER");
     assert.equal(value(m, "milpa_node_launches_total"), 3);
+    // The process's memory reducer (model/memory_reducer.ts), as it counted.
+    const reduced = memoryReducerTotals();
+    assert.equal(m.get("milpa_heap_compactions_total")?.type, "COUNTER");
+    assert.equal(value(m, "milpa_heap_compactions_total"), reduced.count);
+    assert.equal(m.get("milpa_heap_compaction_seconds_total")?.type, "COUNTER");
+    assert.ok(Math.abs(value(m, "milpa_heap_compaction_seconds_total") - reduced.seconds) < 1e-6);
     for (const reason of ["capacity", "cloud_error", "instance_gone", "boot_timeout"]) {
       assert.equal(value(m, "milpa_node_launch_failures_total", { reason }), 0, reason);
     }

@@ -101,6 +101,8 @@ export class MemoryReducer {
   #lastCompactionAt = -Infinity;
   /** Compactions so far, the latest last (at most 20 kept). */
   readonly compactions: Compaction[] = [];
+  /** Compactions ever run, and the seconds they took together. */
+  readonly totals = { count: 0, seconds: 0 };
 
   /** @param compact runs one memory-reducing collection ({@linkcode v8Compactor}). */
   constructor(compact: () => void, options: MemoryReducerOptions = {}) {
@@ -161,6 +163,8 @@ export class MemoryReducer {
     this.#lastCompactionAt = this.#lastAt;
     const c: Compaction = { at: now, ms, before: s, after };
     this.compactions.push(c);
+    this.totals.count++;
+    this.totals.seconds += ms / 1000;
     if (this.compactions.length > 20) this.compactions.shift();
     const mib = (b: number) => Math.round(b / 2 ** 20);
     log.debug("compacted the heap after a burst", {
@@ -193,4 +197,9 @@ export function holdMemoryReducer(): () => void {
 /** Whether the process's reducer runs now (someone holds it). */
 export function memoryReducerRunning(): boolean {
   return shared?.running ?? false;
+}
+
+/** Compactions the process's reducer ran, and the seconds they took (for `/metrics`). */
+export function memoryReducerTotals(): { count: number; seconds: number } {
+  return { ...(shared?.totals ?? { count: 0, seconds: 0 }) };
 }
