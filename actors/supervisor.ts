@@ -27,7 +27,7 @@ import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import type { ActorStore } from "../store/actor_store.ts";
 import type { SavedLogs } from "../store/log_store.ts";
-import { FinishedPods, purgeExpired, recordEvent } from "../store/events.ts";
+import { EventLog, FinishedPods, purgeExpired, recordEvent } from "../store/events.ts";
 import type { EventInput } from "../store/events.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import type { AgentHub } from "./agent_hub.ts";
@@ -159,6 +159,7 @@ export class Supervisor {
   /** The one watchdog timer of every pod and node actor. */
   readonly #ticker: Ticker;
   readonly #finishedPods: FinishedPods;
+  readonly #eventLog: EventLog;
   #lastFullCollection = -Infinity;
   readonly #root: Actor<ReturnType<typeof createSupervisorMachine>>;
   #unsubscribe: (() => void)[] = [];
@@ -183,6 +184,7 @@ export class Supervisor {
     };
     this.#ticker = new Ticker(deps.clock, this.#timings.watchdogPeriodMs);
     this.#finishedPods = new FinishedPods(deps.store);
+    this.#eventLog = new EventLog(deps.store);
     this.#persister = new Persister(deps.actorStore, {
       clock: deps.clock,
       onError: (id, error, failures) => this.#persistFailed(id, error, failures),
@@ -264,6 +266,7 @@ export class Supervisor {
       store.preload([...this.#kinds.values()].map((k) => k.objectKind)),
     ]);
     this.#unsubscribe.push(() => this.#finishedPods.stop());
+    this.#unsubscribe.push(() => this.#eventLog.stop());
     const known = new Set<string>([POOL_ID]);
     this.#start(
       POOL_ID,
@@ -328,7 +331,7 @@ export class Supervisor {
     }));
     this.#timers.push(every(clock, this.#timings.purgePeriodMs, () => {
       this.#track(
-        purgeExpired(store, clock, this.#finishedPods).catch((e) =>
+        purgeExpired(store, clock, this.#finishedPods, this.#eventLog).catch((e) =>
           log.at(retryLevel(e), "purge failed", { error: e })
         ),
       );

@@ -5,6 +5,7 @@ import type { Event } from "../model/event.ts";
 import { EVENT_TTL_MS } from "../model/event.ts";
 import type { Pod, PodPhase } from "../model/pod.ts";
 import {
+  EventLog,
   FINISHED_POD_TTL_MS,
   FinishedPods,
   MAX_EVENTS,
@@ -138,6 +139,72 @@ Deno.test("purgeExpired() keeps only the newest MAX_EVENTS events", async () => 
     assert.equal(left.length, MAX_EVENTS);
     const oldestKept = left.map((e) => Date.parse(e.metadata.creationTimestamp!)).sort()[0];
     assert.equal(oldestKept, start + extra);
+  });
+});
+
+/** Counts the store's lists of `plural` from now on. */
+function countLists(store: ObjectStore, plural: string): { n: number } {
+  const count = { n: 0 };
+  const list = store.list.bind(store);
+  store.list = ((kind: string, ...rest: unknown[]) => {
+    if (kind === plural) count.n++;
+    return (list as (...a: unknown[]) => unknown)(kind, ...rest);
+  }) as typeof store.list;
+  return count;
+}
+
+Deno.test("EventLog: purging keeps the newest MAX_EVENTS by time and drops expired events, and lists events only once", async () => {
+  await withStore(async (store, clock) => {
+    const start = clock.now();
+    // Some events before the log exists (it reads them once), in reverse time order.
+    await store.commit(
+      Array.from({ length: 50 }, (_, i) => ({
+        op: "create" as const,
+        object: event(`before-${i}`, start + 100 - i),
+      })),
+    );
+    const lists = countLists(store, "events");
+    const log = new EventLog(store);
+    try {
+      assert.equal(await purgeExpired(store, clock, undefined, log), 0);
+      assert.equal(log.size, 50);
+      assert.equal(lists.n, 1);
+      // More, with times out of order among themselves and older than some already there.
+      const extra = 5;
+      const ops: BatchOp[] = Array.from({ length: MAX_EVENTS - 50 + extra }, (_, i) => ({
+        op: "create",
+        object: event(`e${String(i).padStart(5, "0")}`, start + 200 + ((i * 7919) % 5000)),
+      }));
+      ops.push({ op: "create", object: event("oldest", start - 1) });
+      for (let i = 0; i < ops.length; i += 100) await store.commit(ops.slice(i, i + 100));
+      assert.equal(log.size, MAX_EVENTS + extra + 1);
+      assert.equal(await purgeExpired(store, clock, undefined, log), extra + 1);
+      const left = await store.list<Event>("events");
+      assert.equal(left.length, MAX_EVENTS);
+      assert.equal(log.size, MAX_EVENTS);
+      const times = left.map((e) => Date.parse(e.metadata.creationTimestamp!)).sort((a, b) =>
+        a - b
+      );
+      // The six oldest went: "oldest" and before-45 … before-49 (start + 51 … 55).
+      assert.equal(times[0], start + 56);
+      assert.ok(!left.some((e) => e.metadata.name === "oldest"));
+      // A user deletes one; nothing to purge; then an hour passes: all but the newest go.
+      await store.delete("events", "default", "before-0");
+      assert.equal(log.size, MAX_EVENTS - 1);
+      assert.equal(await purgeExpired(store, clock, undefined, log), 0);
+      await clock.advance(EVENT_TTL_MS + 200 + 4_000);
+      await store.create(event("fresh", clock.now()));
+      const purged = await purgeExpired(store, clock, undefined, log);
+      const kept = (await store.list<Event>("events")).map((e) => e.metadata.name);
+      assert.ok(kept.includes("fresh"));
+      assert.equal(purged, MAX_EVENTS - 1 - (kept.length - 1));
+      for (const e of await store.list<Event>("events")) {
+        assert.ok(clock.now() - Date.parse(e.metadata.creationTimestamp!) <= EVENT_TTL_MS);
+      }
+      assert.equal(lists.n, 1 + 3, "lists made by the test itself, none by the purges");
+    } finally {
+      log.stop();
+    }
   });
 });
 
