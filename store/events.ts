@@ -234,7 +234,7 @@ export class FinishedPods extends Follower {
     const due: Pod[] = [];
     for (const [key, at] of [...this.#ended]) {
       if (at >= before) continue;
-      const [namespace, name] = key.split("/");
+      const [namespace, name] = splitKey(key);
       const pod = await this.store.get<Pod>("pods", namespace, name).catch(() => undefined);
       if (pod && (endedAt(pod) ?? Infinity) < before) due.push(pod);
     }
