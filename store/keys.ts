@@ -3,7 +3,7 @@
  *
  * | key | value | written by |
  * |---|---|---|
- * | `["o", plural, namespace, name]` | an object (namespace "" when cluster-scoped) | object_store.ts |
+ * | `["o", plural, namespace, name]` | an object's JSON as UTF-8 bytes (namespace "" when cluster-scoped; before 2026-12-06 the object itself, still read) | object_store.ts |
  * | `["l", plural, labelKey, labelValue, namespace, name]` | null: the label index | object_store.ts |
  * | `["s", systemId]` | an actor's snapshot head: `{v: json}` or `{n: chunks}` | actor_store.ts |
  * | `["sc", systemId, i]` | chunk i of a large snapshot's JSON | actor_store.ts |

@@ -1,8 +1,8 @@
 /**
  * Objects in Deno KV with optimistic concurrency, label lists and an in-process watch.
  *
- * Layout (see keys.ts): `["o", plural, namespace, name]` holds an object (namespace "" for
- * cluster-scoped kinds); `["l", plural, labelKey, labelValue, namespace, name]` indexes
+ * Layout (see keys.ts): `["o", plural, namespace, name]` holds an object as its JSON in UTF-8
+ * (namespace "" for cluster-scoped kinds); `["l", plural, labelKey, labelValue, namespace, name]` indexes
  * labels. An object's resourceVersion is the KV versionstamp of its last write, so a
  * write carrying a stale resourceVersion fails with ConflictError instead of being lost.
  *
@@ -32,15 +32,17 @@ import { labelKey, objectKey, OBJECTS } from "./keys.ts";
 import { log } from "../model/log.ts";
 
 /**
- * Largest object the store writes, in bytes as Deno KV counts them (see storedSize). KV takes
- * 65,536 per value; the rest is room for the status actors write (`store/actor_store.ts`).
+ * Largest object the store writes, in bytes as Deno KV counts them (see storedSize) for the
+ * value it stores: the object's JSON as UTF-8. KV takes 65,536 per value; the rest is room for the
+ * status actors write (`store/actor_store.ts`).
  */
 export const MAX_OBJECT_BYTES = 60_000;
 
 /**
- * The bytes Deno KV counts for a value: its V8 serialization, the form KV stores. Not the
- * JSON's UTF-8 length: a string with any character past Latin-1 ("€", "日") takes 2 bytes
- * per UTF-16 code unit, ASCII included, and a Latin-1 one ("é") 1 byte per character.
+ * The bytes Deno KV counts for a value: its V8 serialization, the form KV stores. For a byte
+ * array (what the store writes for an object) that is its length and a few bytes of header. A
+ * JavaScript string would take 2 bytes per UTF-16 code unit, ASCII included, as soon as one
+ * character is past Latin-1 ("€", "日"): the reason objects are stored as UTF-8.
  */
 export function storedSize(value: unknown): number {
   return serialize(value).length;
@@ -117,6 +119,8 @@ interface Indexed {
   json: string;
   versionstamp: string;
   labels?: Record<string, string>;
+  /** The labels are not read yet (loaded from KV as text): labelsOf() reads them once. */
+  unread?: true;
 }
 
 /** The index of one kind: namespace → name → object, with each namespace's names in order. */
@@ -187,9 +191,32 @@ function indexed(stored: MilpaObject, versionstamp: string, json?: string): Inde
   };
 }
 
+/**
+ * The index entry of a value read from KV: the object's JSON as UTF-8 (what this store writes),
+ * or the object itself (what versions before 2026-12-06 wrote; rewritten as JSON on its next
+ * write). JSON is kept as it is: its labels are read when a selector first needs them.
+ */
+function indexedValue(value: MilpaObject | Uint8Array, versionstamp: string): Indexed {
+  if (!(value instanceof Uint8Array)) return indexed(value, versionstamp);
+  return { json: fromUtf8.decode(value), versionstamp, unread: true };
+}
+
+/** An entry's labels (read from its JSON the first time, for an entry loaded as text). */
+function labelsOf(e: Indexed): Record<string, string> {
+  if (e.unread) setLabels(e, (JSON.parse(e.json) as MilpaObject).metadata.labels);
+  return e.labels ?? {};
+}
+
+function setLabels(e: Indexed, labels: Record<string, string> | undefined): void {
+  delete e.unread;
+  if (labels && Object.keys(labels).length) e.labels = labels;
+}
+
 /** A fresh object from the index, with its resourceVersion. */
 function decode<T extends MilpaObject>(e: Indexed): T {
   const obj = JSON.parse(e.json) as T;
+  // Decoded anyway: an entry loaded as text learns its labels (a copy: `obj` is the caller's).
+  if (e.unread) setLabels(e, obj.metadata.labels && { ...obj.metadata.labels });
   obj.metadata.resourceVersion = e.versionstamp;
   return obj;
 }
@@ -307,20 +334,39 @@ function jsonBound(length: number): number {
   return length * 3 + 64;
 }
 
-/** Stored form: without resourceVersion, which the versionstamp supplies on read; and its JSON. */
-function toStored(obj: MilpaObject): { stored: MilpaObject; json: string } {
+/** An upper bound of the bytes KV stores for a byte array: its length and a short header. */
+function valueBound(value: Uint8Array): number {
+  return value.length + 64;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** An object as the store writes it (see toStored). */
+interface Stored {
+  stored: MilpaObject;
+  json: string;
+  value: Uint8Array;
+}
+
+/**
+ * Stored form: without resourceVersion, which the versionstamp supplies on read; its JSON; and
+ * what KV keeps, the JSON's UTF-8 bytes.
+ */
+function toStored(obj: MilpaObject): Stored {
   const { resourceVersion: _rv, ...metadata } = obj.metadata;
   const stored = { ...obj, metadata };
   const json = JSON.stringify(stored);
+  const value = utf8.encode(json);
   // Exact sizes only for objects that may be near the limit.
-  const size = jsonBound(json.length) <= MAX_OBJECT_BYTES ? 0 : storedSize(stored);
+  const size = valueBound(value) <= MAX_OBJECT_BYTES ? 0 : storedSize(value);
   if (size > MAX_OBJECT_BYTES) {
     throw new ValidationError(
       `${obj.kind} "${obj.metadata.name}" is too large: ${size} bytes (max ${MAX_OBJECT_BYTES})`,
       [{ field: "", message: `object is ${size} bytes, more than ${MAX_OBJECT_BYTES}` }],
     );
   }
-  return { stored, json };
+  return { stored, json, value };
 }
 
 function byCodePoint(a: string, b: string): number {
@@ -363,7 +409,8 @@ class TxBudget {
   /**
    * Counts one write; a delete has no value. `jsonLength`, the length of the value's JSON when
    * the caller has it, spares serializing it to count: KV's form takes at most 3 bytes for
-   * every character of JSON (see jsonBound).
+   * every character of JSON (see jsonBound). A byte array (an object's UTF-8 JSON) counts as
+   * its length and a header.
    */
   add(key: Deno.KvKey, value?: unknown, jsonLength?: number): void {
     const keyBound = JSON.stringify(key).length * 3;
@@ -375,6 +422,8 @@ class TxBudget {
         ? 0
         : jsonLength !== undefined
         ? jsonBound(jsonLength)
+        : value instanceof Uint8Array
+        ? valueBound(value)
         : storedSize(value));
   }
 
@@ -452,9 +501,9 @@ export class ObjectStore {
     const idx = new KindIndex();
     const prefix = [OBJECTS, k.plural];
     // 500 a batch: KV's most (100 by default).
-    for await (const e of this.#kv.list<MilpaObject>({ prefix }, { batchSize: 500 })) {
+    for await (const e of this.#kv.list<MilpaObject | Uint8Array>({ prefix }, { batchSize: 500 })) {
       const [, , ns, name] = e.key as string[];
-      idx.set(ns, name, indexed(e.value, e.versionstamp));
+      idx.set(ns, name, indexedValue(e.value, e.versionstamp));
     }
     this.#index.set(k.plural, idx);
     return idx;
@@ -468,12 +517,12 @@ export class ObjectStore {
   /** Re-reads keys from KV into the index (after a write found it stale). */
   async #refresh(keys: Deno.KvKey[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 10) {
-      const entries = await this.#kv.getMany<MilpaObject[]>(keys.slice(i, i + 10));
+      const entries = await this.#kv.getMany<(MilpaObject | Uint8Array)[]>(keys.slice(i, i + 10));
       for (const e of entries) {
         const [, plural, ns, name] = e.key as string[];
         const idx = this.#index.get(plural);
         if (!idx) continue;
-        if (e.value) idx.set(ns, name, indexed(e.value, e.versionstamp!));
+        if (e.value) idx.set(ns, name, indexedValue(e.value, e.versionstamp!));
         else idx.delete(ns, name);
       }
     }
@@ -569,7 +618,7 @@ export class ObjectStore {
         const name = sorted[i];
         const e = names.get(name);
         if (!e) continue; // deleted while this list let others run
-        if (sel && !matchesSelector(sel, e.labels ?? {})) continue;
+        if (sel && !matchesSelector(sel, labelsOf(e))) continue;
         if (items.length >= limit) {
           if (!sel) {
             remaining += sorted.length - i; // the rest of this namespace, without a look each
@@ -702,7 +751,7 @@ export class ObjectStore {
       budget.add(key);
       write.mutations.push({ type: "delete", key });
     };
-    const stored: ({ stored: MilpaObject; json: string } | undefined)[] = [];
+    const stored: (Stored | undefined)[] = [];
     ops.forEach((o, i) => {
       try {
         const planned = this.#plan(o, keys[i], currents[i], now, check, set, del);
@@ -775,7 +824,7 @@ export class ObjectStore {
           stored,
           json: JSON.stringify(stored),
         };
-        return [{ type: "set", key, value: stored }];
+        return [{ type: "set", key, value: utf8.encode(staged.json) }];
       },
       committed: (versionstamp) => {
         if (staged) this.statusCommitted([staged], versionstamp);
@@ -806,7 +855,7 @@ export class ObjectStore {
     type: WatchEventType;
     object: MilpaObject;
     replaced?: MilpaObject;
-    stored?: { stored: MilpaObject; json: string };
+    stored?: Stored;
   } {
     const k = info(o.object.kind);
     if (o.op === "create" || o.op === "replace") {
@@ -831,7 +880,7 @@ export class ObjectStore {
       if (!k.namespaced) delete object.metadata.namespace;
       check({ key, versionstamp: cur.versionstamp });
       const stored = toStored(object);
-      set(key, stored.stored, stored.json.length);
+      set(key, stored.value);
       relabel(k, cur.value ?? undefined, object, set, del);
       const replaced = cur.value ? withVersion(cur.value, cur.versionstamp!) : undefined;
       return { type: "ADDED", object, replaced, stored };
@@ -862,7 +911,7 @@ export class ObjectStore {
       },
     };
     const stored = toStored(object);
-    set(key, stored.stored, stored.json.length);
+    set(key, stored.value);
     relabel(k, cur.value, object, set, del);
     return { type: "MODIFIED", object, stored };
   }

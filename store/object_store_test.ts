@@ -446,6 +446,52 @@ Deno.test("ObjectStore reads objects written by an earlier store on the same dat
   }
 });
 
+Deno.test("ObjectStore stores each object as its JSON in UTF-8, reads it back with its labels, and reads objects stored as values by earlier versions", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const first = new ObjectStore(kv);
+    const web = await first.create(pod("web", { labels: { app: "web" } }));
+    await first.create(pod("bare"));
+    const raw = (await kv.get(["o", "pods", "default", "web"])).value;
+    assert.ok(raw instanceof Uint8Array);
+    const { resourceVersion: _, ...meta } = web.metadata;
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(raw)), { ...web, metadata: meta });
+    // Written by a version before 2026-12-06: the object itself.
+    const old = pod("old", { labels: { app: "web" } });
+    old.metadata.namespace = "default";
+    old.metadata.uid = "u-old";
+    await kv.set(["o", "pods", "default", "old"], old);
+
+    // A new store (a restart) loads both forms; selectors see the labels of each.
+    const second = new ObjectStore(kv);
+    assert.deepEqual(await second.get("pods", "default", "web"), web);
+    const listed = await second.list("pods", { selector: { app: "web" } });
+    assert.deepEqual(listed.map((p) => p.metadata.name), ["old", "web"]);
+    assert.equal(listed[0].metadata.uid, "u-old");
+    assert.deepEqual(
+      (await second.list("pods", {
+        selector: { matchExpressions: [{ key: "app", operator: "DoesNotExist" }] },
+      }))
+        .map((p) => p.metadata.name),
+      ["bare"],
+    );
+    // Its next write stores the old one as text.
+    await second.update({
+      ...listed[0],
+      metadata: { ...listed[0].metadata, labels: { app: "db" } },
+    });
+    assert.ok((await kv.get(["o", "pods", "default", "old"])).value instanceof Uint8Array);
+    assert.deepEqual(
+      (await new ObjectStore(kv).list("pods", { selector: { app: "db" } })).map((p) =>
+        p.metadata.name
+      ),
+      ["old"],
+    );
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("ObjectStore.delete() without a resourceVersion removes the object and returns it", async () => {
   const kv = await Deno.openKv(":memory:");
   await withStore(async (store) => {
@@ -717,15 +763,20 @@ function annotated(o: MilpaObject, annotations: Record<string, string>): MilpaOb
 
 Deno.test({
   name:
-    "ObjectStore refuses with ValidationError an object whose text KV stores at 2 bytes a character",
+    "ObjectStore counts an object's size in UTF-8 bytes and refuses one over the limit with ValidationError",
   fn: async () => {
     await withStore(async (store) => {
-      // 40,000 characters, one of them past Latin-1: about 40 kB of JSON, 80 kB in KV.
-      const note = "x".repeat(39_999) + "€";
+      // 40,000 characters, one of them past Latin-1: about 40 kB of UTF-8, under the limit.
+      // (Stored as the object or as a JavaScript string, that was 80 kB: 2 bytes a character.)
+      const fits = await store.create(annotated(pod("fits"), { note: "x".repeat(39_999) + "€" }));
+      assert.equal(fits.metadata.annotations!.note.length, 40_000);
+      await store.delete("pods", "default", "fits");
+      // 21,000 characters of 3 bytes each: 63 kB.
+      const note = "€".repeat(21_000);
       const big = annotated(pod("web"), { note });
       await assert.rejects(store.create(big), (e) => {
         assert.ok(e instanceof ValidationError, String(e));
-        assert.match(e.message, /^Pod "web" is too large: 80\d{3} bytes \(max 60000\)$/);
+        assert.match(e.message, /^Pod "web" is too large: 63\d{3} bytes \(max 60000\)$/);
         return true;
       });
       assert.equal(await store.get("pods", "default", "web"), null);
@@ -744,13 +795,14 @@ Deno.test("ObjectStore stores an object of exactly MAX_OBJECT_BYTES as KV counts
   await withStore(async (store) => {
     const current = await store.create(pod("web"));
     const { resourceVersion: _, ...meta } = current.metadata;
-    // The stored form: no resourceVersion. Latin-1 text takes 1 byte a character in KV,
-    // 2 in UTF-8, so this object is near 120 kB of JSON.
+    // The stored form: the JSON of the object without resourceVersion, as UTF-8 ("é" takes 2
+    // bytes, "x" 1).
     const withPad = (n: number) =>
-      annotated({ ...current, metadata: meta }, { note: "é".repeat(30_000), pad: "é".repeat(n) });
-    let n = MAX_OBJECT_BYTES - storedSize(withPad(0));
-    while (storedSize(withPad(n)) > MAX_OBJECT_BYTES) n--;
-    assert.equal(storedSize(withPad(n)), MAX_OBJECT_BYTES);
+      annotated({ ...current, metadata: meta }, { note: "é".repeat(20_000), pad: "x".repeat(n) });
+    const size = (n: number) => storedSize(new TextEncoder().encode(JSON.stringify(withPad(n))));
+    let n = MAX_OBJECT_BYTES - size(0);
+    while (size(n) > MAX_OBJECT_BYTES) n--;
+    assert.equal(size(n), MAX_OBJECT_BYTES);
 
     const saved = await store.update(withPad(n));
     assert.deepEqual(await store.get("pods", "default", "web"), saved);
