@@ -2,9 +2,9 @@
  * Objects in Deno KV with optimistic concurrency, label lists and an in-process watch.
  *
  * Layout (see keys.ts): `["o", plural, namespace, name]` holds an object as its JSON in UTF-8
- * (namespace "" for cluster-scoped kinds); `["l", plural, labelKey, labelValue, namespace, name]` indexes
- * labels. An object's resourceVersion is the KV versionstamp of its last write, so a
- * write carrying a stale resourceVersion fails with ConflictError instead of being lost.
+ * (namespace "" for cluster-scoped kinds); `["l", plural, labelKey, labelValue, namespace,
+ * name]` indexes labels. An object's resourceVersion is the KV versionstamp of its last write,
+ * so a write carrying a stale resourceVersion fails with ConflictError instead of being lost.
  *
  * Reads are served from an in-memory index of every object (its JSON and versionstamp),
  * loaded from KV per kind on first use and updated by every commit after KV accepted it.
@@ -33,8 +33,8 @@ import { log } from "../model/log.ts";
 
 /**
  * Largest object the store writes, in bytes as Deno KV counts them (see storedSize) for the
- * value it stores: the object's JSON as UTF-8. KV takes 65,536 per value; the rest is room for the
- * status actors write (`store/actor_store.ts`).
+ * value it stores: the object's JSON as UTF-8. KV takes 65,536 per value; the rest is room for
+ * the status actors write (`store/actor_store.ts`).
  */
 export const MAX_OBJECT_BYTES = 60_000;
 
@@ -119,7 +119,7 @@ interface Indexed {
   json: string;
   versionstamp: string;
   labels?: Record<string, string>;
-  /** The labels are not read yet (loaded from KV as text): labelsOf() reads them once. */
+  /** The labels are not read yet (loaded from KV as bytes): labelsOf() reads them once. */
   unread?: true;
 }
 
@@ -201,7 +201,7 @@ function indexedValue(value: MilpaObject | Uint8Array, versionstamp: string): In
   return { json: fromUtf8.decode(value), versionstamp, unread: true };
 }
 
-/** An entry's labels (read from its JSON the first time, for an entry loaded as text). */
+/** An entry's labels (read from its JSON the first time, for an entry loaded as bytes). */
 function labelsOf(e: Indexed): Record<string, string> {
   if (e.unread) setLabels(e, (JSON.parse(e.json) as MilpaObject).metadata.labels);
   return e.labels ?? {};
@@ -215,7 +215,7 @@ function setLabels(e: Indexed, labels: Record<string, string> | undefined): void
 /** A fresh object from the index, with its resourceVersion. */
 function decode<T extends MilpaObject>(e: Indexed): T {
   const obj = JSON.parse(e.json) as T;
-  // Decoded anyway: an entry loaded as text learns its labels (a copy: `obj` is the caller's).
+  // Decoded anyway: an entry loaded as bytes learns its labels (a copy: `obj` is the caller's).
   if (e.unread) setLabels(e, obj.metadata.labels && { ...obj.metadata.labels });
   obj.metadata.resourceVersion = e.versionstamp;
   return obj;
