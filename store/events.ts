@@ -3,7 +3,7 @@ import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { Event, InvolvedObject } from "../model/event.ts";
 import { EVENT_TTL_MS } from "../model/event.ts";
-import { API_VERSION } from "../model/meta.ts";
+import { API_VERSION, parseObjectKey } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import type { BatchOp, ObjectStore, WatchListener } from "./object_store.ts";
@@ -234,7 +234,7 @@ export class FinishedPods extends Follower {
     const due: Pod[] = [];
     for (const [key, at] of [...this.#ended]) {
       if (at >= before) continue;
-      const [namespace, name] = splitKey(key);
+      const { namespace, name } = parseObjectKey(key);
       const pod = await this.store.get<Pod>("pods", namespace, name).catch(() => undefined);
       if (pod && (endedAt(pod) ?? Infinity) < before) due.push(pod);
     }
@@ -307,7 +307,7 @@ export class EventLog extends Follower {
     }
     const due: Event[] = [];
     for (const key of keys) {
-      const [namespace, name] = splitKey(key);
+      const { namespace, name } = parseObjectKey(key);
       const event = await this.store.get<Event>("events", namespace, name).catch(() => undefined);
       if (event) due.push(event);
     }
@@ -339,12 +339,6 @@ export class EventLog extends Follower {
 function createdAt(o: { metadata: { creationTimestamp?: string } }): number {
   const at = Date.parse(o.metadata.creationTimestamp ?? "");
   return Number.isNaN(at) ? 0 : at;
-}
-
-/** `namespace/name` → [namespace, name] (names hold no "/"). */
-function splitKey(key: string): [string, string] {
-  const at = key.indexOf("/");
-  return [key.slice(0, at), key.slice(at + 1)];
 }
 
 function keyOf(o: { metadata: { namespace?: string; name: string } }): string {
