@@ -106,3 +106,21 @@ Deno.test("the table lines up and says n/a for what was not measured", () => {
   assert.deepEqual(t.length, 4);
   assert.ok(t[2].includes("PASS") && t[3].includes("n/a") && t[3].endsWith("broke"));
 });
+
+Deno.test("deno task bench answers --help and refuses an N that is not a number, before starting anything", async () => {
+  const run = (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const help = await run("--help");
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /Usage: deno task bench \[N\]/);
+  const bad = await run("many");
+  assert.equal(bad.code, 2);
+  assert.match(
+    new TextDecoder().decode(bad.stderr),
+    /N must be a whole number of pods, got "many"/,
+  );
+});
