@@ -704,7 +704,7 @@ export class NodePool {
     // object is the intent a restart finds), and what the pool sends it meanwhile waits.
     const view: NodeView = { name, phase: "Creating", ...want, boundPod: pod, addresses: [] };
     this.nodes.add(view);
-    const storing = this.deps.store.create(node).then(
+    const storing = this.deps.store.commit([{ op: "create", object: node, unique: true }]).then(
       () => this.deps.spawnNode({ name, ...want, boundPod: view.boundPod }),
       (e) => {
         log.warn(`node pool: storing node ${name} failed`, { error: e });

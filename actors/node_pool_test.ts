@@ -193,10 +193,10 @@ Deno.test("NodePool goes on while a node's object is stored, and a pass meanwhil
     const other = await h.addPod("api");
     // The node objects' writes are held: the pool must not wait for them, nor lose them.
     const gate = Promise.withResolvers<void>();
-    const create = h.store.create.bind(h.store);
-    h.store.create = async (obj) => {
-      if (obj.kind === "Node") await gate.promise;
-      return await create(obj);
+    const commit = h.store.commit.bind(h.store);
+    h.store.commit = async (ops, opts) => {
+      if (ops.some((o) => o.object.kind === "Node")) await gate.promise;
+      return await commit(ops, opts);
     };
     // (drain() waits for the stores too: let the queue run on its own.)
     const settle = () => new Promise((r) => setTimeout(r, 20));

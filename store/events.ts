@@ -98,7 +98,9 @@ async function drain(store: ObjectStore, writer: EventWriter): Promise<void> {
     while (writer.queue.length) {
       const batch = writer.queue.splice(0, MAX_BATCH);
       try {
-        await store.commit(batch.map(({ event }) => ({ op: "create", object: event })));
+        await store.commit(
+          batch.map(({ event }) => ({ op: "create" as const, object: event, unique: true })),
+        );
       } catch (e) {
         if (batch.length === 1) {
           log.warn("could not record event", { error: e });

@@ -204,8 +204,10 @@ export class GroupCommitter {
     const rest: Queued[] = [];
     let i = 0;
     for (; i < queue.length; i++) {
-      // Full, or looked far enough: the rest waits, in order, for the next transaction.
-      if (t.checks >= MAX_CHECKS || t.mutations >= MAX_MUTATIONS || i >= MAX_SCAN) break;
+      // Full, or looked far enough: the rest waits, in order, for the next transaction. (When
+      // only the checks are used up, writes without checks still join: most background writes,
+      // statuses and snapshots, have none, and must not wait behind a run of checked creates.)
+      if (t.mutations >= MAX_MUTATIONS || i >= MAX_SCAN) break;
       const q = queue[i];
       const w = q.write;
       // Not with a write of a transaction in flight (its late mutations must see that one).

@@ -47,6 +47,24 @@ Deno.test("GroupCommitter keeps KV's limits: 100 checks and 1,000 mutations a tr
   });
 });
 
+Deno.test("GroupCommitter lets writes without checks join a transaction whose checks are used up", async () => {
+  await withKv(async (_kv, c) => {
+    const stamp = (r: Deno.KvCommitResult | Deno.KvCommitError) => r.ok ? r.versionstamp : "";
+    // 150 checked creates, then 300 statuses without checks, all queued together.
+    const checked = Array.from({ length: 150 }, (_, i) => c.commit(put(["c", i], i, null)));
+    const free = Array.from({ length: 300 }, (_, i) => c.commit(put(["f", i], i)));
+    const [cs, fs] = [
+      (await Promise.all(checked)).map(stamp),
+      (await Promise.all(free)).map(stamp),
+    ];
+    assert.equal(new Set(cs).size, 2, "100 checks a transaction");
+    assert.equal(fs[0], cs[0], "the statuses ride with the first 100 creates");
+    assert.equal(fs[299], cs[0], "all of them");
+    assert.notEqual(cs[100], cs[0]);
+    assert.equal(c.stats.transactions, 2);
+  });
+});
+
 Deno.test("GroupCommitter never decides two writes of one key in the same transaction", async () => {
   await withKv(async (kv, c) => {
     const v1 = await kv.set(["obj"], "v1");

@@ -87,6 +87,31 @@ Deno.test("ObjectStore.create() of a name that is taken fails with AlreadyExists
   });
 });
 
+Deno.test("ObjectStore creates of unique names use no KV checks: a burst of them shares one transaction", async () => {
+  const kv = await Deno.openKv(":memory:");
+  await withStore(async (store) => {
+    const { GroupCommitter } = await import("./group_commit.ts");
+    const stats = GroupCommitter.of(kv).stats;
+    const burst = (prefix: string, unique: boolean) =>
+      Promise.all(
+        Array.from({ length: 250 }, (_, i) =>
+          store.commit([{ op: "create", object: node(`${prefix}-${i}`), unique }])),
+      );
+    const before = stats.transactions;
+    await burst("checked", false);
+    assert.equal(stats.transactions - before, 3, "KV takes 100 checks a transaction");
+    const mid = stats.transactions;
+    await burst("unique", true);
+    assert.equal(stats.transactions - mid, 1);
+    assert.equal((await store.list("nodes")).length, 500);
+    // The index still knows the name is taken.
+    await assert.rejects(
+      store.commit([{ op: "create", object: node("unique-7"), unique: true }]),
+      AlreadyExistsError,
+    );
+  }, kv);
+});
+
 Deno.test("ObjectStore.get() returns null and mustGet() throws NotFoundError for a missing object", async () => {
   await withStore(async (store) => {
     assert.equal(await store.get("pods", "default", "nope"), null);
