@@ -715,7 +715,7 @@ export class ObjectStore {
 
   /**
    * Applies several writes in one transaction: all of them or none. Creates check that the
-   * name is free; updates and deletes check the object's resourceVersion when it is given
+   * name is free (in the index, and in KV unless `unique`); updates and deletes check the object's resourceVersion when it is given
    * (else the version just read). Throws AlreadyExistsError, NotFoundError or ConflictError.
    */
   async commit(ops: BatchOp[], opts: CommitOptions = {}): Promise<MilpaObject[]> {
