@@ -6,9 +6,13 @@
  * at; a new one is issued when names are missing (or, asked for an exact match, superfluous),
  * when it has under 30 days left, or when it does not belong to the CA. Keys are files of
  * mode 0600, written whole (a temporary file renamed into place).
+ *
+ * Certificates are read and checked with node:crypto; @peculiar/x509 is loaded only to make one
+ * (a first start, a renewal): a restart with valid certificates does not pay its ~150 ms import.
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509Lib from "@peculiar/x509";
+import { Buffer } from "node:buffer";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { MilpaError } from "../model/errors.ts";
 import { canonicalName, isIpAddress, isSpecificHost } from "./tls_names.ts";
 
@@ -85,47 +89,60 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
+let x509Lib: Promise<typeof X509Lib> | undefined;
+
+/** @peculiar/x509 (with the reflect-metadata it needs), loaded on first use: to make certificates. */
+function loadX509(): Promise<typeof X509Lib> {
+  return x509Lib ??= import("reflect-metadata").then(() => import("@peculiar/x509"));
+}
+
+/** A PKCS #8 key as PEM. */
 function keyPem(pkcs8: ArrayBuffer): string {
-  return x509.PemConverter.encode(pkcs8, "PRIVATE KEY");
+  return createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" })
+    .export({ format: "pem", type: "pkcs8" }) as string;
 }
 
+/** A PEM private key as WebCrypto's signing key. */
 async function importKey(pem: string): Promise<CryptoKey> {
-  return await crypto.subtle.importKey(
-    "pkcs8",
-    x509.PemConverter.decodeFirst(pem),
-    ALG,
-    true,
-    ["sign"],
-  );
+  const der = createPrivateKey(pem).export({ format: "der", type: "pkcs8" });
+  return await crypto.subtle.importKey("pkcs8", new Uint8Array(der), ALG, true, ["sign"]);
 }
 
-/** Whether `key` is the private key of `cert`'s public key. */
-async function keyMatches(key: CryptoKey, cert: x509.X509Certificate): Promise<boolean> {
-  const priv = await crypto.subtle.exportKey("jwk", key);
-  const pub = await crypto.subtle.exportKey("jwk", await cert.publicKey.export());
-  return priv.x === pub.x && priv.y === pub.y;
+/** Whether the PEM key `key` is the private key of `cert`'s public key (throws if unreadable). */
+function keyMatches(key: string, cert: X509Certificate): boolean {
+  return cert.checkPrivateKey(createPrivateKey(key));
 }
 
-/** The canonical names of a certificate's subjectAltName extension. */
-export function certificateNames(cert: x509.X509Certificate): string[] {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  return (san?.names.items ?? []).map((n) => canonicalName(n.value));
+/** The canonical names of a certificate's subjectAltName extension (DNS names and addresses). */
+export function certificateNames(cert: X509Certificate): string[] {
+  // node:crypto lists them as "DNS:localhost, IP Address:127.0.0.1"; our names have no ", ".
+  return (cert.subjectAltName ?? "").split(", ").flatMap((entry) => {
+    const m = /^(DNS|IP Address):(.*)$/.exec(entry);
+    return m ? [canonicalName(m[2])] : [];
+  });
+}
+
+/** A certificate as PEM, ending with a newline. */
+function certPem(cert: { toString(format?: "pem"): string }): string {
+  const pem = cert.toString("pem");
+  return pem.endsWith("\n") ? pem : pem + "\n";
 }
 
 /** The controller's CA and its server certificate, in MILPA_HOME. */
 export class ControllerPki implements ControllerTls {
   readonly caCertificate: string;
-  readonly #ca: x509.X509Certificate;
-  readonly #caKey: CryptoKey;
+  readonly #ca: X509Certificate;
+  /** The CA's key, PEM; imported for signing only when a certificate is made. */
+  readonly #caKeyPem: string;
   readonly #o: PkiOptions;
   readonly #fixed: string[];
-  #server?: { cert: x509.X509Certificate; pem: ServerCertificate };
+  #server?: { cert: X509Certificate; pem: ServerCertificate };
 
-  private constructor(o: PkiOptions, ca: x509.X509Certificate, caKey: CryptoKey) {
+  private constructor(o: PkiOptions, caPem: string, caKeyPem: string) {
     this.#o = o;
-    this.#ca = ca;
-    this.#caKey = caKey;
-    this.caCertificate = ca.toString("pem") + "\n";
+    this.#ca = new X509Certificate(caPem);
+    this.#caKeyPem = caKeyPem;
+    this.caCertificate = certPem(this.#ca);
     this.#fixed = unique([...LOOPBACK_NAMES, ...(o.subjectAltNames ?? [])]);
   }
 
@@ -141,8 +158,8 @@ export class ControllerPki implements ControllerTls {
     if (keyText === undefined && certText === undefined) {
       const { cert, key } = await createCa(o.now?.() ?? new Date());
       // The key first: a crash between the two leaves a lone key, reported, never a lone cert.
-      await writeAtomic(keyPath, keyPem(await crypto.subtle.exportKey("pkcs8", key)), 0o600);
-      await writeAtomic(certPath, cert.toString("pem") + "\n", 0o644);
+      await writeAtomic(keyPath, key, 0o600);
+      await writeAtomic(certPath, cert, 0o644);
       return new ControllerPki(o, cert, key);
     }
     if (keyText === undefined || certText === undefined) {
@@ -152,26 +169,18 @@ export class ControllerPki implements ControllerTls {
           `both to make a new CA (nodes and client.yaml files that trust the old one stop working)`,
       );
     }
-    let cert: x509.X509Certificate, key: CryptoKey;
+    let matches: boolean;
     try {
-      cert = new x509.X509Certificate(certText);
-      key = await importKey(keyText);
+      matches = keyMatches(keyText, new X509Certificate(certText));
     } catch (e) {
       throw new MilpaError(
         `cannot read the controller's CA (${certPath}, ${keyPath}): ${(e as Error).message}`,
         { cause: e },
       );
     }
-    if (!(await keyMatches(key, cert))) {
-      throw new MilpaError(`${keyPath} is not the key of ${certPath}`);
-    }
+    if (!matches) throw new MilpaError(`${keyPath} is not the key of ${certPath}`);
     await tighten(keyPath);
-    return new ControllerPki(o, cert, key);
-  }
-
-  /** The CA certificate, parsed. */
-  get ca(): x509.X509Certificate {
-    return this.#ca;
+    return new ControllerPki(o, certText, keyText);
   }
 
   async serverCertificate(
@@ -181,7 +190,7 @@ export class ControllerPki implements ControllerTls {
     const wanted = unique([...this.#fixed, ...hosts.filter(isSpecificHost)]);
     this.#server ??= await this.#loadServer();
     const now = this.#o.now?.() ?? new Date();
-    if (this.#server && await this.#fits(this.#server.cert, wanted, match, now)) {
+    if (this.#server && this.#fits(this.#server.cert, wanted, match, now)) {
       return this.#server.pem;
     }
     const issued = await this.#issue(wanted, now);
@@ -192,7 +201,7 @@ export class ControllerPki implements ControllerTls {
     return issued.pem;
   }
 
-  async #loadServer(): Promise<{ cert: x509.X509Certificate; pem: ServerCertificate } | undefined> {
+  async #loadServer(): Promise<{ cert: X509Certificate; pem: ServerCertificate } | undefined> {
     const keyPath = `${this.#o.home}/${PKI_FILES.serverKey}`;
     const [key, cert] = await Promise.all([
       readIfExists(keyPath),
@@ -200,8 +209,8 @@ export class ControllerPki implements ControllerTls {
     ]);
     if (!key || !cert) return undefined;
     try {
-      const parsed = new x509.X509Certificate(cert);
-      if (!(await keyMatches(await importKey(key), parsed))) return undefined;
+      const parsed = new X509Certificate(cert);
+      if (!keyMatches(key, parsed)) return undefined;
       await tighten(keyPath);
       return { cert: parsed, pem: { cert, key } };
     } catch {
@@ -209,30 +218,27 @@ export class ControllerPki implements ControllerTls {
     }
   }
 
-  async #fits(
-    cert: x509.X509Certificate,
-    wanted: string[],
-    match: "covers" | "exact",
-    now: Date,
-  ): Promise<boolean> {
-    if (cert.notAfter.getTime() - now.getTime() < RENEW_DAYS * DAY_MS) return false;
-    if (cert.notBefore.getTime() > now.getTime()) return false;
+  #fits(cert: X509Certificate, wanted: string[], match: "covers" | "exact", now: Date): boolean {
+    if (new Date(cert.validTo).getTime() - now.getTime() < RENEW_DAYS * DAY_MS) return false;
+    if (new Date(cert.validFrom).getTime() > now.getTime()) return false;
     if (cert.issuer !== this.#ca.subject) return false;
-    if (!(await cert.verify({ publicKey: this.#ca, signatureOnly: true }))) return false;
+    if (!cert.verify(this.#ca.publicKey)) return false;
     const names = new Set(certificateNames(cert));
     if (!wanted.every((n) => names.has(n))) return false;
     return match === "covers" || names.size === wanted.length;
   }
 
   async #issue(names: string[], now: Date) {
+    const x509 = await loadX509();
+    const ca = new x509.X509Certificate(this.caCertificate);
     const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]) as CryptoKeyPair;
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serialNumber(),
       subject: "CN=Milpa controller",
-      issuer: this.#ca.subject,
+      issuer: ca.subject,
       notBefore: new Date(now.getTime() - BACKDATE_MS),
       notAfter: new Date(now.getTime() + SERVER_CERT_DAYS * DAY_MS),
-      signingKey: this.#caKey,
+      signingKey: await importKey(this.#caKeyPem),
       publicKey: keys.publicKey,
       signingAlgorithm: ALG,
       extensions: [
@@ -242,16 +248,19 @@ export class ControllerPki implements ControllerTls {
         new x509.SubjectAlternativeNameExtension(
           names.map((n) => ({ type: isIpAddress(n) ? "ip" as const : "dns" as const, value: n })),
         ),
-        await x509.AuthorityKeyIdentifierExtension.create(this.#ca),
+        await x509.AuthorityKeyIdentifierExtension.create(ca),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
     const key = keyPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
-    return { cert, pem: { cert: cert.toString("pem") + "\n", key } };
+    const pem = certPem(cert);
+    return { cert: new X509Certificate(pem), pem: { cert: pem, key } };
   }
 }
 
-async function createCa(now: Date): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
+/** A new CA: its certificate and key, PEM. */
+async function createCa(now: Date): Promise<{ cert: string; key: string }> {
+  const x509 = await loadX509();
   const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]) as CryptoKeyPair;
   const tag = Array.from(
     crypto.getRandomValues(new Uint8Array(4)),
@@ -276,7 +285,10 @@ async function createCa(now: Date): Promise<{ cert: x509.X509Certificate; key: C
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, key: keys.privateKey };
+  return {
+    cert: certPem(cert),
+    key: keyPem(await crypto.subtle.exportKey("pkcs8", keys.privateKey)),
+  };
 }
 
 /** Makes a key file readable by its owner only, should someone have loosened it. */

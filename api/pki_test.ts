@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 import { certificateNames, ControllerPki, PKI_FILES, SERVER_CERT_DAYS } from "./pki.ts";
 
 const DAY = 86_400_000;
@@ -59,7 +60,7 @@ Deno.test("serverCertificate() issues a serverAuth certificate for loopback, the
     assert.equal(await Deno.readTextFile(`${home}/${PKI_FILES.serverCert}`), cert);
     assert.match(key, /^-----BEGIN PRIVATE KEY-----/);
     const c = new x509.X509Certificate(cert);
-    assert.deepEqual(certificateNames(c).sort(), [
+    assert.deepEqual(certificateNames(new X509Certificate(cert)).sort(), [
       "10.1.2.3",
       "127.0.0.1",
       "192.0.2.7",
@@ -67,7 +68,8 @@ Deno.test("serverCertificate() issues a serverAuth certificate for loopback, the
       "localhost",
       "milpa.example.com",
     ]);
-    assert.ok(await c.verify({ publicKey: pki.ca, signatureOnly: true }), "signed by the CA");
+    const ca = new x509.X509Certificate(pki.caCertificate);
+    assert.ok(await c.verify({ publicKey: ca, signatureOnly: true }), "signed by the CA");
     const eku = c.getExtension(x509.ExtendedKeyUsageExtension);
     assert.deepEqual([...eku?.usages ?? []], [x509.ExtendedKeyUsage.serverAuth]);
     const days = (c.notAfter.getTime() - Date.now()) / DAY;
@@ -86,11 +88,11 @@ Deno.test("serverCertificate() keeps a certificate across restarts until names c
     // "exact" drops a name nobody needs any more.
     const fewer = await (await open()).serverCertificate([], "exact");
     assert.notEqual(fewer.cert, first.cert);
-    assert.ok(!certificateNames(new x509.X509Certificate(fewer.cert)).includes("192.0.2.7"));
+    assert.ok(!certificateNames(new X509Certificate(fewer.cert)).includes("192.0.2.7"));
     // A new name: a new certificate from the same CA.
     const pki = await open();
     const more = await pki.serverCertificate(["192.0.2.8"]);
-    assert.ok(certificateNames(new x509.X509Certificate(more.cert)).includes("192.0.2.8"));
+    assert.ok(certificateNames(new X509Certificate(more.cert)).includes("192.0.2.8"));
     assert.equal((await open()).caCertificate, pki.caCertificate);
     // 29 days before the end: renewed.
     now = new Date(Date.now() + (SERVER_CERT_DAYS - 29) * DAY);
@@ -111,7 +113,8 @@ Deno.test("serverCertificate() replaces a server certificate of another CA or a 
     });
     const pki = await ControllerPki.open({ home });
     const mine = await pki.serverCertificate([]);
-    assert.ok(await new x509.X509Certificate(mine.cert).verify({ publicKey: pki.ca }));
+    const ca = new x509.X509Certificate(pki.caCertificate);
+    assert.ok(await new x509.X509Certificate(mine.cert).verify({ publicKey: ca }));
     await Deno.writeTextFile(`${home}/${PKI_FILES.serverCert}`, "garbage");
     const fresh = await (await ControllerPki.open({ home })).serverCertificate([]);
     assert.notEqual(fresh.cert, mine.cert);
@@ -150,5 +153,31 @@ Deno.test("a TLS server with the certificate is trusted by a client given the CA
       trusting.close();
       await server.shutdown();
     }
+  });
+});
+
+Deno.test("a restart with valid certificates does not load @peculiar/x509; making them does", async () => {
+  // reflect-metadata, which @peculiar/x509 needs and pki.ts loads with it, defines
+  // Reflect.getMetadata: it tells in a fresh process whether the library was loaded.
+  const loads = async (home: string): Promise<boolean> => {
+    const pki = new URL("./pki.ts", import.meta.url).href;
+    const code = `const { ControllerPki } = await import(${JSON.stringify(pki)});
+      const p = await ControllerPki.open({ home: ${JSON.stringify(home)} });
+      await p.serverCertificate(["192.0.2.7"]);
+      console.log(typeof (Reflect as any).getMetadata);`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim() === "function";
+  };
+  await withHome(async (home) => {
+    assert.equal(await loads(home), true, "a first start makes the CA and the certificate");
+    const cert = await Deno.readTextFile(`${home}/${PKI_FILES.serverCert}`);
+    assert.equal(await loads(home), false, "a restart only reads and checks them");
+    assert.equal(await Deno.readTextFile(`${home}/${PKI_FILES.serverCert}`), cert, "kept");
   });
 });
