@@ -43,6 +43,13 @@ function digest(w: SnapshotWrite): string {
   return h.digest("base64");
 }
 
+/**
+ * Snapshots taken and digested in one go before others get a turn: at ~25 µs each, ~5 ms.
+ * (10,000 agents' heartbeats schedule 2,000 actors a second, all found pending at once: taken
+ * in one go they held the event loop ~50 ms, and every request waiting then.)
+ */
+export const DIGESTS_PER_TURN = 200;
+
 /** Lets the transitions of the current turn schedule their snapshots before a batch is taken. */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -175,7 +182,10 @@ export class Persister {
 
   async #write(sources: Map<string, SnapshotSource>): Promise<void> {
     const writes: { write: SnapshotWrite; digest: string; source: SnapshotSource }[] = [];
+    let looked = 0;
     for (const [id, source] of sources) {
+      if (++looked % DIGESTS_PER_TURN === 0) await nextTurn();
+      if (this.#cancelled.has(id)) continue; // cancelled while others had their turn
       let taken;
       try {
         taken = source();

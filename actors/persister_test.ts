@@ -4,7 +4,7 @@ import { FakeClock } from "../model/fake_clock.ts";
 import type { ActorStore, SnapshotWrite } from "../store/actor_store.ts";
 import { ConflictError } from "../model/errors.ts";
 import { log } from "../model/log.ts";
-import { Persister, persistRetryDelayMs } from "./persister.ts";
+import { DIGESTS_PER_TURN, Persister, persistRetryDelayMs } from "./persister.ts";
 
 /** A store whose saves fail while `failing` is set; it keeps what was written. */
 class ScriptedStore {
@@ -204,4 +204,28 @@ Deno.test("Persister logs a write that lost a race at debug, other failures at w
     console.error = original;
     log.level = level;
   }
+});
+
+Deno.test("Persister lets others run while it digests a large batch, and skips what was cancelled meanwhile", async () => {
+  const { store, persister } = setup();
+  const calls: string[] = [];
+  const n = DIGESTS_PER_TURN * 3;
+  for (let i = 0; i < n; i++) {
+    persister.schedule(`pod/default/p${i}`, () => {
+      calls.push(`p${i}`);
+      // The first snapshot taken: a timer set now must run before the batch is through.
+      if (i === 0) {
+        setTimeout(() => {
+          calls.push("timer");
+          void persister.cancel(`pod/default/p${n - 1}`);
+        }, 0);
+      }
+      return { snapshot: i };
+    });
+  }
+  await persister.flush();
+  const at = calls.indexOf("timer");
+  assert.ok(at > 0 && at < n, `the timer ran after ${at - 1} of ${n} snapshots`);
+  assert.ok(!calls.includes(`p${n - 1}`), "the cancelled actor's snapshot is not taken");
+  assert.equal(store.saved.length, n - 1);
 });
