@@ -157,6 +157,26 @@ Deno.test("SimAgents: one timer sends every agent's heartbeat once per period", 
   }
 });
 
+Deno.test("SimAgents: heartbeats come a few at a time, never a whole fleet's share at once", async () => {
+  const { fleet, clock, events } = setup();
+  try {
+    for (let i = 0; i < 1000; i++) fleet.start(instance(`node-${i}`));
+    await settle();
+    events.length = 0;
+    // Each 100 ms tick sends its share: 1,000 agents every 10 s is 10 a tick.
+    let most = 0;
+    for (let t = 0; t < 100; t++) {
+      const before = events.length;
+      await clock.advance(100);
+      most = Math.max(most, events.length - before);
+    }
+    assert.equal(events.filter((e) => e.type === "status").length, 1000, "one each in 10 s");
+    assert.ok(most <= 10, `${most} heartbeats in one tick`);
+  } finally {
+    fleet.close();
+  }
+});
+
 Deno.test("SimAgents: a stopped agent disconnects and sends nothing more", async () => {
   const { hub, fleet, events, clock } = setup();
   try {
