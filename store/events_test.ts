@@ -30,6 +30,18 @@ async function withStore(
 
 const MINUTE = 60_000;
 
+/** One purge pass as the controller makes it, with followers made for it (and stopped). */
+async function purge(store: ObjectStore, clock: FakeClock): Promise<number> {
+  const finished = new FinishedPods(store);
+  const events = new EventLog(store);
+  try {
+    return await purgeExpired(store, clock, finished, events);
+  } finally {
+    finished.stop();
+    events.stop();
+  }
+}
+
 function pod(name: string, phase: PodPhase, lastPhaseChange?: number): Pod {
   return {
     kind: "Pod",
@@ -119,7 +131,7 @@ Deno.test("purgeExpired() deletes events older than an hour and keeps the rest",
     await store.create(event("new", clock.now()));
     await clock.advance(MINUTE + 1);
     // "old" is an hour and a millisecond old; "edge" exactly an hour.
-    assert.equal(await purgeExpired(store, clock), 1);
+    assert.equal(await purge(store, clock), 1);
     assert.deepEqual((await store.list("events")).map((e) => e.metadata.name), ["edge", "new"]);
   });
 });
@@ -134,7 +146,7 @@ Deno.test("purgeExpired() keeps only the newest MAX_EVENTS events", async () => 
       object: event(`e${String(MAX_EVENTS + extra - i).padStart(5, "0")}`, start + i),
     }));
     for (let i = 0; i < ops.length; i += 100) await store.commit(ops.slice(i, i + 100));
-    assert.equal(await purgeExpired(store, clock), extra);
+    assert.equal(await purge(store, clock), extra);
     const left = await store.list<Event>("events");
     assert.equal(left.length, MAX_EVENTS);
     const oldestKept = left.map((e) => Date.parse(e.metadata.creationTimestamp!)).sort()[0];
@@ -165,8 +177,9 @@ Deno.test("EventLog: purging keeps the newest MAX_EVENTS by time and drops expir
     );
     const lists = countLists(store, "events");
     const log = new EventLog(store);
+    const finished = new FinishedPods(store);
     try {
-      assert.equal(await purgeExpired(store, clock, undefined, log), 0);
+      assert.equal(await purgeExpired(store, clock, finished, log), 0);
       assert.equal(log.size, 50);
       assert.equal(lists.n, 1);
       // More, with times out of order among themselves and older than some already there.
@@ -178,7 +191,7 @@ Deno.test("EventLog: purging keeps the newest MAX_EVENTS by time and drops expir
       ops.push({ op: "create", object: event("oldest", start - 1) });
       for (let i = 0; i < ops.length; i += 100) await store.commit(ops.slice(i, i + 100));
       assert.equal(log.size, MAX_EVENTS + extra + 1);
-      assert.equal(await purgeExpired(store, clock, undefined, log), extra + 1);
+      assert.equal(await purgeExpired(store, clock, finished, log), extra + 1);
       const left = await store.list<Event>("events");
       assert.equal(left.length, MAX_EVENTS);
       assert.equal(log.size, MAX_EVENTS);
@@ -191,10 +204,10 @@ Deno.test("EventLog: purging keeps the newest MAX_EVENTS by time and drops expir
       // A user deletes one; nothing to purge; then an hour passes: all but the newest go.
       await store.delete("events", "default", "before-0");
       assert.equal(log.size, MAX_EVENTS - 1);
-      assert.equal(await purgeExpired(store, clock, undefined, log), 0);
+      assert.equal(await purgeExpired(store, clock, finished, log), 0);
       await clock.advance(EVENT_TTL_MS + 200 + 4_000);
       await store.create(event("fresh", clock.now()));
-      const purged = await purgeExpired(store, clock, undefined, log);
+      const purged = await purgeExpired(store, clock, finished, log);
       const kept = (await store.list<Event>("events")).map((e) => e.metadata.name);
       assert.ok(kept.includes("fresh"));
       assert.equal(purged, MAX_EVENTS - 1 - (kept.length - 1));
@@ -204,6 +217,7 @@ Deno.test("EventLog: purging keeps the newest MAX_EVENTS by time and drops expir
       assert.equal(lists.n, 1 + 3, "lists made by the test itself, none by the purges");
     } finally {
       log.stop();
+      finished.stop();
     }
   });
 });
@@ -222,7 +236,7 @@ Deno.test("purgeExpired() deletes pods that ended more than FINISHED_POD_TTL_MS 
       { op: "create", object: pod("running-for-long", "Running", long) },
       { op: "create", object: pod("waiting-for-long", "Waiting", long) },
     ]);
-    assert.equal(await purgeExpired(store, clock), 3);
+    assert.equal(await purge(store, clock), 3);
     assert.deepEqual((await store.list("pods")).map((p) => p.metadata.name), [
       "running-for-long",
       "succeeded-at-ttl",
@@ -230,7 +244,7 @@ Deno.test("purgeExpired() deletes pods that ended more than FINISHED_POD_TTL_MS 
       "waiting-for-long",
     ]);
     await clock.advance(MINUTE + 1);
-    assert.equal(await purgeExpired(store, clock), 2);
+    assert.equal(await purge(store, clock), 2);
     assert.deepEqual((await store.list("pods")).map((p) => p.metadata.name), [
       "running-for-long",
       "waiting-for-long",
@@ -242,7 +256,7 @@ Deno.test("purgeExpired() with nothing expired deletes nothing", async () => {
   await withStore(async (store, clock) => {
     await store.create(event("fresh", clock.now()));
     await store.create(pod("live", "Running", clock.now()));
-    assert.equal(await purgeExpired(store, clock), 0);
+    assert.equal(await purge(store, clock), 0);
     assert.equal((await store.list("events")).length, 1);
     assert.equal((await store.list("pods")).length, 1);
   });
@@ -349,30 +363,31 @@ Deno.test("purgeExpired() deletes expired events in batches, not one transaction
     await store.create(event("fresh", start + EVENT_TTL_MS));
     await clock.advance(EVENT_TTL_MS + 1);
     const commits = countCommits(store);
-    assert.equal(await purgeExpired(store, clock), 250);
+    assert.equal(await purge(store, clock), 250);
     assert.ok(commits.length <= 3, `${commits.length} commits`);
     assert.deepEqual((await store.list("events")).map((e) => e.metadata.name), ["fresh"]);
   });
 });
 
-Deno.test("purgeExpired() skips an object changed since it was listed, and deletes the rest", async () => {
+Deno.test("purgeExpired() skips an object changed since it was read, and deletes the rest", async () => {
   await withStore(async (store, clock) => {
     const start = clock.now();
     await store.commit(
       ["e1", "e2", "e3", "e4"].map((name) => ({ op: "create", object: event(name, start) })),
     );
     await clock.advance(EVENT_TTL_MS + 1);
-    const list = store.list.bind(store);
-    store.list = (async (...args: Parameters<typeof store.list>) => {
-      const listed = await list(...args);
-      if (args[0] === "events") {
+    const get = store.get.bind(store);
+    store.get = (async (...args: Parameters<typeof store.get>) => {
+      const read = await get(...args);
+      if (args[0] === "events" && args[2] === "e2") {
         // Someone changes e2 between the purge's read and its delete.
         await store.mutate<Event>("Event", "default", "e2", (e) => ({ ...e, message: "again" }));
       }
-      return listed;
-    }) as typeof store.list;
-    assert.equal(await purgeExpired(store, clock), 3);
-    assert.deepEqual((await list("events")).map((e) => e.metadata.name), ["e2"]);
+      return read;
+    }) as typeof store.get;
+    assert.equal(await purge(store, clock), 3);
+    store.get = get;
+    assert.deepEqual((await store.list("events")).map((e) => e.metadata.name), ["e2"]);
   });
 });
 
@@ -410,7 +425,12 @@ Deno.test("FinishedPods: purging finished pods reads only those that ended, kept
         if (kind === "pods") throw new Error("purge listed every pod");
         return list(kind, opts);
       }) as typeof store.list;
-      assert.equal(await purgeExpired(store, clock, finished), 2);
+      const events = new EventLog(store);
+      try {
+        assert.equal(await purgeExpired(store, clock, finished, events), 2);
+      } finally {
+        events.stop();
+      }
       store.list = list;
       assert.deepEqual((await store.list("pods")).map((p) => p.metadata.name), [
         "ends-then-restarts",
