@@ -255,7 +255,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     podToken: (pod) => podCredentials.issue(pod),
     sweepPodTokens: () => podCredentials.sweep(),
     timings: opts.timings,
-    inspect: (id, e) => recorder.inspect(id, e),
+    recorder,
     onLaunch: (outcome) => metrics.nodeLaunch(outcome),
   });
   try {

@@ -25,7 +25,9 @@ const machine = setup({
 });
 
 function start(recorder: TransitionRecorder, id: string) {
-  return createActor(machine, { id, inspect: (e) => recorder.inspect(id, e) }).start();
+  const actor = createActor(recorder.recordable(machine), { id });
+  recorder.follow(id, actor);
+  return actor.start();
 }
 
 Deno.test("TransitionRecorder records an actor's transitions with times and events", async () => {
@@ -229,10 +231,9 @@ Deno.test("TransitionRecorder links a node to its pod and a pod to its node, and
   const recorder = new TransitionRecorder();
   const changes: string[] = [];
   recorder.subscribe((c) => changes.push(`${c.type} ${c.actor.state} ${c.actor.links?.pod}`));
-  const node = createActor(nodeMachine, {
-    inspect: (e) => recorder.inspect("node/n1", e),
-    id: "node/n1",
-  }).start();
+  const node = createActor(recorder.recordable(nodeMachine), { id: "node/n1" });
+  recorder.follow("node/n1", node);
+  node.start();
   node.send({ type: "BIND", pod: "team/web" });
   node.send({ type: "CLAIM" });
   assert.deepEqual(changes, [
@@ -247,4 +248,52 @@ Deno.test("TransitionRecorder links a node to its pod and a pod to its node, and
   });
   assert.equal(actorLinks("pod/default/web", { node: undefined }), undefined);
   assert.equal(actorLinks("replicaset/default/web", { boundPod: "default/web" }), undefined);
+});
+
+Deno.test("TransitionRecorder records an actor that failed as failed", () => {
+  const failing = setup({
+    actions: {
+      boom: () => {
+        throw new Error("boom");
+      },
+    },
+  }).createMachine({
+    initial: "A",
+    states: { A: { on: { GO: { target: "B", actions: "boom" } } }, B: {} },
+  });
+  const recorder = new TransitionRecorder();
+  assert.equal(recorder.recordable(failing), recorder.recordable(failing), "one wrapper per logic");
+  const actor = createActor(recorder.recordable(failing), { id: "pod/default/bad" });
+  recorder.follow("pod/default/bad", actor);
+  actor.subscribe({ error: () => {} });
+  actor.start();
+  actor.send({ type: "GO" });
+  const detail = recorder.get("pod/default/bad")!;
+  assert.equal(detail.status, "error");
+  assert.deepEqual(detail.transitions.map((t) => [t.event, t.to]), [["xstate.init", "A"]]);
+});
+
+Deno.test("TransitionRecorder records an actor only while it is the current one under its id", () => {
+  const recorder = new TransitionRecorder();
+  let current = "first";
+  const first = createActor(recorder.recordable(machine), { id: "pod/default/web" });
+  recorder.follow("pod/default/web", first, () => current === "first");
+  first.start();
+  first.send({ type: "FLIP" });
+  // Replaced (restarted) under the same id: the old one's late stop is not recorded over it.
+  current = "second";
+  const second = createActor(recorder.recordable(machine), { id: "pod/default/web" });
+  recorder.follow("pod/default/web", second, () => current === "second");
+  second.start();
+  first.stop();
+  const detail = recorder.get("pod/default/web")!;
+  assert.equal(detail.status, "active");
+  assert.equal(detail.state, "A");
+  assert.deepEqual(detail.transitions.map((t) => [t.event, t.from, t.to]), [
+    ["xstate.init", null, "A"],
+    ["FLIP", "A", "E"],
+    ["xstate.init", "E", "A"],
+  ]);
+  second.stop();
+  assert.equal(recorder.get("pod/default/web")!.status, "stopped");
 });

@@ -12,7 +12,6 @@ import {
   type Actor,
   type AnyActorRef,
   createActor,
-  type InspectionEvent,
   type Snapshot,
   type SnapshotFrom,
   waitFor,
@@ -48,6 +47,7 @@ import {
 } from "./routing.ts";
 import { createSupervisorMachine } from "./supervisor_machine.ts";
 import { Ticker } from "./ticker.ts";
+import type { TransitionRecorder } from "./inspection.ts";
 import { log, retryLevel } from "../model/log.ts";
 
 /**
@@ -109,10 +109,8 @@ export interface SupervisorDeps {
   /** Instance types, for the pods ReplicaSets create. */
   catalog: InstanceType[];
   timings?: Partial<Timings>;
-  /** Called with every actor created or restored (inspection, visualization). */
-  onActor?: (systemId: string, ref: AnyActorRef) => void;
-  /** XState inspection events of every actor, by system id (see `actors/inspection.ts`). */
-  inspect?: (systemId: string, event: InspectionEvent) => void;
+  /** Records the transitions of the root and of every managed actor, by system id. */
+  recorder?: Pick<TransitionRecorder, "recordable" | "follow">;
   /** Hears how each node launch went (the controller's metrics). */
   onLaunch?: (outcome: LaunchOutcome) => void;
 }
@@ -189,20 +187,15 @@ export class Supervisor {
       clock: deps.clock,
       onError: (id, error, failures) => this.#persistFailed(id, error, failures),
     });
-    this.#root = createActor(
-      createSupervisorMachine({ restore: () => this.#restore(), shutdown: () => this.#shutdown() }),
-      { id: "supervisor", systemId: "supervisor" },
-    );
-    const inspect = deps.inspect;
-    if (inspect) {
-      // One inspector for the whole system: the root's events and each managed actor's own
-      // (not those of the promises and timers the actors invoke).
-      this.#root.system.inspect((e: InspectionEvent) => {
-        if (e.actorRef === this.#root) return inspect("supervisor", e);
-        const id = (e.actorRef as AnyActorRef).id;
-        if (this.#actors.get(id)?.ref === e.actorRef) inspect(id, e);
-      });
-    }
+    const rootLogic = createSupervisorMachine({
+      restore: () => this.#restore(),
+      shutdown: () => this.#shutdown(),
+    });
+    this.#root = createActor(deps.recorder?.recordable(rootLogic) ?? rootLogic, {
+      id: "supervisor",
+      systemId: "supervisor",
+    });
+    deps.recorder?.follow("supervisor", this.#root);
     const send = (to: string, event: AnyEvent) => this.send(to, event);
     const event = (e: EventInput) => void recordEvent(deps.store, deps.clock, e);
     const persisted = (id: string) => this.#persister.persisted(id);
@@ -499,8 +492,14 @@ export class Supervisor {
     if (this.#stopping) return;
     const prev = this.#actors.get(id);
     if (prev) stopChild(prev.ref);
-    // A child of the root: one actor system for all (inspected once, in the constructor).
-    const ref = createActor(logic, { input, snapshot, id, parent: this.#root }) as AnyActorRef;
+    // A child of the root: one actor system for all.
+    const recorder = this.deps.recorder;
+    const ref = createActor(recorder?.recordable(logic) ?? logic, {
+      input,
+      snapshot,
+      id,
+      parent: this.#root,
+    }) as AnyActorRef;
     const entry: Entry = {
       kind,
       ref,
@@ -538,7 +537,7 @@ export class Supervisor {
       },
       complete: () => this.#ticker.forget(ref),
     });
-    this.deps.onActor?.(id, ref);
+    recorder?.follow(id, ref, () => this.#actors.get(id)?.ref === ref);
     ref.start();
     // Restored in its final state (the controller died while removing it).
     if (ref.getSnapshot().status === "done") this.#track(this.#done(id, entry));
