@@ -3,7 +3,7 @@
  * store, hub and cloud: how to name its actor, start one from an object, and derive the
  * object's status from a snapshot.
  */
-import type { AnyStateMachine, SnapshotFrom } from "xstate";
+import type { AnyStateMachine, Snapshot, SnapshotFrom, StateValue } from "xstate";
 import type { MilpaObject } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
@@ -61,6 +61,66 @@ export interface ManagedKind {
 }
 
 const ctx = <C>(s: unknown) => (s as { context: C }).context;
+
+/**
+ * Whether snapshot `next` differs from `prev` only in `volatile` context fields (an event that
+ * only moved a liveness time, such as a heartbeat, or an agent's status that repeats the last):
+ * then its persisted form, and the status derived from it, are `prev`'s, and there is nothing to
+ * write. Other context fields are compared as data (a repeated status is new arrays of the same
+ * unit statuses).
+ */
+export function onlyVolatileChanged(
+  prev: Snapshot<unknown> | undefined,
+  next: Snapshot<unknown>,
+  volatile: readonly string[],
+): boolean {
+  if (!prev) return false;
+  type Machine = {
+    value?: StateValue;
+    children?: unknown;
+    historyValue?: unknown;
+    context?: unknown;
+  };
+  const a = prev as Snapshot<unknown> & Machine;
+  const b = next as Snapshot<unknown> & Machine;
+  if (
+    a.status !== b.status || a.children !== b.children || a.historyValue !== b.historyValue ||
+    !sameStateValue(a.value, b.value)
+  ) return false;
+  const ca = a.context as { [k: string]: unknown } | undefined;
+  const cb = b.context as { [k: string]: unknown } | undefined;
+  if (ca === cb) return true;
+  if (!ca || !cb) return false;
+  for (const k in cb) {
+    if (cb[k] !== ca[k] && !volatile.includes(k) && !sameData(ca[k], cb[k])) return false;
+  }
+  for (const k in ca) if (!(k in cb) && !volatile.includes(k)) return false;
+  return true;
+}
+
+/** Whether two values are the same plain data (JSON-like: arrays, plain objects, primitives). */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || !a || !b) return false;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameData(v, b[i]));
+  }
+  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.prototype) return false;
+  if (Object.getPrototypeOf(b) !== Object.prototype) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  const ra = a as { [k: string]: unknown }, rb = b as { [k: string]: unknown };
+  return ka.every((k) => k in rb && sameData(ra[k], rb[k]));
+}
+
+/** Whether two state values name the same states (XState makes a new value each macrostep). */
+function sameStateValue(a: StateValue | undefined, b: StateValue | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || !a || !b) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => k in b && sameStateValue(a[k], b[k]));
+}
 
 /** The input a node actor starts from, rebuilt from its object. */
 export function nodeInputOf(node: Node, defaultVolumeSize: string): NodeInput {

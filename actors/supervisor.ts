@@ -33,7 +33,7 @@ import type { AgentHub } from "./agent_hub.ts";
 import { collectGarbage } from "./garbage_collector.ts";
 import { InstanceCollector } from "./instance_collector.ts";
 import { nodeId, podId, POOL_ID } from "./ids.ts";
-import { type ManagedKind, managedKinds } from "./machines.ts";
+import { type ManagedKind, managedKinds, onlyVolatileChanged } from "./machines.ts";
 import type { LaunchOutcome, NodeInput, NodeMachine } from "./node_machine.ts";
 import { createPoolMachine, NodePool } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
@@ -516,6 +516,7 @@ export class Supervisor {
     let restored = snapshot !== undefined && snapshot.status === "active";
     // Watchdog ticks while in a watched state, from this one observer (not one more per actor).
     const ticked = kind !== "pool";
+    const volatile = kind === "pool" ? undefined : this.#kinds.get(kind)?.volatile;
     ref.subscribe({
       next: (snap) => {
         // An event that changed nothing hands observers the same snapshot: nothing to store.
@@ -523,8 +524,11 @@ export class Supervisor {
         if (snap === last) return;
         if (ticked) this.#ticker.observe(ref, snap);
         if (snap.status === "stopped") return;
+        const prev = last;
         last = snap;
-        const unchanged = restored;
+        // Restored: already stored. Only a liveness time moved: stored as it was (a heartbeat).
+        const unchanged = restored ||
+          (volatile !== undefined && onlyVolatileChanged(prev, snap, volatile));
         restored = false;
         if (kind !== "pool" && !unchanged) {
           this.#persister.schedule(id, () => this.#persistable(entry, snap));
