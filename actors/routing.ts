@@ -161,10 +161,11 @@ export function terminateNode(t: RouteTarget, name: string): void {
  * agent reconnecting after a restart) would otherwise refresh together for as long as they run.
  * At 10,000 nodes that was one third of every 30 s with the main thread ~10 points busier (GET
  * of one pod slower, every request waiting longer); spread, the same work adds ~3 % at all
- * times. A node is still refreshed at most `refreshMs` plus one heartbeat apart.
+ * times. A node is refreshed at least half `refreshMs` and at most `refreshMs` plus one heartbeat
+ * apart.
  */
 export class StatusFilter {
-  readonly #last = new Map<string, { key: string; slot: number; phase: number }>();
+  readonly #last = new Map<string, { key: string; slot: number; phase: number; at: number }>();
 
   constructor(private readonly clock: Clock, private readonly refreshMs: number) {}
 
@@ -178,9 +179,14 @@ export class StatusFilter {
     const key = JSON.stringify([s.podUid, s.unitStatuses, s.initUnitStatuses]);
     const last = this.#last.get(e.node);
     const phase = last?.phase ?? refreshPhase(e.node, this.refreshMs);
-    const slot = Math.floor((this.clock.now() + phase) / this.refreshMs);
-    if (last && last.key === key && last.slot === slot) return false;
-    this.#last.set(e.node, { key, slot, phase });
+    const now = this.clock.now();
+    const slot = Math.floor((now + phase) / this.refreshMs);
+    // A node just heard from waits half a period at least (pods started in a burst do not all
+    // refresh during it), then for its slot.
+    if (last && last.key === key && (last.slot === slot || now - last.at < this.refreshMs / 2)) {
+      return false;
+    }
+    this.#last.set(e.node, { key, slot, phase, at: now });
     return true;
   }
 

@@ -32,6 +32,18 @@ Deno.test("StatusFilter passes changed statuses, and a repeated one once per ref
     const gap = passed[i] - passed[i - 1];
     assert.ok(gap >= 20_000 && gap <= 40_000, `refreshed ${gap} ms apart`);
   }
+  // Heard from just now (a change), a node waits half a period before it refreshes, whatever
+  // its slot: heartbeats every second for a minute.
+  await clock.advance(1_000);
+  assert.equal(f.pass(status("c")), true, "a change");
+  const changedAt = clock.now();
+  const refreshed: number[] = [];
+  for (let t = 0; t < 60_000; t += 1_000) {
+    await clock.advance(1_000);
+    if (f.pass(status("c"))) refreshed.push(clock.now() - changedAt);
+  }
+  assert.ok(refreshed.length === 2 || refreshed.length === 3, `refreshed at ${refreshed}`);
+  assert.ok(refreshed[0] >= 15_000 && refreshed[0] <= 30_000, `first refresh at ${refreshed[0]}`);
   assert.equal(f.pass({ type: "connected", node: "n1" } as HubEvent), true);
   assert.equal(f.pass(status("b")), true, "a new connection's first status always goes");
   assert.equal(f.pass({ ...status("b"), node: "n2" } as HubEvent), true, "per node");
