@@ -13,7 +13,7 @@
 import type { AnyActorLogic, AnyActorRef, Snapshot, StateValue } from "xstate";
 import type { Clock } from "../model/clock.ts";
 import { isoTime, systemClock } from "../model/clock.ts";
-import { statePaths } from "./statechart.ts";
+import { sameStateValue, statePaths } from "./statechart.ts";
 import { log } from "../model/log.ts";
 
 /** One change of state. */
@@ -160,18 +160,38 @@ export class TransitionRecorder {
    * state.
    */
   follow(systemId: string, ref: AnyActorRef, current: () => boolean = () => true): void {
+    // The state and status last seen, whether or not recorded.
+    let value: StateValue | undefined;
+    let status: string | undefined;
     const take = (snapshot: Snapshot<unknown>) => {
-      if (current()) this.record(systemId, this.#lastEvent.get(ref) ?? "xstate.init", snapshot);
+      if (!current()) return;
+      const s = snapshot as Snapshot<unknown> & { value?: StateValue };
+      const moved = status !== s.status || !sameStateValue(value, s.value);
+      value = s.value;
+      status = s.status;
+      this.record(systemId, this.#lastEvent.get(ref) ?? "xstate.init", snapshot, moved);
     };
     // Observers hear active and done snapshots; an error, and a stop, end the subscription.
     const ended = () => take(ref.getSnapshot());
     ref.subscribe({ next: take, error: ended, complete: ended });
   }
 
-  /** Records a snapshot of actor `systemId` reached through `eventType`. */
-  record(systemId: string, eventType: string, snapshot: Snapshot<unknown>): void {
+  /**
+   * Records a snapshot of actor `systemId` reached through `eventType`. `changed` false says the
+   * actor's state and status are those of its previous snapshot: an actor forgotten (beyond
+   * `maxActors`) is then not recorded again (at 20,000 actors, heartbeats that only refresh a
+   * context would otherwise bring forgotten ones back all the time, each forgetting another,
+   * and a pod created a second ago would already be gone).
+   */
+  record(
+    systemId: string,
+    eventType: string,
+    snapshot: Snapshot<unknown>,
+    changed = true,
+  ): void {
     const s = snapshot as Snapshot<unknown> & { value?: StateValue; context?: unknown };
     const entry = this.#actors.get(systemId);
+    if (!entry && !changed) return;
     const links = actorLinks(systemId, s.context);
     // The same state as last recorded (most events): only the context is kept.
     if (entry && entry.value === s.value && entry.summary.status === s.status) {

@@ -16,7 +16,14 @@ const machine = setup({
   initial: "A",
   context: { name: "web", apiToken: "s3cr3t", n: 0 },
   states: {
-    A: { on: { GO: "B", NOOP: {}, FLIP: "E" } },
+    A: {
+      on: {
+        GO: "B",
+        NOOP: {},
+        FLIP: "E",
+        COUNT: { actions: assign({ n: ({ context }) => context.n + 1 }) },
+      },
+    },
     E: { on: { FLIP: "A" } },
     B: { invoke: { src: "work", onDone: "C" } },
     C: { initial: "Inner", states: { Inner: {} }, on: { BACK: "A", END: "D" } },
@@ -296,4 +303,24 @@ Deno.test("TransitionRecorder records an actor only while it is the current one 
   ]);
   second.stop();
   assert.equal(recorder.get("pod/default/web")!.status, "stopped");
+});
+
+Deno.test("TransitionRecorder does not bring back a forgotten actor whose state did not change", () => {
+  const recorder = new TransitionRecorder({ maxActors: 2 });
+  const started = ["pod/default/a", "pod/default/b", "pod/default/c"].map((id) => {
+    const actor = createActor(recorder.recordable(machine), { id });
+    recorder.follow(id, actor);
+    return actor.start();
+  });
+  assert.deepEqual(recorder.list().map((a) => a.id), ["pod/default/b", "pod/default/c"]);
+  // The forgotten one takes an event that changes its context only (a heartbeat): still gone,
+  // and the newest stay.
+  started[0].send({ type: "NOOP" });
+  started[0].send({ type: "COUNT" });
+  assert.deepEqual(recorder.list().map((a) => a.id), ["pod/default/b", "pod/default/c"]);
+  // It moves: it is back, with the transition that brought it.
+  started[0].send({ type: "GO" });
+  const back = recorder.get("pod/default/a")!;
+  assert.deepEqual(back.transitions.map((t) => [t.event, t.to]), [["GO", "B"]]);
+  for (const a of started) a.stop();
 });

@@ -20,6 +20,7 @@ import {
   stopPodUnits,
 } from "./effects.ts";
 import { deploymentId, nodeId, podId, replicaSetId, serviceId } from "./ids.ts";
+import { sameStateValue } from "./statechart.ts";
 import {
   createNodeMachine,
   type NodeInput,
@@ -111,15 +112,6 @@ function sameData(a: unknown, b: unknown): boolean {
   if (ka.length !== Object.keys(b).length) return false;
   const ra = a as { [k: string]: unknown }, rb = b as { [k: string]: unknown };
   return ka.every((k) => k in rb && sameData(ra[k], rb[k]));
-}
-
-/** Whether two state values name the same states (XState makes a new value each macrostep). */
-function sameStateValue(a: StateValue | undefined, b: StateValue | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || !a || !b) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => k in b && sameStateValue(a[k], b[k]));
 }
 
 /** The input a node actor starts from, rebuilt from its object. */
