@@ -80,7 +80,7 @@ interface Entry {
   /** The summary of the last context, once the actor finished. */
   shown?: Record<string, string | number | boolean>;
   transitions: RecordedTransition[];
-  /** The state value last recorded (XState keeps the object while the state stays). */
+  /** The state value last recorded. */
   value?: unknown;
   /** The eviction queue the entry is in (finished or live) and its neighbours there. */
   queue?: Queue;
@@ -194,7 +194,10 @@ export class TransitionRecorder {
     if (!entry && !changed) return;
     const links = actorLinks(systemId, s.context);
     // The same state as last recorded (most events): only the context is kept.
-    if (entry && entry.value === s.value && entry.summary.status === s.status) {
+    if (
+      entry && entry.summary.status === s.status &&
+      sameStateValue(entry.value as StateValue, s.value)
+    ) {
       this.#keepContext(entry, s.context);
       if (!sameLinks(entry.summary.links, links)) this.#relink(entry, links);
       return;
