@@ -13,7 +13,8 @@
 import type { AnyActorLogic, AnyActorRef, Snapshot, StateValue } from "xstate";
 import type { Clock } from "../model/clock.ts";
 import { isoTime, systemClock } from "../model/clock.ts";
-import { sameStateValue, statePaths } from "./statechart.ts";
+import { statePaths } from "./statechart.ts";
+import { sameData } from "../model/plain_data.ts";
 import { log } from "../model/log.ts";
 
 /** One change of state. */
@@ -166,7 +167,7 @@ export class TransitionRecorder {
     const take = (snapshot: Snapshot<unknown>) => {
       if (!current()) return;
       const s = snapshot as Snapshot<unknown> & { value?: StateValue };
-      const moved = status !== s.status || !sameStateValue(value, s.value);
+      const moved = status !== s.status || !sameData(value, s.value);
       value = s.value;
       status = s.status;
       this.record(systemId, this.#lastEvent.get(ref) ?? "xstate.init", snapshot, moved);
@@ -194,9 +195,10 @@ export class TransitionRecorder {
     if (!entry && !changed) return;
     const links = actorLinks(systemId, s.context);
     // The same state as last recorded (most events): only the context is kept.
+    // (`changed` false: the caller found it so, as `follow` does, and it need not be compared.)
     if (
-      entry && entry.summary.status === s.status &&
-      sameStateValue(entry.value as StateValue, s.value)
+      entry &&
+      (!changed || (entry.summary.status === s.status && sameData(entry.value, s.value)))
     ) {
       this.#keepContext(entry, s.context);
       if (!sameLinks(entry.summary.links, links)) this.#relink(entry, links);

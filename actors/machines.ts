@@ -9,6 +9,7 @@ import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import { volumeGiB } from "../model/quantity.ts";
+import { sameData } from "../model/plain_data.ts";
 import type { EventInput } from "../store/events.ts";
 import { reconcileDeployment } from "./deployment_reconcile.ts";
 import {
@@ -20,7 +21,6 @@ import {
   stopPodUnits,
 } from "./effects.ts";
 import { deploymentId, nodeId, podId, replicaSetId, serviceId } from "./ids.ts";
-import { sameStateValue } from "./statechart.ts";
 import {
   createNodeMachine,
   type NodeInput,
@@ -86,7 +86,7 @@ export function onlyVolatileChanged(
   const b = next as Snapshot<unknown> & Machine;
   if (
     a.status !== b.status || a.children !== b.children || a.historyValue !== b.historyValue ||
-    !sameStateValue(a.value, b.value)
+    !sameData(a.value, b.value)
   ) return false;
   const ca = a.context as { [k: string]: unknown } | undefined;
   const cb = b.context as { [k: string]: unknown } | undefined;
@@ -97,21 +97,6 @@ export function onlyVolatileChanged(
   }
   for (const k in ca) if (!(k in cb) && !volatile.includes(k)) return false;
   return true;
-}
-
-/** Whether two values are the same plain data (JSON-like: arrays, plain objects, primitives). */
-function sameData(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || !a || !b) return false;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((v, i) => sameData(v, b[i]));
-  }
-  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.prototype) return false;
-  if (Object.getPrototypeOf(b) !== Object.prototype) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  const ra = a as { [k: string]: unknown }, rb = b as { [k: string]: unknown };
-  return ka.every((k) => k in rb && sameData(ra[k], rb[k]));
 }
 
 /** The input a node actor starts from, rebuilt from its object. */

@@ -165,7 +165,8 @@ export function terminateNode(t: RouteTarget, name: string): void {
  * apart.
  */
 export class StatusFilter {
-  readonly #last = new Map<string, { key: string; slot: number; phase: number; at: number }>();
+  /** Per node: the status last passed on, when, and where the node's slot starts. */
+  readonly #last = new Map<string, { key: string; at: number; phase: number }>();
 
   constructor(private readonly clock: Clock, private readonly refreshMs: number) {}
 
@@ -180,13 +181,16 @@ export class StatusFilter {
     const last = this.#last.get(e.node);
     const phase = last?.phase ?? refreshPhase(e.node, this.refreshMs);
     const now = this.clock.now();
-    const slot = Math.floor((now + phase) / this.refreshMs);
+    const slot = (t: number) => Math.floor((t + phase) / this.refreshMs);
     // A node just heard from waits half a period at least (pods started in a burst do not all
-    // refresh during it), then for its slot.
-    if (last && last.key === key && (last.slot === slot || now - last.at < this.refreshMs / 2)) {
+    // refresh during it), then for its next slot.
+    if (
+      last && last.key === key &&
+      (now - last.at < this.refreshMs / 2 || slot(now) === slot(last.at))
+    ) {
       return false;
     }
-    this.#last.set(e.node, { key, slot, phase, at: now });
+    this.#last.set(e.node, { key, at: now, phase });
     return true;
   }
 

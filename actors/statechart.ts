@@ -197,15 +197,6 @@ export function statePaths(value: StateValue): string[] {
   );
 }
 
-/** Whether two state values name the same states (XState makes a new value each macrostep). */
-export function sameStateValue(a: StateValue | undefined, b: StateValue | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || !a || !b) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => k in b && sameStateValue(a[k], b[k]));
-}
-
 /** The ids of the given active states and all their ancestors (`Running.Applied` → both). */
 export function activeIds(current: readonly string[]): Set<string> {
   const out = new Set<string>();
