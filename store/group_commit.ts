@@ -75,9 +75,33 @@ interface Taking {
   bytes: number;
 }
 
-/** How a key is compared for overlap. */
-function keyId(key: Deno.KvKey): string {
-  return JSON.stringify(key, (_, v) => typeof v === "bigint" ? `${v}n` : v);
+/**
+ * How a key is compared for overlap: one string per key, equal only for equal keys. Each part is
+ * tagged with its type (KV tells `1`, `1n` and `"1"` apart) and a string with its length, so no
+ * two keys meet. (A JSON.stringify with a replacer for bigints did the same at several times the
+ * cost, ~2 % of the main thread in a burst of pods, and took `"1n"` for `1n`.)
+ */
+export function keyId(key: Deno.KvKey): string {
+  let id = "";
+  for (const part of key) {
+    switch (typeof part) {
+      case "string":
+        id += `s${part.length}:${part}`;
+        break;
+      case "number":
+        id += `n${part};`;
+        break;
+      case "bigint":
+        id += `b${part};`;
+        break;
+      case "boolean":
+        id += part ? "t;" : "f;";
+        break;
+      default:
+        id += `u${(part as Uint8Array).join(",")};`;
+    }
+  }
+  return id;
 }
 
 function keysOf(w: Write): string[] {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GroupCommitter, type Write } from "./group_commit.ts";
+import { GroupCommitter, keyId, type Write } from "./group_commit.ts";
 
 async function withKv(fn: (kv: Deno.Kv, c: GroupCommitter) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
@@ -173,5 +173,41 @@ Deno.test("GroupCommitter hands KV a second transaction while the first is writt
     assert.equal((await kv.get(["obj"])).value, "a");
     assert.equal((await kv.get(["m", 249])).value, 249);
     await c.flush();
+  });
+});
+
+Deno.test("keyId is equal for equal keys and differs for every two keys KV tells apart", () => {
+  const keys: Deno.KvKey[] = [
+    ["pods", "default", "web"],
+    ["pods", "default/web"],
+    ["pods", "defaultweb"],
+    ["ab", "c"],
+    ["a", "bc"],
+    ["1"],
+    [1],
+    [1n],
+    ["1n"],
+    [true],
+    ["t;"],
+    [false],
+    [new Uint8Array([1, 2])],
+    ["u1,2;"],
+    [new Uint8Array([12])],
+    ["s1:a"],
+    ["a"],
+    [],
+  ];
+  const ids = keys.map(keyId);
+  assert.equal(new Set(ids).size, keys.length, ids.join(" | "));
+  assert.equal(keyId(["pods", "default", "web"]), keyId(["pods", "default", "web"]));
+  assert.equal(keyId([new Uint8Array([1, 2]), 7n]), keyId([new Uint8Array([1, 2]), 7n]));
+});
+
+Deno.test('GroupCommitter puts writes of keys that only look alike ("1n" and 1n) in one transaction', async () => {
+  await withKv(async (kv, c) => {
+    await Promise.all([c.commit(put(["k", "1n"], 1)), c.commit(put(["k", 1n], 2))]);
+    assert.equal(c.stats.transactions, 1);
+    assert.equal((await kv.get(["k", "1n"])).value, 1);
+    assert.equal((await kv.get(["k", 1n])).value, 2);
   });
 });
