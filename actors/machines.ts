@@ -7,8 +7,9 @@ import type { AnyStateMachine, Snapshot, SnapshotFrom, StateValue } from "xstate
 import type { MilpaObject } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
-import { isTerminalPodPhase } from "../model/pod.ts";
+import { isTerminalPodPhase, waitingSince } from "../model/pod.ts";
 import { volumeGiB } from "../model/quantity.ts";
+import { epochMs } from "../model/clock.ts";
 import { sameData } from "../model/plain_data.ts";
 import type { EventInput } from "../store/events.ts";
 import { reconcileDeployment } from "./deployment_reconcile.ts";
@@ -108,6 +109,7 @@ export function nodeInputOf(node: Node, defaultVolumeSize: string): NodeInput {
     privateIPOnly: node.spec.resources?.privateIPOnly ?? false,
     volumeSizeGiB: volumeGiB(node.spec.resources?.volumeSize ?? defaultVolumeSize),
     boundPod: node.status?.boundPodName,
+    since: node.status?.phase === "Creating" ? epochMs(node.status.lastPhaseChange) : undefined,
   };
 }
 
@@ -153,6 +155,7 @@ export function managedKinds(
       name: o.metadata.name,
       uid: o.metadata.uid!,
       restartPolicy: (o as Pod).spec.restartPolicy ?? "Always",
+      since: waitingSince(o as Pod),
     }),
     wantsActor: (o) => !isTerminalPodPhase((o as Pod).status?.phase),
     statusOf: (s) => podStatusOf(s as SnapshotFrom<PodMachine>),

@@ -26,6 +26,11 @@ export interface NodeInput {
   volumeSizeGiB: number;
   /** The pod (`namespace/name`) the node is booted for; absent for standby nodes. */
   boundPod?: string;
+  /**
+   * When the node was created (epoch ms), for a new actor: its first status keeps that time
+   * (`newNodeStatus`). Not kept in the context.
+   */
+  since?: number;
 }
 
 /** Node actor state kept in its snapshot. */
@@ -151,7 +156,13 @@ export function createNodeMachine(deps: NodeDeps) {
       terminateRequested: ({ context }) => context.terminateRequested === true,
     },
     actions: {
-      markPhaseChange: assign({ lastPhaseChange: () => deps.clock.now() }),
+      // Entering the initial state keeps the time the context starts with (`input.since`).
+      markPhaseChange: assign({
+        lastPhaseChange: ({ context, event }) =>
+          (event as { type: string }).type === "xstate.init"
+            ? context.lastPhaseChange
+            : deps.clock.now(),
+      }),
       assignLaunched: assign(({ event }) => {
         const r = (event as unknown as { output: LaunchResult }).output;
         return { instanceId: r.instanceId, addresses: r.addresses };
@@ -241,11 +252,11 @@ export function createNodeMachine(deps: NodeDeps) {
   }).createMachine({
     id: "node",
     initial: "Creating",
-    context: ({ input }) => ({
+    context: ({ input: { since, ...input } }) => ({
       ...input,
       addresses: [],
       agentConnected: false,
-      lastPhaseChange: deps.clock.now(),
+      lastPhaseChange: since ?? deps.clock.now(),
     }),
     on: {
       AGENT_CONNECTED: { actions: "noteConnected" },

@@ -1,7 +1,9 @@
 /** The node machine on fake effects: launch, clean and terminate the test settles, a manual clock. */
 import assert from "node:assert/strict";
 import { type Actor, waitFor } from "xstate";
+import { isoTime } from "../model/clock.ts";
 import { CapacityError } from "../model/errors.ts";
+import { newNodeStatus } from "../model/node.ts";
 import { isCapacityError } from "./effects.ts";
 import { MachineHarness, withHarness as withAny } from "./machine_harness.ts";
 import {
@@ -493,6 +495,23 @@ Deno.test("node machine keeps an Available node whose agent is connected, heartb
     await h.clock.advance(10_000);
     assert.equal(phase(a), "Available");
   }, { healthyTimeoutMs: 1_000, watchdogPeriodMs: 5 });
+});
+
+Deno.test("a node actor publishes the status the pool created its node with", async () => {
+  await withHarness(async (h) => {
+    const created = Date.parse(AT) - 2_000;
+    const a = h.start({ ...INPUT, since: created });
+    assert.equal(
+      JSON.stringify(nodeStatusOf(a.getSnapshot())),
+      JSON.stringify(newNodeStatus(isoTime(created), INPUT.boundPod)),
+    );
+    assert.equal("since" in a.getSnapshot().context, false, "not kept in the snapshot");
+    const standby = h.start({ ...INPUT, name: "spare", boundPod: undefined, since: created });
+    assert.equal(
+      JSON.stringify(nodeStatusOf(standby.getSnapshot())),
+      JSON.stringify(newNodeStatus(isoTime(created))),
+    );
+  });
 });
 
 Deno.test("nodeStatusOf() derives phase, instance, addresses, bound pod and message", async () => {

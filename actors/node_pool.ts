@@ -18,7 +18,7 @@ import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { StandbyNodes } from "../model/config.ts";
 import { API_VERSION, parseObjectKey } from "../model/meta.ts";
-import type { Node, NodePhase } from "../model/node.ts";
+import { newNodeStatus, type Node, type NodePhase } from "../model/node.ts";
 import type { NetworkAddress, Pod, PodSpec } from "../model/pod.ts";
 import { INSTANCE_TYPE_ANNOTATION } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
@@ -684,6 +684,7 @@ export class NodePool {
       return false;
     }
     const name = crypto.randomUUID();
+    const now = this.deps.clock.now();
     const node: Node = {
       kind: "Node",
       apiVersion: API_VERSION,
@@ -693,19 +694,14 @@ export class NodePool {
         spot: want.spot,
         resources: { privateIPOnly: want.privateIPOnly, volumeSize: `${want.volumeSizeGiB}Gi` },
       },
-      status: {
-        phase: "Creating",
-        addresses: [],
-        lastPhaseChange: isoTime(this.deps.clock.now()),
-        ...(pod ? { boundPodName: pod } : {}),
-      },
+      status: newNodeStatus(isoTime(now), pod),
     };
     // The pool goes on while the node's object is stored: its actor starts once it is (the
     // object is the intent a restart finds), and what the pool sends it meanwhile waits.
     const view: NodeView = { name, phase: "Creating", ...want, boundPod: pod, addresses: [] };
     this.nodes.add(view);
     const storing = this.deps.store.commit([{ op: "create", object: node, unique: true }]).then(
-      () => this.deps.spawnNode({ name, ...want, boundPod: view.boundPod }),
+      () => this.deps.spawnNode({ name, ...want, boundPod: view.boundPod, since: now }),
       (e) => {
         log.warn(`node pool: storing node ${name} failed`, { error: e });
         this.enqueue({

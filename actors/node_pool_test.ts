@@ -178,6 +178,8 @@ Deno.test("NodePool gives a waiting pod a new node object bound to it and spawns
       privateIPOnly: false,
       volumeSizeGiB: 8,
       boundPod: pod,
+      // Its actor starts with the node's creation time, so that its first status is the stored one.
+      since: Date.parse(n.status!.lastPhaseChange!),
     }]);
     assert.ok(h.pool.waiting.has(pod));
     // Asking again while the node boots boots nothing more.

@@ -57,6 +57,11 @@ export interface PodInput {
   name: string;
   uid: string;
   restartPolicy: RestartPolicy;
+  /**
+   * When the pod became Waiting (epoch ms; `waitingSince`), for an actor started without a
+   * snapshot: its first status keeps that time. Not kept in the context.
+   */
+  since?: number;
 }
 
 /** What the dispatcher learned: the names of the units it handed over. */
@@ -210,7 +215,13 @@ export function createPodMachine(deps: PodDeps) {
         event.type === "LB_GATE" && context.lbGates?.[event.service]?.admitted !== event.admitted,
     },
     actions: {
-      markPhaseChange: assign({ lastPhaseChange: () => deps.clock.now() }),
+      // Entering the initial state keeps the time the context starts with (`input.since`).
+      markPhaseChange: assign({
+        lastPhaseChange: ({ context, event }) =>
+          (event as { type: string }).type === "xstate.init"
+            ? context.lastPhaseChange
+            : deps.clock.now(),
+      }),
       requestNode: ({ context }) => deps.send(POOL_ID, { type: "POD_WAITING", pod: key(context) }),
       releaseNode: ({ context }) =>
         deps.send(POOL_ID, { type: "POD_RELEASED", pod: key(context), node: context.node?.name }),
@@ -423,14 +434,14 @@ export function createPodMachine(deps: PodDeps) {
   }).createMachine({
     id: "pod",
     initial: "Waiting",
-    context: ({ input }) => ({
+    context: ({ input: { since, ...input } }) => ({
       ...input,
       startFailures: 0,
       unitNames: [],
       initUnitNames: [],
       unitStatuses: [],
       initUnitStatuses: [],
-      lastPhaseChange: deps.clock.now(),
+      lastPhaseChange: since ?? deps.clock.now(),
     }),
     on: {
       LB_GATE: { guard: "gateChanged", actions: "assignGate" },

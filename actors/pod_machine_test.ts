@@ -1,8 +1,8 @@
 /** The pod machine on fake effects: a recorded `send`, a dispatch the test settles, a manual clock. */
 import assert from "node:assert/strict";
 import { type Actor, waitFor } from "xstate";
-import { sleep } from "../model/clock.ts";
-import type { RestartPolicy, UnitStatus } from "../model/pod.ts";
+import { isoTime, sleep } from "../model/clock.ts";
+import { newPodStatus, type RestartPolicy, type UnitStatus } from "../model/pod.ts";
 import { MachineHarness, withHarness as withAny } from "./machine_harness.ts";
 import {
   ALLOWED_START_FAILURES,
@@ -63,10 +63,13 @@ class Harness extends MachineHarness<PodMachine> {
     });
   }
 
-  /** Starts a pod actor (or restores one from a persisted snapshot). */
-  start(restartPolicy: RestartPolicy = "Always", snapshot?: unknown) {
+  /**
+   * Starts a pod actor (or restores one from a persisted snapshot); `since`: when the pod was
+   * created, as the supervisor passes it for a pod still Waiting.
+   */
+  start(restartPolicy: RestartPolicy = "Always", snapshot?: unknown, since?: number) {
     return this.startActor(
-      { namespace: "default", name: "web", uid: "uid-1", restartPolicy },
+      { namespace: "default", name: "web", uid: "uid-1", restartPolicy, since },
       snapshot,
     );
   }
@@ -131,6 +134,27 @@ Deno.test("pod machine starts Waiting and asks the pool for a node", async () =>
     assert.equal(status.startFailures, 0);
     assert.equal(status.boundNodeName, undefined);
     assert.equal(status.lastPhaseChange, AT);
+  });
+});
+
+Deno.test("a pod actor started for a pod as created publishes the status it was created with", async () => {
+  await withHarness(async (h) => {
+    const created = Date.parse(AT) - 5_000;
+    const a = h.start("Always", undefined, created);
+    // The same JSON: the store compares statuses as JSON and writes nothing when equal.
+    assert.equal(
+      JSON.stringify(podStatusOf(a.getSnapshot())),
+      JSON.stringify(newPodStatus(isoTime(created))),
+    );
+    assert.equal("since" in a.getSnapshot().context, false, "not kept in the snapshot");
+    // A later return to Waiting (a failed start, retried) is a phase change of its own.
+    a.send({ type: "NODE_BOUND", node: node() });
+    await h.clock.advance(1_000);
+    h.lastDispatch().reject(new Error("no such image"));
+    await waitFor(a, (s) => s.matches("Waiting") && s.context.startFailures === 1, {
+      timeout: 2_000,
+    });
+    assert.equal(podStatusOf(a.getSnapshot()).lastPhaseChange, isoTime(Date.parse(AT) + 1_000));
   });
 });
 

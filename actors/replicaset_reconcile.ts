@@ -16,7 +16,7 @@ import type { ServerConfig } from "../model/config.ts";
 import { MAX_REPLICAS, type ReplicaSet, type ReplicaSetStatus } from "../model/deployment.ts";
 import { AlreadyExistsError, NotFoundError } from "../model/errors.ts";
 import { API_VERSION } from "../model/meta.ts";
-import type { Pod } from "../model/pod.ts";
+import { newPodStatus, type Pod } from "../model/pod.ts";
 import { matchesSelector } from "../model/selector.ts";
 import type { Service } from "../model/service.ts";
 import {
@@ -82,7 +82,7 @@ function newPod(rs: ReplicaSet, deps: ReplicaSetDeps): Pod {
       ownerReferences: [controllerRef(rs)],
     },
     spec,
-    status: { phase: "Waiting", lastPhaseChange: isoTime(deps.clock.now()) },
+    status: newPodStatus(isoTime(deps.clock.now())),
   };
 }
 

@@ -20,7 +20,7 @@ import type { Node } from "../model/node.ts";
 import type { Deployment, ReplicaSet } from "../model/deployment.ts";
 import type { Pod, PodSpec } from "../model/pod.ts";
 import { requestTermination, withSelectedMark } from "../model/workload.ts";
-import { isTerminalPodPhase } from "../model/pod.ts";
+import { isTerminalPodPhase, newPodStatus } from "../model/pod.ts";
 import { validateObject } from "../model/validation.ts";
 import type { BatchOp, ObjectStore } from "../store/object_store.ts";
 
@@ -144,7 +144,7 @@ function preparePod(pod: Pod, deps: PlanDeps, verb: "create" | "update"): Pod {
     ...pod,
     metadata: selected ? withSelectedMark(pod.metadata) : pod.metadata,
     spec: { ...spec, phase: "Running" },
-    status: { phase: "Waiting", lastPhaseChange: isoTime(deps.clock.now()) },
+    status: newPodStatus(isoTime(deps.clock.now())),
   };
 }
 

@@ -86,3 +86,9 @@ export function isoTime(ms: number): string {
   }
   return lastIso;
 }
+
+/** Epoch ms of an RFC 3339 time, or undefined when absent or not a time. */
+export function epochMs(iso: string | undefined): number | undefined {
+  const ms = Date.parse(iso ?? "");
+  return Number.isNaN(ms) ? undefined : ms;
+}

@@ -42,3 +42,17 @@ export interface Node extends MilpaObject {
   spec: NodeSpec;
   status?: NodeStatus;
 }
+
+/**
+ * The status of a node the pool just created, exactly as its actor publishes it on starting
+ * (`nodeStatusOf`, member order included): the actor's first write then leaves the object as it
+ * is, instead of rewriting it with a later `lastPhaseChange`.
+ */
+export function newNodeStatus(lastPhaseChange: string, boundPod?: string): NodeStatus {
+  return {
+    phase: "Creating",
+    addresses: [],
+    ...(boundPod ? { boundPodName: boundPod } : {}),
+    lastPhaseChange,
+  };
+}

@@ -1,5 +1,6 @@
 /** The Pod kind: units (containers) that run together on one right-sized node. */
 import type { MilpaObject, ObjectMeta } from "./meta.ts";
+import { epochMs } from "./clock.ts";
 
 /** Pod phases, desired (spec.phase) and observed (status.phase). */
 export type PodPhase =
@@ -262,4 +263,28 @@ export interface Pod extends MilpaObject {
 /** The units of a pod: init units first, in order, then units. */
 export function allUnits(spec: PodSpec): Unit[] {
   return [...(spec.initUnits ?? []), ...spec.units];
+}
+
+/**
+ * The status of a pod just created, exactly as its actor publishes it on starting
+ * (`podStatusOf`, member order included): the actor's first write then leaves the object as it
+ * is, instead of rewriting it with a later `lastPhaseChange` (one write and one watch event less
+ * per pod).
+ */
+export function newPodStatus(lastPhaseChange: string): PodStatus {
+  return {
+    phase: "Waiting",
+    lastPhaseChange,
+    startFailures: 0,
+    unitStatuses: [],
+    initUnitStatuses: [],
+  };
+}
+
+/**
+ * When a pod's phase last changed (epoch ms), if it is still Waiting as created: its actor,
+ * starting without a snapshot, keeps that time instead of its own start.
+ */
+export function waitingSince(pod: Pod): number | undefined {
+  return pod.status?.phase === "Waiting" ? epochMs(pod.status.lastPhaseChange) : undefined;
 }

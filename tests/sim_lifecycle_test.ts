@@ -366,6 +366,46 @@ Deno.test("heartbeats are not stored: snapshots leave liveness times out, and re
   }
 });
 
+Deno.test("a new pod's and node's actors store their first snapshots without rewriting the objects", async () => {
+  // Launches take a while: both actors store their first state before anything changes.
+  const c = await startSimCluster({ timings: fast, launchLatencyMs: 1_000 });
+  const events: string[] = [];
+  const stop = c.controller.store.watch((e) => {
+    if (e.object.kind === "Pod" || e.object.kind === "Node") {
+      events.push(`${e.type} ${e.object.kind} ${(e.object as Pod | Node).status?.phase}`);
+    }
+  });
+  try {
+    const res = await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("first"));
+    assert.equal(res.status, 201);
+    const created = await res.json() as Pod;
+    const node = await c.waitUntil(async () => {
+      const [n] = await c.controller.store.list<Node>("nodes");
+      const snaps = n && await c.kv.getMany<{ v: string }[]>([
+        ["s", "pod/default/first"],
+        ["s", `node/${n.metadata.name}`],
+      ]);
+      return snaps?.every((s) => s.value) && n;
+    }, "both actors' first snapshots");
+    await c.controller.supervisor.flush();
+    assert.equal(
+      c.controller.supervisor.actor(`node/${node.metadata.name}`)!.getSnapshot().value,
+      "Creating",
+      "the launch is still held",
+    );
+    assert.deepEqual(events, ["ADDED Pod Waiting", "ADDED Node Creating"]);
+    const pod = (await c.api("GET", "/api/v1/namespaces/default/pods/first").then((r) =>
+      r.json()
+    )) as Pod;
+    assert.equal(pod.metadata.resourceVersion, created.metadata.resourceVersion);
+    assert.deepEqual(pod.status, created.status);
+    await c.waitForPod("first", "Running");
+  } finally {
+    stop();
+    await c.close();
+  }
+});
+
 Deno.test("a restarted controller does not write the snapshots it restored again", async () => {
   const c1 = await startSimCluster({ timings: fast });
   const kv = c1.kv;
