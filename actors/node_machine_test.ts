@@ -498,7 +498,7 @@ Deno.test("node machine keeps an Available node whose agent is connected, heartb
 });
 
 Deno.test("a node actor publishes the status the pool created its node with", async () => {
-  await withHarness(async (h) => {
+  await withHarness((h) => {
     const created = Date.parse(AT) - 2_000;
     const a = h.start({ ...INPUT, since: created });
     assert.equal(
@@ -511,6 +511,7 @@ Deno.test("a node actor publishes the status the pool created its node with", as
       JSON.stringify(nodeStatusOf(standby.getSnapshot())),
       JSON.stringify(newNodeStatus(isoTime(created))),
     );
+    return Promise.resolve();
   });
 });
 
