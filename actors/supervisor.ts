@@ -22,6 +22,7 @@ import type { ServerConfig } from "../model/config.ts";
 import type { InstanceType } from "../cloud/catalog.ts";
 import { selectInstanceType } from "../cloud/instance_selector.ts";
 import { type MilpaObject, parseObjectKey } from "../model/meta.ts";
+import { NotFoundError } from "../model/errors.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import type { ActorStore } from "../store/actor_store.ts";
@@ -573,13 +574,38 @@ export class Supervisor {
 
   /** An actor reached its final state: a node is removed, a reconciler's object is gone. */
   async #done(id: string, entry: Entry): Promise<void> {
+    if (entry.kind === "node") return await this.#nodeDone(id, entry);
     await this.#persister.persisted(id);
     if (this.#actors.get(id) === entry) this.#delete(id);
     this.#persister.forget(id);
     await this.deps.actorStore.remove(id);
-    if (entry.kind === "node") {
-      await this.deps.store.delete("nodes", undefined, entry.name!).catch(() => {});
+  }
+
+  /**
+   * A node actor ended (its instance is terminated): its object goes, then its snapshot. Its
+   * final state is not stored first (two writes that the deletes undo at once): the store has
+   * the Terminating state already (the machine waits for it before it terminates the instance),
+   * and a controller that dies before the deletes restores the actor there, terminates again
+   * (terminating is idempotent) and ends it again. The object goes first: a snapshot left
+   * without its object is removed on restore, whereas an object left without a snapshot would
+   * get a new actor, which would launch a new instance.
+   */
+  async #nodeDone(id: string, entry: Entry): Promise<void> {
+    await this.#persister.cancel(id);
+    if (this.#actors.get(id) === entry) this.#delete(id);
+    this.#persister.forget(id);
+    try {
+      await this.deps.store.delete("nodes", undefined, entry.name!);
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) {
+        // The snapshot stays: the next start resumes the node and removes it then.
+        log.at(retryLevel(e), `removing node ${entry.name} failed; a restart finishes it`, {
+          error: e,
+        });
+        return;
+      }
     }
+    await this.deps.actorStore.remove(id);
   }
 
   async #restart(id: string, entry: Entry, err: unknown): Promise<void> {

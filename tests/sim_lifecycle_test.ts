@@ -406,6 +406,48 @@ Deno.test("a new pod's and node's actors store their first snapshots without rew
   }
 });
 
+Deno.test("a node whose object could not be removed is finished by the next start, not launched again", async () => {
+  const c1 = await startSimCluster({ timings: fast });
+  const kv = c1.kv;
+  let c2: Awaited<ReturnType<typeof startSimCluster>> | undefined;
+  try {
+    assert.equal(
+      (await c1.api("POST", "/api/v1/namespaces/default/pods", podManifest("gone"))).status,
+      201,
+    );
+    const node = (await c1.waitForPod("gone", "Running")).status!.boundNodeName!;
+    // Node objects cannot be deleted now: what a controller dying at that moment leaves behind.
+    const store = c1.controller.store;
+    const del = store.delete.bind(store);
+    store.delete = (kind, ns, name, rv) =>
+      kind === "nodes" ? Promise.reject(new Error("the disk went away")) : del(kind, ns, name, rv);
+    assert.equal((await c1.api("DELETE", "/api/v1/namespaces/default/pods/gone")).status, 200);
+    await c1.waitForPod("gone", "Terminated");
+    await c1.waitUntil(
+      () => Promise.resolve(!c1.controller.supervisor.actor(`node/${node}`)),
+      "the node's actor ended",
+    );
+    await c1.controller.supervisor.flush();
+    assert.ok(await store.get("nodes", undefined, node), "the node's object stayed");
+    assert.ok((await kv.get(["s", `node/${node}`])).value, "and so did its actor's snapshot");
+    await c1.close({ keepKv: true });
+    c2 = await startSimCluster({ timings: fast, kv });
+    const c = c2;
+    await c.waitUntil(
+      async () => (await c.controller.store.list("nodes")).length === 0,
+      "the node's object removed",
+    );
+    await c.waitUntil(
+      async () => (await kv.get(["s", `node/${node}`])).value === null,
+      "its snapshot removed",
+    );
+    assert.equal(c.sim.calls.filter((x) => x.method === "launch").length, 0, "no new instance");
+  } finally {
+    if (c2) await c2.close();
+    else await c1.close();
+  }
+});
+
 Deno.test("a restarted controller does not write the snapshots it restored again", async () => {
   const c1 = await startSimCluster({ timings: fast });
   const kv = c1.kv;
