@@ -163,10 +163,19 @@ export function terminateNode(t: RouteTarget, name: string): void {
  * of one pod slower, every request waiting longer); spread, the same work adds ~3 % at all
  * times. A node is refreshed at least half `refreshMs` and at most `refreshMs` plus one heartbeat
  * apart.
+ *
+ * A status passed on goes to the pod's actor; whether it also refreshes the node's liveness (a
+ * HEARTBEAT to the node's actor) is `beat()`'s to say: not within half `refreshMs` of the node's
+ * last refresh or of its connect (which refreshes it too). A pod starting sends two statuses
+ * within milliseconds of its agent's connect: neither needs to reach the node's actor. The node's
+ * liveness is then at most 1.5 `refreshMs` plus one heartbeat old (half the healthy timeout and a
+ * heartbeat), and it only counts once the agent is disconnected.
  */
 export class StatusFilter {
   /** Per node: the status last passed on, when, and where the node's slot starts. */
   readonly #last = new Map<string, { key: string; at: number; phase: number }>();
+  /** Per connected node: when its liveness was last refreshed (its connect, or a heartbeat). */
+  readonly #beats = new Map<string, number>();
 
   constructor(private readonly clock: Clock, private readonly refreshMs: number) {}
 
@@ -174,6 +183,8 @@ export class StatusFilter {
   pass(e: HubEvent): boolean {
     if (e.type !== "status") {
       this.#last.delete(e.node);
+      if (e.type === "connected") this.#beats.set(e.node, this.clock.now());
+      else this.#beats.delete(e.node);
       return true;
     }
     const s = e.status;
@@ -194,9 +205,22 @@ export class StatusFilter {
     return true;
   }
 
+  /**
+   * Whether the status of `node` just passed on also refreshes the node's liveness: not when
+   * the node's last refresh is less than half `refreshMs` old.
+   */
+  beat(node: string): boolean {
+    const now = this.clock.now();
+    const last = this.#beats.get(node);
+    if (last !== undefined && now - last < this.refreshMs / 2) return false;
+    this.#beats.set(node, now);
+    return true;
+  }
+
   /** Forgets a node (gone). */
   forget(node: string): void {
     this.#last.delete(node);
+    this.#beats.delete(node);
   }
 }
 
@@ -207,8 +231,13 @@ export function refreshPhase(node: string, periodMs: number): number {
   return (h >>> 0) % periodMs;
 }
 
-/** Agent connects, disconnects and statuses go to the node's actor and to its pod's actor. */
-export function routeHubEvent(t: RouteTarget, e: HubEvent): void {
+/**
+ * Agent connects, disconnects and statuses go to the node's actor and to its pod's actor: a
+ * status to the node as a HEARTBEAT when `beat` (`StatusFilter.beat`), and a connect to the pod
+ * only while it runs (a running pod is sent again to a reconnected agent; before, it listens to
+ * no connect).
+ */
+export function routeHubEvent(t: RouteTarget, e: HubEvent, beat = true): void {
   const node = t.entry(nodeId(e.node));
   const boundPod = node
     ? (node.ref.getSnapshot() as SnapshotFrom<NodeMachine>).context.boundPod
@@ -217,13 +246,15 @@ export function routeHubEvent(t: RouteTarget, e: HubEvent): void {
   switch (e.type) {
     case "connected":
       t.send(nodeId(e.node), { type: "AGENT_CONNECTED" });
-      if (pod) t.send(pod, { type: "AGENT_CONNECTED" });
+      if (pod && t.entry(pod)?.ref.getSnapshot().matches("Running")) {
+        t.send(pod, { type: "AGENT_CONNECTED" });
+      }
       return;
     case "disconnected":
       t.send(nodeId(e.node), { type: "AGENT_DISCONNECTED" });
       return;
     case "status":
-      t.send(nodeId(e.node), { type: "HEARTBEAT" });
+      if (beat) t.send(nodeId(e.node), { type: "HEARTBEAT" });
       if (pod) {
         t.send(pod, {
           type: "AGENT_STATUS",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { StatusMessage } from "../model/agent_protocol.ts";
 import type { HubEvent } from "./agent_hub.ts";
-import { StatusFilter } from "./routing.ts";
+import { routeHubEvent, type RouteTarget, StatusFilter } from "./routing.ts";
 
 const status = (phase: string): HubEvent => ({
   type: "status",
@@ -69,4 +69,67 @@ Deno.test("StatusFilter spreads the refreshes of nodes that started together ove
   }
   assert.equal(perThird[0] + perThird[1] + perThird[2], 3000, "each node once per period");
   for (const n of perThird) assert.ok(n > 700 && n < 1300, `refreshes by third: ${perThird}`);
+});
+
+Deno.test("StatusFilter.beat(): a node's liveness is refreshed at most once per half refresh period", async () => {
+  const clock = new FakeClock();
+  const f = new StatusFilter(clock, 30_000);
+  assert.equal(f.pass({ type: "connected", node: "n1" } as HubEvent), true);
+  // A pod starting: its first statuses come right after the connect, which refreshed the node.
+  assert.equal(f.pass(status("a")), true);
+  assert.equal(f.beat("n1"), false, "just connected");
+  await clock.advance(50);
+  assert.equal(f.pass(status("b")), true);
+  assert.equal(f.beat("n1"), false, "a change 50 ms later");
+  // Heartbeats every 10 s, the status changing now and then, for 10 minutes: between two
+  // refreshes of the node, never more than 1.5 refresh periods and a heartbeat.
+  let last = clock.now() - 50;
+  let changes = 0;
+  for (let t = 0; t < 600_000; t += 10_000) {
+    await clock.advance(10_000);
+    const s = t % 70_000 === 0 ? status(`c${changes++}`) : status(`c${changes}`);
+    if (f.pass(s) && f.beat("n1")) {
+      assert.ok(clock.now() - last >= 15_000, `refreshed ${clock.now() - last} ms apart`);
+      last = clock.now();
+    }
+    assert.ok(clock.now() - last <= 55_000, `not refreshed for ${clock.now() - last} ms`);
+  }
+  assert.equal(f.beat("n2"), true, "a node not heard from yet");
+  assert.equal(f.pass({ type: "disconnected", node: "n1" } as HubEvent), true);
+  assert.equal(f.beat("n1"), true, "a disconnect forgets the node");
+});
+
+/** A route target whose node `n1` is bound to pod `default/web`, in `podState`. */
+function target(podState: string) {
+  const sent: [string, string][] = [];
+  const entries: Record<string, unknown> = {
+    "node/n1": { ref: { getSnapshot: () => ({ context: { boundPod: "default/web" } }) } },
+    "pod/default/web": {
+      ref: { getSnapshot: () => ({ matches: (s: string) => podState.startsWith(s) }) },
+    },
+  };
+  const t = {
+    send: (id: string, e: { type: string }) => void sent.push([id, e.type]),
+    entry: (id: string) => entries[id],
+  } as unknown as RouteTarget;
+  return { t, sent };
+}
+
+Deno.test("routeHubEvent() tells a pod of its agent's connect only while it runs, and a node of a status only on a beat", () => {
+  for (const [state, toPod] of [["Waiting", false], ["Dispatching", false], ["Running", true]]) {
+    const { t, sent } = target(state as string);
+    routeHubEvent(t, { type: "connected", node: "n1" } as HubEvent);
+    assert.deepEqual(sent, [
+      ["node/n1", "AGENT_CONNECTED"],
+      ...(toPod ? [["pod/default/web", "AGENT_CONNECTED"]] : []),
+    ], state as string);
+  }
+  const { t, sent } = target("Running");
+  routeHubEvent(t, status("a"), false);
+  routeHubEvent(t, status("a"), true);
+  assert.deepEqual(sent, [
+    ["pod/default/web", "AGENT_STATUS"],
+    ["node/n1", "HEARTBEAT"],
+    ["pod/default/web", "AGENT_STATUS"],
+  ]);
 });

@@ -293,7 +293,7 @@ export class Supervisor {
     this.#unsubscribe.push(store.watch((e) => routeStoreEvent(routes, e)));
     const statuses = new StatusFilter(this.deps.clock, this.#timings.healthyTimeoutMs / 3);
     this.#unsubscribe.push(this.deps.hub.subscribe((e) => {
-      if (statuses.pass(e)) routeHubEvent(routes, e);
+      if (statuses.pass(e)) routeHubEvent(routes, e, e.type !== "status" || statuses.beat(e.node));
     }));
     const exits = this.deps.cloud.onInstanceExit?.((e) =>
       this.send(nodeId(e.nodeName), { type: "INSTANCE_GONE", reason: e.reason })
