@@ -217,11 +217,6 @@ export class StatusFilter {
     return true;
   }
 
-  /** Forgets a node (gone). */
-  forget(node: string): void {
-    this.#last.delete(node);
-    this.#beats.delete(node);
-  }
 }
 
 /** Where in a period of `periodMs` a node's refresh slot starts: FNV-1a of its name. */
