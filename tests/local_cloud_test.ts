@@ -299,3 +299,24 @@ Deno.test("50 pods created at once all run, and deleted leave no node or process
     await cloud.close();
   }
 });
+
+Deno.test("a test cloud whose controller does not start leaves nothing behind", async () => {
+  // Where Deno.makeTempDir() makes the cloud's home.
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  const homes = async () => {
+    const found = new Set<string>();
+    for await (const e of Deno.readDir(tmp)) {
+      if (e.name.startsWith("milpa-e2e-")) found.add(e.name);
+    }
+    return found;
+  };
+  const before = await homes();
+  const started = Date.now();
+  await assert.rejects(
+    () => LocalCloud.start({ serverYml: "cloud:\n  nowhere: {}\n" }),
+    /controller did not start/,
+  );
+  assert.ok(Date.now() - started < 20_000, "it gives up once the controller exited");
+  const left = [...await homes()].filter((h) => !before.has(h));
+  assert.deepEqual(left, [], "its home is removed");
+});

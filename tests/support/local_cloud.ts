@@ -90,7 +90,13 @@ export class LocalCloud {
         }`,
     );
     const cloud = new LocalCloud(home, freePort(), config, isRoot ? bridge : undefined, gateway);
-    await cloud.startController();
+    try {
+      await cloud.startController();
+    } catch (e) {
+      // Nothing is left behind by a controller that did not start: its process, network, home.
+      await cloud.close();
+      throw e;
+    }
     return cloud;
   }
 
@@ -114,6 +120,8 @@ export class LocalCloud {
       stderr: "piped",
     }).spawn();
     void this.#pump(this.#controller);
+    let exited = false;
+    this.#controller.status.then(() => exited = true);
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
@@ -122,7 +130,9 @@ export class LocalCloud {
         await r.body?.cancel();
         if (r.ok) return;
       } catch { /* not up yet */ }
-      if (Date.now() > deadline) {
+      if (exited || Date.now() > deadline) {
+        // Its last words reach the log once its output is drained.
+        if (exited) await new Promise((r) => setTimeout(r, 100));
         throw new Error(`controller did not start:\n${await this.controllerLog()}`);
       }
       await new Promise((r) => setTimeout(r, 100));
