@@ -216,7 +216,6 @@ export class StatusFilter {
     this.#beats.set(node, now);
     return true;
   }
-
 }
 
 /** Where in a period of `periodMs` a node's refresh slot starts: FNV-1a of its name. */
