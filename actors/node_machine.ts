@@ -14,6 +14,7 @@ import type { NodePhase, NodeStatus } from "../model/node.ts";
 import type { NetworkAddress } from "../model/pod.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
+import { phaseChangeAt } from "./phase_change.ts";
 import { WATCHED } from "./ticker.ts";
 import { log } from "../model/log.ts";
 
@@ -156,13 +157,7 @@ export function createNodeMachine(deps: NodeDeps) {
       terminateRequested: ({ context }) => context.terminateRequested === true,
     },
     actions: {
-      // Entering the initial state keeps the time the context starts with (`input.since`).
-      markPhaseChange: assign({
-        lastPhaseChange: ({ context, event }) =>
-          (event as { type: string }).type === "xstate.init"
-            ? context.lastPhaseChange
-            : deps.clock.now(),
-      }),
+      markPhaseChange: assign({ lastPhaseChange: phaseChangeAt(deps.clock) }),
       assignLaunched: assign(({ event }) => {
         const r = (event as unknown as { output: LaunchResult }).output;
         return { instanceId: r.instanceId, addresses: r.addresses };

@@ -28,6 +28,7 @@ import { lbGateType } from "../model/workload.ts";
 import { allUnitsStarted, computePodPhase } from "../model/pod_phase.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
+import { phaseChangeAt } from "./phase_change.ts";
 import { WATCHED } from "./ticker.ts";
 
 /** A node the pool gave a pod. */
@@ -215,13 +216,7 @@ export function createPodMachine(deps: PodDeps) {
         event.type === "LB_GATE" && context.lbGates?.[event.service]?.admitted !== event.admitted,
     },
     actions: {
-      // Entering the initial state keeps the time the context starts with (`input.since`).
-      markPhaseChange: assign({
-        lastPhaseChange: ({ context, event }) =>
-          (event as { type: string }).type === "xstate.init"
-            ? context.lastPhaseChange
-            : deps.clock.now(),
-      }),
+      markPhaseChange: assign({ lastPhaseChange: phaseChangeAt(deps.clock) }),
       requestNode: ({ context }) => deps.send(POOL_ID, { type: "POD_WAITING", pod: key(context) }),
       releaseNode: ({ context }) =>
         deps.send(POOL_ID, { type: "POD_RELEASED", pod: key(context), node: context.node?.name }),
