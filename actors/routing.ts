@@ -89,10 +89,12 @@ function routePod(t: RouteTarget, e: WatchEvent): void {
     if (e.type === "ADDED" && !isTerminalPodPhase(pod.status?.phase)) t.spawn(pod);
     return;
   }
-  if (pod.spec.phase === "Terminated") t.send(id, { type: "DELETE" });
-  else if ((pod.metadata.generation ?? 0) > (entry.generation ?? 0)) {
+  // A spec change, the deletion mark included, is told once: the pod's own status writes (and
+  // any other write that leaves the spec) come back here unchanged in generation. A restored
+  // or restarted actor of a pod already marked is told by spawnFor.
+  if ((pod.metadata.generation ?? 0) > (entry.generation ?? 0)) {
     entry.generation = pod.metadata.generation;
-    t.send(id, { type: "SPEC_UPDATED" });
+    t.send(id, { type: pod.spec.phase === "Terminated" ? "DELETE" : "SPEC_UPDATED" });
   }
 }
 

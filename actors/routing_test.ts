@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { StatusMessage } from "../model/agent_protocol.ts";
 import type { HubEvent } from "./agent_hub.ts";
-import { routeHubEvent, type RouteTarget, StatusFilter } from "./routing.ts";
+import { routeHubEvent, routeStoreEvent, type RouteTarget, StatusFilter } from "./routing.ts";
+import type { Pod } from "../model/pod.ts";
+import type { WatchEvent } from "../store/object_store.ts";
 
 const status = (phase: string): HubEvent => ({
   type: "status",
@@ -132,4 +134,32 @@ Deno.test("routeHubEvent() tells a pod of its agent's connect only while it runs
     ["node/n1", "HEARTBEAT"],
     ["pod/default/web", "AGENT_STATUS"],
   ]);
+});
+
+Deno.test("routeStoreEvent() tells a pod's actor of a spec change and of its deletion once, not of its status writes", () => {
+  const entry = { uid: "uid-1", generation: 1, ref: { getSnapshot: () => ({}) } };
+  const sent: [string, string][] = [];
+  const t = {
+    send: (id: string, e: { type: string }) => void sent.push([id, e.type]),
+    entry: (id: string) => id === "pod/default/web" ? entry : undefined,
+    ids: () => [],
+  } as unknown as RouteTarget;
+  const pod = (generation: number, phase: string, status: string): WatchEvent => ({
+    type: "MODIFIED",
+    object: {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web", namespace: "default", uid: "uid-1", generation },
+      spec: { phase, units: [{ name: "main", image: "nginx" }] },
+      status: { phase: status },
+    } as unknown as Pod,
+  });
+  routeStoreEvent(t, pod(1, "Running", "Running")); // the actor's own status write
+  routeStoreEvent(t, pod(2, "Running", "Running")); // the user changed the spec
+  routeStoreEvent(t, pod(2, "Running", "Running"));
+  routeStoreEvent(t, pod(3, "Terminated", "Running")); // milpactl delete
+  // The pod drains and stops: each of its status writes comes back with the mark.
+  routeStoreEvent(t, pod(3, "Terminated", "Running"));
+  routeStoreEvent(t, pod(3, "Terminated", "Terminated"));
+  assert.deepEqual(sent, [["pod/default/web", "SPEC_UPDATED"], ["pod/default/web", "DELETE"]]);
 });
