@@ -50,6 +50,14 @@ export interface ManagedKind {
   inputOf(obj: MilpaObject): unknown;
   /** Whether an object without an actor should get one (finished pods do not). */
   wantsActor(obj: MilpaObject): boolean;
+  /**
+   * A new actor's first state is what a new actor of its object starts in again, entry actions
+   * included (a new pod: Waiting since its creation, asking for a node): it is not stored. A
+   * restart that finds the object without a snapshot starts such an actor afresh, to the same
+   * effect. Only for machines whose initial entry actions can run twice: a pod asking the pool
+   * again is a no-op; a node launching again is not.
+   */
+  firstStateFromObject?: boolean;
   /** The object's status, derived from a snapshot. */
   statusOf(snapshot: unknown): unknown;
   /** The uid in a persisted snapshot, to tell it belongs to this object (and not a namesake). */
@@ -158,6 +166,7 @@ export function managedKinds(
       since: waitingSince(o as Pod),
     }),
     wantsActor: (o) => !isTerminalPodPhase((o as Pod).status?.phase),
+    firstStateFromObject: true,
     statusOf: (s) => podStatusOf(s as SnapshotFrom<PodMachine>),
     uidOf: (s) => ctx<{ uid?: string }>(s)?.uid,
   };

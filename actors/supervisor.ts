@@ -512,9 +512,12 @@ export class Supervisor {
     };
     this.#set(id, entry);
     let last: Snapshot<unknown> | undefined;
-    // Restored from its snapshot, the actor starts where the store already has it: its first
-    // snapshot is not written again (after a restart, 20,000 rewrites for nothing).
-    let restored = snapshot !== undefined && snapshot.status === "active";
+    // Its first snapshot is not written when the store has it already (restored from it: after
+    // a restart, 20,000 rewrites for nothing) or a new actor of the object would start the same
+    // (a new pod: `firstStateFromObject`).
+    let restored = snapshot === undefined
+      ? this.#kinds.get(kind)?.firstStateFromObject === true
+      : snapshot.status === "active";
     // Watchdog ticks while in a watched state, from this one observer (not one more per actor).
     const ticked = kind !== "pool";
     const volatile = kind === "pool" ? undefined : this.#kinds.get(kind)?.volatile;

@@ -1,7 +1,8 @@
 /** Pod and node lifecycle through the real API and actors, on the simulated cloud. */
 import assert from "node:assert/strict";
 import type { Node } from "../model/node.ts";
-import type { Pod } from "../model/pod.ts";
+import { newPodStatus, type Pod } from "../model/pod.ts";
+import { applyDefaults } from "../model/defaults.ts";
 import { CapacityError } from "../model/errors.ts";
 import type { Event as MilpaEvent } from "../model/event.ts";
 import { podId } from "../actors/ids.ts";
@@ -366,8 +367,8 @@ Deno.test("heartbeats are not stored: snapshots leave liveness times out, and re
   }
 });
 
-Deno.test("a new pod's and node's actors store their first snapshots without rewriting the objects", async () => {
-  // Launches take a while: both actors store their first state before anything changes.
+Deno.test("a new node's actor stores its first snapshot, a new pod's does not, and neither rewrites its object", async () => {
+  // Launches take a while: both actors are in their first state until the node boots.
   const c = await startSimCluster({ timings: fast, launchLatencyMs: 1_000 });
   const events: string[] = [];
   const stop = c.controller.store.watch((e) => {
@@ -379,20 +380,24 @@ Deno.test("a new pod's and node's actors store their first snapshots without rew
     const res = await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("first"));
     assert.equal(res.status, 201);
     const created = await res.json() as Pod;
+    // The node's first state is stored before its instance is launched: a restart must not
+    // launch another.
     const node = await c.waitUntil(async () => {
       const [n] = await c.controller.store.list<Node>("nodes");
-      const snaps = n && await c.kv.getMany<{ v: string }[]>([
-        ["s", "pod/default/first"],
-        ["s", `node/${n.metadata.name}`],
-      ]);
-      return snaps?.every((s) => s.value) && n;
-    }, "both actors' first snapshots");
+      return n && (await c.kv.get(["s", `node/${n.metadata.name}`])).value ? n : undefined;
+    }, "the node's first snapshot");
     await c.controller.supervisor.flush();
     assert.equal(
       c.controller.supervisor.actor(`node/${node.metadata.name}`)!.getSnapshot().value,
       "Creating",
       "the launch is still held",
     );
+    // The pod's first state is what a new actor of the object starts in: nothing to store.
+    assert.deepEqual(
+      c.controller.supervisor.actor("pod/default/first")!.getSnapshot().value,
+      { Waiting: "Requesting" },
+    );
+    assert.equal((await c.kv.get(["s", "pod/default/first"])).value, null, "no pod snapshot");
     assert.deepEqual(events, ["ADDED Pod Waiting", "ADDED Node Creating"]);
     const pod = (await c.api("GET", "/api/v1/namespaces/default/pods/first").then((r) =>
       r.json()
@@ -400,8 +405,31 @@ Deno.test("a new pod's and node's actors store their first snapshots without rew
     assert.equal(pod.metadata.resourceVersion, created.metadata.resourceVersion);
     assert.deepEqual(pod.status, created.status);
     await c.waitForPod("first", "Running");
+    assert.ok((await c.kv.get(["s", "pod/default/first"])).value, "stored once it changed");
   } finally {
     stop();
+    await c.close();
+  }
+});
+
+Deno.test("a restart that finds a waiting pod without a snapshot starts its actor afresh: it runs on one node", async () => {
+  const kv = await Deno.openKv(":memory:");
+  // What a controller leaves of a pod created just before it died: the object, Waiting since
+  // its creation, and no snapshot.
+  const since = new Date(Date.now() - 5_000).toISOString();
+  const pod = applyDefaults(podManifest("early")) as Pod;
+  await new ObjectStore(kv, systemClock).create<Pod>({
+    ...pod,
+    spec: { ...pod.spec, instanceType: "t3.nano", phase: "Running" },
+    status: newPodStatus(since),
+  });
+  const c = await startSimCluster({ timings: fast, kv });
+  try {
+    const running = await c.waitForPod("early", "Running");
+    assert.equal(c.sim.calls.filter((x) => x.method === "launch").length, 1, "one node");
+    assert.equal((await c.controller.store.list("nodes")).length, 1);
+    assert.ok(running.status?.boundNodeName);
+  } finally {
     await c.close();
   }
 });
