@@ -1,6 +1,6 @@
 /**
- * The controller's Prometheus metrics, served at `GET /metrics` in the text format by
- * prom-client, from a Registry of their own (prom-client's global one stays empty):
+ * The controller's Prometheus metrics, served at `GET /metrics` in the text format
+ * (`api/prometheus.ts`), from a Registry of their own:
  *
  * - `milpa_pods{phase}`, `milpa_nodes{phase}`: objects by published phase. Counted from the
  *   store's watch, one map entry per object, so an event costs O(1) and a scrape O(phases).
@@ -16,7 +16,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prometheus.ts";
 import type { LaunchOutcome } from "../actors/node_machine.ts";
 import type { Clock } from "../model/clock.ts";
 import { systemClock } from "../model/clock.ts";
@@ -119,14 +119,14 @@ export class ControllerMetrics {
   /** Starts following the store now; the objects already there are read once, in the background. */
   constructor(deps: MetricsDeps) {
     this.#clock = deps.clock ?? systemClock;
-    const registers = [this.registry];
+    const registry = this.registry;
     const pods = this.#pods;
     const nodes = this.#nodes;
     new Gauge({
       name: "milpa_pods",
       help: "Pods by phase (status.phase, as `milpactl get pods` shows it).",
       labelNames: ["phase"],
-      registers,
+      registry,
       collect() {
         for (const [phase, n] of pods.counts) this.set({ phase }, n);
       },
@@ -135,7 +135,7 @@ export class ControllerMetrics {
       name: "milpa_nodes",
       help: "Nodes by phase (status.phase).",
       labelNames: ["phase"],
-      registers,
+      registry,
       collect() {
         for (const [phase, n] of nodes.counts) this.set({ phase }, n);
       },
@@ -144,7 +144,7 @@ export class ControllerMetrics {
       name: "milpa_heap_compactions_total",
       help: "Compacting collections the controller ran once quiet after a burst, to give " +
         "the heap's empty pages back (model/memory_reducer.ts); each pauses it.",
-      registers,
+      registry,
       collect() {
         this.reset();
         this.inc(memoryReducerTotals().count);
@@ -153,7 +153,7 @@ export class ControllerMetrics {
     new Counter({
       name: "milpa_heap_compaction_seconds_total",
       help: "Seconds the controller spent paused in those compactions.",
-      registers,
+      registry,
       collect() {
         this.reset();
         this.inc(memoryReducerTotals().seconds);
@@ -162,7 +162,7 @@ export class ControllerMetrics {
     this.#launches = new Counter({
       name: "milpa_node_launches_total",
       help: "Node launches the cloud answered with an instance.",
-      registers,
+      registry,
     });
     this.#launchFailures = new Counter({
       name: "milpa_node_launch_failures_total",
@@ -170,14 +170,14 @@ export class ControllerMetrics {
         "(the cloud refused), instance_gone (stopped before its agent connected), boot_timeout " +
         "(its agent never connected).",
       labelNames: ["reason"],
-      registers,
+      registry,
     });
     for (const reason of FAILURE_REASONS) this.#launchFailures.inc({ reason }, 0);
     this.#podStart = new Histogram({
       name: "milpa_pod_start_duration_seconds",
       help: "Seconds from a pod's creation until it was first Running.",
       buckets: [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
-      registers,
+      registry,
     });
     this.#requests = new Histogram({
       name: "milpa_http_request_duration_seconds",
@@ -185,14 +185,14 @@ export class ControllerMetrics {
         "pattern and status code.",
       labelNames: ["method", "route", "code"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
+      registry,
     });
     this.#kvCommits = new Histogram({
       name: "milpa_kv_commit_duration_seconds",
       help: "Seconds each Deno KV transaction took to commit (group commit: one transaction " +
         "carries the writes queued meanwhile).",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
+      registry,
     });
     this.#unwatch = deps.store.watch((e) => this.#changed(e));
     this.#store = deps.store;
