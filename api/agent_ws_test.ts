@@ -7,6 +7,9 @@ import {
 } from "../model/agent_protocol.ts";
 import { UnavailableError } from "../model/errors.ts";
 import { agentRoutes } from "./agent_ws.ts";
+import { createNodeApp } from "./app.ts";
+import { fromAddress } from "./testing.ts";
+import { FakeClock } from "../model/fake_clock.ts";
 
 const HELLO: AgentMessage = { type: "hello", node: "node-1", protocolVersion: 1 };
 
@@ -147,4 +150,27 @@ Deno.test("agent WebSocket refuses to send an apply over the limit: the apply fa
     );
     assert.ok(hub.isConnected("node-1"));
   });
+});
+
+Deno.test("a request to /agent/v1/connect that is not a WebSocket upgrade is refused with 400", async () => {
+  const hub = new AgentHub();
+  const app = createNodeApp({
+    hub,
+    clock: new FakeClock(),
+    verifyNodeToken: (_node, token) => Promise.resolve(token === "t"),
+  });
+  try {
+    const res = await app.request("/agent/v1/connect", {
+      headers: { Authorization: "Bearer t", "X-Milpa-Node": "node-1" },
+    }, fromAddress("10.0.0.2"));
+    assert.equal(res.status, 400);
+    const status = await res.json() as { message: string };
+    assert.match(status.message, /needs Upgrade: websocket/);
+    // Without the node's token it is the token that is refused, as before.
+    const anonymous = await app.request("/agent/v1/connect", {}, fromAddress("10.0.0.2"));
+    assert.equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+  } finally {
+    hub.closeAll();
+  }
 });
