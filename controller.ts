@@ -257,6 +257,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     timings: opts.timings,
     recorder,
     onLaunch: (outcome) => metrics.nodeLaunch(outcome),
+    // Counted once the actors are restored (not while: a restart reads every object once).
+    restored: (objects) => void metrics.seed(objects),
   });
   try {
     await supervisor.start();
@@ -264,8 +266,6 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     await abandon();
     throw e;
   }
-  // Counted once the actors are restored (not while: a restart reads every object once already).
-  void metrics.seed();
   // Uploads on their way to a node (`milpactl deploy`); nothing there outlives its request.
   const packages = await PackageStore.open(`${opts.home}/packages`);
   const app = createApp({

@@ -574,6 +574,34 @@ Deno.test("NodePool.load() rebuilds its view from node objects and Waiting pods"
   });
 });
 
+Deno.test("NodePool.load() after useObjects() builds its view from those objects, once, without listing", async () => {
+  await withPool(async (h) => {
+    await h.addNode("creating", "Creating", { boundPod: "default/web" });
+    await h.addNode("standby", "Available");
+    await h.addPod("web");
+    const objects = { nodes: await h.nodes(), pods: await h.store.list<Pod>("pods") };
+    // Stored after the objects were read: a view built from a new list would have them.
+    await h.addNode("later", "Available");
+    await h.addPod("late");
+    const list = h.store.list.bind(h.store);
+    let lists = 0;
+    h.store.list = ((...args: Parameters<typeof list>) => {
+      lists++;
+      return list(...args);
+    }) as typeof h.store.list;
+    h.pool.useObjects(objects);
+    await h.pool.load();
+    assert.equal(lists, 0, "nothing listed");
+    assert.deepEqual([...h.pool.nodes.keys()].sort(), ["creating", "standby"]);
+    assert.deepEqual([...h.pool.waiting], ["default/web"]);
+    // Given objects serve one load; the next lists.
+    await h.pool.load();
+    assert.equal(lists, 2, "nodes and pods listed");
+    assert.deepEqual([...h.pool.nodes.keys()].sort(), ["creating", "later", "standby"]);
+    assert.deepEqual([...h.pool.waiting].sort(), ["default/late", "default/web"]);
+  });
+});
+
 Deno.test("pool machine loads, then handles the events that arrived meanwhile, in order", async () => {
   await withPool(async (h) => {
     const pod = await h.addPod("web");

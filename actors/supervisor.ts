@@ -114,6 +114,11 @@ export interface SupervisorDeps {
   recorder?: Pick<TransitionRecorder, "recordable" | "follow">;
   /** Hears how each node launch went (the controller's metrics). */
   onLaunch?: (outcome: LaunchOutcome) => void;
+  /**
+   * Gets the pods and nodes the restore read, once every actor is restored (the controller's
+   * metrics count them): they need not be read and decoded again.
+   */
+  restored?: (objects: { pods: Pod[]; nodes: Node[] }) => void;
 }
 
 type Kind = ManagedKind["name"] | "pool";
@@ -261,6 +266,17 @@ export class Supervisor {
     ]);
     this.#unsubscribe.push(() => this.#finishedPods.stop());
     this.#unsubscribe.push(() => this.#eventLog.stop());
+    // Each object is decoded once here, for its actor, the pool's view and whoever else wants
+    // them (`deps.restored`): at 10,000 pods each decode of them all took ~30-80 ms.
+    const objects = new Map<string, MilpaObject[]>();
+    for (const kind of this.#kinds.values()) {
+      objects.set(kind.objectKind, await store.list(kind.objectKind));
+    }
+    const restored = {
+      pods: (objects.get("Pod") ?? []) as Pod[],
+      nodes: (objects.get("Node") ?? []) as Node[],
+    };
+    this.pool.useObjects(restored);
     const known = new Set<string>([POOL_ID]);
     this.#start(
       POOL_ID,
@@ -275,7 +291,7 @@ export class Supervisor {
     // Terminations asked for while the controller was down, acted on once events are routed.
     const terminating: string[] = [];
     for (const kind of this.#kinds.values()) {
-      for (const obj of await store.list(kind.objectKind)) {
+      for (const obj of objects.get(kind.objectKind)!) {
         if (obj.kind === "Node" && (obj as Node).spec.terminate) {
           terminating.push(obj.metadata.name);
         }
@@ -300,6 +316,7 @@ export class Supervisor {
     );
     if (exits) this.#unsubscribe.push(exits);
     for (const name of terminating) terminateNode(routes, name);
+    this.deps.restored?.(restored);
     const clock = this.deps.clock;
     this.#ticker.start();
     this.#timers.push(() => this.#ticker.stop());

@@ -199,13 +199,13 @@ export class ControllerMetrics {
   }
 
   /**
-   * Counts the pods and nodes there are (once; text() does it if nobody did). The controller
-   * calls it once its actors are restored, so that the restore does not share the thread with
-   * reading every object.
+   * Counts the pods and nodes there are (once; text() does it if nobody did), from `objects`
+   * when given: what the store held at some moment since this was made (the supervisor gives
+   * those it restored its actors from, so they are not read again); else it lists them.
    */
-  seed(): Promise<void> {
+  seed(objects?: { pods: Pod[]; nodes: Node[] }): Promise<void> {
     if (!this.#seeded) {
-      this.#seeded = this.#seed(this.#store);
+      this.#seeded = this.#seed(this.#store, objects);
       // A failed first read fails each scrape (text()), not the process.
       this.#seeded.catch(() => {});
     }
@@ -256,11 +256,10 @@ export class ControllerMetrics {
     this.#unwatch();
   }
 
-  async #seed(store: ObjectStore): Promise<void> {
-    const [pods, nodes] = await Promise.all([
-      store.list<Pod>("pods"),
-      store.list<Node>("nodes"),
-    ]);
+  async #seed(store: ObjectStore, objects?: { pods: Pod[]; nodes: Node[] }): Promise<void> {
+    const [pods, nodes] = objects
+      ? [objects.pods, objects.nodes]
+      : await Promise.all([store.list<Pod>("pods"), store.list<Node>("nodes")]);
     const deleted = this.#deletedWhileSeeding!;
     this.#deletedWhileSeeding = undefined;
     // What a watch event said already is newer than the list.

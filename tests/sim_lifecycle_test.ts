@@ -504,6 +504,45 @@ Deno.test("a restarted controller does not write the snapshots it restored again
   }
 });
 
+Deno.test("a restart decodes the pods and nodes once: for their actors, the pool and the metrics", async () => {
+  const c1 = await startSimCluster({ timings: fast });
+  const kv = c1.kv;
+  let c2: Awaited<ReturnType<typeof startSimCluster>> | undefined;
+  const list = ObjectStore.prototype.list;
+  const lists: string[] = [];
+  try {
+    for (const name of ["a", "b"]) {
+      await c1.api("POST", "/api/v1/namespaces/default/pods", podManifest(name));
+    }
+    await c1.waitForPod("a", "Running");
+    await c1.waitForPod("b", "Running");
+    await c1.close({ keepKv: true });
+    ObjectStore.prototype.list = function (this: ObjectStore, kind, opts) {
+      lists.push(typeof kind === "string" ? kind : kind.plural);
+      return list.call(this, kind, opts);
+    } as typeof list;
+    c2 = await startSimCluster({ timings: fast, kv });
+    // The pool's view and the metrics' count are those of the restore.
+    const metrics = await (await c2.api("GET", "/metrics")).text();
+    ObjectStore.prototype.list = list;
+    assert.match(metrics, /milpa_pods\{phase="Running"\} 2\n/);
+    assert.match(metrics, /milpa_nodes\{phase="Claimed"\} 2\n/);
+    assert.equal(c2.controller.supervisor.pool.nodes.size, 2);
+    // One list of each kind, the restore's (kinds by name: "Pod"; by plural: "pods").
+    assert.deepEqual(lists.map((k) => k.toLowerCase().replace(/s$/, "")).sort(), [
+      "deployment",
+      "node",
+      "pod",
+      "replicaset",
+      "service",
+    ]);
+  } finally {
+    ObjectStore.prototype.list = list;
+    if (c2) await c2.close();
+    else await c1.close();
+  }
+});
+
 Deno.test("an actor that fails is restarted from its snapshot; the root and other actors go on", async () => {
   const c = await startSimCluster({ timings: fast });
   try {
