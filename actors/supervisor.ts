@@ -532,12 +532,13 @@ export class Supervisor {
     // Its first snapshot is not written when the store has it already (restored from it: after
     // a restart, 20,000 rewrites for nothing) or a new actor of the object would start the same
     // (a new pod: `firstStateFromObject`).
+    const managed = kind === "pool" ? undefined : this.#kinds.get(kind);
     let restored = snapshot === undefined
-      ? this.#kinds.get(kind)?.firstStateFromObject === true
+      ? managed?.firstStateFromObject === true
       : snapshot.status === "active";
     // Watchdog ticks while in a watched state, from this one observer (not one more per actor).
     const ticked = kind !== "pool";
-    const volatile = kind === "pool" ? undefined : this.#kinds.get(kind)?.volatile;
+    const volatile = managed?.volatile;
     ref.subscribe({
       next: (snap) => {
         // An event that changed nothing hands observers the same snapshot: nothing to store.

@@ -125,14 +125,21 @@ function sample(name: string, labels: string, value: number): string {
   return labels ? `${name}{${labels}} ${formatValue(value)}` : `${name} ${formatValue(value)}`;
 }
 
-/** A value that only goes up (reset() aside). */
-export class Counter<L extends string = never> extends Metric<L, { v: number }, Counter<L>> {
-  constructor(o: MetricOptions<L, Counter<L>>) {
-    super("counter", o);
-  }
-
+/** A metric of one number per series: a counter or a gauge. */
+abstract class OneValue<L extends string, M> extends Metric<L, { v: number }, M> {
   protected zero() {
     return { v: 0 };
+  }
+
+  protected samples(labels: string, value: { v: number }, out: string[]): void {
+    out.push(sample(this.name, labels, value.v));
+  }
+}
+
+/** A value that only goes up (reset() aside). */
+export class Counter<L extends string = never> extends OneValue<L, Counter<L>> {
+  constructor(o: MetricOptions<L, Counter<L>>) {
+    super("counter", o);
   }
 
   /** Adds `by` (1 by default, never negative) to the series of `labels`. */
@@ -141,30 +148,18 @@ export class Counter<L extends string = never> extends Metric<L, { v: number }, 
     if (!(by >= 0)) throw new Error(`${this.name}: a counter cannot go down (by ${by})`);
     this.at(labels).value.v += by;
   }
-
-  protected samples(labels: string, value: { v: number }, out: string[]): void {
-    out.push(sample(this.name, labels, value.v));
-  }
 }
 
 /** A value that is set. */
-export class Gauge<L extends string = never> extends Metric<L, { v: number }, Gauge<L>> {
+export class Gauge<L extends string = never> extends OneValue<L, Gauge<L>> {
   constructor(o: MetricOptions<L, Gauge<L>>) {
     super("gauge", o);
-  }
-
-  protected zero() {
-    return { v: 0 };
   }
 
   /** Sets the series of `labels` to `value`. */
   set(labels: Labels<L> | number, value?: number): void {
     if (typeof labels === "number") this.at(undefined).value.v = labels;
     else this.at(labels).value.v = value!;
-  }
-
-  protected samples(labels: string, value: { v: number }, out: string[]): void {
-    out.push(sample(this.name, labels, value.v));
   }
 }
 
