@@ -4,7 +4,7 @@ import { FakeClock } from "../model/fake_clock.ts";
 import type { ActorStore, SnapshotWrite } from "../store/actor_store.ts";
 import { ConflictError } from "../model/errors.ts";
 import { log } from "../model/log.ts";
-import { DIGESTS_PER_TURN, Persister, persistRetryDelayMs } from "./persister.ts";
+import { digest, DIGESTS_PER_TURN, Persister, persistRetryDelayMs } from "./persister.ts";
 
 /** A store whose saves fail while `failing` is set; it keeps what was written. */
 class ScriptedStore {
@@ -228,4 +228,28 @@ Deno.test("Persister lets others run while it digests a large batch, and skips w
   assert.ok(at > 0 && at < n, `the timer ran after ${at - 1} of ${n} snapshots`);
   assert.ok(!calls.includes(`p${n - 1}`), "the cancelled actor's snapshot is not taken");
   assert.equal(store.saved.length, n - 1);
+});
+
+Deno.test("digest() is equal for equal writes and differs when the snapshot or the status does", () => {
+  const snap = JSON.stringify({ value: "Running", context: { name: "web", n: 1 } });
+  assert.equal(digest(snap, '{"phase":"Running"}'), digest(snap.slice(0), '{"phase":"Running"}'));
+  assert.equal(digest(snap), digest(snap));
+  const others = [
+    digest(snap),
+    digest(snap, '{"phase":"Running"}'),
+    digest(snap, '{"phase":"Pending"}'),
+    digest(snap.replace('"n":1', '"n":2')),
+    digest(snap.replace('"n":1', '"n":2'), '{"phase":"Running"}'),
+    // The same characters split differently between snapshot and status.
+    digest("ab", "c"),
+    digest("a", "bc"),
+    digest("", ""),
+    digest(""),
+  ];
+  assert.equal(new Set(others).size, others.length, others.join(" "));
+  // Many near-identical snapshots (a counter in the context): no two alike.
+  const many = new Set(
+    Array.from({ length: 100_000 }, (_, i) => digest(snap.replace('"n":1', `"n":${i}`))),
+  );
+  assert.equal(many.size, 100_000);
 });

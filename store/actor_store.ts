@@ -35,6 +35,8 @@ export interface SnapshotWrite {
   /** The snapshot as JSON. */
   json: string;
   owned?: OwnedStatus;
+  /** `owned.status` as JSON, when the writer has it already. */
+  statusJson?: string;
 }
 
 /** Reads and writes actor snapshots. */
@@ -114,7 +116,7 @@ export class ActorStore {
       // A string takes at most 2 bytes a character; keys are short.
       write.bytes = w.json.length * 2 + 200 * write.mutations.length;
       // The owned status is decided when the transaction is formed: no check, no conflict.
-      const status = w.owned ? this.objects.statusWrite(w.owned) : undefined;
+      const status = w.owned ? this.objects.statusWrite(w.owned, w.statusJson) : undefined;
       if (status) {
         write.late = status.late;
         write.lateKeys = [status.key];

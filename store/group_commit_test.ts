@@ -211,3 +211,29 @@ Deno.test('GroupCommitter puts writes of keys that only look alike ("1n" and 1n)
     assert.equal((await kv.get(["k", 1n])).value, 2);
   });
 });
+
+Deno.test("GroupCommitter keeps each key's writes in submission order through a long queue", async () => {
+  await withKv(async (kv, c) => {
+    // 6,000 writes to 300 keys, 20 each, queued at once: many transactions, each write of a key
+    // waiting behind its predecessor (kept in the queue), past the scan limit and the queue's
+    // compaction of its front.
+    const keys = 300;
+    const writes = Array.from({ length: 6_000 }, (_, i) => {
+      const write = put(["q", i % keys], i);
+      // Some with several mutations, so transactions fill up unevenly.
+      if (i % 7 === 0) write.mutations.push({ type: "set", key: ["extra", i], value: i });
+      return c.commit(write);
+    });
+    const results = await Promise.all(writes);
+    assert.ok(results.every((r) => r.ok));
+    assert.ok(c.stats.transactions > 6, `${c.stats.transactions} transactions`);
+    for (let k = 0; k < keys; k++) {
+      const stamps = results.filter((_, i) => i % keys === k)
+        .map((r) => (r as Deno.KvCommitResult).versionstamp);
+      for (let j = 1; j < stamps.length; j++) {
+        assert.ok(stamps[j - 1] < stamps[j], `key ${k}: write ${j} committed before ${j - 1}`);
+      }
+      assert.equal((await kv.get(["q", k])).value, 6_000 - keys + k, `key ${k} holds its last`);
+    }
+  });
+});

@@ -800,9 +800,13 @@ export class ObjectStore {
    * object's status in one transaction), decided when the group committer forms that
    * transaction (`Write.late`): the object as committed by then, with `owned.status`; nothing
    * when the object is gone or already has that status. Pass `committed` the transaction's
-   * versionstamp once it committed. The kind must be loaded (preload()).
+   * versionstamp once it committed. The kind must be loaded (preload()). `statusJson` is
+   * `owned.status` as JSON, for a caller that made it already.
    */
-  statusWrite(owned: { kind: string; namespace?: string; name: string; status: unknown }): {
+  statusWrite(
+    owned: { kind: string; namespace?: string; name: string; status: unknown },
+    statusJson: string = JSON.stringify(owned.status ?? null),
+  ): {
     key: Deno.KvKey;
     bytes: number;
     late: () => Mutation[];
@@ -811,7 +815,6 @@ export class ObjectStore {
     const k = info(owned.kind);
     const ns = nsOf(k, owned.namespace);
     const key = objectKey(k.plural, ns, owned.name);
-    const statusJson = JSON.stringify(owned.status ?? null);
     const now = this.#index.get(k.plural)?.get(ns, owned.name);
     let staged: StagedStatus | undefined;
     return {
