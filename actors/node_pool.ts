@@ -29,6 +29,7 @@ import { nodeId, podId } from "./ids.ts";
 import type { NodeInput } from "./node_machine.ts";
 import { launchRetryDelayMs } from "./pod_machine.ts";
 import { log, retryLevel } from "../model/log.ts";
+import { nextTurn } from "../model/turn.ts";
 
 /** How long a (type, spot) stays unavailable after a capacity error. */
 export const UNAVAILABLE_MS = 10 * 60 * 1000;
@@ -43,9 +44,7 @@ const NODES_PER_TURN = 500;
 function breather(): () => Promise<void> {
   let calls = 0;
   return () =>
-    ++calls % NODES_PER_TURN === 0
-      ? new Promise((resolve) => setTimeout(resolve, 0))
-      : Promise.resolve();
+    ++calls % NODES_PER_TURN === 0 ? nextTurn() : Promise.resolve();
 }
 
 /** Most nodes the pool boots in one reconcile pass. */

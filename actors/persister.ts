@@ -15,6 +15,7 @@
 import { type Clock, systemClock } from "../model/clock.ts";
 import type { ActorStore, OwnedStatus, SnapshotWrite } from "../store/actor_store.ts";
 import { log, retryLevel } from "../model/log.ts";
+import { nextTurn } from "../model/turn.ts";
 
 /**
  * A snapshot and the owned status derived from it, taken when the write starts; undefined when
@@ -66,10 +67,6 @@ export function digest(json: string, statusJson?: string): string {
  */
 export const DIGESTS_PER_TURN = 200;
 
-/** Lets the transitions of the current turn schedule their snapshots before a batch is taken. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
 
 /** Coalescing, group-committing persistence of every actor. */
 export class Persister {

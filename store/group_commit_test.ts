@@ -228,7 +228,7 @@ Deno.test("GroupCommitter keeps each key's writes in submission order through a 
     assert.ok(results.every((r) => r.ok));
     assert.ok(c.stats.transactions > 6, `${c.stats.transactions} transactions`);
     for (let k = 0; k < keys; k++) {
-      const stamps = results.filter((_, i) => i % keys === k)
+      const stamps: string[] = results.filter((_, i) => i % keys === k)
         .map((r) => (r as Deno.KvCommitResult).versionstamp);
       for (let j = 1; j < stamps.length; j++) {
         assert.ok(stamps[j - 1] < stamps[j], `key ${k}: write ${j} committed before ${j - 1}`);

@@ -30,6 +30,7 @@ import type { LabelSelector } from "../model/selector_types.ts";
 import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
 import { labelKey, objectKey, OBJECTS } from "./keys.ts";
 import { log } from "../model/log.ts";
+import { nextTurn } from "../model/turn.ts";
 
 /**
  * Largest object the store writes, in bytes as Deno KV counts them (see storedSize) for the
@@ -118,9 +119,6 @@ export interface Page<T> {
 /** Objects a list decodes before it lets others run. */
 const YIELD_EVERY = 500;
 
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
 
 /** What the index holds of one object. */
 interface Indexed {

@@ -9,6 +9,7 @@
  * every launch of the same moment, and never a rewrite of the whole list.
  */
 import { GroupCommitter, type Mutation } from "./group_commit.ts";
+import { nextTurn } from "../model/turn.ts";
 
 /** What KV keeps of a simulated instance. */
 export interface SimInstanceRecord {
@@ -99,7 +100,7 @@ export class SimInstanceStore {
   /** Commits batches until nothing is pending; one commit at a time. */
   async #drain(): Promise<void> {
     // Let the writes of this moment (a burst of launches) join the first batch.
-    await new Promise((r) => setTimeout(r, 0));
+    await nextTurn();
     try {
       while (this.#pending.size > 0) {
         const batch: [string, PendingWrite][] = [];

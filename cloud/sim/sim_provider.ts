@@ -26,6 +26,7 @@ import type {
   ServiceDnsPort,
 } from "../provider.ts";
 import { log } from "../../model/log.ts";
+import { nextTurn } from "../../model/turn.ts";
 
 /** Held agents started per turn of the event loop by `startAgents()`. */
 export const AGENT_START_SLICE = 100;
@@ -183,7 +184,7 @@ export class SimProvider implements CloudProvider {
     this.#held = undefined;
     for (let i = 0; i < held.length; i++) {
       if (i > 0 && i % AGENT_START_SLICE === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await nextTurn();
         if (this.#closed) return;
       }
       const inst = this.instances.get(held[i]);

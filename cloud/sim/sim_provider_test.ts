@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers";
 import assert from "node:assert/strict";
 import { CapacityError, UnavailableError } from "../../model/errors.ts";
 import { SimInstanceStore } from "../../store/sim_instances.ts";
@@ -44,9 +45,9 @@ Deno.test("SimProvider.startAgents() starts held agents a slice per turn of the 
     await first.close();
     const second = await SimProvider.open({ store: new SimInstanceStore(kv), startAgent });
     const done = second.startAgents();
-    // The first slice at once; other work (a timer set now) runs between the next slices.
+    // The first slice at once; other work (a task queued now) runs between the next slices.
     assert.equal(started.length, AGENT_START_SLICE);
-    const meanwhile = await new Promise<number>((r) => setTimeout(() => r(started.length), 0));
+    const meanwhile = await new Promise<number>((r) => setImmediate(() => r(started.length)));
     assert.equal(meanwhile, AGENT_START_SLICE * 2);
     await done;
     assert.equal(started.length, count);
