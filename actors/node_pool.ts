@@ -30,6 +30,7 @@ import type { NodeInput } from "./node_machine.ts";
 import { launchRetryDelayMs } from "./pod_machine.ts";
 import { log, retryLevel } from "../model/log.ts";
 import { nextTurn } from "../model/turn.ts";
+import { uuidv7 } from "../model/uuid.ts";
 
 /** How long a (type, spot) stays unavailable after a capacity error. */
 export const UNAVAILABLE_MS = 10 * 60 * 1000;
@@ -43,8 +44,7 @@ const NODES_PER_TURN = 500;
  */
 function breather(): () => Promise<void> {
   let calls = 0;
-  return () =>
-    ++calls % NODES_PER_TURN === 0 ? nextTurn() : Promise.resolve();
+  return () => ++calls % NODES_PER_TURN === 0 ? nextTurn() : Promise.resolve();
 }
 
 /** Most nodes the pool boots in one reconcile pass. */
@@ -697,8 +697,9 @@ export class NodePool {
       }
       return false;
     }
-    const name = crypto.randomUUID();
     const now = this.deps.clock.now();
+    // Time-ordered: a burst's nodes sit together in KV (docs/decisions/0005).
+    const name = uuidv7(now);
     const node: Node = {
       kind: "Node",
       apiVersion: API_VERSION,

@@ -1,6 +1,7 @@
 /** The node pool's decisions, on a real ObjectStore (`:memory:` KV) with recorded sends and spawns. */
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
+import { uuidVersion } from "../model/uuid.ts";
 import { createActor, waitFor } from "xstate";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { StandbyNodes } from "../model/config.ts";
@@ -187,6 +188,24 @@ Deno.test("NodePool gives a waiting pod a new node object bound to it and spawns
     await h.handle({ type: "POD_WAITING", pod });
     assert.equal(h.spawned.length, 1);
     assert.equal((await h.nodes()).length, 1);
+  });
+});
+
+Deno.test("NodePool names nodes with time-ordered UUIDs (version 7): later nodes sort after earlier ones", async () => {
+  await withPool(async (h) => {
+    const names: string[] = [];
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const pod = await h.addPod(`web-${i}`, {});
+      times.push(h.clock.now());
+      await h.handle({ type: "POD_WAITING", pod });
+      names.push(h.spawned.at(-1)!.name);
+      await h.clock.advance(1_000);
+    }
+    assert.deepEqual(names.map(uuidVersion), [7, 7, 7]);
+    assert.deepEqual([...names].sort(), names);
+    // The time in a name is the pool's clock when it made the node.
+    assert.deepEqual(names.map((n) => parseInt(n.slice(0, 8) + n.slice(9, 13), 16)), times);
   });
 });
 

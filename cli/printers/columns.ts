@@ -5,6 +5,7 @@
 import { findInstanceType, type InstanceType, loadCatalog } from "../../cloud/catalog.ts";
 import type { Node } from "../../model/node.ts";
 import { isTerminalPodPhase, type Pod, type Unit, type UnitState } from "../../model/pod.ts";
+import { uuidVersion } from "../../model/uuid.ts";
 
 /** Longest unit waiting reason the default STATUS column shows before "..." is added. */
 export const SHORT_REASON_LENGTH = 24;
@@ -36,11 +37,16 @@ export function podStatusShort(pod: Pod): string {
   return phase;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A node name as narrow columns show it: the first 8 characters of a UUID, other names whole. */
+/**
+ * A node name as narrow columns show it: 8 random characters of a UUID, other names whole. Of a
+ * version 7 UUID (the controller names nodes so) the last 8: its first ones are the time the node
+ * was made, alike for every node of a minute. Of other UUIDs (a version 4, as nodes were named
+ * before) the first 8.
+ */
 export function shortNodeName(name: string): string {
-  return UUID.test(name) ? name.slice(0, 8) : name;
+  const version = uuidVersion(name);
+  if (version === undefined) return name;
+  return version === 7 ? name.slice(-8) : name.slice(0, 8);
 }
 
 let catalog: readonly InstanceType[] | undefined;

@@ -66,8 +66,10 @@ Deno.test("podStatusShort() shows a live pod's first waiting unit, cut, or a fai
   );
 });
 
-Deno.test("shortNodeName() cuts a UUID to its first 8 characters and keeps other names", () => {
+Deno.test("shortNodeName() cuts a UUID to 8 random characters and keeps other names", () => {
   assert.equal(shortNodeName("37621e3e-38b6-4dab-97e3-d719af861b9b"), "37621e3e");
+  // A version 7 UUID (time first): its last 8, which differ between nodes of one moment.
+  assert.equal(shortNodeName("019af5e2-79b0-7cc3-98c4-dc0c0c07398f"), "0c07398f");
   assert.equal(shortNodeName("ip-172-31-44-62.ec2.internal"), "ip-172-31-44-62.ec2.internal");
 });
 
