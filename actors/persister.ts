@@ -67,7 +67,6 @@ export function digest(json: string, statusJson?: string): string {
  */
 export const DIGESTS_PER_TURN = 200;
 
-
 /** Coalescing, group-committing persistence of every actor. */
 export class Persister {
   #pending = new Map<string, SnapshotSource>();

@@ -119,7 +119,6 @@ export interface Page<T> {
 /** Objects a list decodes before it lets others run. */
 const YIELD_EVERY = 500;
 
-
 /** What the index holds of one object. */
 interface Indexed {
   /** The stored form (without resourceVersion), as JSON: a compact, private copy. */
