@@ -104,76 +104,20 @@ export function keyId(key: Deno.KvKey): string {
   return id;
 }
 
-/** The ids of the keys a write checks or writes, each once. */
 function keysOf(w: Write): string[] {
-  const ids: string[] = [];
-  const add = (key: Deno.KvKey) => {
-    const id = keyId(key);
-    if (!ids.includes(id)) ids.push(id); // a write has a few keys: a scan beats a Set
-  };
-  for (const c of w.checks) add(c.key);
-  for (const m of w.mutations) add(m.key);
-  for (const k of w.lateKeys ?? []) add(k);
-  return ids;
+  const ids = new Set<string>();
+  for (const c of w.checks) ids.add(keyId(c.key));
+  for (const m of w.mutations) ids.add(keyId(m.key));
+  for (const k of w.lateKeys ?? []) ids.add(keyId(k));
+  return [...ids];
 }
 
-function applyMutations(atomic: Deno.AtomicOperation, mutations: Mutation[]): void {
-  for (const m of mutations) {
+function apply(atomic: Deno.AtomicOperation, w: Write, late: Mutation[] = []): void {
+  for (const c of w.checks) atomic.check(c);
+  for (const m of [...w.mutations, ...late]) {
     if (m.type === "set") {
       atomic.set(m.key, m.value, m.expireIn ? { expireIn: m.expireIn } : undefined);
     } else atomic.delete(m.key);
-  }
-}
-
-function apply(atomic: Deno.AtomicOperation, w: Write, late?: Mutation[]): void {
-  for (const c of w.checks) atomic.check(c);
-  applyMutations(atomic, w.mutations);
-  if (late) applyMutations(atomic, late);
-}
-
-/**
- * Queued writes in submission order. Taking from the front moves an index instead of copying
- * what is left: a burst queues thousands of background writes, and copying the rest of the
- * queue at every transaction (hundreds a second) made the committer's cost grow with it.
- */
-class WriteQueue {
-  #items: (Queued | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(q: Queued): void {
-    this.#items.push(q);
-  }
-
-  /**
-   * Offers each queued write, in order, to `take` until it returns "stop"; a write it answers
-   * "keep" stays queued, ahead of every write after it, and one it answers "taken" leaves.
-   */
-  scan(take: (q: Queued, looked: number) => "taken" | "keep" | "stop"): void {
-    const items = this.#items;
-    const kept: Queued[] = [];
-    const from = this.#head;
-    let i = from;
-    for (; i < items.length; i++) {
-      const verdict = take(items[i]!, i - from);
-      if (verdict === "stop") break;
-      if (verdict === "keep") kept.push(items[i]!);
-    }
-    // The kept writes go back just before the ones not looked at, in their order; the slots
-    // of the taken ones before them are let go.
-    this.#head = i - kept.length;
-    for (let j = from; j < this.#head; j++) items[j] = undefined;
-    for (let j = 0; j < kept.length; j++) items[this.#head + j] = kept[j];
-    if (this.#head === items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > items.length) {
-      this.#items = items.slice(this.#head); // drop the front taken so far, now and then
-      this.#head = 0;
-    }
   }
 }
 
@@ -201,9 +145,9 @@ export class GroupCommitter {
   readonly stats: CommitStats = { transactions: 0, writes: 0, mutations: 0 };
   /** Hears how long each KV transaction took to commit, in seconds (the controller's metrics). */
   onCommit?: (seconds: number) => void;
-  readonly #queue = new WriteQueue();
+  #queue: Queued[] = [];
   /** Urgent writes: taken before the others. */
-  readonly #urgent = new WriteQueue();
+  #urgent: Queued[] = [];
   /** Transactions in flight, and the keys they write (no write to those joins another). */
   #inFlight = 0;
   readonly #busy = new Set<string>();
@@ -274,18 +218,21 @@ export class GroupCommitter {
    */
   #take(): Queued[] {
     const t: Taking = { batch: [], keys: new Set(), mutations: 0, checks: 0, bytes: 0 };
-    this.#takeFrom(this.#urgent, t);
-    this.#takeFrom(this.#queue, t);
+    this.#urgent = this.#takeFrom(this.#urgent, t);
+    this.#queue = this.#takeFrom(this.#queue, t);
     return t.batch;
   }
 
-  /** Moves what fits of `queue` into the transaction being formed; the rest stays, in order. */
-  #takeFrom(queue: WriteQueue, t: Taking): void {
-    queue.scan((q, looked) => {
+  /** Moves what fits of `queue` into the transaction being formed; returns what is left. */
+  #takeFrom(queue: Queued[], t: Taking): Queued[] {
+    const rest: Queued[] = [];
+    let i = 0;
+    for (; i < queue.length; i++) {
       // Full, or looked far enough: the rest waits, in order, for the next transaction. (When
       // only the checks are used up, writes without checks still join: most background writes,
       // statuses and snapshots, have none, and must not wait behind a run of checked creates.)
-      if (t.mutations >= MAX_MUTATIONS || looked >= MAX_SCAN) return "stop";
+      if (t.mutations >= MAX_MUTATIONS || i >= MAX_SCAN) break;
+      const q = queue[i];
       const w = q.write;
       // Not with a write of a transaction in flight (its late mutations must see that one).
       const busy = q.keys.some((k) => this.#busy.has(k));
@@ -296,14 +243,18 @@ export class GroupCommitter {
         !q.keys.some((k) => t.keys.has(k))
       ));
       // A write that waits keeps its keys reserved, so that later writes to them stay behind it.
-      for (const k of q.keys) t.keys.add(k);
-      if (!fits) return "keep";
+      if (!fits) {
+        rest.push(q);
+        for (const k of q.keys) t.keys.add(k);
+        continue;
+      }
       t.batch.push(q);
+      for (const k of q.keys) t.keys.add(k);
       t.mutations += w.mutations.length + (w.lateKeys?.length ?? 0);
       t.checks += w.checks.length;
       t.bytes += w.bytes;
-      return "taken";
-    });
+    }
+    return i < queue.length ? rest.concat(queue.slice(i)) : rest;
   }
 
   async #commitBatch(batch: Queued[]): Promise<void> {
