@@ -32,6 +32,12 @@ import { log, retryLevel } from "../model/log.ts";
 import { nextTurn } from "../model/turn.ts";
 import { uuidv7 } from "../model/uuid.ts";
 
+/** Every pod and node object, as read at one moment (a restart reads them once for all). */
+export interface PodsAndNodes {
+  pods: Pod[];
+  nodes: Node[];
+}
+
 /** How long a (type, spot) stays unavailable after a capacity error. */
 export const UNAVAILABLE_MS = 10 * 60 * 1000;
 
@@ -245,7 +251,7 @@ export class NodePool {
   #loaded = true;
   readonly #held: PoolEvent[] = [];
   /** Node and pod objects the next load takes instead of listing them (see useObjects). */
-  #given: { nodes: Node[]; pods: Pod[] } | undefined;
+  #given: PodsAndNodes | undefined;
 
   constructor(private readonly deps: PoolDeps) {}
 
@@ -264,7 +270,7 @@ export class NodePool {
    * 10,000 of each again took the restore's thread ~0.1 s. They must be no older than every
    * event the pool is sent after this call (events wait for the load, then apply on top).
    */
-  useObjects(objects: { nodes: Node[]; pods: Pod[] }): void {
+  useObjects(objects: PodsAndNodes): void {
     this.#given = objects;
   }
 

@@ -36,7 +36,7 @@ import { InstanceCollector } from "./instance_collector.ts";
 import { nodeId, podId, POOL_ID } from "./ids.ts";
 import { type ManagedKind, managedKinds, onlyVolatileChanged } from "./machines.ts";
 import type { LaunchOutcome, NodeInput, NodeMachine } from "./node_machine.ts";
-import { createPoolMachine, NodePool } from "./node_pool.ts";
+import { createPoolMachine, NodePool, type PodsAndNodes } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
 import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
 import {
@@ -118,7 +118,7 @@ export interface SupervisorDeps {
    * Gets the pods and nodes the restore read, once every actor is restored (the controller's
    * metrics count them): they need not be read and decoded again.
    */
-  restored?: (objects: { pods: Pod[]; nodes: Node[] }) => void;
+  restored?: (objects: PodsAndNodes) => void;
 }
 
 type Kind = ManagedKind["name"] | "pool";

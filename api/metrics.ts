@@ -18,6 +18,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { Counter, Gauge, Histogram, Registry } from "./prometheus.ts";
 import type { LaunchOutcome } from "../actors/node_machine.ts";
+import type { PodsAndNodes } from "../actors/node_pool.ts";
 import type { Clock } from "../model/clock.ts";
 import { systemClock } from "../model/clock.ts";
 import { memoryReducerTotals } from "../model/memory_reducer.ts";
@@ -203,7 +204,7 @@ export class ControllerMetrics {
    * when given: what the store held at some moment since this was made (the supervisor gives
    * those it restored its actors from, so they are not read again); else it lists them.
    */
-  seed(objects?: { pods: Pod[]; nodes: Node[] }): Promise<void> {
+  seed(objects?: PodsAndNodes): Promise<void> {
     if (!this.#seeded) {
       this.#seeded = this.#seed(this.#store, objects);
       // A failed first read fails each scrape (text()), not the process.
@@ -256,7 +257,7 @@ export class ControllerMetrics {
     this.#unwatch();
   }
 
-  async #seed(store: ObjectStore, objects?: { pods: Pod[]; nodes: Node[] }): Promise<void> {
+  async #seed(store: ObjectStore, objects?: PodsAndNodes): Promise<void> {
     const [pods, nodes] = objects
       ? [objects.pods, objects.nodes]
       : await Promise.all([store.list<Pod>("pods"), store.list<Node>("nodes")]);
