@@ -2,15 +2,24 @@
  * A level-based reconciler as an XState machine, for kinds whose actor drives other
  * objects towards a spec (ReplicaSet, Deployment, Service). Every pass reads the world and
  * acts on the difference; events only say "look again". Changes that arrive during a pass
- * make one more pass when it ends; a failed pass is retried with capped backoff.
+ * make one more pass when it ends; a failed pass is retried with capped backoff. A pass that
+ * took long (it reads every pod of a big ReplicaSet) is followed by a pause as long as it
+ * (`Coalescing`, at most MAX_PACE_MS), so that an object whose dependents change all the time
+ * (10,000 pods starting) gets one pass for many changes, not a pass after every pass, each
+ * reading everything again.
  *
  * The machine rests in one of the kind's own states (e.g. `Settled`, `Converging` for a
  * ReplicaSet), chosen by `classify`, and can be asked to look again at `recheckAt` (epoch
  * ms, re-armed after a restore, since XState does not restore `after` timers).
  */
-import { assign, fromCallback, fromPromise, setup } from "xstate";
+import { and, assign, fromCallback, fromPromise, setup } from "xstate";
 import type { AnyStateMachine } from "xstate";
 import type { Clock } from "../model/clock.ts";
+
+/** A pass shorter than this is followed at once by the next one (when changes came meanwhile). */
+export const PACE_AFTER_MS = 20;
+/** The longest pause between two passes. */
+export const MAX_PACE_MS = 1_000;
 
 /** Who the actor reconciles. */
 export interface ReconcilerInput {
@@ -31,12 +40,20 @@ export interface PassResult<S, M> {
   memo?: M;
 }
 
+/** A pass's result with how long it took (ms). */
+interface Timed {
+  recheckAt?: number;
+  tookMs: number;
+}
+
 /** The reconciler's context, persisted in its snapshot. */
 export interface ReconcilerContext<S, M> extends ReconcilerInput {
   status?: S;
   memo?: M;
   recheckAt?: number;
   dirty: boolean;
+  /** How long the last pass that was followed by a pause took (ms): the pause. */
+  lastPassMs?: number;
   failures: number;
   lastError?: string;
 }
@@ -75,14 +92,19 @@ export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, 
       events: { type: "CHANGED" } | { type: "RECHECK" };
     },
     actors: {
-      pass: fromPromise<PassResult<S, M> | undefined, ReconcilerContext<S, M>>(({ input }) =>
-        spec.reconcile({
-          namespace: input.namespace,
-          name: input.name,
-          uid: input.uid,
-          memo: input.memo,
-          status: input.status,
-        })
+      /** One pass, timed (a pass restarted by a restore times itself afresh). */
+      pass: fromPromise<(PassResult<S, M> & Timed) | undefined, ReconcilerContext<S, M>>(
+        async ({ input }) => {
+          const started = spec.clock.now();
+          const out = await spec.reconcile({
+            namespace: input.namespace,
+            name: input.name,
+            uid: input.uid,
+            memo: input.memo,
+            status: input.status,
+          });
+          return out && { ...out, tookMs: spec.clock.now() - started };
+        },
       ),
       /** Sends RECHECK at an absolute time; nothing when there is none. */
       timer: fromCallback<{ type: "RECHECK" }, { at?: number }>(({ sendBack, input }) => {
@@ -91,6 +113,11 @@ export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, 
           () => sendBack({ type: "RECHECK" }),
           input.at - spec.clock.now(),
         );
+        return () => spec.clock.clearTimeout(t);
+      }),
+      /** Sends RECHECK after `ms`. */
+      pace: fromCallback<{ type: "RECHECK" }, { ms: number }>(({ sendBack, input }) => {
+        const t = spec.clock.setTimeout(() => sendBack({ type: "RECHECK" }), input.ms);
         return () => spec.clock.clearTimeout(t);
       }),
       backoff: fromCallback<{ type: "RECHECK" }, { failures: number }>(({ sendBack, input }) => {
@@ -105,11 +132,24 @@ export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, 
       endedIn: ({ event }, params: { state: string }) =>
         (event as { output?: PassResult<S, M> }).output?.state === params.state,
       dirty: ({ context }) => context.dirty,
+      clean: ({ context }) => !context.dirty,
+      /**
+       * The next pass may follow at once: the pass now ending was short, or it has more to do
+       * (it created or deleted as many pods as one pass may, and asks to look again now).
+       */
+      quick: ({ event }) => {
+        const out = (event as { output?: Timed }).output;
+        return out === undefined || out.tookMs < PACE_AFTER_MS ||
+          (out.recheckAt !== undefined && out.recheckAt <= spec.clock.now());
+      },
       gone: ({ event }) => (event as { output?: unknown }).output === undefined,
     },
     actions: {
       markDirty: assign({ dirty: true }),
       startPass: assign({ dirty: false }),
+      notePassTime: assign({
+        lastPassMs: ({ event }) => (event as unknown as { output: Timed }).output.tookMs,
+      }),
       record: assign(({ event }) => {
         const out = (event as unknown as { output: PassResult<S, M> }).output;
         return {
@@ -140,12 +180,35 @@ export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, 
           input: ({ context }: { context: ReconcilerContext<S, M> }) => context,
           onDone: [
             { guard: "gone", target: "Gone" },
-            { guard: "dirty", target: "Reconciling", reenter: true, actions: "record" },
+            {
+              guard: and(["dirty", "quick"]),
+              target: "Reconciling",
+              reenter: true,
+              actions: "record",
+            },
+            { guard: "dirty", target: "Coalescing", actions: ["record", "notePassTime"] },
             ...targets,
           ],
           onError: { target: "Backoff", actions: "noteError" },
         },
-        on: { CHANGED: { actions: "markDirty" }, RECHECK: { actions: "markDirty" } },
+        // Once dirty, further changes change nothing (and make no new snapshot).
+        on: {
+          CHANGED: { guard: "clean", actions: "markDirty" },
+          RECHECK: { guard: "clean", actions: "markDirty" },
+        },
+      },
+      /**
+       * Changes came during a long pass: more are likely (pods starting by the thousand). The
+       * next pass waits as long as the last one took, and takes them all.
+       */
+      Coalescing: {
+        invoke: {
+          src: "pace",
+          input: ({ context }: { context: ReconcilerContext<S, M> }) => ({
+            ms: Math.min(context.lastPassMs ?? 0, MAX_PACE_MS),
+          }),
+        },
+        on: { RECHECK: "Reconciling" },
       },
       Backoff: {
         invoke: {

@@ -162,3 +162,26 @@ Deno.test("reconcileReplicaSet() gives a pod whose generated name is taken anoth
     assert.deepEqual(created.sort(), own.map((p) => p.metadata.name).sort());
   });
 });
+
+Deno.test("reconcileReplicaSet() hands a burst's transactions to the store at once, not one after another", async () => {
+  await withStore(async (store, clock, events) => {
+    const rs = await store.create(replicaSet(BURST));
+    // Commits of pods in flight at once: one after another (each awaited), there is never more
+    // than one, and a pass of BURST pods waits for ten commits in a row behind other writes.
+    const commit = store.commit.bind(store);
+    let inFlight = 0;
+    let most = 0;
+    store.commit = (async (...args: Parameters<typeof commit>) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        return await commit(...args);
+      } finally {
+        inFlight--;
+      }
+    }) as typeof store.commit;
+    await pass(store, clock, events, rs);
+    assert.equal((await ownPods(store, rs)).length, BURST);
+    assert.ok(most >= BURST / 50, `${most} commits in flight at most`);
+  });
+});
