@@ -206,21 +206,12 @@ export class TransitionRecorder {
     }
     const states = s.value === undefined ? [] : statePaths(s.value);
     const state = states.join(", ");
-    const now = this.#clock.now();
-    const at = isoTime(now);
-    if (entry) entry.value = s.value;
+    const at = isoTime(this.#clock.now());
     if (!entry) {
       const created: Entry = {
         value: s.value,
-        summary: {
-          id: systemId,
-          // The first segment of a system id: `pod/default/web` → `pod`.
-          kind: systemId.split("/")[0],
-          state,
-          status: s.status,
-          updatedAt: at,
-          ...(links ? { links } : {}),
-        },
+        // The first segment of a system id: `pod/default/web` → `pod`.
+        summary: summaryOf(systemId, systemId.split("/")[0], state, s.status, at, links),
         states,
         context: undefined,
         transitions: [{ at, event: eventType, from: null, to: state }],
@@ -228,10 +219,11 @@ export class TransitionRecorder {
       this.#keepContext(created, s.context);
       this.#actors.set(systemId, created);
       this.#queueOf(created).push(created);
-      this.#emit({ type: "ADDED", actor: { ...created.summary } });
+      this.#emit("ADDED", created.summary);
       this.#evict();
       return;
     }
+    entry.value = s.value;
     const moved = entry.summary.state !== state;
     if (!moved && entry.summary.status === s.status) {
       this.#keepContext(entry, s.context);
@@ -243,26 +235,19 @@ export class TransitionRecorder {
       if (entry.transitions.length > this.#maxTransitions) entry.transitions.shift();
     }
     entry.states = states;
-    const { links: _old, ...rest } = entry.summary;
-    entry.summary = {
-      ...rest,
-      state,
-      status: s.status,
-      updatedAt: at,
-      ...(links ? { links } : {}),
-    };
+    entry.summary = summaryOf(systemId, entry.summary.kind, state, s.status, at, links);
     this.#keepContext(entry, s.context);
     // Changed now: to the back of its queue (which may be the other one).
     entry.queue?.remove(entry);
     this.#queueOf(entry).push(entry);
-    this.#emit({ type: "MODIFIED", actor: { ...entry.summary } });
+    this.#emit("MODIFIED", entry.summary);
   }
 
   /** The actor points at other actors now (a node was bound to a pod): listeners hear of it. */
   #relink(entry: Entry, links: Record<string, string> | undefined): void {
-    const { links: _old, ...rest } = entry.summary;
-    entry.summary = links ? { ...rest, links } : rest;
-    this.#emit({ type: "MODIFIED", actor: { ...entry.summary } });
+    const { id, kind, state, status, updatedAt } = entry.summary;
+    entry.summary = summaryOf(id, kind, state, status, updatedAt, links);
+    this.#emit("MODIFIED", entry.summary);
   }
 
   /** The queue an entry belongs in by its status. */
@@ -318,7 +303,13 @@ export class TransitionRecorder {
     for (const end of ends) end?.();
   }
 
-  #emit(change: ActorChange): void {
+  /**
+   * Tells listeners of a change, each with its own copy of the summary. Most of the time there
+   * are none (a web view streams them), and nothing is made.
+   */
+  #emit(type: ActorChange["type"], summary: ActorSummary): void {
+    if (this.#listeners.size === 0) return;
+    const change: ActorChange = { type, actor: { ...summary } };
     for (const l of this.#listeners.keys()) {
       try {
         l(change);
@@ -337,7 +328,7 @@ export class TransitionRecorder {
       const victim = this.#finished.head ?? this.#live.head!;
       victim.queue!.remove(victim);
       this.#actors.delete(victim.summary.id);
-      this.#emit({ type: "DELETED", actor: { ...victim.summary } });
+      this.#emit("DELETED", victim.summary);
     }
   }
 }
@@ -359,6 +350,20 @@ export function actorLinks(
     return { node: `node/${c.node.name}` };
   }
   return undefined;
+}
+
+/** A summary, its members always in one order (one shape for V8; no copy of the last one). */
+function summaryOf(
+  id: string,
+  kind: string,
+  state: string,
+  status: string,
+  updatedAt: string,
+  links: Record<string, string> | undefined,
+): ActorSummary {
+  return links
+    ? { id, kind, state, status, updatedAt, links }
+    : { id, kind, state, status, updatedAt };
 }
 
 function sameLinks(a?: Record<string, string>, b?: Record<string, string>): boolean {
