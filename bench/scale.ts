@@ -8,7 +8,7 @@
  *
  * Phases, each on a fresh controller: `kv` (in process, counted KV), `small` (1k pods),
  * `big` (10k pods: throughput, RSS, `milpactl get pods`, wrk on one pod, kill -9 and restart),
- * `rate` (an open-loop 500 pods/s for 20 s). A phase that runs out of time reports what it
+ * `deploy` (a Deployment of 10k replicas: create → all available), `rate` (an open-loop 500 pods/s for 20 s). A phase that runs out of time reports what it
  * reached, marked FAIL, and the next phase runs.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
@@ -544,6 +544,83 @@ function describeRun(r: RunResult): string {
     ")";
 }
 
+/** What a Deployment run measured. */
+interface DeploymentRun {
+  n: number;
+  /** Seconds from the create until every pod was Running (the pods watch), and until the Deployment said every replica was available. */
+  runningSeconds: number;
+  availableSeconds: number;
+  running: number;
+  available: number;
+  complete: boolean;
+}
+
+/**
+ * Creates a Deployment of `n` replicas (one request, as `milpactl create -f` sends it) and
+ * waits until the pods watch shows `n` of its pods Running and the Deployment's status counts
+ * `n` available (its ReplicaSet creates the pods, BURST a pass).
+ */
+async function deploymentRun(b: Bench, n: number, opts: ScaleOptions): Promise<DeploymentRun> {
+  const watch = new PodWatch(b);
+  await watch.start();
+  const name = "bench-web";
+  const start = performance.now();
+  const deadline = start + opts.phaseTimeout * 1000;
+  try {
+    const r = await b.api("POST", "/api/v1/namespaces/default/deployments", {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name, namespace: "default" },
+      spec: {
+        replicas: n,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: { units: [{ name: "main", command: ["serve"] }] },
+        },
+      },
+    });
+    if (r.status !== 201 && r.status !== 200) {
+      throw new Error(`creating the Deployment: ${r.status} ${await r.text()}`);
+    }
+    await r.body?.cancel();
+    const prefix = `${name}-`;
+    const running = () => {
+      let c = 0;
+      for (const [pod, phase] of watch.phases) {
+        if (phase === "Running" && pod.startsWith(prefix)) c++;
+      }
+      return c;
+    };
+    const allRunning = await waitUntil(
+      () => running() >= n,
+      deadline,
+      () => `deploy: ${fmt(running())} of ${fmt(n)} Running`,
+    );
+    const runningSeconds = (performance.now() - start) / 1000;
+    let available = 0;
+    for (;;) {
+      const d = await b.api("GET", `/api/v1/namespaces/default/deployments/${name}`);
+      available = d.status === 200
+        ? ((await d.json()) as { status?: { availableReplicas?: number } }).status
+          ?.availableReplicas ?? 0
+        : (await d.body?.cancel(), 0);
+      if (available >= n || performance.now() >= deadline) break;
+      await sleep(50);
+    }
+    return {
+      n,
+      runningSeconds,
+      availableSeconds: (performance.now() - start) / 1000,
+      running: running(),
+      available,
+      complete: allRunning && available >= n,
+    };
+  } finally {
+    await watch.stop();
+  }
+}
+
 function countRunning(watch: PodWatch, names: string[]): number {
   let c = 0;
   for (const name of names) if (watch.runningAt.has(name)) c++;
@@ -1062,6 +1139,36 @@ export async function runScale(args: string[]): Promise<number> {
       }
     });
 
+    // --- a Deployment of 10k replicas ----------------------------------------------------------
+    await phase("deploy", async () => {
+      const b = await Bench.start("deploy", opts);
+      try {
+        const r = await deploymentRun(b, opts.n, opts);
+        log(
+          `deploy: ${fmt(r.running)} Running after ${r.runningSeconds.toFixed(1)} s, ` +
+            `${fmt(r.available)} available after ${r.availableSeconds.toFixed(1)} s`,
+        );
+        const note = r.complete
+          ? `Deployment created with ${fmt(opts.n)} replicas; all Running after ` +
+            `${r.runningSeconds.toFixed(1)} s`
+          : `only ${fmt(r.running)} Running and ${fmt(r.available)} available in ` +
+            `${r.availableSeconds.toFixed(0)} s`;
+        figures.push({
+          key: "deploy_pods_per_s_10k",
+          name: `Deployment of ${N}: create → all available`,
+          value: r.available / r.availableSeconds,
+          unit: "pods/s",
+          target: "",
+          ...(r.complete ? {} : { ok: false }),
+          note,
+        });
+        extra.deploy_running_s_10k = r.runningSeconds;
+        extra.deploy_available_s_10k = r.availableSeconds;
+      } finally {
+        await b.close();
+      }
+    });
+
     // --- open loop at 500 pods/s ---------------------------------------------------------------
     await phase("rate", async () => {
       const b = await Bench.start("rate", opts);
@@ -1119,6 +1226,7 @@ export async function runScale(args: string[]): Promise<number> {
     "p99_ms_10k",
     "p99_ms_at_500_per_s",
     "p50_ms_at_500_per_s",
+    "deploy_pods_per_s_10k",
     "rss_mb_10k",
     "restart_s_10k",
     "restart_api_s_10k",
@@ -1145,8 +1253,11 @@ export async function runScale(args: string[]): Promise<number> {
     `\n${passed} targets met, ${failed} not${broken ? "; a phase broke (see above)" : ""}`,
   );
 
-  const out = opts.out ??
-    `${REPO}/bench/results/${opts.n === 10_000 ? "scale" : `scale-n${opts.n}`}.json`;
+  // Only a full run of 10,000 writes scale.json: a trial (other sizes, some phases) never
+  // overwrites it.
+  const trial = `${opts.n === 10_000 ? "scale" : `scale-n${opts.n}`}` +
+    (opts.only ? `-${[...opts.only].join("-")}` : "");
+  const out = opts.out ?? `${REPO}/bench/results/${trial}.json`;
   const required = [
     "pods_per_s_1k",
     "pods_per_s_10k",

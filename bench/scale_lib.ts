@@ -77,14 +77,14 @@ export interface ScaleOptions {
   wrkSeconds: number;
   /** Phases to run (all by default). */
   only?: Set<Phase>;
-  /** Where the figures go. @default bench/results/scale.json (scale-n<N>.json when n ≠ 10000) */
+  /** Where the figures go. @default bench/results/scale.json (scale-n<N>.json when n ≠ 10000; -<phases> added with --only) */
   out?: string;
   /** Keep the MILPA_HOMEs (for a look afterwards). */
   keep: boolean;
 }
 
 /** The phases of `--scale`, in the order they run. */
-export const PHASES = ["kv", "small", "big", "rate"] as const;
+export const PHASES = ["kv", "small", "big", "deploy", "rate"] as const;
 export type Phase = typeof PHASES[number];
 
 export const SCALE_USAGE = `Usage: deno task bench --scale [options]
@@ -102,9 +102,9 @@ Options:
   --clients C        concurrent create clients of the throughput runs (default 8)
   --phase-timeout S  seconds before a phase gives up and reports what it reached (default 120)
   --wrk-seconds S    seconds of the wrk run (default 10)
-  --only LIST        some phases only, comma-separated: kv,small,big,rate
+  --only LIST        some phases only, comma-separated: kv,small,big,deploy,rate
   --out FILE         results file (default bench/results/scale.json; scale-n<N>.json when
-                     --n is not 10000)
+                     --n is not 10000, and -<phases> added with --only)
   --keep             keep the temporary MILPA_HOMEs
   -h, --help         this help`;
 
