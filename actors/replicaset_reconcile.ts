@@ -20,11 +20,11 @@ import { newPodStatus, type Pod } from "../model/pod.ts";
 import { matchesSelector } from "../model/selector.ts";
 import type { Service } from "../model/service.ts";
 import {
+  availableAt,
   controllerOf,
   controllerRef,
   deletionOrder,
   isActivePod,
-  isPodAvailable,
   randomSuffix,
   readySince,
   requestTermination,
@@ -201,22 +201,29 @@ export async function reconcileReplicaSet(
     balancers.filter((b) => matchesSelector(b.selector, p.metadata.labels ?? {})).map((b) =>
       b.name
     );
-  const ready = active.filter((p) => readySince(p) !== undefined);
-  const available = active.filter((p) => isPodAvailable(p, minReady, now, gatesOf(p)));
+  // One loop over the pods: a ReplicaSet of 10,000 is passed over again and again while they start.
+  let ready = 0;
+  let available = 0;
   // A ready pod its balancers admitted becomes available at readySince + minReadySeconds (a
   // gate that opens later changes the pod, which brings the next pass).
-  const pending = ready.filter((p) =>
-    !isPodAvailable(p, minReady, now, gatesOf(p)) && isPodAvailable(p, 0, now, gatesOf(p))
-  ).map((p) => readySince(p)! + minReady * 1000);
+  let nextAt: number | undefined;
+  for (const p of active) {
+    if (readySince(p) === undefined) continue;
+    ready++;
+    const at = availableAt(p, minReady, gatesOf(p));
+    if (at === undefined) continue;
+    if (at <= now) available++;
+    else if (nextAt === undefined || at < nextAt) nextAt = at;
+  }
   const status: ReplicaSetStatus = {
     replicas: active.length,
-    readyReplicas: ready.length,
-    availableReplicas: available.length,
+    readyReplicas: ready,
+    availableReplicas: available,
     observedGeneration: rs.metadata.generation,
   };
   return {
     status,
-    state: active.length === desired && available.length === desired ? "Settled" : "Converging",
-    recheckAt: more ? now : pending.length ? Math.min(...pending) : undefined,
+    state: active.length === desired && available === desired ? "Settled" : "Converging",
+    recheckAt: more ? now : nextAt,
   };
 }

@@ -185,3 +185,48 @@ Deno.test("reconcileReplicaSet() hands a burst's transactions to the store at on
     assert.ok(most >= BURST / 50, `${most} commits in flight at most`);
   });
 });
+
+Deno.test("reconcileReplicaSet() counts a ready pod available after minReadySeconds, and asks to look again then", async () => {
+  await withStore(async (store, clock, events) => {
+    const rs = await store.create({
+      ...replicaSet(3),
+      spec: { ...replicaSet(3).spec, minReadySeconds: 10 },
+    });
+    await pass(store, clock, events, rs);
+    const pods = await ownPods(store, rs);
+    // Ready 4 s ago, 2 s ago, and not ready.
+    const ready = async (name: string, agoMs: number | undefined) =>
+      await store.mutate<Pod>("pods", "default", name, (p) => ({
+        ...p,
+        status: {
+          ...p.status!,
+          phase: "Running",
+          conditions: agoMs === undefined ? [] : [{
+            type: "Ready",
+            status: "True",
+            lastTransitionTime: new Date(clock.now() - agoMs).toISOString(),
+          }],
+        },
+      }));
+    await ready(pods[0].metadata.name, 4_000);
+    await ready(pods[1].metadata.name, 2_000);
+    await ready(pods[2].metadata.name, undefined);
+    let result = await pass(store, clock, events, rs);
+    assert.equal(result.status.readyReplicas, 2);
+    assert.equal(result.status.availableReplicas, 0);
+    assert.equal(
+      result.recheckAt,
+      clock.now() + 6_000,
+      "when the first ready one becomes available",
+    );
+    await clock.advance(6_000);
+    result = await pass(store, clock, events, rs);
+    assert.equal(result.status.availableReplicas, 1);
+    assert.equal(result.recheckAt, clock.now() + 2_000);
+    await clock.advance(2_000);
+    result = await pass(store, clock, events, rs);
+    assert.equal(result.status.availableReplicas, 2);
+    assert.equal(result.recheckAt, undefined, "nothing becomes available by waiting");
+    assert.equal(result.state, "Converging");
+  });
+});

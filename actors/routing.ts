@@ -29,6 +29,23 @@ export interface RouteTarget {
   ids(kind: Entry["kind"]): string[];
 }
 
+/**
+ * `send`, but CHANGED (a hint without data: "look again") goes to each actor at most once per
+ * run of synchronous code: a transaction's commit tells watchers of hundreds of pods in one
+ * loop, and their ReplicaSet (or a Service) needs one look, not one event per pod.
+ */
+export function coalesceChanged(send: RouteTarget["send"]): RouteTarget["send"] {
+  const told = new Set<string>();
+  return (id, event) => {
+    if (event.type === "CHANGED") {
+      if (told.has(id)) return;
+      if (told.size === 0) queueMicrotask(() => told.clear());
+      told.add(id);
+    }
+    send(id, event);
+  };
+}
+
 function splitKey(key: string): [string, string] {
   const i = key.indexOf("/");
   return [key.slice(0, i), key.slice(i + 1)];

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { StatusMessage } from "../model/agent_protocol.ts";
 import type { HubEvent } from "./agent_hub.ts";
-import { routeHubEvent, routeStoreEvent, type RouteTarget, StatusFilter } from "./routing.ts";
+import {
+  coalesceChanged,
+  routeHubEvent,
+  routeStoreEvent,
+  type RouteTarget,
+  StatusFilter,
+} from "./routing.ts";
 import type { Pod } from "../model/pod.ts";
 import type { WatchEvent } from "../store/object_store.ts";
 
@@ -162,4 +168,49 @@ Deno.test("routeStoreEvent() tells a pod's actor of a spec change and of its del
   routeStoreEvent(t, pod(3, "Terminated", "Running"));
   routeStoreEvent(t, pod(3, "Terminated", "Terminated"));
   assert.deepEqual(sent, [["pod/default/web", "SPEC_UPDATED"], ["pod/default/web", "DELETE"]]);
+});
+
+Deno.test("coalesceChanged() sends CHANGED to each actor once per run of synchronous code; other events all", async () => {
+  const sent: [string, string][] = [];
+  const send = coalesceChanged((id, e) => void sent.push([id, e.type]));
+  const owned = (i: number): WatchEvent => ({
+    type: "MODIFIED",
+    object: {
+      kind: "Pod",
+      apiVersion: "v1",
+      metadata: {
+        name: `web-${i}`,
+        namespace: "default",
+        uid: `u${i}`,
+        generation: 1,
+        ownerReferences: [{
+          apiVersion: "v1",
+          kind: "ReplicaSet",
+          name: "web",
+          uid: "rs-1",
+          controller: true,
+        }],
+      },
+      spec: { units: [] },
+    } as unknown as Pod,
+  });
+  const entries: Record<string, unknown> = { "replicaset/default/web": { uid: "rs-1" } };
+  const t = {
+    send,
+    entry: (id: string) => entries[id],
+    ids: () => ["service/default/front"],
+  } as unknown as RouteTarget;
+  // A commit of 300 pods of one ReplicaSet, told to watchers in one loop.
+  for (let i = 0; i < 300; i++) routeStoreEvent(t, owned(i));
+  send("pod/default/web-1", { type: "DELETE" });
+  send("pod/default/web-1", { type: "DELETE" });
+  assert.deepEqual(sent, [
+    ["service/default/front", "CHANGED"],
+    ["replicaset/default/web", "CHANGED"],
+    ["pod/default/web-1", "DELETE"],
+    ["pod/default/web-1", "DELETE"],
+  ]);
+  await Promise.resolve();
+  routeStoreEvent(t, owned(1));
+  assert.equal(sent.length, 6, "a later change is told again");
 });

@@ -40,6 +40,7 @@ import { createPoolMachine, NodePool, type PodsAndNodes } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
 import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
 import {
+  coalesceChanged,
   routeHubEvent,
   routeStoreEvent,
   type RouteTarget,
@@ -659,7 +660,7 @@ export class Supervisor {
   /** What the routing functions may do to this supervisor. */
   #routes(): RouteTarget {
     return {
-      send: (id, ev) => this.send(id, ev),
+      send: coalesceChanged((id, ev) => this.send(id, ev)),
       entry: (id) => this.#actors.get(id),
       spawn: (obj) => this.spawnFor(obj),
       ids: (kind) => this.actorIds(kind),

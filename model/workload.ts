@@ -133,18 +133,20 @@ export function admittedBy(pod: Pod, service: string): boolean {
 }
 
 /**
- * Ready for at least `minReadySeconds` at `now`, not terminating, and admitted by the load
- * balancer of each Service in `gates` (the LoadBalancer Services that select it).
+ * When the pod is (or becomes) available (epoch ms): `minReadySeconds` after it became ready,
+ * if it is ready, not terminating and admitted by the load balancer of each Service in `gates`;
+ * undefined otherwise.
  */
-export function isPodAvailable(
+export function availableAt(
   pod: Pod,
   minReadySeconds: number,
-  now: number,
   gates: readonly string[] = [],
-): boolean {
+): number | undefined {
   const since = readySince(pod);
-  return since !== undefined && now - since >= minReadySeconds * 1000 && !isTerminating(pod) &&
-    gates.every((service) => admittedBy(pod, service));
+  return since !== undefined && !isTerminating(pod) &&
+      gates.every((service) => admittedBy(pod, service))
+    ? since + minReadySeconds * 1000
+    : undefined;
 }
 
 const PHASE_RANK: Partial<Record<PodPhase, number>> = { Waiting: 0, Dispatching: 1, Running: 2 };
