@@ -102,8 +102,12 @@ async function createChunks(store: ObjectStore, rs: ReplicaSet, pods: Pod[]): Pr
   }
   const chunks: Pod[][] = [];
   for (let i = 0; i < pods.length; i += CHUNK) chunks.push(pods.slice(i, i + CHUNK));
-  const settled = await Promise.allSettled(chunks.map((chunk) => createChunk(store, rs, chunk)));
-  const failed = settled.find((r) => r.status === "rejected");
+  await settleAll(chunks.map((chunk) => createChunk(store, rs, chunk)));
+}
+
+/** Waits for every promise; then rejects with the first one's error, if any failed. */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
@@ -173,17 +177,19 @@ export async function reconcileReplicaSet(
       0,
       Math.min(active.length - desired, BURST),
     );
-    // One read-modify-write each: pod statuses change all the time, so a batch would conflict.
-    for (const p of doomed) {
-      await deps.store.mutate<Pod>(
+    // One read-modify-write each (pod statuses change all the time, so a batch would
+    // conflict), all at once: the group committer shares transactions among them, where one
+    // after another a pass of BURST pods took 2-3.5 s.
+    await settleAll(doomed.map((p) =>
+      deps.store.mutate<Pod>(
         "pods",
         p.metadata.namespace,
         p.metadata.name,
         (cur) => isActivePod(cur) ? requestTermination(cur, now) : null,
       ).catch((e) => {
         if (!(e instanceof NotFoundError)) throw e;
-      });
-    }
+      })
+    ));
     for (const p of doomed) {
       deps.event({
         involvedObject: involved,

@@ -230,3 +230,31 @@ Deno.test("reconcileReplicaSet() counts a ready pod available after minReadySeco
     assert.equal(result.state, "Converging");
   });
 });
+
+Deno.test("reconcileReplicaSet() asks a burst of surplus pods to terminate at once, not one after another", async () => {
+  await withStore(async (store, clock, events) => {
+    const rs = await store.create(replicaSet(BURST));
+    await pass(store, clock, events, rs);
+    await store.mutate<ReplicaSet>("replicasets", "default", "web", (r) => ({
+      ...r,
+      spec: { ...r.spec, replicas: 0 },
+    }));
+    const mutate = store.mutate.bind(store);
+    let inFlight = 0;
+    let most = 0;
+    store.mutate = (async (...args: Parameters<typeof mutate>) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        return await mutate(...args);
+      } finally {
+        inFlight--;
+      }
+    }) as typeof store.mutate;
+    const result = await pass(store, clock, events, rs);
+    assert.equal(result.status.replicas, 0);
+    assert.equal((await ownPods(store, rs)).length, 0, "every pod asked to terminate");
+    assert.equal(most, BURST, "all in flight at once");
+    assert.equal(events.filter((e) => e.status === "SuccessfulDelete").length, BURST);
+  });
+});
