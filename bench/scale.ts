@@ -553,6 +553,8 @@ interface DeploymentRun {
   running: number;
   available: number;
   complete: boolean;
+  /** Then scaled to 0: seconds until no pod ran and no node was left, and what was left then. */
+  down?: { seconds: number; left: number };
 }
 
 /**
@@ -608,17 +610,53 @@ async function deploymentRun(b: Bench, n: number, opts: ScaleOptions): Promise<D
       if (available >= n || performance.now() >= deadline) break;
       await sleep(50);
     }
+    const availableSeconds = (performance.now() - start) / 1000;
+    const complete = allRunning && available >= n;
+    const ran = running();
+    const down = complete ? await scaleToZero(b, name, opts) : undefined;
     return {
       n,
       runningSeconds,
-      availableSeconds: (performance.now() - start) / 1000,
-      running: running(),
+      availableSeconds,
+      running: ran,
       available,
-      complete: allRunning && available >= n,
+      complete,
+      down,
     };
   } finally {
     await watch.stop();
   }
+}
+
+/**
+ * Scales Deployment `name` to 0 (read, set spec.replicas, PUT with the read resourceVersion, as
+ * `milpactl scale` does) and waits until no pod of the namespace is Waiting, Dispatching or
+ * Running and no node is left, by the controller's /metrics.
+ */
+async function scaleToZero(b: Bench, name: string, opts: ScaleOptions) {
+  const path = `/api/v1/namespaces/default/deployments/${name}`;
+  const start = performance.now();
+  const deadline = start + opts.phaseTimeout * 1000;
+  for (;;) {
+    const d = await (await b.api("GET", path)).json() as { spec: { replicas?: number } };
+    const r = await b.api("PUT", path, { ...d, spec: { ...d.spec, replicas: 0 } });
+    if (r.status === 200) break;
+    const text = await r.text();
+    if (r.status !== 409) throw new Error(`scaling the Deployment to 0: ${r.status} ${text}`);
+  }
+  let left = Infinity;
+  const liveGauge = /^milpa_(pods\{phase="(Waiting|Dispatching|Running)"\}|nodes\{[^}]*\}) (\d+)/;
+  for (;;) {
+    const text = await (await b.api("GET", "/metrics")).text();
+    left = 0;
+    for (const line of text.split("\n")) {
+      const m = liveGauge.exec(line);
+      if (m) left += Number(m[3]);
+    }
+    if (left === 0 || performance.now() >= deadline) break;
+    await sleep(100);
+  }
+  return { seconds: (performance.now() - start) / 1000, left };
 }
 
 function countRunning(watch: PodWatch, names: string[]): number {
@@ -1164,6 +1202,24 @@ export async function runScale(args: string[]): Promise<number> {
         });
         extra.deploy_running_s_10k = r.runningSeconds;
         extra.deploy_available_s_10k = r.availableSeconds;
+        if (r.down) {
+          log(
+            `deploy: scaled to 0: ${
+              r.down.left ? `${fmt(r.down.left)} pods and nodes left` : "no pod running, no node"
+            } after ${r.down.seconds.toFixed(1)} s`,
+          );
+          figures.push({
+            key: "deploy_down_s_10k",
+            name: `  then scaled to 0: until no pod runs and no node is left`,
+            value: r.down.seconds,
+            unit: "s",
+            target: "",
+            ...(r.down.left ? { ok: false } : {}),
+            note: r.down.left
+              ? `${fmt(r.down.left)} pods and nodes left after ${r.down.seconds.toFixed(0)} s`
+              : "pods Terminated (shown for 3 min, then purged), nodes terminated and removed",
+          });
+        }
       } finally {
         await b.close();
       }
@@ -1227,6 +1283,7 @@ export async function runScale(args: string[]): Promise<number> {
     "p99_ms_at_500_per_s",
     "p50_ms_at_500_per_s",
     "deploy_pods_per_s_10k",
+    "deploy_down_s_10k",
     "rss_mb_10k",
     "restart_s_10k",
     "restart_api_s_10k",
