@@ -17,6 +17,9 @@ import type { Pod } from "../model/pod.ts";
 import { controllerOf, isActivePod, requestTermination } from "../model/workload.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 
+/** Orphaned pods asked to terminate at once (each its own read-modify-write). */
+const TERMINATE_AT_ONCE = 500;
+
 /** What a pass looks at. */
 export interface CollectOptions {
   /**
@@ -61,24 +64,40 @@ export async function collectGarbage(
   }
   const liveSets = uids(await store.list<ReplicaSet>("replicasets"));
   const pods = options.pods === false ? [] : await store.list<Pod>("pods");
+  // Each orphan's owner is read again by name: once per owner, not once per pod.
+  const gone = new Map<string, boolean>();
+  const orphans: { pod: Pod; owner: OwnerReference }[] = [];
   for (const pod of pods) {
     const owner = controllerOf(pod);
-    if (
-      owner?.kind === "ReplicaSet" && !liveSets.has(owner.uid) && isActivePod(pod) &&
-      await ownerGone(store, owner, pod.metadata.namespace)
-    ) {
-      // Only while it still has that owner: a cascade=false delete may have released it.
-      let asked = false;
-      const terminated = await store.mutate<Pod>(
-        "pods",
-        pod.metadata.namespace,
-        pod.metadata.name,
-        (cur) => {
-          asked = isActivePod(cur) && controllerOf(cur)?.uid === owner.uid;
-          return asked ? requestTermination(cur, clock.now()) : null;
-        },
-      ).then(() => asked, ignoreChanged);
-      if (terminated) n++;
+    if (owner?.kind !== "ReplicaSet" || liveSets.has(owner.uid) || !isActivePod(pod)) continue;
+    let ownerIsGone = gone.get(owner.uid);
+    if (ownerIsGone === undefined) {
+      gone.set(owner.uid, ownerIsGone = await ownerGone(store, owner, pod.metadata.namespace));
+    }
+    if (ownerIsGone) orphans.push({ pod, owner });
+  }
+  // Asked to terminate TERMINATE_AT_ONCE at a time, each its own read-modify-write, together
+  // in the group committer's transactions: one after another, the 10,000 pods of a deleted
+  // Deployment took half a minute.
+  for (let i = 0; i < orphans.length; i += TERMINATE_AT_ONCE) {
+    const settled = await Promise.allSettled(
+      orphans.slice(i, i + TERMINATE_AT_ONCE).map(({ pod, owner }) => {
+        // Only while it still has that owner: a cascade=false delete may have released it.
+        let asked = false;
+        return store.mutate<Pod>(
+          "pods",
+          pod.metadata.namespace,
+          pod.metadata.name,
+          (cur) => {
+            asked = isActivePod(cur) && controllerOf(cur)?.uid === owner.uid;
+            return asked ? requestTermination(cur, clock.now()) : null;
+          },
+        ).then(() => asked, ignoreChanged);
+      }),
+    );
+    for (const r of settled) {
+      if (r.status === "rejected") throw r.reason;
+      if (r.value) n++;
     }
   }
   if (services) n += await collectServices(store, services);

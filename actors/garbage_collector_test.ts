@@ -233,3 +233,42 @@ Deno.test("collectGarbage({pods: false}) reads no pod: orphaned pods wait for a 
     assert.deepEqual(await terminated(store), ["gone-1-a", "gone-1-b"]);
   });
 });
+
+Deno.test("collectGarbage() asks the pods of a deleted ReplicaSet to terminate many at once, reading their owner once", async () => {
+  await withStore(async (store, clock) => {
+    const rs = await createReplicaSet(store, "gone");
+    const names = Array.from({ length: 600 }, (_, i) => `gone-${i}`);
+    await Promise.all(names.map((name) =>
+      store.create<Pod>({
+        kind: "Pod",
+        apiVersion: "v1",
+        metadata: { name, namespace: "default", ownerReferences: [controllerRef(rs)] },
+        spec: { phase: "Running", units: template.spec.units },
+        status: { phase: "Running" },
+      })
+    ));
+    await store.delete("replicasets", "default", "gone");
+    const mutate = store.mutate.bind(store);
+    const get = store.get.bind(store);
+    let inFlight = 0;
+    let most = 0;
+    let ownerReads = 0;
+    store.mutate = (async (...args: Parameters<typeof mutate>) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      try {
+        return await mutate(...args);
+      } finally {
+        inFlight--;
+      }
+    }) as typeof store.mutate;
+    store.get = ((...args: Parameters<typeof get>) => {
+      if (args[0] === "ReplicaSet") ownerReads++;
+      return get(...args);
+    }) as typeof store.get;
+    assert.equal(await collectGarbage(store, clock), 600);
+    assert.equal((await terminated(store)).length, 600);
+    assert.equal(most, 500, "500 at a time");
+    assert.equal(ownerReads, 1);
+  });
+});
