@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { countInFlight } from "./in_flight_testing.ts";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { Deployment, ReplicaSet } from "../model/deployment.ts";
 import type { MilpaObject } from "../model/meta.ts";
@@ -248,27 +249,16 @@ Deno.test("collectGarbage() asks the pods of a deleted ReplicaSet to terminate m
       })
     ));
     await store.delete("replicasets", "default", "gone");
-    const mutate = store.mutate.bind(store);
+    const mutates = countInFlight(store, "mutate");
     const get = store.get.bind(store);
-    let inFlight = 0;
-    let most = 0;
     let ownerReads = 0;
-    store.mutate = (async (...args: Parameters<typeof mutate>) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      try {
-        return await mutate(...args);
-      } finally {
-        inFlight--;
-      }
-    }) as typeof store.mutate;
     store.get = ((...args: Parameters<typeof get>) => {
       if (args[0] === "ReplicaSet") ownerReads++;
       return get(...args);
     }) as typeof store.get;
     assert.equal(await collectGarbage(store, clock), 600);
     assert.equal((await terminated(store)).length, 600);
-    assert.equal(most, 500, "500 at a time");
+    assert.equal(mutates.most(), 500, "500 at a time");
     assert.equal(ownerReads, 1);
   });
 });

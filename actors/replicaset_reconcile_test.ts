@@ -1,5 +1,6 @@
 /** reconcileReplicaSet() on a real ObjectStore (`:memory:` KV) and a fake clock. */
 import assert from "node:assert/strict";
+import { countInFlight } from "./in_flight_testing.ts";
 import { loadCatalog } from "../cloud/catalog.ts";
 import { defaultConfig } from "../model/config.ts";
 import type { ReplicaSet } from "../model/deployment.ts";
@@ -168,21 +169,10 @@ Deno.test("reconcileReplicaSet() hands a burst's transactions to the store at on
     const rs = await store.create(replicaSet(BURST));
     // Commits of pods in flight at once: one after another (each awaited), there is never more
     // than one, and a pass of BURST pods waits for ten commits in a row behind other writes.
-    const commit = store.commit.bind(store);
-    let inFlight = 0;
-    let most = 0;
-    store.commit = (async (...args: Parameters<typeof commit>) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      try {
-        return await commit(...args);
-      } finally {
-        inFlight--;
-      }
-    }) as typeof store.commit;
+    const commits = countInFlight(store, "commit");
     await pass(store, clock, events, rs);
     assert.equal((await ownPods(store, rs)).length, BURST);
-    assert.ok(most >= BURST / 50, `${most} commits in flight at most`);
+    assert.ok(commits.most() >= BURST / 50, `${commits.most()} commits in flight at most`);
   });
 });
 
@@ -239,22 +229,11 @@ Deno.test("reconcileReplicaSet() asks a burst of surplus pods to terminate at on
       ...r,
       spec: { ...r.spec, replicas: 0 },
     }));
-    const mutate = store.mutate.bind(store);
-    let inFlight = 0;
-    let most = 0;
-    store.mutate = (async (...args: Parameters<typeof mutate>) => {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      try {
-        return await mutate(...args);
-      } finally {
-        inFlight--;
-      }
-    }) as typeof store.mutate;
+    const mutates = countInFlight(store, "mutate");
     const result = await pass(store, clock, events, rs);
     assert.equal(result.status.replicas, 0);
     assert.equal((await ownPods(store, rs)).length, 0, "every pod asked to terminate");
-    assert.equal(most, BURST, "all in flight at once");
+    assert.equal(mutates.most(), BURST, "all in flight at once");
     assert.equal(events.filter((e) => e.status === "SuccessfulDelete").length, BURST);
   });
 });
