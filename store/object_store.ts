@@ -26,6 +26,7 @@ import type { KindInfo } from "../model/kinds.ts";
 import { kindOrThrow } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import { matchesSelector, normalizeSelector } from "../model/selector.ts";
+import { controllerOf } from "../model/workload.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
 import { labelKey, objectKey, OBJECTS } from "./keys.ts";
@@ -97,6 +98,11 @@ export interface CommitOptions {
 export interface ListOptions {
   namespace?: string;
   selector?: LabelSelector;
+  /**
+   * Only objects whose controlling owner (`ownerReferences` with `controller: true`) has this
+   * uid: a ReplicaSet's pods, found without decoding the others.
+   */
+  owner?: string;
 }
 
 /** Options of listPage(): list() with paging. */
@@ -125,7 +131,12 @@ interface Indexed {
   json: string;
   versionstamp: string;
   labels?: Record<string, string>;
-  /** The labels are not read yet (loaded from KV as bytes): labelsOf() reads them once. */
+  /** The uid of the object's controlling owner (a pod's ReplicaSet), if it has one. */
+  owner?: string;
+  /**
+   * The labels and owner are not read yet (loaded from KV as bytes): labelsOf() and ownerOf()
+   * read them once.
+   */
   unread?: true;
 }
 
@@ -190,10 +201,12 @@ function firstAfter(names: string[], after: string): number {
 
 function indexed(stored: MilpaObject, versionstamp: string, json?: string): Indexed {
   const labels = stored.metadata.labels;
+  const owner = controllerOf(stored)?.uid;
   return {
     json: json ?? JSON.stringify(stored),
     versionstamp,
     ...(labels && Object.keys(labels).length ? { labels } : {}),
+    ...(owner ? { owner } : {}),
   };
 }
 
@@ -209,20 +222,30 @@ function indexedValue(value: MilpaObject | Uint8Array, versionstamp: string): In
 
 /** An entry's labels (read from its JSON the first time, for an entry loaded as bytes). */
 function labelsOf(e: Indexed): Record<string, string> {
-  if (e.unread) setLabels(e, (JSON.parse(e.json) as MilpaObject).metadata.labels);
+  if (e.unread) setRead(e, JSON.parse(e.json) as MilpaObject);
   return e.labels ?? {};
 }
 
-function setLabels(e: Indexed, labels: Record<string, string> | undefined): void {
+/** The uid of an entry's controlling owner (read as labelsOf() reads the labels). */
+function ownerOf(e: Indexed): string | undefined {
+  if (e.unread) setRead(e, JSON.parse(e.json) as MilpaObject);
+  return e.owner;
+}
+
+/** Notes the labels (a copy: `obj` may be the caller's) and owner of an entry loaded as bytes. */
+function setRead(e: Indexed, obj: MilpaObject): void {
   delete e.unread;
-  if (labels && Object.keys(labels).length) e.labels = labels;
+  const labels = obj.metadata.labels;
+  if (labels && Object.keys(labels).length) e.labels = { ...labels };
+  const owner = controllerOf(obj)?.uid;
+  if (owner) e.owner = owner;
 }
 
 /** A fresh object from the index, with its resourceVersion. */
 function decode<T extends MilpaObject>(e: Indexed): T {
   const obj = JSON.parse(e.json) as T;
-  // Decoded anyway: an entry loaded as bytes learns its labels (a copy: `obj` is the caller's).
-  if (e.unread) setLabels(e, obj.metadata.labels && { ...obj.metadata.labels });
+  // Decoded anyway: an entry loaded as bytes learns its labels and owner.
+  if (e.unread) setRead(e, obj);
   obj.metadata.resourceVersion = e.versionstamp;
   return obj;
 }
@@ -625,8 +648,9 @@ export class ObjectStore {
         const e = names.get(name);
         if (!e) continue; // deleted while this list let others run
         if (sel && !matchesSelector(sel, labelsOf(e))) continue;
+        if (opts.owner !== undefined && ownerOf(e) !== opts.owner) continue;
         if (items.length >= limit) {
-          if (!sel) {
+          if (!sel && opts.owner === undefined) {
             remaining += sorted.length - i; // the rest of this namespace, without a look each
             break;
           }

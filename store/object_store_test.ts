@@ -889,3 +889,38 @@ Deno.test({
     });
   },
 });
+
+Deno.test("ObjectStore.list() with owner gives the objects of that controlling owner only, in a fresh store too", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const store = new ObjectStore(kv);
+    const owned = (name: string, uid: string, controller = true) => ({
+      ...pod(name),
+      metadata: {
+        ...pod(name).metadata,
+        ownerReferences: [{ apiVersion: "v1", kind: "ReplicaSet", name: "rs", uid, controller }],
+      },
+    });
+    await store.create(owned("a-1", "uid-a"));
+    await store.create(owned("a-2", "uid-a"));
+    await store.create(owned("b-1", "uid-b"));
+    await store.create(owned("c-1", "uid-a", false)); // an owner, but not its controller
+    await store.create(pod("alone"));
+    const names = async (s: ObjectStore, owner: string) =>
+      (await s.list("pods", { namespace: "default", owner })).map((p) => p.metadata.name);
+    assert.deepEqual(await names(store, "uid-a"), ["a-1", "a-2"]);
+    assert.deepEqual(await names(store, "uid-b"), ["b-1"]);
+    // A write that changes the owner moves it.
+    const b1 = await store.mustGet("pods", "default", "b-1");
+    await store.update({ ...b1, metadata: { ...b1.metadata, ownerReferences: [] } });
+    assert.deepEqual(await names(store, "uid-b"), []);
+    // Loaded from KV (a restarted controller): read from the stored JSON.
+    const fresh = new ObjectStore(kv);
+    assert.deepEqual(await names(fresh, "uid-a"), ["a-1", "a-2"]);
+    const page = await fresh.listPage("pods", { owner: "uid-a", limit: 1 });
+    assert.deepEqual(page.items.map((p) => p.metadata.name), ["a-1"]);
+    assert.equal(page.remainingItemCount, 1, "only the owner's count toward the rest");
+  } finally {
+    kv.close();
+  }
+});
