@@ -14,6 +14,7 @@ import type { Deployment, ReplicaSet } from "../model/deployment.ts";
 import { ConflictError, NotFoundError } from "../model/errors.ts";
 import type { OwnerReference } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
+import { settleAll } from "../model/settle.ts";
 import { controllerOf, isActivePod, requestTermination } from "../model/workload.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 
@@ -80,7 +81,7 @@ export async function collectGarbage(
   // in the group committer's transactions: one after another, the 10,000 pods of a deleted
   // Deployment took half a minute.
   for (let i = 0; i < orphans.length; i += TERMINATE_AT_ONCE) {
-    const settled = await Promise.allSettled(
+    const terminated = await settleAll(
       orphans.slice(i, i + TERMINATE_AT_ONCE).map(({ pod, owner }) => {
         // Only while it still has that owner: a cascade=false delete may have released it.
         let asked = false;
@@ -95,10 +96,7 @@ export async function collectGarbage(
         ).then(() => asked, ignoreChanged);
       }),
     );
-    for (const r of settled) {
-      if (r.status === "rejected") throw r.reason;
-      if (r.value) n++;
-    }
+    n += terminated.filter(Boolean).length;
   }
   if (services) n += await collectServices(store, services);
   return n;

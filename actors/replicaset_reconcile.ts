@@ -18,6 +18,7 @@ import { AlreadyExistsError, NotFoundError } from "../model/errors.ts";
 import { API_VERSION } from "../model/meta.ts";
 import { newPodStatus, type Pod } from "../model/pod.ts";
 import { matchesSelector } from "../model/selector.ts";
+import { settleAll } from "../model/settle.ts";
 import type { Service } from "../model/service.ts";
 import {
   availableAt,
@@ -107,12 +108,6 @@ async function createChunks(store: ObjectStore, rs: ReplicaSet, pods: Pod[]): Pr
   const chunks: Pod[][] = [];
   for (let i = 0; i < pods.length; i += CHUNK) chunks.push(pods.slice(i, i + CHUNK));
   await settleAll(chunks.map((chunk) => createChunk(store, rs, chunk)));
-}
-
-/** Waits for every promise; then rejects with the first one's error, if any failed. */
-async function settleAll(promises: Promise<unknown>[]): Promise<void> {
-  const failed = (await Promise.allSettled(promises)).find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /** Creates one chunk of pods in one transaction, renaming a pod whose name is taken. */
