@@ -279,8 +279,13 @@ export class NodePool {
     this.#loaded = false;
     const p = this.#queue.then(() => this.#load());
     this.#queue = p.then(() => {
-      // Events that arrived before the view was whole run now, in order.
       this.#loaded = true;
+      // Pods found waiting asked for a node before the restart, and their actors, restored
+      // where they were, do not ask again: what the pool had not stored of their boots died
+      // with it. All get one now, as they would have (not MAX_BOOTS_PER_PASS a pass: 250 pods
+      // caught mid scale-up took ~3 minutes of passes).
+      this.#run("placing waiting pods", () => this.#placeWaiting(Infinity));
+      // Events that arrived before the view was whole run now, in order.
       for (const e of this.#held.splice(0)) this.enqueue(e);
     }, (e) => log.at(retryLevel(e), "node pool: load failed; retried", { error: e }));
     return p;
@@ -329,8 +334,14 @@ export class NodePool {
       if (!repeat) this.#held.push(event);
       return this.#queue;
     }
-    this.#queue = this.#queue.then(() => this.handle(event)).catch((e) =>
-      log.at(retryLevel(e), `node pool: ${event.type} failed`, { error: e })
+    return this.#run(event.type, () => this.handle(event));
+  }
+
+  /** Queues work after everything queued; a failure is logged (what it was doing: `what`). */
+  #run(what: string, work: () => Promise<unknown>): Promise<void> {
+    this.#queue = this.#queue.then(work).then(
+      () => {},
+      (e) => log.at(retryLevel(e), `node pool: ${what} failed`, { error: e }),
     );
     return this.#queue;
   }
@@ -363,8 +374,9 @@ export class NodePool {
 
   async #podWaiting(pod: string): Promise<void> {
     this.waiting.add(pod);
-    if (this.#nodeOf(pod)) {
-      const n = this.#nodeOf(pod)!;
+    const n = this.#nodeOf(pod);
+    if (n?.phase === "Claimed" && await this.#stillClaims(n, pod)) return;
+    if (n && n.phase !== "Claimed") {
       if (n.phase === "Available") this.#claim(n, pod);
       return;
     }
@@ -373,6 +385,29 @@ export class NodePool {
     const spare = this.#findSpare(want);
     if (spare) this.#bind(spare, pod);
     else this.#boot(want, pod);
+  }
+
+  /**
+   * A pod asks for a node while one is claimed for it: a crash lost the pod's state after the
+   * claim was stored (its actor starts afresh, Waiting). The node is its own and may run its
+   * units already: it is bound to the pod again (the agent is handed the same pod, which
+   * changes nothing it runs). A pod created after the claim is another of the same name: the
+   * used node is released (cleaned and terminated), and false says the pod needs a new one.
+   */
+  async #stillClaims(n: NodeView, pod: string): Promise<boolean> {
+    const { namespace, name } = parseObjectKey(pod);
+    const [p, node] = await Promise.all([
+      this.deps.store.get<Pod>("pods", namespace, name),
+      this.deps.store.get<Node>("nodes", undefined, n.name),
+    ]);
+    const claimedAt = Date.parse(node?.status?.lastPhaseChange ?? "");
+    const created = Date.parse(p?.metadata.creationTimestamp ?? "");
+    if (node?.status?.phase === "Claimed" && created <= claimedAt) {
+      this.#tellBound(n, pod);
+      return true;
+    }
+    await this.#release(n);
+    return false;
   }
 
   async #podReleased(pod: string, node?: string): Promise<void> {
@@ -463,12 +498,12 @@ export class NodePool {
     });
   }
 
-  /** Boots nodes for waiting pods that have none, while there is room (at most a pass's worth). */
-  async #placeWaiting(): Promise<number> {
+  /** Boots nodes for waiting pods that have none, while there is room (at most `limit`). */
+  async #placeWaiting(limit = MAX_BOOTS_PER_PASS): Promise<number> {
     let boots = 0;
     const spares = () => this.nodes.hasSpare();
     for (const pod of [...this.waiting]) {
-      if (boots >= MAX_BOOTS_PER_PASS) break;
+      if (boots >= limit) break;
       const n = this.#nodeOf(pod);
       if (n) {
         if (n.phase === "Available") this.#claim(n, pod);
@@ -570,7 +605,9 @@ export class NodePool {
       const n = this.nodes.get(name);
       if (!previous.has(name) || !n?.boundPod) continue;
       this.#suspects.delete(name);
-      this.waiting.delete(n.boundPod);
+      // A live pod that waits without a node keeps waiting: it gets another.
+      const pod = this.deps.podState(n.boundPod);
+      if (!pod || pod.ended || pod.node !== undefined) this.waiting.delete(n.boundPod);
       this.deps.event({
         involvedObject: { kind: "Node", name },
         status: "node-released",
@@ -590,11 +627,16 @@ export class NodePool {
   }
 
   #claim(n: NodeView, pod: string): void {
-    this.waiting.delete(pod);
-    this.#limited.delete(pod);
     n.phase = "Claimed";
     this.nodes.bind(n, pod);
     this.#sendNode(n.name, { type: "CLAIM", pod });
+    this.#tellBound(n, pod);
+  }
+
+  /** Tells a pod the node claimed for it. */
+  #tellBound(n: NodeView, pod: string): void {
+    this.waiting.delete(pod);
+    this.#limited.delete(pod);
     this.deps.send(podId(...splitKey(pod)), {
       type: "NODE_BOUND",
       node: { name: n.name, instanceId: n.instanceId, addresses: n.addresses },

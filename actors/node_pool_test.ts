@@ -128,7 +128,7 @@ class Harness {
   async addNode(
     name: string,
     phase: NodePhase,
-    opts: { instanceType?: string; spot?: boolean; boundPod?: string } = {},
+    opts: { instanceType?: string; spot?: boolean; boundPod?: string; since?: number } = {},
   ): Promise<void> {
     await this.store.create<Node>({
       kind: "Node",
@@ -140,6 +140,7 @@ class Harness {
         instanceID: `i-${name}`,
         addresses: ADDRS,
         ...(opts.boundPod ? { boundPodName: opts.boundPod } : {}),
+        lastPhaseChange: new Date(opts.since ?? this.clock.now()).toISOString(),
       },
     });
   }
@@ -387,20 +388,25 @@ Deno.test("NodePool keeps a node released before it came up as standby when the 
 });
 
 Deno.test("NodePool gives a node released before it came up to another waiting pod that fits", async () => {
-  await withPool(async (h) => {
-    const a = await h.addPod("a");
-    await h.handle({ type: "POD_WAITING", pod: a });
-    const name = h.spawned[0].name;
-    const b = await h.addPod("b");
-    await h.pool.load(); // b is Waiting in the store and has no node yet
-    await h.handle({ type: "POD_RELEASED", pod: a, node: name });
-    await bindSent(h, name, b);
-    assert.equal(h.pool.nodes.get(name)?.boundPod, b);
-    await h.handle({ type: "NODE_AVAILABLE", node: name, instanceId: "i-1" });
-    assert.deepEqual(h.to(`node/${name}`).at(-1), { type: "CLAIM", pod: b });
-    assert.equal(h.to("pod/default/b")[0].type, "NODE_BOUND");
-    assert.equal(h.spawned.length, 1);
-  });
+  await withPool(
+    async (h) => {
+      const a = await h.addPod("a");
+      await h.handle({ type: "POD_WAITING", pod: a });
+      const name = h.spawned[0].name;
+      const b = await h.addPod("b");
+      await h.handle({ type: "POD_WAITING", pod: b }); // at maxNodes: waits without a node
+      assert.equal(h.to("pod/default/b")[0].reason, "NodeLimit");
+      await h.handle({ type: "POD_RELEASED", pod: a, node: name });
+      await bindSent(h, name, b);
+      assert.equal(h.pool.nodes.get(name)?.boundPod, b);
+      await h.handle({ type: "NODE_AVAILABLE", node: name, instanceId: "i-1" });
+      assert.deepEqual(h.to(`node/${name}`).at(-1), { type: "CLAIM", pod: b });
+      assert.equal(h.to("pod/default/b")[1].type, "NODE_BOUND");
+      assert.equal(h.spawned.length, 1);
+    },
+    [],
+    1,
+  );
 });
 
 /** Resolves once the pool bound `pod` to `node` (sent it BIND pod). */
@@ -414,19 +420,23 @@ function bindSent(h: Harness, node: string, pod: string): Promise<void> {
 Deno.test({
   name: "NodePool has placed a released node when drain() resolves",
   fn: async () => {
-    await withPool(async (h) => {
-      const a = await h.addPod("a");
-      await h.handle({ type: "POD_WAITING", pod: a });
-      const name = h.spawned[0].name;
-      const b = await h.addPod("b");
-      await h.pool.load();
-      await h.handle({ type: "POD_RELEASED", pod: a, node: name });
-      assert.deepEqual(h.to(`node/${name}`), [{ type: "BIND", pod: undefined }, {
-        type: "BIND",
-        pod: b,
-      }]);
-      await bindSent(h, name, b); // let the stray placement finish before the KV closes
-    });
+    await withPool(
+      async (h) => {
+        const a = await h.addPod("a");
+        await h.handle({ type: "POD_WAITING", pod: a });
+        const name = h.spawned[0].name;
+        const b = await h.addPod("b");
+        await h.handle({ type: "POD_WAITING", pod: b }); // at maxNodes: waits without a node
+        await h.handle({ type: "POD_RELEASED", pod: a, node: name });
+        assert.deepEqual(h.to(`node/${name}`), [{ type: "BIND", pod: undefined }, {
+          type: "BIND",
+          pod: b,
+        }]);
+        await bindSent(h, name, b); // let the stray placement finish before the KV closes
+      },
+      [],
+      1,
+    );
   },
 });
 
@@ -535,15 +545,71 @@ Deno.test("NodePool reconcile boots at most MAX_BOOTS_PER_PASS standby nodes per
 
 Deno.test("NodePool reconcile boots nodes for waiting pods without one, at most MAX_BOOTS_PER_PASS per pass", async () => {
   await withPool(async (h) => {
-    for (let i = 0; i < MAX_BOOTS_PER_PASS + 2; i++) await h.addPod(`p${i}`);
     await h.pool.load();
-    assert.equal(h.pool.waiting.size, MAX_BOOTS_PER_PASS + 2);
+    // Pods the pass finds waiting without a node (say, for a type that had no capacity).
+    for (let i = 0; i < MAX_BOOTS_PER_PASS + 2; i++) h.pool.waiting.add(await h.addPod(`p${i}`));
     await h.handle({ type: "RECONCILE" });
     assert.equal(h.spawned.length, MAX_BOOTS_PER_PASS);
     assert.ok(h.spawned.every((s) => s.boundPod?.startsWith("default/p")));
     await h.handle({ type: "RECONCILE" });
     assert.equal(h.spawned.length, MAX_BOOTS_PER_PASS + 2);
     assert.equal(new Set(h.spawned.map((s) => s.boundPod)).size, MAX_BOOTS_PER_PASS + 2);
+  });
+});
+
+Deno.test("NodePool binds a pod that asks again to the node claimed for it (a crash lost the pod's state)", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web");
+    await h.clock.advance(1_000);
+    await h.addNode("n1", "Claimed", { boundPod: pod });
+    await h.pool.load();
+    // Its actor starts afresh (no snapshot was stored) and asks for a node.
+    await h.handle({ type: "POD_WAITING", pod });
+    assert.deepEqual(h.to("pod/default/web"), [{
+      type: "NODE_BOUND",
+      node: { name: "n1", instanceId: "i-n1", addresses: ADDRS },
+    }]);
+    assert.deepEqual(h.spawned, [], "no new node");
+    assert.deepEqual(h.to("node/n1"), [], "the claim stands");
+    assert.equal(h.pool.waiting.size, 0);
+  });
+});
+
+Deno.test("NodePool gives a new node to a pod younger than its name's claimed node, and lets the used one go", async () => {
+  await withPool(async (h) => {
+    await h.addNode("n1", "Claimed", { boundPod: "default/web" });
+    await h.clock.advance(1_000);
+    const pod = await h.addPod("web"); // another pod of the same name, created after the claim
+    await h.pool.load();
+    await h.handle({ type: "POD_WAITING", pod });
+    assert.deepEqual(h.to("node/n1"), [{ type: "RELEASE", used: true }]);
+    assert.equal(h.spawned.length, 1);
+    assert.equal(h.spawned[0].boundPod, pod);
+    assert.equal(h.to("pod/default/web").length, 0, "told when its new node is up");
+  });
+});
+
+Deno.test("NodePool load boots a node for every pod found waiting without one, at once", async () => {
+  // What a kill -9 in a scale-up leaves: pods whose actors asked for a node and are restored
+  // where they were (they do not ask again), and no node for them (not stored yet).
+  await withPool(async (h) => {
+    const waiting = [];
+    for (let i = 0; i < 3 * MAX_BOOTS_PER_PASS; i++) waiting.push(await h.addPod(`p${i}`));
+    const backingOff = await h.addPod("later");
+    await h.store.mutate<Pod>("pods", "default", "later", (p) => ({
+      ...p,
+      status: { ...p.status!, reason: "LaunchBackOff" },
+    }));
+    const held = await h.addPod("held");
+    await h.addNode("n-held", "Creating", { boundPod: held });
+    await h.pool.load();
+    await h.pool.drain();
+    assert.deepEqual(
+      h.spawned.map((s) => s.boundPod).sort(),
+      waiting.sort(),
+      "one new node for each waiting pod without one; none for a pod backing off or one with a node",
+    );
+    assert.equal((await h.nodes()).length, waiting.length + 1);
   });
 });
 
@@ -765,6 +831,18 @@ Deno.test("NodePool releases a node whose pod is gone, ended or elsewhere after 
     assert.deepEqual(h.to("node/n-running"), []);
     assert.deepEqual(h.to("node/n-booting-for"), [], "a node booting for a waiting pod is kept");
     assert.equal(h.events.filter((e) => e.status === "node-released").length, 5);
+  });
+});
+
+Deno.test("NodePool boots a new node for a waiting pod whose claimed node it released", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("waits");
+    h.podStates.set(pod, { ended: false }); // its actor waits, holding no node
+    await h.addNode("n-waits", "Claimed", { boundPod: pod });
+    await h.pool.load();
+    await h.handle({ type: "RECONCILE" }, { type: "RECONCILE" });
+    assert.deepEqual(h.to("node/n-waits"), [{ type: "RELEASE", used: true }]);
+    assert.deepEqual(h.spawned.map((s) => s.boundPod), [pod], "it still waits, and gets a node");
   });
 });
 
