@@ -595,7 +595,7 @@ Deno.test("NodePool load boots a node for every pod found waiting without one, a
   await withPool(async (h) => {
     const waiting = [];
     for (let i = 0; i < 3 * MAX_BOOTS_PER_PASS; i++) waiting.push(await h.addPod(`p${i}`));
-    const backingOff = await h.addPod("later");
+    await h.addPod("later");
     await h.store.mutate<Pod>("pods", "default", "later", (p) => ({
       ...p,
       status: { ...p.status!, reason: "LaunchBackOff" },
