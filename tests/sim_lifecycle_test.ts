@@ -434,6 +434,31 @@ Deno.test("a restart that finds a waiting pod without a snapshot starts its acto
   }
 });
 
+Deno.test("a restart that finds a pod without its state but its node claimed binds it to that node again", async () => {
+  // What a kill -9 can leave: the node's claim stored, the pod's move off Waiting not (its
+  // object still says Waiting, no snapshot). Its actor starts afresh and asks for a node.
+  const kv = await Deno.openKv(":memory:");
+  const c1 = await startSimCluster({ timings: fast, kv });
+  await c1.api("POST", "/api/v1/namespaces/default/pods", podManifest("web"));
+  const before = await c1.waitForPod("web", "Running");
+  await c1.close({ stopAgents: false, keepKv: true });
+  const store = new ObjectStore(kv, systemClock);
+  await store.mutate<Pod>("pods", "default", "web", (p) => ({
+    ...p,
+    status: newPodStatus(p.metadata.creationTimestamp!),
+  }));
+  await kv.delete(["s", podId("default", "web")]);
+  const c2 = await startSimCluster({ timings: fast, kv, agents: c1.agents, runtimes: c1.runtimes });
+  try {
+    const after = await c2.waitForPod("web", "Running", 5_000);
+    assert.equal(after.status?.boundNodeName, before.status?.boundNodeName, "the same node");
+    assert.equal(c2.sim.calls.filter((x) => x.method === "launch").length, 0, "no new node");
+    assert.equal((await c2.controller.store.list("nodes")).length, 1);
+  } finally {
+    await c2.close();
+  }
+});
+
 Deno.test("a node whose object could not be removed is finished by the next start, not launched again", async () => {
   const c1 = await startSimCluster({ timings: fast });
   const kv = c1.kv;
