@@ -8,8 +8,10 @@
  *
  * Phases, each on a fresh controller: `kv` (in process, counted KV), `small` (1k pods),
  * `big` (10k pods: throughput, RSS, `milpactl get pods`, wrk on one pod, kill -9 and restart),
- * `deploy` (a Deployment of 10k replicas: create → all available), `rate` (an open-loop 500 pods/s for 20 s). A phase that runs out of time reports what it
- * reached, marked FAIL, and the next phase runs.
+ * `deploy` (a Deployment of 10k replicas: create → all available → scaled to 0), `crash` (kill -9
+ * 5 s into a Deployment's scale-up to 10k, restart: until all available, one node per pod), `rate`
+ * (an open-loop 500 pods/s for 20 s). A phase that runs out of time reports what it reached,
+ * marked FAIL, and the next phase runs.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type { Node } from "../model/node.ts";
@@ -21,6 +23,8 @@ import {
   type Figure,
   figuresJson,
   formatTable,
+  type OneNodeCheck,
+  oneNodePerPod,
   parseScaleArgs,
   parseWrk,
   percentile,
@@ -557,6 +561,43 @@ interface DeploymentRun {
   down?: { seconds: number; left: number };
 }
 
+/** Creates Deployment `name` of `n` replicas in one request, as `milpactl create -f` sends it. */
+async function createDeployment(b: Bench, name: string, n: number): Promise<void> {
+  const r = await b.api("POST", "/api/v1/namespaces/default/deployments", {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: "default" },
+    spec: {
+      replicas: n,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { units: [{ name: "main", command: ["serve"] }] },
+      },
+    },
+  });
+  if (r.status !== 201 && r.status !== 200) {
+    throw new Error(`creating the Deployment: ${r.status} ${await r.text()}`);
+  }
+  await r.body?.cancel();
+}
+
+/** Polls Deployment `name` until its status counts `n` available, or the deadline: the count. */
+async function waitAvailable(b: Bench, name: string, n: number, deadline: number) {
+  let available = 0;
+  for (;;) {
+    const d = await b.api("GET", `/api/v1/namespaces/default/deployments/${name}`).catch(() =>
+      undefined
+    );
+    available = d?.status === 200
+      ? ((await d.json()) as { status?: { availableReplicas?: number } }).status
+        ?.availableReplicas ?? 0
+      : (await d?.body?.cancel(), 0);
+    if (available >= n || performance.now() >= deadline) return available;
+    await sleep(50);
+  }
+}
+
 /**
  * Creates a Deployment of `n` replicas (one request, as `milpactl create -f` sends it) and
  * waits until the pods watch shows `n` of its pods Running and the Deployment's status counts
@@ -569,23 +610,7 @@ async function deploymentRun(b: Bench, n: number, opts: ScaleOptions): Promise<D
   const start = performance.now();
   const deadline = start + opts.phaseTimeout * 1000;
   try {
-    const r = await b.api("POST", "/api/v1/namespaces/default/deployments", {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name, namespace: "default" },
-      spec: {
-        replicas: n,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: { units: [{ name: "main", command: ["serve"] }] },
-        },
-      },
-    });
-    if (r.status !== 201 && r.status !== 200) {
-      throw new Error(`creating the Deployment: ${r.status} ${await r.text()}`);
-    }
-    await r.body?.cancel();
+    await createDeployment(b, name, n);
     const prefix = `${name}-`;
     const running = () => {
       let c = 0;
@@ -600,16 +625,7 @@ async function deploymentRun(b: Bench, n: number, opts: ScaleOptions): Promise<D
       () => `deploy: ${fmt(running())} of ${fmt(n)} Running`,
     );
     const runningSeconds = (performance.now() - start) / 1000;
-    let available = 0;
-    for (;;) {
-      const d = await b.api("GET", `/api/v1/namespaces/default/deployments/${name}`);
-      available = d.status === 200
-        ? ((await d.json()) as { status?: { availableReplicas?: number } }).status
-          ?.availableReplicas ?? 0
-        : (await d.body?.cancel(), 0);
-      if (available >= n || performance.now() >= deadline) break;
-      await sleep(50);
-    }
+    const available = await waitAvailable(b, name, n, deadline);
     const availableSeconds = (performance.now() - start) / 1000;
     const complete = allRunning && available >= n;
     const ran = running();
@@ -645,18 +661,82 @@ async function scaleToZero(b: Bench, name: string, opts: ScaleOptions) {
     if (r.status !== 409) throw new Error(`scaling the Deployment to 0: ${r.status} ${text}`);
   }
   let left = Infinity;
-  const liveGauge = /^milpa_(pods\{phase="(Waiting|Dispatching|Running)"\}|nodes\{[^}]*\}) (\d+)/;
   for (;;) {
-    const text = await (await b.api("GET", "/metrics")).text();
-    left = 0;
-    for (const line of text.split("\n")) {
-      const m = liveGauge.exec(line);
-      if (m) left += Number(m[3]);
-    }
+    const g = await gauges(b);
+    left = g.pods.Waiting + g.pods.Dispatching + g.pods.Running + g.nodes;
     if (left === 0 || performance.now() >= deadline) break;
     await sleep(100);
   }
   return { seconds: (performance.now() - start) / 1000, left };
+}
+
+/** The controller's pod gauges by phase (/metrics), and its nodes in all. */
+async function gauges(b: Bench): Promise<{ pods: Record<string, number>; nodes: number }> {
+  const text = await (await b.api("GET", "/metrics")).text();
+  const pods: Record<string, number> = { Waiting: 0, Dispatching: 0, Running: 0 };
+  let nodes = 0;
+  for (const line of text.split("\n")) {
+    const m = /^milpa_(pods|nodes)\{phase="(\w+)"\} (\d+)/.exec(line);
+    if (m?.[1] === "pods") pods[m[2]] = Number(m[3]);
+    else if (m) nodes += Number(m[3]);
+  }
+  return { pods, nodes };
+}
+
+/** kill -9 this long into the `crash` phase's scale-up. */
+const CRASH_AFTER_MS = 5_000;
+
+/**
+ * The `crash` phase: a Deployment of `n` created, the controller killed (-9) CRASH_AFTER_MS
+ * later, in the middle of its scale-up, and started again. Times, from the kill, until the
+ * Deployment counts `n` available, then until every live pod has a node of its own and no other
+ * node is live (`oneNodePerPod`).
+ */
+async function crashRun(b: Bench, n: number, opts: ScaleOptions) {
+  const name = "bench-crash";
+  await createDeployment(b, name, n);
+  await sleep(CRASH_AFTER_MS);
+  const atKill = await gauges(b);
+  await b.proc.kill9();
+  const t = performance.now();
+  await relaunch(b);
+  const deadline = t + opts.phaseTimeout * 1000;
+  const available = await waitAvailable(b, name, n, deadline);
+  const availableSeconds = (performance.now() - t) / 1000;
+  let check: OneNodeCheck;
+  for (;;) {
+    check = await nodeCheck(b);
+    const clean = check.livePods === n && check.podsWithoutNode.length === 0 &&
+      check.nodesShared.length === 0 && check.nodesWithoutPod.length === 0;
+    if (clean || performance.now() >= deadline) break;
+    await sleep(500);
+  }
+  return {
+    atKill,
+    available,
+    availableSeconds,
+    check,
+    settledSeconds: (performance.now() - t) / 1000,
+  };
+}
+
+/** Pods (namespace default) and nodes, for `oneNodePerPod`. */
+async function nodeCheck(b: Bench): Promise<OneNodeCheck> {
+  const pods = await b.list<Pod>("/api/v1/namespaces/default/pods");
+  const nodes = await b.list<Node>("/api/v1/nodes");
+  const ended = ["Succeeded", "Failed", "Terminated"];
+  return oneNodePerPod(
+    pods.map((p) => ({
+      name: p.metadata.name,
+      live: p.spec.phase !== "Terminated" && !ended.includes(p.status?.phase ?? ""),
+      bound: p.status?.boundNodeName ?? "",
+    })),
+    nodes.map((nd) => ({
+      name: nd.metadata.name,
+      live: !["Cleaning", "Terminating", "Terminated"].includes(nd.status?.phase ?? ""),
+      bound: nd.status?.boundPodName ?? "",
+    })),
+  );
 }
 
 function countRunning(watch: PodWatch, names: string[]): number {
@@ -806,6 +886,18 @@ async function wrkGetOne(b: Bench, pod: string, seconds: number) {
   return parseWrk(text);
 }
 
+/** Starts the controller again (after kill -9) on the same MILPA_HOME and port. */
+async function relaunch(b: Bench): Promise<void> {
+  const port = b.proc.port;
+  await b.launch(port).catch(async (e) => {
+    // Only a controller that could not listen (the port still held) gets another port.
+    const log_ = await Deno.readTextFile(`${b.home}/controller.log`).catch(() => "");
+    if (!b.proc.exited || !/AddrInUse|address already in use/i.test(log_)) throw e;
+    log(`restart: port ${port} still in use; trying another port`);
+    await b.launch(freePort());
+  });
+}
+
 /**
  * kill -9 the controller, start it again on the same MILPA_HOME and port, and time until the
  * API serves (every actor is restored before it does: controller.ts) and lists every pod
@@ -818,14 +910,7 @@ async function restart(b: Bench, opts: ScaleOptions) {
   );
   await b.proc.kill9();
   const t = performance.now();
-  const port = b.proc.port;
-  await b.launch(port).catch(async (e) => {
-    // Only a controller that could not listen (the port still held) gets another port.
-    const log_ = await Deno.readTextFile(`${b.home}/controller.log`).catch(() => "");
-    if (!b.proc.exited || !/AddrInUse|address already in use/i.test(log_)) throw e;
-    log(`restart: port ${port} still in use; trying another port`);
-    await b.launch(freePort());
-  });
+  await relaunch(b);
   const apiSeconds = (performance.now() - t) / 1000;
   log(`big: restarted controller pid ${b.proc.pid} serving after ${apiSeconds.toFixed(2)} s`);
   const deadline = t + opts.phaseTimeout * 1000;
@@ -1225,6 +1310,52 @@ export async function runScale(args: string[]): Promise<number> {
       }
     });
 
+    // --- kill -9 in the middle of a Deployment's scale-up ----------------------------------------
+    await phase("crash", async () => {
+      const b = await Bench.start("crash", opts);
+      try {
+        const r = await crashRun(b, opts.n, opts);
+        const c = r.check;
+        const problems = [
+          c.livePods !== opts.n && `${fmt(c.livePods)} live pods`,
+          c.podsWithoutNode.length && `${fmt(c.podsWithoutNode.length)} pods without a node`,
+          c.nodesShared.length && `${fmt(c.nodesShared.length)} nodes shared`,
+          c.nodesWithoutPod.length && `${fmt(c.nodesWithoutPod.length)} nodes without a pod`,
+        ].filter(Boolean);
+        const at = r.atKill;
+        const killed = `killed ${CRASH_AFTER_MS / 1000} s in: ${fmt(at.pods.Running)} Running, ` +
+          `${fmt(at.pods.Waiting + at.pods.Dispatching)} starting, ${fmt(at.nodes)} nodes`;
+        log(
+          `crash: ${killed}; ${fmt(r.available)} available ${r.availableSeconds.toFixed(1)} s ` +
+            `after the kill; ${problems.length ? problems.join(", ") : "one node per pod"} after ` +
+            `${r.settledSeconds.toFixed(1)} s`,
+        );
+        figures.push(
+          {
+            key: "crash_available_s_10k",
+            name: `kill -9 mid scale-up of a Deployment of ${N}: until all available`,
+            value: r.available >= opts.n ? r.availableSeconds : NaN,
+            unit: "s",
+            target: "",
+            ...(r.available >= opts.n ? {} : { ok: false }),
+            note: `from the kill (restart included); ${killed}` +
+              (r.available >= opts.n ? "" : `; only ${fmt(r.available)} available`),
+          },
+          {
+            key: "crash_settled_s_10k",
+            name: `  until one node per live pod, none left over`,
+            value: r.settledSeconds,
+            unit: "s",
+            target: "",
+            ...(problems.length ? { ok: false } : {}),
+            note: problems.length ? problems.join(", ") : "every pod on a node of its own",
+          },
+        );
+      } finally {
+        await b.close();
+      }
+    });
+
     // --- open loop at 500 pods/s ---------------------------------------------------------------
     await phase("rate", async () => {
       const b = await Bench.start("rate", opts);
@@ -1284,6 +1415,8 @@ export async function runScale(args: string[]): Promise<number> {
     "p50_ms_at_500_per_s",
     "deploy_pods_per_s_10k",
     "deploy_down_s_10k",
+    "crash_available_s_10k",
+    "crash_settled_s_10k",
     "rss_mb_10k",
     "restart_s_10k",
     "restart_api_s_10k",

@@ -84,7 +84,7 @@ export interface ScaleOptions {
 }
 
 /** The phases of `--scale`, in the order they run. */
-export const PHASES = ["kv", "small", "big", "deploy", "rate"] as const;
+export const PHASES = ["kv", "small", "big", "deploy", "crash", "rate"] as const;
 export type Phase = typeof PHASES[number];
 
 export const SCALE_USAGE = `Usage: deno task bench --scale [options]
@@ -102,7 +102,7 @@ Options:
   --clients C        concurrent create clients of the throughput runs (default 8)
   --phase-timeout S  seconds before a phase gives up and reports what it reached (default 120)
   --wrk-seconds S    seconds of the wrk run (default 10)
-  --only LIST        some phases only, comma-separated: kv,small,big,deploy,rate
+  --only LIST        some phases only, comma-separated: kv,small,big,deploy,crash,rate
   --out FILE         results file (default bench/results/scale.json; scale-n<N>.json when
                      --n is not 10000, and -<phases> added with --only)
   --keep             keep the temporary MILPA_HOMEs
@@ -301,4 +301,44 @@ export function comparePlacement(
 /** True when nothing was lost, added, moved or shared. */
 export function placementIntact(c: PlacementCheck): boolean {
   return Object.values(c).every((list) => list.length === 0);
+}
+
+/** A pod or node as the one-node-per-pod check needs it. */
+export interface Placed {
+  name: string;
+  /** Whether it is live: a pod not finished, a node not on its way out. */
+  live: boolean;
+  /** The node a pod is bound to, or the pod ("namespace/name") a node is bound to; "" when none. */
+  bound: string;
+}
+
+/** What breaks "every live pod on a node of its own, and no other node". */
+export interface OneNodeCheck {
+  livePods: number;
+  /** Live pods bound to no node, or to one that is not live or not bound back to them. */
+  podsWithoutNode: string[];
+  /** Nodes more than one live pod is bound to. */
+  nodesShared: string[];
+  /** Live nodes no live pod is bound to (booted for nobody, or left behind). */
+  nodesWithoutPod: string[];
+}
+
+/** Checks that every live pod (namespace `ns`) has a node of its own and no node is left over. */
+export function oneNodePerPod(pods: Placed[], nodes: Placed[], ns = "default"): OneNodeCheck {
+  const liveNodes = new Map(nodes.filter((n) => n.live).map((n) => [n.name, n.bound]));
+  const holders = new Map<string, number>();
+  const podsWithoutNode: string[] = [];
+  let livePods = 0;
+  for (const p of pods) {
+    if (!p.live) continue;
+    livePods++;
+    if (!p.bound || liveNodes.get(p.bound) !== `${ns}/${p.name}`) podsWithoutNode.push(p.name);
+    if (p.bound) holders.set(p.bound, (holders.get(p.bound) ?? 0) + 1);
+  }
+  return {
+    livePods,
+    podsWithoutNode,
+    nodesShared: [...holders].filter(([, c]) => c > 1).map(([n]) => n),
+    nodesWithoutPod: [...liveNodes.keys()].filter((n) => !holders.has(n)),
+  };
 }

@@ -4,6 +4,7 @@ import {
   comparePlacement,
   formatTable,
   formatValue,
+  oneNodePerPod,
   parseScaleArgs,
   parseWrk,
   percentile,
@@ -92,6 +93,26 @@ Deno.test("a restart that lost, moved or doubled nothing is intact", () => {
     nodesNew: ["n4"],
     podsMoved: ["a"],
     nodesShared: ["n4"],
+  });
+});
+
+Deno.test("one node per live pod: a pod without one, a shared node and a node left over are found", () => {
+  const pod = (name: string, bound: string, live = true) => ({ name, live, bound });
+  const node = (name: string, bound: string, live = true) => ({ name, live, bound });
+  const ok = oneNodePerPod(
+    [pod("a", "n1"), pod("b", "n2"), pod("done", "n9", false)],
+    [node("n1", "default/a"), node("n2", "default/b"), node("n9", "default/done", false)],
+  );
+  assert.deepEqual(ok, { livePods: 2, podsWithoutNode: [], nodesShared: [], nodesWithoutPod: [] });
+  const bad = oneNodePerPod(
+    [pod("a", "n1"), pod("b", "n1"), pod("c", ""), pod("d", "n4")],
+    [node("n1", "default/a"), node("n3", ""), node("n4", "default/d", false)],
+  );
+  assert.deepEqual(bad, {
+    livePods: 4,
+    podsWithoutNode: ["b", "c", "d"],
+    nodesShared: ["n1"],
+    nodesWithoutPod: ["n3"],
   });
 });
 
