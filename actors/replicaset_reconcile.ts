@@ -23,7 +23,7 @@ import type { Service } from "../model/service.ts";
 import {
   availableAt,
   controllerRef,
-  deletionOrder,
+  inDeletionOrder,
   isActivePod,
   randomSuffix,
   readySince,
@@ -172,7 +172,7 @@ export async function reconcileReplicaSet(
     active = [...active, ...pods];
   } else if (active.length > desired) {
     more = active.length - desired > BURST;
-    const doomed = [...active].sort(deletionOrder).slice(
+    const doomed = inDeletionOrder(active).slice(
       0,
       Math.min(active.length - desired, BURST),
     );
