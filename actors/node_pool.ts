@@ -284,7 +284,10 @@ export class NodePool {
       // where they were, do not ask again: what the pool had not stored of their boots died
       // with it. All get one now, as they would have (not MAX_BOOTS_PER_PASS a pass: 250 pods
       // caught mid scale-up took ~3 minutes of passes).
-      this.#run("placing waiting pods", () => this.#placeWaiting(Infinity));
+      this.#run("placing waiting pods", () => {
+        for (const n of [...this.nodes.values()]) if (n.phase === "Available") this.#claimHeld(n);
+        return this.#placeWaiting(Infinity);
+      });
       // Events that arrived before the view was whole run now, in order.
       for (const e of this.#held.splice(0)) this.enqueue(e);
     }, (e) => log.at(retryLevel(e), "node pool: load failed; retried", { error: e }));
@@ -388,6 +391,19 @@ export class NodePool {
   }
 
   /**
+   * Claims an unclaimed node whose pod holds it already: the claim was lost in a crash (the
+   * pod's move to Dispatching was stored, the node's to Claimed was not). It is the pod's and
+   * may run its units: never to be given to another pod, or ended as not needed. True if so.
+   */
+  #claimHeld(n: NodeView): boolean {
+    if (n.phase === "Claimed" || !n.boundPod) return false;
+    if (this.deps.podState(n.boundPod)?.node !== n.name) return false;
+    n.phase = "Claimed";
+    this.#sendNode(n.name, { type: "CLAIM", pod: n.boundPod });
+    return true;
+  }
+
+  /**
    * A pod asks for a node while one is claimed for it: a crash lost the pod's state after the
    * claim was stored (its actor starts afresh, Waiting). The node is its own and may run its
    * units already: it is bound to the pod again (the agent is handed the same pod, which
@@ -443,6 +459,7 @@ export class NodePool {
     n.instanceId = e.instanceId ?? n.instanceId;
     n.addresses = e.addresses ?? n.addresses;
     if (n.boundPod && this.waiting.has(n.boundPod)) return this.#claim(n, n.boundPod);
+    if (this.#claimHeld(n)) return;
     if (n.boundPod) {
       this.nodes.bind(n, undefined);
       this.#sendNode(n.name, { type: "BIND", pod: undefined });

@@ -589,6 +589,36 @@ Deno.test("NodePool gives a new node to a pod younger than its name's claimed no
   });
 });
 
+Deno.test("NodePool claims a node that comes up bound to a pod already on it (the claim lost in a crash), and gives it to no other", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web", {}, "Running");
+    const other = await h.addPod("other");
+    await h.addNode("n1", "Created", { boundPod: pod });
+    h.podStates.set(pod, { ended: false, node: "n1" }); // restored Running on n1
+    await h.pool.load();
+    await h.handle({ type: "POD_WAITING", pod: other });
+    await h.handle({ type: "NODE_AVAILABLE", node: "n1", instanceId: "i-n1" });
+    assert.deepEqual(h.to("node/n1"), [{ type: "CLAIM", pod }]);
+    assert.equal(h.pool.nodes.get("n1")?.phase, "Claimed");
+    assert.deepEqual(h.to("pod/default/web"), [], "it has its node");
+    assert.equal(h.spawned.length, 1, "the other pod gets a node of its own");
+    assert.equal(h.spawned[0].boundPod, other);
+  });
+});
+
+Deno.test("NodePool load claims an Available node its pod is running on (the claim lost in a crash)", async () => {
+  await withPool(async (h) => {
+    const pod = await h.addPod("web", {}, "Running");
+    await h.addNode("n1", "Available", { boundPod: pod });
+    h.podStates.set(pod, { ended: false, node: "n1" });
+    await h.pool.load();
+    await h.pool.drain();
+    assert.deepEqual(h.to("node/n1"), [{ type: "CLAIM", pod }]);
+    await h.handle({ type: "POD_RELEASED", pod, node: "n1" });
+    assert.deepEqual(h.to("node/n1").at(-1), { type: "RELEASE", used: true }, "used: not reused");
+  });
+});
+
 Deno.test("NodePool load boots a node for every pod found waiting without one, at once", async () => {
   // What a kill -9 in a scale-up leaves: pods whose actors asked for a node and are restored
   // where they were (they do not ask again), and no node for them (not stored yet).

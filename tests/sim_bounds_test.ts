@@ -68,44 +68,6 @@ Deno.test("nodes.maxNodes: a deployment of 8 runs 5 pods, 3 wait saying why, and
   }
 });
 
-Deno.test("a restart gives every pod that waited for a node its node at once, not a few a pass", async () => {
-  // 22 pods wait at maxNodes (their actors asked, were told why, and stored that); the
-  // controller restarts with room for all. Their restored actors do not ask again, and the
-  // pool's periodic pass (a minute away here) boots at most 10 nodes.
-  const kv = await Deno.openKv(":memory:");
-  const c1 = await startSimCluster({ timings: fast, kv, config: { nodes: { maxNodes: 2 } } });
-  const res = await c1.api("POST", "/api/v1/namespaces/default/deployments", deployment("web", 24));
-  await res.body?.cancel();
-  await c1.waitUntil(async () => {
-    const pods = await podsOf(c1);
-    const limited = pods.filter((p) => p.status?.reason === "NodeLimit");
-    const running = pods.filter((p) => p.status?.phase === "Running");
-    return limited.length === 22 && running.length === 2;
-  }, "2 running, 22 waiting for a node");
-  await c1.close({ stopAgents: false, keepKv: true });
-  const c2 = await startSimCluster({
-    timings: { ...fast, reconcilePeriodMs: 60_000 },
-    kv,
-    agents: c1.agents,
-    runtimes: c1.runtimes,
-    config: { nodes: { maxNodes: 100 } },
-  });
-  try {
-    await c2.waitUntil(
-      async () => {
-        const pods = await podsOf(c2);
-        return pods.length === 24 && pods.every((p) => p.status?.phase === "Running");
-      },
-      "all 24 running",
-      15_000,
-    );
-    assert.equal(c2.sim.calls.filter((x) => x.method === "launch").length, 22, "one launch each");
-    assert.equal((await c2.controller.store.list("nodes")).length, 24, "one node each");
-  } finally {
-    await c2.close();
-  }
-});
-
 Deno.test("a pod whose node fails to boot retries with a growing delay, then fails with the cloud's message", async () => {
   const c = await startSimCluster({
     timings: { ...fast, launchRetryBaseMs: 200 },

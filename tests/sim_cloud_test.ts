@@ -170,6 +170,58 @@ Deno.test("cloud.sim: a restarted controller finds its pods running on the same 
   });
 });
 
+Deno.test("cloud.sim: a restart gives every pod that waited for a node its node at once, not a few a pass", async () => {
+  // 22 pods wait at maxNodes (their actors asked, were told why, and stored that); the
+  // controller restarts with room for all. Their restored actors do not ask again, and the
+  // pool's periodic pass (a minute away here) boots at most 10 nodes.
+  await withHome(async (home) => {
+    const c1 = await start(home, {}, { config: { nodes: { maxNodes: 2 } } });
+    try {
+      await api(c1, "POST", "/api/v1/namespaces/default/deployments", {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web" },
+        spec: {
+          replicas: 24,
+          template: {
+            metadata: { labels: { app: "web" } },
+            spec: { units: [{ name: "main", command: ["serve"] }] },
+          },
+        },
+      });
+      await waitFor(async () => {
+        const pods = await c1.store.list<Pod>("pods");
+        const limited = pods.filter((p) => p.status?.reason === "NodeLimit");
+        const running = pods.filter((p) => p.status?.phase === "Running");
+        return limited.length === 22 && running.length === 2 ? true : undefined;
+      }, "2 running, 22 waiting for a node");
+    } finally {
+      await c1.close();
+    }
+    const c2 = await start(home, {}, {
+      config: { nodes: { maxNodes: 100 } },
+      timings: { reconcilePeriodMs: 60_000 },
+    });
+    try {
+      await waitFor(
+        async () => {
+          const pods = await c2.store.list<Pod>("pods");
+          return pods.length === 24 && pods.every((p) => p.status?.phase === "Running")
+            ? true
+            : undefined;
+        },
+        "all 24 running",
+        10_000,
+      );
+      const nodes = await c2.store.list<Node>("nodes");
+      assert.equal(nodes.length, 24, "one node each");
+      assert.equal((await c2.cloud.listInstances()).length, 24, "one instance each");
+    } finally {
+      await c2.close();
+    }
+  });
+});
+
 Deno.test("cloud.sim: launchFailureRate 1 makes launches fail as a cloud error: the pod backs off, then fails", async () => {
   await withHome(async (home) => {
     const c = await start(home, { launchFailureRate: 1 }, {
