@@ -377,9 +377,12 @@ export class NodePool {
 
   async #podWaiting(pod: string): Promise<void> {
     this.waiting.add(pod);
-    const n = this.#nodeOf(pod);
-    if (n?.phase === "Claimed" && await this.#stillClaims(n, pod)) return;
-    if (n && n.phase !== "Claimed") {
+    let n = this.#nodeOf(pod);
+    if (n?.phase === "Claimed") {
+      if (await this.#stillClaims(n, pod)) return;
+      n = undefined; // released: the pod needs a new one
+    }
+    if (n) {
       if (n.phase === "Available") this.#claim(n, pod);
       return;
     }
