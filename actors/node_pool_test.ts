@@ -390,13 +390,8 @@ Deno.test("NodePool keeps a node released before it came up as standby when the 
 Deno.test("NodePool gives a node released before it came up to another waiting pod that fits", async () => {
   await withPool(
     async (h) => {
-      const a = await h.addPod("a");
-      await h.handle({ type: "POD_WAITING", pod: a });
-      const name = h.spawned[0].name;
-      const b = await h.addPod("b");
-      await h.handle({ type: "POD_WAITING", pod: b }); // at maxNodes: waits without a node
+      const { b, name } = await releasedBeforeUp(h);
       assert.equal(h.to("pod/default/b")[0].reason, "NodeLimit");
-      await h.handle({ type: "POD_RELEASED", pod: a, node: name });
       await bindSent(h, name, b);
       assert.equal(h.pool.nodes.get(name)?.boundPod, b);
       await h.handle({ type: "NODE_AVAILABLE", node: name, instanceId: "i-1" });
@@ -408,6 +403,20 @@ Deno.test("NodePool gives a node released before it came up to another waiting p
     1,
   );
 });
+
+/**
+ * With maxNodes 1: pod a gets a node booted, pod b waits at the limit, then a lets its node go
+ * before it came up. Returns b and that node.
+ */
+async function releasedBeforeUp(h: Harness): Promise<{ b: string; name: string }> {
+  const a = await h.addPod("a");
+  await h.handle({ type: "POD_WAITING", pod: a });
+  const name = h.spawned[0].name;
+  const b = await h.addPod("b");
+  await h.handle({ type: "POD_WAITING", pod: b }); // at maxNodes: waits without a node
+  await h.handle({ type: "POD_RELEASED", pod: a, node: name });
+  return { b, name };
+}
 
 /** Resolves once the pool bound `pod` to `node` (sent it BIND pod). */
 function bindSent(h: Harness, node: string, pod: string): Promise<void> {
@@ -422,12 +431,7 @@ Deno.test({
   fn: async () => {
     await withPool(
       async (h) => {
-        const a = await h.addPod("a");
-        await h.handle({ type: "POD_WAITING", pod: a });
-        const name = h.spawned[0].name;
-        const b = await h.addPod("b");
-        await h.handle({ type: "POD_WAITING", pod: b }); // at maxNodes: waits without a node
-        await h.handle({ type: "POD_RELEASED", pod: a, node: name });
+        const { b, name } = await releasedBeforeUp(h);
         assert.deepEqual(h.to(`node/${name}`), [{ type: "BIND", pod: undefined }, {
           type: "BIND",
           pod: b,
