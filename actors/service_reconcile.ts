@@ -12,11 +12,11 @@
 import type { CloudProvider, IngressRule, LoadBalancerState } from "../cloud/provider.ts";
 import type { Clock } from "../model/clock.ts";
 import type { Pod } from "../model/pod.ts";
-import { matchesSelector } from "../model/selector.ts";
 import type { Service, ServiceStatus } from "../model/service.ts";
-import { admittedBy, isTerminating, readySince } from "../model/workload.ts";
+import { LB_GATE_PREFIX } from "../model/pod.ts";
+import { isTerminating, readySince } from "../model/workload.ts";
 import { podId } from "./ids.ts";
-import type { ObjectStore } from "../store/object_store.ts";
+import { type ObjectStore, Projection } from "../store/object_store.ts";
 import { podIP } from "./effects.ts";
 import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
 
@@ -47,26 +47,63 @@ interface Endpoint {
   admitted: boolean;
 }
 
-/** The Running pods `svc` selects, with their nodes and addresses. */
+/** What a Service needs of a Running pod with an address and a node; null for any other pod. */
+interface PodEndpoint {
+  pod: string;
+  instanceId: string;
+  address: string;
+  ready: boolean;
+  terminating: boolean;
+  /** The Services whose load balancers admitted it (their readiness gates are True). */
+  admittedBy: readonly string[];
+}
+
+/**
+ * Every pod as an endpoint, made once per version of the pod (the store keeps it): a pass of a
+ * Service in front of 10,000 pods reads them all, and decoded each of them every time before.
+ */
+const ENDPOINTS = new Projection<Pod, PodEndpoint | null>((p) => {
+  const address = podIP(p.status?.addresses ?? []);
+  if (p.status?.phase !== "Running" || !address || !p.status.boundInstanceID) return null;
+  const admitted: string[] = [];
+  for (const c of p.status.conditions ?? []) {
+    if (c.status === "True" && c.type.startsWith(LB_GATE_PREFIX)) {
+      admitted.push(c.type.slice(LB_GATE_PREFIX.length));
+    }
+  }
+  return {
+    pod: p.metadata.name,
+    instanceId: p.status.boundInstanceID,
+    address,
+    ready: readySince(p) !== undefined,
+    terminating: isTerminating(p),
+    admittedBy: admitted,
+  };
+});
+
+/**
+ * The Running pods `svc` selects, with their nodes and addresses, by name; none without a
+ * selector.
+ */
 export async function endpointsOf(store: ObjectStore, svc: Service): Promise<Endpoint[]> {
-  const pods = await store.list<Pod>("pods", { namespace: svc.metadata.namespace });
+  if (!svc.spec.selector) return [];
+  const pods = await store.listProjected("pods", ENDPOINTS, {
+    namespace: svc.metadata.namespace,
+    selector: svc.spec.selector,
+  });
   const out: Endpoint[] = [];
   for (const p of pods) {
-    if (!svc.spec.selector || !matchesSelector(svc.spec.selector, p.metadata.labels ?? {})) {
-      continue;
-    }
-    const address = podIP(p.status?.addresses ?? []);
-    if (p.status?.phase !== "Running" || !address || !p.status.boundInstanceID) continue;
+    if (!p) continue;
     out.push({
-      pod: p.metadata.name,
-      instanceId: p.status.boundInstanceID,
-      address,
-      ready: readySince(p) !== undefined,
-      terminating: isTerminating(p),
-      admitted: admittedBy(p, svc.metadata.name),
+      pod: p.pod,
+      instanceId: p.instanceId,
+      address: p.address,
+      ready: p.ready,
+      terminating: p.terminating,
+      admitted: p.admittedBy.includes(svc.metadata.name),
     });
   }
-  return out.sort((a, b) => a.pod.localeCompare(b.pod));
+  return out;
 }
 
 /** The firewall rules of a service: every port (at its node port) to every source. */

@@ -14,6 +14,7 @@ import {
   metadataMembersAt,
   ObjectStore,
   opIndexOf,
+  Projection,
   storedSize,
 } from "./object_store.ts";
 
@@ -231,6 +232,43 @@ Deno.test("ObjectStore.list() with a set-based selector filters every object", a
       "c",
     ]);
     assert.deepEqual(names(await store.list("pods", { selector: sel("DoesNotExist") })), ["d"]);
+  });
+});
+
+Deno.test("ObjectStore.listProjected() summarizes each version of an object once, as list() would filter", async () => {
+  await withStore(async (store) => {
+    const seen: string[] = [];
+    const images = new Projection<MilpaObject, string>((o) => {
+      seen.push(`${o.metadata.name}@${o.metadata.resourceVersion}`);
+      return `${o.metadata.name}:${
+        (o as { spec: { units: { image: string }[] } }).spec.units[0].image
+      }`;
+    });
+    await store.create(pod("a", { labels: { app: "web" }, image: "nginx:1" }));
+    await store.create(pod("b", { labels: { app: "web" }, image: "nginx:1" }));
+    await store.create(pod("c", { labels: { app: "db" }, image: "redis" }));
+    await store.create(pod("d", { namespace: "other", labels: { app: "web" }, image: "nginx:1" }));
+    const web = { namespace: "default", selector: { app: "web" } };
+    assert.deepEqual(await store.listProjected("pods", images, web), ["a:nginx:1", "b:nginx:1"]);
+    assert.equal(seen.length, 2, "only what the selector and namespace let through is decoded");
+    assert.deepEqual(await store.listProjected("pods", images, web), ["a:nginx:1", "b:nginx:1"]);
+    assert.equal(seen.length, 2, "a second list decodes nothing");
+    const b = await store.mustGet("pods", "default", "b");
+    (b as { spec: { units: { image: string }[] } }).spec.units[0].image = "nginx:2";
+    const updated = await store.update(b);
+    await store.delete("pods", "default", "a");
+    assert.deepEqual(await store.listProjected("pods", images, web), ["b:nginx:2"]);
+    assert.deepEqual(
+      seen.slice(2),
+      [`b@${updated.metadata.resourceVersion}`],
+      "only the new version",
+    );
+    assert.deepEqual(await store.listProjected("pods", images), [
+      "b:nginx:2",
+      "c:redis",
+      "d:nginx:1",
+    ]);
+    assert.equal(seen.length, 5);
   });
 });
 
