@@ -31,7 +31,7 @@ import {
 import { createPodMachine, type PodMachine, podStatusOf } from "./pod_machine.ts";
 import { createReconcilerMachine, type ReconcilerContext } from "./reconciler_machine.ts";
 import { reconcileReplicaSet } from "./replicaset_reconcile.ts";
-import { reconcileService } from "./service_reconcile.ts";
+import { reconcileService, SERVICE_PACE } from "./service_reconcile.ts";
 import type { SupervisorDeps, Timings } from "./supervisor.ts";
 
 type Send = (to: string, event: { type: string; [k: string]: unknown }) => void;
@@ -261,6 +261,7 @@ export function managedKinds(
       id: "service",
       restStates: ["Serving", "NoEndpoints"],
       clock: deps.clock,
+      pace: SERVICE_PACE,
       reconcile: (input) =>
         reconcileService({ store: deps.store, cloud: deps.cloud, clock: deps.clock, send }, input),
     }),

@@ -69,10 +69,25 @@ export interface ReconcilerSpec<S, M> {
     input: ReconcilerInput & { memo?: M; status?: S },
   ) => Promise<PassResult<S, M> | undefined>;
   clock: Clock;
+  /**
+   * For a kind whose passes read many objects and whose changes may wait a little (a Service:
+   * every pod it selects, each pass): a pass while changes keep coming is followed by a pause of
+   * `factor` times its length, and at least `minMs` (at most MAX_PACE_MS), however short the
+   * pass was. Without it, a pass shorter than PACE_AFTER_MS is followed at once and a longer one
+   * by a pause as long as it.
+   */
+  pace?: { factor: number; minMs: number };
 }
 
 /** Builds a reconciler machine for one kind. */
 export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, M>) {
+  /** The pause after a pass of `tookMs` while changes keep coming (0: none). */
+  const pauseAfter = (tookMs: number) =>
+    spec.pace
+      ? Math.min(Math.max(tookMs * spec.pace.factor, spec.pace.minMs), MAX_PACE_MS)
+      : tookMs < PACE_AFTER_MS
+      ? 0
+      : Math.min(tookMs, MAX_PACE_MS);
   const restStates = Object.fromEntries(spec.restStates.map((name) => [name, {
     invoke: {
       src: "timer",
@@ -139,7 +154,7 @@ export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, 
        */
       quick: ({ event }) => {
         const out = (event as { output?: Timed }).output;
-        return out === undefined || out.tookMs < PACE_AFTER_MS ||
+        return out === undefined || pauseAfter(out.tookMs) === 0 ||
           (out.recheckAt !== undefined && out.recheckAt <= spec.clock.now());
       },
       gone: ({ event }) => (event as { output?: unknown }).output === undefined,
@@ -205,7 +220,7 @@ export function createReconcilerMachine<S, M = unknown>(spec: ReconcilerSpec<S, 
         invoke: {
           src: "pace",
           input: ({ context }: { context: ReconcilerContext<S, M> }) => ({
-            ms: Math.min(context.lastPassMs ?? 0, MAX_PACE_MS),
+            ms: pauseAfter(context.lastPassMs ?? 0),
           }),
         },
         on: { RECHECK: "Reconciling" },

@@ -10,13 +10,14 @@ import {
 } from "./reconciler_machine.ts";
 
 /** A reconciler whose passes the test ends, each after the fake time it says. */
-function harness() {
+function harness(pace?: { factor: number; minMs: number }) {
   const clock = new FakeClock();
   const passes: PromiseWithResolvers<PassResult<unknown, unknown>>[] = [];
   const machine = createReconcilerMachine<unknown, unknown>({
     id: "replicaset",
     restStates: ["Converging", "Settled"],
     clock,
+    pace,
     reconcile: () => {
       const p = Promise.withResolvers<PassResult<unknown, unknown>>();
       passes.push(p);
@@ -104,5 +105,32 @@ Deno.test("reconciler: a change while already due for another pass makes no new 
   assert.equal(h.snapshots(), before + 1);
   for (let i = 0; i < 10; i++) h.actor.send({ type: "CHANGED" });
   assert.equal(h.snapshots(), before + 1, "nothing to write for each pod that changed");
+  h.actor.stop();
+});
+
+Deno.test("reconciler: paced, a pass while changes keep coming is followed by a pause `factor` times as long, at least `minMs`", async () => {
+  const h = harness({ factor: 4, minMs: 50 });
+  h.actor.send({ type: "CHANGED" });
+  await h.end(5); // short: others would go on at once
+  assert.equal(h.value(), "Coalescing");
+  await h.clock.advance(49);
+  assert.equal(h.passes.length, 1);
+  await h.clock.advance(1);
+  assert.equal(h.passes.length, 2, "after minMs");
+  h.actor.send({ type: "CHANGED" });
+  await h.end(100);
+  await h.clock.advance(399);
+  assert.equal(h.passes.length, 2);
+  await h.clock.advance(1);
+  assert.equal(h.passes.length, 3, "after 4 × 100 ms");
+  h.actor.send({ type: "CHANGED" });
+  await h.end(MAX_PACE_MS);
+  await h.clock.advance(MAX_PACE_MS);
+  assert.equal(h.passes.length, 4, "at most MAX_PACE_MS");
+  await h.end(1);
+  assert.equal(h.value(), "Settled", "no change during the pass: no pause, it rests");
+  h.actor.send({ type: "CHANGED" });
+  await settle();
+  assert.equal(h.passes.length, 5, "a change at rest: a pass at once");
   h.actor.stop();
 });

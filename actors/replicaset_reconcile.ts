@@ -22,16 +22,19 @@ import { settleAll } from "../model/settle.ts";
 import type { Service } from "../model/service.ts";
 import {
   availableAt,
+  byDeletionRank,
   controllerRef,
-  inDeletionOrder,
+  type DeletionRank,
+  deletionRank,
   isActivePod,
   randomSuffix,
-  readySince,
+  type Readiness,
+  readinessOf,
   requestTermination,
   withSelectedMark,
 } from "../model/workload.ts";
 import type { EventInput } from "../store/events.ts";
-import { type ObjectStore, opIndexOf } from "../store/object_store.ts";
+import { type ObjectStore, opIndexOf, Projection } from "../store/object_store.ts";
 import type { PassResult, ReconcilerInput } from "./reconciler_machine.ts";
 
 /** Most pods created in one transaction. */
@@ -56,15 +59,40 @@ async function loadBalancersOf(store: ObjectStore, namespace?: string) {
     .map((s) => ({ name: s.metadata.name, selector: s.spec.selector! }));
 }
 
+/** What a pass needs of one of its pods, when the pod is active (see isActivePod). */
+export interface ReplicaPod extends Readiness {
+  name: string;
+  labels: Record<string, string>;
+  rank: DeletionRank;
+}
+
+/** A pod as a pass sees it; null when it no longer counts (finished, or being deleted). */
+function replicaPod(p: Pod): ReplicaPod | null {
+  if (!isActivePod(p)) return null;
+  return {
+    name: p.metadata.name,
+    labels: p.metadata.labels ?? {},
+    rank: deletionRank(p),
+    ...readinessOf(p),
+  };
+}
+
 /**
- * The pods a ReplicaSet owns (by controller reference uid), found by the store's index of
- * owners: in a rollout, two ReplicaSets of 10,000 pods each decode only their own.
+ * Pods as passes see them, made once per version of a pod (the store keeps them): a ReplicaSet of
+ * 10,000 is passed over again and again while its pods start, and each pass decoded all of them.
  */
-export async function podsOf(store: ObjectStore, rs: ReplicaSet): Promise<Pod[]> {
-  return await store.list<Pod>("pods", {
+const REPLICA_PODS = new Projection<Pod, ReplicaPod | null>(replicaPod);
+
+/**
+ * The active pods a ReplicaSet owns (by controller reference uid), found by the store's index of
+ * owners: in a rollout, two ReplicaSets of 10,000 pods each read only their own.
+ */
+export async function podsOf(store: ObjectStore, rs: ReplicaSet): Promise<ReplicaPod[]> {
+  const pods = await store.listProjected("pods", REPLICA_PODS, {
     namespace: rs.metadata.namespace,
     owner: rs.metadata.uid,
   });
+  return pods.filter((p) => p !== null);
 }
 
 function newPod(rs: ReplicaSet, deps: ReplicaSetDeps): Pod {
@@ -134,7 +162,7 @@ export async function reconcileReplicaSet(
   const now = deps.clock.now();
   // An object stored before the limit existed runs as if it asked for the limit.
   const desired = Math.min(rs.spec.replicas ?? 1, MAX_REPLICAS);
-  let active = (await podsOf(deps.store, rs)).filter(isActivePod);
+  let active = await podsOf(deps.store, rs);
   const involved = {
     kind: "ReplicaSet",
     name: rs.metadata.name,
@@ -169,10 +197,10 @@ export async function reconcileReplicaSet(
         message: `Created pod: ${p.metadata.name}`,
       });
     }
-    active = [...active, ...pods];
+    active = [...active, ...pods.map((p) => replicaPod(p)!)];
   } else if (active.length > desired) {
     more = active.length - desired > BURST;
-    const doomed = inDeletionOrder(active).slice(
+    const doomed = [...active].sort((a, b) => byDeletionRank(a.rank, b.rank)).slice(
       0,
       Math.min(active.length - desired, BURST),
     );
@@ -182,8 +210,8 @@ export async function reconcileReplicaSet(
     await settleAll(doomed.map((p) =>
       deps.store.mutate<Pod>(
         "pods",
-        p.metadata.namespace,
-        p.metadata.name,
+        rs.metadata.namespace,
+        p.name,
         (cur) => isActivePod(cur) ? requestTermination(cur, now) : null,
       ).catch((e) => {
         if (!(e instanceof NotFoundError)) throw e;
@@ -194,18 +222,16 @@ export async function reconcileReplicaSet(
         involvedObject: involved,
         status: "SuccessfulDelete",
         source: "replicaset-controller",
-        message: `Deleted pod: ${p.metadata.name}`,
+        message: `Deleted pod: ${p.name}`,
       });
     }
-    const gone = new Set(doomed.map((p) => p.metadata.name));
-    active = active.filter((p) => !gone.has(p.metadata.name));
+    const gone = new Set(doomed.map((p) => p.name));
+    active = active.filter((p) => !gone.has(p.name));
   }
   const minReady = rs.spec.minReadySeconds ?? 0;
   const balancers = await loadBalancersOf(deps.store, rs.metadata.namespace);
-  const gatesOf = (p: Pod) =>
-    balancers.filter((b) => matchesSelector(b.selector, p.metadata.labels ?? {})).map((b) =>
-      b.name
-    );
+  const gatesOf = (p: ReplicaPod) =>
+    balancers.filter((b) => matchesSelector(b.selector, p.labels)).map((b) => b.name);
   // One loop over the pods: a ReplicaSet of 10,000 is passed over again and again while they start.
   let ready = 0;
   let available = 0;
@@ -213,7 +239,7 @@ export async function reconcileReplicaSet(
   // gate that opens later changes the pod, which brings the next pass).
   let nextAt: number | undefined;
   for (const p of active) {
-    if (readySince(p) === undefined) continue;
+    if (p.readySince === undefined) continue;
     ready++;
     const at = availableAt(p, minReady, gatesOf(p));
     if (at === undefined) continue;

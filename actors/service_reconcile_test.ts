@@ -103,7 +103,7 @@ Deno.test("reconcileService() takes leaving pods out of DNS and the load balance
     const s = sim.services.get("default/web")!;
     assert.deepEqual(s.dns!.endpoints.map((e) => e.pod), ["a"]);
     assert.deepEqual(s.loadBalancer!.backends.map((b) => b.id), ["i-a"]);
-    assert.deepEqual(s.firewall!.instances, ["i-a", "i-b", "i-c"]);
+    assert.deepEqual([...s.firewall!.instances].sort(), ["i-a", "i-b", "i-c"]);
   });
 });
 

@@ -50,10 +50,24 @@ export function matchesSelector(
   sel: LabelSelector | undefined,
   labels: Record<string, string> | undefined,
 ): boolean {
-  const have = labels ?? {};
+  return selectorMatcher(sel)(labels);
+}
+
+/**
+ * `matchesSelector(sel, ·)` with `sel` read once: for a list that tests thousands of objects'
+ * labels against one selector.
+ */
+export function selectorMatcher(
+  sel: LabelSelector | undefined,
+): (labels: Record<string, string> | undefined) => boolean {
   const { matchLabels, matchExpressions } = normalizeSelector(sel);
-  return Object.entries(matchLabels).every(([k, v]) => Object.hasOwn(have, k) && have[k] === v) &&
-    matchExpressions.every((r) => matchesRequirement(r, have));
+  const equal = Object.entries(matchLabels);
+  return (labels) => {
+    const have = labels ?? {};
+    for (const [k, v] of equal) if (!Object.hasOwn(have, k) || have[k] !== v) return false;
+    for (const r of matchExpressions) if (!matchesRequirement(r, have)) return false;
+    return true;
+  };
 }
 
 function matchesRequirement(r: LabelSelectorRequirement, labels: Record<string, string>): boolean {

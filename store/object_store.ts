@@ -25,7 +25,7 @@ import {
 import type { KindInfo } from "../model/kinds.ts";
 import { kindOrThrow } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
-import { matchesSelector, normalizeSelector } from "../model/selector.ts";
+import { selectorMatcher } from "../model/selector.ts";
 import { controllerOf } from "../model/workload.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
@@ -164,8 +164,17 @@ interface Indexed {
 /** The index of one kind: namespace → name → object, with each namespace's names in order. */
 class KindIndex {
   readonly byNamespace = new Map<string, Map<string, Indexed>>();
-  /** Sorted names per namespace, made when a list needs them, dropped when names change. */
+  /**
+   * Sorted names per namespace, made when a list first needs them and then kept up to date: the
+   * names added since (sorted and merged in) and deleted since (filtered out) are applied at the
+   * next list. Sorting the 20,000 names of a rollout of 10,000 pods again took ~7 ms, at every
+   * pass of every Service in front of them.
+   */
   readonly #sorted = new Map<string, string[]>();
+  /** Per namespace with sorted names: names added since they were sorted. */
+  readonly #added = new Map<string, Set<string>>();
+  /** Per namespace with sorted names: names deleted since, still in the sorted array. */
+  readonly #deleted = new Map<string, Set<string>>();
   #namespaces: string[] | undefined;
 
   get(ns: string, name: string): Indexed | undefined {
@@ -178,17 +187,24 @@ class KindIndex {
       this.byNamespace.set(ns, names = new Map());
       this.#namespaces = undefined;
     }
-    if (!names.has(name)) this.#sorted.delete(ns);
+    if (!names.has(name) && this.#sorted.has(ns)) {
+      // Deleted since the sort, the name is still in the array; else it is to be merged in.
+      if (!this.#deleted.get(ns)?.delete(name)) setOf(this.#added, ns).add(name);
+    }
     names.set(name, e);
   }
 
   delete(ns: string, name: string): void {
     const names = this.byNamespace.get(ns);
     if (!names?.delete(name)) return;
-    this.#sorted.delete(ns);
     if (names.size === 0) {
       this.byNamespace.delete(ns);
       this.#namespaces = undefined;
+      this.#sorted.delete(ns);
+      this.#added.delete(ns);
+      this.#deleted.delete(ns);
+    } else if (this.#sorted.has(ns) && !this.#added.get(ns)?.delete(name)) {
+      setOf(this.#deleted, ns).add(name);
     }
   }
 
@@ -197,15 +213,46 @@ class KindIndex {
     return this.#namespaces ??= [...this.byNamespace.keys()].sort(byCodePoint);
   }
 
-  /** A namespace's names in order (do not change the array). */
+  /** A namespace's names in order (do not change the array: a later call makes a new one). */
   names(ns: string): string[] {
     let sorted = this.#sorted.get(ns);
     if (!sorted) {
       sorted = [...this.byNamespace.get(ns)?.keys() ?? []].sort(byCodePoint);
-      this.#sorted.set(ns, sorted);
+      if (sorted.length) this.#sorted.set(ns, sorted);
+      return sorted;
     }
+    const deleted = this.#deleted.get(ns);
+    if (deleted?.size) {
+      sorted = sorted.filter((n) => !deleted.has(n));
+      deleted.clear();
+    }
+    const added = this.#added.get(ns);
+    if (added?.size) {
+      sorted = mergeSorted(sorted, [...added].sort(byCodePoint));
+      added.clear();
+    }
+    this.#sorted.set(ns, sorted);
     return sorted;
   }
+}
+
+/** The set under `key`, made when missing. */
+function setOf(m: Map<string, Set<string>>, key: string): Set<string> {
+  let s = m.get(key);
+  if (!s) m.set(key, s = new Set());
+  return s;
+}
+
+/** Two sorted arrays (by code point, no name in both) as one sorted array. */
+export function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
+  const out = new Array<string>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
 }
 
 /** Where the first name after `after` is in sorted `names`. */
@@ -663,12 +710,14 @@ export class ObjectStore {
   async #page<T>(k: KindInfo, opts: PageOptions, item: (e: Indexed) => T): Promise<Page<T>> {
     const idx = await this.#kind(k);
     const ns = opts.namespace === undefined ? undefined : nsOf(k, opts.namespace);
-    const sel = opts.selector ? normalizeSelector(opts.selector) : undefined;
+    const selects = opts.selector ? selectorMatcher(opts.selector) : undefined;
     const after = opts.continue ? parseContinue(opts.continue) : undefined;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     const namespaces = ns === undefined ? idx.namespaces() : idx.byNamespace.has(ns) ? [ns] : [];
     const items: T[] = [];
-    let last: [string, string] | undefined;
+    // Where the last item came from (for the continue token).
+    let lastNs: string | undefined;
+    let lastName = "";
     let remaining = 0;
     for (const n of namespaces) {
       if (after && n < after[0]) continue;
@@ -680,10 +729,10 @@ export class ObjectStore {
         const name = sorted[i];
         const e = names.get(name);
         if (!e) continue; // deleted while this list let others run
-        if (sel && !matchesSelector(sel, labelsOf(e))) continue;
+        if (selects && !selects(labelsOf(e))) continue;
         if (opts.owner !== undefined && ownerOf(e) !== opts.owner) continue;
         if (items.length >= limit) {
-          if (!sel && opts.owner === undefined) {
+          if (!selects && opts.owner === undefined) {
             remaining += sorted.length - i; // the rest of this namespace, without a look each
             break;
           }
@@ -691,13 +740,14 @@ export class ObjectStore {
           continue;
         }
         items.push(item(e));
-        last = [n, name];
+        lastNs = n;
+        lastName = name;
         // A long list lets others run now and then (a request, a tick): no long stall.
         if (items.length % YIELD_EVERY === 0) await nextTurn();
       }
     }
-    return remaining > 0 && last
-      ? { items, continue: continueToken(...last), remainingItemCount: remaining }
+    return remaining > 0 && lastNs !== undefined
+      ? { items, continue: continueToken(lastNs, lastName), remainingItemCount: remaining }
       : { items };
   }
 

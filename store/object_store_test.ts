@@ -11,6 +11,7 @@ import type { WatchEvent } from "./object_store.ts";
 import {
   MAX_BATCH,
   MAX_OBJECT_BYTES,
+  mergeSorted,
   metadataMembersAt,
   ObjectStore,
   opIndexOf,
@@ -233,6 +234,51 @@ Deno.test("ObjectStore.list() with a set-based selector filters every object", a
     ]);
     assert.deepEqual(names(await store.list("pods", { selector: sel("DoesNotExist") })), ["d"]);
   });
+});
+
+Deno.test("ObjectStore.list() keeps names in order through creates, deletes and creates again between lists", async () => {
+  await withStore(async (store) => {
+    // A seeded walk over a small pool of names, so that names come, go and come back.
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const pool = Array.from({ length: 40 }, (_, i) => `p-${(i * 7919) % 97}`);
+    const live = new Set<string>();
+    for (let step = 0; step < 600; step++) {
+      const name = pool[random(pool.length)];
+      if (live.has(name)) {
+        await store.delete("pods", "default", name);
+        live.delete(name);
+      } else {
+        await store.create(pod(name));
+        live.add(name);
+      }
+      if (random(5) === 0) {
+        const listed = names(await store.list("pods", { namespace: "default" }));
+        assert.deepEqual(listed, [...live].sort(), `after step ${step}`);
+      }
+    }
+    for (let i = 0; i < 8; i++) {
+      await store.create(pod(`q-${i}`));
+      live.add(`q-${i}`);
+    }
+    const page = await store.listPage("pods", { namespace: "default", limit: 5 });
+    assert.deepEqual(names(page.items), [...live].sort().slice(0, 5));
+    assert.equal(page.remainingItemCount, live.size - 5);
+  });
+});
+
+Deno.test("mergeSorted() merges two sorted arrays by code point", () => {
+  assert.deepEqual(mergeSorted(["a", "c", "e"], ["b", "d", "f", "g"]), [
+    "a",
+    "b",
+    "c",
+    "d",
+    "e",
+    "f",
+    "g",
+  ]);
+  assert.deepEqual(mergeSorted([], ["B", "a"]), ["B", "a"]);
+  assert.deepEqual(mergeSorted(["Z", "a"], []), ["Z", "a"]);
 });
 
 Deno.test("ObjectStore.listProjected() summarizes each version of an object once, as list() would filter", async () => {
