@@ -9,8 +9,9 @@
  * Phases, each on a fresh controller: `kv` (in process, counted KV), `small` (1k pods),
  * `big` (10k pods: throughput, RSS, `milpactl get pods`, wrk on one pod, kill -9 and restart),
  * `deploy` (a Deployment of 10k replicas: create → all available → scaled to 0), `crash` (kill -9
- * 5 s into a Deployment's scale-up to 10k, restart: until all available, one node per pod), `rate`
- * (an open-loop 500 pods/s for 20 s). A phase that runs out of time reports what it reached,
+ * 5 s into a Deployment's scale-up to 10k, restart: until all available, one node per pod), `svc`
+ * (a Deployment of 10k behind a Service and a LoadBalancer Service: all available, then rolled
+ * out to a new template), `rate` (an open-loop 500 pods/s for 20 s). A phase that runs out of time reports what it reached,
  * marked FAIL, and the next phase runs.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
@@ -668,6 +669,101 @@ async function scaleToZero(b: Bench, name: string, opts: ScaleOptions) {
     await sleep(100);
   }
   return { seconds: (performance.now() - start) / 1000, left };
+}
+
+/** A ClusterIP Service `app` and a LoadBalancer Service `app-lb`, both in front of pods `app`. */
+async function createServices(b: Bench, app: string): Promise<void> {
+  for (const [name, type] of [[app, undefined], [`${app}-lb`, "LoadBalancer"]] as const) {
+    const r = await b.api("POST", "/api/v1/namespaces/default/services", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace: "default" },
+      spec: {
+        ...(type ? { type } : {}),
+        selector: { app },
+        ports: [{ name: "http", protocol: "TCP", port: 80, nodePort: 8080 }],
+      },
+    });
+    if (r.status !== 201 && r.status !== 200) {
+      throw new Error(`creating Service ${name}: ${r.status} ${await r.text()}`);
+    }
+    await r.body?.cancel();
+  }
+}
+
+/**
+ * Gives Deployment `name` a new template (its unit's command), as `milpactl apply` of a changed
+ * manifest does, and waits until its status counts `n` pods of the new template, `n` available
+ * and no other pod: the seconds that took, and whether it got there before the deadline.
+ */
+async function rollOut(b: Bench, name: string, n: number, seconds: number) {
+  const path = `/api/v1/namespaces/default/deployments/${name}`;
+  const start = performance.now();
+  let generation = 0;
+  for (;;) {
+    const d = await (await b.api("GET", path)).json() as {
+      spec: { template: { spec: { units: { command?: string[] }[] } } };
+    };
+    const units = d.spec.template.spec.units.map((u) => ({ ...u, command: ["serve", "--v2"] }));
+    const r = await b.api("PUT", path, {
+      ...d,
+      spec: {
+        ...d.spec,
+        template: { ...d.spec.template, spec: { ...d.spec.template.spec, units } },
+      },
+    });
+    const text = await r.text();
+    if (r.status === 200) {
+      generation = (JSON.parse(text) as { metadata: { generation: number } }).metadata.generation;
+      break;
+    }
+    if (r.status !== 409) throw new Error(`rolling out the Deployment: ${r.status} ${text}`);
+  }
+  const deadline = start + seconds * 1000;
+  let s: DeploymentStatusFigures = {};
+  for (;;) {
+    const r = await b.api("GET", path).catch(() => undefined);
+    if (r?.status === 200) {
+      s = ((await r.json()) as { status?: DeploymentStatusFigures }).status ?? {};
+    } else await r?.body?.cancel();
+    const done = (s.observedGeneration ?? 0) >= generation && s.updatedReplicas === n &&
+      s.availableReplicas === n && s.replicas === n;
+    if (done || performance.now() >= deadline) {
+      return { seconds: (performance.now() - start) / 1000, done, status: s };
+    }
+    await sleep(100);
+  }
+}
+
+/** A Deployment status's counts, for a log line. */
+function statusCounts(s: DeploymentStatusFigures): string {
+  return `${fmt(s.replicas ?? 0)} pods, ${fmt(s.updatedReplicas ?? 0)} updated, ` +
+    `${fmt(s.availableReplicas ?? 0)} available`;
+}
+
+/** What rollOut() reads of a Deployment's status. */
+interface DeploymentStatusFigures {
+  observedGeneration?: number;
+  replicas?: number;
+  updatedReplicas?: number;
+  availableReplicas?: number;
+}
+
+/**
+ * The `svc` phase: a Deployment of `n` behind a ClusterIP Service and a LoadBalancer Service
+ * (each pass of each reads every pod they select; a pod counts as available once the balancer
+ * admitted it), created and waited for until all available, then rolled out to a new template.
+ */
+async function serviceRun(b: Bench, n: number, opts: ScaleOptions) {
+  const name = "bench-svc";
+  await createServices(b, name);
+  const start = performance.now();
+  await createDeployment(b, name, n);
+  const available = await waitAvailable(b, name, n, start + opts.phaseTimeout * 1000);
+  const availableSeconds = (performance.now() - start) / 1000;
+  if (available < n) return { available, availableSeconds };
+  // A rollout of 10,000 takes longer than a scale-up: up to 5 min before it counts as failed.
+  return { available, availableSeconds, rollout: await rollOut(b, name, n, 300) };
 }
 
 /** The controller's pod gauges by phase (/metrics), and its nodes in all. */
@@ -1356,6 +1452,49 @@ export async function runScale(args: string[]): Promise<number> {
       }
     });
 
+    // --- a Deployment of 10k behind two Services, then a rollout -------------------------------
+    await phase("svc", async () => {
+      const b = await Bench.start("svc", opts);
+      try {
+        const r = await serviceRun(b, opts.n, opts);
+        const ro = r.rollout;
+        log(
+          `svc: ${fmt(r.available)} available after ${r.availableSeconds.toFixed(1)} s` +
+            (ro
+              ? `; rolled out ${ro.done ? "" : "only partly "}in ${ro.seconds.toFixed(1)} s ` +
+                `(${statusCounts(ro.status)})`
+              : ""),
+        );
+        const behind = "behind a Service and a LoadBalancer Service";
+        figures.push({
+          key: "svc_available_s_10k",
+          name: `Deployment of ${N} ${behind}: until all available`,
+          value: r.available >= opts.n ? r.availableSeconds : NaN,
+          unit: "s",
+          target: "",
+          ...(r.available >= opts.n ? {} : { ok: false }),
+          note: r.available >= opts.n
+            ? "available: ready and admitted by the load balancer"
+            : `only ${fmt(r.available)} available in ${r.availableSeconds.toFixed(0)} s`,
+        });
+        if (ro) {
+          figures.push({
+            key: "svc_rollout_s_10k",
+            name: `  then a new template: until all ${N} new pods available, no old one left`,
+            value: ro.done ? ro.seconds : NaN,
+            unit: "s",
+            target: "",
+            ...(ro.done ? {} : { ok: false }),
+            note: ro.done
+              ? "default strategy (maxSurge 25 %, maxUnavailable 25 %)"
+              : `not done in ${ro.seconds.toFixed(0)} s: ${statusCounts(ro.status)}`,
+          });
+        }
+      } finally {
+        await b.close();
+      }
+    });
+
     // --- open loop at 500 pods/s ---------------------------------------------------------------
     await phase("rate", async () => {
       const b = await Bench.start("rate", opts);
@@ -1417,6 +1556,8 @@ export async function runScale(args: string[]): Promise<number> {
     "deploy_down_s_10k",
     "crash_available_s_10k",
     "crash_settled_s_10k",
+    "svc_available_s_10k",
+    "svc_rollout_s_10k",
     "rss_mb_10k",
     "restart_s_10k",
     "restart_api_s_10k",

@@ -84,7 +84,7 @@ export interface ScaleOptions {
 }
 
 /** The phases of `--scale`, in the order they run. */
-export const PHASES = ["kv", "small", "big", "deploy", "crash", "rate"] as const;
+export const PHASES = ["kv", "small", "big", "deploy", "crash", "svc", "rate"] as const;
 export type Phase = typeof PHASES[number];
 
 export const SCALE_USAGE = `Usage: deno task bench --scale [options]
@@ -102,7 +102,7 @@ Options:
   --clients C        concurrent create clients of the throughput runs (default 8)
   --phase-timeout S  seconds before a phase gives up and reports what it reached (default 120)
   --wrk-seconds S    seconds of the wrk run (default 10)
-  --only LIST        some phases only, comma-separated: kv,small,big,deploy,crash,rate
+  --only LIST        some phases only, comma-separated: kv,small,big,deploy,crash,svc,rate
   --out FILE         results file (default bench/results/scale.json; scale-n<N>.json when
                      --n is not 10000, and -<phases> added with --only)
   --keep             keep the temporary MILPA_HOMEs
