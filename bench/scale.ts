@@ -1121,6 +1121,16 @@ export async function runScale(args: string[]): Promise<number> {
       extra[`${name}_error`] = String((e as Error).message ?? e);
     }
   };
+  /** A phase on a controller of its own, started for it and stopped after it. */
+  const controllerPhase = (name: string, fn: (b: Bench) => Promise<void>) =>
+    phase(name, async () => {
+      const b = await Bench.start(name, opts);
+      try {
+        await fn(b);
+      } finally {
+        await b.close();
+      }
+    });
 
   try {
     // --- KV writes per pod lifecycle (in process, counted KV) ---------------------------------
@@ -1189,353 +1199,328 @@ export async function runScale(args: string[]): Promise<number> {
     });
 
     // --- 10k pods ------------------------------------------------------------------------------
-    await phase("big", async () => {
-      const b = await Bench.start("big", opts);
-      try {
-        const big = await throughputRun(b, "b", opts.n, opts);
-        log(`big: ${describeRun(big)}`);
-        extra.first_running_s_10k = big.firstRunningSeconds;
-        extra.creates_answered_s_10k = big.createSeconds;
-        const f = runFigure(
-          "pods_per_s_10k",
-          `create→Running throughput, ${N} pods`,
-          big,
-          opts,
-          "≥ 2,000 and ≥ 80 % of the small run",
-        );
-        if (small && f.ok !== undefined) {
-          const ratio = big.podsPerSec / small.podsPerSec;
-          f.ok = f.ok && ratio >= 0.8;
-          f.note = `${(ratio * 100).toFixed(0)} % of the small run; ${f.note ?? ""}`;
-        }
-        figures.push(
-          f,
-          latencyFigure("p50_ms_10k", `  p50 create→Running, ${N} pods (closed loop)`, big, 50),
-          latencyFigure("p99_ms_10k", `  p99 create→Running, ${N} pods (closed loop)`, big, 99),
-        );
-        // Measure the steady state: the controller done with what the run left it to do.
-        const settled = await b.proc.settle(30_000);
-        log(`big: controller idle after ${settled.toFixed(1)} s more`);
-        extra.settle_s_10k = settled;
-        const live = await placement(b);
-        const livePods = `${fmt(live.pods.size)} pods (${fmt(live.running)} Running), ` +
-          `${fmt(live.nodes.size)} nodes` +
-          (live.nodes.size > live.pods.size
-            ? ` (${fmt(live.nodes.size - live.pods.size)} more than pods)`
-            : "");
-        const phases = Object.entries(live.nodePhases).map(([k, v]) => `${k} ${v}`).join(", ");
-        log(`big: live: ${livePods} (${phases})`);
-        extra.node_phases_10k = live.nodePhases;
-
-        // At rest: the RSS when it went idle, and 10 s later, once the controller's memory
-        // reducer (model/memory_reducer.ts) had the quiet it waits for to compact the heap the
-        // burst grew. The second is the figure: what a cluster that is not busy holds.
-        const firstIdle = await b.proc.rss();
-        extra.rss_first_idle_mb_10k = Math.round(firstIdle.rss);
-        await sleep(REST_MS);
-        const rss = await b.proc.rss();
-        log(
-          `big: RSS ${firstIdle.rss.toFixed(0)} MiB when idle, ` +
-            `${rss.rss.toFixed(0)} MiB ${REST_MS / 1000} s later`,
-        );
-        figures.push({
-          key: "rss_mb_10k",
-          name: `controller RSS with ${N} live pods`,
-          value: rss.rss,
-          unit: "MiB",
-          target: "≤ 400",
-          ok: rss.rss <= 400 && live.running >= opts.n,
-          note: `VmRSS ${REST_MS / 1000} s after it went idle (${
-            firstIdle.rss.toFixed(0)
-          } MiB then, peak VmHWM ${rss.hwm.toFixed(0)} MiB); ${livePods}`,
-        });
-        extra.rss_hwm_mb_10k = Math.round(rss.hwm);
-
-        const first = await milpactlGetPods(b);
-        const second = await milpactlGetPods(b);
-        log(
-          `big: milpactl get pods: ${first.seconds.toFixed(2)} s, then ` +
-            `${second.seconds.toFixed(2)} s (${first.lines} lines)`,
-        );
-        figures.push(
-          {
-            key: "get_pods_s_10k",
-            name: `milpactl get pods, ${fmt(live.pods.size)} pods`,
-            value: first.ok ? first.seconds : NaN,
-            unit: "s",
-            target: "≤ 1",
-            ok: first.ok && first.seconds <= 1 && first.lines === live.pods.size + 1,
-            note: `end to end, Deno start-up included; ${first.lines - 1} rows`,
-          },
-          {
-            key: "get_pods_s_10k_second",
-            name: `  milpactl get pods, second run`,
-            value: second.ok ? second.seconds : NaN,
-            unit: "s",
-            target: "",
-            note: "the same, modules cached and the controller warm",
-          },
-        );
-
-        const pod = [...live.pods.keys()].sort()[0];
-        log(`big: wrk -t2 -c50 -d${opts.wrkSeconds}s GET pods/${pod}`);
-        const wrk = await wrkGetOne(b, pod, opts.wrkSeconds);
-        const p99 = wrk.latencyMs["99"];
-        const wrkNote = `wrk -t2 -c50 -d${opts.wrkSeconds}s over https (no cert check), ` +
-          `same 2 cores; ${fmt(wrk.requests)} requests` +
-          (wrk.non2xx ? `, ${fmt(wrk.non2xx)} non-2xx` : "") +
-          (wrk.socketErrors ? `, ${fmt(wrk.socketErrors)} socket errors` : "");
-        figures.push(
-          {
-            key: "get_one_rps",
-            name: `GET one pod (${N} live)`,
-            value: wrk.requestsPerSec,
-            unit: "req/s",
-            target: "≥ 20,000",
-            ok: wrk.requestsPerSec >= 20_000 && wrk.non2xx === 0,
-            note: wrkNote,
-          },
-          {
-            key: "get_one_p99_ms",
-            name: `  p99 of GET one pod`,
-            value: p99,
-            unit: "ms",
-            target: "< 10",
-            ok: p99 < 10 && wrk.non2xx === 0,
-            note: `p50 ${wrk.latencyMs["50"]?.toFixed(2)} ms`,
-          },
-        );
-        extra.get_one_p50_ms = wrk.latencyMs["50"];
-
-        log("big: kill -9 and restart");
-        const r = await restart(b, opts);
-        const c = r.check;
-        const problems = [
-          c.podsLost.length && `${c.podsLost.length} pods lost`,
-          c.podsNew.length && `${c.podsNew.length} pods new`,
-          c.nodesLost.length && `${c.nodesLost.length} nodes lost`,
-          c.nodesNew.length && `${c.nodesNew.length} nodes new`,
-          c.podsMoved.length && `${c.podsMoved.length} pods on another node`,
-          c.nodesShared.length && `${c.nodesShared.length} nodes with 2+ pods`,
-          r.laterRunning < r.before.running &&
-          `${r.before.running - r.laterRunning} fewer Running 5 s later`,
-          !r.allRunning && `not all Running within ${opts.phaseTimeout} s`,
-        ].filter(Boolean);
-        log(
-          `big: restart: serving after ${r.apiSeconds.toFixed(2)} s, all Running after ` +
-            `${r.readySeconds.toFixed(2)} s; ${problems.length ? problems.join(", ") : "intact"}`,
-        );
-        figures.push(
-          {
-            key: "restart_s_10k",
-            name: `kill -9 + restart, ${fmt(r.before.pods.size)} pods`,
-            value: r.readySeconds,
-            unit: "s",
-            target: "≤ 3, nothing lost/duplicated",
-            ok: r.readySeconds <= 3 && r.intact && r.allRunning,
-            note: `until serving (actors restored) and a list showing every pod Running on ` +
-              `its node (listing took ${r.checkSeconds.toFixed(2)} s more); ` +
-              (problems.length ? problems.join(", ") : "all pods and nodes intact 5 s later"),
-          },
-          {
-            key: "restart_api_s_10k",
-            name: `  restart: until the API serves`,
-            value: r.apiSeconds,
-            unit: "s",
-            target: "",
-            note: "Deno start-up and actor restore included",
-          },
-        );
-        extra.restart_check = {
-          pods_before: r.before.pods.size,
-          nodes_before: r.before.nodes.size,
-          nodes_added_for_pods_without_one: r.nodesAdded,
-          active_actors_listed_after: r.actorsListed,
-          ...Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.length])),
-        };
-      } finally {
-        await b.close();
+    await controllerPhase("big", async (b) => {
+      const big = await throughputRun(b, "b", opts.n, opts);
+      log(`big: ${describeRun(big)}`);
+      extra.first_running_s_10k = big.firstRunningSeconds;
+      extra.creates_answered_s_10k = big.createSeconds;
+      const f = runFigure(
+        "pods_per_s_10k",
+        `create→Running throughput, ${N} pods`,
+        big,
+        opts,
+        "≥ 2,000 and ≥ 80 % of the small run",
+      );
+      if (small && f.ok !== undefined) {
+        const ratio = big.podsPerSec / small.podsPerSec;
+        f.ok = f.ok && ratio >= 0.8;
+        f.note = `${(ratio * 100).toFixed(0)} % of the small run; ${f.note ?? ""}`;
       }
+      figures.push(
+        f,
+        latencyFigure("p50_ms_10k", `  p50 create→Running, ${N} pods (closed loop)`, big, 50),
+        latencyFigure("p99_ms_10k", `  p99 create→Running, ${N} pods (closed loop)`, big, 99),
+      );
+      // Measure the steady state: the controller done with what the run left it to do.
+      const settled = await b.proc.settle(30_000);
+      log(`big: controller idle after ${settled.toFixed(1)} s more`);
+      extra.settle_s_10k = settled;
+      const live = await placement(b);
+      const livePods = `${fmt(live.pods.size)} pods (${fmt(live.running)} Running), ` +
+        `${fmt(live.nodes.size)} nodes` +
+        (live.nodes.size > live.pods.size
+          ? ` (${fmt(live.nodes.size - live.pods.size)} more than pods)`
+          : "");
+      const phases = Object.entries(live.nodePhases).map(([k, v]) => `${k} ${v}`).join(", ");
+      log(`big: live: ${livePods} (${phases})`);
+      extra.node_phases_10k = live.nodePhases;
+
+      // At rest: the RSS when it went idle, and 10 s later, once the controller's memory
+      // reducer (model/memory_reducer.ts) had the quiet it waits for to compact the heap the
+      // burst grew. The second is the figure: what a cluster that is not busy holds.
+      const firstIdle = await b.proc.rss();
+      extra.rss_first_idle_mb_10k = Math.round(firstIdle.rss);
+      await sleep(REST_MS);
+      const rss = await b.proc.rss();
+      log(
+        `big: RSS ${firstIdle.rss.toFixed(0)} MiB when idle, ` +
+          `${rss.rss.toFixed(0)} MiB ${REST_MS / 1000} s later`,
+      );
+      figures.push({
+        key: "rss_mb_10k",
+        name: `controller RSS with ${N} live pods`,
+        value: rss.rss,
+        unit: "MiB",
+        target: "≤ 400",
+        ok: rss.rss <= 400 && live.running >= opts.n,
+        note: `VmRSS ${REST_MS / 1000} s after it went idle (${
+          firstIdle.rss.toFixed(0)
+        } MiB then, peak VmHWM ${rss.hwm.toFixed(0)} MiB); ${livePods}`,
+      });
+      extra.rss_hwm_mb_10k = Math.round(rss.hwm);
+
+      const first = await milpactlGetPods(b);
+      const second = await milpactlGetPods(b);
+      log(
+        `big: milpactl get pods: ${first.seconds.toFixed(2)} s, then ` +
+          `${second.seconds.toFixed(2)} s (${first.lines} lines)`,
+      );
+      figures.push(
+        {
+          key: "get_pods_s_10k",
+          name: `milpactl get pods, ${fmt(live.pods.size)} pods`,
+          value: first.ok ? first.seconds : NaN,
+          unit: "s",
+          target: "≤ 1",
+          ok: first.ok && first.seconds <= 1 && first.lines === live.pods.size + 1,
+          note: `end to end, Deno start-up included; ${first.lines - 1} rows`,
+        },
+        {
+          key: "get_pods_s_10k_second",
+          name: `  milpactl get pods, second run`,
+          value: second.ok ? second.seconds : NaN,
+          unit: "s",
+          target: "",
+          note: "the same, modules cached and the controller warm",
+        },
+      );
+
+      const pod = [...live.pods.keys()].sort()[0];
+      log(`big: wrk -t2 -c50 -d${opts.wrkSeconds}s GET pods/${pod}`);
+      const wrk = await wrkGetOne(b, pod, opts.wrkSeconds);
+      const p99 = wrk.latencyMs["99"];
+      const wrkNote = `wrk -t2 -c50 -d${opts.wrkSeconds}s over https (no cert check), ` +
+        `same 2 cores; ${fmt(wrk.requests)} requests` +
+        (wrk.non2xx ? `, ${fmt(wrk.non2xx)} non-2xx` : "") +
+        (wrk.socketErrors ? `, ${fmt(wrk.socketErrors)} socket errors` : "");
+      figures.push(
+        {
+          key: "get_one_rps",
+          name: `GET one pod (${N} live)`,
+          value: wrk.requestsPerSec,
+          unit: "req/s",
+          target: "≥ 20,000",
+          ok: wrk.requestsPerSec >= 20_000 && wrk.non2xx === 0,
+          note: wrkNote,
+        },
+        {
+          key: "get_one_p99_ms",
+          name: `  p99 of GET one pod`,
+          value: p99,
+          unit: "ms",
+          target: "< 10",
+          ok: p99 < 10 && wrk.non2xx === 0,
+          note: `p50 ${wrk.latencyMs["50"]?.toFixed(2)} ms`,
+        },
+      );
+      extra.get_one_p50_ms = wrk.latencyMs["50"];
+
+      log("big: kill -9 and restart");
+      const r = await restart(b, opts);
+      const c = r.check;
+      const problems = [
+        c.podsLost.length && `${c.podsLost.length} pods lost`,
+        c.podsNew.length && `${c.podsNew.length} pods new`,
+        c.nodesLost.length && `${c.nodesLost.length} nodes lost`,
+        c.nodesNew.length && `${c.nodesNew.length} nodes new`,
+        c.podsMoved.length && `${c.podsMoved.length} pods on another node`,
+        c.nodesShared.length && `${c.nodesShared.length} nodes with 2+ pods`,
+        r.laterRunning < r.before.running &&
+        `${r.before.running - r.laterRunning} fewer Running 5 s later`,
+        !r.allRunning && `not all Running within ${opts.phaseTimeout} s`,
+      ].filter(Boolean);
+      log(
+        `big: restart: serving after ${r.apiSeconds.toFixed(2)} s, all Running after ` +
+          `${r.readySeconds.toFixed(2)} s; ${problems.length ? problems.join(", ") : "intact"}`,
+      );
+      figures.push(
+        {
+          key: "restart_s_10k",
+          name: `kill -9 + restart, ${fmt(r.before.pods.size)} pods`,
+          value: r.readySeconds,
+          unit: "s",
+          target: "≤ 3, nothing lost/duplicated",
+          ok: r.readySeconds <= 3 && r.intact && r.allRunning,
+          note: `until serving (actors restored) and a list showing every pod Running on ` +
+            `its node (listing took ${r.checkSeconds.toFixed(2)} s more); ` +
+            (problems.length ? problems.join(", ") : "all pods and nodes intact 5 s later"),
+        },
+        {
+          key: "restart_api_s_10k",
+          name: `  restart: until the API serves`,
+          value: r.apiSeconds,
+          unit: "s",
+          target: "",
+          note: "Deno start-up and actor restore included",
+        },
+      );
+      extra.restart_check = {
+        pods_before: r.before.pods.size,
+        nodes_before: r.before.nodes.size,
+        nodes_added_for_pods_without_one: r.nodesAdded,
+        active_actors_listed_after: r.actorsListed,
+        ...Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.length])),
+      };
     });
 
     // --- a Deployment of 10k replicas ----------------------------------------------------------
-    await phase("deploy", async () => {
-      const b = await Bench.start("deploy", opts);
-      try {
-        const r = await deploymentRun(b, opts.n, opts);
+    await controllerPhase("deploy", async (b) => {
+      const r = await deploymentRun(b, opts.n, opts);
+      log(
+        `deploy: ${fmt(r.running)} Running after ${r.runningSeconds.toFixed(1)} s, ` +
+          `${fmt(r.available)} available after ${r.availableSeconds.toFixed(1)} s`,
+      );
+      const note = r.complete
+        ? `Deployment created with ${fmt(opts.n)} replicas; all Running after ` +
+          `${r.runningSeconds.toFixed(1)} s`
+        : `only ${fmt(r.running)} Running and ${fmt(r.available)} available in ` +
+          `${r.availableSeconds.toFixed(0)} s`;
+      figures.push({
+        key: "deploy_pods_per_s_10k",
+        name: `Deployment of ${N}: create → all available`,
+        value: r.available / r.availableSeconds,
+        unit: "pods/s",
+        target: "",
+        ...(r.complete ? {} : { ok: false }),
+        note,
+      });
+      extra.deploy_running_s_10k = r.runningSeconds;
+      extra.deploy_available_s_10k = r.availableSeconds;
+      if (r.down) {
         log(
-          `deploy: ${fmt(r.running)} Running after ${r.runningSeconds.toFixed(1)} s, ` +
-            `${fmt(r.available)} available after ${r.availableSeconds.toFixed(1)} s`,
+          `deploy: scaled to 0: ${
+            r.down.left ? `${fmt(r.down.left)} pods and nodes left` : "no pod running, no node"
+          } after ${r.down.seconds.toFixed(1)} s`,
         );
-        const note = r.complete
-          ? `Deployment created with ${fmt(opts.n)} replicas; all Running after ` +
-            `${r.runningSeconds.toFixed(1)} s`
-          : `only ${fmt(r.running)} Running and ${fmt(r.available)} available in ` +
-            `${r.availableSeconds.toFixed(0)} s`;
         figures.push({
-          key: "deploy_pods_per_s_10k",
-          name: `Deployment of ${N}: create → all available`,
-          value: r.available / r.availableSeconds,
-          unit: "pods/s",
+          key: "deploy_down_s_10k",
+          name: `  then scaled to 0: until no pod runs and no node is left`,
+          value: r.down.seconds,
+          unit: "s",
           target: "",
-          ...(r.complete ? {} : { ok: false }),
-          note,
+          ...(r.down.left ? { ok: false } : {}),
+          note: r.down.left
+            ? `${fmt(r.down.left)} pods and nodes left after ${r.down.seconds.toFixed(0)} s`
+            : "pods Terminated (shown for 3 min, then purged), nodes terminated and removed",
         });
-        extra.deploy_running_s_10k = r.runningSeconds;
-        extra.deploy_available_s_10k = r.availableSeconds;
-        if (r.down) {
-          log(
-            `deploy: scaled to 0: ${
-              r.down.left ? `${fmt(r.down.left)} pods and nodes left` : "no pod running, no node"
-            } after ${r.down.seconds.toFixed(1)} s`,
-          );
-          figures.push({
-            key: "deploy_down_s_10k",
-            name: `  then scaled to 0: until no pod runs and no node is left`,
-            value: r.down.seconds,
-            unit: "s",
-            target: "",
-            ...(r.down.left ? { ok: false } : {}),
-            note: r.down.left
-              ? `${fmt(r.down.left)} pods and nodes left after ${r.down.seconds.toFixed(0)} s`
-              : "pods Terminated (shown for 3 min, then purged), nodes terminated and removed",
-          });
-        }
-      } finally {
-        await b.close();
       }
     });
 
     // --- kill -9 in the middle of a Deployment's scale-up ----------------------------------------
-    await phase("crash", async () => {
-      const b = await Bench.start("crash", opts);
-      try {
-        const r = await crashRun(b, opts.n, opts);
-        const c = r.check;
-        const problems = [
-          c.livePods !== opts.n && `${fmt(c.livePods)} live pods`,
-          c.podsWithoutNode.length && `${fmt(c.podsWithoutNode.length)} pods without a node`,
-          c.nodesShared.length && `${fmt(c.nodesShared.length)} nodes shared`,
-          c.nodesWithoutPod.length && `${fmt(c.nodesWithoutPod.length)} nodes without a pod`,
-        ].filter(Boolean);
-        const at = r.atKill;
-        const killed = `killed ${CRASH_AFTER_MS / 1000} s in: ${fmt(at.pods.Running)} Running, ` +
-          `${fmt(at.pods.Waiting + at.pods.Dispatching)} starting, ${fmt(at.nodes)} nodes`;
-        log(
-          `crash: ${killed}; ${fmt(r.available)} available ${r.availableSeconds.toFixed(1)} s ` +
-            `after the kill; ${problems.length ? problems.join(", ") : "one node per pod"} after ` +
-            `${r.settledSeconds.toFixed(1)} s`,
-        );
-        figures.push(
-          {
-            key: "crash_available_s_10k",
-            name: `kill -9 mid scale-up of a Deployment of ${N}: until all available`,
-            value: r.available >= opts.n ? r.availableSeconds : NaN,
-            unit: "s",
-            target: "",
-            ...(r.available >= opts.n ? {} : { ok: false }),
-            note: `from the kill (restart included); ${killed}` +
-              (r.available >= opts.n ? "" : `; only ${fmt(r.available)} available`),
-          },
-          {
-            key: "crash_settled_s_10k",
-            name: `  until one node per live pod, none left over`,
-            value: r.settledSeconds,
-            unit: "s",
-            target: "",
-            ...(problems.length ? { ok: false } : {}),
-            note: problems.length ? problems.join(", ") : "every pod on a node of its own",
-          },
-        );
-      } finally {
-        await b.close();
-      }
-    });
-
-    // --- a Deployment of 10k behind two Services, then a rollout -------------------------------
-    await phase("svc", async () => {
-      const b = await Bench.start("svc", opts);
-      try {
-        const r = await serviceRun(b, opts.n, opts);
-        const ro = r.rollout;
-        log(
-          `svc: ${fmt(r.available)} available after ${r.availableSeconds.toFixed(1)} s` +
-            (ro
-              ? `; rolled out ${ro.done ? "" : "only partly "}in ${ro.seconds.toFixed(1)} s ` +
-                `(${statusCounts(ro.status)})`
-              : ""),
-        );
-        const behind = "behind a Service and a LoadBalancer Service";
-        figures.push({
-          key: "svc_available_s_10k",
-          name: `Deployment of ${N} ${behind}: until all available`,
+    await controllerPhase("crash", async (b) => {
+      const r = await crashRun(b, opts.n, opts);
+      const c = r.check;
+      const problems = [
+        c.livePods !== opts.n && `${fmt(c.livePods)} live pods`,
+        c.podsWithoutNode.length && `${fmt(c.podsWithoutNode.length)} pods without a node`,
+        c.nodesShared.length && `${fmt(c.nodesShared.length)} nodes shared`,
+        c.nodesWithoutPod.length && `${fmt(c.nodesWithoutPod.length)} nodes without a pod`,
+      ].filter(Boolean);
+      const at = r.atKill;
+      const killed = `killed ${CRASH_AFTER_MS / 1000} s in: ${fmt(at.pods.Running)} Running, ` +
+        `${fmt(at.pods.Waiting + at.pods.Dispatching)} starting, ${fmt(at.nodes)} nodes`;
+      log(
+        `crash: ${killed}; ${fmt(r.available)} available ${r.availableSeconds.toFixed(1)} s ` +
+          `after the kill; ${problems.length ? problems.join(", ") : "one node per pod"} after ` +
+          `${r.settledSeconds.toFixed(1)} s`,
+      );
+      figures.push(
+        {
+          key: "crash_available_s_10k",
+          name: `kill -9 mid scale-up of a Deployment of ${N}: until all available`,
           value: r.available >= opts.n ? r.availableSeconds : NaN,
           unit: "s",
           target: "",
           ...(r.available >= opts.n ? {} : { ok: false }),
-          note: r.available >= opts.n
-            ? "available: ready and admitted by the load balancer"
-            : `only ${fmt(r.available)} available in ${r.availableSeconds.toFixed(0)} s`,
+          note: `from the kill (restart included); ${killed}` +
+            (r.available >= opts.n ? "" : `; only ${fmt(r.available)} available`),
+        },
+        {
+          key: "crash_settled_s_10k",
+          name: `  until one node per live pod, none left over`,
+          value: r.settledSeconds,
+          unit: "s",
+          target: "",
+          ...(problems.length ? { ok: false } : {}),
+          note: problems.length ? problems.join(", ") : "every pod on a node of its own",
+        },
+      );
+    });
+
+    // --- a Deployment of 10k behind two Services, then a rollout -------------------------------
+    await controllerPhase("svc", async (b) => {
+      const r = await serviceRun(b, opts.n, opts);
+      const ro = r.rollout;
+      log(
+        `svc: ${fmt(r.available)} available after ${r.availableSeconds.toFixed(1)} s` +
+          (ro
+            ? `; rolled out ${ro.done ? "" : "only partly "}in ${ro.seconds.toFixed(1)} s ` +
+              `(${statusCounts(ro.status)})`
+            : ""),
+      );
+      const behind = "behind a Service and a LoadBalancer Service";
+      figures.push({
+        key: "svc_available_s_10k",
+        name: `Deployment of ${N} ${behind}: until all available`,
+        value: r.available >= opts.n ? r.availableSeconds : NaN,
+        unit: "s",
+        target: "",
+        ...(r.available >= opts.n ? {} : { ok: false }),
+        note: r.available >= opts.n
+          ? "available: ready and admitted by the load balancer"
+          : `only ${fmt(r.available)} available in ${r.availableSeconds.toFixed(0)} s`,
+      });
+      if (ro) {
+        figures.push({
+          key: "svc_rollout_s_10k",
+          name: `  then a new template: until all ${N} new pods available, no old one left`,
+          value: ro.done ? ro.seconds : NaN,
+          unit: "s",
+          target: "",
+          ...(ro.done ? {} : { ok: false }),
+          note: ro.done
+            ? "default strategy (maxSurge 25 %, maxUnavailable 25 %)"
+            : `not done in ${ro.seconds.toFixed(0)} s: ${statusCounts(ro.status)}`,
         });
-        if (ro) {
-          figures.push({
-            key: "svc_rollout_s_10k",
-            name: `  then a new template: until all ${N} new pods available, no old one left`,
-            value: ro.done ? ro.seconds : NaN,
-            unit: "s",
-            target: "",
-            ...(ro.done ? {} : { ok: false }),
-            note: ro.done
-              ? "default strategy (maxSurge 25 %, maxUnavailable 25 %)"
-              : `not done in ${ro.seconds.toFixed(0)} s: ${statusCounts(ro.status)}`,
-          });
-        }
-      } finally {
-        await b.close();
       }
     });
 
     // --- open loop at 500 pods/s ---------------------------------------------------------------
-    await phase("rate", async () => {
-      const b = await Bench.start("rate", opts);
-      try {
-        const r = await openLoopRun(b, "r", opts);
-        log(`rate: ${describeRun(r)}`);
-        const label = `${fmt(opts.rate)} pods/s for ${opts.rateSeconds} s`;
-        const all = r.running === r.n;
-        const p = (q: number) => {
-          const v = percentile(r.latencies, q);
-          // Pods never Running are slower than any that was: a percentile among them is only
-          // known to be past the wait.
-          return r.latencies.length && Math.ceil((q / 100) * r.n) <= r.latencies.length
-            ? v
-            : r.waitedSeconds * 1000;
-        };
-        const p99 = p(99);
-        const partial = all ? "" : `; only ${fmt(r.running)} of ${fmt(r.n)} Running: a lower bound`;
-        figures.push(
-          {
-            key: "p99_ms_at_500_per_s",
-            name: `p99 create→Running at ${label}`,
-            value: p99,
-            unit: "ms",
-            target: "≤ 1,000",
-            ok: all && p99 <= 1000,
-            note: `open loop, ${fmt(r.n)} pods; achieved ${(r.running / r.seconds).toFixed(0)} ` +
-              `Running/s${partial}`,
-          },
-          {
-            key: "p50_ms_at_500_per_s",
-            name: `  p50 create→Running at ${label}`,
-            value: p(50),
-            unit: "ms",
-            target: "",
-            note: `sender lag ≤ ${r.maxLagMs.toFixed(0)} ms`,
-          },
-        );
-      } finally {
-        await b.close();
-      }
+    await controllerPhase("rate", async (b) => {
+      const r = await openLoopRun(b, "r", opts);
+      log(`rate: ${describeRun(r)}`);
+      const label = `${fmt(opts.rate)} pods/s for ${opts.rateSeconds} s`;
+      const all = r.running === r.n;
+      const p = (q: number) => {
+        const v = percentile(r.latencies, q);
+        // Pods never Running are slower than any that was: a percentile among them is only
+        // known to be past the wait.
+        return r.latencies.length && Math.ceil((q / 100) * r.n) <= r.latencies.length
+          ? v
+          : r.waitedSeconds * 1000;
+      };
+      const p99 = p(99);
+      const partial = all ? "" : `; only ${fmt(r.running)} of ${fmt(r.n)} Running: a lower bound`;
+      figures.push(
+        {
+          key: "p99_ms_at_500_per_s",
+          name: `p99 create→Running at ${label}`,
+          value: p99,
+          unit: "ms",
+          target: "≤ 1,000",
+          ok: all && p99 <= 1000,
+          note: `open loop, ${fmt(r.n)} pods; achieved ${(r.running / r.seconds).toFixed(0)} ` +
+            `Running/s${partial}`,
+        },
+        {
+          key: "p50_ms_at_500_per_s",
+          name: `  p50 create→Running at ${label}`,
+          value: p(50),
+          unit: "ms",
+          target: "",
+          note: `sender lag ≤ ${r.maxLagMs.toFixed(0)} ms`,
+        },
+      );
     });
   } finally {
     await cleanUp();
