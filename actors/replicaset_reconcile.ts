@@ -17,7 +17,7 @@ import { MAX_REPLICAS, type ReplicaSet, type ReplicaSetStatus } from "../model/d
 import { AlreadyExistsError, NotFoundError } from "../model/errors.ts";
 import { API_VERSION } from "../model/meta.ts";
 import { newPodStatus, type Pod } from "../model/pod.ts";
-import { matchesSelector } from "../model/selector.ts";
+import { selectorMatcher } from "../model/selector.ts";
 import { settleAll } from "../model/settle.ts";
 import type { Service } from "../model/service.ts";
 import {
@@ -52,11 +52,11 @@ export interface ReplicaSetDeps {
   event: (e: EventInput) => void;
 }
 
-/** The names of the `type: LoadBalancer` Services of a namespace, with their selectors. */
+/** The names of the `type: LoadBalancer` Services of a namespace, with their selectors compiled. */
 async function loadBalancersOf(store: ObjectStore, namespace?: string) {
   return (await store.list<Service>("services", { namespace }))
     .filter((s) => s.spec.type === "LoadBalancer" && s.spec.selector)
-    .map((s) => ({ name: s.metadata.name, selector: s.spec.selector! }));
+    .map((s) => ({ name: s.metadata.name, selects: selectorMatcher(s.spec.selector) }));
 }
 
 /** What a pass needs of one of its pods, when the pod is active (see isActivePod). */
@@ -231,7 +231,7 @@ export async function reconcileReplicaSet(
   const minReady = rs.spec.minReadySeconds ?? 0;
   const balancers = await loadBalancersOf(deps.store, rs.metadata.namespace);
   const gatesOf = (p: ReplicaPod) =>
-    balancers.filter((b) => matchesSelector(b.selector, p.labels)).map((b) => b.name);
+    balancers.filter((b) => b.selects(p.labels)).map((b) => b.name);
   // One loop over the pods: a ReplicaSet of 10,000 is passed over again and again while they start.
   let ready = 0;
   let available = 0;
