@@ -8,6 +8,8 @@ import type { MilpaObject } from "../model/meta.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
+import { selectorMatcher } from "../model/selector.ts";
+import type { Service } from "../model/service.ts";
 import { controllerOf } from "../model/workload.ts";
 import type { WatchEvent } from "../store/object_store.ts";
 import type { HubEvent } from "./agent_hub.ts";
@@ -25,8 +27,54 @@ export interface RouteTarget {
   forget(systemId: string): void;
   /** Deletes what lost its owner. */
   collectGarbage(): void;
-  /** System ids of the live actors of a kind. */
-  ids(kind: Entry["kind"]): string[];
+  /** The selectors of the Services whose actors hear of their pods. */
+  services: ServiceSelectors;
+}
+
+/**
+ * The selector of each Service, by namespace, so that a pod's change is told only to the
+ * Services that select it (or selected it before a change of its labels): every pod event used
+ * to nudge every Service of its namespace, so each Service's pass ran, and found nothing new,
+ * for every change of pods it does not select. A Service without a selector selects no pod (its
+ * endpoints are not derived from pods); an empty one selects them all, as its pass does.
+ */
+export class ServiceSelectors {
+  readonly #byNamespace = new Map<
+    string,
+    Map<string, (labels?: Record<string, string>) => boolean>
+  >();
+
+  /** Notes `svc`'s selector (its latest spec), replacing what was noted of it. */
+  set(svc: Service): void {
+    const ns = svc.metadata.namespace ?? "default";
+    let services = this.#byNamespace.get(ns);
+    if (!svc.spec?.selector) {
+      services?.delete(serviceId(ns, svc.metadata.name));
+      return;
+    }
+    if (!services) this.#byNamespace.set(ns, services = new Map());
+    services.set(serviceId(ns, svc.metadata.name), selectorMatcher(svc.spec.selector));
+  }
+
+  /** Forgets a Service. */
+  delete(namespace: string, name: string): void {
+    const services = this.#byNamespace.get(namespace);
+    services?.delete(serviceId(namespace, name));
+    if (services?.size === 0) this.#byNamespace.delete(namespace);
+  }
+
+  /** Ids of the Services of `namespace` selecting `labels`, or `previous` when given. */
+  *selecting(
+    namespace: string,
+    labels: Record<string, string> | undefined,
+    previous?: Record<string, string>,
+  ): Generator<string> {
+    const services = this.#byNamespace.get(namespace);
+    if (!services) return;
+    for (const [id, selects] of services) {
+      if (selects(labels) || (previous !== undefined && selects(previous))) yield id;
+    }
+  }
 }
 
 /**
@@ -115,10 +163,12 @@ function routePod(t: RouteTarget, e: WatchEvent): void {
   }
 }
 
-/** A pod changed: the services of its namespace look again (one may select it now, or did). */
-function nudgeServices(t: RouteTarget, pod: MilpaObject): void {
-  const prefix = `service/${pod.metadata.namespace}/`;
-  for (const id of t.ids("service")) if (id.startsWith(prefix)) t.send(id, { type: "CHANGED" });
+/** A pod changed: the Services that select it, or did before its labels changed, look again. */
+function nudgeServices(t: RouteTarget, e: WatchEvent): void {
+  const { namespace = "default", labels } = e.object.metadata;
+  for (const id of t.services.selecting(namespace, labels, e.previousLabels)) {
+    if (t.entry(id)) t.send(id, { type: "CHANGED" });
+  }
 }
 
 /** Routes one store change. Every change to an owned object also nudges its owner. */
@@ -127,9 +177,11 @@ export function routeStoreEvent(t: RouteTarget, e: WatchEvent): void {
   switch (o.kind) {
     case "Pod":
       routePod(t, e);
-      nudgeServices(t, o);
+      nudgeServices(t, e);
       break;
     case "Service":
+      if (e.type === "DELETED") t.services.delete(o.metadata.namespace!, o.metadata.name);
+      else t.services.set(o as Service);
       routeWorkload(t, e, serviceId(o.metadata.namespace!, o.metadata.name));
       return;
     case "ReplicaSet":

@@ -7,9 +7,11 @@ import {
   routeHubEvent,
   routeStoreEvent,
   type RouteTarget,
+  ServiceSelectors,
   StatusFilter,
 } from "./routing.ts";
 import type { Pod } from "../model/pod.ts";
+import type { Service } from "../model/service.ts";
 import type { WatchEvent } from "../store/object_store.ts";
 
 const status = (phase: string): HubEvent => ({
@@ -148,7 +150,7 @@ Deno.test("routeStoreEvent() tells a pod's actor of a spec change and of its del
   const t = {
     send: (id: string, e: { type: string }) => void sent.push([id, e.type]),
     entry: (id: string) => id === "pod/default/web" ? entry : undefined,
-    ids: () => [],
+    services: new ServiceSelectors(),
   } as unknown as RouteTarget;
   const pod = (generation: number, phase: string, status: string): WatchEvent => ({
     type: "MODIFIED",
@@ -194,11 +196,16 @@ Deno.test("coalesceChanged() sends CHANGED to each actor once per run of synchro
       spec: { units: [] },
     } as unknown as Pod,
   });
-  const entries: Record<string, unknown> = { "replicaset/default/web": { uid: "rs-1" } };
+  const entries: Record<string, unknown> = {
+    "replicaset/default/web": { uid: "rs-1" },
+    "service/default/front": { uid: "svc-1" },
+  };
+  const services = new ServiceSelectors();
+  services.set(service("front", {})); // an empty selector: every pod of the namespace
   const t = {
     send,
     entry: (id: string) => entries[id],
-    ids: () => ["service/default/front"],
+    services,
   } as unknown as RouteTarget;
   // A commit of 300 pods of one ReplicaSet, told to watchers in one loop.
   for (let i = 0; i < 300; i++) routeStoreEvent(t, owned(i));
@@ -213,4 +220,84 @@ Deno.test("coalesceChanged() sends CHANGED to each actor once per run of synchro
   await Promise.resolve();
   routeStoreEvent(t, owned(1));
   assert.equal(sent.length, 6, "a later change is told again");
+});
+
+function service(name: string, selector?: Record<string, string>, namespace = "default"): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace, uid: `uid-${name}` },
+    spec: { ...(selector ? { selector } : {}), ports: [{ port: 80 }] },
+  } as unknown as Service;
+}
+
+function labelled(
+  type: WatchEvent["type"],
+  labels: Record<string, string>,
+  previousLabels?: Record<string, string>,
+  namespace = "default",
+): WatchEvent {
+  return {
+    type,
+    object: {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace, uid: "uid-p", generation: 1, labels },
+      spec: { units: [] },
+    } as unknown as Pod,
+    ...(previousLabels ? { previousLabels } : {}),
+  };
+}
+
+Deno.test("routeStoreEvent() tells a pod's change only to the Services selecting it, now or before its labels changed", async () => {
+  const sent: string[] = [];
+  const live = new Set(["service/default/web", "service/default/db", "service/default/all"]);
+  live.add("service/default/manual").add("service/other/web");
+  const t = {
+    send: coalesceChanged((id) => void sent.push(id)),
+    entry: (id: string) => live.has(id) ? { uid: id } : undefined,
+    spawn: () => {},
+    collectGarbage: () => {},
+    forget: () => {},
+    services: new ServiceSelectors(),
+  } as unknown as RouteTarget;
+  // Services arrive as store events (and restored actors through the supervisor's spawnFor).
+  for (const svc of [service("web", { app: "web" }), service("db", { app: "db" })]) {
+    routeStoreEvent(t, { type: "ADDED", object: svc });
+  }
+  routeStoreEvent(t, { type: "ADDED", object: service("all", {}) });
+  routeStoreEvent(t, { type: "ADDED", object: service("manual") }); // no selector: no pod
+  routeStoreEvent(t, { type: "ADDED", object: service("web", { app: "web" }, "other") });
+  const told = async (e: WatchEvent) => {
+    sent.length = 0;
+    routeStoreEvent(t, e);
+    await Promise.resolve(); // coalesceChanged forgets at the end of the run
+    return [...sent].sort();
+  };
+  assert.deepEqual(await told(labelled("ADDED", { app: "web" })), [
+    "service/default/all",
+    "service/default/web",
+  ]);
+  assert.deepEqual(await told(labelled("MODIFIED", { app: "cache" })), ["service/default/all"]);
+  // Its labels changed from web to db: the Service it left looks again, and the one it joined.
+  assert.deepEqual(await told(labelled("MODIFIED", { app: "db" }, { app: "web" })), [
+    "service/default/all",
+    "service/default/db",
+    "service/default/web",
+  ]);
+  assert.deepEqual(await told(labelled("DELETED", { app: "db" })), [
+    "service/default/all",
+    "service/default/db",
+  ]);
+  assert.deepEqual(await told(labelled("ADDED", { app: "web" }, undefined, "other")), [
+    "service/other/web",
+  ]);
+  // A Service whose selector changed follows its new pods; a deleted one hears of none.
+  routeStoreEvent(t, { type: "MODIFIED", object: service("web", { app: "cache" }) });
+  routeStoreEvent(t, { type: "DELETED", object: service("all", {}) });
+  assert.deepEqual(await told(labelled("MODIFIED", { app: "cache" })), ["service/default/web"]);
+  assert.deepEqual(await told(labelled("MODIFIED", { app: "web" })), []);
+  // A Service noted but whose actor is gone is not sent to.
+  live.delete("service/default/web");
+  assert.deepEqual(await told(labelled("MODIFIED", { app: "cache" })), []);
 });

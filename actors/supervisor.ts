@@ -25,6 +25,7 @@ import { type MilpaObject, parseObjectKey } from "../model/meta.ts";
 import { NotFoundError } from "../model/errors.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
+import type { Service } from "../model/service.ts";
 import type { ActorStore } from "../store/actor_store.ts";
 import type { SavedLogs } from "../store/log_store.ts";
 import { EventLog, FinishedPods, purgeExpired, recordEvent } from "../store/events.ts";
@@ -44,6 +45,7 @@ import {
   routeHubEvent,
   routeStoreEvent,
   type RouteTarget,
+  ServiceSelectors,
   StatusFilter,
   terminateNode,
 } from "./routing.ts";
@@ -157,6 +159,8 @@ export class Supervisor {
   readonly #actors = new Map<string, Entry>();
   /** System ids of live actors by kind (lookups by kind cost what the kind has, not all). */
   readonly #byKind = new Map<Kind, Set<string>>();
+  /** The selectors of the Services, for routing pods' changes to them. */
+  readonly #services = new ServiceSelectors();
   readonly #persister: Persister;
   readonly #timings: Timings;
   readonly #kinds: Map<string, ManagedKind>;
@@ -455,6 +459,7 @@ export class Supervisor {
     const kind = [...this.#kinds.values()].find((k) => k.objectKind === obj.kind);
     if (!kind) return;
     const id = kind.idOf(obj.metadata.namespace, obj.metadata.name);
+    if (obj.kind === "Service") this.#services.set(obj as Service);
     this.#start(id, kind.name, kind.machine, kind.inputOf(obj), snapshot, obj);
     if (obj.kind === "Pod" && (obj as Pod).spec.phase === "Terminated") {
       this.send(id, { type: "DELETE" });
@@ -663,7 +668,7 @@ export class Supervisor {
       send: coalesceChanged((id, ev) => this.send(id, ev)),
       entry: (id) => this.#actors.get(id),
       spawn: (obj) => this.spawnFor(obj),
-      ids: (kind) => this.actorIds(kind),
+      services: this.#services,
       collectGarbage: () => this.collectGarbage(),
       forget: (id) => {
         const entry = this.#actors.get(id);

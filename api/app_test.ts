@@ -887,6 +887,47 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "API GET ?watch=true with a labelSelector: a relabelled object that leaves it is DELETED, one that joins it ADDED",
+  fn: async () => {
+    await withApi(async (api) => {
+      await createPod(api, podManifest("web-1", { labels: { app: "web" } }));
+      await createPod(api, podManifest("api-1", { labels: { app: "api" } }));
+      const res = await api.call("GET", `${PODS}?watch=true&labelSelector=app%3Dweb`);
+      const sse = new SseReader(res.body!);
+      // A frame that never comes fails the test instead of hanging it.
+      const frame = async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no event within 5 s")), 5_000);
+        });
+        try {
+          const f = await Promise.race([sse.next(), late]);
+          return `${f.event} ${f.data.metadata.name} ${JSON.stringify(f.data.metadata.labels)}`;
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      try {
+        assert.equal(await frame(), `ADDED web-1 {"app":"web"}`);
+        await api.call("PUT", `${PODS}/web-1`, podManifest("web-1", { labels: { app: "old" } }));
+        assert.equal(await frame(), `DELETED web-1 {"app":"old"}`);
+        await api.call("PUT", `${PODS}/api-1`, podManifest("api-1", { labels: { app: "web" } }));
+        assert.equal(await frame(), `ADDED api-1 {"app":"web"}`);
+        await api.call(
+          "PUT",
+          `${PODS}/api-1`,
+          podManifest("api-1", { labels: { app: "web", tier: "1" } }),
+        );
+        assert.equal(await frame(), `MODIFIED api-1 {"app":"web","tier":"1"}`);
+      } finally {
+        await sse.cancel();
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "API watch keeps at most one keepalive timer pending, however many events it sends",
   fn: async () => {
     const realSetTimeout = globalThis.setTimeout;

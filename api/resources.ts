@@ -9,7 +9,7 @@ import type { KindInfo } from "../model/kinds.ts";
 import { findKind, KINDS } from "../model/kinds.ts";
 import { API_VERSION } from "../model/meta.ts";
 import type { MilpaObject, ObjectList } from "../model/meta.ts";
-import { matchesSelector, parseSelectorString } from "../model/selector.ts";
+import { parseSelectorString, selectorMatcher } from "../model/selector.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
@@ -259,12 +259,18 @@ export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono
         event: e.type,
         data: JSON.stringify(e.object),
       }));
-      const matches = (o: MilpaObject) =>
+      const selects = selector ? selectorMatcher(selector) : () => true;
+      const watched = (o: MilpaObject) =>
         o.kind === k.kind &&
-        (namespace === undefined || (o.metadata.namespace ?? "") === namespace) &&
-        (!selector || matchesSelector(selector, o.metadata.labels ?? {}));
+        (namespace === undefined || (o.metadata.namespace ?? "") === namespace);
+      // As Kubernetes' watches do: an object whose new labels leave the selector is DELETED for
+      // this watcher, and one whose labels join it is ADDED.
       const stop = deps.store.watch((e) => {
-        if (matches(e.object)) queue.push(e);
+        if (!watched(e.object)) return;
+        const now = selects(e.object.metadata.labels ?? {});
+        const before = e.previousLabels ? selects(e.previousLabels) : now;
+        if (now) queue.push(before ? e : { type: "ADDED", object: e.object });
+        else if (before && e.type === "MODIFIED") queue.push({ type: "DELETED", object: e.object });
       }, () => queue.end());
       queue.onEnd(stop); // a client too far behind stops costing anything at once
       stream.onAbort(() => queue.end());

@@ -63,6 +63,11 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 export interface WatchEvent {
   type: WatchEventType;
   object: MilpaObject;
+  /**
+   * The labels the object had before this change, when the change replaced them (an update of
+   * its labels): a reader that follows objects by label (a Service's pods) learns that one left.
+   */
+  previousLabels?: Record<string, string>;
 }
 
 /** A callback for changes. */
@@ -468,6 +473,14 @@ function toStored(obj: MilpaObject): Stored {
 
 function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether two label sets are equal (absent and empty are). */
+function sameLabels(a: Record<string, string> = {}, b: Record<string, string> = {}): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (!Object.hasOwn(b, k) || a[k] !== b[k]) return false;
+  return true;
 }
 
 function withVersion(obj: MilpaObject, versionstamp: string): MilpaObject {
@@ -894,7 +907,14 @@ export class ObjectStore {
     out.forEach((object, i) => {
       const replaced = results[i].replaced;
       if (replaced) this.emit({ type: "DELETED", object: replaced });
-      this.emit({ type: results[i].type, object });
+      const before = results[i].type === "MODIFIED"
+        ? currents[i].value?.metadata.labels
+        : undefined;
+      this.emit(
+        results[i].type === "MODIFIED" && !sameLabels(before, object.metadata.labels)
+          ? { type: "MODIFIED", object, previousLabels: before ?? {} }
+          : { type: results[i].type, object },
+      );
     });
     return out;
   }

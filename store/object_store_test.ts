@@ -732,7 +732,8 @@ Deno.test("ObjectStore.watch() gets ADDED, MODIFIED and DELETED after each commi
     const v1 = await store.create(pod("web"));
     assert.deepEqual(events, [{ type: "ADDED", object: v1 }]);
     const v2 = await store.update({ ...v1, metadata: { ...v1.metadata, labels: { a: "b" } } });
-    assert.deepEqual(events[1], { type: "MODIFIED", object: v2 });
+    // The labels it had before (none) come with the change that replaced them.
+    assert.deepEqual(events[1], { type: "MODIFIED", object: v2, previousLabels: {} });
     await store.delete("pods", "default", "web");
     assert.deepEqual(events[2], { type: "DELETED", object: v2 });
     assert.equal(events.length, 3);
@@ -1007,4 +1008,34 @@ Deno.test("ObjectStore.list() with owner gives the objects of that controlling o
   } finally {
     kv.close();
   }
+});
+
+Deno.test("ObjectStore.watch(): a change of an object's labels carries the labels it replaced; other changes do not", async () => {
+  await withStore(async (store) => {
+    const v1 = await store.create(pod("web", { labels: { app: "web", tier: "1" } }));
+    const events: WatchEvent[] = [];
+    store.watch((e) => events.push(e));
+    const relabel = (o: MilpaObject, labels: Record<string, string>) =>
+      store.update({ ...o, metadata: { ...o.metadata, labels } });
+    // The same labels in another order: not a change of them.
+    const v2 = await relabel(v1, { tier: "1", app: "web" });
+    const v3 = await relabel(v2, { app: "db" });
+    const v4 = await store.update({ ...v3, spec: { units: [{ name: "main", image: "x" }] } });
+    // An actor's status write (the group committer decides it late, then reports it committed).
+    const { late, committed } = store.statusWrite({
+      kind: "Pod",
+      namespace: "default",
+      name: "web",
+      status: { phase: "Running" },
+    });
+    assert.equal(late().length, 1);
+    committed("00000000000000ff0000");
+    assert.deepEqual(events.map((e) => [e.type, e.object.metadata.labels, e.previousLabels]), [
+      ["MODIFIED", { tier: "1", app: "web" }, undefined],
+      ["MODIFIED", { app: "db" }, { tier: "1", app: "web" }],
+      ["MODIFIED", { app: "db" }, undefined],
+      ["MODIFIED", { app: "db" }, undefined],
+    ]);
+    assert.equal(v4.metadata.labels?.app, "db");
+  });
 });
