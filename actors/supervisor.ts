@@ -157,8 +157,6 @@ function revive(kind: Kind, snap: Snapshot<unknown> | undefined): Snapshot<unkno
 /** Supervises every actor of the controller. */
 export class Supervisor {
   readonly #actors = new Map<string, Entry>();
-  /** System ids of live actors by kind (lookups by kind cost what the kind has, not all). */
-  readonly #byKind = new Map<Kind, Set<string>>();
   /** The selectors of the Services, for routing pods' changes to them. */
   readonly #services = new ServiceSelectors();
   readonly #persister: Persister;
@@ -370,7 +368,6 @@ export class Supervisor {
     for (const cancel of this.#timers) cancel();
     for (const e of this.#actors.values()) stopChild(e.ref);
     this.#actors.clear();
-    this.#byKind.clear();
     await Promise.all(this.#tasks);
     await this.pool.drain();
     this.#persister.close();
@@ -426,27 +423,6 @@ export class Supervisor {
   /** The root supervisor actor. */
   get root(): AnyActorRef {
     return this.#root;
-  }
-
-  /** System ids of live actors, by kind. */
-  actorIds(kind?: Kind): string[] {
-    return kind ? [...this.#byKind.get(kind) ?? []] : [...this.#actors.keys()];
-  }
-
-  #set(id: string, entry: Entry): void {
-    const prev = this.#actors.get(id);
-    if (prev && prev.kind !== entry.kind) this.#byKind.get(prev.kind)?.delete(id);
-    this.#actors.set(id, entry);
-    let ids = this.#byKind.get(entry.kind);
-    if (!ids) this.#byKind.set(entry.kind, ids = new Set());
-    ids.add(id);
-  }
-
-  #delete(id: string): void {
-    const e = this.#actors.get(id);
-    if (!e) return;
-    this.#actors.delete(id);
-    this.#byKind.get(e.kind)?.delete(id);
   }
 
   /** Resolves when every snapshot scheduled so far is written. */
@@ -533,7 +509,7 @@ export class Supervisor {
       generation: obj?.metadata.generation,
       restarts: prev?.restarts ?? 0,
     };
-    this.#set(id, entry);
+    this.#actors.set(id, entry);
     let last: Snapshot<unknown> | undefined;
     // Its first snapshot is not written when the store has it already (restored from it: after
     // a restart, 20,000 rewrites for nothing) or a new actor of the object would start the same
@@ -603,7 +579,7 @@ export class Supervisor {
   async #done(id: string, entry: Entry): Promise<void> {
     if (entry.kind === "node") return await this.#nodeDone(id, entry);
     await this.#persister.persisted(id);
-    if (this.#actors.get(id) === entry) this.#delete(id);
+    if (this.#actors.get(id) === entry) this.#actors.delete(id);
     this.#persister.forget(id);
     await this.deps.actorStore.remove(id);
   }
@@ -619,7 +595,7 @@ export class Supervisor {
    */
   async #nodeDone(id: string, entry: Entry): Promise<void> {
     await this.#persister.cancel(id);
-    if (this.#actors.get(id) === entry) this.#delete(id);
+    if (this.#actors.get(id) === entry) this.#actors.delete(id);
     this.#persister.forget(id);
     try {
       await this.deps.store.delete("nodes", undefined, entry.name!);
@@ -673,7 +649,7 @@ export class Supervisor {
       forget: (id) => {
         const entry = this.#actors.get(id);
         if (entry) stopChild(entry.ref);
-        this.#delete(id);
+        this.#actors.delete(id);
         this.#track(
           this.#persister.cancel(id).then(() => {
             // A pod re-created under the same name already has a new actor: keep its snapshot.
