@@ -292,8 +292,9 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     userApi: { app, auth: apiAuthenticator({ token, store, clock, apiTokens }) },
   }).fetch;
   ready = true;
-  // Heap pages a burst left committed go back once the process is quiet (model/memory_reducer.ts).
-  const releaseReducer = holdMemoryReducer();
+  // Heap pages a burst, or a purge of many objects, left committed go back once the process is
+  // quiet (model/memory_reducer.ts).
+  const releaseReducer = holdMemoryReducer(() => store.objectCount);
   // Agents reach a controller once it serves: the simulated ones too (those of the instances
   // an earlier controller launched, and of those booted while this one started).
   // They arrive over a few turns of the event loop (see startAgents), the API answering meanwhile.

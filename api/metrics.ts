@@ -143,7 +143,8 @@ export class ControllerMetrics {
     });
     new Counter({
       name: "milpa_heap_compactions_total",
-      help: "Compacting collections the controller ran once quiet after a burst, to give " +
+      help:
+        "Compacting collections the controller ran once quiet after a burst or a purge, to give " +
         "the heap's empty pages back (model/memory_reducer.ts); each pauses it.",
       registry,
       collect() {

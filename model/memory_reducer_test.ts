@@ -5,6 +5,7 @@ import {
   MemoryReducer,
   memoryReducerRunning,
   type ProcessSample,
+  readProcess,
   v8Compactor,
 } from "./memory_reducer.ts";
 
@@ -15,11 +16,14 @@ class FakeProcess {
   heap = 100 * MiB;
   live = 100 * MiB;
   cpuMs = 0;
+  /** Objects held; undefined: not counted. */
+  objects: number | undefined;
   compactions = 0;
   read = (): ProcessSample => ({
     heapTotal: this.heap,
     rss: this.heap + 50 * MiB,
     cpuMs: this.cpuMs,
+    ...(this.objects === undefined ? {} : { objects: this.objects }),
   });
   compact = (): void => {
     this.compactions++;
@@ -93,6 +97,66 @@ Deno.test("MemoryReducer leaves a heap that grew less than half, a small heap, a
   small.heap = 60 * MiB;
   for (let i = 0; i < 10; i++) await clock.advance(2_000), s.check();
   assert.equal(small.compactions, 0);
+});
+
+Deno.test("MemoryReducer compacts once quiet after a quarter of the objects, and 2,000 at least, were let go", async () => {
+  const clock = new FakeClock();
+  const p = new FakeProcess();
+  // After a rollout of 10,000: 34,000 objects (the finished pods among them), 300 MiB of heap.
+  p.heap = 300 * MiB;
+  p.live = 200 * MiB;
+  p.objects = 34_000;
+  const r = reducer(p, clock);
+  r.check();
+  for (let i = 0; i < 5; i++) await clock.advance(2_000), r.check();
+  assert.equal(p.compactions, 0, "the heap did not grow, and nothing was let go");
+  // 20 % of them purged: not worth a pause.
+  p.objects = 27_200;
+  for (let i = 0; i < 5; i++) await clock.advance(2_000), r.check();
+  assert.equal(p.compactions, 0);
+  // The purge goes on while the process is busy: no pause then.
+  p.objects = 24_000;
+  p.cpuMs += 2_000;
+  await clock.advance(2_000), r.check();
+  p.cpuMs += 2_000;
+  await clock.advance(2_000), r.check();
+  assert.equal(p.compactions, 0, "busy");
+  // Quiet two periods: compacted, heap down to what is live.
+  await clock.advance(2_000), r.check();
+  assert.equal(p.compactions, 0);
+  await clock.advance(2_000);
+  const done = r.check();
+  assert.equal(p.compactions, 1);
+  assert.equal(done?.before.objects, 24_000);
+  assert.equal(p.heap, 200 * MiB);
+  // The peak starts again from there: the same count, or a few less, is no reason.
+  p.objects = 23_000;
+  for (let i = 0; i < 60; i++) await clock.advance(2_000), r.check();
+  assert.equal(p.compactions, 1);
+
+  // A small store: 1,500 of 2,000 objects gone is under 2,000.
+  const small = new FakeProcess();
+  small.heap = 100 * MiB;
+  small.objects = 2_000;
+  const s = reducer(small, clock);
+  s.check();
+  small.objects = 500;
+  for (let i = 0; i < 10; i++) await clock.advance(2_000), s.check();
+  assert.equal(small.compactions, 0);
+  // Without a count, objects are no reason either.
+  const uncounted = new FakeProcess();
+  const u = reducer(uncounted, clock);
+  u.check();
+  for (let i = 0; i < 10; i++) await clock.advance(2_000), u.check();
+  assert.equal(uncounted.compactions, 0);
+});
+
+Deno.test("readProcess adds up the objects each counter holds, and leaves them out without counters", () => {
+  assert.equal(readProcess().objects, undefined);
+  assert.equal(readProcess([]).objects, undefined);
+  assert.equal(readProcess([() => 3, () => 4]).objects, 7);
+  const s = readProcess();
+  assert.ok(s.heapTotal > 0 && s.rss > 0 && s.cpuMs > 0);
 });
 
 Deno.test("v8Compactor runs a real collection: garbage is freed", () => {

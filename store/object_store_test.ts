@@ -267,6 +267,29 @@ Deno.test("ObjectStore.list() keeps names in order through creates, deletes and 
   });
 });
 
+Deno.test("ObjectStore.objectCount counts the objects held, of every kind, through creates, updates, deletes and failures", async () => {
+  await withStore(async (store) => {
+    assert.equal(store.objectCount, 0);
+    await store.create(pod("a"));
+    await store.create(pod("b", { namespace: "other" }));
+    await store.create(node("n1"));
+    assert.equal(store.objectCount, 3);
+    const a = await store.mustGet("pods", "default", "a");
+    await store.update({ ...a, metadata: { ...a.metadata, labels: { app: "x" } } });
+    await assert.rejects(store.create(pod("a")));
+    assert.equal(store.objectCount, 3, "an update and a refused create hold no more");
+    await store.delete("pods", "other", "b");
+    await store.delete("nodes", undefined, "n1");
+    assert.equal(store.objectCount, 1);
+    await store.commit([
+      { op: "create", object: pod("c") },
+      { op: "create", object: pod("d") },
+      { op: "delete", object: await store.mustGet("pods", "default", "a") },
+    ]);
+    assert.equal(store.objectCount, 2);
+  });
+});
+
 Deno.test("mergeSorted() merges two sorted arrays by code point", () => {
   assert.deepEqual(mergeSorted(["a", "c", "e"], ["b", "d", "f", "g"]), [
     "a",
