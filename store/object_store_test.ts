@@ -11,7 +11,6 @@ import type { WatchEvent } from "./object_store.ts";
 import {
   MAX_BATCH,
   MAX_OBJECT_BYTES,
-  mergeSorted,
   metadataMembersAt,
   ObjectStore,
   opIndexOf,
@@ -288,20 +287,6 @@ Deno.test("ObjectStore.objectCount counts the objects held, of every kind, throu
     ]);
     assert.equal(store.objectCount, 2);
   });
-});
-
-Deno.test("mergeSorted() merges two sorted arrays by code point", () => {
-  assert.deepEqual(mergeSorted(["a", "c", "e"], ["b", "d", "f", "g"]), [
-    "a",
-    "b",
-    "c",
-    "d",
-    "e",
-    "f",
-    "g",
-  ]);
-  assert.deepEqual(mergeSorted([], ["B", "a"]), ["B", "a"]);
-  assert.deepEqual(mergeSorted(["Z", "a"], []), ["Z", "a"]);
 });
 
 Deno.test("ObjectStore.listProjected() summarizes each version of an object once, as list() would filter", async () => {
