@@ -175,6 +175,13 @@ class KindIndex {
    * then kept up to date through every create and delete.
    */
   readonly #sorted = new Map<string, SortedNames>();
+  /**
+   * Per namespace, the sorted names of the objects each controlling owner has (a ReplicaSet's
+   * pods), made when a list by owner first needs them and then kept up to date: a ReplicaSet's
+   * pass reads its own pods, not every pod of the namespace (in a rollout, two ReplicaSets of
+   * 10,000 pods each, and the old one's pods still leaving).
+   */
+  readonly #owned = new Map<string, Map<string, SortedNames>>();
   #namespaces: string[] | undefined;
   /** Objects held, in every namespace. */
   count = 0;
@@ -189,24 +196,40 @@ class KindIndex {
       this.byNamespace.set(ns, names = new Map());
       this.#namespaces = undefined;
     }
-    if (!names.has(name)) {
+    const before = names.get(name);
+    if (!before) {
       this.count++;
       this.#sorted.get(ns)?.add(name);
+    }
+    const owned = this.#owned.get(ns);
+    if (owned) {
+      const from = before && ownerOf(before);
+      const to = ownerOf(e);
+      if (from !== to) {
+        if (from !== undefined) dropOwned(owned, from, name);
+        if (to !== undefined) addOwned(owned, to, name);
+      }
     }
     names.set(name, e);
   }
 
   delete(ns: string, name: string): void {
     const names = this.byNamespace.get(ns);
-    if (!names?.delete(name)) return;
+    const e = names?.get(name);
+    if (!names || !e) return;
+    names.delete(name);
     this.count--;
     if (names.size === 0) {
       this.byNamespace.delete(ns);
       this.#namespaces = undefined;
       this.#sorted.delete(ns);
-    } else {
-      this.#sorted.get(ns)?.delete(name);
+      this.#owned.delete(ns);
+      return;
     }
+    this.#sorted.get(ns)?.delete(name);
+    const owned = this.#owned.get(ns);
+    const owner = owned && ownerOf(e);
+    if (owner !== undefined) dropOwned(owned!, owner, name);
   }
 
   /** Namespaces in order. */
@@ -223,6 +246,37 @@ class KindIndex {
     }
     return sorted;
   }
+
+  /** The names, in order, of a namespace's objects whose controlling owner has uid `owner`. */
+  ownedBy(ns: string, owner: string): SortedNames {
+    let owned = this.#owned.get(ns);
+    if (!owned) {
+      const names = this.byNamespace.get(ns);
+      if (!names) return new SortedNames();
+      const byOwner = new Map<string, string[]>();
+      for (const [name, e] of names) {
+        const o = ownerOf(e);
+        if (o === undefined) continue;
+        let list = byOwner.get(o);
+        if (!list) byOwner.set(o, list = []);
+        list.push(name);
+      }
+      owned = new Map([...byOwner].map(([o, list]) => [o, new SortedNames(list)]));
+      this.#owned.set(ns, owned);
+    }
+    return owned.get(owner) ?? new SortedNames();
+  }
+}
+
+function addOwned(owned: Map<string, SortedNames>, owner: string, name: string): void {
+  let names = owned.get(owner);
+  if (!names) owned.set(owner, names = new SortedNames());
+  names.add(name);
+}
+
+function dropOwned(owned: Map<string, SortedNames>, owner: string, name: string): void {
+  const names = owned.get(owner);
+  if (names?.delete(name) && names.size === 0) owned.delete(owner);
 }
 
 function indexed(stored: MilpaObject, versionstamp: string, json?: string): Indexed {
@@ -699,7 +753,8 @@ export class ObjectStore {
       if (after && n < after[0]) continue;
       const names = idx.byNamespace.get(n);
       if (!names) continue;
-      const sorted = idx.names(n).cursor(after && n === after[0] ? after[1] : undefined);
+      const sorted = (opts.owner === undefined ? idx.names(n) : idx.ownedBy(n, opts.owner))
+        .cursor(after && n === after[0] ? after[1] : undefined);
       for (let name = sorted.next(); name !== undefined; name = sorted.next()) {
         const e = names.get(name);
         if (!e) continue; // deleted while this list let others run

@@ -1018,6 +1018,49 @@ Deno.test("ObjectStore.list() with owner gives the objects of that controlling o
   }
 });
 
+Deno.test("ObjectStore.list() by owner follows creates, owner changes and deletes after its first list (a seeded walk)", async () => {
+  await withStore(async (store) => {
+    const owners = ["uid-a", "uid-b", "uid-c", undefined];
+    const withOwner = (obj: MilpaObject, uid: string | undefined): MilpaObject => ({
+      ...obj,
+      metadata: {
+        ...obj.metadata,
+        ownerReferences: uid
+          ? [{ apiVersion: "v1", kind: "ReplicaSet", name: uid, uid, controller: true }]
+          : [],
+      },
+    });
+    let seed = 5;
+    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const pool = Array.from({ length: 30 }, (_, i) => `p-${(i * 7919) % 101}`);
+    /** name → owner uid (or undefined) of the pods there are. */
+    const live = new Map<string, string | undefined>();
+    for (let step = 0; step < 500; step++) {
+      const name = pool[random(pool.length)];
+      const owner = owners[random(owners.length)];
+      if (!live.has(name)) {
+        await store.create(withOwner(pod(name), owner));
+        live.set(name, owner);
+      } else if (random(2) === 0) {
+        await store.delete("pods", "default", name);
+        live.delete(name);
+      } else {
+        // A status-only write keeps the owner; an update may change it (orphaned, adopted).
+        const current = await store.mustGet("pods", "default", name);
+        await store.update(withOwner(current, owner));
+        live.set(name, owner);
+      }
+      if (random(4) === 0) {
+        for (const uid of owners.slice(0, 3) as string[]) {
+          const listed = names(await store.list("pods", { namespace: "default", owner: uid }));
+          const want = [...live].filter(([, o]) => o === uid).map(([n]) => n).sort();
+          assert.deepEqual(listed, want, `owner ${uid} after step ${step}`);
+        }
+      }
+    }
+  });
+});
+
 Deno.test("ObjectStore.watch(): a change of an object's labels carries the labels it replaced; other changes do not", async () => {
   await withStore(async (store) => {
     const v1 = await store.create(pod("web", { labels: { app: "web", tier: "1" } }));
