@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { Node, NodePhase } from "../model/node.ts";
-import { loadOrCreateNodeKey, NODE_KEY_FILE, NodeCredentials } from "./node_credentials.ts";
+import { createHmac } from "node:crypto";
+import {
+  CredentialKey,
+  loadOrCreateNodeKey,
+  NODE_KEY_FILE,
+  NodeCredentials,
+} from "./node_credentials.ts";
 import { ObjectStore } from "./object_store.ts";
 
 interface Fixture {
@@ -197,4 +203,22 @@ Deno.test("NodeCredentials tokens are HMAC-SHA256 of name:nonce under the key fi
       hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))),
     );
   });
+});
+
+Deno.test("CredentialKey.mac() is HMAC-SHA256 (RFC 2104) of the text's UTF-8 under the key, in hex", async () => {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const key = CredentialKey.of(bytes);
+  for (const text of ["", "node-1:0123abcd", "pod:日本:é", "x".repeat(200)]) {
+    assert.equal(await key.mac(text), createHmac("sha256", bytes).update(text).digest("hex"));
+  }
+  // RFC 4231, test case 2: a key shorter than the block.
+  const rfc = CredentialKey.of(new TextEncoder().encode("Jefe"));
+  assert.equal(
+    await rfc.mac("what do ya want for nothing?"),
+    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+  );
+  assert.notEqual(
+    await CredentialKey.of(new Uint8Array(32)).mac("a"),
+    await CredentialKey.of(new Uint8Array(32).fill(1)).mac("a"),
+  );
 });
