@@ -238,6 +238,11 @@ export function holdMemoryReducer(objects?: () => number): () => void {
   };
 }
 
+/** The objects the holders of the process's reducer say they hold now (undefined: none counts). */
+export function memoryReducerObjects(): number | undefined {
+  return readProcess(objectCounts).objects;
+}
+
 /** Whether the process's reducer runs now (someone holds it). */
 export function memoryReducerRunning(): boolean {
   return shared?.running ?? false;

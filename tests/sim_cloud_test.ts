@@ -12,6 +12,7 @@ import type { Event } from "../model/event.ts";
 import type { Node } from "../model/node.ts";
 import type { Pod } from "../model/pod.ts";
 import { resolveConfig } from "../model/config.ts";
+import { memoryReducerObjects } from "../model/memory_reducer.ts";
 import { podManifest } from "./support/sim_cluster.ts";
 
 const fast: Partial<Timings> = { watchdogPeriodMs: 50, purgePeriodMs: 100, reconcilePeriodMs: 100 };
@@ -92,6 +93,10 @@ Deno.test("cloud.sim: a pod boots a simulated node, runs, logs a line, and its n
       }, "web to run");
       const unit = pod.status!.unitStatuses![0];
       assert.ok(unit.state.running?.startedAt, "its unit reports running");
+      // The process's memory reducer follows what the controller's store holds (the pod, its
+      // node, their events...), so that a purge of many is followed by a compaction.
+      assert.ok(c.store.objectCount >= 2);
+      assert.equal(memoryReducerObjects(), c.store.objectCount);
       assert.match(pod.status!.addresses?.[0]?.address ?? "", /^10\./);
       const [instance] = await c.cloud.listInstances();
       assert.equal(instance.nodeName, pod.status!.boundNodeName);
@@ -111,6 +116,7 @@ Deno.test("cloud.sim: a pod boots a simulated node, runs, logs a line, and its n
     } finally {
       await c.close();
     }
+    assert.equal(memoryReducerObjects(), undefined, "a closed controller is not counted");
   });
 });
 
