@@ -12,6 +12,8 @@
 
 /** Most names in one chunk; a chunk that grows past it is split in two. */
 const MAX_CHUNK = 512;
+/** Fewest names in a chunk that is left alone when it shrinks (a smaller one joins a neighbour). */
+const MIN_CHUNK = 64;
 
 function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -62,6 +64,11 @@ export class SortedNames {
     return this.#size;
   }
 
+  /** Chunks the names are held in (tests). */
+  get chunkCount(): number {
+    return this.#chunks.length;
+  }
+
   /** The chunk `name` belongs in: the first whose last name is not before it (else the last). */
   #chunkOf(name: string): number {
     const chunks = this.#chunks;
@@ -104,7 +111,20 @@ export class SortedNames {
     const i = lowerBound(chunk, name);
     if (chunk[i] !== name) return false;
     chunk.splice(i, 1);
-    if (chunk.length === 0) chunks.splice(ci, 1);
+    if (chunk.length === 0) {
+      chunks.splice(ci, 1);
+    } else if (chunk.length < MIN_CHUNK) {
+      // Small: joined to a neighbour it fits with, so that churn does not leave many small chunks.
+      const j = ci + 1 < chunks.length && chunks[ci + 1].length + chunk.length <= MAX_CHUNK
+        ? ci + 1
+        : ci > 0 && chunks[ci - 1].length + chunk.length <= MAX_CHUNK
+        ? ci - 1
+        : -1;
+      if (j >= 0) {
+        const [first, second] = j > ci ? [chunk, chunks[j]] : [chunks[j], chunk];
+        chunks.splice(Math.min(ci, j), 2, first.concat(second));
+      }
+    }
     this.#size--;
     this.#version++;
     return true;

@@ -77,3 +77,16 @@ Deno.test("A SortedNames cursor sees names added and deleted while it walks once
   assert.equal(c.next(), undefined);
   assert.equal(c.remaining(), 0);
 });
+
+Deno.test("SortedNames joins small chunks as names go: churn does not leave a chunk per few names", () => {
+  const all = Array.from({ length: 20_000 }, (_, i) => `p-${String(i).padStart(6, "0")}`);
+  const s = new SortedNames(all);
+  // Delete all but every 100th name: 200 names left, which fit in one chunk.
+  for (const [i, n] of all.entries()) if (i % 100 !== 0) s.delete(n);
+  assert.equal(s.size, 200);
+  assert.deepEqual(s.toArray(), all.filter((_, i) => i % 100 === 0));
+  assert.ok(s.chunkCount <= 2, `${s.chunkCount} chunks for 200 names`);
+  const c = s.cursor("p-009950");
+  assert.equal(c.next(), "p-010000");
+  assert.equal(c.remaining(), 99);
+});
