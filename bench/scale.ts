@@ -300,10 +300,13 @@ class Bench {
 
 /** server.yml of the benchmark's controllers. */
 function serverConfig(opts: ScaleOptions): Record<string, unknown> {
-  // Room for every pod of the biggest run, plus the nodes of pods still being replaced.
+  // Room for every pod of the biggest run and, in a rollout, for the new pods beside the old ones
+  // (a pod behind a Service drains for serviceDiscovery.drainSeconds, 30 s, on its node): up to
+  // twice the pods, and the surge. With 1.2 times, the svc phase's rollout of 10,000 waited ~40 s
+  // of its 85–90 s for nodes, the controller idle.
   const maxNodes = Math.min(
     100_000,
-    Math.max(1000, Math.ceil(Math.max(opts.n, opts.nSmall) * 1.2)),
+    Math.max(1000, Math.ceil(Math.max(opts.n, opts.nSmall) * 2.5)),
   );
   return {
     // The sim cloud boots nodes at once: the figures are the controller's, not a cloud's.
