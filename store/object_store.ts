@@ -28,7 +28,7 @@ import type { MilpaObject } from "../model/meta.ts";
 import { selectorMatcher } from "../model/selector.ts";
 import { controllerOf } from "../model/workload.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
-import { SortedNames } from "./sorted_names.ts";
+import { byCodePoint, SortedNames } from "./sorted_names.ts";
 import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
 import { labelKey, objectKey, OBJECTS } from "./keys.ts";
 import { log } from "../model/log.ts";
@@ -476,10 +476,6 @@ function toStored(obj: MilpaObject): Stored {
     );
   }
   return { stored, json, value };
-}
-
-function byCodePoint(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Whether two label sets are equal (absent and empty are). */

@@ -15,7 +15,8 @@ const MAX_CHUNK = 512;
 /** Fewest names in a chunk that is left alone when it shrinks (a smaller one joins a neighbour). */
 const MIN_CHUNK = 64;
 
-function byCodePoint(a: string, b: string): number {
+/** Compares two strings by code point (as Kubernetes orders names), not by locale. */
+export function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SortedNames } from "./sorted_names.ts";
+import { byCodePoint, SortedNames } from "./sorted_names.ts";
 
 /** Everything a cursor gives from `after`. */
 function walk(s: SortedNames, after?: string): string[] {
@@ -8,8 +8,6 @@ function walk(s: SortedNames, after?: string): string[] {
   for (let n = c.next(); n !== undefined; n = c.next()) out.push(n);
   return out;
 }
-
-const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 Deno.test("SortedNames keeps names in code-point order through a seeded walk of adds and deletes across many chunks", () => {
   let seed = 11;
