@@ -56,6 +56,8 @@ const MAX_SCAN = 2_000;
  * at once touch disjoint keys, so late mutations still see every earlier write of their keys.
  */
 const MAX_IN_FLIGHT = 2;
+/** Keys KV reads in one getMany. */
+const GET_MANY = 10;
 
 interface Queued {
   write: Write;
@@ -260,6 +262,18 @@ export class GroupCommitter {
   async #commitBatch(batch: Queued[]): Promise<void> {
     // Every earlier transaction has committed (and its writers saw it): late mutations now.
     for (const q of batch) q.late = q.write.late?.();
+    await this.#settle(batch);
+  }
+
+  /**
+   * Commits `batch` as one transaction and answers each of its writes. When a check fails, the
+   * writes whose checks fail now are found by reading their checked keys, and answered `ok:
+   * false`; the others are committed together again. (Each write alone, as before, made up to
+   * 1,000 transactions in a row for one stale event: seconds, with every key of the batch
+   * reserved, while the controller's other writes queued behind.) When KV refuses the whole
+   * transaction (a value too large), each half is tried, down to the write it refuses.
+   */
+  async #settle(batch: Queued[]): Promise<void> {
     if (batch.length === 1) {
       const [q] = batch;
       try {
@@ -271,20 +285,33 @@ export class GroupCommitter {
     }
     const atomic = this.kv.atomic();
     for (const q of batch) apply(atomic, q.write, q.late);
-    let res: Deno.KvCommitResult | Deno.KvCommitError | undefined;
+    let res: Deno.KvCommitResult | Deno.KvCommitError;
     const started = performance.now();
     try {
       res = await atomic.commit();
       this.onCommit?.((performance.now() - started) / 1000);
       this.#count(batch.map((q) => q.write));
     } catch {
-      res = undefined; // one of them is refused: each alone says which
+      // One of them is refused: halves, until the one that is.
+      const half = batch.length >> 1;
+      await this.#settle(batch.slice(0, half));
+      await this.#settle(batch.slice(half));
+      return;
     }
-    if (res?.ok) {
+    if (res.ok) {
       for (const q of batch) q.resolve(res);
       return;
     }
-    // A check failed (or KV refused the whole): each write alone gets its own answer.
+    // The keys of this batch are reserved (no other transaction writes them until it is
+    // answered), so what is read now is what the checks are decided against.
+    const failing = await this.#failingChecks(batch);
+    const rest = batch.filter((q) => !failing.has(q));
+    for (const q of failing) q.resolve({ ok: false });
+    if (rest.length < batch.length) {
+      if (rest.length) await this.#settle(rest);
+      return;
+    }
+    // None found failing (a key written by someone else than this committer): each alone.
     for (const q of batch) {
       try {
         q.resolve(await this.#commitOne(q));
@@ -292,6 +319,22 @@ export class GroupCommitter {
         q.reject(e);
       }
     }
+  }
+
+  /** The writes of `batch` with a check that does not hold now. */
+  async #failingChecks(batch: Queued[]): Promise<Set<Queued>> {
+    const checks: { q: Queued; check: Deno.AtomicCheck }[] = [];
+    for (const q of batch) for (const check of q.write.checks) checks.push({ q, check });
+    const reads: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
+    for (let i = 0; i < checks.length; i += GET_MANY) {
+      reads.push(this.kv.getMany(checks.slice(i, i + GET_MANY).map((c) => c.check.key)));
+    }
+    const entries = (await Promise.all(reads)).flat();
+    const failing = new Set<Queued>();
+    checks.forEach(({ q, check }, i) => {
+      if (entries[i].versionstamp !== check.versionstamp) failing.add(q);
+    });
+    return failing;
   }
 
   async #commitOne(q: Queued): Promise<Deno.KvCommitResult | Deno.KvCommitError> {

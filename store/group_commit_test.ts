@@ -93,6 +93,60 @@ Deno.test("GroupCommitter answers each write of a merged transaction that failed
   });
 });
 
+Deno.test("GroupCommitter finds the writes whose checks fail and commits the others together again", async () => {
+  await withKv(async (kv, c) => {
+    await kv.set(["taken", 1], "someone");
+    await kv.set(["taken", 2], "someone");
+    const status = { current: "v0" };
+    const writes = Array.from(
+      { length: 500 },
+      (_, i) =>
+        i === 100 || i === 400
+          ? put(["taken", i === 100 ? 1 : 2], "me", null) // their checks fail
+          : put(["free", i], i),
+    );
+    // A write whose late mutation is decided once, and must survive the retry.
+    writes.push({
+      checks: [],
+      mutations: [],
+      bytes: 100,
+      lateKeys: [["late"]],
+      late: () => [{ type: "set", key: ["late"], value: `${status.current}+late` }],
+    });
+    const results = await Promise.all(writes.map((w) => c.commit(w)));
+    status.current = "changed";
+    assert.deepEqual(
+      results.flatMap((r, i) => r.ok ? [] : [i]),
+      [100, 400],
+      "only the two stale writes fail",
+    );
+    // One transaction failed, one committed the 499 others: not 501 transactions, one each.
+    assert.equal(c.stats.transactions, 2);
+    assert.equal(new Set(results.flatMap((r) => r.ok ? [r.versionstamp] : [])).size, 1);
+    assert.equal((await kv.get(["free", 499])).value, 499);
+    assert.equal((await kv.get(["taken", 2])).value, "someone");
+    assert.equal((await kv.get(["late"])).value, "v0+late");
+  });
+});
+
+Deno.test("GroupCommitter finds the write KV refuses by halves, not one write at a time", async () => {
+  await withKv(async (kv, c) => {
+    const writes = Array.from(
+      { length: 64 },
+      (_, i) => i === 37 ? put(["big"], "x".repeat(70_000)) : put(["ok", i], i),
+    );
+    const settled = await Promise.allSettled(writes.map((w) => c.commit(w)));
+    assert.deepEqual(
+      settled.flatMap((s, i) => s.status === "rejected" ? [i] : []),
+      [37],
+    );
+    assert.equal((await kv.get(["ok", 63])).value, 63);
+    assert.equal((await kv.get(["big"])).value, null);
+    // Halves: at most two committed transactions a level (6 levels), not 63.
+    assert.ok(c.stats.transactions <= 12, `${c.stats.transactions} transactions`);
+  });
+});
+
 Deno.test("GroupCommitter fails only the write KV refuses", async () => {
   await withKv(async (kv, c) => {
     const settled = await Promise.allSettled([
