@@ -119,7 +119,6 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     store,
     kv: opts.kv,
     keyFile: `${opts.home}/${NODE_KEY_FILE}`,
-    clock,
   });
   // Pods' tokens (pod.elotl.co/milpactl-volume-name) live as long as their pod.
   const podCredentials = await PodCredentials.open({

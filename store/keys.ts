@@ -9,7 +9,7 @@
  * | `["sc", systemId, i]` | chunk i of a large snapshot's JSON | actor_store.ts |
  * | `["m", name]` | controller identity and secrets | meta_store.ts |
  * | `["logs", namespace, pod, unit]` | the saved tail of a unit's log | log_store.ts |
- * | `["apitoken", id]`, `["nodeCredentials", …]`, `["podCredentials", …]` | credentials | their stores |
+ * | `["apitoken", id]`, `["nodeCredentials", …]` (nodes launched before 2026-12-07), `["podCredentials", …]` | credentials | their stores |
  */
 
 /** The prefix of every stored object. */

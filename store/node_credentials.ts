@@ -1,24 +1,25 @@
 /**
  * Node agent credentials that die with their node.
  *
- * A node's token is `HMAC-SHA256(nodeKey, nodeName + ":" + nonce)`, hex-encoded. The node key
- * is 32 random bytes in a file beside the database (`$MILPA_HOME/node-credentials.key`, mode
- * 0600), never in KV; the nonce is random and made once per node, in the record
- * `["nodeCredentials", nodeName] = { nonce, sha256, createdAt }` with the token's SHA-256.
- * Hence:
- * - a KV dump alone (nonces and hashes) yields no token;
+ * A node's token is `HMAC-SHA256(nodeKey, nodeName + ":uid:" + uid)`, hex-encoded, where `uid` is
+ * the uid of the node's object (random, made when the pool stores the node). The node key is 32
+ * random bytes in a file beside the database (`$MILPA_HOME/node-credentials.key`, mode 0600),
+ * never in KV. Hence:
+ * - a KV dump alone (the objects, their uids) yields no token;
  * - issuing again for the same node gives the same token, so a launch that runs again after a
  *   crash hands out (or finds the instance holding) the token that is already valid;
- * - deleting the record revokes the token, and a new key file invalidates every token;
- * - a token is valid only while its node's object exists and is not terminating.
- * Tokens are compared by their hashes in constant time.
+ * - a token is valid only while its node's object exists and is not terminating: a later node
+ *   of the same name has another uid, and a new key file invalidates every token;
+ * - nothing is written or read in KV for it (the object is in the store's index).
+ * Until 2026-12-07 the HMAC was over `nodeName + ":" + nonce`, with a record
+ * `["nodeCredentials", nodeName] = { nonce, sha256, createdAt }` made at the first launch: the
+ * agents of such nodes keep their token, checked against the record until it is revoked.
+ * Tokens are compared in constant time.
  */
 import { createHash } from "node:crypto";
-import { type Clock, systemClock } from "../model/clock.ts";
 import type { Node } from "../model/node.ts";
 import { timingSafeEqual } from "../model/timing_safe.ts";
 import { sha256Hex } from "./api_tokens.ts";
-import { randomToken } from "./meta_store.ts";
 import { GroupCommitter } from "./group_commit.ts";
 import type { ObjectStore } from "./object_store.ts";
 
@@ -29,7 +30,7 @@ const KEY_BYTES = 32;
 /** SHA-256's block size, in bytes: HMAC's pads. */
 const HMAC_BLOCK = 64;
 
-/** What is kept in KV for one node: nothing from which its token can be made. */
+/** What KV kept for one node before 2026-12-07: nothing from which its token can be made. */
 export interface NodeCredentialRecord {
   /** Random, hex; the token is the HMAC of `name:nonce` under the node key. */
   nonce: string;
@@ -39,7 +40,8 @@ export interface NodeCredentialRecord {
   createdAt: number;
 }
 
-const recordKey = (node: string): Deno.KvKey => ["nodeCredentials", node];
+const RECORD_PREFIX = "nodeCredentials";
+const recordKey = (node: string): Deno.KvKey => [RECORD_PREFIX, node];
 
 /**
  * The node key in `path`: created (32 random bytes, mode 0600) when there is none, atomically,
@@ -121,80 +123,81 @@ export class NodeCredentials {
   readonly #store: ObjectStore;
   readonly #kv: Deno.Kv;
   readonly #key: CredentialKey;
-  readonly #clock: Clock;
+  /** Nodes with a record from before 2026-12-07, whose agents hold a token made from its nonce. */
+  readonly #legacy: Set<string>;
 
-  private constructor(store: ObjectStore, kv: Deno.Kv, key: CredentialKey, clock: Clock) {
+  private constructor(store: ObjectStore, kv: Deno.Kv, key: CredentialKey, legacy: Set<string>) {
     this.#store = store;
     this.#kv = kv;
     this.#key = key;
-    this.#clock = clock;
+    this.#legacy = legacy;
   }
 
-  /** Credentials kept in `store`'s KV, with the node key of `keyFile` (made when missing). */
+  /** Credentials for the nodes of `store`, with the node key of `keyFile` (made when missing). */
   static async open(
-    opts: { store: ObjectStore; kv: Deno.Kv; keyFile: string; clock?: Clock },
+    opts: { store: ObjectStore; kv: Deno.Kv; keyFile: string },
   ): Promise<NodeCredentials> {
     const key = await CredentialKey.open(opts.keyFile);
-    return new NodeCredentials(opts.store, opts.kv, key, opts.clock ?? systemClock);
+    const legacy = new Set<string>();
+    for await (const e of opts.kv.list({ prefix: [RECORD_PREFIX] })) legacy.add(String(e.key[1]));
+    return new NodeCredentials(opts.store, opts.kv, key, legacy);
   }
 
   /**
-   * The token of `node`: the one issued before, or a new one. A record made under another node
-   * key (the key file was replaced) is replaced too, since its token can no longer be checked.
+   * The token of `node`, made from its Node object's uid: the same every time, and nothing to
+   * write or read but the object (a launch waited for a record's KV commit before, ~0.5-1.5 s
+   * in a rollout of 10,000). A node with a record from before keeps the token of its record.
    */
   async issue(node: string): Promise<string> {
-    const kv = this.#kv;
-    for (;;) {
-      const entry = await kv.get<NodeCredentialRecord>(recordKey(node));
-      if (entry.value) {
-        const token = await this.#tokenOf(node, entry.value.nonce);
-        if (timingSafeEqual(await sha256Hex(token), entry.value.sha256)) return token;
+    if (this.#legacy.has(node)) {
+      const record = (await this.#kv.get<NodeCredentialRecord>(recordKey(node))).value;
+      if (record) {
+        const token = await this.#key.mac(`${node}:${record.nonce}`);
+        if (timingSafeEqual(await sha256Hex(token), record.sha256)) return token;
       }
-      const nonce = randomToken(16);
-      const token = await this.#tokenOf(node, nonce);
-      const record: NodeCredentialRecord = {
-        nonce,
-        sha256: await sha256Hex(token),
-        createdAt: this.#clock.now(),
-      };
-      // Through the group committer: a burst of new nodes shares transactions.
-      const res = await GroupCommitter.of(kv).commit({
-        checks: [entry],
-        mutations: [{ type: "set", key: recordKey(node), value: record }],
-        bytes: 1_000,
-      });
-      if (res.ok) return token;
     }
+    const obj = await this.#store.get<Node>("nodes", undefined, node);
+    if (!obj?.metadata.uid) throw new Error(`node ${node} has no Node object to make a token for`);
+    return await this.#tokenOf(node, obj.metadata.uid);
   }
 
   /**
-   * Whether `token` is the token of `node` now: issued under the current node key, not
-   * revoked, and the node exists and is not terminating.
+   * Whether `token` is the token of `node` now: made under the current node key for the node
+   * object there is (not an earlier one of the same name), or its record's (before
+   * 2026-12-07) while that is not revoked; and the node is not terminating.
    */
   async verify(node: string, token: string): Promise<boolean> {
+    const obj = await this.#store.get<Node>("nodes", undefined, node);
+    const phase = obj?.status?.phase;
+    if (!obj?.metadata.uid || phase === "Terminating" || phase === "Terminated") return false;
+    if (timingSafeEqual(token, await this.#tokenOf(node, obj.metadata.uid))) return true;
+    if (!this.#legacy.has(node)) return false;
     const record = (await this.#kv.get<NodeCredentialRecord>(recordKey(node))).value;
     if (!record) return false;
     const given = timingSafeEqual(await sha256Hex(token), record.sha256);
     const current = timingSafeEqual(
-      await sha256Hex(await this.#tokenOf(node, record.nonce)),
+      await sha256Hex(await this.#key.mac(`${node}:${record.nonce}`)),
       record.sha256,
     );
-    if (!given || !current) return false;
-    const obj = await this.#store.get<Node>("nodes", undefined, node);
-    const phase = obj?.status?.phase;
-    return obj !== null && phase !== "Terminating" && phase !== "Terminated";
+    return given && current;
   }
 
-  /** Revokes `node`'s token (safe to repeat). */
+  /**
+   * Revokes `node`'s token (safe to repeat). A token made from the uid ends with its node's
+   * Terminating phase, or its object; a record from before is deleted.
+   */
   async revoke(node: string): Promise<void> {
+    if (!this.#legacy.has(node)) return;
     await GroupCommitter.of(this.#kv).commit({
       checks: [],
       mutations: [{ type: "delete", key: recordKey(node) }],
       bytes: 1_000,
     });
+    this.#legacy.delete(node);
   }
 
-  #tokenOf(node: string, nonce: string): Promise<string> {
-    return this.#key.mac(`${node}:${nonce}`);
+  /** The token of the node object `node` with `uid`. */
+  #tokenOf(node: string, uid: string): Promise<string> {
+    return this.#key.mac(`${node}:uid:${uid}`);
   }
 }

@@ -1,4 +1,4 @@
-/** NodeCredentials: tokens from a key file and a per-node nonce, revoked with the node. */
+/** NodeCredentials: tokens from a key file and the node object's uid, ending with the node. */
 import assert from "node:assert/strict";
 import { FakeClock } from "../model/fake_clock.ts";
 import type { Node, NodePhase } from "../model/node.ts";
@@ -45,7 +45,7 @@ async function withCredentials(fn: (f: Fixture) => Promise<void>): Promise<void>
       keyFile,
       kv,
       store,
-      open: () => NodeCredentials.open({ store, kv, keyFile, clock }),
+      open: () => NodeCredentials.open({ store, kv, keyFile }),
       node,
     });
   } finally {
@@ -54,6 +54,9 @@ async function withCredentials(fn: (f: Fixture) => Promise<void>): Promise<void>
   }
 }
 
+const hex = (b: ArrayBuffer) =>
+  Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+
 /** Every value in KV, as one JSON text. */
 async function dump(kv: Deno.Kv): Promise<string> {
   const all = [];
@@ -61,10 +64,12 @@ async function dump(kv: Deno.Kv): Promise<string> {
   return JSON.stringify(all);
 }
 
-Deno.test("NodeCredentials.issue() gives a node the same token every time, and KV never holds it", async () => {
+Deno.test("NodeCredentials.issue() gives a node the same token every time, writes nothing, and KV never holds it", async () => {
   await withCredentials(async ({ kv, open, node }) => {
     const creds = await open();
     await node("node-a");
+    await node("node-b");
+    const before = await dump(kv);
     const [first, ...again] = await Promise.all([
       creds.issue("node-a"),
       creds.issue("node-a"),
@@ -74,13 +79,11 @@ Deno.test("NodeCredentials.issue() gives a node the same token every time, and K
     assert.deepEqual(again, [first, first], "concurrent issues agree on one token");
     assert.equal(await creds.issue("node-a"), first);
     assert.notEqual(await creds.issue("node-b"), first);
-    const stored = await dump(kv);
-    assert.ok(!stored.includes(first), "the token is not in KV");
-    const record = (await kv.get<{ nonce: string; sha256: string }>(["nodeCredentials", "node-a"]))
-      .value!;
-    assert.match(record.nonce, /^[0-9a-f]{32}$/);
-    assert.match(record.sha256, /^[0-9a-f]{64}$/);
+    const after = await dump(kv);
+    assert.ok(!after.includes(first), "the token is not in KV");
+    assert.equal(after, before, "issuing writes nothing: a launch waits for no KV commit");
     assert.ok(await creds.verify("node-a", first));
+    await assert.rejects(creds.issue("node-c"), /node node-c has no Node object/);
   });
 });
 
@@ -105,9 +108,8 @@ Deno.test("NodeCredentials.verify() accepts a node's token for that node only", 
 Deno.test("NodeCredentials.verify() refuses a node that is gone or terminating", async () => {
   await withCredentials(async ({ store, open, node }) => {
     const creds = await open();
-    const token = await creds.issue("node-a");
-    assert.equal(await creds.verify("node-a", token), false, "no Node object (yet or any more)");
     await node("node-a", "Creating");
+    const token = await creds.issue("node-a");
     assert.equal(await creds.verify("node-a", token), true);
     for (const phase of ["Terminating", "Terminated"] as const) {
       await node("node-a", phase);
@@ -120,17 +122,19 @@ Deno.test("NodeCredentials.verify() refuses a node that is gone or terminating",
   });
 });
 
-Deno.test("NodeCredentials.revoke() ends a token for good; a later issue() makes another", async () => {
-  await withCredentials(async ({ kv, open, node }) => {
+Deno.test("NodeCredentials: a node's token ends with its object; a later node of the same name gets another", async () => {
+  await withCredentials(async ({ store, open, node }) => {
     const creds = await open();
     await node("node-a");
     const token = await creds.issue("node-a");
     await creds.revoke("node-a");
     await creds.revoke("node-a");
+    assert.equal(await creds.verify("node-a", token), true, "ends with the Terminating phase");
+    await store.delete("nodes", undefined, "node-a");
     assert.equal(await creds.verify("node-a", token), false);
-    assert.equal((await kv.get(["nodeCredentials", "node-a"])).value, null);
+    await node("node-a");
     const next = await creds.issue("node-a");
-    assert.notEqual(next, token);
+    assert.notEqual(next, token, "another object, another uid");
     assert.equal(await creds.verify("node-a", token), false, "the old one stays refused");
     assert.equal(await creds.verify("node-a", next), true);
   });
@@ -177,16 +181,13 @@ Deno.test("loadOrCreateNodeKey() makes 32 random bytes, mode 0600, once; refuses
   });
 });
 
-Deno.test("NodeCredentials tokens are HMAC-SHA256 of name:nonce under the key file, stored by SHA-256: those issued before an upgrade still verify", async () => {
-  await withCredentials(async ({ kv, keyFile, open, node }) => {
+Deno.test("NodeCredentials tokens are HMAC-SHA256 of name:uid:<uid> under the key file", async () => {
+  await withCredentials(async ({ store, keyFile, open, node }) => {
     const creds = await open();
     await node("node-a");
     const token = await creds.issue("node-a");
-    const record = (await kv.get<{ nonce: string; sha256: string }>(["nodeCredentials", "node-a"]))
-      .value!;
-    // The same values, computed with WebCrypto as every earlier version did.
-    const hex = (b: ArrayBuffer) =>
-      Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+    const uid = (await store.get<Node>("nodes", undefined, "node-a"))!.metadata.uid!;
+    // The same value, computed with WebCrypto.
     const key = await crypto.subtle.importKey(
       "raw",
       await Deno.readFile(keyFile),
@@ -194,14 +195,37 @@ Deno.test("NodeCredentials tokens are HMAC-SHA256 of name:nonce under the key fi
       false,
       ["sign"],
     );
-    const expected = hex(
-      await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`node-a:${record.nonce}`)),
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      key,
+      new TextEncoder().encode(`node-a:uid:${uid}`),
     );
-    assert.equal(token, expected);
-    assert.equal(
-      record.sha256,
-      hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))),
-    );
+    assert.equal(token, hex(mac));
+  });
+});
+
+Deno.test("NodeCredentials: a token issued before 2026-12-07 (name:nonce, with a record) still verifies until revoked", async () => {
+  await withCredentials(async ({ kv, keyFile, open, node }) => {
+    await node("node-a");
+    // The record and token an earlier version made at the node's first launch.
+    const nonce = "0123456789abcdef0123456789abcdef";
+    const old = await CredentialKey.of(await loadOrCreateNodeKey(keyFile)).mac(`node-a:${nonce}`);
+    const sha256 = hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(old)));
+    await kv.set(["nodeCredentials", "node-a"], { nonce, sha256, createdAt: 0 });
+
+    const creds = await open();
+    assert.equal(await creds.verify("node-a", old), true, "the running agent's token");
+    assert.equal(await creds.issue("node-a"), old, "a re-run launch hands out the same");
+    assert.equal(await creds.verify("node-a", `${old.slice(0, -1)}0`), false);
+    await node("node-a", "Terminating");
+    assert.equal(await creds.verify("node-a", old), false, "terminating");
+    await node("node-a", "Claimed");
+    await creds.revoke("node-a");
+    assert.equal((await kv.get(["nodeCredentials", "node-a"])).value, null, "the record goes");
+    assert.equal(await creds.verify("node-a", old), false, "revoked");
+    const now = await creds.issue("node-a");
+    assert.notEqual(now, old);
+    assert.equal(await creds.verify("node-a", now), true);
   });
 });
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { GroupCommitter } from "./group_commit.ts";
 import { SIM_BATCH_MUTATIONS, type SimInstanceRecord, SimInstanceStore } from "./sim_instances.ts";
 
 function record(n: number): SimInstanceRecord {
@@ -73,4 +74,25 @@ Deno.test("SimInstanceStore rejects the writes of a batch that cannot be committ
   kv.close();
   await assert.rejects(store.put(record(1)));
   await store.flush();
+});
+
+Deno.test("SimInstanceStore's writes go before the controller's queued background writes", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    // Actors' snapshots waiting for their commits: 8 transactions' worth.
+    const committer = GroupCommitter.of(kv);
+    let committed = 0;
+    const background = Array.from({ length: 8_000 }, (_, i) =>
+      committer.commit({
+        checks: [],
+        mutations: [{ type: "set", key: ["s", i], value: i }],
+        bytes: 100,
+      }).then(() => committed++));
+    // A launch's record: the cloud's own write, which the launch waits for.
+    await new SimInstanceStore(kv).put(record(1));
+    assert.ok(committed < 4_000, `${committed} background writes committed before it`);
+    await Promise.all(background);
+  } finally {
+    kv.close();
+  }
 });
