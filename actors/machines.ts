@@ -52,10 +52,12 @@ export interface ManagedKind {
   wantsActor(obj: MilpaObject): boolean;
   /**
    * A new actor's first state is what a new actor of its object starts in again, entry actions
-   * included (a new pod: Waiting since its creation, asking for a node): it is not stored. A
-   * restart that finds the object without a snapshot starts such an actor afresh, to the same
-   * effect. Only for machines whose initial entry actions can run twice: a pod asking the pool
-   * again is a no-op; a node launching again is not.
+   * and invoked work included (a new pod: Waiting since its creation, asking for a node; a new
+   * node: Creating since the pool stored it, launching): it is not stored. A restart that finds
+   * the object without a snapshot starts such an actor afresh, to the same effect. Only for
+   * machines whose first state's work can run twice: a pod asking the pool again is a no-op, and
+   * a node's launch is idempotent by its client token (the node's name), as it is when a
+   * restored Creating actor launches again.
    */
   firstStateFromObject?: boolean;
   /** The object's status, derived from a snapshot. */
@@ -197,6 +199,7 @@ export function managedKinds(
     idOf: (_ns, name) => nodeId(name),
     inputOf: (o) => nodeInputOf(o as Node, deps.config.nodes.defaultVolumeSize),
     wantsActor: () => true,
+    firstStateFromObject: true,
     statusOf: (s) => nodeStatusOf(s as SnapshotFrom<NodeMachine>),
     // Node names are UUIDs chosen by the pool: the name is the identity.
     uidOf: (s) => ctx<{ name?: string }>(s)?.name,

@@ -367,7 +367,7 @@ Deno.test("heartbeats are not stored: snapshots leave liveness times out, and re
   }
 });
 
-Deno.test("a new node's actor stores its first snapshot, a new pod's does not, and neither rewrites its object", async () => {
+Deno.test("neither a new node's actor nor a new pod's stores its first state, or rewrites its object", async () => {
   // Launches take a while: both actors are in their first state until the node boots.
   const c = await startSimCluster({ timings: fast, launchLatencyMs: 1_000 });
   const events: string[] = [];
@@ -380,13 +380,18 @@ Deno.test("a new node's actor stores its first snapshot, a new pod's does not, a
     const res = await c.api("POST", "/api/v1/namespaces/default/pods", podManifest("first"));
     assert.equal(res.status, 201);
     const created = await res.json() as Pod;
-    // The node's first state is stored before its instance is launched: a restart must not
-    // launch another.
+    // The node's first state (Creating, launching) is what a new actor of its object starts in:
+    // a restart launches again with the same client token, as from a stored Creating state.
     const node = await c.waitUntil(async () => {
       const [n] = await c.controller.store.list<Node>("nodes");
-      return n && (await c.kv.get(["s", `node/${n.metadata.name}`])).value ? n : undefined;
-    }, "the node's first snapshot");
+      return n && c.controller.supervisor.actor(`node/${n.metadata.name}`) ? n : undefined;
+    }, "the node's actor");
     await c.controller.supervisor.flush();
+    assert.equal(
+      (await c.kv.get(["s", `node/${node.metadata.name}`])).value,
+      null,
+      "no node snapshot",
+    );
     assert.equal(
       c.controller.supervisor.actor(`node/${node.metadata.name}`)!.getSnapshot().value,
       "Creating",
@@ -406,6 +411,7 @@ Deno.test("a new node's actor stores its first snapshot, a new pod's does not, a
     assert.deepEqual(pod.status, created.status);
     await c.waitForPod("first", "Running");
     assert.ok((await c.kv.get(["s", "pod/default/first"])).value, "stored once it changed");
+    assert.ok((await c.kv.get(["s", `node/${node.metadata.name}`])).value, "so is the node's");
   } finally {
     stop();
     await c.close();
