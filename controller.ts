@@ -234,9 +234,10 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   }
   const catalog = loadCatalog();
   const recorder = opts.recorder ?? new TransitionRecorder({ clock });
-  const metrics = new ControllerMetrics({ store, clock });
+  const committer = GroupCommitter.of(opts.kv);
+  const metrics = new ControllerMetrics({ store, clock, kvBacklog: () => committer.backlog() });
   const timeCommit = (seconds: number) => metrics.kvCommit(seconds);
-  GroupCommitter.of(opts.kv).onCommit = timeCommit;
+  committer.onCommit = timeCommit;
   const supervisor = new Supervisor({
     catalog,
     store,
@@ -323,8 +324,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       sim?.agents.close();
       // Events recorded while stopping, and every write queued, reach KV before it closes.
       await flushEvents(store);
-      await GroupCommitter.of(opts.kv).flush();
-      const committer = GroupCommitter.of(opts.kv);
+      await committer.flush();
       if (committer.onCommit === timeCommit) committer.onCommit = undefined;
       if (!o.keepKv) opts.kv.close();
     },

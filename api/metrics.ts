@@ -13,6 +13,7 @@
  *   (`/api/v1/namespaces/:ns/:plural/:name`; `/*` when a middleware answered or nothing
  *   matched), never the raw path, so series stay bounded.
  * - `milpa_kv_commit_duration_seconds`: each KV transaction of the group committer.
+ * - `milpa_kv_queued_writes`, `milpa_kv_oldest_queued_write_seconds`: its backlog, at the scrape.
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
@@ -95,6 +96,8 @@ export interface MetricsDeps {
   store: ObjectStore;
   /** @default systemClock */
   clock?: Clock;
+  /** The KV group committer's backlog (`GroupCommitter.backlog`). */
+  kvBacklog?: () => { writes: number; oldestMs: number };
 }
 
 const keyOf = (o: MilpaObject) => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`;
@@ -189,6 +192,27 @@ export class ControllerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registry,
     });
+    const backlog = deps.kvBacklog;
+    if (backlog) {
+      new Gauge({
+        name: "milpa_kv_queued_writes",
+        help: "Writes waiting for a KV transaction (actors' snapshots and statuses, events, " +
+          "clients' writes): how far KV's writer is behind.",
+        registry,
+        collect() {
+          this.set(backlog().writes);
+        },
+      });
+      new Gauge({
+        name: "milpa_kv_oldest_queued_write_seconds",
+        help: "Seconds the oldest write waiting for a KV transaction has waited (0: none waits). " +
+          "Statuses reach the API only once written: objects' statuses lag by about this much.",
+        registry,
+        collect() {
+          this.set(backlog().oldestMs / 1000);
+        },
+      });
+    }
     this.#kvCommits = new Histogram({
       name: "milpa_kv_commit_duration_seconds",
       help: "Seconds each Deno KV transaction took to commit (group commit: one transaction " +

@@ -111,6 +111,13 @@ Deno.test("GET /metrics gives pods and nodes by phase, launches, start latency, 
     const commits = m.get("milpa_kv_commit_duration_seconds")!;
     assert.equal(commits.type, "HISTOGRAM");
     assert.ok(Number(commits.metrics[0].count) > 0, "KV commits timed");
+    // How far KV's writer is behind: nothing waits once the pods are running and written.
+    await cluster.controller.supervisor.flush();
+    const quiet = await scrape(cluster);
+    assert.equal(quiet.get("milpa_kv_queued_writes")?.type, "GAUGE");
+    assert.ok(value(quiet, "milpa_kv_queued_writes") >= 0);
+    assert.equal(quiet.get("milpa_kv_oldest_queued_write_seconds")?.type, "GAUGE");
+    assert.ok(value(quiet, "milpa_kv_oldest_queued_write_seconds") < 5);
 
     // Gauges follow the objects: a deleted pod leaves Running.
     const gone = await cluster.api("DELETE", "/api/v1/namespaces/default/pods/web-3");

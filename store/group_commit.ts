@@ -61,6 +61,8 @@ const GET_MANY = 10;
 
 interface Queued {
   write: Write;
+  /** When it was submitted (performance.now()). */
+  at: number;
   /** The late mutations, decided when its transaction was formed. */
   late?: Mutation[];
   keys: string[];
@@ -167,6 +169,7 @@ export class GroupCommitter {
     return new Promise((resolve, reject) => {
       (write.urgent ? this.#urgent : this.#queue).push({
         write,
+        at: performance.now(),
         keys: keysOf(write),
         resolve,
         reject,
@@ -203,6 +206,18 @@ export class GroupCommitter {
         }
       });
     }
+  }
+
+  /**
+   * The writes waiting for a transaction and how long the oldest of them has waited (ms): how far
+   * KV's writer is behind (the controller's metrics). Each queue is in submission order.
+   */
+  backlog(now = performance.now()): { writes: number; oldestMs: number } {
+    const oldest = Math.min(this.#urgent[0]?.at ?? Infinity, this.#queue[0]?.at ?? Infinity);
+    return {
+      writes: this.#urgent.length + this.#queue.length,
+      oldestMs: oldest === Infinity ? 0 : Math.max(0, now - oldest),
+    };
   }
 
   /** Resolves once every write submitted so far is committed (or refused). */

@@ -147,6 +147,20 @@ Deno.test("GroupCommitter finds the write KV refuses by halves, not one write at
   });
 });
 
+Deno.test("GroupCommitter.backlog() tells the writes waiting and the oldest one's wait", async () => {
+  await withKv(async (_kv, c) => {
+    assert.deepEqual(c.backlog(), { writes: 0, oldestMs: 0 });
+    const t0 = performance.now();
+    const writes = Array.from({ length: 3_000 }, (_, i) => c.commit(put(["b", i], i)));
+    // Not one transaction formed yet (that waits for this turn's microtasks to end).
+    const now = c.backlog(t0 + 250);
+    assert.equal(now.writes, 3_000);
+    assert.ok(now.oldestMs >= 240 && now.oldestMs <= 260, `${now.oldestMs} ms`);
+    await Promise.all(writes);
+    assert.deepEqual(c.backlog(), { writes: 0, oldestMs: 0 });
+  });
+});
+
 Deno.test("GroupCommitter fails only the write KV refuses", async () => {
   await withKv(async (kv, c) => {
     const settled = await Promise.allSettled([
