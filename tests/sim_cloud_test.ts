@@ -70,6 +70,14 @@ function podIn(c: Controller, name: string) {
   return c.store.get<Pod>("pods", "default", name);
 }
 
+/** Pod `name` once it is Running. */
+function runningPod(c: Controller, name: string, what: string): Promise<Pod> {
+  return waitFor(async () => {
+    const p = await podIn(c, name);
+    return p?.status?.phase === "Running" ? p : undefined;
+  }, what);
+}
+
 async function withHome(fn: (home: string) => Promise<void>): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "milpa-sim-cloud-" });
   try {
@@ -89,10 +97,7 @@ Deno.test("cloud.sim: a pod boots a simulated node, runs, logs a line, and its n
           .status,
         201,
       );
-      const pod = await waitFor(async () => {
-        const p = await podIn(c, "web");
-        return p?.status?.phase === "Running" ? p : undefined;
-      }, "web to run");
+      const pod = await runningPod(c, "web", "web to run");
       const unit = pod.status!.unitStatuses![0];
       assert.ok(unit.state.running?.startedAt, "its unit reports running");
       // The process's memory reducer follows what the controller's store holds (the pod, its
@@ -187,10 +192,7 @@ Deno.test("cloud.sim: a restart that finds a launched node without its actor's s
     let instances: string[];
     try {
       await api(c1, "POST", "/api/v1/namespaces/default/pods", podManifest("web"));
-      const pod = await waitFor(async () => {
-        const p = await podIn(c1, "web");
-        return p?.status?.phase === "Running" ? p : undefined;
-      }, "the pod to run");
+      const pod = await runningPod(c1, "web", "the pod to run");
       node = pod.status!.boundNodeName!;
       instances = (await c1.cloud.listInstances()).map((i) => i.id);
       assert.equal(instances.length, 1);
@@ -217,10 +219,7 @@ Deno.test("cloud.sim: a restart that finds a launched node without its actor's s
 
     const c2 = await start(home, { bootDelayMs: 10 });
     try {
-      const pod = await waitFor(async () => {
-        const p = await podIn(c2, "web");
-        return p?.status?.phase === "Running" ? p : undefined;
-      }, "the pod to run again");
+      const pod = await runningPod(c2, "web", "the pod to run again");
       assert.equal(pod.status?.boundNodeName, node, "on the same node");
       assert.deepEqual((await c2.cloud.listInstances()).map((i) => i.id), instances, "no new one");
       assert.equal((await c2.store.list("nodes")).length, 1);
