@@ -19,6 +19,19 @@ export interface Event extends MilpaObject {
   message: string;
   /** Normal or Warning. */
   type?: "Normal" | "Warning";
+  /**
+   * How many times this happened: repeats of an event, and similar events combined into one
+   * (store/events.ts), count into the first. Absent: once.
+   */
+  count?: number;
+  /** When it last happened; absent: at `metadata.creationTimestamp` (when it first happened). */
+  lastTimestamp?: string;
+}
+
+/** When an event last happened (epoch ms); one without a time counts as at the epoch. */
+export function lastSeen(e: Event): number {
+  const at = Date.parse(e.lastTimestamp ?? e.metadata.creationTimestamp ?? "");
+  return Number.isNaN(at) ? 0 : at;
 }
 
 /** How long events are kept, in milliseconds. */

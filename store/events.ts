@@ -2,13 +2,14 @@
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { Event, InvolvedObject } from "../model/event.ts";
-import { EVENT_TTL_MS } from "../model/event.ts";
+import { EVENT_TTL_MS, lastSeen } from "../model/event.ts";
 import { API_VERSION, parseObjectKey } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import type { BatchOp, ObjectStore, WatchListener } from "./object_store.ts";
 import { MAX_BATCH } from "./object_store.ts";
 import { log } from "../model/log.ts";
+import { NotFoundError } from "../model/errors.ts";
 
 /** How long a finished pod stays visible, in milliseconds. */
 export const FINISHED_POD_TTL_MS = 3 * 60 * 1000;
@@ -28,41 +29,141 @@ export interface EventInput {
 }
 
 /**
- * Stores an event about an object. Failures are logged, never thrown. The promise resolves
- * once the event is written (or its failure logged).
+ * Similar events of one object (the same source, type and status, other messages), following
+ * one another within SIMILAR_EVENTS_INTERVAL_MS: the first MAX_SIMILAR_EVENTS - 1 are recorded
+ * one by one, and from this one on they count into one combined event (as Kubernetes' event
+ * correlator does).
+ */
+export const MAX_SIMILAR_EVENTS = 10;
+
+/** Similar events count toward combining while each follows the last within this time (ms). */
+export const SIMILAR_EVENTS_INTERVAL_MS = 10 * 60 * 1000;
+
+/** How a combined event's message starts (Kubernetes' words). */
+export const COMBINED_PREFIX = "(combined from similar events): ";
+
+/** Kinds of event the correlator remembers; the least recently recorded are forgotten first. */
+const CORRELATOR_ENTRIES = 4096;
+
+/**
+ * Makes repeats count into one event, as Kubernetes' event correlator does (without its rate
+ * limit: nothing is dropped):
+ *
+ * - An event equal to one recorded before (the same object, source, type, status and message)
+ *   is a repeat: that event's `count` goes up and its `lastTimestamp` moves.
+ * - Similar events (another message each) following one another within
+ *   SIMILAR_EVENTS_INTERVAL_MS: from the MAX_SIMILAR_EVENTS-th on, they count into one combined
+ *   event whose message is the latest, after COMBINED_PREFIX. A ReplicaSet creating 10,000 pods
+ *   records nine "Created pod" events and one combined event that counts the rest, not 10,000
+ *   events (each a KV write, and a delete when it expires).
+ *
+ * It remembers the last CORRELATOR_ENTRIES kinds of event, in memory: after a restart, repeats
+ * start a new event.
+ */
+export class EventCorrelator {
+  /** Per kind of event (no message): the messages seen, and when the last came. */
+  readonly #similar = new Map<string, { messages: Set<string>; at: number }>();
+  /** Per event (a kind and a message, or a kind's combined event): the event last recorded. */
+  readonly #recorded = new Map<string, Event>();
+
+  /**
+   * The event to store for `input` at `now`: a new one (`fresh`), or one recorded before,
+   * counted up.
+   */
+  correlate(input: EventInput, now: number): { event: Event; fresh: boolean } {
+    const o = input.involvedObject;
+    const type = input.type ?? "Normal";
+    const kind = JSON.stringify([
+      input.source,
+      o.kind,
+      o.namespace,
+      o.name,
+      o.uid,
+      type,
+      input.status,
+    ]);
+    let similar = remembered(this.#similar, kind);
+    if (!similar || now - similar.at > SIMILAR_EVENTS_INTERVAL_MS) {
+      similar = { messages: new Set(), at: now };
+    }
+    similar.at = now;
+    // Past the limit the set stops growing: the rest are combined anyway.
+    if (similar.messages.size < MAX_SIMILAR_EVENTS) similar.messages.add(input.message);
+    remember(this.#similar, kind, similar);
+    const combined = similar.messages.size >= MAX_SIMILAR_EVENTS;
+    const message = combined ? COMBINED_PREFIX + input.message : input.message;
+    const key = combined ? `${kind}\0*` : `${kind}\0${input.message}`;
+    const before = remembered(this.#recorded, key);
+    const event: Event = before
+      ? {
+        ...before,
+        message,
+        count: (before.count ?? 1) + 1,
+        lastTimestamp: isoTime(now),
+      }
+      : {
+        kind: "Event",
+        apiVersion: API_VERSION,
+        metadata: {
+          name: `${o.name}.${now.toString(16)}${crypto.randomUUID().slice(0, 8)}`,
+          namespace: o.namespace ?? "default",
+          creationTimestamp: isoTime(now),
+        },
+        involvedObject: o,
+        status: input.status,
+        source: input.source,
+        message,
+        type,
+      };
+    remember(this.#recorded, key, event);
+    return { event, fresh: !before };
+  }
+}
+
+/** `map`'s entry for `key`, now the most recently used. */
+function remembered<V>(map: Map<string, V>, key: string): V | undefined {
+  const v = map.get(key);
+  if (v !== undefined) {
+    map.delete(key);
+    map.set(key, v);
+  }
+  return v;
+}
+
+/** Sets `key` as the most recently used entry, forgetting the least recently used beyond the cap. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > CORRELATOR_ENTRIES) map.delete(map.keys().next().value!);
+}
+
+/**
+ * Stores an event about an object (or counts it into one stored before: EventCorrelator).
+ * Failures are logged, never thrown. The promise resolves once the event is written (or its
+ * failure logged).
  *
  * Events are group-committed: one commit of at most MAX_BATCH events is in flight per store
  * at a time, and events recorded meanwhile wait for the next, so a burst of events costs a
  * few KV transactions instead of one each, and an event waits at most about one commit.
+ * Counts of one event recorded meanwhile are written once, as the last.
  */
 export function recordEvent(
   store: ObjectStore,
   clock: Clock,
   input: EventInput,
 ): Promise<void> {
-  const now = clock.now();
-  const event: Event = {
-    kind: "Event",
-    apiVersion: API_VERSION,
-    metadata: {
-      name: `${input.involvedObject.name}.${now.toString(16)}${crypto.randomUUID().slice(0, 8)}`,
-      namespace: input.involvedObject.namespace ?? "default",
-      creationTimestamp: isoTime(now),
-    },
-    involvedObject: input.involvedObject,
-    status: input.status,
-    source: input.source,
-    message: input.message,
-    type: input.type ?? "Normal",
-  };
+  let writer = writers.get(store);
+  if (!writer) {
+    writers.set(store, writer = { queue: [], writing: false, correlator: new EventCorrelator() });
+  }
+  const { event, fresh } = writer.correlator.correlate(input, clock.now());
+  const w = writer;
   return new Promise((resolve) => {
-    let writer = writers.get(store);
-    if (!writer) writers.set(store, writer = { queue: [], writing: false });
-    writer.queue.push({ event, done: resolve });
-    if (!writer.writing) {
-      writer.writing = true;
+    w.queue.push({ event, fresh, done: resolve });
+    if (!w.writing) {
+      w.writing = true;
       // After a microtask: events recorded in the same turn share the first commit.
-      queueMicrotask(() => void drain(store, writer));
+      queueMicrotask(() => void drain(store, w));
     }
   });
 }
@@ -70,6 +171,8 @@ export function recordEvent(
 /** An event waiting to be written, and the resolver of its recordEvent() promise. */
 interface PendingEvent {
   event: Event;
+  /** A new event, not one counted up: it is created, not updated. */
+  fresh: boolean;
   done: () => void;
 }
 
@@ -77,6 +180,7 @@ interface PendingEvent {
 interface EventWriter {
   queue: PendingEvent[];
   writing: boolean;
+  correlator: EventCorrelator;
   /** Resolved when the running drain() ends (flushEvents). */
   drained?: PromiseWithResolvers<void>;
 }
@@ -92,28 +196,32 @@ export function flushEvents(store: ObjectStore): Promise<void> {
 /** Per store, so that stores (tests open many) share nothing and are collected when dropped. */
 const writers = new WeakMap<ObjectStore, EventWriter>();
 
-/** Writes queued events, MAX_BATCH per commit, until the queue is empty. Never throws. */
+/**
+ * Writes queued events, MAX_BATCH per commit, until the queue is empty. Never throws. An event
+ * counted up several times in the queue is written once, as last counted: created if it is new
+ * in this batch, else updated (or created again, when it expired meanwhile).
+ */
 async function drain(store: ObjectStore, writer: EventWriter): Promise<void> {
   try {
     while (writer.queue.length) {
       const batch = writer.queue.splice(0, MAX_BATCH);
+      const latest = new Map<string, { event: Event; fresh: boolean }>();
+      for (const { event, fresh } of batch) {
+        const key = keyOf(event);
+        latest.set(key, { event, fresh: fresh || latest.get(key)?.fresh === true });
+      }
+      const ops: BatchOp[] = [...latest.values()].map(({ event, fresh }) =>
+        fresh ? { op: "create", object: event, unique: true } : { op: "update", object: event }
+      );
       try {
-        await store.commit(
-          batch.map(({ event }) => ({ op: "create" as const, object: event, unique: true })),
-        );
+        await store.commit(ops);
       } catch (e) {
-        if (batch.length === 1) {
-          log.warn("could not record event", { error: e });
+        if (ops.length === 1) {
+          await writeAlone(store, ops[0], e);
         } else {
-          // One bad event (a name taken, too large) fails the whole batch: write them one
-          // at a time, so that it does not lose the others.
-          for (const { event } of batch) {
-            try {
-              await store.create(event);
-            } catch (e) {
-              log.warn("could not record event", { error: e });
-            }
-          }
+          // One bad event (a name taken, too large, expired meanwhile) fails the whole batch:
+          // write them one at a time, so that it does not lose the others.
+          for (const op of ops) await writeAlone(store, op);
         }
       }
       for (const { done } of batch) done();
@@ -123,6 +231,31 @@ async function drain(store: ObjectStore, writer: EventWriter): Promise<void> {
     writer.drained?.resolve();
     writer.drained = undefined;
   }
+}
+
+/**
+ * Writes one event alone (`failed`: what writing it with others threw, if it was tried alone).
+ * An update of an event that expired meanwhile stores it anew.
+ */
+async function writeAlone(store: ObjectStore, op: BatchOp, failed?: unknown): Promise<void> {
+  let error = failed;
+  if (error === undefined) {
+    try {
+      await store.commit([op]);
+      return;
+    } catch (e) {
+      error = e;
+    }
+  }
+  if (op.op === "update" && error instanceof NotFoundError) {
+    try {
+      await store.commit([{ op: "create", object: op.object, unique: true }]);
+      return;
+    } catch (e) {
+      error = e;
+    }
+  }
+  log.warn("could not record event", { error });
 }
 
 /**
@@ -236,11 +369,12 @@ export class FinishedPods extends Follower {
  * 4,000 events and 474 ms after a burst of 20,000 (10,000 pods), every 10 s.
  */
 export class EventLog extends Follower {
-  /** `namespace/name` → creation time (epoch ms) of every event there is. */
+  /** `namespace/name` → when each event there is last happened (epoch ms). */
   readonly #live = new Map<string, number>();
   /**
-   * The events by creation time; deleted ones stay until they reach the front (skipped: not in
-   * `#live` with that time). Events arrive in about time order: an insert is an append.
+   * The events by when they last happened; deleted and counted-up ones stay until they reach
+   * the front (skipped: not in `#live` with that time). Events arrive in about time order: an
+   * insert is an append.
    */
   #order: { key: string; at: number }[] = [];
   #head = 0;
@@ -251,13 +385,13 @@ export class EventLog extends Follower {
     watch((e) => {
       if (e.object.kind !== "Event") return;
       const key = keyOf(e.object);
-      const at = e.type === "DELETED" ? undefined : createdAt(e.object);
+      const at = e.type === "DELETED" ? undefined : lastSeen(e.object as Event);
       if (early) early.set(key, at);
       else this.#note(key, at);
     });
     for (const event of await this.store.list<Event>("events")) {
       const key = keyOf(event);
-      if (!early.has(key)) this.#note(key, createdAt(event));
+      if (!early.has(key)) this.#note(key, lastSeen(event));
     }
     for (const [key, at] of early) this.#note(key, at);
     early = undefined;
@@ -315,12 +449,6 @@ export class EventLog extends Follower {
     } else lo = hi;
     order.splice(lo, 0, { key, at });
   }
-}
-
-/** When an event was made (epoch ms); one without a time counts as made at the epoch. */
-function createdAt(o: { metadata: { creationTimestamp?: string } }): number {
-  const at = Date.parse(o.metadata.creationTimestamp ?? "");
-  return Number.isNaN(at) ? 0 : at;
 }
 
 function keyOf(o: { metadata: { namespace?: string; name: string } }): string {

@@ -5,12 +5,15 @@ import type { Event } from "../model/event.ts";
 import { EVENT_TTL_MS } from "../model/event.ts";
 import type { Pod, PodPhase } from "../model/pod.ts";
 import {
+  COMBINED_PREFIX,
   EventLog,
   FINISHED_POD_TTL_MS,
   FinishedPods,
   MAX_EVENTS,
+  MAX_SIMILAR_EVENTS,
   purgeExpired,
   recordEvent,
+  SIMILAR_EVENTS_INTERVAL_MS,
 } from "./events.ts";
 import type { BatchOp } from "./object_store.ts";
 import { ObjectStore } from "./object_store.ts";
@@ -111,13 +114,13 @@ Deno.test("recordEvent() puts events about cluster-scoped objects in the default
 
 Deno.test("recordEvent() gives events recorded in the same millisecond distinct names", async () => {
   await withStore(async (store, clock) => {
-    const input = {
+    const input = (i: number) => ({
       involvedObject: { kind: "Pod", name: "web", namespace: "default" },
       status: "pod-waiting",
       source: "pod-controller",
-      message: "waiting",
-    };
-    await Promise.all(Array.from({ length: 3 }, () => recordEvent(store, clock, input)));
+      message: `waiting ${i}`,
+    });
+    await Promise.all(Array.from({ length: 3 }, (_, i) => recordEvent(store, clock, input(i))));
     assert.equal((await store.list("events")).length, 3);
   });
 });
@@ -338,13 +341,13 @@ Deno.test("recordEvent() keeps each store's events apart", async () => {
       await Promise.all([
         recordEvent(a, clock, input("in-a")),
         recordEvent(b, clock, input("in-b")),
-        recordEvent(a, clock, input("in-a")),
+        recordEvent(a, clock, input("in-a", "stopped")),
+        // Not a repeat of b's event: each store counts its own.
+        recordEvent(a, clock, input("in-b")),
       ]);
-      assert.deepEqual((await a.list<Event>("events")).map((e) => e.involvedObject.name), [
-        "in-a",
-        "in-a",
-      ]);
-      assert.deepEqual((await b.list<Event>("events")).map((e) => e.involvedObject.name), ["in-b"]);
+      const names = (es: Event[]) => es.map((e) => `${e.involvedObject.name} ${e.count ?? 1}`);
+      assert.deepEqual(names(await a.list<Event>("events")).sort(), ["in-a 1", "in-a 1", "in-b 1"]);
+      assert.deepEqual(names(await b.list<Event>("events")), ["in-b 1"]);
     });
   });
 });
@@ -440,5 +443,91 @@ Deno.test("FinishedPods: purging finished pods reads only those that ended, kept
     } finally {
       finished.stop();
     }
+  });
+});
+
+Deno.test("recordEvent() counts a repeated event into the first: count and lastTimestamp", async () => {
+  await withStore(async (store, clock) => {
+    const start = clock.now();
+    await recordEvent(store, clock, input("web"));
+    await clock.advance(MINUTE);
+    // Two repeats while the first write of the count is in flight: one more write, the last.
+    const commits = countCommits(store);
+    const first = recordEvent(store, clock, input("web"));
+    await Promise.resolve();
+    await clock.advance(MINUTE);
+    await Promise.all([first, recordEvent(store, clock, input("web"))]);
+    const events = await store.list<Event>("events");
+    assert.equal(events.length, 1);
+    assert.equal(events[0].count, 3);
+    assert.equal(events[0].metadata.creationTimestamp, isoTime(start));
+    assert.equal(events[0].lastTimestamp, isoTime(start + 2 * MINUTE));
+    assert.deepEqual(commits, [1, 1]);
+    // Another message, object or uid is another event.
+    await recordEvent(store, clock, input("web", "stopped"));
+    await recordEvent(store, clock, input("db"));
+    await recordEvent(store, clock, {
+      ...input("web"),
+      involvedObject: { ...input("web").involvedObject, uid: "u2" },
+    });
+    assert.equal((await store.list("events")).length, 4);
+  });
+});
+
+Deno.test("recordEvent() combines similar events of one object past MAX_SIMILAR_EVENTS", async () => {
+  await withStore(async (store, clock) => {
+    const created = (i: number) => ({
+      involvedObject: { kind: "ReplicaSet", name: "web-1", namespace: "default", uid: "rs" },
+      status: "SuccessfulCreate",
+      source: "replicaset-controller",
+      message: `Created pod: web-1-${i}`,
+    });
+    const n = MAX_SIMILAR_EVENTS + 500;
+    await Promise.all(Array.from({ length: n }, (_, i) => recordEvent(store, clock, created(i))));
+    const events = await store.list<Event>("events");
+    assert.equal(events.length, MAX_SIMILAR_EVENTS);
+    const combined = events.filter((e) => e.message.startsWith(COMBINED_PREFIX));
+    assert.equal(combined.length, 1);
+    assert.equal(combined[0].count, n - MAX_SIMILAR_EVENTS + 1, "all but the first nine");
+    assert.equal(combined[0].message, `${COMBINED_PREFIX}Created pod: web-1-${n - 1}`);
+    // Later similar events count into it too.
+    await recordEvent(store, clock, created(n));
+    const again = (await store.list<Event>("events")).filter((e) =>
+      e.message.startsWith(COMBINED_PREFIX)
+    );
+    assert.equal(again[0].count, n - MAX_SIMILAR_EVENTS + 2);
+    // A quiet spell longer than the interval starts over: recorded one by one again.
+    await clock.advance(SIMILAR_EVENTS_INTERVAL_MS + 1);
+    await recordEvent(store, clock, created(n + 1));
+    const last = await store.list<Event>("events");
+    assert.equal(last.length, MAX_SIMILAR_EVENTS + 1, "another event, not combined");
+    assert.ok(last.some((e) => e.message === `Created pod: web-1-${n + 1}`));
+  });
+});
+
+Deno.test("recordEvent() stores a counted event again when it expired meanwhile", async () => {
+  await withStore(async (store, clock) => {
+    await recordEvent(store, clock, input("web"));
+    const [first] = await store.list<Event>("events");
+    await store.delete("events", "default", first.metadata.name);
+    await recordEvent(store, clock, input("web"));
+    const events = await store.list<Event>("events");
+    assert.equal(events.length, 1);
+    assert.equal(events[0].metadata.name, first.metadata.name);
+    assert.equal(events[0].count, 2);
+  });
+});
+
+Deno.test("purgeExpired() keeps an event counted up within the hour", async () => {
+  await withStore(async (store, clock) => {
+    await recordEvent(store, clock, input("web"));
+    await clock.advance(EVENT_TTL_MS - MINUTE);
+    await recordEvent(store, clock, input("web"));
+    await clock.advance(2 * MINUTE);
+    // First seen an hour and a minute ago, last a minute ago: kept.
+    assert.equal(await purge(store, clock), 0);
+    assert.equal((await store.list("events")).length, 1);
+    await clock.advance(EVENT_TTL_MS);
+    assert.equal(await purge(store, clock), 1);
   });
 });

@@ -126,6 +126,10 @@ function describeEvent(w: DescribeWriter, ev: Event): void {
   w.field(0, "Status", ev.status ?? "");
   w.field(0, "Source", ev.source ?? "");
   w.field(0, "Message", ev.message ?? "");
+  if ((ev.count ?? 1) > 1) {
+    w.field(0, "Count", String(ev.count));
+    w.field(0, "Last Seen", ev.lastTimestamp ?? "");
+  }
 }
 
 // deno-lint-ignore no-explicit-any
@@ -173,8 +177,13 @@ export function describeObject(
       w.field(0, "Events");
       w.raw("  AGE\tSTATUS\tSOURCE\tMESSAGE");
       for (const e of events) {
+        // As kubectl: "3m (x25 over 10m)" for an event that happened 25 times.
+        const seen = age(e.lastTimestamp ?? e.metadata.creationTimestamp, now) +
+          ((e.count ?? 1) > 1
+            ? ` (x${e.count} over ${age(e.metadata.creationTimestamp, now)})`
+            : "");
         w.raw(
-          `  ${age(e.metadata.creationTimestamp, now)}\t${clean(e.status ?? "")}\t` +
+          `  ${seen}\t${clean(e.status ?? "")}\t` +
             `${clean(e.source ?? "")}\t${clean(e.message ?? "")}`,
         );
       }

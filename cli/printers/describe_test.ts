@@ -90,6 +90,22 @@ Deno.test("describeObject() lists events oldest first as AGE STATUS SOURCE MESSA
   );
 });
 
+Deno.test("describeObject() shows an event counted several times as kubectl does", () => {
+  const counted = {
+    ...event("mongo", "2024-05-01T11:50:00Z", "pod-running"),
+    count: 25,
+    lastTimestamp: "2024-05-01T11:57:00Z",
+  };
+  assert.match(
+    describeObject(mongo, [counted], NOW),
+    /\n {2}3m \(x25 over 10m\) +pod-running +pod-controller +pod-running happened\n$/,
+  );
+  assert.match(
+    describeObject(counted, [], NOW),
+    /\nCount: +25\nLast Seen: +2024-05-01T11:57:00Z\n/,
+  );
+});
+
 Deno.test("describeObject() says why events are missing", () => {
   assert.match(describeObject(mongo, "forbidden", NOW), /Events: +<unavailable: forbidden>\n$/);
 });

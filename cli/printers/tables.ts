@@ -159,15 +159,18 @@ const TABLES: Record<string, TableDef> = {
     ],
   },
   Event: {
+    // TIMESTAMP: when it last happened; -o wide adds how often, and since when.
     columns: ["TIMESTAMP", "NAME", "KIND", "STATUS", "SOURCE", "MESSAGE"],
+    wideColumns: ["COUNT", "FIRST-SEEN"],
     row: (ev: Event, { now }) => [
-      created(ev, now),
+      age(ev.lastTimestamp ?? ev.metadata?.creationTimestamp, now),
       ev.involvedObject?.name ?? "",
       ev.involvedObject?.kind ?? "",
       ev.status ?? "",
       ev.source ?? "",
       ev.message ?? "",
     ],
+    wideRow: (ev: Event, { now }) => [String(ev.count ?? 1), created(ev, now)],
   },
 };
 

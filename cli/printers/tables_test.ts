@@ -332,4 +332,16 @@ Deno.test("tableRow() shows deployments, replica sets and events", () => {
     "pod-controller",
     "Pod status phase: 'Running'",
   ]);
+  // Counted 3 times: TIMESTAMP is when it last happened; -o wide adds COUNT and FIRST-SEEN.
+  const counted = { ...event, count: 3, lastTimestamp: "2024-05-01T11:59:50Z" };
+  assert.deepEqual(tableRow("Event", counted, { now: NOW, wide: true }), [
+    "10s",
+    "helloworld",
+    "Pod",
+    "pod-running",
+    "pod-controller",
+    "Pod status phase: 'Running'",
+    "3",
+    "30s",
+  ]);
 });
