@@ -3,7 +3,7 @@ import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { Event, InvolvedObject } from "../model/event.ts";
 import { EVENT_TTL_MS, lastSeen } from "../model/event.ts";
-import { API_VERSION, parseObjectKey } from "../model/meta.ts";
+import { API_VERSION, type MilpaObject, parseObjectKey } from "../model/meta.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import type { BatchOp, ObjectStore, WatchListener } from "./object_store.ts";
@@ -42,8 +42,11 @@ export const SIMILAR_EVENTS_INTERVAL_MS = 10 * 60 * 1000;
 /** How a combined event's message starts (Kubernetes' words). */
 export const COMBINED_PREFIX = "(combined from similar events): ";
 
-/** Kinds of event the correlator remembers; the least recently recorded are forgotten first. */
-const CORRELATOR_ENTRIES = 4096;
+/**
+ * Kinds of event the correlator remembers (at least this many, at most twice); the least
+ * recently recorded are forgotten first.
+ */
+export const CORRELATOR_ENTRIES = 4096;
 
 /**
  * Makes repeats count into one event, as Kubernetes' event correlator does (without its rate
@@ -57,14 +60,14 @@ const CORRELATOR_ENTRIES = 4096;
  *   records nine "Created pod" events and one combined event that counts the rest, not 10,000
  *   events (each a KV write, and a delete when it expires).
  *
- * It remembers the last CORRELATOR_ENTRIES kinds of event, in memory: after a restart, repeats
- * start a new event.
+ * It remembers the last CORRELATOR_ENTRIES kinds of event or more, in memory: after a restart,
+ * repeats start a new event.
  */
 export class EventCorrelator {
   /** Per kind of event (no message): the messages seen, and when the last came. */
-  readonly #similar = new Map<string, { messages: Set<string>; at: number }>();
+  readonly #similar = new Recent<{ messages: Set<string>; at: number }>(CORRELATOR_ENTRIES);
   /** Per event (a kind and a message, or a kind's combined event): the event last recorded. */
-  readonly #recorded = new Map<string, Event>();
+  readonly #recorded = new Recent<Event>(CORRELATOR_ENTRIES);
 
   /**
    * The event to store for `input` at `now`: a new one (`fresh`), or one recorded before,
@@ -82,18 +85,18 @@ export class EventCorrelator {
       type,
       input.status,
     ]);
-    let similar = remembered(this.#similar, kind);
+    let similar = this.#similar.get(kind);
     if (!similar || now - similar.at > SIMILAR_EVENTS_INTERVAL_MS) {
       similar = { messages: new Set(), at: now };
     }
     similar.at = now;
     // Past the limit the set stops growing: the rest are combined anyway.
     if (similar.messages.size < MAX_SIMILAR_EVENTS) similar.messages.add(input.message);
-    remember(this.#similar, kind, similar);
+    this.#similar.set(kind, similar);
     const combined = similar.messages.size >= MAX_SIMILAR_EVENTS;
     const message = combined ? COMBINED_PREFIX + input.message : input.message;
     const key = combined ? `${kind}\0*` : `${kind}\0${input.message}`;
-    const before = remembered(this.#recorded, key);
+    const before = this.#recorded.get(key);
     const event: Event = before
       ? {
         ...before,
@@ -115,26 +118,38 @@ export class EventCorrelator {
         message,
         type,
       };
-    remember(this.#recorded, key, event);
+    this.#recorded.set(key, event);
     return { event, fresh: !before };
   }
 }
 
-/** `map`'s entry for `key`, now the most recently used. */
-function remembered<V>(map: Map<string, V>, key: string): V | undefined {
-  const v = map.get(key);
-  if (v !== undefined) {
-    map.delete(key);
-    map.set(key, v);
-  }
-  return v;
-}
+/**
+ * A map that keeps about its last `cap` entries used: a full generation becomes the old one
+ * and the one before is dropped; an entry used from the old generation moves to the new.
+ * O(1) per use (a strict LRU Map, an entry deleted and set again per use, made each eviction
+ * skip the holes at the Map's front: 10 % of an event's cost).
+ */
+class Recent<V> {
+  #now = new Map<string, V>();
+  #old = new Map<string, V>();
 
-/** Sets `key` as the most recently used entry, forgetting the least recently used beyond the cap. */
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > CORRELATOR_ENTRIES) map.delete(map.keys().next().value!);
+  constructor(private readonly cap: number) {}
+
+  get(key: string): V | undefined {
+    const v = this.#now.get(key);
+    if (v !== undefined) return v;
+    const old = this.#old.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, value: V): void {
+    if (!this.#now.has(key) && this.#now.size >= this.cap) {
+      this.#old = this.#now;
+      this.#now = new Map();
+    }
+    this.#now.set(key, value);
+  }
 }
 
 /**
@@ -402,8 +417,11 @@ export class EventLog extends Follower {
     return this.#live.size;
   }
 
-  /** The events to purge at `now`: the oldest beyond `max`, and those older than `ttlMs`. */
-  async due(now: number, max: number, ttlMs: number): Promise<Event[]> {
+  /**
+   * The events to purge at `now`, as they are now (name and resourceVersion): the oldest beyond
+   * `max`, and those that last happened more than `ttlMs` ago.
+   */
+  async due(now: number, max: number, ttlMs: number): Promise<MilpaObject[]> {
     await this.start();
     const live = (e: { key: string; at: number }) => this.#live.get(e.key) === e.at;
     // Those deleted since (by a pass, or by a user) leave the front.
@@ -421,11 +439,18 @@ export class EventLog extends Follower {
       keys.push(e.key);
       excess--;
     }
-    const due: Event[] = [];
+    // What a delete at the version seen needs; nothing is decoded.
+    const due: MilpaObject[] = [];
     for (const key of keys) {
       const { namespace, name } = parseObjectKey(key);
-      const event = await this.store.get<Event>("events", namespace, name).catch(() => undefined);
-      if (event) due.push(event);
+      const resourceVersion = await this.store.resourceVersion("events", namespace, name);
+      if (resourceVersion) {
+        due.push({
+          kind: "Event",
+          apiVersion: API_VERSION,
+          metadata: { name, namespace, resourceVersion },
+        });
+      }
     }
     return due;
   }
@@ -460,7 +485,7 @@ function keyOf(o: { metadata: { namespace?: string; name: string } }): string {
  * returns how many it deleted. A batch that fails (one of them changed or gone meanwhile)
  * is retried one object at a time, skipping those: the next pass decides on them again.
  */
-async function deleteAll(store: ObjectStore, objects: (Event | Pod)[]): Promise<number> {
+async function deleteAll(store: ObjectStore, objects: MilpaObject[]): Promise<number> {
   let deleted = 0;
   for (let i = 0; i < objects.length; i += MAX_BATCH) {
     const ops: BatchOp[] = objects.slice(i, i + MAX_BATCH).map((object) => ({

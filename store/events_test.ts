@@ -6,6 +6,7 @@ import { EVENT_TTL_MS } from "../model/event.ts";
 import type { Pod, PodPhase } from "../model/pod.ts";
 import {
   COMBINED_PREFIX,
+  CORRELATOR_ENTRIES,
   EventLog,
   FINISHED_POD_TTL_MS,
   FinishedPods,
@@ -379,17 +380,17 @@ Deno.test("purgeExpired() skips an object changed since it was read, and deletes
       ["e1", "e2", "e3", "e4"].map((name) => ({ op: "create", object: event(name, start) })),
     );
     await clock.advance(EVENT_TTL_MS + 1);
-    const get = store.get.bind(store);
-    store.get = (async (...args: Parameters<typeof store.get>) => {
-      const read = await get(...args);
+    const version = store.resourceVersion.bind(store);
+    store.resourceVersion = async (...args: Parameters<typeof store.resourceVersion>) => {
+      const read = await version(...args);
       if (args[0] === "events" && args[2] === "e2") {
         // Someone changes e2 between the purge's read and its delete.
         await store.mutate<Event>("Event", "default", "e2", (e) => ({ ...e, message: "again" }));
       }
       return read;
-    }) as typeof store.get;
+    };
     assert.equal(await purge(store, clock), 3);
-    store.get = get;
+    store.resourceVersion = version;
     assert.deepEqual((await store.list("events")).map((e) => e.metadata.name), ["e2"]);
   });
 });
@@ -529,5 +530,24 @@ Deno.test("purgeExpired() keeps an event counted up within the hour", async () =
     assert.equal((await store.list("events")).length, 1);
     await clock.advance(EVENT_TTL_MS);
     assert.equal(await purge(store, clock), 1);
+  });
+});
+
+Deno.test("recordEvent() forgets the least recently recorded events past CORRELATOR_ENTRIES", async () => {
+  await withStore(async (store, clock) => {
+    await recordEvent(store, clock, input("old"));
+    await recordEvent(store, clock, input("kept"));
+    for (let i = 0; i < 2 * CORRELATOR_ENTRIES; i++) {
+      void recordEvent(store, clock, input(`p${i}`));
+      // "kept" is recorded again now and then: it stays remembered.
+      if (i % 1000 === 0) void recordEvent(store, clock, input("kept"));
+    }
+    await recordEvent(store, clock, input("old"));
+    await recordEvent(store, clock, input("kept"));
+    const of = async (name: string) =>
+      (await store.list<Event>("events")).filter((e) => e.involvedObject.name === name)
+        .map((e) => e.count ?? 1);
+    assert.deepEqual(await of("old"), [1, 1], "forgotten: a new event");
+    assert.deepEqual(await of("kept"), [11], "remembered: counted up");
   });
 });

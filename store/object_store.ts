@@ -661,6 +661,18 @@ export class ObjectStore {
     return e ? decode<T>(e) : null;
   }
 
+  /**
+   * The object's resourceVersion, or null when there is none: what a delete at that version
+   * needs, without decoding the object.
+   */
+  async resourceVersion(
+    kind: KindArg,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<string | null> {
+    return (await this.#entry(kind, namespace, name))?.versionstamp ?? null;
+  }
+
   /** What the index holds of an object. */
   async #entry(kind: KindArg, namespace: string | undefined, name: string) {
     const k = info(kind);
