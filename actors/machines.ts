@@ -65,9 +65,10 @@ export interface ManagedKind {
   /** The uid in a persisted snapshot, to tell it belongs to this object (and not a namesake). */
   uidOf(snapshot: unknown): string | undefined;
   /**
-   * Context fields kept out of persisted snapshots: liveness times that every heartbeat moves.
-   * Stored, each heartbeat of every node would be a write; restored without them, an actor's
-   * watchdog counts from its restore, as it does for a connection made after a restart.
+   * Context fields kept out of persisted snapshots: liveness that every heartbeat or connection
+   * moves, and that a restart loses anyway. Stored, each heartbeat of every node would be a
+   * write; restored without them, an actor's watchdog counts from its restore, as it does for a
+   * connection made after a restart.
    */
   volatile?: string[];
 }
@@ -174,7 +175,10 @@ export function managedKinds(
   };
   const node: ManagedKind = {
     name: "node",
-    volatile: ["lastHeartbeat"],
+    // Whether the agent is connected: a restarted controller has no connection (agents connect
+    // again, AGENT_CONNECTED), and stored, a terminated node's disconnect was a write of every
+    // node's snapshot, in its last state before it is deleted.
+    volatile: ["lastHeartbeat", "agentConnected"],
     objectKind: "Node",
     machine: createNodeMachine({
       clock: deps.clock,

@@ -38,7 +38,8 @@ export interface NodeInput {
 export interface NodeContext extends NodeInput {
   instanceId?: string;
   addresses: NetworkAddress[];
-  agentConnected: boolean;
+  /** Whether the agent is connected now (not persisted: absent in a restored actor). */
+  agentConnected?: boolean;
   /** Epoch ms by which the agent must have connected. */
   bootDeadline?: number;
   lastHeartbeat?: number;

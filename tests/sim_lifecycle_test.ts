@@ -362,6 +362,15 @@ Deno.test("heartbeats are not stored: snapshots leave liveness times out, and re
     );
     assert.equal((await c.kv.get(["o", "pods", "default", "beat"])).versionstamp, before);
     assert.equal((await c.kv.get(["s", "pod/default/beat"])).versionstamp, snapBefore);
+    // Nor is whether the agent is connected: a disconnect changes the live actor only (a
+    // restarted controller has no connections anyway).
+    assert.equal("agentConnected" in JSON.parse(storedNode.v).context, false);
+    const nodeSnapBefore = (await c.kv.get(["s", `node/${node}`])).versionstamp;
+    c.agents.get(node)!.stop();
+    await c.controller.supervisor.flush();
+    const nodeActor = c.controller.supervisor.actor(`node/${node}`)!;
+    assert.equal(nodeActor.getSnapshot().context.agentConnected, false);
+    assert.equal((await c.kv.get(["s", `node/${node}`])).versionstamp, nodeSnapBefore);
   } finally {
     await c.close();
   }
