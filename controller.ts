@@ -299,6 +299,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   // an earlier controller launched, and of those booted while this one started).
   // They arrive over a few turns of the event loop (see startAgents), the API answering meanwhile.
   void sim?.provider.startAgents();
+  // A label index in KV that no one read, left by a controller before 2026-12-07: gone in the
+  // background (at most a few transactions of 1,000 keys).
+  const legacyLabels = store.dropLegacyLabelIndex().then(
+    (n) => n > 0 && log.info("deleted the old label index from KV", { keys: n }),
+    (e) => log.warn("could not delete the old label index from KV", { error: e }),
+  );
   return {
     url,
     token,
@@ -312,6 +318,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       if (!ready) return;
       ready = false;
       releaseReducer();
+      await legacyLabels;
       await supervisor.stop();
       // Open actor streams (the web view's) would keep the server from shutting down.
       recorder.endSubscriptions();

@@ -4,7 +4,7 @@
  * | key | value | written by |
  * |---|---|---|
  * | `["o", plural, namespace, name]` | an object's JSON as UTF-8 bytes (namespace "" when cluster-scoped; before 2026-12-06 the object itself, still read) | object_store.ts |
- * | `["l", plural, labelKey, labelValue, namespace, name]` | null: the label index | object_store.ts |
+ * | `["l", plural, labelKey, labelValue, namespace, name]` | null: a label index no one read, written before 2026-12-07; deleted at start (ObjectStore.dropLegacyLabelIndex) | object_store.ts |
  * | `["s", systemId]` | an actor's snapshot head: `{v: json}` or `{n: chunks}` | actor_store.ts |
  * | `["sc", systemId, i]` | chunk i of a large snapshot's JSON | actor_store.ts |
  * | `["m", name]` | controller identity and secrets | meta_store.ts |
@@ -14,8 +14,11 @@
 
 /** The prefix of every stored object. */
 export const OBJECTS = "o";
-/** The prefix of the label index. */
-export const LABELS = "l";
+/**
+ * The prefix of the label index written before 2026-12-07. Nothing read it (selectors are
+ * answered from the in-memory index); a controller deletes what is left of it.
+ */
+export const LEGACY_LABELS = "l";
 /** The prefix of actor snapshot heads. */
 export const SNAPSHOTS = "s";
 /** The prefix of the chunks of large snapshots. */
@@ -24,17 +27,6 @@ export const SNAPSHOT_CHUNKS = "sc";
 /** The key of an object; `namespace` is "" for cluster-scoped kinds. */
 export function objectKey(plural: string, namespace: string, name: string): Deno.KvKey {
   return [OBJECTS, plural, namespace, name];
-}
-
-/** The label index entry of one label of an object. */
-export function labelKey(
-  plural: string,
-  label: string,
-  value: string,
-  namespace: string,
-  name: string,
-): Deno.KvKey {
-  return [LABELS, plural, label, value, namespace, name];
 }
 
 /** The head of an actor's snapshot. */

@@ -2,9 +2,10 @@
  * Objects in Deno KV with optimistic concurrency, label lists and an in-process watch.
  *
  * Layout (see keys.ts): `["o", plural, namespace, name]` holds an object as its JSON in UTF-8
- * (namespace "" for cluster-scoped kinds); `["l", plural, labelKey, labelValue, namespace,
- * name]` indexes labels. An object's resourceVersion is the KV versionstamp of its last write,
- * so a write carrying a stale resourceVersion fails with ConflictError instead of being lost.
+ * (namespace "" for cluster-scoped kinds). An object's resourceVersion is the KV versionstamp
+ * of its last write, so a write carrying a stale resourceVersion fails with ConflictError
+ * instead of being lost. Label selectors are answered from the in-memory index, which reads
+ * labels from the objects; KV keeps no label index.
  *
  * Reads are served from an in-memory index of every object (its JSON and versionstamp),
  * loaded from KV per kind on first use and updated by every commit after KV accepted it.
@@ -30,7 +31,7 @@ import { controllerOf } from "../model/workload.ts";
 import type { LabelSelector } from "../model/selector_types.ts";
 import { byCodePoint, SortedNames } from "./sorted_names.ts";
 import { GroupCommitter, type Mutation, type Write } from "./group_commit.ts";
-import { labelKey, objectKey, OBJECTS } from "./keys.ts";
+import { LEGACY_LABELS, objectKey, OBJECTS } from "./keys.ts";
 import { log } from "../model/log.ts";
 import { nextTurn } from "../model/turn.ts";
 
@@ -402,32 +403,6 @@ function objKey(k: KindInfo, namespace: string | undefined, name: string): Deno.
   return objectKey(k.plural, nsOf(k, namespace), name);
 }
 
-function labelKeys(k: KindInfo, obj: MilpaObject): Deno.KvKey[] {
-  const ns = nsOf(k, obj.metadata.namespace);
-  return Object.entries(obj.metadata.labels ?? {}).map(([lk, lv]) =>
-    labelKey(k.plural, lk, lv, ns, obj.metadata.name)
-  );
-}
-
-/**
- * Moves the label index from `before`'s labels to `after`'s, touching only the entries that
- * change: an update that keeps its labels is one write, so a batch of them fits KV's limits.
- */
-function relabel(
-  k: KindInfo,
-  before: MilpaObject | undefined,
-  after: MilpaObject | undefined,
-  set: (key: Deno.KvKey, value: unknown) => void,
-  del: (key: Deno.KvKey) => void,
-): void {
-  const keys = (o?: MilpaObject) =>
-    new Map((o ? labelKeys(k, o) : []).map((lk) => [JSON.stringify(lk), lk]));
-  const was = keys(before);
-  const now = keys(after);
-  for (const [id, lk] of was) if (!now.has(id)) del(lk);
-  for (const [id, lk] of now) if (!was.has(id)) set(lk, null);
-}
-
 function describe(k: KindInfo, obj: Pick<MilpaObject, "metadata">): string {
   return `${k.plural} "${obj.metadata.name}"`;
 }
@@ -635,6 +610,26 @@ export class ObjectStore {
   /** Loads the index of these kinds (all objects of them) now rather than on first use. */
   async preload(kinds: KindArg[]): Promise<void> {
     await Promise.all(kinds.map((k) => this.#kind(info(k))));
+  }
+
+  /**
+   * Deletes what is left of the label index that controllers wrote before 2026-12-07
+   * (keys.ts LEGACY_LABELS), 1,000 keys a transaction; returns how many it deleted. Nothing
+   * read it: selectors are answered from the in-memory index.
+   */
+  async dropLegacyLabelIndex(): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const keys: Deno.KvKey[] = [];
+      for await (const e of this.#kv.list({ prefix: [LEGACY_LABELS] }, { limit: 1000 })) {
+        keys.push(e.key);
+      }
+      if (!keys.length) return deleted;
+      const op = this.#kv.atomic();
+      for (const key of keys) op.delete(key);
+      await op.commit();
+      deleted += keys.length;
+    }
   }
 
   /** Re-reads keys from KV into the index (after a write found it stale). */
@@ -1042,7 +1037,6 @@ export class ObjectStore {
       if (!(o.op === "create" && o.unique)) check({ key, versionstamp: cur.versionstamp });
       const stored = toStored(object);
       set(key, stored.value);
-      relabel(k, cur.value ?? undefined, object, set, del);
       const replaced = cur.value ? withVersion(cur.value, cur.versionstamp!) : undefined;
       return { type: "ADDED", object, replaced, stored };
     }
@@ -1056,7 +1050,6 @@ export class ObjectStore {
     }
     check({ key, versionstamp: cur.versionstamp });
     if (o.op === "delete") {
-      relabel(k, cur.value, undefined, set, del);
       del(key);
       return { type: "DELETED", object: withVersion(cur.value, cur.versionstamp!) };
     }
@@ -1073,7 +1066,6 @@ export class ObjectStore {
     };
     const stored = toStored(object);
     set(key, stored.value);
-    relabel(k, cur.value, object, set, del);
     return { type: "MODIFIED", object, stored };
   }
 
