@@ -1,5 +1,5 @@
 /** `describe`: a readable, multi-line view of one object and its events, like kubectl's. */
-import type { Event } from "../../model/event.ts";
+import { type Event, lastSeen } from "../../model/event.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
 import {
@@ -142,16 +142,13 @@ const DESCRIBERS: Record<string, (w: DescribeWriter, obj: any, related: Related)
   Event: describeEvent,
 };
 
-/** The events about an object, oldest first. */
+/** The events about an object, by when they last happened (as kubectl), oldest first. */
 export function eventsFor(obj: MilpaObject, events: Event[]): Event[] {
   return events
     .filter((e) =>
       e.involvedObject?.kind === obj.kind && e.involvedObject?.name === obj.metadata.name
     )
-    .sort((a, b) =>
-      Date.parse(a.metadata.creationTimestamp ?? "") -
-      Date.parse(b.metadata.creationTimestamp ?? "")
-    );
+    .sort((a, b) => lastSeen(a) - lastSeen(b));
 }
 
 /**

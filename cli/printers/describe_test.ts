@@ -104,6 +104,12 @@ Deno.test("describeObject() shows an event counted several times as kubectl does
     describeObject(counted, [], NOW),
     /\nCount: +25\nLast Seen: +2024-05-01T11:57:00Z\n/,
   );
+  // Listed by when it last happened, as kubectl does: after an event of 11:55.
+  const later = event("mongo", "2024-05-01T11:55:00Z", "pod-created");
+  assert.deepEqual(eventsFor(mongo, [counted, later]).map((e) => e.status), [
+    "pod-created",
+    "pod-running",
+  ]);
 });
 
 Deno.test("describeObject() says why events are missing", () => {
