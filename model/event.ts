@@ -28,9 +28,14 @@ export interface Event extends MilpaObject {
   lastTimestamp?: string;
 }
 
+/** When an event last happened, as stored (ISO 8601): its lastTimestamp, else its creation. */
+export function lastTimestampOf(e: Event): string | undefined {
+  return e.lastTimestamp ?? e.metadata?.creationTimestamp;
+}
+
 /** When an event last happened (epoch ms); one without a time counts as at the epoch. */
 export function lastSeen(e: Event): number {
-  const at = Date.parse(e.lastTimestamp ?? e.metadata.creationTimestamp ?? "");
+  const at = Date.parse(lastTimestampOf(e) ?? "");
   return Number.isNaN(at) ? 0 : at;
 }
 

@@ -1,5 +1,5 @@
 /** `describe`: a readable, multi-line view of one object and its events, like kubectl's. */
-import { type Event, lastSeen } from "../../model/event.ts";
+import { type Event, lastSeen, lastTimestampOf } from "../../model/event.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
 import {
@@ -175,7 +175,7 @@ export function describeObject(
       w.raw("  AGE\tSTATUS\tSOURCE\tMESSAGE");
       for (const e of events) {
         // As kubectl: "3m (x25 over 10m)" for an event that happened 25 times.
-        const seen = age(e.lastTimestamp ?? e.metadata.creationTimestamp, now) +
+        const seen = age(lastTimestampOf(e), now) +
           ((e.count ?? 1) > 1
             ? ` (x${e.count} over ${age(e.metadata.creationTimestamp, now)})`
             : "");

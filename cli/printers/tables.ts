@@ -5,7 +5,7 @@
  */
 import type { Deployment, ReplicaSet } from "../../model/deployment.ts";
 import type { Secret } from "../../model/secret.ts";
-import type { Event } from "../../model/event.ts";
+import { type Event, lastTimestampOf } from "../../model/event.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
 import type { Pod } from "../../model/pod.ts";
@@ -163,7 +163,7 @@ const TABLES: Record<string, TableDef> = {
     columns: ["TIMESTAMP", "NAME", "KIND", "STATUS", "SOURCE", "MESSAGE"],
     wideColumns: ["COUNT", "FIRST-SEEN"],
     row: (ev: Event, { now }) => [
-      age(ev.lastTimestamp ?? ev.metadata?.creationTimestamp, now),
+      age(lastTimestampOf(ev), now),
       ev.involvedObject?.name ?? "",
       ev.involvedObject?.kind ?? "",
       ev.status ?? "",
