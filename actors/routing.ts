@@ -304,13 +304,15 @@ export function refreshPhase(node: string, periodMs: number): number {
  */
 export function routeHubEvent(t: RouteTarget, e: HubEvent, beat = true): void {
   const node = t.entry(nodeId(e.node));
-  const boundPod = node
-    ? (node.ref.getSnapshot() as SnapshotFrom<NodeMachine>).context.boundPod
-    : undefined;
+  const nodeSnap = node?.ref.getSnapshot() as SnapshotFrom<NodeMachine> | undefined;
+  const boundPod = nodeSnap?.context.boundPod;
   const pod = boundPod ? podId(...splitKey(boundPod)) : undefined;
   switch (e.type) {
     case "connected":
-      t.send(nodeId(e.node), { type: "AGENT_CONNECTED" });
+      // A node still being launched asks the hub whether its agent is connected once the
+      // launch returns (its `connected` guard): an agent that connects first (the sim's, at
+      // once) need not be told. (The node's actor has one event fewer to take per pod.)
+      if (nodeSnap?.value !== "Creating") t.send(nodeId(e.node), { type: "AGENT_CONNECTED" });
       if (pod && t.entry(pod)?.ref.getSnapshot().matches("Running")) {
         t.send(pod, { type: "AGENT_CONNECTED" });
       }
@@ -320,7 +322,9 @@ export function routeHubEvent(t: RouteTarget, e: HubEvent, beat = true): void {
       return;
     case "status":
       if (beat) t.send(nodeId(e.node), { type: "HEARTBEAT" });
-      if (pod) {
+      // A status of no pod (an agent that has none yet: its first status after connecting)
+      // concerns no pod's actor: each takes only its own pod's statuses.
+      if (pod && e.status.podUid) {
         t.send(pod, {
           type: "AGENT_STATUS",
           podUid: e.status.podUid,

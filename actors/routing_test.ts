@@ -109,11 +109,13 @@ Deno.test("StatusFilter.beat(): a node's liveness is refreshed at most once per 
   assert.equal(f.beat("n1"), true, "a disconnect forgets the node");
 });
 
-/** A route target whose node `n1` is bound to pod `default/web`, in `podState`. */
-function target(podState: string) {
+/** A route target whose node `n1` (in `nodeState`) is bound to pod `default/web`, in `podState`. */
+function target(podState: string, nodeState = "Claimed") {
   const sent: [string, string][] = [];
   const entries: Record<string, unknown> = {
-    "node/n1": { ref: { getSnapshot: () => ({ context: { boundPod: "default/web" } }) } },
+    "node/n1": {
+      ref: { getSnapshot: () => ({ value: nodeState, context: { boundPod: "default/web" } }) },
+    },
     "pod/default/web": {
       ref: { getSnapshot: () => ({ matches: (s: string) => podState.startsWith(s) }) },
     },
@@ -142,6 +144,25 @@ Deno.test("routeHubEvent() tells a pod of its agent's connect only while it runs
     ["node/n1", "HEARTBEAT"],
     ["pod/default/web", "AGENT_STATUS"],
   ]);
+});
+
+Deno.test("routeHubEvent() does not tell a node still being launched of its agent's connect", () => {
+  // Its launch returning asks the hub (node machine: "goes Available when launched").
+  for (const [state, told] of [["Creating", false], ["Created", true], ["Available", true]]) {
+    const { t, sent } = target("Waiting", state as string);
+    routeHubEvent(t, { type: "connected", node: "n1" } as HubEvent);
+    assert.deepEqual(sent, told ? [["node/n1", "AGENT_CONNECTED"]] : [], state as string);
+  }
+});
+
+Deno.test("routeHubEvent() sends a pod no status of an agent that has no pod yet", () => {
+  const { t, sent } = target("Waiting");
+  const none = status("a");
+  delete (none as { status: { podUid?: string } }).status.podUid;
+  routeHubEvent(t, none, true);
+  assert.deepEqual(sent, [["node/n1", "HEARTBEAT"]], "only the node hears it");
+  routeHubEvent(t, status("b"), false);
+  assert.deepEqual(sent.slice(1), [["pod/default/web", "AGENT_STATUS"]], "its pod's status goes");
 });
 
 Deno.test("routeStoreEvent() tells a pod's actor of a spec change and of its deletion once, not of its status writes", () => {
