@@ -11,7 +11,7 @@ import type { BatchAction } from "../model/api_types.ts";
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
 import type { ServerConfig } from "../model/config.ts";
-import { applyDefaults } from "../model/defaults.ts";
+import { fillDefaults } from "../model/defaults.ts";
 import { BadRequestError, ValidationError } from "../model/errors.ts";
 import type { FieldError } from "../model/errors.ts";
 import { findKind } from "../model/kinds.ts";
@@ -78,7 +78,8 @@ export function prepareNew(
   deps: PlanDeps,
   verb: "create" | "update" = "create",
 ): MilpaObject {
-  const obj = strip(applyDefaults(validateObject(raw)));
+  // validateObject's result is a copy of the request's manifest: defaulted in place.
+  const obj = strip(fillDefaults(validateObject(raw)));
   if (obj.kind === "Pod") return preparePod(obj as Pod, deps, verb);
   if (obj.kind === "ReplicaSet" || obj.kind === "Deployment") {
     checkTemplate(obj as ReplicaSet | Deployment, deps, verb);

@@ -25,7 +25,15 @@ export const DEFAULT_MAX_UNAVAILABLE: IntOrPercent = "25%";
  * Expects an object that passed validateObject (a spec, and a template for workloads).
  */
 export function applyDefaults<T extends MilpaObject>(obj: T): T {
-  const out = structuredClone(obj);
+  return fillDefaults(structuredClone(obj));
+}
+
+/**
+ * Fills every default into `out` itself and returns it: for a caller that owns the object (the
+ * copy validateObject made of a request's manifest), without applyDefaults' copy (~1 % of the
+ * main thread in a burst of creates).
+ */
+export function fillDefaults<T extends MilpaObject>(out: T): T {
   if (findKind(out.kind)?.namespaced) out.metadata.namespace ??= DEFAULT_NAMESPACE;
   out.metadata.labels ??= {};
   switch (out.kind) {

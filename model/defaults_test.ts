@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applyDefaults, resolveIntOrPercent } from "./defaults.ts";
+import { applyDefaults, fillDefaults, resolveIntOrPercent } from "./defaults.ts";
 import type { Deployment, ReplicaSet } from "./deployment.ts";
 import { ValidationError } from "./errors.ts";
 import type { Event } from "./event.ts";
@@ -42,6 +42,21 @@ Deno.test("applyDefaults() keeps what the user set and never changes its argumen
   assert.equal(out.spec.restartPolicy, "Never");
   assert.deepEqual(out.spec.spot, { policy: "Always" });
   assert.deepEqual(out.spec.units, []);
+});
+
+Deno.test("fillDefaults() fills the object it is given, as applyDefaults() fills its copy", () => {
+  const pod = () =>
+    ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p" },
+      spec: { units: [{ name: "main", image: "nginx" }] },
+    }) as unknown as Pod;
+  const given = pod();
+  const out = fillDefaults(given);
+  assert.equal(out, given, "the same object");
+  assert.deepEqual(out, applyDefaults(pod()));
+  assert.deepEqual(fillDefaults(structuredClone(out)), out, "idempotent");
 });
 
 Deno.test("applyDefaults() gives cluster-scoped kinds no namespace", () => {
