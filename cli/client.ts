@@ -4,15 +4,17 @@
  * TLS does not check out (or that speaks the other scheme) TlsError. An https controller is
  * checked against the config's CA (and the system's).
  */
-import type {
-  BatchOperation,
-  BatchRequest,
-  BatchResponse,
-  BatchResultItem,
-  ObjectList,
-  Status,
-  WatchEvent,
-  WatchEventType,
+import {
+  type BatchOperation,
+  type BatchRequest,
+  type BatchResponse,
+  type BatchResultItem,
+  type ObjectList,
+  type Status,
+  type Table,
+  TABLE_ACCEPT,
+  type WatchEvent,
+  type WatchEventType,
 } from "../model/api_types.ts";
 import type { KindInfo } from "../model/kinds.ts";
 import type { MilpaObject } from "../model/meta.ts";
@@ -61,7 +63,13 @@ interface RequestOptions {
   body?: unknown;
   /** A body sent as it is (bytes, a stream), instead of `body` as JSON. */
   raw?: { data: BodyInit; contentType: string };
+  /** The Accept header (absent: none). */
+  accept?: string;
   signal?: AbortSignal;
+}
+
+function isTable(page: Table | ObjectList): page is Table {
+  return page.kind === "Table";
 }
 
 /** The path of a kind's collection, or of one object when `name` is given. */
@@ -139,6 +147,7 @@ export class MilpaClient {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.config.token}` };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     if (options.raw) headers["Content-Type"] = options.raw.contentType;
+    if (options.accept) headers["Accept"] = options.accept;
     let res: Response;
     const client = this.#client();
     try {
@@ -207,6 +216,41 @@ export class MilpaClient {
     } while (cont);
     list.metadata = { ...list.metadata, continue: undefined, remainingItemCount: undefined };
     return list;
+  }
+
+  /**
+   * Lists a kind as a Table, paged as list() pages (server-side printing: the controller fills
+   * in the cells, `wide` those of `-o wide`); undefined when the controller answers with the
+   * objects instead (one that does not make tables): list() them then.
+   */
+  async listTable(
+    kind: KindInfo,
+    options: ListOptions & { wide?: boolean } = {},
+  ): Promise<Table | undefined> {
+    const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const rows: Table["rows"] = [];
+    let first: Table | undefined;
+    let cont: string | undefined;
+    do {
+      const page = await this.#json<Table | ObjectList>(
+        "GET",
+        objectPath(kind, options.namespace),
+        {
+          accept: TABLE_ACCEPT,
+          query: {
+            labelSelector: options.labelSelector,
+            ...(options.wide ? { wide: "true" } : {}),
+            ...(chunk > 0 ? { limit: String(chunk) } : {}),
+            ...(cont ? { continue: cont } : {}),
+          },
+        },
+      );
+      if (!isTable(page)) return undefined;
+      first ??= page;
+      rows.push(...page.rows);
+      cont = page.metadata?.continue;
+    } while (cont);
+    return { ...first, metadata: {}, rows };
   }
 
   /** Reads one object; a 404 says `pods "x" not found`. */

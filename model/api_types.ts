@@ -3,7 +3,7 @@
  * milpactl (`cli/`) reads, defined once here. Types only; no I/O.
  */
 import type { FieldError } from "./errors.ts";
-import type { MilpaObject } from "./meta.ts";
+import type { MilpaObject, ObjectList } from "./meta.ts";
 
 /**
  * A list answer, `{"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [...]}`
@@ -83,3 +83,70 @@ export interface WatchEvent<T extends MilpaObject = MilpaObject> {
   type: WatchEventType;
   object: T;
 }
+
+/**
+ * What a list request sends as `Accept` to get a {@linkcode Table} instead of the objects, as
+ * kubectl does (server-side printing). A controller that does not know it answers the list.
+ */
+export const TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json";
+
+/** One column of a {@linkcode Table}. */
+export interface TableColumnDefinition {
+  /** The header, e.g. `NAME`, `PRICE/HR`. */
+  name: string;
+  /** Every cell is text, formatted as milpactl prints it. */
+  type: "string";
+  format: string;
+  description: string;
+  /** 0: in the default table; 1: only in the wide one (`-o wide`). */
+  priority: number;
+}
+
+/**
+ * The rows' conditions: `DeletionFinished` marks a pod whose deletion finished (stopped, its node
+ * given back), which milpactl leaves out unless `-a`, as it does with the objects.
+ */
+export interface TableRowCondition {
+  type: "DeletionFinished";
+  status: "True";
+}
+
+/** An object's metadata alone (a Table row's `object`). */
+export interface PartialObjectMetadata {
+  kind: "PartialObjectMetadata";
+  apiVersion: "meta.k8s.io/v1";
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+  };
+}
+
+/** One object's row. */
+export interface TableRow {
+  /** One per column, in columnDefinitions' order. */
+  cells: string[];
+  conditions?: TableRowCondition[];
+  object: PartialObjectMetadata;
+}
+
+/**
+ * A list as a table (`Accept: TABLE_ACCEPT`): kubectl's `meta.k8s.io/v1` Table, its cells filled
+ * in as milpactl's `get` prints them (AGE at the controller's clock). `?wide=true` asks for
+ * `-o wide`'s table: the columns of priority 1 too, and Milpa's whole text in the others (a
+ * pod's STATUS and NODE). Paged as lists are (`limit`, `continue`).
+ */
+export interface Table {
+  kind: "Table";
+  apiVersion: "meta.k8s.io/v1";
+  metadata: ObjectListMeta;
+  columnDefinitions: TableColumnDefinition[];
+  rows: TableRow[];
+}
+
+/** A list's metadata (paging). */
+export type ObjectListMeta = ObjectList["metadata"];

@@ -25,6 +25,17 @@ export function isTerminalPodPhase(phase: PodPhase | undefined): boolean {
   return phase !== undefined && TERMINAL_POD_PHASES.includes(phase);
 }
 
+/**
+ * True for a pod whose deletion has finished: deletion was asked for (`spec.phase` Terminated,
+ * a deletionTimestamp) and the pod ended, its units stopped and its node given back. kubectl
+ * lists no such pod, so `get pods` hides them unless `--show-all`. A pod that ended on its own
+ * (Succeeded, Failed, or Terminated when its node was lost) is not hidden.
+ */
+export function deletionFinished(pod: Pod): boolean {
+  const deleted = pod.spec?.phase === "Terminated" || !!pod.metadata?.deletionTimestamp;
+  return deleted && isTerminalPodPhase(pod.status?.phase);
+}
+
 /** When the node agent restarts a unit that exited. */
 export type RestartPolicy = "Always" | "OnFailure" | "Never";
 

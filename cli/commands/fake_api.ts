@@ -4,6 +4,8 @@
  * serves pods' logs; records every request. Not a mock of call order: commands see state.
  */
 import type { Status } from "../../model/api_types.ts";
+import { hasTable, objectTable } from "../../api/table/rows.ts";
+import type { Node } from "../../model/node.ts";
 import { findKind } from "../../model/kinds.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import { matchesSelector, parseSelectorString } from "../../model/selector.ts";
@@ -15,7 +17,12 @@ export interface FakeRequest {
   method: string;
   path: string;
   query: URLSearchParams;
+  /** Its Accept header, if any. */
+  accept?: string;
 }
+
+/** The time of contextFor()'s contexts. */
+export const FAKE_NOW = Date.parse("2026-01-01T00:01:00Z");
 
 function status(code: number, reason: string, message: string): Response {
   const body: Status = {
@@ -34,6 +41,12 @@ export class FakeApi {
   readonly requests: FakeRequest[] = [];
   readonly #objects = new Map<string, MilpaObject>();
   readonly #logs = new Map<string, string>();
+
+  /**
+   * `tables`: a list asked for as a Table is answered with one (cells at FAKE_NOW), as the
+   * controller answers; without, with the objects, as a controller that makes no tables.
+   */
+  constructor(private readonly options: { tables?: boolean } = {}) {}
 
   /** Adds objects of a kind (its plural: "pods"); returns this. */
   with(plural: string, ...objects: MilpaObject[]): this {
@@ -62,13 +75,29 @@ export class FakeApi {
   readonly fetch: typeof fetch = async (input, init) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
-    this.requests.push({ method: request.method, path: url.pathname, query: url.searchParams });
+    const accept = request.headers.get("accept") ?? undefined;
+    this.requests.push({
+      method: request.method,
+      path: url.pathname,
+      query: url.searchParams,
+      accept,
+    });
     const parts = url.pathname.replace(/^\/api\/v1\//, "").split("/").map(decodeURIComponent);
     const namespace = parts[0] === "namespaces" ? parts[1] : undefined;
     const [plural, name, sub] = parts[0] === "namespaces" ? parts.slice(2) : parts;
     const kind = findKind(plural ?? "");
     if (!kind) return status(404, "NotFound", `no route ${url.pathname}`);
-    if (!name) return this.#list(plural, namespace, url.searchParams.get("labelSelector"));
+    if (!name) {
+      const list = this.#list(plural, namespace, url.searchParams.get("labelSelector"));
+      if (!this.options.tables || !accept?.includes("as=Table") || !hasTable(kind.kind)) {
+        return Response.json(list);
+      }
+      const wide = url.searchParams.get("wide") === "true";
+      const nodes = new Map(
+        this.#list("nodes", undefined, null).items.map((n) => [n.metadata.name, n as Node]),
+      );
+      return Response.json(objectTable(kind.kind, list.items, { now: FAKE_NOW, wide, nodes }));
+    }
     const key = this.#key(plural, namespace, name);
     const found = this.#objects.get(key);
     if (!found) return status(404, "NotFound", `${plural} "${name}" not found`);
@@ -83,7 +112,11 @@ export class FakeApi {
     return Response.json(this.#objects.get(key) ?? found);
   };
 
-  #list(plural: string, namespace: string | undefined, selector: string | null): Response {
+  #list(
+    plural: string,
+    namespace: string | undefined,
+    selector: string | null,
+  ): { kind: string; apiVersion: string; metadata: Record<string, never>; items: MilpaObject[] } {
     const sel = parseSelectorString(selector ?? "");
     // Sorted by namespace and name, as the controller lists.
     const items = [...this.#objects.entries()].sort(([a], [b]) => a.localeCompare(b))
@@ -91,7 +124,7 @@ export class FakeApi {
       .map(([, o]) => o)
       .filter((o) => matchesSelector(sel, o.metadata.labels));
     const kind = `${findKind(plural)!.kind}List`;
-    return Response.json({ kind, apiVersion: "v1", metadata: {}, items });
+    return { kind, apiVersion: "v1", metadata: {}, items };
   }
 }
 
@@ -101,7 +134,7 @@ export function contextFor(api: FakeApi): {
   stdout: BufferOutput;
   stderr: BufferOutput;
 } {
-  return testContext({ fetch: api.fetch, now: () => Date.parse("2026-01-01T00:01:00Z") });
+  return testContext({ fetch: api.fetch, now: () => FAKE_NOW });
 }
 
 /** An object of a kind, made in the default namespace a minute before the context's now. */

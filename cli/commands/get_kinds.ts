@@ -11,7 +11,7 @@ import { ApiError } from "../errors.ts";
 import type { GetOutputFormat } from "../flags.ts";
 import { formatGetResult, getFormat, hiddenByDefault, typeName } from "../printers/get_output.ts";
 import { loadJsonPath } from "../printers/jsonpath.ts";
-import { tableHeader, type TableOptions, tableRow } from "../printers/tables.ts";
+import { tableHeader, type TableOptions, tableRow } from "../../api/table/rows.ts";
 import { formatTable } from "../printers/tabwriter.ts";
 import type { KindRequest } from "../resource_args.ts";
 

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { EXIT } from "../errors.ts";
 import { run } from "../program.ts";
 import { testContext } from "../testing.ts";
+import type { MilpaObject } from "../../model/meta.ts";
+import { contextFor, FakeApi } from "./fake_api.ts";
 
 /** A context whose controller answers every request with `body` as an event stream. */
 function contextAnswering(body: string) {
@@ -230,4 +232,55 @@ Deno.test("milpactl get pods -o wide with a token that may not read nodes says <
   assert.equal(await run(["get", "pods", "-o", "wide"], ctx), 0);
   assert.equal(stderr.text, "");
   assert.match(stdout.text, /\nweb .* <unknown> +<unknown> +<none> +<none> +nginx:1\n$/);
+});
+
+Deno.test("milpactl get lists a kind as the controller's Table, printed as it prints the objects", async () => {
+  const node = {
+    kind: "Node",
+    apiVersion: "v1",
+    metadata: { name: NODE_NAME, creationTimestamp: "2026-01-01T00:00:00Z" },
+    spec: { instanceType: "t3.nano" },
+    status: { phase: "Claimed", boundPodName: "default/web" },
+  };
+  const pods = [
+    podObject("web", "Running"),
+    podObject("gone", "Terminated", true),
+    {
+      ...podObject("other", "Waiting"),
+      metadata: {
+        ...podObject("other", "Waiting").metadata,
+        namespace: "team",
+        labels: { app: "x" },
+      },
+    },
+  ] as unknown as MilpaObject[];
+  const fake = (tables: boolean) =>
+    new FakeApi({ tables }).with("pods", ...pods).with("nodes", node as unknown as MilpaObject);
+  for (
+    const args of [
+      ["get", "pods"],
+      ["get", "pods", "-o", "wide"],
+      ["get", "pods", "-A", "--show-labels"],
+      ["get", "pods", "-a", "-A"],
+      ["get", "nodes", "-o", "wide"],
+      ["get", "pods", "-l", "app=x", "-A"],
+    ]
+  ) {
+    const withTables = fake(true);
+    const a = contextFor(withTables);
+    const b = contextFor(fake(false));
+    assert.equal(await run(args, a.ctx), 0, a.stderr.text);
+    assert.equal(await run(args, b.ctx), 0, b.stderr.text);
+    assert.equal(a.stdout.text, b.stdout.text, args.join(" "));
+    // One request per page, asking for a Table; the nodes are not read for -o wide.
+    assert.ok(withTables.requests.every((r) => r.accept?.includes("as=Table")), args.join(" "));
+    assert.equal(withTables.requests.length, 1, args.join(" "));
+  }
+  const { ctx, stdout } = contextFor(fake(true));
+  assert.equal(await run(["get", "pods"], ctx), 0);
+  assert.equal(
+    stdout.text,
+    "NAME      UNITS     RUNNING   STATUS    RESTARTS   NODE       IP           AGE\n" +
+      "web       1         0         Running   0          37621e3e   198.18.0.2   1m\n",
+  );
 });

@@ -13,7 +13,7 @@ import {
 import type { MilpaClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
 import { FLAGS, type OutputFormat } from "../flags.ts";
-import { age, shortHumanDuration } from "../printers/age.ts";
+import { age, shortHumanDuration } from "../../api/table/age.ts";
 import { formatObject } from "../printers/output.ts";
 import { formatTable } from "../printers/tabwriter.ts";
 import { connect, examples, globalsOf } from "./shared.ts";

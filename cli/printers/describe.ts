@@ -8,7 +8,7 @@ import {
   type Pod,
 } from "../../model/pod.ts";
 import type { Service } from "../../model/service.ts";
-import { age } from "./age.ts";
+import { age } from "../../api/table/age.ts";
 import {
   formatIngress,
   formatSelector,
@@ -17,7 +17,7 @@ import {
   nodeInstanceType,
   podIP,
   podStatusString,
-} from "./fields.ts";
+} from "../../api/table/fields.ts";
 import { clean, DescribeWriter, keyValues, timeWithAge } from "./describe_writer.ts";
 import { writeResources, writeUnits } from "./describe_units.ts";
 import { describeDeployment, describeReplicaSet, type Related } from "./describe_workloads.ts";

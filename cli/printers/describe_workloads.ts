@@ -4,7 +4,7 @@ import type { Pod, PodPhase } from "../../model/pod.ts";
 import { controllerOf } from "../../model/workload.ts";
 import { clean, DescribeWriter, keyValues } from "./describe_writer.ts";
 import { writeResources, writeUnits } from "./describe_units.ts";
-import { formatSelector } from "./fields.ts";
+import { formatSelector } from "../../api/table/fields.ts";
 import { formatReplicaSets, splitReplicaSets } from "./replica_sets.ts";
 
 /** `Pod Template:` with its labels, resources and units. */

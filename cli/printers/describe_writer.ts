@@ -1,5 +1,5 @@
 /** The line layout of `describe`: `Key:  value` fields at indentation levels, aligned like kubectl. */
-import { age } from "./age.ts";
+import { age } from "../../api/table/age.ts";
 import { tabwrite } from "./tabwriter.ts";
 
 /** Collects `Key:\tvalue` lines at indentation levels; aligned like kubectl (padding 2). */

@@ -6,10 +6,11 @@ import type { KindInfo } from "../../model/kinds.ts";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
 import type { GetOutputFormat } from "../flags.ts";
-import { isTerminalPodPhase, type Pod } from "../../model/pod.ts";
+import { deletionFinished, type Pod } from "../../model/pod.ts";
 import { applyTemplate, type JsonPathTemplate, parseTemplate } from "./jsonpath.ts";
 import { formatObject } from "./output.ts";
-import { renderTable, tableHeader, type TableOptions, tableRow } from "./tables.ts";
+import { tableHeader, type TableOptions, tableRow } from "../../api/table/rows.ts";
+import { renderTable } from "./tables.ts";
 import { StreamingTable } from "./tabwriter.ts";
 
 /** An `-o` value taken apart, with the jsonpath template parsed. */
@@ -30,17 +31,6 @@ export function getFormat(output: GetOutputFormat | undefined): GetFormat {
 /** `pod/web`, as kubectl's `-o name` prints an object. */
 export function typeName(kind: KindInfo, o: MilpaObject): string {
   return `${kind.singular}/${o.metadata?.name}`;
-}
-
-/**
- * True for a pod whose deletion has finished: deletion was asked for (`spec.phase` Terminated,
- * a deletionTimestamp) and the pod ended, its units stopped and its node given back. kubectl
- * lists no such pod, so `get pods` hides them unless `--show-all`. A pod that ended on its own
- * (Succeeded, Failed, or Terminated when its node was lost) is not hidden.
- */
-export function deletionFinished(pod: Pod): boolean {
-  const deleted = pod.spec?.phase === "Terminated" || !!pod.metadata?.deletionTimestamp;
-  return deleted && isTerminalPodPhase(pod.status?.phase);
 }
 
 /** True for an object `get` lists only with `--show-all`: a pod whose deletion finished. */

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { findKind } from "../../model/kinds.ts";
 import type { MilpaObject } from "../../model/meta.ts";
-import type { Pod, PodPhase } from "../../model/pod.ts";
-import {
-  deletionFinished,
-  formatGetResult,
-  getFormat,
-  hiddenByDefault,
-  WatchPrinter,
-} from "./get_output.ts";
+import { deletionFinished, type Pod, type PodPhase } from "../../model/pod.ts";
+import { formatGetResult, getFormat, hiddenByDefault, WatchPrinter } from "./get_output.ts";
 import { loadJsonPath, TemplateError } from "./jsonpath.ts";
 
 await loadJsonPath();

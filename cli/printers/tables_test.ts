@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { MilpaObject } from "../../model/meta.ts";
 import type { Node } from "../../model/node.ts";
-import { renderTable, tableHeader, tableRow } from "./tables.ts";
+import { objectTable, tableHeader, tableRow } from "../../api/table/rows.ts";
+import { renderTable, renderTableRows } from "./tables.ts";
 
 const NOW = Date.parse("2024-05-01T12:00:00Z");
 const THREE_MIN_AGO = "2024-05-01T11:57:00Z";
@@ -344,4 +345,51 @@ Deno.test("tableRow() shows deployments, replica sets and events", () => {
     "3",
     "30s",
   ]);
+});
+
+Deno.test("renderTableRows() of the controller's Table prints what renderTable() prints of the objects", () => {
+  const finished: MilpaObject = {
+    ...waiting,
+    metadata: { ...waiting.metadata, name: "gone", deletionTimestamp: THREE_MIN_AGO },
+    spec: { ...waiting.spec, phase: "Terminated" },
+    status: { phase: "Terminated" },
+  };
+  const kinds: [string, MilpaObject[]][] = [
+    ["Pod", [helloworld, waiting, onNode, finished]],
+    ["Node", [t3nano]],
+    ["Service", [{
+      kind: "Service",
+      apiVersion: "v1",
+      metadata: { name: "web", namespace: "default", creationTimestamp: THREE_MIN_AGO },
+      spec: { selector: { app: "web" }, ports: [{ port: 80, protocol: "TCP" }] },
+    }]],
+    ["Deployment", [{
+      kind: "Deployment",
+      apiVersion: "apps/v1",
+      metadata: { name: "web", namespace: "team", creationTimestamp: THREE_MIN_AGO },
+      spec: { replicas: 3, selector: { matchLabels: { app: "web" } }, template: { spec: {} } },
+      status: { replicas: 2, updatedReplicas: 1, availableReplicas: 1 },
+    }]],
+  ];
+  const nodes = new Map([[NODE_UUID, t3nano as Node]]);
+  for (const [kind, objects] of kinds) {
+    for (const wide of [false, true]) {
+      for (const extra of [{}, { withNamespace: true, showLabels: true }]) {
+        for (const showAll of [false, true]) {
+          const options = { now: NOW, wide, nodes, ...extra };
+          const shown = showAll ? objects : objects.filter((o) => o !== finished);
+          assert.equal(
+            renderTableRows(objectTable(kind, objects, options), { ...extra, showAll }),
+            renderTable(kind, shown, options),
+            `${kind} ${JSON.stringify({ wide, ...extra, showAll })}`,
+          );
+        }
+      }
+    }
+  }
+  // An empty list still has its header.
+  assert.equal(
+    renderTableRows(objectTable("Pod", [], { now: NOW }), {}),
+    renderTable("Pod", [], { now: NOW }),
+  );
 });
