@@ -272,9 +272,9 @@ export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono
       const { items, metadata } = await listObjects(deps.store, k, options);
       const wide = c.req.query("wide") === "true";
       // A pod's node columns, for a caller that may read nodes (else they say <unknown>, as
-      // milpactl's own do when the nodes are refused). No auth layer (tests): all may.
+      // milpactl's own do when the nodes are refused).
       const p = c.get("principal");
-      const readsNodes = !p || permits(p, { need: "cluster", verb: "read" });
+      const readsNodes = p !== undefined && permits(p, { need: "cluster", verb: "read" });
       const nodes = wide && k.kind === "Pod" && readsNodes
         ? await nodesOf(deps.store, items as Pod[])
         : undefined;
