@@ -203,13 +203,26 @@ function definition(kind: string): TableDef {
   return def;
 }
 
+/** The extra columns of `-o wide` (none otherwise). */
+function wideColumns(def: TableDef, options: TableOptions): string[] {
+  return options.wide ? def.wideColumns ?? [] : [];
+}
+
+/** An object's cells in its kind's columns (and, `-o wide`, the wide ones). */
+function cellsOf(def: TableDef, obj: MilpaObject, options: TableOptions): string[] {
+  return [
+    ...def.row(obj, options),
+    ...(options.wide && def.wideRow ? def.wideRow(obj, options) : []),
+  ];
+}
+
 /** The header cells of a kind's table. */
 export function tableHeader(kind: string, options: TableOptions): string[] {
   const def = definition(kind);
   return [
     ...(options.withNamespace ? ["NAMESPACE"] : []),
     ...def.columns,
-    ...(options.wide ? def.wideColumns ?? [] : []),
+    ...wideColumns(def, options),
     ...(options.showLabels ? ["LABELS"] : []),
   ];
 }
@@ -219,8 +232,7 @@ export function tableRow(kind: string, obj: MilpaObject, options: TableOptions):
   const def = definition(kind);
   return [
     ...(options.withNamespace ? [obj.metadata?.namespace ?? ""] : []),
-    ...def.row(obj, options),
-    ...(options.wide && def.wideRow ? def.wideRow(obj, options) : []),
+    ...cellsOf(def, obj, options),
     ...(options.showLabels ? [formatLabels(obj.metadata?.labels)] : []),
   ];
 }
@@ -269,9 +281,8 @@ export function objectTable(
   metadata: ObjectListMeta = {},
 ): Table {
   const def = definition(kind);
-  const wide = options.wide === true;
   const rows = objects.map((o): TableRow => ({
-    cells: [...def.row(o, options), ...(wide && def.wideRow ? def.wideRow(o, options) : [])],
+    cells: cellsOf(def, o, options),
     ...(kind === "Pod" && deletionFinished(o as Pod)
       ? { conditions: [{ type: "DeletionFinished", status: "True" }] }
       : {}),
@@ -283,7 +294,7 @@ export function objectTable(
     metadata,
     columnDefinitions: [
       ...def.columns.map(column(0)),
-      ...(wide ? def.wideColumns ?? [] : []).map(column(1)),
+      ...wideColumns(def, options).map(column(1)),
     ],
     rows,
   };
