@@ -8,6 +8,7 @@ import { FakeClock } from "../model/fake_clock.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
 import { Ticker } from "./ticker.ts";
+import { resumeRestored } from "./outcome.ts";
 
 /** A message an actor sent through its `send` effect. */
 export type Sent = { to: string; event: { type: string; [k: string]: unknown } };
@@ -45,7 +46,10 @@ export abstract class MachineHarness<M extends AnyStateMachine> {
     } as never) as Actor<M>;
     this.actors.push(actor);
     this.ticker.follow(actor);
-    return actor.start();
+    actor.start();
+    // As the supervisor does (actors/outcome.ts).
+    if (snapshot) resumeRestored(actor);
+    return actor;
   }
 
   /** What was sent to the node pool, in order. */

@@ -3,8 +3,9 @@
  * Terminated. Nodes are single-use: a node that ran a pod is terminated; only an unused
  * node goes back to Available.
  *
- * Deadlines (boot timeout, heartbeats) are epoch milliseconds in context, re-armed by
- * invoked timers, because XState does not restore `after` timers from a snapshot.
+ * Deadlines (boot timeout, heartbeats) are epoch milliseconds in context, checked on the
+ * supervisor's watchdog ticks (actors/ticker.ts), because XState does not restore `after`
+ * timers from a snapshot. The launch reports back by event (actors/outcome.ts).
  */
 import { assign, fromPromise, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
@@ -16,6 +17,7 @@ import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
 import { phaseChangeAt } from "./phase_change.ts";
 import { WATCHED } from "./ticker.ts";
+import { reportOutcome, type ResumeEvent, RESUMES } from "./outcome.ts";
 import { log } from "../model/log.ts";
 
 /** What a node actor starts from. */
@@ -73,7 +75,11 @@ export type NodeEvent =
   | { type: "TERMINATE"; reason: string }
   /** The instance stopped on its own (the provider's `onInstanceExit`). */
   | { type: "INSTANCE_GONE"; reason: string }
-  | { type: "TICK"; since: number };
+  | { type: "TICK"; since: number }
+  /** The launch ended (actors/outcome.ts). */
+  | { type: "LAUNCHED"; output: LaunchResult }
+  | { type: "LAUNCH_ERROR"; error: unknown }
+  | ResumeEvent;
 
 /** Effects the node machine needs. */
 export interface NodeDeps {
@@ -120,7 +126,6 @@ export function createNodeMachine(deps: NodeDeps) {
   return setup({
     types: {} as { context: NodeContext; input: NodeInput; events: NodeEvent },
     actors: {
-      launch: fromPromise<LaunchResult, NodeInput>(({ input }) => deps.launch(input)),
       clean: fromPromise<void, { name: string; boundPod?: string }>(({ input }) =>
         deps.clean(input)
       ),
@@ -158,11 +163,29 @@ export function createNodeMachine(deps: NodeDeps) {
       terminateRequested: ({ context }) => context.terminateRequested === true,
     },
     actions: {
+      /** Boots (or finds) the node's instance; LAUNCHED or LAUNCH_ERROR follows. */
+      launch: ({ context, self }) => {
+        const input: NodeInput = {
+          name: context.name,
+          instanceType: context.instanceType,
+          spot: context.spot,
+          privateIPOnly: context.privateIPOnly,
+          volumeSizeGiB: context.volumeSizeGiB,
+          boundPod: context.boundPod,
+        };
+        reportOutcome(
+          self,
+          () => deps.launch(input),
+          (output) => ({ type: "LAUNCHED", output }),
+          (error) => ({ type: "LAUNCH_ERROR", error }),
+        );
+      },
       markPhaseChange: assign({ lastPhaseChange: phaseChangeAt(deps.clock) }),
-      assignLaunched: assign(({ event }) => {
-        const r = (event as unknown as { output: LaunchResult }).output;
-        return { instanceId: r.instanceId, addresses: r.addresses };
-      }),
+      assignLaunched: assign(({ event }) =>
+        event.type === "LAUNCHED"
+          ? { instanceId: event.output.instanceId, addresses: event.output.addresses }
+          : {}
+      ),
       armBoot: assign({
         bootDeadline: ({ context }) =>
           context.bootDeadline ?? deps.clock.now() + deps.bootTimeoutMs,
@@ -261,18 +284,10 @@ export function createNodeMachine(deps: NodeDeps) {
     },
     states: {
       Creating: {
-        entry: "markPhaseChange",
-        invoke: {
-          src: "launch",
-          input: ({ context }) => ({
-            name: context.name,
-            instanceType: context.instanceType,
-            spot: context.spot,
-            privateIPOnly: context.privateIPOnly,
-            volumeSizeGiB: context.volumeSizeGiB,
-            boundPod: context.boundPod,
-          }),
-          onDone: [
+        entry: ["markPhaseChange", "launch"],
+        tags: [RESUMES],
+        on: {
+          LAUNCHED: [
             // Termination asked for mid-launch: let the launch finish, then end what it made.
             {
               guard: "terminateRequested",
@@ -288,9 +303,8 @@ export function createNodeMachine(deps: NodeDeps) {
               ],
             },
           ],
-          onError: { target: "Terminating", actions: ["noteLaunchError", "countLaunchError"] },
-        },
-        on: {
+          LAUNCH_ERROR: { target: "Terminating", actions: ["noteLaunchError", "countLaunchError"] },
+          RESUME: { actions: "launch" },
           BIND: { actions: "bind" },
           TERMINATE: { actions: ["noteReason", "requestTermination"] },
           INSTANCE_GONE: { actions: ["noteGoneAtBoot", "requestTermination"] },

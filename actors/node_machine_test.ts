@@ -555,6 +555,36 @@ Deno.test("node machine restored from a persisted Available snapshot re-sends no
   });
 });
 
+Deno.test("node machine restored from a snapshot with an invoked launch (before 2026-12-07) launches once", async () => {
+  await withHarness(async (h) => {
+    // As the node machine stored it while its launch was an XState invoke (a child actor).
+    const persisted = {
+      status: "active",
+      value: "Creating",
+      historyValue: {},
+      context: {
+        ...INPUT,
+        addresses: [],
+        agentConnected: false,
+        lastPhaseChange: 1767225600000,
+      },
+      children: {
+        "0.node.Creating": {
+          snapshot: { status: "active", input: INPUT },
+          src: "launch",
+          syncSnapshot: false,
+        },
+      },
+    };
+    const b = h.start(INPUT, persisted);
+    assert.deepEqual(h.launches.map((l) => l.input), [INPUT]);
+    h.launches[0].resolve(LAUNCHED);
+    const s = await until(b, "Created");
+    assert.equal(s.context.instanceId, "i-1");
+    assert.deepEqual((b.getPersistedSnapshot() as { children?: unknown }).children, {});
+  });
+});
+
 Deno.test("node machine restored while Creating launches again; its boot deadline survives a restore", async () => {
   await withHarness(async (h) => {
     const a = h.start();

@@ -29,6 +29,7 @@ import { allUnitsStarted, computePodPhase } from "../model/pod_phase.ts";
 import type { EventInput } from "../store/events.ts";
 import { POOL_ID } from "./ids.ts";
 import { phaseChangeAt } from "./phase_change.ts";
+import { reportOutcome, type ResumeEvent, RESUMES } from "./outcome.ts";
 import { WATCHED } from "./ticker.ts";
 
 /** A node the pool gave a pod. */
@@ -127,7 +128,11 @@ export type PodEvent =
   /** Whether the load balancer of Service `service` admits the pod now. */
   | { type: "LB_GATE"; service: string; admitted: boolean }
   | { type: "RETRY_LAUNCH" }
-  | { type: "TICK"; since: number };
+  | { type: "TICK"; since: number }
+  /** The dispatch to node `node` ended (actors/outcome.ts). */
+  | { type: "DISPATCHED"; node: string; output: DispatchResult }
+  | { type: "DISPATCH_FAILED"; node: string; error: unknown }
+  | ResumeEvent;
 
 /** Effects the pod machine needs, injected so tests can replace them. */
 export interface PodDeps {
@@ -179,9 +184,6 @@ export function createPodMachine(deps: PodDeps) {
   return setup({
     types: {} as { context: PodContext; input: PodInput; events: PodEvent },
     actors: {
-      dispatch: fromPromise<DispatchResult, { namespace: string; name: string; node: BoundNode }>(
-        ({ input }) => deps.dispatch(input),
-      ),
       /** Sends RETRY_LAUNCH at an absolute time (re-armed after a restore). */
       launchTimer: fromCallback<PodEvent, { at: number }>(({ sendBack, input }) => {
         const t = deps.clock.setTimeout(
@@ -198,6 +200,10 @@ export function createPodMachine(deps: PodDeps) {
       ),
     },
     guards: {
+      /** The outcome of a dispatch to the pod's node (not one to a node it had before). */
+      forItsNode: ({ context, event }) =>
+        (event.type === "DISPATCHED" || event.type === "DISPATCH_FAILED") &&
+        event.node === context.node?.name,
       canRetry: ({ context }) =>
         context.restartPolicy !== "Never" && context.startFailures <= ALLOWED_START_FAILURES,
       observedSucceeded: ({ context }) => context.observed?.phase === "Succeeded",
@@ -216,6 +222,16 @@ export function createPodMachine(deps: PodDeps) {
         event.type === "LB_GATE" && context.lbGates?.[event.service]?.admitted !== event.admitted,
     },
     actions: {
+      /** Hands the pod to its node's agent; DISPATCHED or DISPATCH_FAILED follows. */
+      dispatch: ({ context, self }) => {
+        const input = dispatchInput({ context });
+        reportOutcome(
+          self,
+          () => deps.dispatch(input),
+          (output) => ({ type: "DISPATCHED", node: input.node.name, output }),
+          (error) => ({ type: "DISPATCH_FAILED", node: input.node.name, error }),
+        );
+      },
       markPhaseChange: assign({ lastPhaseChange: phaseChangeAt(deps.clock) }),
       requestNode: ({ context }) => deps.send(POOL_ID, { type: "POD_WAITING", pod: key(context) }),
       releaseNode: ({ context }) =>
@@ -319,7 +335,8 @@ export function createPodMachine(deps: PodDeps) {
           })`,
         }),
       assignDispatched: assign(({ context, event }) => {
-        const r = (event as unknown as { output: DispatchResult }).output;
+        if (event.type !== "DISPATCHED") return {};
+        const r = event.output;
         const fill = (names: string[], have: UnitStatus[]) =>
           names.map((n) =>
             have.find((s) => s.name === n) ??
@@ -471,14 +488,12 @@ export function createPodMachine(deps: PodDeps) {
         },
       },
       Dispatching: {
-        entry: "markPhaseChange",
-        invoke: {
-          src: "dispatch",
-          input: dispatchInput,
-          onDone: { target: "Running", actions: "assignDispatched" },
-          onError: { target: "Failing", actions: "countStartFailure" },
-        },
+        entry: ["markPhaseChange", "dispatch"],
+        tags: [RESUMES],
         on: {
+          DISPATCHED: { guard: "forItsNode", target: "Running", actions: "assignDispatched" },
+          DISPATCH_FAILED: { guard: "forItsNode", target: "Failing", actions: "countStartFailure" },
+          RESUME: { actions: "dispatch" },
           AGENT_STATUS: { guard: "isCurrentPod", actions: "assignStatus" },
           NODE_LOST: { target: "Failing", actions: ["noteLost", "countStartFailure"] },
           DELETE: { target: "Terminated", actions: "noteDeleted" },
@@ -499,11 +514,12 @@ export function createPodMachine(deps: PodDeps) {
             on: { AGENT_CONNECTED: "Reapplying", SPEC_UPDATED: "Reapplying" },
           },
           Reapplying: {
-            invoke: {
-              src: "dispatch",
-              input: dispatchInput,
-              onDone: { target: "Applied", actions: "assignDispatched" },
-              onError: { target: "Applied" },
+            entry: "dispatch",
+            tags: [RESUMES],
+            on: {
+              DISPATCHED: { guard: "forItsNode", target: "Applied", actions: "assignDispatched" },
+              DISPATCH_FAILED: { guard: "forItsNode", target: "Applied" },
+              RESUME: { actions: "dispatch" },
             },
           },
         },

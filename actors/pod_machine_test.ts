@@ -613,6 +613,68 @@ Deno.test("pod machine restored while Dispatching dispatches again", async () =>
   });
 });
 
+Deno.test("pod machine takes a dispatch's outcome only for its node: a late one from a lost node is ignored", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    a.send({ type: "NODE_BOUND", node: node("n1") });
+    const toLost = h.lastDispatch();
+    a.send({ type: "NODE_LOST", reason: "node n1 went away" });
+    a.send({ type: "NODE_BOUND", node: node("n2") });
+    assert.equal(top(a), "Dispatching");
+    assert.equal(h.dispatches.length, 2);
+    toLost.reject(new Error("n1 is gone"));
+    await new Promise((r) => setTimeout(r, 20));
+    a.send({ type: "DISPATCHED", node: "n1", output: UNITS });
+    assert.equal(top(a), "Dispatching", "n1's outcome does not decide n2's dispatch");
+    assert.equal(a.getSnapshot().context.startFailures, 1, "only NODE_LOST counted");
+    h.lastDispatch().resolve(UNITS);
+    await waitFor(a, (s) => s.matches("Running"), { timeout: 2_000 });
+    assert.equal(a.getSnapshot().context.node?.name, "n2");
+  });
+});
+
+Deno.test("pod machine restored from a snapshot with an invoked dispatch (before 2026-12-07) dispatches once", async () => {
+  await withHarness(async (h) => {
+    // As the pod machine stored it while its dispatch was an XState invoke (a child actor).
+    const persisted = {
+      status: "active",
+      value: "Dispatching",
+      historyValue: {},
+      context: {
+        namespace: "default",
+        name: "web",
+        uid: "uid-1",
+        restartPolicy: "Always",
+        startFailures: 0,
+        unitNames: [],
+        initUnitNames: [],
+        unitStatuses: [],
+        initUnitStatuses: [],
+        lastPhaseChange: 1767225600000,
+        node: node(),
+        launchFailures: 0,
+      },
+      children: {
+        "0.pod.Dispatching": {
+          snapshot: {
+            status: "active",
+            input: { namespace: "default", name: "web", node: node() },
+          },
+          src: "dispatch",
+          syncSnapshot: false,
+        },
+      },
+    };
+    const b = h.start("Always", persisted);
+    assert.equal(h.dispatches.length, 1);
+    assert.deepEqual(h.lastDispatch().input.node, node());
+    h.lastDispatch().resolve(UNITS);
+    const s = await waitFor(b, (s) => s.matches("Running"), { timeout: 2_000 });
+    assert.deepEqual(s.context.unitNames, ["main"]);
+    assert.deepEqual((b.getPersistedSnapshot() as { children?: unknown }).children, {});
+  });
+});
+
 Deno.test("pod machine DELETE of a Running pod that backs a Service drains, then stops, then releases", async () => {
   await withHarness(async (h) => {
     const a = h.start();

@@ -5,6 +5,7 @@
  * guard and delay. `statechart_render.ts` draws it as Mermaid, DOT or JSON. Pure.
  */
 import type { AnyStateMachine, StateValue } from "xstate";
+import { RESUME } from "./outcome.ts";
 
 /** What a transition is triggered by. */
 export type TriggerKind = "event" | "always" | "after" | "done" | "error" | "wildcard";
@@ -38,6 +39,12 @@ export interface ChartState {
   initial?: string;
   /** Invoked actors' sources. */
   invokes: string[];
+  /**
+   * Work the state starts when entered and waits to hear from by event (a launch, a dispatch:
+   * actors/outcome.ts): the actions its `RESUME` transition runs again after a restore. Drawn as
+   * `starts dispatch`, beside `invoke ...`; that transition is not drawn.
+   */
+  starts: string[];
   tags: string[];
   /** Transitions without a target, drawn inside the state: `on AGENT_STATUS [isCurrentPod]`. */
   internal: ChartTransition[];
@@ -148,16 +155,19 @@ function toTransition(t: TransitionLike, source: NodeLike, srcOf: Map<string, st
 function readState(node: NodeLike, all: ChartTransition[]): ChartState {
   const srcOf = new Map(node.invoke.map((i) => [i.id, typeof i.src === "string" ? i.src : i.id]));
   const internal: ChartTransition[] = [];
+  const starts: string[] = [];
   const defs = [...node.transitions.values()].flat();
   for (const t of [...defs, ...(node.always ?? []).map((a) => ({ ...a, eventType: "" }))]) {
     const tr = toTransition(t, node, srcOf);
-    (tr.targets.length ? all : internal).push(tr);
+    if (tr.event === RESUME.type && !tr.targets.length) starts.push(...tr.actions);
+    else (tr.targets.length ? all : internal).push(tr);
   }
   const state: ChartState = {
     id: stateId(node),
     key: node.key,
     type: node.type,
     invokes: [...srcOf.values()],
+    starts,
     tags: [...node.tags],
     internal,
     states: Object.values(node.states).map((child) => readState(child, all)),

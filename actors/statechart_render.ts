@@ -34,10 +34,11 @@ export function renderChart(chart: Chart, format: ChartFormat, opts: RenderOptio
   return JSON.stringify({ ...chart, current: [...(opts.current ?? [])] }, null, 2) + "\n";
 }
 
-/** Texts written inside a state: its invoked actors and its targetless transitions. */
+/** Texts written inside a state: its invoked actors, the work it starts, its targetless transitions. */
 export function stateNotes(s: ChartState): string[] {
   return [
     ...s.invokes.map((src) => `invoke ${src}`),
+    ...s.starts.map((action) => `starts ${action}`),
     ...s.internal.map((t) =>
       `on ${t.label}${t.actions.length ? ` / ${t.actions.join(", ")}` : ""}`
     ),

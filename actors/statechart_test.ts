@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { and, fromPromise, not, setup } from "xstate";
 import { MACHINE_KINDS, machineDefinitions } from "./definitions.ts";
 import { activeIds, allStates, chartOf, delayText, statePaths } from "./statechart.ts";
-import { renderChart, toDot, toMermaid } from "./statechart_render.ts";
+import { renderChart, stateNotes, toDot, toMermaid } from "./statechart_render.ts";
+import { RESUMES } from "./outcome.ts";
 
 /** A small machine with every feature a chart shows. */
 const sample = setup({
@@ -43,6 +44,27 @@ Deno.test("chartOf() reads states, nesting, initial and final states", () => {
   ]);
   assert.equal(allStates(chart)[1].initial, "Busy.Fetching");
   assert.deepEqual(allStates(chart)[1].invokes, ["fetch"]);
+});
+
+Deno.test("chartOf() draws the work a state starts and resumes (actors/outcome.ts) as `starts`", () => {
+  const machine = setup({ actions: { note: () => {}, launch: () => {} } }).createMachine({
+    id: "m",
+    initial: "Launching",
+    states: {
+      Launching: {
+        entry: ["note", "launch"],
+        tags: [RESUMES],
+        on: { RESUME: { actions: "launch" }, LAUNCHED: "Up", PING: { actions: "note" } },
+      },
+      Up: {},
+    },
+  });
+  const chart = chartOf(machine);
+  const [launching] = allStates(chart);
+  assert.deepEqual(launching.starts, ["launch"]);
+  assert.deepEqual(launching.internal.map((t) => t.event), ["PING"], "RESUME is not drawn");
+  assert.deepEqual(stateNotes(launching), ["starts launch", "on PING / note"]);
+  assert.match(toMermaid(chart), /Launching : starts launch\n/);
 });
 
 Deno.test("chartOf() labels events, guards, delays, always and invoked actors", () => {

@@ -39,6 +39,7 @@ import { type ManagedKind, managedKinds, onlyVolatileChanged } from "./machines.
 import type { LaunchOutcome, NodeInput, NodeMachine } from "./node_machine.ts";
 import { createPoolMachine, NodePool, type PodsAndNodes } from "./node_pool.ts";
 import { Persister } from "./persister.ts";
+import { resumeRestored } from "./outcome.ts";
 import { LAUNCH_RETRY_BASE_MS, type PodMachine } from "./pod_machine.ts";
 import {
   coalesceChanged,
@@ -549,6 +550,9 @@ export class Supervisor {
     ref.start();
     // Restored in its final state (the controller died while removing it).
     if (ref.getSnapshot().status === "done") this.#track(this.#done(id, entry));
+    // Restored waiting for work its state started (a launch, a dispatch): started again, as
+    // XState restarts an invoked child.
+    else if (snapshot !== undefined) resumeRestored(ref);
   }
 
   #persistable(entry: Entry, snap: Snapshot<unknown>) {

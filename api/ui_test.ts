@@ -147,11 +147,13 @@ Deno.test("splitName() keeps the part that tells sibling actors apart whole", ()
 Deno.test("eventLabel() names invoked actors' events as the chart does; sinkStates() finds the states actors rest in for good", async () => {
   await withTestApi(async ({ call }) => {
     const chart = await (await call("GET", "/api/v1/statecharts/pod?format=json")).json();
-    assert.equal(rows.eventLabel(chart, "xstate.done.actor.0.pod.Dispatching"), "done: dispatch");
+    const node = await (await call("GET", "/api/v1/statecharts/node?format=json")).json();
     assert.equal(
-      rows.eventLabel(chart, "xstate.error.actor.0.pod.Running.Reapplying"),
-      "error: dispatch",
+      rows.eventLabel(node, "xstate.done.actor.0.node.Terminating"),
+      "done: terminate",
     );
+    assert.equal(rows.eventLabel(node, "xstate.error.actor.0.node.Cleaning"), "error: clean");
+    assert.equal(rows.eventLabel(chart, "xstate.done.actor.0.pod.Leaving.Draining"), "done: drain");
     assert.equal(rows.eventLabel(chart, "xstate.init"), "start");
     assert.equal(rows.eventLabel(chart, "NODE_BOUND"), "NODE_BOUND");
     assert.deepEqual(Object.keys(rows.sinkStates(chart)).sort(), [

@@ -36,8 +36,9 @@ export function generatedFiles(): Map<string, string> {
     "",
     "Every machine the controller runs, drawn from its definition. Guards are in brackets,",
     "`done:`/`error:` arrows follow an invoked actor, dashed (DOT) arrows are `always` transitions.",
-    "`milpactl statechart KIND [NAME]` prints the same, and the controller's web view at `/ui` shows",
-    "where each live actor is.",
+    "`starts X` is work the state starts when entered and hears the end of by event (`LAUNCHED`,",
+    "`DISPATCHED`); an actor restored in that state starts it again. `milpactl statechart KIND [NAME]`",
+    "prints the same, and the controller's web view at `/ui` shows where each live actor is.",
     "",
     "Render a DOT file with `dot -Tsvg pod.dot > pod.svg`.",
   ];

@@ -183,6 +183,33 @@ Deno.test("a restarted controller re-attaches to running agents without relaunch
   }
 });
 
+Deno.test("a restart while a pod is being dispatched dispatches it again: it runs on its node", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const c1 = await startSimCluster({ timings: fast, kv });
+  // The agent never answers the first controller's dispatch.
+  c1.controller.hub.apply = () => new Promise<void>(() => {});
+  let node: string | undefined;
+  try {
+    await c1.api("POST", "/api/v1/namespaces/default/pods", podManifest("web"));
+    await c1.waitUntil(async () => {
+      await c1.controller.supervisor.flush();
+      const stored = (await kv.get<{ v: string }>(["s", "pod/default/web"])).value;
+      return stored !== null && JSON.parse(stored.v).value === "Dispatching";
+    }, "the pod's actor stored in Dispatching");
+    node = (await c1.controller.store.list<Node>("nodes"))[0].metadata.name;
+  } finally {
+    await c1.close({ stopAgents: false, keepKv: true });
+  }
+  const c2 = await startSimCluster({ timings: fast, kv, agents: c1.agents, runtimes: c1.runtimes });
+  try {
+    const pod = await c2.waitForPod("web", "Running");
+    assert.equal(pod.status?.boundNodeName, node);
+    assert.equal(c2.sim.calls.filter((x) => x.method === "launch").length, 0, "no new node");
+  } finally {
+    await c2.close();
+  }
+});
+
 Deno.test("a node deleted while the controller was down is terminated once it restarts", async () => {
   const kv = await Deno.openKv(":memory:");
   const c1 = await startSimCluster({ timings: fast, kv });

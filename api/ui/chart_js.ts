@@ -33,6 +33,7 @@ function textWidth(text, size) {
 
 function notesOf(s) {
   return s.invokes.map(function (i) { return "invoke " + i; }).concat(
+    s.starts.map(function (a) { return "starts " + a; }),
     s.internal.map(function (t) { return "on " + t.label; }));
 }
 

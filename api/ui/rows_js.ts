@@ -110,7 +110,8 @@ function sinkStates(chart) {
     });
   };
   var walk = function (s, busy) {
-    busy = busy || (s !== chart.root && (s.invokes.length > 0 || s.internal.length > 0));
+    busy = busy ||
+      (s !== chart.root && (s.invokes.length > 0 || s.starts.length > 0 || s.internal.length > 0));
     if (!s.states.length && s !== chart.root && !busy && !moves(s.id)) out[s.id] = true;
     s.states.forEach(function (k) { walk(k, busy); });
   };
