@@ -79,6 +79,8 @@ export type NodeEvent =
   /** The launch ended (actors/outcome.ts). */
   | { type: "LAUNCHED"; output: LaunchResult }
   | { type: "LAUNCH_ERROR"; error: unknown }
+  /** What was worth keeping of a used node is kept, or could not be (actors/outcome.ts). */
+  | { type: "CLEANED" }
   | ResumeEvent;
 
 /** Effects the node machine needs. */
@@ -126,9 +128,6 @@ export function createNodeMachine(deps: NodeDeps) {
   return setup({
     types: {} as { context: NodeContext; input: NodeInput; events: NodeEvent },
     actors: {
-      clean: fromPromise<void, { name: string; boundPod?: string }>(({ input }) =>
-        deps.clean(input)
-      ),
       // Retries until it succeeds, or until the actor stops (the controller is stopping).
       terminate: fromPromise<void, { name: string; instanceId?: string }>(
         async ({ input, signal }) => {
@@ -163,6 +162,12 @@ export function createNodeMachine(deps: NodeDeps) {
       terminateRequested: ({ context }) => context.terminateRequested === true,
     },
     actions: {
+      /** Keeps what is worth keeping of a used node (its pod's logs); CLEANED follows. */
+      clean: ({ context, self }) => {
+        const input = { name: context.name, boundPod: context.boundPod };
+        const cleaned = { type: "CLEANED" } as const;
+        reportOutcome(self, () => deps.clean(input), () => cleaned, () => cleaned);
+      },
       /** Boots (or finds) the node's instance; LAUNCHED or LAUNCH_ERROR follows. */
       launch: ({ context, self }) => {
         const input: NodeInput = {
@@ -364,14 +369,11 @@ export function createNodeMachine(deps: NodeDeps) {
         },
       },
       Cleaning: {
-        entry: "markPhaseChange",
-        invoke: {
-          src: "clean",
-          input: ({ context }) => ({ name: context.name, boundPod: context.boundPod }),
-          onDone: "Terminating",
-          onError: "Terminating",
-        },
+        entry: ["markPhaseChange", "clean"],
+        tags: [RESUMES],
         on: {
+          CLEANED: "Terminating",
+          RESUME: { actions: "clean" },
           TERMINATE: { target: "Terminating", actions: "noteReason" },
           INSTANCE_GONE: { target: "Terminating", actions: "noteGone" },
         },

@@ -585,6 +585,22 @@ Deno.test("node machine restored from a snapshot with an invoked launch (before 
   });
 });
 
+Deno.test("node machine restored while Cleaning cleans again, then terminates", async () => {
+  await withHarness(async (h) => {
+    const a = h.start();
+    await claimed(h, a);
+    a.send({ type: "RELEASE", used: true });
+    assert.equal(phase(a), "Cleaning");
+    const cleaning = JSON.parse(JSON.stringify(a.getPersistedSnapshot()));
+    a.stop();
+    const b = h.start(INPUT, cleaning);
+    assert.equal(h.cleans.length, 2, "the pod's logs are saved again");
+    h.cleans[1].reject(new Error("agent gone"));
+    await until(b, "Terminated");
+    assert.deepEqual(h.terminated, ["i-1"]);
+  });
+});
+
 Deno.test("node machine restored while Creating launches again; its boot deadline survives a restore", async () => {
   await withHarness(async (h) => {
     const a = h.start();

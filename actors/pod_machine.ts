@@ -12,7 +12,7 @@
  * pod's terminationGracePeriodSeconds), and only then gives its node back. A node that fails to
  * boot is retried with a growing delay, and the pod fails after `maxLaunchAttempts`.
  */
-import { assign, fromCallback, fromPromise, setup } from "xstate";
+import { and, assign, fromCallback, fromPromise, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
 import type { Clock } from "../model/clock.ts";
 import { isoTime } from "../model/clock.ts";
@@ -132,6 +132,8 @@ export type PodEvent =
   /** The dispatch to node `node` ended (actors/outcome.ts). */
   | { type: "DISPATCHED"; node: string; output: DispatchResult }
   | { type: "DISPATCH_FAILED"; node: string; error: unknown }
+  /** Its units on node `node` were stopped, or could not be (actors/outcome.ts). */
+  | { type: "UNITS_STOPPED"; node: string }
   | ResumeEvent;
 
 /** Effects the pod machine needs, injected so tests can replace them. */
@@ -195,15 +197,12 @@ export function createPodMachine(deps: PodDeps) {
       drain: fromPromise<void, { namespace: string; name: string; until: number }>(
         ({ input, signal }) => deps.drain(input, signal),
       ),
-      stopUnits: fromPromise<void, { namespace: string; name: string; node: string }>(
-        ({ input }) => deps.stopUnits(input),
-      ),
     },
     guards: {
       /** The outcome of a dispatch to the pod's node (not one to a node it had before). */
       forItsNode: ({ context, event }) =>
-        (event.type === "DISPATCHED" || event.type === "DISPATCH_FAILED") &&
-        event.node === context.node?.name,
+        (event.type === "DISPATCHED" || event.type === "DISPATCH_FAILED" ||
+          event.type === "UNITS_STOPPED") && event.node === context.node?.name,
       canRetry: ({ context }) =>
         context.restartPolicy !== "Never" && context.startFailures <= ALLOWED_START_FAILURES,
       observedSucceeded: ({ context }) => context.observed?.phase === "Succeeded",
@@ -222,6 +221,16 @@ export function createPodMachine(deps: PodDeps) {
         event.type === "LB_GATE" && context.lbGates?.[event.service]?.admitted !== event.admitted,
     },
     actions: {
+      /** Stops the pod's units on its node; UNITS_STOPPED follows, whether they stopped or not. */
+      stopUnits: ({ context, self }) => {
+        const input = {
+          namespace: context.namespace,
+          name: context.name,
+          node: context.node!.name,
+        };
+        const stopped = { type: "UNITS_STOPPED", node: input.node } as const;
+        reportOutcome(self, () => deps.stopUnits(input), () => stopped, () => stopped);
+      },
       /** Hands the pod to its node's agent; DISPATCHED or DISPATCH_FAILED follows. */
       dispatch: ({ context, self }) => {
         const input = dispatchInput({ context });
@@ -559,22 +568,18 @@ export function createPodMachine(deps: PodDeps) {
             },
           },
           Stopping: {
-            entry: "reportStopping",
-            invoke: {
-              src: "stopUnits",
-              input: ({ context }) => ({
-                namespace: context.namespace,
-                name: context.name,
-                node: context.node!.name,
-              }),
-              onDone: [
-                { guard: "evicted", target: "#pod.Failing", actions: "noteEvicted" },
-                { target: "#pod.Terminated" },
+            entry: ["reportStopping", "stopUnits"],
+            tags: [RESUMES],
+            on: {
+              UNITS_STOPPED: [
+                {
+                  guard: and(["forItsNode", "evicted"]),
+                  target: "#pod.Failing",
+                  actions: "noteEvicted",
+                },
+                { guard: "forItsNode", target: "#pod.Terminated" },
               ],
-              onError: [
-                { guard: "evicted", target: "#pod.Failing", actions: "noteEvicted" },
-                { target: "#pod.Terminated" },
-              ],
+              RESUME: { actions: "stopUnits" },
             },
           },
         },

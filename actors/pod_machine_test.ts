@@ -633,6 +633,29 @@ Deno.test("pod machine takes a dispatch's outcome only for its node: a late one 
   });
 });
 
+Deno.test("pod machine takes the end of a unit stop only for its node: a late one from an earlier node is ignored", async () => {
+  await withHarness(async (h) => {
+    h.backsService = false;
+    const a = h.start();
+    await runOn(h, a, node("n1"));
+    a.send({ type: "EVICT", reason: "node n1 is being replaced" });
+    await waitFor(a, (s) => s.matches({ Leaving: "Stopping" }), { timeout: 2_000 });
+    const onN1 = h.stops[0];
+    assert.equal(onN1.node, "n1");
+    // n1 goes before its stop returns; the evicted pod runs on n2, and is deleted there.
+    a.send({ type: "NODE_LOST", reason: "node n1 went away" });
+    await runOn(h, a, node("n2"));
+    a.send({ type: "DELETE" });
+    await waitFor(a, (s) => s.matches({ Leaving: "Stopping" }), { timeout: 2_000 });
+    assert.equal(h.stops.at(-1)!.node, "n2");
+    onN1.resolve();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(a.getSnapshot().matches({ Leaving: "Stopping" }), "n2's units are not stopped yet");
+    h.stops.at(-1)!.resolve();
+    await waitFor(a, (s) => s.matches("Terminated"), { timeout: 2_000 });
+  });
+});
+
 Deno.test("pod machine restored from a snapshot with an invoked dispatch (before 2026-12-07) dispatches once", async () => {
   await withHarness(async (h) => {
     // As the pod machine stored it while its dispatch was an XState invoke (a child actor).

@@ -152,7 +152,10 @@ Deno.test("eventLabel() names invoked actors' events as the chart does; sinkStat
       rows.eventLabel(node, "xstate.done.actor.0.node.Terminating"),
       "done: terminate",
     );
-    assert.equal(rows.eventLabel(node, "xstate.error.actor.0.node.Cleaning"), "error: clean");
+    assert.equal(
+      rows.eventLabel(chart, "xstate.error.actor.0.pod.Leaving.Draining"),
+      "error: drain",
+    );
     assert.equal(rows.eventLabel(chart, "xstate.done.actor.0.pod.Leaving.Draining"), "done: drain");
     assert.equal(rows.eventLabel(chart, "xstate.init"), "start");
     assert.equal(rows.eventLabel(chart, "NODE_BOUND"), "NODE_BOUND");
