@@ -199,7 +199,9 @@ export function createPodMachine(deps: PodDeps) {
       ),
     },
     guards: {
-      /** The outcome of a dispatch to the pod's node (not one to a node it had before). */
+      /**
+       * The outcome of a dispatch or unit stop on the pod's node (not on a node it had before).
+       */
       forItsNode: ({ context, event }) =>
         (event.type === "DISPATCHED" || event.type === "DISPATCH_FAILED" ||
           event.type === "UNITS_STOPPED") && event.node === context.node?.name,
