@@ -196,9 +196,19 @@ export class GroupCommitter {
       const keys = batch.flatMap((q) => q.keys);
       for (const k of keys) this.#busy.add(k);
       this.#inFlight++;
-      void this.#commitBatch(batch).finally(() => {
-        for (const k of keys) this.#busy.delete(k);
+      let answered = false;
+      // KV answered: its slot takes the next transaction before this one's writers run (their
+      // work, a watch event and an actor's step per write, takes the main thread a while, and
+      // KV's writer would wait for it). Its keys stay reserved until the writers saw the answer.
+      const freeSlot = () => {
+        if (answered) return;
+        answered = true;
         this.#inFlight--;
+        this.#pump();
+      };
+      void this.#commitBatch(batch, freeSlot).finally(() => {
+        for (const k of keys) this.#busy.delete(k);
+        freeSlot();
         this.#pump();
         if (this.#inFlight === 0 && !this.#urgent.length && !this.#queue.length) {
           this.#idle?.resolve();
@@ -274,10 +284,11 @@ export class GroupCommitter {
     return i < queue.length ? rest.concat(queue.slice(i)) : rest;
   }
 
-  async #commitBatch(batch: Queued[]): Promise<void> {
-    // Every earlier transaction has committed (and its writers saw it): late mutations now.
+  async #commitBatch(batch: Queued[], answered: () => void): Promise<void> {
+    // Every earlier transaction of these keys has committed (and its writers saw it): late
+    // mutations now.
     for (const q of batch) q.late = q.write.late?.();
-    await this.#settle(batch);
+    await this.#settle(batch, answered);
   }
 
   /**
@@ -288,11 +299,13 @@ export class GroupCommitter {
    * reserved, while the controller's other writes queued behind.) When KV refuses the whole
    * transaction (a value too large), each half is tried, down to the write it refuses.
    */
-  async #settle(batch: Queued[]): Promise<void> {
+  async #settle(batch: Queued[], answered: () => void = () => {}): Promise<void> {
     if (batch.length === 1) {
       const [q] = batch;
       try {
-        q.resolve(await this.#commitOne(q));
+        const res = await this.#commitOne(q);
+        answered();
+        q.resolve(res);
       } catch (e) {
         q.reject(e);
       }
@@ -314,6 +327,7 @@ export class GroupCommitter {
       return;
     }
     if (res.ok) {
+      answered();
       for (const q of batch) q.resolve(res);
       return;
     }

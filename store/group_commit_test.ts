@@ -305,3 +305,44 @@ Deno.test("GroupCommitter keeps each key's writes in submission order through a 
     }
   });
 });
+
+Deno.test("GroupCommitter hands KV the next transaction once one is answered, before its writers run; their keys wait for them", async () => {
+  await withKv(async (kv, c) => {
+    // Three writes of 600 mutations each: one transaction each, two in flight, one queued.
+    const wide = (name: string): Write => ({
+      checks: [],
+      mutations: Array.from({ length: 600 }, (_, i) => ({ type: "set", key: [name, i], value: i })),
+      bytes: 1_000,
+    });
+    let current = "v0";
+    const seen: string[] = [];
+    const first = c.commit({
+      ...wide("a"),
+      mutations: [...wide("a").mutations, { type: "set", key: ["obj"], value: "v1" }],
+    })
+      .then((r) => {
+        // The first transaction's writer: the third is with KV already (none waits).
+        seen.push(`first answered; queued ${c.backlog().writes}`);
+        current = "v1"; // as the index learns the object's new version
+        return r;
+      });
+    const second = c.commit(wide("b"));
+    const third = c.commit(wide("c"));
+    // A status of the first's object: decided only after the first's writer saw its answer.
+    const status = c.commit({
+      checks: [],
+      mutations: [],
+      bytes: 100,
+      lateKeys: [["obj"]],
+      late: () => {
+        seen.push("status decided");
+        return [{ type: "set", key: ["obj"], value: `${current}+status` }];
+      },
+    });
+    const results = await Promise.all([first, second, third, status]);
+    assert.ok(results.every((r) => r.ok));
+    assert.deepEqual(seen, ["first answered; queued 1", "status decided"]);
+    assert.equal((await kv.get(["obj"])).value, "v1+status");
+    assert.equal((await kv.get(["c", 599])).value, 599);
+  });
+});
