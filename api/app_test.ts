@@ -886,6 +886,35 @@ Deno.test({
   },
 });
 
+Deno.test("API watches of one kind share each change's JSON: three watches, one JSON text of it", async () => {
+  await withApi(async (api) => {
+    await createPod(api, podManifest("a"));
+    const watches = await Promise.all([0, 1, 2].map(async () => {
+      const sse = new SseReader((await api.call("GET", `${PODS}?watch=true`)).body!);
+      assert.equal((await sse.next()).data.metadata.name, "a"); // listed: the watch is on
+      return sse;
+    }));
+    try {
+      const pod = await api.store.mustGet<MilpaObject>("pods", "default", "a");
+      let made = 0;
+      // JSON.stringify calls toJSON: it counts the JSON texts made of this change.
+      const changed = {
+        ...pod,
+        toJSON: () => (made++, { ...pod, metadata: { ...pod.metadata, labels: { n: "1" } } }),
+      };
+      api.store.emit({ type: "MODIFIED", object: changed as MilpaObject });
+      for (const sse of watches) {
+        const f = await sse.next();
+        assert.equal(f.event, "MODIFIED");
+        assert.deepEqual(f.data.metadata.labels, { n: "1" });
+      }
+      assert.equal(made, 1, `${made} JSON texts of one change for three watches`);
+    } finally {
+      for (const sse of watches) await sse.cancel();
+    }
+  });
+});
+
 Deno.test({
   name:
     "API GET ?watch=true with a labelSelector: a relabelled object that leaves it is DELETED, one that joins it ADDED",

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { StreamSlots } from "./limits.ts";
-import { SseQueue } from "./sse.ts";
+import { concatBytes, encodeFrame, SSE_CHUNK_BYTES, SseQueue } from "./sse.ts";
 import { BadRequestError, ConflictError, NotFoundError, ValidationError } from "../model/errors.ts";
 import type { KindInfo } from "../model/kinds.ts";
 import { findKind, KINDS } from "../model/kinds.ts";
@@ -308,10 +308,7 @@ export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono
   ) => {
     const release = streams.acquire();
     return streamSSE(c, async (stream) => {
-      const queue = new SseQueue<WatchEvent>((e) => ({
-        event: e.type,
-        data: JSON.stringify(e.object),
-      }));
+      const queue = new SseQueue<WatchEvent>((e) => watchFrame(e.type, e.object));
       const selects = selector ? selectorMatcher(selector) : () => true;
       const watched = (o: MilpaObject) =>
         o.kind === k.kind &&
@@ -330,11 +327,22 @@ export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono
       try {
         await stream.write(": watching\n\n"); // tells the client the stream is up
         const listed = new Map<string, string | undefined>();
+        // The existing objects go out in writes of about SSE_CHUNK_BYTES, not one each.
+        let chunk: Uint8Array[] = [];
+        let size = 0;
         for (const o of await deps.store.list(k, { namespace, selector })) {
           if (!queue.open) break;
           listed.set(`${o.metadata.namespace}/${o.metadata.name}`, o.metadata.resourceVersion);
-          await stream.writeSSE({ event: "ADDED", data: JSON.stringify(o) });
+          const frame = encodeFrame({ event: "ADDED", data: JSON.stringify(o) });
+          chunk.push(frame);
+          size += frame.length;
+          if (size >= SSE_CHUNK_BYTES) {
+            await stream.write(concatBytes(chunk, size));
+            chunk = [];
+            size = 0;
+          }
         }
+        if (chunk.length && queue.open) await stream.write(concatBytes(chunk, size));
         // Changes that happened while listing and are already in the list are not repeated.
         queue.discard(({ type, object: o }) => {
           const rv = listed.get(`${o.metadata.namespace}/${o.metadata.name}`);
@@ -448,4 +456,16 @@ function checkTarget(k: KindInfo, raw: MilpaObject, namespace?: string, name?: s
 /** Single-object routes report errors without the batch wrapper. */
 function unwrap(e: unknown): never {
   throw e instanceof BatchItemError ? e.inner : e;
+}
+
+/**
+ * The bytes of one watch event, made once for every watch that sends it: the store hands
+ * each watcher the same object, so N watches of a change cost one JSON text, not N.
+ */
+const watchFrames = new WeakMap<MilpaObject, Partial<Record<WatchEvent["type"], Uint8Array>>>();
+
+function watchFrame(type: WatchEvent["type"], object: MilpaObject): Uint8Array {
+  let frames = watchFrames.get(object);
+  if (!frames) watchFrames.set(object, frames = {});
+  return frames[type] ??= encodeFrame({ event: type, data: JSON.stringify(object) });
 }

@@ -18,11 +18,29 @@ export interface SseFrame {
   data: string;
 }
 
+/** Most bytes of waiting events a watch sends in one write. */
+export const SSE_CHUNK_BYTES = 64 * 1024;
+
+/** `parts` (of `size` bytes in all) as one array. */
+export function concatBytes(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 const encoder = new TextEncoder();
 
 /** The bytes of one SSE message; each line of `data` gets a `data:` field of its own. */
 export function encodeFrame(frame: SseFrame): Uint8Array {
-  const data = frame.data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`).join("");
+  // JSON text has no line breaks: one data field.
+  const data = /[\r\n]/.test(frame.data)
+    ? frame.data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`).join("")
+    : `data: ${frame.data}\n`;
   return encoder.encode(`event: ${frame.event}\n${data}\n`);
 }
 
@@ -42,11 +60,11 @@ export class SseQueue<T> {
   #onEnd: (() => void)[] = [];
 
   /**
-   * @param frame how an event is written.
+   * @param frame how an event is written: its frame, or the frame's bytes (encodeFrame).
    * @param maxPendingBytes most bytes waiting. @default SSE_MAX_PENDING_BYTES
    */
   constructor(
-    private readonly frame: (event: T) => SseFrame,
+    private readonly frame: (event: T) => SseFrame | Uint8Array,
     readonly maxPendingBytes: number = SSE_MAX_PENDING_BYTES,
   ) {}
 
@@ -63,7 +81,8 @@ export class SseQueue<T> {
   /** Queues an event and wakes the pump; ends the queue when the client is too far behind. */
   push(event: T): void {
     if (!this.#open) return;
-    const bytes = encodeFrame(this.frame(event));
+    const frame = this.frame(event);
+    const bytes = frame instanceof Uint8Array ? frame : encodeFrame(frame);
     if (this.#items.length && this.#pendingBytes + bytes.length > this.maxPendingBytes) {
       this.#tooSlow = true;
       this.end();
@@ -72,6 +91,22 @@ export class SseQueue<T> {
     this.#items.push({ event, bytes });
     this.#pendingBytes += bytes.length;
     this.#wake?.();
+  }
+
+  /**
+   * The waiting events' bytes, as one chunk of at most SSE_CHUNK_BYTES (or the first event,
+   * when it alone is larger). One write per event cost a TLS record, a socket write and a trip
+   * through the response stream each: in a burst of 10,000 pods, ~40,000 of each for one watch.
+   */
+  #take(): Uint8Array {
+    const items = this.#items;
+    let n = 1;
+    let size = items[0].bytes.length;
+    while (n < items.length && size + items[n].bytes.length <= SSE_CHUNK_BYTES) {
+      size += items[n++].bytes.length;
+    }
+    this.#pendingBytes -= size;
+    return concatBytes(items.splice(0, n).map((item) => item.bytes), size);
   }
 
   /** Drops the waiting events `drop` picks. */
@@ -105,10 +140,8 @@ export class SseQueue<T> {
    */
   async pump(stream: SSEStreamingApi): Promise<void> {
     while (this.#open) {
-      const next = this.#items.shift();
-      if (next) {
-        this.#pendingBytes -= next.bytes.length;
-        await stream.write(next.bytes);
+      if (this.#items.length) {
+        await stream.write(this.#take());
         continue;
       }
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -64,6 +64,56 @@ Deno.test("SseQueue.pump() to a client that stopped reading sends ERROR after th
   assertEndedTooSlow(all);
 });
 
+/** An SSE stream that records each write's bytes (as text) and never blocks. */
+function recordingStream(): { stream: SSEStreamingApi; writes: string[] } {
+  const writes: string[] = [];
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) => void writes.push(new TextDecoder().decode(chunk)),
+  });
+  return { stream: new SSEStreamingApi(writable, new ReadableStream()), writes };
+}
+
+Deno.test("SseQueue.pump() sends the events waiting at once in one write, in order", async () => {
+  const { stream, writes } = recordingStream();
+  const queue = new SseQueue<number>((n) => ({ event: "N", data: String(n) }));
+  for (let n = 0; n < 5; n++) queue.push(n);
+  const pumped = queue.pump(stream);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(writes.length, 1, `one write for five waiting events, not ${writes.length}`);
+  assert.deepEqual(messages(writes[0]), ["N 0", "N 1", "N 2", "N 3", "N 4"]);
+  assert.equal(queue.pendingBytes, 0);
+  queue.push(5);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(writes.slice(1).flatMap(messages), ["N 5"], "a later event goes on its own");
+  queue.end();
+  await pumped;
+});
+
+Deno.test("SseQueue.pump() writes at most 64 KiB of waiting events at once; a larger event goes alone", async () => {
+  const { stream, writes } = recordingStream();
+  const queue = new SseQueue<string>((s) => ({ event: "E", data: s }));
+  const big = "b".repeat(100_000);
+  for (let n = 0; n < 40; n++) queue.push("x".repeat(10_000));
+  queue.push(big);
+  queue.push("last");
+  const pumped = queue.pump(stream);
+  while (queue.pendingBytes > 0) await new Promise((r) => setTimeout(r, 0));
+  queue.end();
+  await pumped;
+  const events = writes.flatMap(messages);
+  assert.equal(events.length, 42, "every event was sent once");
+  assert.deepEqual(events.slice(-2), [`E ${big}`, "E last"], "in order");
+  const sizes = writes.map((w) => new TextEncoder().encode(w).length);
+  assert.ok(writes.length < 42, `${writes.length} writes for 42 events`);
+  for (const [i, size] of sizes.entries()) {
+    const alone = messages(writes[i]).length === 1;
+    assert.ok(
+      size <= 64 * 1024 || alone,
+      `write ${i}: ${size} bytes of ${messages(writes[i]).length} events`,
+    );
+  }
+});
+
 /** An API on an in-memory KV with a transition recorder; `call` GETs a path. */
 function withApi(
   fn: (api: {
