@@ -14,7 +14,7 @@ import type { LabelSelector } from "../model/selector_types.ts";
 import type { Pod } from "../model/pod.ts";
 import { isTerminalPodPhase } from "../model/pod.ts";
 import type { Node } from "../model/node.ts";
-import type { PageOptions } from "../store/object_store.ts";
+import type { PageOptions, WatchEvent as StoreWatchEvent } from "../store/object_store.ts";
 import { hasTable, objectTable } from "./table/rows.ts";
 import { permits } from "./access.ts";
 import type { BatchOperation, BatchResultItem, WatchEvent } from "../model/api_types.ts";
@@ -308,7 +308,7 @@ export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono
   ) => {
     const release = streams.acquire();
     return streamSSE(c, async (stream) => {
-      const queue = new SseQueue<WatchEvent>((e) => watchFrame(e.type, e.object));
+      const queue = new SseQueue<StoreWatchEvent>((e) => watchFrame(e));
       const selects = selector ? selectorMatcher(selector) : () => true;
       const watched = (o: MilpaObject) =>
         o.kind === k.kind &&
@@ -319,8 +319,8 @@ export function resourceRoutes(deps: PlanDeps & { streams?: StreamSlots }): Hono
         if (!watched(e.object)) return;
         const now = selects(e.object.metadata.labels ?? {});
         const before = e.previousLabels ? selects(e.previousLabels) : now;
-        if (now) queue.push(before ? e : { type: "ADDED", object: e.object });
-        else if (before && e.type === "MODIFIED") queue.push({ type: "DELETED", object: e.object });
+        if (now) queue.push(before ? e : { ...e, type: "ADDED" });
+        else if (before && e.type === "MODIFIED") queue.push({ ...e, type: "DELETED" });
       }, () => queue.end());
       queue.onEnd(stop); // a client too far behind stops costing anything at once
       stream.onAbort(() => queue.end());
@@ -464,8 +464,8 @@ function unwrap(e: unknown): never {
  */
 const watchFrames = new WeakMap<MilpaObject, Partial<Record<WatchEvent["type"], Uint8Array>>>();
 
-function watchFrame(type: WatchEvent["type"], object: MilpaObject): Uint8Array {
+function watchFrame({ type, object, json }: StoreWatchEvent): Uint8Array {
   let frames = watchFrames.get(object);
   if (!frames) watchFrames.set(object, frames = {});
-  return frames[type] ??= encodeFrame({ event: type, data: JSON.stringify(object) });
+  return frames[type] ??= encodeFrame({ event: type, data: json?.() ?? JSON.stringify(object) });
 }

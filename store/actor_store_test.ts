@@ -10,6 +10,8 @@ interface Fixture {
   objects: ObjectStore;
   actors: ActorStore;
   events: WatchEvent[];
+  /** Each event's JSON as a watch sends it (undefined: none at hand). */
+  texts: (string | undefined)[];
 }
 
 /** Runs `fn` with stores on a fresh in-memory KV (closed afterwards) and a watch log. */
@@ -18,8 +20,12 @@ async function withActors(fn: (f: Fixture) => Promise<void>): Promise<void> {
   try {
     const objects = new ObjectStore(kv, new FakeClock());
     const events: WatchEvent[] = [];
-    objects.watch((e) => events.push(e));
-    await fn({ kv, objects, actors: new ActorStore(objects, kv), events });
+    const texts: (string | undefined)[] = [];
+    objects.watch(({ json, ...e }) => {
+      events.push(e);
+      texts.push(json?.());
+    });
+    await fn({ kv, objects, actors: new ActorStore(objects, kv), events, texts });
   } finally {
     kv.close();
   }
@@ -55,9 +61,10 @@ Deno.test("ActorStore.load() returns what save() stored, and undefined for an un
 });
 
 Deno.test("ActorStore.save() with an owned status writes the object's status with the snapshot", async () => {
-  await withActors(async ({ objects, actors, events }) => {
+  await withActors(async ({ objects, actors, events, texts }) => {
     const created = await objects.create(pod("web"));
     events.length = 0;
+    texts.length = 0;
     const status = { phase: "Running", boundNodeName: "node-1" };
     await actors.save(ID, { value: "Running" }, {
       kind: "Pod",
@@ -73,6 +80,11 @@ Deno.test("ActorStore.save() with an owned status writes the object's status wit
     assert.notEqual(stored.metadata.resourceVersion, created.metadata.resourceVersion);
     assert.deepEqual(await actors.load(ID), { value: "Running" });
     assert.deepEqual(events, [{ type: "MODIFIED", object: stored }]);
+    assert.deepEqual(
+      texts,
+      [await objects.getJson("pods", "default", "web")],
+      "a watch sends what GET serves",
+    );
   });
 });
 

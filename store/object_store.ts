@@ -70,6 +70,12 @@ export interface WatchEvent {
    * its labels): a reader that follows objects by label (a Service's pods) learns that one left.
    */
   previousLabels?: Record<string, string>;
+  /**
+   * The object's JSON as GET serves it (resourceVersion first in its metadata), made from the
+   * text the store wrote instead of stringifying the object again; absent when the store does
+   * not have it at hand (a deletion).
+   */
+  json?: () => string;
 }
 
 /** A callback for changes. */
@@ -915,11 +921,13 @@ export class ObjectStore {
       await this.#refresh(keys);
       throw new ConflictError("the objects changed while they were being written; retry");
     }
-    keys.forEach(([, plural, ns, name], i) => {
+    const entries = keys.map(([, plural, ns, name], i) => {
       const idx = this.#index.get(plural as string)!;
       const s = stored[i];
-      if (s) idx.set(ns as string, name as string, indexed(s.stored, res.versionstamp, s.json));
-      else idx.delete(ns as string, name as string);
+      if (!s) return void idx.delete(ns as string, name as string);
+      const e = indexed(s.stored, res.versionstamp, s.json);
+      idx.set(ns as string, name as string, e);
+      return e;
     });
     const out = results.map((r) =>
       r.type === "DELETED" ? r.object : withVersion(r.object, res.versionstamp)
@@ -930,11 +938,13 @@ export class ObjectStore {
       const before = results[i].type === "MODIFIED"
         ? currents[i].value?.metadata.labels
         : undefined;
-      this.emit(
+      const e = entries[i];
+      const event: WatchEvent =
         results[i].type === "MODIFIED" && !sameLabels(before, object.metadata.labels)
           ? { type: "MODIFIED", object, previousLabels: before ?? {} }
-          : { type: results[i].type, object },
-      );
+          : { type: results[i].type, object };
+      if (e) event.json = () => encoded(e);
+      this.emit(event);
     });
     return out;
   }
@@ -990,12 +1000,19 @@ export class ObjectStore {
 
   /** Records staged status writes as committed at `versionstamp` and tells watchers. */
   statusCommitted(staged: StagedStatus[], versionstamp: string): void {
-    for (const s of staged) {
-      this.#index.get(s.plural)?.set(s.namespace, s.name, indexed(s.stored, versionstamp, s.json));
-    }
-    for (const s of staged) {
-      this.emit({ type: "MODIFIED", object: withVersion(s.stored, versionstamp) });
-    }
+    const entries = staged.map((s) => {
+      const e = indexed(s.stored, versionstamp, s.json);
+      this.#index.get(s.plural)?.set(s.namespace, s.name, e);
+      return e;
+    });
+    staged.forEach((s, i) => {
+      const e = entries[i];
+      this.emit({
+        type: "MODIFIED",
+        object: withVersion(s.stored, versionstamp),
+        json: () => encoded(e),
+      });
+    });
   }
 
   /** Adds one operation's checks and writes to a transaction; returns its watch event. */

@@ -751,15 +751,24 @@ Deno.test("ObjectStore.commit() 'replace' of a previous that moved on fails with
 Deno.test("ObjectStore.watch() gets ADDED, MODIFIED and DELETED after each commit", async () => {
   await withStore(async (store) => {
     const events: WatchEvent[] = [];
-    store.watch((e) => events.push(e));
+    const texts: (string | undefined)[] = [];
+    store.watch(({ json, ...e }) => {
+      texts.push(json?.());
+      events.push(e);
+    });
     const v1 = await store.create(pod("web"));
     assert.deepEqual(events, [{ type: "ADDED", object: v1 }]);
     const v2 = await store.update({ ...v1, metadata: { ...v1.metadata, labels: { a: "b" } } });
     // The labels it had before (none) come with the change that replaced them.
     assert.deepEqual(events[1], { type: "MODIFIED", object: v2, previousLabels: {} });
+    const served = await store.getJson("pods", "default", "web");
     await store.delete("pods", "default", "web");
     assert.deepEqual(events[2], { type: "DELETED", object: v2 });
     assert.equal(events.length, 3);
+    // The JSON a watch sends, from the text the store wrote: the object as GET serves it.
+    assert.deepEqual(texts.slice(0, 2).map((t) => JSON.parse(t!)), [v1, v2]);
+    assert.equal(texts[1], served, "the same text GET serves");
+    assert.equal(texts[2], undefined, "a deletion has none at hand");
   });
 });
 
@@ -779,7 +788,7 @@ Deno.test("ObjectStore.watch() gets DELETED for the old object then ADDED for th
   await withStore(async (store) => {
     const old = await store.create(pod("web"));
     const events: WatchEvent[] = [];
-    store.watch((e) => events.push(e));
+    store.watch(({ json: _, ...e }) => events.push(e));
     const [fresh] = await store.commit([{ op: "replace", object: pod("web"), previous: old }]);
     assert.deepEqual(events, [
       { type: "DELETED", object: old },
