@@ -3,7 +3,7 @@ import { SSEStreamingApi } from "hono/streaming";
 import type { TransitionRecorder } from "../actors/inspection.ts";
 import type { MilpaObject } from "../model/meta.ts";
 import type { ObjectStore } from "../store/object_store.ts";
-import { encodeFrame, SSE_MAX_PENDING_BYTES, SseQueue } from "./sse.ts";
+import { encodeFrame, SSE_CHUNK_BYTES, SSE_MAX_PENDING_BYTES, SseQueue } from "./sse.ts";
 import { readAll, withTestApi } from "./testing.ts";
 
 /** The messages of an SSE text: comments as `:text`, events as `event data`. */
@@ -89,7 +89,7 @@ Deno.test("SseQueue.pump() sends the events waiting at once in one write, in ord
   await pumped;
 });
 
-Deno.test("SseQueue.pump() writes at most 64 KiB of waiting events at once; a larger event goes alone", async () => {
+Deno.test("SseQueue.pump() writes at most SSE_CHUNK_BYTES (64 KiB) of waiting events at once; a larger event goes alone", async () => {
   const { stream, writes } = recordingStream();
   const queue = new SseQueue<string>((s) => ({ event: "E", data: s }));
   const big = "b".repeat(100_000);
@@ -108,7 +108,7 @@ Deno.test("SseQueue.pump() writes at most 64 KiB of waiting events at once; a la
   for (const [i, size] of sizes.entries()) {
     const alone = messages(writes[i]).length === 1;
     assert.ok(
-      size <= 64 * 1024 || alone,
+      size <= SSE_CHUNK_BYTES || alone,
       `write ${i}: ${size} bytes of ${messages(writes[i]).length} events`,
     );
   }
