@@ -17,7 +17,7 @@ import type { Node } from "../model/node.ts";
 import type { PageOptions, WatchEvent as StoreWatchEvent } from "../store/object_store.ts";
 import { hasTable, objectTable } from "./table/rows.ts";
 import { permits } from "./access.ts";
-import type { BatchOperation, BatchResultItem, WatchEvent } from "../model/api_types.ts";
+import type { BatchOperation, BatchResultItem } from "../model/api_types.ts";
 import type { ObjectStore } from "../store/object_store.ts";
 import { MAX_BATCH, opIndexOf, TransactionTooLargeError } from "../store/object_store.ts";
 import { BatchItemError } from "./errors.ts";
@@ -460,12 +460,17 @@ function unwrap(e: unknown): never {
 
 /**
  * The bytes of one watch event, made once for every watch that sends it: the store hands
- * each watcher the same object, so N watches of a change cost one JSON text, not N.
+ * each watcher the same event, so N watches of a change cost one JSON text, not N. Kept by
+ * the event, which nothing holds once the watches queued it (an object can live on in an
+ * actor's context, and its frames with it).
  */
-const watchFrames = new WeakMap<MilpaObject, Partial<Record<WatchEvent["type"], Uint8Array>>>();
+const watchFrames = new WeakMap<StoreWatchEvent, Uint8Array>();
 
-function watchFrame({ type, object, json }: StoreWatchEvent): Uint8Array {
-  let frames = watchFrames.get(object);
-  if (!frames) watchFrames.set(object, frames = {});
-  return frames[type] ??= encodeFrame({ event: type, data: json?.() ?? JSON.stringify(object) });
+function watchFrame(e: StoreWatchEvent): Uint8Array {
+  let frame = watchFrames.get(e);
+  if (!frame) {
+    frame = encodeFrame({ event: e.type, data: e.json?.() ?? JSON.stringify(e.object) });
+    watchFrames.set(e, frame);
+  }
+  return frame;
 }
